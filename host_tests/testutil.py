@@ -1,0 +1,58 @@
+"""Helpers shared by the unit tests; no pytest features so MicroPython can run them too."""
+import sys
+
+HERE = __file__.rpartition("/")[0] or "."
+DATA = HERE + "/data"
+
+
+def raises(exc_type, fn, *args, **kw):
+    """Call fn and return the exception it raised; fail if it raised nothing or the wrong type."""
+    try:
+        fn(*args, **kw)
+    except exc_type as e:
+        return e
+    raise AssertionError("expected %s from %r" % (exc_type.__name__, fn))
+
+
+def read_vector(name):
+    """Bytes of a file under host_tests/data (for example 'rfc4475/wsinv.sip')."""
+    with open(DATA + "/" + name, "rb") as f:
+        return f.read()
+
+
+def listdir(sub):
+    import os
+
+    return sorted(os.listdir(DATA + "/" + sub))
+
+
+class FakeClock:
+    """Integer milliseconds that only move when the test says so."""
+
+    def __init__(self, start=1000):
+        self.now = start
+
+    def advance(self, ms):
+        self.now += ms
+        return self.now
+
+
+class FakeRandom:
+    """Deterministic rng(n) -> bytes for tests (xorshift, not for production)."""
+
+    def __init__(self, seed=1):
+        self.state = seed or 1
+
+    def __call__(self, n):
+        out = bytearray(n)
+        s = self.state
+        for i in range(n):
+            s ^= (s << 13) & 0xFFFFFFFF
+            s ^= s >> 17
+            s ^= (s << 5) & 0xFFFFFFFF
+            out[i] = s & 0xFF
+        self.state = s
+        return bytes(out)
+
+
+MICROPYTHON = sys.implementation.name == "micropython"

@@ -1,0 +1,1 @@
+"""tinysip: a memory-lean, sans-IO SIP user agent for MicroPython and CPython."""
