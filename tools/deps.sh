@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# System packages for the interop lab (Kamailio, SIPp, openssl) on Debian 12.
+# Idempotent: checks the dpkg database first, so a machine that has everything does nothing.
+# Missing packages: as root, one `apt-get update` + `apt-get install`; otherwise print the
+# command to run and exit 1.
+set -euo pipefail
+
+PACKAGES=(
+    kamailio                    # kamailio, kamcmd
+    kamailio-tls-modules
+    kamailio-outbound-modules
+    kamailio-extra-modules
+    kamailio-utils-modules
+    sip-tester                  # sipp
+    openssl
+    python3-venv                # `python3 -m venv` for make venv on a stock Debian python3
+)
+COMMANDS=(kamailio kamcmd sipp openssl)
+
+installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    missing_cmds=()
+    for c in "${COMMANDS[@]}"; do
+        command -v "$c" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$c" >/dev/null 2>&1 || missing_cmds+=("$c")
+    done
+    if [ ${#missing_cmds[@]} -eq 0 ]; then
+        exit 0
+    fi
+    echo "deps.sh: not a Debian system and missing: ${missing_cmds[*]}" >&2
+    echo "deps.sh: install Kamailio (with tls/outbound/extra/utils modules), SIPp and openssl" >&2
+    exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    installed "$p" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "deps.sh: missing packages: ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: not root; install them with:" >&2
+    echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y ${PACKAGES[*]}" >&2
+    exit 1
+fi
+
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y "${PACKAGES[@]}"
+
+for p in "${PACKAGES[@]}"; do
+    if ! installed "$p"; then
+        echo "deps.sh: $p still not installed after apt-get install" >&2
+        exit 1
+    fi
+done
