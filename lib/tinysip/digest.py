@@ -1,0 +1,312 @@
+"""SIP digest authentication, client side (RFC 3261 §22, RFC 7616 algorithms, RFC 8760).
+
+Algorithms: MD5, MD5-sess, SHA-256, SHA-256-sess (no SHA-512-256: not in MicroPython's
+hashlib). Challenges with any other algorithm are ignored, as RFC 8760 asks.
+
+qop: ``auth`` is used whenever offered. ``auth-int`` is used only when it is the only qop
+offered; its A2 then includes H(body), so a caller must pass the request body
+(``header(method, uri, body)``; REGISTER has none and needs nothing). A challenge with no
+qop gets the RFC 2069 response ``H(HA1:nonce:HA2)``; a ``-sess`` challenge without qop is
+ignored (it needs a cnonce, which only exists with qop). Unknown qop values are ignored.
+
+One challenge at a time: ``DigestClient`` answers the single best challenge of the last
+401/407 (one realm is all a phone registering to its provider needs).
+"""
+from tinysip.compat import md5_hex, sha256_hex, hexlify
+
+_WS = b" \t\r\n"
+_STOP = b" \t\r\n,=\""  # bytes that end a token
+
+# (normalized name, spelling sent back, strength); a -SESS name ends with b"-SESS"
+_ALGS = (
+    (b"MD5", b"MD5", 1),
+    (b"MD5-SESS", b"MD5-sess", 1),
+    (b"SHA-256", b"SHA-256", 2),
+    (b"SHA-256-SESS", b"SHA-256-sess", 2),
+)
+
+
+class Challenge:
+    """One parsed Digest challenge; every value is unquoted, unescaped bytes."""
+
+    __slots__ = ("realm", "nonce", "opaque", "algorithm", "qop", "stale")
+
+    def __init__(self, realm, nonce, opaque=None, algorithm=b"MD5", qop=None, stale=False):
+        self.realm = realm
+        self.nonce = nonce
+        self.opaque = opaque
+        self.algorithm = algorithm  # upper case: b"MD5", b"SHA-256-SESS", ...
+        self.qop = qop if qop is not None else []  # lower case tokens: [b"auth", b"auth-int"]
+        self.stale = stale
+
+
+def _skip(v, i, n, chars):
+    while i < n and v[i] in chars:
+        i += 1
+    return i
+
+
+def _token_end(v, i, n):
+    while i < n and v[i] not in _STOP:
+        i += 1
+    return i
+
+
+def _quoted(v, i, n):
+    """Value of the quoted-string opening at v[i]; returns (bytes or None, next index)."""
+    i += 1
+    start = i
+    escaped = False
+    while i < n:
+        c = v[i]
+        if c == 0x5C:  # backslash: the next byte is literal
+            escaped = True
+            i += 2
+        elif c == 0x22:
+            break
+        else:
+            i += 1
+    if i >= n:
+        return None, n
+    raw = v[start:i]
+    if escaped:
+        out = bytearray()
+        k = 0
+        while k < len(raw):
+            if raw[k] == 0x5C:
+                k += 1
+            out.append(raw[k])
+            k += 1
+        raw = bytes(out)
+    return raw, i + 1
+
+
+def parse_challenge(value):
+    """Parse one WWW-Authenticate / Proxy-Authenticate value; None unless a valid Digest
+    challenge with realm and nonce. Never raises on peer input."""
+    if not isinstance(value, bytes):
+        if not isinstance(value, (bytearray, memoryview)):
+            return None
+        value = bytes(value)
+    v = value
+    n = len(v)
+    i = _skip(v, 0, n, _WS)
+    j = _token_end(v, i, n)
+    if v[i:j].lower() != b"digest" or (j < n and v[j] not in _WS):
+        return None
+    realm = nonce = opaque = None
+    algorithm = b"MD5"
+    qop = []
+    stale = False
+    i = j
+    while True:
+        i = _skip(v, i, n, b" \t\r\n,")  # empty list elements are allowed
+        if i >= n:
+            break
+        j = _token_end(v, i, n)
+        if j == i:
+            return None
+        name = v[i:j].lower()
+        i = _skip(v, j, n, _WS)
+        if i >= n or v[i] != 0x3D:  # '='
+            return None
+        i = _skip(v, i + 1, n, _WS)
+        if i < n and v[i] == 0x22:
+            val, i = _quoted(v, i, n)
+            if val is None:
+                return None
+        else:
+            j = _token_end(v, i, n)
+            if j == i:
+                return None
+            val = v[i:j]
+            i = j
+        i = _skip(v, i, n, _WS)
+        if i < n and v[i] != 0x2C:  # ','
+            return None
+        if name == b"realm":
+            if realm is not None:
+                return None
+            realm = val
+        elif name == b"nonce":
+            if nonce is not None:
+                return None
+            nonce = val
+        elif name == b"opaque":
+            if opaque is not None:
+                return None
+            opaque = val
+        elif name == b"algorithm":
+            algorithm = val.upper()
+        elif name == b"qop":
+            qop = [q.strip().lower() for q in val.split(b",") if q.strip()]
+        elif name == b"stale":
+            stale = val.lower() == b"true"
+    if realm is None or nonce is None:
+        return None
+    return Challenge(realm, nonce, opaque, algorithm, qop, stale)
+
+
+def _alg(ch):
+    for a in _ALGS:
+        if a[0] == ch.algorithm:
+            return a
+    return None
+
+
+def _qop(ch):
+    """qop we answer ch with: b"auth", b"auth-int", None (RFC 2069) or b"" (unusable)."""
+    if not ch.qop:
+        return b"" if ch.algorithm.endswith(b"-SESS") else None
+    if b"auth" in ch.qop:
+        return b"auth"
+    if b"auth-int" in ch.qop:
+        return b"auth-int"
+    return b""
+
+
+def choose(challenges):
+    """The challenge to answer: strongest supported algorithm (SHA-256 over MD5), the first
+    one in server order among equals; None entries and unusable challenges are skipped."""
+    best = None
+    rank = 0
+    for ch in challenges:
+        if ch is None:
+            continue
+        a = _alg(ch)
+        if a is None or _qop(ch) == b"":
+            continue
+        if a[2] > rank:
+            best = ch
+            rank = a[2]
+    return best
+
+
+def _hash(ch):
+    a = _alg(ch)
+    if a is None:
+        raise ValueError("algorithm: unsupported")
+    return sha256_hex if a[2] == 2 else md5_hex
+
+
+def ha1(ch, username, password, cnonce=None):
+    """Hex HA1; for -sess algorithms H(H(user:realm:password):nonce:cnonce)."""
+    h = _hash(ch)
+    x = h(b":".join((username, ch.realm, password)))
+    if ch.algorithm.endswith(b"-SESS"):
+        x = h(b":".join((x, ch.nonce, cnonce)))
+    return x
+
+
+def ha2(ch, method, uri, qop=None, body=b""):
+    """Hex HA2 = H(method:uri), or H(method:uri:H(body)) for qop auth-int."""
+    h = _hash(ch)
+    if qop == b"auth-int":
+        return h(b":".join((method, uri, h(body))))
+    return h(method + b":" + uri)
+
+
+def response(ch, username, password, method, uri, nc, cnonce, qop, body=b""):
+    """Hex request-digest. ``nc`` is an int (sent as 8 hex digits); ``qop`` None gives the
+    RFC 2069 form H(HA1:nonce:HA2), where nc and cnonce are not used."""
+    h = _hash(ch)
+    a1 = ha1(ch, username, password, cnonce)
+    a2 = ha2(ch, method, uri, qop, body)
+    if qop:
+        return h(b":".join((a1, ch.nonce, b"%08x" % nc, cnonce, qop, a2)))
+    return h(b":".join((a1, ch.nonce, a2)))
+
+
+def _quote(b):
+    if 0x22 not in b and 0x5C not in b:
+        return b'"' + b + b'"'
+    out = bytearray(b'"')
+    for c in b:
+        if c == 0x22 or c == 0x5C:
+            out.append(0x5C)
+        out.append(c)
+    out.append(0x22)
+    return bytes(out)
+
+
+def authorization(ch, username, password, method, uri, nc, cnonce, body=b""):
+    """Authorization / Proxy-Authorization header value answering ``ch``."""
+    qop = _qop(ch)
+    if qop == b"":
+        raise ValueError("qop: challenge offers no usable qop")
+    parts = [
+        b"Digest username=", _quote(username),
+        b", realm=", _quote(ch.realm),
+        b", nonce=", _quote(ch.nonce),
+        b", uri=", _quote(uri),
+        b', response="', response(ch, username, password, method, uri, nc, cnonce, qop, body),
+        b'", algorithm=', _alg(ch)[1],
+    ]
+    if qop:
+        parts += (b", cnonce=", _quote(cnonce), b", qop=", qop, b", nc=", b"%08x" % nc)
+    if ch.opaque is not None:
+        parts += (b", opaque=", _quote(ch.opaque))
+    return b"".join(parts)
+
+
+def _bytes(x, key):
+    if isinstance(x, str):
+        return x.encode()
+    if isinstance(x, (bytes, bytearray)):
+        return bytes(x)
+    raise ValueError(key + ": expected str or bytes")
+
+
+class DigestClient:
+    """Credentials and the current challenge of one registration (or other request stream).
+
+    Loop guard: a challenge that answers the first request sent with the current nonce means
+    the server refused credentials built from its own fresh challenge, i.e. a wrong password
+    (``on_challenge`` returns False) unless it says ``stale=true``; a second stale in a row
+    also gives up. A challenge to a later request on the same nonce (nc >= 2) is an expired
+    nonce, even without ``stale``: answered once with the new nonce.
+    """
+
+    def __init__(self, username, password, rng):
+        self.username = _bytes(username, "username")
+        self.password = _bytes(password, "password")
+        self.rng = rng
+        self.reset()
+
+    def reset(self):
+        self.challenge = None
+        self.status = 0  # 401 or 407 of the current challenge
+        self.nc = 0  # requests sent with the current nonce
+        self._stale_retry = False
+
+    def on_challenge(self, status, header_values):
+        """A 401 (WWW-Authenticate values) or 407 (Proxy-Authenticate values) arrived.
+        True: resend the request with ``header()``. False: give up (no usable challenge,
+        or the credentials were refused)."""
+        if status != 401 and status != 407:
+            return False
+        ch = choose([parse_challenge(v) for v in header_values])
+        if ch is None:
+            return False
+        stale_retry = False
+        if self.nc == 1:
+            if not ch.stale or self._stale_retry:
+                return False
+            stale_retry = True
+        self.challenge = ch
+        self.status = status
+        self.nc = 0
+        self._stale_retry = stale_retry
+        return True
+
+    def header(self, method, uri, body=b""):
+        """(name, value) for the next request with ``method`` and Request-URI ``uri``
+        (bytes), or None before any challenge. Each call counts as one request: nc + 1 and
+        a fresh cnonce. ``body`` only matters for qop auth-int."""
+        ch = self.challenge
+        if ch is None:
+            return None
+        self.nc += 1
+        cnonce = hexlify(self.rng(8)) if _qop(ch) else None
+        name = b"Proxy-Authorization" if self.status == 407 else b"Authorization"
+        return name, authorization(ch, self.username, self.password, method, uri, self.nc, cnonce, body)
