@@ -1,0 +1,541 @@
+from testutil import FakeClock, FakeRandom, raises
+
+from tinysip import message
+from tinysip import transaction
+from tinysip.transaction import (
+    COMPLETED,
+    PROCEEDING,
+    TERMINATED,
+    TRYING,
+    ClientTransaction,
+    ServerTransaction,
+    match_key,
+    new_branch,
+)
+
+BRANCH = b"z9hG4bK0123456789abcdef"
+START = 1000  # FakeClock's default start: timers are absolute, not relative to 0
+
+
+def _request_msg(method=b"OPTIONS", branch=BRANCH):
+    req = message.request(method, b"sip:bob@example.com")
+    req.add(b"Via", b"SIP/2.0/UDP 192.0.2.1:5060;branch=" + branch + b";rport")
+    req.add(b"Max-Forwards", b"70")
+    req.add(b"From", b"<sip:alice@example.com>;tag=a1")
+    req.add(b"To", b"<sip:bob@example.com>")
+    req.add(b"Call-ID", b"call-1@192.0.2.1")
+    req.add(b"CSeq", b"7 " + method)
+    return req
+
+
+def _request(method=b"OPTIONS", branch=BRANCH):
+    return _request_msg(method, branch).to_bytes()
+
+
+def _parsed_request(method=b"OPTIONS", branch=BRANCH):
+    return message.parse(_request(method, branch))
+
+
+def _response(status, method=b"OPTIONS"):
+    req = _parsed_request(method)
+    return message.parse(message.response(req, status, to_tag=b"b2").to_bytes())
+
+
+def _client(clock, reliable=False, **timers):
+    return ClientTransaction(_request(), BRANCH, b"OPTIONS", clock.now, reliable, **timers)
+
+
+def _drain(tr):
+    out = []
+    while True:
+        data = tr.pop_send()
+        if data is None:
+            return out
+        out.append(data)
+
+
+def _run(tr, clock, until):
+    """Fire timers at their exact times up to `until` (relative to START).
+
+    Returns (send offsets, offsets at which handle_timer returned True)."""
+    sends = []
+    timeouts = []
+    while True:
+        t = tr.next_timer()
+        if t is None or t - START > until:
+            return sends, timeouts
+        assert t >= clock.now
+        clock.now = t
+        if tr.handle_timer(t):
+            timeouts.append(t - START)
+        for _ in _drain(tr):
+            sends.append(t - START)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def test_new_branch_has_cookie_and_16_hex_digits():
+    rng = FakeRandom(7)
+    b1 = new_branch(rng)
+    b2 = new_branch(rng)
+    assert b1[:7] == b"z9hG4bK"
+    assert len(b1) == 23
+    for c in b1[7:]:
+        assert c in b"0123456789abcdef"
+    assert b1 != b2
+    assert new_branch(FakeRandom(7)) == b1  # deterministic from the injected rng
+
+
+def test_match_key_request_and_response():
+    assert match_key(_parsed_request(b"REGISTER")) == (BRANCH, b"REGISTER")
+    assert match_key(_response(200, b"REGISTER")) == (BRANCH, b"REGISTER")
+    assert match_key(_response(180)) == (BRANCH, b"OPTIONS")
+
+
+def test_state_names_and_tables():
+    assert transaction.STATE_NAMES[TRYING] == "Trying"
+    assert transaction.STATE_NAMES[PROCEEDING] == "Proceeding"
+    assert transaction.STATE_NAMES[COMPLETED] == "Completed"
+    assert transaction.STATE_NAMES[TERMINATED] == "Terminated"
+    for table in (transaction.CLIENT_TRANSITIONS, transaction.SERVER_TRANSITIONS):
+        for key in table:
+            assert key[0] != TERMINATED  # Terminated is final: nothing leaves it
+            new_state, actions = table[key]
+            assert TRYING <= new_state <= TERMINATED
+            assert isinstance(actions, int)
+
+
+# -- client: construction and misuse ----------------------------------------------------------
+
+
+def test_client_queues_request_on_creation():
+    clock = FakeClock()
+    tr = _client(clock)
+    assert tr.state == TRYING
+    assert not tr.terminated and not tr.timed_out and not tr.failed
+    assert tr.final is None
+    assert tr.key == (BRANCH, b"OPTIONS")
+    assert tr.pop_send() == _request()
+    assert tr.pop_send() is None
+    assert "Trying" in repr(tr)
+
+
+def test_client_rejects_invite_ack_and_bad_timers():
+    clock = FakeClock()
+    e = raises(ValueError, ClientTransaction, _request(), BRANCH, b"INVITE", clock.now, False)
+    assert "method" in str(e)
+    raises(ValueError, ClientTransaction, _request(), BRANCH, b"ACK", clock.now, False)
+    e = raises(ValueError, _client, clock, False, t1=0)
+    assert "t1" in str(e)
+    assert "t2" in str(raises(ValueError, _client, clock, False, t2=-1))
+    assert "t4" in str(raises(ValueError, _client, clock, False, t4=None))
+    tr = _client(clock)
+    raises(ValueError, tr.receive, _parsed_request(), clock.now)
+
+
+# -- client: unreliable retransmission schedule -----------------------------------------------
+
+
+def test_client_udp_schedule_then_timer_f():
+    clock = FakeClock()
+    tr = _client(clock)
+    assert len(_drain(tr)) == 1  # the initial send at 0
+    assert tr.next_timer() == START + 500
+    sends, timeouts = _run(tr, clock, 100000)
+    # E: 500, 1000, 2000, 4000 (T2), 4000, ... from each firing
+    assert sends == [500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
+    assert timeouts == [32000]  # Timer F = 64*T1
+    assert tr.timed_out and tr.terminated and not tr.failed
+    assert tr.state == TERMINATED
+    assert tr.final is None
+    assert tr.next_timer() is None
+    assert tr.handle_timer(START + 100000) is False  # True only once
+    assert tr.pop_send() is None
+
+
+def test_client_retransmits_identical_request():
+    clock = FakeClock()
+    tr = _client(clock)
+    first = tr.pop_send()
+    clock.now = tr.next_timer()
+    assert tr.handle_timer(clock.now) is False
+    assert tr.pop_send() == first
+    assert tr.pop_send() is None
+
+
+def test_client_handle_timer_before_due_does_nothing():
+    clock = FakeClock()
+    tr = _client(clock)
+    _drain(tr)
+    assert tr.handle_timer(START + 499) is False
+    assert tr.pop_send() is None
+    assert tr.next_timer() == START + 500
+
+
+def test_client_late_timer_call_fires_once_and_rearms_from_now():
+    clock = FakeClock()
+    tr = _client(clock)
+    _drain(tr)
+    tr.handle_timer(START + 2000)  # E was due at 500: one send, no catch-up burst
+    assert len(_drain(tr)) == 1
+    assert tr.next_timer() == START + 2000 + 1000  # next interval min(2*T1, T2)
+
+
+def test_client_very_late_call_times_out_without_sending():
+    clock = FakeClock()
+    tr = _client(clock)
+    _drain(tr)
+    assert tr.handle_timer(START + 40000) is True
+    assert tr.timed_out and tr.terminated
+    assert tr.pop_send() is None
+
+
+def test_client_proceeding_switches_to_t2_interval():
+    clock = FakeClock()
+    tr = _client(clock)
+    _drain(tr)
+    sends, _ = _run(tr, clock, 500)
+    assert sends == [500]
+    clock.now = START + 600
+    r = _response(100)
+    assert tr.receive(r, clock.now) is r
+    assert tr.state == PROCEEDING
+    assert tr.next_timer() == START + 1500  # the armed E keeps its expiry
+    sends, timeouts = _run(tr, clock, 100000)
+    assert sends == [1500, 5500, 9500, 13500, 17500, 21500, 25500, 29500]
+    assert timeouts == [32000]
+    assert tr.timed_out and tr.terminated
+
+
+def test_client_every_provisional_reaches_tu():
+    clock = FakeClock()
+    tr = _client(clock)
+    r1 = _response(100)
+    r2 = _response(180)
+    assert tr.receive(r1, clock.now) is r1
+    assert tr.receive(r2, clock.now) is r2
+    assert tr.receive(r1, clock.now) is r1
+    assert tr.state == PROCEEDING
+    assert tr.final is None
+
+
+# -- client: final response, Completed, Timer K -----------------------------------------------
+
+
+def test_client_final_completed_then_timer_k():
+    clock = FakeClock()
+    tr = _client(clock)
+    _drain(tr)
+    _run(tr, clock, 1500)
+    tr.receive(_response(100), clock.now)
+    clock.now = START + 2000
+    final = _response(200)
+    assert tr.receive(final, clock.now) is final
+    assert tr.final is final
+    assert tr.state == COMPLETED and not tr.terminated
+    assert tr.next_timer() == START + 2000 + 5000  # K = T4; E and F stopped
+    assert _drain(tr) == []
+    # retransmitted final and late provisionals are absorbed
+    assert tr.receive(_response(200), clock.now) is None
+    assert tr.receive(_response(404), clock.now) is None
+    assert tr.receive(_response(180), clock.now) is None
+    assert tr.final is final
+    assert tr.handle_timer(START + 6999) is False
+    assert tr.state == COMPLETED
+    assert tr.handle_timer(START + 7000) is False  # K ending it is not a timeout
+    assert tr.state == TERMINATED and tr.terminated
+    assert not tr.timed_out and not tr.failed
+    assert tr.next_timer() is None
+    assert tr.receive(_response(200), clock.now) is None
+    assert _drain(tr) == []
+
+
+def test_client_final_from_trying():
+    clock = FakeClock()
+    tr = _client(clock)
+    _drain(tr)
+    final = _response(486)
+    assert tr.receive(final, clock.now) is final
+    assert tr.state == COMPLETED
+    assert tr.final is final
+    sends, timeouts = _run(tr, clock, 100000)
+    assert sends == [] and timeouts == []
+    assert tr.terminated and not tr.timed_out
+
+
+def test_client_transport_error_after_final_is_ignored():
+    clock = FakeClock()
+    tr = _client(clock)
+    tr.receive(_response(200), clock.now)
+    tr.transport_error(clock.now)
+    assert tr.state == COMPLETED and not tr.failed
+
+
+# -- client: reliable transports ---------------------------------------------------------------
+
+
+def test_client_reliable_no_retransmit_f_still_fires():
+    clock = FakeClock()
+    tr = _client(clock, reliable=True)
+    assert len(_drain(tr)) == 1
+    assert tr.next_timer() == START + 32000  # only F is armed
+    sends, timeouts = _run(tr, clock, 100000)
+    assert sends == []
+    assert timeouts == [32000]
+    assert tr.timed_out and tr.terminated
+
+
+def test_client_reliable_provisional_keeps_f_only():
+    clock = FakeClock()
+    tr = _client(clock, reliable=True)
+    _drain(tr)
+    tr.receive(_response(100), START + 10)
+    assert tr.state == PROCEEDING
+    assert tr.next_timer() == START + 32000
+
+
+def test_client_reliable_final_terminates_at_once():
+    clock = FakeClock()
+    tr = _client(clock, reliable=True)
+    _drain(tr)
+    final = _response(200)
+    assert tr.receive(final, clock.now) is final  # K = 0
+    assert tr.final is final
+    assert tr.state == TERMINATED and tr.terminated
+    assert not tr.timed_out and not tr.failed
+    assert tr.next_timer() is None
+    assert tr.receive(_response(200), clock.now) is None
+
+
+# -- client: transport errors -------------------------------------------------------------------
+
+
+def test_client_transport_error_in_trying():
+    clock = FakeClock()
+    tr = _client(clock)
+    tr.transport_error(clock.now)  # the initial send is still queued: it is dropped
+    assert tr.state == TERMINATED and tr.terminated
+    assert tr.failed and not tr.timed_out
+    assert tr.pop_send() is None
+    assert tr.next_timer() is None
+    assert tr.handle_timer(START + 100000) is False
+
+
+def test_client_transport_error_in_proceeding():
+    clock = FakeClock()
+    tr = _client(clock)
+    _drain(tr)
+    tr.receive(_response(100), clock.now)
+    tr.transport_error(clock.now)
+    assert tr.terminated and tr.failed and not tr.timed_out
+    assert tr.next_timer() is None
+    assert tr.receive(_response(200), clock.now) is None
+    assert tr.final is None
+
+
+# -- client: custom timer values ------------------------------------------------------------
+
+
+def test_client_custom_t1():
+    clock = FakeClock()
+    tr = _client(clock, t1=100)
+    _drain(tr)
+    assert tr.next_timer() == START + 100
+    sends, timeouts = _run(tr, clock, 100000)
+    # E: 100, 200, 400, 800, 1600, 3200 (T2 still 4000)
+    assert sends == [100, 300, 700, 1500, 3100, 6300]
+    assert timeouts == [6400]  # F = 64*T1
+
+
+def test_client_custom_t2_caps_interval():
+    clock = FakeClock()
+    tr = _client(clock, t2=1000)
+    _drain(tr)
+    sends, timeouts = _run(tr, clock, 6000)
+    assert sends == [500, 1500, 2500, 3500, 4500, 5500]
+
+
+def test_client_custom_t4_sets_timer_k():
+    clock = FakeClock()
+    tr = _client(clock, t4=2500)
+    tr.receive(_response(200), START + 40)
+    assert tr.next_timer() == START + 40 + 2500
+
+
+def test_client_next_timer_is_earliest_of_e_and_f():
+    clock = FakeClock()
+    tr = _client(clock, t1=1000, t2=40000)
+    _drain(tr)
+    # E: 1000, 2000, 4000, 8000, 16000, 32000 -> sends up to 63000; F at 64000
+    sends, timeouts = _run(tr, clock, 63000)
+    assert sends == [1000, 3000, 7000, 15000, 31000, 63000]
+    # E is next due at 63000 + 40000, F earlier
+    assert tr.next_timer() == START + 64000
+    sends, timeouts = _run(tr, clock, 100000)
+    assert sends == [] and timeouts == [64000]
+
+
+def test_client_timer_f_wins_a_tie_with_e():
+    clock = FakeClock()
+    # T2 = T1 = 250: E every 250 ms, so E and F (64*T1 = 16000) are due at the same instant
+    tr = _client(clock, t1=250, t2=250)
+    _drain(tr)
+    sends, timeouts = _run(tr, clock, 100000)
+    assert sends == [250 * k for k in range(1, 64)]  # nothing at 16000
+    assert timeouts == [16000]
+
+
+# -- server -----------------------------------------------------------------------------------
+
+
+def _server(clock, reliable=False, **timers):
+    return ServerTransaction(_parsed_request(), clock.now, reliable, **timers)
+
+
+def test_server_key_and_initial_state():
+    clock = FakeClock()
+    tr = _server(clock)
+    assert tr.key == (BRANCH, b"OPTIONS")
+    assert tr.state == TRYING and not tr.terminated and not tr.failed
+    assert tr.pop_send() is None
+    assert tr.next_timer() is None
+    assert "Trying" in repr(tr)
+
+
+def test_server_rejects_invite_ack_and_bad_status():
+    clock = FakeClock()
+    e = raises(ValueError, ServerTransaction, _parsed_request(b"INVITE"), clock.now, False)
+    assert "method" in str(e)
+    raises(ValueError, ServerTransaction, _parsed_request(b"ACK"), clock.now, False)
+    assert "t1" in str(raises(ValueError, _server, clock, False, t1=0))
+    tr = _server(clock)
+    assert "status" in str(raises(ValueError, tr.respond, b"x", 99, clock.now))
+    raises(ValueError, tr.respond, b"x", 700, clock.now)
+    assert tr.state == TRYING
+
+
+def test_server_trying_absorbs_retransmission():
+    clock = FakeClock()
+    tr = _server(clock)
+    assert tr.receive_request(clock.now) is False
+    assert tr.pop_send() is None
+    assert tr.state == TRYING
+
+
+def test_server_proceeding_resends_latest_provisional():
+    clock = FakeClock()
+    tr = _server(clock)
+    assert tr.respond(b"100", 100, clock.now) is True
+    assert tr.state == PROCEEDING
+    assert _drain(tr) == [b"100"]
+    assert tr.receive_request(clock.now) is True
+    assert _drain(tr) == [b"100"]
+    tr.respond(b"180", 180, clock.now)
+    assert _drain(tr) == [b"180"]
+    tr.receive_request(clock.now)
+    assert _drain(tr) == [b"180"]
+    assert tr.next_timer() is None  # no timer in Proceeding
+
+
+def test_server_completed_resends_final_then_timer_j():
+    clock = FakeClock()
+    tr = _server(clock)
+    tr.respond(b"100", 100, clock.now)
+    clock.advance(300)
+    assert tr.respond(b"200", 200, clock.now) is True
+    assert tr.state == COMPLETED
+    assert _drain(tr) == [b"100", b"200"]
+    assert tr.next_timer() == START + 300 + 32000  # J = 64*T1
+    tr.receive_request(clock.now)
+    tr.receive_request(clock.now)
+    assert _drain(tr) == [b"200", b"200"]
+    # any other response from the TU is discarded
+    assert tr.respond(b"500", 500, clock.now) is False
+    assert tr.respond(b"180", 180, clock.now) is False
+    assert tr.pop_send() is None
+    tr.receive_request(clock.now)
+    assert _drain(tr) == [b"200"]
+    assert tr.handle_timer(START + 32299) is False
+    assert tr.state == COMPLETED
+    assert tr.handle_timer(START + 32300) is False
+    assert tr.state == TERMINATED and tr.terminated and not tr.failed
+    assert tr.next_timer() is None
+    assert tr.receive_request(clock.now) is False
+    assert tr.respond(b"200", 200, clock.now) is False
+    assert tr.pop_send() is None
+
+
+def test_server_final_from_trying():
+    clock = FakeClock()
+    tr = _server(clock)
+    tr.respond(b"404", 404, clock.now)
+    assert tr.state == COMPLETED
+    assert _drain(tr) == [b"404"]
+    tr.receive_request(clock.now)
+    assert _drain(tr) == [b"404"]
+
+
+def test_server_reliable_final_terminates_at_once_but_still_sends():
+    clock = FakeClock()
+    tr = _server(clock, reliable=True)
+    tr.respond(b"100", 100, clock.now)
+    assert tr.respond(b"200", 200, clock.now) is True
+    assert tr.state == TERMINATED and tr.terminated  # J = 0
+    assert tr.next_timer() is None
+    assert _drain(tr) == [b"100", b"200"]
+    assert tr.receive_request(clock.now) is False
+
+
+def test_server_custom_t1_sets_timer_j():
+    clock = FakeClock()
+    tr = _server(clock, t1=100)
+    tr.respond(b"200", 200, clock.now)
+    assert tr.next_timer() == START + 6400
+
+
+def test_server_transport_error():
+    clock = FakeClock()
+    tr = _server(clock)
+    tr.transport_error(clock.now)  # nothing sent in Trying: ignored
+    assert tr.state == TRYING and not tr.failed
+    tr.respond(b"100", 100, clock.now)
+    tr.transport_error(clock.now)
+    assert tr.terminated and tr.failed
+    assert tr.pop_send() is None  # pending output dropped
+    tr2 = _server(clock)
+    tr2.respond(b"200", 200, clock.now)
+    _drain(tr2)
+    tr2.transport_error(clock.now)
+    assert tr2.terminated and tr2.failed
+    assert tr2.next_timer() is None
+    assert tr2.handle_timer(START + 100000) is False
+
+
+# -- both sides over an in-memory link ------------------------------------------------------
+
+
+def test_client_and_server_over_lossy_link():
+    clock = FakeClock()
+    client = _client(clock)
+    # the first request is lost; the retransmission at 500 arrives
+    client.pop_send()
+    clock.now = client.next_timer()
+    client.handle_timer(clock.now)
+    wire = client.pop_send()
+    req = message.parse(wire)
+    assert match_key(req) == client.key
+    server = ServerTransaction(req, clock.now, False)
+    resp = message.response(req, 200, to_tag=b"b2").to_bytes()
+    server.respond(resp, 200, clock.now)
+    server.pop_send()  # the 200 is lost too
+    # the next request retransmission makes the server resend the 200
+    clock.now = client.next_timer()
+    client.handle_timer(clock.now)
+    assert match_key(message.parse(client.pop_send())) == server.key
+    assert server.receive_request(clock.now) is True
+    got = message.parse(server.pop_send())
+    assert match_key(got) == client.key
+    assert client.receive(got, clock.now) is got
+    assert client.final.status == 200
+    assert client.state == COMPLETED and server.state == COMPLETED
