@@ -1,99 +1,29 @@
-"""tinysip firmware: boot the UA from a JSON config, print every event as a JSON line.
+"""tinysip firmware entry point (kept tiny: compiling source at boot costs heap).
 
-Host board (MicroPython unix port, or CPython):  micropython firmware/main.py CONFIG.json
-Device: main.py runs at boot and reads /config.json; `board` is the board module frozen or
-copied next to it (boards/<BOARD>/board.py).
+Host board (unix port):  micropython firmware/main.py CONFIG.json
+    lib/ and boards/host/ are found next to this file; TINYSIP_LIB names a compiled
+    (.mpy) tree to use first, as `make phone` does.
+Device: main.py runs at boot, reads /config.json; lib and app.mpy live in /lib and the
+board module is /board.py.
 """
 import sys
 
+_f = globals().get("__file__", "")
+_here = _f.rpartition("/")[0] if "/" in _f else "."
+_paths = [_here, _here + "/../lib", _here + "/../boards/host"]  # a device has /lib already
+try:
+    import os
 
-def _add_paths():
-    f = globals().get("__file__", "")
-    here = f.rpartition("/")[0] if "/" in f else "."
-    for p in (here + "/../lib", here + "/../boards/host", "/lib"):
-        if p not in sys.path:
-            sys.path.append(p)
+    _lib = os.getenv("TINYSIP_LIB")
+    if _lib:
+        _paths[0:0] = [_lib, _lib + "/../firmware"]
+except (ImportError, AttributeError):
+    pass
+for _p in reversed(_paths):  # ahead of the script's own folder, so app.mpy beats app.py
+    if _p in sys.path:
+        sys.path.remove(_p)
+    sys.path.insert(0, _p)
 
+import app  # noqa: E402
 
-_add_paths()
-
-import json  # noqa: E402
-
-import board  # noqa: E402
-from tinysip.compat import urandom  # noqa: E402
-from tinysip.config import Config, ConfigError, ca_der  # noqa: E402
-from tinysip.instance import instance_urn  # noqa: E402
-from tinysip.io.clock import Clock  # noqa: E402
-from tinysip.io.driver import Driver  # noqa: E402
-from tinysip.ua import UserAgent  # noqa: E402
-
-_clock = Clock()
-
-
-def emit(fields):
-    """One JSON line per event on stdout; `t` is ms since boot."""
-    fields["t"] = _clock.now()
-    print(json.dumps(fields))
-
-
-def on_event(e):
-    emit(e.fields())
-    board.status(e.name)
-
-
-def fatal(message):
-    emit({"event": "boot_failed", "error": message})
-    sys.stderr.write("tinysip: %s\n" % message)
-    sys.exit(2)
-
-
-def load(path):
-    """(Config, instance URN, CA DER) from the config file; fatal() names the bad key."""
-    try:
-        with open(path) as f:
-            raw = json.load(f)
-    except OSError:
-        fatal("cannot read the config file %s" % path)
-    except ValueError:
-        fatal("config file %s is not valid JSON" % path)
-    try:
-        cfg = Config(raw)
-        instance = instance_urn(board.mac(cfg))
-    except ConfigError as e:
-        fatal(str(e))
-    except ValueError as e:
-        fatal("config key '%s" % str(e).replace(": ", "': ", 1))
-    ca = None
-    if cfg.ca_path:
-        try:
-            with open(cfg.ca_path, "rb") as f:
-                ca = ca_der(f.read())
-        except OSError:
-            fatal("config key 'tls.ca': cannot read %s" % cfg.ca_path)
-        except ConfigError as e:
-            fatal(str(e))
-    return cfg, instance, ca
-
-
-def main(path="config.json"):
-    cfg, instance, ca = load(path)
-    board.network_up(cfg)
-    ua = UserAgent(cfg, instance, urandom)
-    emit({"event": "boot", "board": board.NAME, "instance": instance.decode(),
-          "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})
-    driver = Driver(ua, _clock, ca, on_event)
-    ua.start(_clock.now())
-    try:
-        driver.run()
-    except KeyboardInterrupt:
-        ua.stop(_clock.now())
-        t0 = _clock.now()
-        while not ua.idle() and _clock.now() - t0 < 3000:
-            driver.step(100)
-        driver.pump()
-        driver.close_all()
-        emit({"event": "stopped"})
-
-
-if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "config.json")
+app.main(sys.argv[1] if len(sys.argv) > 1 else "config.json")

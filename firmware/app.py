@@ -1,0 +1,84 @@
+"""The tinysip application: boot the UA from a JSON config, print each event as JSON.
+
+Shipped as .mpy next to the library (firmware/main.py is only a stub that finds it), since
+compiling this module from source at boot would cost the phone more heap than running it.
+"""
+import sys
+
+import json
+
+import board
+from tinysip.compat import urandom
+from tinysip.config import Config, ConfigError, ca_der
+from tinysip.instance import instance_urn
+from tinysip.io.clock import Clock
+from tinysip.io.driver import Driver
+from tinysip.ua import UserAgent
+
+_clock = Clock()
+
+
+def emit(fields):
+    """One JSON line per event on stdout; `t` is ms since boot."""
+    fields["t"] = _clock.now()
+    print(json.dumps(fields))
+
+
+def on_event(e):
+    emit(e.fields())
+    board.status(e.name)
+
+
+def fatal(message):
+    emit({"event": "boot_failed", "error": message})
+    sys.stderr.write("tinysip: %s\n" % message)
+    sys.exit(2)
+
+
+def load(path):
+    """(Config, instance URN, CA DER) from the config file; fatal() names the bad key."""
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+    except OSError:
+        fatal("cannot read the config file %s" % path)
+    except ValueError:
+        fatal("config file %s is not valid JSON" % path)
+    try:
+        cfg = Config(raw)
+        instance = instance_urn(board.mac(cfg))
+    except ConfigError as e:
+        fatal(str(e))
+    except ValueError as e:
+        fatal("config key '%s" % str(e).replace(": ", "': ", 1))
+    ca = None
+    if cfg.ca_path:
+        try:
+            with open(cfg.ca_path, "rb") as f:
+                ca = ca_der(f.read())
+        except OSError:
+            fatal("config key 'tls.ca': cannot read %s" % cfg.ca_path)
+        except ConfigError as e:
+            fatal(str(e))
+    return cfg, instance, ca
+
+
+def main(path="config.json"):
+    cfg, instance, ca = load(path)
+    board.network_up(cfg)
+    ua = UserAgent(cfg, instance, urandom)
+    emit({"event": "boot", "board": board.NAME, "instance": instance.decode(),
+          "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})
+    driver = Driver(ua, _clock, ca, on_event)
+    ua.start(_clock.now())
+    try:
+        driver.run()
+    except KeyboardInterrupt:
+        ua.stop(_clock.now())
+        t0 = _clock.now()
+        while not ua.idle() and _clock.now() - t0 < 3000:
+            driver.step(100)
+        driver.pump()
+        driver.close_all()
+        emit({"event": "stopped"})
+
