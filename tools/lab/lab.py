@@ -1,0 +1,597 @@
+"""tinysip interop lab: a real Kamailio (edge + registrar roles) on 127.0.0.1.
+
+    from lab import Lab            # with tools/lab on sys.path
+    with Lab("/tmp/lab", port_base=15060) as lab:
+        lab.port_tls               # 15061
+        lab.ul_dump()              # bindings as dicts
+
+CLI:
+    python tools/lab/lab.py up --dir DIR [--port-base N] [--flow-timer S] [--user U:P ...]
+    python tools/lab/lab.py pki DIR
+
+Port layout (offsets from port_base):
+    +0   udp            public UDP: SIPp and other plain peers (edge role)
+    +1   tls            UA-facing TLS, good certificate (edge role)
+    +2   tls_expired    UA-facing TLS, expired certificate
+    +3   tls_wronghost  UA-facing TLS, certificate for wrong.example only
+    +4   tls_untrusted  UA-facing TLS, certificate from a CA the phone does not trust
+    +5   (reserved: mutual-TLS port)
+    +10  registrar      internal UDP: registrar role (auth, save, lookup)
+
+Kamailio runs in the foreground (-DD) as a child of this process; its PID is recorded and
+only that PID is ever signalled. Config, TLS profiles, PKI, runtime dir, control socket
+and the log (kamailio.log) all live in the work directory.
+"""
+
+import argparse
+import atexit
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import pki  # noqa: E402  (tools/lab/pki.py)
+
+HOST = "127.0.0.1"
+
+# role -> offset from port_base
+PORT_OFFSETS = (
+    ("udp", 0),
+    ("tls", 1),
+    ("tls_expired", 2),
+    ("tls_wronghost", 3),
+    ("tls_untrusted", 4),
+    ("registrar", 10),
+)
+ROLE_TEXT = {
+    "udp": "edge, public UDP (SIPp, plain peers)",
+    "tls": "edge, TLS, good certificate (lab CA, SAN localhost/lab.test/127.0.0.1)",
+    "tls_expired": "edge, TLS, expired certificate",
+    "tls_wronghost": "edge, TLS, certificate for wrong.example only",
+    "tls_untrusted": "edge, TLS, certificate from the untrusted rogue CA",
+    "registrar": "registrar role, internal UDP (auth, save, lookup)",
+}
+
+_USER_RE = re.compile(r"^[A-Za-z0-9._~+-]+$")
+_TOKEN_RE = re.compile(r"@[A-Z][A-Z0-9_]*@")
+_NOISE_RE = re.compile(
+    r"ksr_tls_fill_missing|set_verification\(\)|ksr_tls_fix_domain|probe_max_receive_buffer|"
+    r"cfg_set_now\(\)|tls_h_mod_init_f|tls \[tls_mod\.c|sctp_core_destroy|init_tcp\(\)")
+_MODULE_DIRS = (
+    "/usr/lib/x86_64-linux-gnu/kamailio/modules",
+    "/usr/lib/aarch64-linux-gnu/kamailio/modules",
+    "/usr/lib64/kamailio/modules",
+    "/usr/lib/kamailio/modules",
+    "/usr/local/lib64/kamailio/modules",
+    "/usr/local/lib/kamailio/modules",
+)
+
+
+class LabError(Exception):
+    """Kamailio could not be configured, started, queried or stopped."""
+
+
+_running = weakref.WeakSet()  # Labs with a live Kamailio, stopped at interpreter exit
+
+
+@atexit.register
+def _stop_all():
+    for lab in list(_running):
+        try:
+            lab.stop()
+        except Exception:
+            pass
+
+
+def _which(name):
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in ("/usr/sbin", "/usr/local/sbin", "/sbin"):
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def find_module_dir():
+    candidates = list(_MODULE_DIRS) + sorted(glob.glob("/usr/lib/*/kamailio/modules"))
+    for d in candidates:
+        if os.path.exists(os.path.join(d, "tls.so")) and os.path.exists(os.path.join(d, "outbound.so")):
+            return d
+    return None
+
+
+def _num(value):
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def parse_ul_dump(text):
+    """Parse `kamcmd ul.dump` output into a list of binding dicts.
+
+    Every dict has at least: aor, contact, instance, reg_id, path, expires (seconds left,
+    int, or None for permanent), plus the other fields kamcmd prints with lower-case,
+    underscore keys (received, socket, callid, cseq, user_agent, q, flags, cflags,
+    methods, ruid, last_keepalive, ...). `instance`/`path`/`received` are None when
+    Kamailio prints "[not set]"; reg_id is an int (0 = none).
+    """
+    bindings = []
+    stack = []          # names of the open "{" blocks
+    aor = None
+    current = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line == "}":
+            if stack:
+                name = stack.pop()
+                if name == "Contact":
+                    current = None
+            continue
+        if line == "{":
+            stack.append("")
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.strip()
+        value = value.strip()
+        if value == "{":
+            stack.append(key)
+            continue
+        top = stack[-1] if stack else ""
+        if top == "Info" and key == "AoR":
+            aor = value
+            continue
+        if top != "Contact":
+            continue
+        if current is None:
+            current = {"aor": aor}
+            bindings.append(current)
+        norm = key.lower().replace("-", "_").replace(" ", "_")
+        if norm == "address":
+            current["contact"] = value
+            continue
+        if norm == "expires":
+            if value.lower() == "permanent":
+                current["expires"] = None
+            elif value.lower() == "deleted":
+                current["expires"] = 0
+            else:
+                current["expires"] = _num(value)
+            continue
+        if value == "[not set]":
+            value = None
+        elif norm in ("reg_id", "cseq", "flags", "cflags", "last_keepalive", "keepalive",
+                      "ka_roundtrip", "server_id", "tcpconn_id", "last_modified", "methods"):
+            value = _num(value)
+        current[norm] = value
+    for b in bindings:
+        b.setdefault("instance", None)
+        b.setdefault("reg_id", 0)
+        b.setdefault("path", None)
+        b.setdefault("expires", None)
+    return bindings
+
+
+class Lab(object):
+    """A Kamailio edge+registrar on 127.0.0.1, configured from tools/lab/*.cfg."""
+
+    def __init__(self, workdir, port_base=5060, flow_timer=30, users=None, domain="lab.test",
+                 min_expires=60, max_expires=3600, default_expires=3600, tcp_lifetime=None,
+                 auth_algorithm="MD5", auth_qop=True, path_mode=1, outbound_mode=1,
+                 fr_timer=10, fr_inv_timer=60, debug=2, shm_mb=64, pkg_mb=8):
+        if users is None:
+            users = {"phone1": "secret1"}
+        if auth_algorithm not in ("MD5", "SHA-256"):
+            raise ValueError("auth_algorithm must be 'MD5' or 'SHA-256'")
+        if not 1024 <= port_base <= 65535 - 10:
+            raise ValueError("port_base out of range")
+        if flow_timer < 0:
+            raise ValueError("flow_timer must be >= 0")
+        for user, password in users.items():
+            self._check_user(user, password)
+        if not re.match(r"^[A-Za-z0-9.-]+$", domain):
+            raise ValueError("domain: invalid characters")
+        self.workdir = os.path.abspath(workdir)
+        self.host = HOST
+        self.domain = domain
+        self.port_base = port_base
+        self.flow_timer = flow_timer
+        self.users = dict(users)
+        self.min_expires = min_expires
+        self.max_expires = max_expires
+        self.default_expires = default_expires
+        if tcp_lifetime is None:
+            tcp_lifetime = (flow_timer + 15) if flow_timer else 120
+        self.tcp_lifetime = tcp_lifetime
+        self.auth_algorithm = auth_algorithm
+        self.auth_qop = auth_qop
+        self.path_mode = path_mode
+        self.outbound_mode = outbound_mode
+        self.fr_timer = fr_timer
+        self.fr_inv_timer = fr_inv_timer
+        self.debug = debug
+        self.shm_mb = shm_mb
+        self.pkg_mb = pkg_mb
+
+        self.ports = dict((role, port_base + off) for role, off in PORT_OFFSETS)
+        self.port_udp = self.ports["udp"]
+        self.port_tls = self.ports["tls"]
+        self.port_tls_expired = self.ports["tls_expired"]
+        self.port_tls_wronghost = self.ports["tls_wronghost"]
+        self.port_tls_untrusted = self.ports["tls_untrusted"]
+        self.port_registrar = self.ports["registrar"]
+
+        self.pki_dir = os.path.join(self.workdir, "pki")
+        self.ca_pem = os.path.join(self.pki_dir, "ca.pem")
+        self.ca_der = os.path.join(self.pki_dir, "ca.der")
+        self.cfg_path = os.path.join(self.workdir, "kamailio.cfg")
+        self.tls_cfg_path = os.path.join(self.workdir, "tls.cfg")
+        self.log_path = os.path.join(self.workdir, "kamailio.log")
+        self.run_dir = os.path.join(self.workdir, "run")
+        self.pid_file = os.path.join(self.run_dir, "kamailio.pid")
+        self.ctl_socket = os.path.join(self.run_dir, "kamailio_ctl")
+        self._ctl_tmpdir = None
+        if len(self.ctl_socket) > 100:  # sun_path limit is 108 bytes
+            self._ctl_tmpdir = tempfile.mkdtemp(prefix="kamlab-")
+            self.ctl_socket = os.path.join(self._ctl_tmpdir, "kamailio_ctl")
+
+        self.kamailio = _which("kamailio")
+        self.kamcmd = _which("kamcmd")
+        self.proc = None
+        self.pid = None
+        self._log_file = None
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _check_user(user, password):
+        if not _USER_RE.match(user):
+            raise ValueError("users: invalid user name %r" % (user,))
+        if not password or re.search(r'["\\$\r\n]', password):
+            raise ValueError("users: password for %r must be non-empty, without \" \\ $" % (user,))
+
+    def aor(self, user="phone1"):
+        """The address of record of a lab user, e.g. sip:phone1@lab.test."""
+        return "sip:%s@%s" % (user, self.domain)
+
+    def proxy_uri(self, role="tls"):
+        """Outbound proxy URI for a UA-facing port, e.g. sip:127.0.0.1:15061;transport=tls;lr."""
+        port = self.ports[role]
+        if role.startswith("tls"):
+            return "sip:%s:%d;transport=tls;lr" % (self.host, port)
+        return "sip:%s:%d;lr" % (self.host, port)
+
+    def describe(self):
+        """One line per port: 'role host:port proto  text'."""
+        lines = []
+        for role, _ in PORT_OFFSETS:
+            proto = "tls" if role.startswith("tls") else "udp"
+            lines.append("%-14s %s %s:%d  %s" % (role, proto, self.host, self.ports[role], ROLE_TEXT[role]))
+        return lines
+
+    # ------------------------------------------------------------ configuration
+
+    def _substitutions(self):
+        user_lines = []
+        for user in sorted(self.users):
+            user_lines.append('\t$sht(users=>%s) = "%s";' % (user, self.users[user]))
+        mpath = find_module_dir()
+        if mpath is None:
+            raise LabError("Kamailio module directory (with tls.so and outbound.so) not found")
+        return {
+            "DEBUG": str(self.debug),
+            "DOMAIN": self.domain,
+            "MPATH": mpath,
+            "TCP_LIFETIME": str(self.tcp_lifetime),
+            "PORT_UDP": str(self.port_udp),
+            "PORT_TLS": str(self.port_tls),
+            "PORT_TLS_EXPIRED": str(self.port_tls_expired),
+            "PORT_TLS_WRONGHOST": str(self.port_tls_wronghost),
+            "PORT_TLS_UNTRUSTED": str(self.port_tls_untrusted),
+            "PORT_REGISTRAR": str(self.port_registrar),
+            "TLS_CFG": self.tls_cfg_path,
+            "CTL_SOCKET": self.ctl_socket,
+            "FR_TIMER_MS": str(int(self.fr_timer * 1000)),
+            "FR_INV_TIMER_MS": str(int(self.fr_inv_timer * 1000)),
+            "PATH_MODE": str(self.path_mode),
+            "OUTBOUND_MODE": str(self.outbound_mode),
+            "FLOW_TIMER": str(self.flow_timer),
+            "MIN_EXPIRES": str(self.min_expires),
+            "MAX_EXPIRES": str(self.max_expires),
+            "DEFAULT_EXPIRES": str(self.default_expires),
+            "AUTH_ALGORITHM": self.auth_algorithm,
+            "AUTH_FLAGS": "1" if self.auth_qop else "0",
+            "USER_LINES": "\n".join(user_lines) or "\t# no users",
+            "PKI_DIR": self.pki_dir,
+        }
+
+    @staticmethod
+    def _render(template_path, subs, out_path):
+        with open(template_path) as f:
+            text = f.read()
+        for key, value in subs.items():
+            text = text.replace("@" + key + "@", value)
+        left = _TOKEN_RE.findall(text)
+        if left:
+            raise LabError("%s: unreplaced template tokens %s" % (template_path, sorted(set(left))))
+        tmp = out_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, out_path)
+
+    def write_config(self):
+        """Create the work directory, the PKI and the generated kamailio.cfg / tls.cfg."""
+        os.makedirs(self.workdir, exist_ok=True)
+        os.makedirs(self.run_dir, exist_ok=True)
+        pki.make_pki(self.pki_dir)
+        subs = self._substitutions()
+        self._render(os.path.join(HERE, "tls.cfg"), subs, self.tls_cfg_path)
+        self._render(os.path.join(HERE, "kamailio.cfg"), subs, self.cfg_path)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=20.0):
+        """Start Kamailio and wait until its control socket answers; raise LabError."""
+        if self.running:
+            return
+        if self.kamailio is None:
+            raise LabError("kamailio binary not found")
+        if self.kamcmd is None:
+            raise LabError("kamcmd binary not found")
+        self.write_config()
+        if os.path.exists(self.ctl_socket):
+            os.unlink(self.ctl_socket)
+        self._log_file = open(self.log_path, "ab")
+        self._log_file.write(("\n===== lab start %s =====\n" % time.strftime("%Y-%m-%d %H:%M:%S")).encode())
+        self._log_file.flush()
+        cmd = [
+            self.kamailio, "-DD", "-E",
+            "-f", self.cfg_path,
+            "-P", self.pid_file,
+            "-Y", self.run_dir,
+            "-w", self.run_dir,
+            "-m", str(self.shm_mb),
+            "-M", str(self.pkg_mb),
+            "-a", "no",
+        ]
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
+                cwd=self.workdir, start_new_session=True,
+            )
+        except OSError as e:
+            self._close_log()
+            raise LabError("cannot run kamailio: %s" % e)
+        self.pid = self.proc.pid
+        _running.add(self)
+        deadline = time.monotonic() + timeout
+        last = ""
+        while True:
+            if self.proc.poll() is not None:
+                rc = self.proc.returncode
+                self._reap()
+                raise LabError("kamailio exited with status %s during start-up\n%s" % (rc, self.log_tail(60)))
+            if os.path.exists(self.ctl_socket):
+                ok, out = self._kamcmd(["core.uptime"], timeout=3)
+                if ok:
+                    return
+                last = out
+            if time.monotonic() > deadline:
+                self.stop()
+                raise LabError("kamailio not ready after %.0f s (%s)\n%s" % (timeout, last.strip(), self.log_tail(60)))
+            time.sleep(0.1)
+
+    def stop(self, timeout=10.0):
+        """Stop Kamailio (SIGTERM to its PID, SIGKILL to its own process group if stuck)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    # the session/group was created by us for this kamailio alone
+                    os.killpg(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(5)
+        self._reap()
+        # children may outlive the main process by a moment: wait for the group to empty
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._group_alive():
+            time.sleep(0.05)
+
+    def _group_alive(self):
+        if self.pid is None:
+            return False
+        try:
+            os.killpg(self.pid, 0)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+
+    def restart(self, timeout=20.0):
+        """Stop and start again (usrloc is in memory: all bindings are dropped)."""
+        self.stop()
+        self.start(timeout=timeout)
+
+    def _reap(self):
+        _running.discard(self)
+        if self.proc is not None:
+            try:
+                self.proc.wait(0)
+            except subprocess.TimeoutExpired:
+                pass
+        self.proc = None
+        self._close_log()
+
+    def _close_log(self):
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def close(self):
+        self.stop()
+        if self._ctl_tmpdir is not None:
+            shutil.rmtree(self._ctl_tmpdir, ignore_errors=True)
+            self._ctl_tmpdir = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # -------------------------------------------------------------- inspection
+
+    def _kamcmd(self, args, timeout=5):
+        try:
+            r = subprocess.run(
+                [self.kamcmd, "-s", "unix:" + self.ctl_socket] + list(args),
+                capture_output=True, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return False, "kamcmd timed out"
+        out = r.stdout.decode("utf-8", "replace") + r.stderr.decode("utf-8", "replace")
+        return r.returncode == 0 and not out.startswith("error:"), out
+
+    def rpc(self, *args, **kw):
+        """Run one kamcmd command against the lab; return its text output or raise LabError."""
+        ok, out = self._kamcmd([str(a) for a in args], timeout=kw.get("timeout", 5))
+        if not ok:
+            raise LabError("kamcmd %s failed: %s" % (" ".join(str(a) for a in args), out.strip()))
+        return out
+
+    def ul_dump(self):
+        """Bindings from `kamcmd ul.dump` (see parse_ul_dump)."""
+        return parse_ul_dump(self.rpc("ul.dump"))
+
+    def add_user(self, user, password):
+        """Add or change a user at run time (and for later restarts)."""
+        self._check_user(user, password)
+        self.users[user] = password
+        if self.running:
+            self.rpc("htable.sets", "users", user, password)
+
+    def log_tail(self, n=60, quiet=False):
+        """The last n lines of kamailio.log (all starts of this work directory).
+
+        quiet=True leaves out Kamailio's start-up chatter (TLS profile dumps, socket
+        buffer probing) so a short tail shows the SIP traffic and the errors.
+        """
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, 2)
+                size = f.tell()
+                f.seek(max(0, size - 256 * 1024))
+                data = f.read()
+        except OSError:
+            return ""
+        lines = data.decode("utf-8", "replace").splitlines()
+        if quiet:
+            lines = [line for line in lines if not _NOISE_RE.search(line)]
+        return "\n".join(lines[-n:])
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def _cmd_up(args):
+    users = {}
+    for spec in args.user or ["phone1:secret1"]:
+        if ":" not in spec:
+            sys.stderr.write("--user wants USER:PASSWORD\n")
+            return 2
+        u, p = spec.split(":", 1)
+        users[u] = p
+    lab = Lab(args.dir, port_base=args.port_base, flow_timer=args.flow_timer, users=users,
+              domain=args.domain, auth_algorithm=args.auth_algorithm, debug=args.debug)
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        lab.start()
+    except LabError as e:
+        sys.stderr.write("lab: %s\n" % e)
+        return 1
+    print("kamailio pid %d, domain %s, flow timer %d s, log %s" % (lab.pid, lab.domain, lab.flow_timer, lab.log_path))
+    for line in lab.describe():
+        print(line)
+    print("CA: %s (DER %s)" % (lab.ca_pem, lab.ca_der))
+    print("users: %s" % ", ".join("%s:%s" % kv for kv in sorted(users.items())))
+    sys.stdout.flush()
+    rc = 0
+    try:
+        while not stop["flag"]:
+            if not lab.running:
+                sys.stderr.write("lab: kamailio exited\n%s\n" % lab.log_tail(40))
+                rc = 1
+                break
+            time.sleep(0.2)
+    finally:
+        lab.close()
+    print("stopped")
+    return rc
+
+
+def _cmd_pki(args):
+    result = pki.make_pki(args.dir)
+    for name in pki.ORDER:
+        print("%-10s %s" % (name, result[name]["pem"]))
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="lab.py", description="tinysip interop lab (Kamailio)")
+    sub = ap.add_subparsers(dest="cmd")
+    up = sub.add_parser("up", help="start Kamailio and stay in the foreground")
+    up.add_argument("--dir", required=True, help="work directory (config, PKI, log)")
+    up.add_argument("--port-base", type=int, default=5060)
+    up.add_argument("--flow-timer", type=int, default=30)
+    up.add_argument("--domain", default="lab.test")
+    up.add_argument("--user", action="append", help="USER:PASSWORD (repeatable; default phone1:secret1)")
+    up.add_argument("--auth-algorithm", default="MD5", choices=("MD5", "SHA-256"))
+    up.add_argument("--debug", type=int, default=2, help="Kamailio debug level (3 = verbose)")
+    p = sub.add_parser("pki", help="write the test PKI")
+    p.add_argument("dir")
+    args = ap.parse_args(argv)
+    if args.cmd == "up":
+        return _cmd_up(args)
+    if args.cmd == "pki":
+        return _cmd_pki(args)
+    ap.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
