@@ -19,7 +19,7 @@ HEAP ?=
 # make fuzz-long [FUZZ_CASES=<n>]
 FUZZ_CASES ?=
 # extra mpy-cross flags for `make mpy`, e.g. MPY_FLAGS=-O2
-MPY_FLAGS ?=
+MPY_FLAGS ?= -O3
 
 MPY_DIR := build/mpy
 MPY_SRC := $(sort $(shell find lib -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) $(wildcard firmware/*.py))

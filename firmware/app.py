@@ -3,14 +3,13 @@
 Shipped as .mpy next to the library (firmware/main.py is only a stub that finds it), since
 compiling this module from source at boot would cost the phone more heap than running it.
 """
+import gc
 import sys
 
 import json
 
 import board
 from tinysip.compat import urandom
-from tinysip.config import Config, ConfigError, ca_der
-from tinysip.instance import instance_urn
 from tinysip.io.clock import Clock
 from tinysip.io.driver import Driver
 from tinysip.ua import UserAgent
@@ -35,8 +34,27 @@ def fatal(message):
     sys.exit(2)
 
 
+class _Settings:
+    """The validated config without the validator: config.py is boot-only code."""
+
+
+def _unload(*names):
+    """Forget boot-only modules so the GC can reclaim their code (import costs heap)."""
+    import tinysip
+
+    for name in names:
+        sys.modules.pop("tinysip." + name, None)
+        try:
+            delattr(tinysip, name)
+        except AttributeError:
+            pass
+
+
 def load(path):
-    """(Config, instance URN, CA DER) from the config file; fatal() names the bad key."""
+    """(settings, instance URN, CA DER) from the config file; fatal() names the bad key."""
+    from tinysip.config import Config, ConfigError, ca_der
+    from tinysip.instance import instance_urn
+
     try:
         with open(path) as f:
             raw = json.load(f)
@@ -60,12 +78,18 @@ def load(path):
             fatal("config key 'tls.ca': cannot read %s" % cfg.ca_path)
         except ConfigError as e:
             fatal(str(e))
-    return cfg, instance, ca
+    board.network_up(cfg)
+    settings = _Settings()
+    for k, v in cfg.__dict__.items():
+        if k != "raw":
+            setattr(settings, k, v)
+    return settings, instance, ca
 
 
 def main(path="config.json"):
     cfg, instance, ca = load(path)
-    board.network_up(cfg)
+    _unload("config", "instance")
+    gc.collect()
     ua = UserAgent(cfg, instance, urandom)
     emit({"event": "boot", "board": board.NAME, "instance": instance.decode(),
           "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})

@@ -43,10 +43,10 @@ def build_mpy(dest):
             rel = os.path.relpath(src, lib)
             out = os.path.join(str(dest), rel[:-3] + ".mpy")
             os.makedirs(os.path.dirname(out), exist_ok=True)
-            subprocess.check_call([mpy_cross, "-s", rel, "-o", out, src])
+            subprocess.check_call([mpy_cross, "-O3", "-s", rel, "-o", out, src])
     fw = os.path.join(str(dest), "..", "firmware")
     os.makedirs(fw, exist_ok=True)
-    subprocess.check_call([mpy_cross, "-s", "app.py", "-o", os.path.join(fw, "app.mpy"),
+    subprocess.check_call([mpy_cross, "-O3", "-s", "app.py", "-o", os.path.join(fw, "app.mpy"),
                            os.path.join(REPO, "firmware", "app.py")])
     return str(dest)
 

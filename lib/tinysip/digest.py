@@ -12,10 +12,9 @@ ignored (it needs a cnonce, which only exists with qop). Unknown qop values are 
 One challenge at a time: ``DigestClient`` answers the single best challenge of the last
 401/407 (one realm is all a phone registering to its provider needs).
 """
-from tinysip.compat import md5_hex, sha256_hex, hexlify
-
-_WS = b" \t\r\n"
-_STOP = b" \t\r\n,=\""  # bytes that end a token
+from tinysip.compat import hexlify, md5_hex, sha256_hex
+from tinysip.errors import ParseError
+from tinysip.headers import split_top, unquote
 
 # (normalized name, spelling sent back, strength); a -SESS name ends with b"-SESS"
 _ALGS = (
@@ -40,111 +39,40 @@ class Challenge:
         self.stale = stale
 
 
-def _skip(v, i, n, chars):
-    while i < n and v[i] in chars:
-        i += 1
-    return i
-
-
-def _token_end(v, i, n):
-    while i < n and v[i] not in _STOP:
-        i += 1
-    return i
-
-
-def _quoted(v, i, n):
-    """Value of the quoted-string opening at v[i]; returns (bytes or None, next index)."""
-    i += 1
-    start = i
-    escaped = False
-    while i < n:
-        c = v[i]
-        if c == 0x5C:  # backslash: the next byte is literal
-            escaped = True
-            i += 2
-        elif c == 0x22:
-            break
-        else:
-            i += 1
-    if i >= n:
-        return None, n
-    raw = v[start:i]
-    if escaped:
-        out = bytearray()
-        k = 0
-        while k < len(raw):
-            if raw[k] == 0x5C:
-                k += 1
-            out.append(raw[k])
-            k += 1
-        raw = bytes(out)
-    return raw, i + 1
-
-
 def parse_challenge(value):
     """Parse one WWW-Authenticate / Proxy-Authenticate value; None unless a valid Digest
     challenge with realm and nonce. Never raises on peer input."""
-    if not isinstance(value, bytes):
-        if not isinstance(value, (bytearray, memoryview)):
-            return None
-        value = bytes(value)
-    v = value
-    n = len(v)
-    i = _skip(v, 0, n, _WS)
-    j = _token_end(v, i, n)
-    if v[i:j].lower() != b"digest" or (j < n and v[j] not in _WS):
+    if not isinstance(value, (bytes, bytearray, memoryview)):
         return None
-    realm = nonce = opaque = None
-    algorithm = b"MD5"
-    qop = []
-    stale = False
-    i = j
-    while True:
-        i = _skip(v, i, n, b" \t\r\n,")  # empty list elements are allowed
-        if i >= n:
-            break
-        j = _token_end(v, i, n)
-        if j == i:
+    v = bytes(value).strip()
+    i = 0
+    while i < len(v) and v[i] not in b" \t\r\n":
+        i += 1
+    if v[:i].lower() != b"digest" or i == len(v):
+        return None
+    try:
+        items = split_top(v[i:], 44)
+    except ParseError:
+        return None
+    fields = {}
+    for item in items:
+        if not item:
+            continue  # empty list elements are allowed
+        name, eq, val = item.partition(b"=")
+        name = name.strip().lower()
+        val = val.strip()
+        if not eq or not name or not val or (val[:1] == b'"') != (val[-1:] == b'"'):
             return None
-        name = v[i:j].lower()
-        i = _skip(v, j, n, _WS)
-        if i >= n or v[i] != 0x3D:  # '='
+        if name in fields and name in (b"realm", b"nonce", b"opaque"):
             return None
-        i = _skip(v, i + 1, n, _WS)
-        if i < n and v[i] == 0x22:
-            val, i = _quoted(v, i, n)
-            if val is None:
-                return None
-        else:
-            j = _token_end(v, i, n)
-            if j == i:
-                return None
-            val = v[i:j]
-            i = j
-        i = _skip(v, i, n, _WS)
-        if i < n and v[i] != 0x2C:  # ','
-            return None
-        if name == b"realm":
-            if realm is not None:
-                return None
-            realm = val
-        elif name == b"nonce":
-            if nonce is not None:
-                return None
-            nonce = val
-        elif name == b"opaque":
-            if opaque is not None:
-                return None
-            opaque = val
-        elif name == b"algorithm":
-            algorithm = val.upper()
-        elif name == b"qop":
-            qop = [q.strip().lower() for q in val.split(b",") if q.strip()]
-        elif name == b"stale":
-            stale = val.lower() == b"true"
+        fields[name] = unquote(val)
+    realm = fields.get(b"realm")
+    nonce = fields.get(b"nonce")
     if realm is None or nonce is None:
         return None
-    return Challenge(realm, nonce, opaque, algorithm, qop, stale)
+    qop = [q.strip().lower() for q in fields.get(b"qop", b"").split(b",") if q.strip()]
+    return Challenge(realm, nonce, fields.get(b"opaque"), fields.get(b"algorithm", b"MD5").upper(),
+                     qop, fields.get(b"stale", b"").lower() == b"true")
 
 
 def _alg(ch):
