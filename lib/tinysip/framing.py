@@ -23,21 +23,38 @@ PONG = b"\r\n"
 def _content_length(head):
     """Content-Length from raw header bytes, or a ParseError; None when absent."""
     value = None
+    cur = None  # the Content-Length value being read, while folded lines may follow
     for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if cur is not None:  # a folded Content-Length value (RFC 3261 §7.3.1)
+                cur = cur + b" " + line.strip()
+            continue
+        value = _one_length(value, cur)
+        cur = None
         name, colon, v = line.partition(b":")
-        if not colon or line[:1] in (b" ", b"\t"):
+        if not colon:
             continue
         name = name.strip().lower()
         if name == b"content-length" or name == b"l":
-            v = v.strip()
-            if value is not None and v != value:
-                raise ParseError(400, "conflicting Content-Length headers")
-            value = v
+            cur = v.strip()
+    value = _one_length(value, cur)
     if value is None:
         return None
-    if not value or not value.isdigit() or len(value) > 9:
+    if not value or not value.isdigit():
+        raise ParseError(400, "bad Content-Length on a stream")
+    value = value.lstrip(b"0") or b"0"  # leading zeros are legal (RFC 4475 wsinv)
+    if len(value) > 9:
         raise ParseError(400, "bad Content-Length on a stream")
     return int(value)
+
+
+def _one_length(value, new):
+    if new is None:
+        return value
+    new = new.strip()
+    if value is not None and new != value:
+        raise ParseError(400, "conflicting Content-Length headers")
+    return new
 
 
 class StreamFramer:
@@ -61,23 +78,25 @@ class StreamFramer:
         if self.error is not None:
             return None
         buf = self.buf
-        if buf[:1] == b"\r" or buf[:1] == b"\n":
-            if buf[:4] == PING:
-                self.buf = buf[4:]
+        # CR/LF before a start line: RFC 5626 pings (CRLFCRLF), pongs (CRLF) and strays
+        i = 0
+        n = len(buf)
+        while i < n and (buf[i] == 13 or buf[i] == 10):
+            if buf[i : i + 4] == PING:
+                self.buf = buf[i + 4 :]
                 return FRAME_PING, None
-            if buf[:2] == PONG:
-                if len(buf) == 2 or buf[2:3] != b"\r":
-                    self.buf = buf[2:]
-                    return FRAME_PONG, None
-                if len(buf) < 4:
+            if buf[i : i + 2] == PONG:
+                if n - i == 3 and buf[i + 2] == 13:
+                    self.buf = buf[i:]
                     return None  # "\r\n\r": wait for the rest of a ping
-            # a bare LF or CR between messages: tolerate and skip
-            i = 0
-            while i < len(buf) and buf[i] in b"\r\n" and buf[i : i + 2] != PONG:
-                i += 1
-            if i:
-                self.buf = buf[i:]
-                return self.next()
+                self.buf = buf[i + 2 :]
+                return FRAME_PONG, None
+            if i + 1 == n and buf[i] == 13:
+                break  # a lone CR at the end may be the first half of a CRLF: keep it
+            i += 1  # a bare LF or CR between messages: tolerate and skip
+        if i:
+            self.buf = buf = buf[i:]
+        if buf[:1] == b"\r":
             return None
         end = buf.find(b"\r\n\r\n")
         if end < 0:

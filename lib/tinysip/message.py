@@ -259,9 +259,10 @@ def _split_head(data, start):
 
 
 def _start_line(msg, line):
-    if line[:4] == b"SIP/":
+    # the SIP-Version string is case-insensitive (RFC 3261 §7.1); we always send "SIP/2.0"
+    if line[:4].upper() == b"SIP/":
         parts = line.split(b" ", 2)
-        if parts[0] != b"SIP/2.0":
+        if parts[0].upper() != b"SIP/2.0":
             raise ParseError(505, "unsupported SIP version in status line")
         code = parts[1] if len(parts) > 1 else b""
         if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
@@ -275,7 +276,7 @@ def _start_line(msg, line):
     method, ruri, version = parts
     if not is_token(method):
         raise ParseError(400, "bad method token")
-    if version != b"SIP/2.0":
+    if version.upper() != b"SIP/2.0":
         if version[:4].upper() == b"SIP/":
             raise ParseError(505, "unsupported SIP version")
         raise ParseError(400, "bad SIP version")
@@ -413,16 +414,21 @@ def error_response(data, err):
         start = 0
         while start < len(data) and data[start] in b"\r\n":
             start += 1
-        head_end = data.find(b"\r\n\r\n", start)
-        head = data[start : head_end if head_end >= 0 else len(data)]
-        lines = head.split(b"\n")
-        if lines[0][:4] == b"SIP/":
+        try:
+            head_end = _split_head(data, start)[0]  # the same header end as parse()
+        except ParseError:
+            head_end = len(data)
+        lines = data[start:head_end].split(b"\n")
+        if lines[0][:4].upper() == b"SIP/":
             return None  # a malformed response is dropped, never answered
         picked = []
         for line in lines[1:]:
             line = line.rstrip(b"\r")
-            if line[:1] in (b" ", b"\t") and picked and picked[-1][2]:
-                picked[-1][1] = picked[-1][1] + b" " + line.strip()
+            if line[:1] in (b" ", b"\t"):
+                # a folded line belongs to the header above it, kept or not: never
+                # read " To: x" under another header as a To line of its own
+                if picked and picked[-1][2]:
+                    picked[-1][1] = picked[-1][1] + b" " + line.strip()
                 continue
             name, colon, value = line.partition(b":")
             name = _CANON.get(name.strip().lower(), b"")
@@ -431,7 +437,9 @@ def error_response(data, err):
         resp = Message(status=err.status, reason=reason_phrase(err.status))
         have = set()
         for name, value, keep in picked:
-            if keep:
+            # every Via line, but one From/To/Call-ID/CSeq (the first): a response that
+            # repeats them (RFC 4475 multi01) would be malformed itself
+            if keep and (name == b"Via" or name not in have):
                 resp.headers.append([name, value])
                 have.add(name)
         if len(have) < 5:

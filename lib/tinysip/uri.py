@@ -9,8 +9,9 @@ Choices:
 - IPv6 references must be bracketed; the content of the brackets is checked for hex digits,
   ':' and '.' only. RFC 5118 §4.10 asks us to tolerate the RFC 3261 ABNF bug that admits
   three colons (2001:db8:::192.0.2.1), so we do not count colons.
-- Parameter names are stored lower-case (they compare case-insensitively); values stay as
-  received, still escaped.
+- Parameter names are stored lower-case with their %HH escapes decoded (they compare
+  case-insensitively; RFC 4475 esc01 spells lr as %6C%72); values stay as received, still
+  escaped.
 """
 from tinysip.errors import ParseError
 
@@ -22,6 +23,29 @@ def _is_alnum(c):
     return 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122
 
 
+def _is_hex(c):
+    return 48 <= c <= 57 or 65 <= c <= 70 or 97 <= c <= 102
+
+
+# param-unreserved / unreserved characters (RFC 3261 §25.1) that need no escaping in a pname
+_PNAME_EXTRA = b"[]/:&+$-_.!~*'()"
+
+
+def _pname(name):
+    """Lower-case parameter name with %HH escapes decoded (esc01: ';%6C%72' is ';lr').
+
+    The escaped spelling is kept when decoding would yield a byte that must stay escaped
+    (';', '=', '?', ...), so that serialising the URI again gives an equivalent URI.
+    """
+    if b"%" in name:
+        plain = unescape(name)
+        for c in plain:
+            if not (_is_alnum(c) or c in _PNAME_EXTRA):
+                return name.lower()
+        name = plain
+    return name.lower()
+
+
 def unescape(value):
     """Decode %HH escapes once (RFC 3261 §19.1.2); a bad escape is kept literally."""
     if b"%" not in value:
@@ -31,13 +55,11 @@ def unescape(value):
     n = len(value)
     while i < n:
         c = value[i]
-        if c == 37 and i + 2 < n:
-            try:
-                out.append(int(value[i + 1 : i + 3], 16))
-                i += 3
-                continue
-            except ValueError:
-                pass
+        # exactly two hex digits: int() alone would also take "+1", " 1" or "-0"
+        if c == 37 and i + 2 < n and _is_hex(value[i + 1]) and _is_hex(value[i + 2]):
+            out.append(int(value[i + 1 : i + 3], 16))
+            i += 3
+            continue
         out.append(c)
         i += 1
     return bytes(out)
@@ -67,7 +89,7 @@ def parse_params(text, sep=59):
         name, eq, value = part.partition(b"=")
         if not name:
             raise ParseError(400, "empty URI parameter")
-        out.append((name.lower(), value if eq else None))
+        out.append((_pname(name), value if eq else None))
     return out
 
 
@@ -123,7 +145,8 @@ class Uri:
 
     @property
     def secure(self):
-        return self.scheme == b"sips" or self.param(b"transport", b"").lower() == b"tls"
+        # a valueless ';transport' gives None: no AttributeError on a peer's URI
+        return self.scheme == b"sips" or (self.param(b"transport") or b"").lower() == b"tls"
 
     def host_port(self):
         """(host without IPv6 brackets, port or the RFC 3261 §19.1.2 default)."""
@@ -154,30 +177,52 @@ class Uri:
         return b"".join(out)
 
     def __eq__(self, other):
-        # RFC 3261 §19.1.4, the parts this UA needs: scheme, unescaped user, host (case
-        # insensitive), port, and the transport/user/ttl/method/maddr params.
+        # RFC 3261 §19.1.4: scheme; userinfo (user and password) case-sensitive after
+        # unescaping; host case-insensitive; port (an absent port never equals 5060); a
+        # parameter present in both must match (case-insensitive, unescaped); transport,
+        # user, ttl, method and maddr must not appear in only one of them (the RFC's own
+        # examples treat transport that way); other parameters in only one are ignored;
+        # headers are never ignored (same set of name=value, in any order).
         if not isinstance(other, Uri):
             return False
         if self.scheme != other.scheme or self.opaque != other.opaque:
             return False
-        if (self.user is None) != (other.user is None):
-            return False
-        if self.user is not None and unescape(self.user) != unescape(other.user):
-            return False
+        for a, b in ((self.user, other.user), (self.password, other.password)):
+            if (a is None) != (b is None):
+                return False
+            if a is not None and unescape(a) != unescape(b):
+                return False
         if self.host.lower() != other.host.lower() or self.port != other.port:
             return False
         for name in (b"transport", b"user", b"ttl", b"method", b"maddr"):
-            a = self.param(name)
-            b = other.param(name)
-            if (a or b) and (a or b"").lower() != (b or b"").lower():
+            if self.has_param(name) != other.has_param(name):
                 return False
-        return True
+        for n, v in self.params:
+            if other.has_param(n):
+                w = other.param(n)
+                if (v is None) != (w is None):
+                    return False
+                if v is not None and unescape(v).lower() != unescape(w).lower():
+                    return False
+        return _header_set(self.headers) == _header_set(other.headers)
 
     def __ne__(self, other):
         return not self.__eq__(other)
 
     def __repr__(self):
         return "Uri(%r)" % self.to_bytes()
+
+
+def _header_set(headers):
+    """URI headers as a sorted list of (lower-case name, unescaped value) for comparison."""
+    if not headers:
+        return []
+    out = []
+    for h in headers.split(b"&"):
+        name, _, value = h.partition(b"=")
+        out.append((unescape(name).lower(), unescape(value)))
+    out.sort()
+    return out
 
 
 def _check_scheme(scheme):
@@ -243,6 +288,8 @@ def parse_uri(text):
         u.port = int(port)
     if tail[:1] == b";":
         params, q, headers = tail[1:].partition(b"?")
+        if not params:  # "sip:h;" (parse_params treats b"" as "no parameters")
+            raise ParseError(400, "empty URI parameter")
         u.params = parse_params(params)
         if q:
             u.headers = headers

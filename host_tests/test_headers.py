@@ -1,0 +1,316 @@
+"""tinysip.headers: lists, quoted strings, parameters, name-addr, Via, CSeq (RFC 3261 §20, §25)."""
+from testutil import raises
+
+from tinysip.errors import ParseError
+from tinysip.headers import (
+    NameAddr,
+    Via,
+    format_params,
+    get_param,
+    is_token,
+    parse_cseq,
+    parse_header_params,
+    parse_name_addr,
+    parse_port,
+    parse_uint,
+    parse_via,
+    quote,
+    split_list,
+    split_top,
+    tokens,
+    unquote,
+)
+from tinysip.uri import parse_uri
+
+
+def err(fn, *args):
+    e = raises(ParseError, fn, *args)
+    assert e.status == 400, e
+    return e
+
+
+# ------------------------------------------------------------------ tokens, lists, quotes
+
+
+def test_is_token():
+    assert is_token(b"INVITE")
+    assert is_token(b"!interesting-Method0123456789_*+`.%indeed'~")
+    for bad in (b"", b"a b", b"a:b", b'a"', b"a/b", b"a;b", b"a,b", b"a@b", b"\xd0\xb0", b"a\x00"):
+        assert not is_token(bad), bad
+
+
+def test_split_list_outside_quotes_and_angles():
+    value = b'"Bell, Alexander" <sip:a@x;p=1,2>;q=0.5 , <sip:b@y?h=a,b>,sip:c@z'
+    assert split_list(value) == [
+        b'"Bell, Alexander" <sip:a@x;p=1,2>;q=0.5',
+        b"<sip:b@y?h=a,b>",
+        b"sip:c@z",
+    ]
+    assert split_list(b"a") == [b"a"]
+    assert split_list(b"  a ,\tb  ") == [b"a", b"b"]
+
+
+def test_split_top_escaped_quote_and_separator():
+    assert split_top(b'a;x="q\\";r";b', 59) == [b"a", b'x="q\\";r"', b"b"]
+    assert split_top(b'"a\\\\";b', 59) == [b'"a\\\\"', b"b"]  # escaped backslash, then closing quote
+    assert split_top(b"<a;b>;c", 59) == [b"<a;b>", b"c"]
+    assert split_top(b"", 44) == [b""]
+
+
+def test_split_errors():
+    err(split_list, b"a,,b")  # RFC 4475 badinv01
+    err(split_list, b"a,")
+    err(split_list, b",a")
+    err(split_top, b'"unterminated, x', 44)
+    err(split_top, b'"ends in backslash\\"', 44)
+    err(split_top, b"<sip:a@b, c", 44)
+
+
+def test_quote_unquote():
+    assert unquote(b'"J Rosenberg \\\\\\""') == b'J Rosenberg \\"'
+    assert unquote(b'"plain"') == b"plain"
+    assert unquote(b"token") == b"token"
+    assert unquote(b'"') == b'"'
+    assert unquote(b'""') == b""
+    assert unquote(b'"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f"') == b"BEL:\x07 NUL:\x00 DEL:\x7f"
+    for raw in (b"a", b'a"b', b"a\\b", b'\\"', b""):
+        assert unquote(quote(raw)) == raw
+    assert quote(b'a"b\\') == b'"a\\"b\\\\"'
+
+
+# ------------------------------------------------------------------ header parameters
+
+
+def test_parse_header_params():
+    got = parse_header_params([b"tag = 1918181833n", b"LR", b'X="a;b"', b"q=0.33"])
+    assert got == [(b"tag", b"1918181833n"), (b"lr", None), (b"x", b'"a;b"'), (b"q", b"0.33")]
+    assert get_param(got, b"tag") == b"1918181833n"
+    assert get_param(got, b"lr", b"d") is None
+    assert get_param(got, b"nope", b"d") == b"d"
+    assert format_params(got) == b';tag=1918181833n;lr;x="a;b";q=0.33'
+    assert format_params([]) == b""
+
+
+def test_parse_header_params_errors():
+    err(parse_header_params, [b""])  # ";;"
+    err(parse_header_params, [b"=x"])
+    err(parse_header_params, [b"tag="])
+    err(parse_header_params, [b"tag= "])
+    err(parse_header_params, [b"a b=1"])
+    err(parse_header_params, [b'"q"=1'])
+
+
+# ------------------------------------------------------------------ name-addr
+
+
+def test_name_addr_quoted_display():
+    na = parse_name_addr(b'"Alice" <sip:alice@atlanta.com>;tag=1928301774')
+    assert na.display == b'"Alice"'  # kept as on the wire; unquote() for the text
+    assert unquote(na.display) == b"Alice"
+    assert na.uri == parse_uri(b"sip:alice@atlanta.com")
+    assert na.tag == b"1928301774" and na.param(b"tag") == b"1928301774"
+    assert na.to_bytes() == b'"Alice" <sip:alice@atlanta.com>;tag=1928301774'
+
+
+def test_name_addr_angle_only():
+    na = parse_name_addr(b"<sip:alice@atlanta.com>")
+    assert na.display is None and na.params == [] and na.tag is None
+    assert na.to_bytes() == b"<sip:alice@atlanta.com>"
+    assert parse_name_addr(b'  ""<sip:a@b>  ').display == b'""'
+
+
+def test_name_addr_addr_spec_params_are_header_params():
+    na = parse_name_addr(b"sip:alice@atlanta.com;tag=88sja8x")
+    assert na.display is None
+    assert na.uri.params == [] and na.tag == b"88sja8x"
+    assert na.to_bytes() == b"<sip:alice@atlanta.com>;tag=88sja8x"
+    # RFC 4475 cparam01 / cparam02
+    c1 = parse_name_addr(b"sip:+19725552222@gw1.example.net;unknownparam")
+    assert c1.params == [(b"unknownparam", None)] and c1.uri.params == []
+    c2 = parse_name_addr(b"<sip:+19725552222@gw1.example.net;unknownparam>")
+    assert c2.params == [] and c2.uri.params == [(b"unknownparam", None)]
+
+
+def test_name_addr_token_display_names():
+    na = parse_name_addr(b"Alice Smith <sip:alice@atlanta.com>")
+    assert na.display == b"Alice Smith"
+    lws = parse_name_addr(b"caller<sip:caller@example.com>;tag=323")  # RFC 4475 lwsdisp
+    assert lws.display == b"caller" and lws.tag == b"323"
+    odd = parse_name_addr(b"token1~` token2'+_ token3*%!.- <sip:mundane@example.com>")
+    assert odd.display == b"token1~` token2'+_ token3*%!.-"
+
+
+def test_name_addr_quoted_pairs_and_specials_in_display():
+    na = parse_name_addr(b'"J Rosenberg \\\\\\""       <sip:jdrosen@example.com> ; tag = 98asjd8')
+    assert unquote(na.display) == b'J Rosenberg \\"'
+    assert na.tag == b"98asjd8"
+    na = parse_name_addr(b'"a <b>, c;d" <sip:x@y;lr>;p="q;r"')
+    assert unquote(na.display) == b"a <b>, c;d"
+    assert na.uri.has_param(b"lr") and na.param(b"p") == b'"q;r"'
+
+
+def test_name_addr_uri_headers_kept_inside_angles():
+    na = parse_name_addr(b"<sip:user@example.com?Route=%3Csip:sip.example.com%3E>")
+    assert na.uri.headers == b"Route=%3Csip:sip.example.com%3E"
+
+
+def test_name_addr_outbound_contact():
+    value = (b'<sip:alice@192.0.2.4:5060;transport=tcp;ob>;reg-id=1;'
+             b'+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";expires=3600')
+    na = parse_name_addr(value)
+    assert na.uri.has_param(b"ob")
+    assert na.param(b"reg-id") == b"1"
+    assert na.param(b"+sip.instance") == b'"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"'
+    assert na.param(b"expires") == b"3600"
+
+
+def test_name_addr_other_schemes():
+    assert not parse_name_addr(b"isbn:2983792873").uri.is_sip
+    assert parse_name_addr(b"<http://www.example.com>;tag=3").uri.scheme == b"http"
+    assert parse_name_addr(b"<name:John_Smith>").uri.opaque == b"John_Smith"
+
+
+def test_name_addr_errors():
+    err(parse_name_addr, b'"Mr. J. User <sip:j.user@example.com>')  # quotbal
+    err(parse_name_addr, b'"Joe" sip:joe@example.org')
+    err(parse_name_addr, b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43")  # baddn
+    err(parse_name_addr, b'"Watson, Thomas" < sip:t.watson@example.org >')  # badaspec
+    err(parse_name_addr, b"sip:user@example.com?Route=%3Csip:sip.example.com%3E")  # regbadct
+    err(parse_name_addr, b"sip:a@b,c")
+    err(parse_name_addr, b"<sip:a@b")
+    err(parse_name_addr, b"<sip:a@b> junk")
+    err(parse_name_addr, b'"Joe" <sip:joe@example.org>;;;;')  # badinv01
+    err(parse_name_addr, b"<sip:a@b>;tag=")
+    err(parse_name_addr, b"<sip:a@b>;")
+    err(parse_name_addr, b"")
+    err(parse_name_addr, b"<>")
+    err(parse_name_addr, b"a@b")
+
+
+def test_name_addr_object():
+    na = NameAddr(parse_uri(b"sip:a@b"), b'"A"', [(b"tag", b"x")])
+    assert na.to_bytes() == b'"A" <sip:a@b>;tag=x' and na.tag == b"x"
+    assert NameAddr(parse_uri(b"sip:a@b")).params == []
+    assert "sip:a@b" in repr(na)
+
+
+# ------------------------------------------------------------------ Via
+
+
+def test_via_basic():
+    v = parse_via(b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds;rport")
+    assert v.transport == b"UDP" and v.host == b"192.0.2.1" and v.port == 5060
+    assert v.branch == b"z9hG4bK776asdhds"
+    assert v.param(b"rport", b"absent") is None
+    assert v.to_bytes() == b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds;rport"
+
+
+def test_via_transport_case_and_unknown():
+    assert parse_via(b"sip/2.0/tcp host.example.com").transport == b"TCP"
+    assert parse_via(b"SIP/2.0/TLS h").transport == b"TLS"
+    assert parse_via(b"SIP/2.0/SCTP h").transport == b"SCTP"
+    assert parse_via(b"SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en").transport == b"UNKNOWN"
+    v = parse_via(b"SIP/2.0/WSS h;branch=z9hG4bK1")
+    assert v.transport == b"WSS" and v.port is None
+
+
+def test_via_lws_everywhere():
+    # RFC 4475 wsinv after unfolding
+    v = parse_via(b"SIP  /   2.0 /UDP 192.0.2.2;branch=390skdjuw")
+    assert (v.transport, v.host, v.branch) == (b"UDP", b"192.0.2.2", b"390skdjuw")
+    v = parse_via(b"SIP  / 2.0  / TCP     spindle.example.com   ; branch  =   z9hG4bK9ikj8")
+    assert (v.transport, v.host, v.branch) == (b"TCP", b"spindle.example.com", b"z9hG4bK9ikj8")
+    v = parse_via(b"SIP/2.0/UDP\thost.example.com : 5070 ;received=192.0.2.7")
+    assert v.host == b"host.example.com" and v.port == 5070
+    assert v.param(b"received") == b"192.0.2.7"
+
+
+def test_via_ipv6():
+    v = parse_via(b"SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKas3-111")
+    assert v.host == b"[2001:db8::9:1]" and v.port == 6050
+    v = parse_via(b"SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch=z9hG4bKas3-111")
+    assert v.port is None and v.param(b"received") == b"[2001:db8::9:255]"
+    v = parse_via(b"SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3")
+    assert v.param(b"received") == b"2001:db8::9:255" and v.branch == b"z9hG4bKas3"
+    v = parse_via(b"SIP/2.0/UDP [::ffff:192.0.2.10]:19823;branch=z9hG4bKbh19")
+    assert v.host == b"[::ffff:192.0.2.10]" and v.port == 19823
+
+
+def test_via_params():
+    v = parse_via(b"SIP/2.0/TCP h;branch=z9hG4bKx;rport=5061;received=192.0.2.1;maddr=224.2.0.1;ttl=16")
+    assert v.param(b"rport") == b"5061" and v.param(b"ttl") == b"16"
+    assert v.param(b"maddr") == b"224.2.0.1"
+    assert parse_via(b"SIP/2.0/TCP h").branch is None
+    assert parse_via(b"SIP/2.0/UDP h;BRANCH=z9hG4bKAbC").branch == b"z9hG4bKAbC"  # value case kept
+
+
+def test_via_object():
+    v = Via(b"TCP", b"[2001:db8::1]", 5061, [(b"branch", b"z9hG4bK1"), (b"rport", None)])
+    assert v.to_bytes() == b"SIP/2.0/TCP [2001:db8::1]:5061;branch=z9hG4bK1;rport"
+    assert Via(b"UDP", b"h").to_bytes() == b"SIP/2.0/UDP h"
+    back = parse_via(v.to_bytes())
+    assert (back.transport, back.host, back.port, back.params) == (v.transport, v.host, v.port, v.params)
+
+
+def test_via_errors():
+    for bad in (
+        b"SIP/2.0 host",
+        b"SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw",
+        b"XIP/2.0/UDP h",
+        b"SIP/2.0/UDP",
+        b"SIP/2.0/UDP ",
+        b"SIP/2.0/UDP h:99999",
+        b"SIP/2.0/UDP h:",
+        b"SIP/2.0/UDP h:x",
+        b"SIP/2.0/UDP [::1",
+        b"SIP/2.0/UDP [::1]x",
+        b"SIP/2.0/UDP 192.0.2.15;;",
+        b"SIP/2.0/UDP h;branch=",
+        b"SIP/2.0/U@P h",
+        b"SIP/2.0/UDP a b",
+        b"SIP/2.0/UDP/X h",
+        b"",
+    ):
+        err(parse_via, bad)
+
+
+# ------------------------------------------------------------------ numbers
+
+
+def test_parse_cseq():
+    assert parse_cseq(b"1 INVITE") == (1, b"INVITE")
+    assert parse_cseq(b"0009 INVITE") == (9, b"INVITE")
+    assert parse_cseq(b"  9 \t  INVITE  ") == (9, b"INVITE")
+    assert parse_cseq(b"0 ACK") == (0, b"ACK")
+    assert parse_cseq(b"4294967295 REGISTER") == (4294967295, b"REGISTER")
+    assert parse_cseq(b"00000000004294967295 X") == (4294967295, b"X")
+    assert parse_cseq(b"8 RE%47IST%45R") == (8, b"RE%47IST%45R")  # method case and text kept
+
+
+def test_parse_cseq_limits_and_errors():
+    for bad in (b"4294967296 INVITE", b"36893488147419103232 REGISTER",
+                b"9292394834772304023312 OPTIONS", b"-1 INVITE", b"INVITE", b"1", b"1 ",
+                b"1INVITE", b"1 INV ITE", b"1.0 INVITE", b"", b"0x10 INVITE", b"1 INVITE;x"):
+        err(parse_cseq, bad)
+
+
+def test_parse_uint():
+    assert parse_uint(b"0068", 255, "Max-Forwards") == 68
+    assert parse_uint(b"0", 5, "x") == 0
+    assert parse_uint(b"000000000000000000000", 5, "x") == 0
+    assert parse_uint(b" 5 ", 5, "x") == 5
+    e = err(parse_uint, b"6", 5, "Thing")
+    assert "Thing" in e.reason
+    for bad in (b"", b" ", b"-1", b"+1", b"1e3", b"10000000000000000000000000000000000"):
+        err(parse_uint, bad, 0xFFFFFFFF, "x")
+
+
+def test_parse_port():
+    assert parse_port(b"5060") == 5060 and parse_port(b" 1 ") == 1
+    for bad in (b"", b"65536", b"123456", b"-1", b"x"):
+        err(parse_port, bad)
+
+
+def test_tokens():
+    assert tokens([b"outbound, Path", b"gruu", b" , 100rel"]) == [b"outbound", b"path", b"gruu", b"100rel"]
+    assert tokens([]) == []
