@@ -11,8 +11,6 @@ import json
 import board
 from tinysip.compat import urandom
 from tinysip.io.clock import Clock
-from tinysip.io.driver import Driver
-from tinysip.ua import UserAgent
 
 _clock = Clock()
 
@@ -90,6 +88,10 @@ def main(path="config.json"):
     cfg, instance, ca = load(path)
     _unload("config", "instance")
     gc.collect()
+    # imported only now: the boot-time config code is gone before the UA's code loads
+    from tinysip.io.driver import Driver
+    from tinysip.ua import UserAgent
+
     ua = UserAgent(cfg, instance, urandom)
     emit({"event": "boot", "board": board.NAME, "instance": instance.decode(),
           "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})

@@ -25,109 +25,55 @@ from tinysip.uri import parse_uri
 
 DEFAULT_MAX_SIZE = const(16384)
 
-_COMPACT = {
-    b"i": b"Call-ID",
-    b"m": b"Contact",
-    b"e": b"Content-Encoding",
-    b"l": b"Content-Length",
-    b"c": b"Content-Type",
-    b"f": b"From",
-    b"s": b"Subject",
-    b"k": b"Supported",
-    b"t": b"To",
-    b"v": b"Via",
-    b"a": b"Accept-Contact",
-    b"b": b"Referred-By",
-    b"d": b"Request-Disposition",
-    b"j": b"Reject-Contact",
-    b"n": b"Identity-Info",
-    b"o": b"Event",
-    b"r": b"Refer-To",
-    b"u": b"Allow-Events",
-    b"x": b"Session-Expires",
-    b"y": b"Identity",
-}
-
-_KNOWN = (
-    b"Accept",
-    b"Allow",
-    b"Authorization",
-    b"Call-ID",
-    b"Contact",
-    b"Content-Length",
-    b"Content-Type",
-    b"CSeq",
-    b"Date",
-    b"Event",
-    b"Expires",
-    b"Flow-Timer",
-    b"From",
-    b"Max-Forwards",
-    b"Min-Expires",
-    b"Path",
-    b"Proxy-Authenticate",
-    b"Proxy-Authorization",
-    b"Proxy-Require",
-    b"Record-Route",
-    b"Require",
-    b"Retry-After",
-    b"Route",
-    b"Server",
-    b"Service-Route",
-    b"Subject",
-    b"Supported",
-    b"To",
-    b"Unsupported",
-    b"User-Agent",
-    b"Via",
-    b"WWW-Authenticate",
-    b"Answer-Mode",
-    b"Priv-Answer-Mode",
-    b"P-Asserted-Identity",
-    b"Subscription-State",
-    b"Allow-Events",
+# Header names kept in one blob each (not ~100 small bytes objects and three dicts: on the
+# phone every object costs heap). Known names in canonical spelling, then the compact forms
+# (RFC 3261 §7.3.3 and later RFCs) as pairs of letter and name.
+_NAMES = (
+    b"|Accept|Allow|Authorization|Call-ID|Contact|Content-Length|Content-Type|CSeq|Date"
+    b"|Event|Expires|Flow-Timer|From|Max-Forwards|Min-Expires|Path|Proxy-Authenticate"
+    b"|Proxy-Authorization|Proxy-Require|Record-Route|Require|Retry-After|Route|Server"
+    b"|Service-Route|Subject|Supported|To|Unsupported|User-Agent|Via|WWW-Authenticate"
+    b"|Answer-Mode|Priv-Answer-Mode|P-Asserted-Identity|Subscription-State|Allow-Events"
+    b"|Content-Encoding|Accept-Contact|Referred-By|Request-Disposition|Reject-Contact"
+    b"|Identity-Info|Refer-To|Session-Expires|Identity|"
 )
-_CANON = {}
-for _n in _KNOWN:
-    _CANON[_n.lower()] = _n
-for _k in _COMPACT:
-    _CANON[_k] = _COMPACT[_k]
+_LOWER = _NAMES.lower()
+_COMPACT = (
+    b"|i=Call-ID|m=Contact|e=Content-Encoding|l=Content-Length|c=Content-Type|f=From"
+    b"|s=Subject|k=Supported|t=To|v=Via|a=Accept-Contact|b=Referred-By"
+    b"|d=Request-Disposition|j=Reject-Contact|n=Identity-Info|o=Event|r=Refer-To"
+    b"|u=Allow-Events|x=Session-Expires|y=Identity|"
+)
+_REASONS = (
+    b"|100 Trying|180 Ringing|200 OK|400 Bad Request|401 Unauthorized|403 Forbidden"
+    b"|404 Not Found|405 Method Not Allowed|408 Request Timeout|415 Unsupported Media Type"
+    b"|416 Unsupported URI Scheme|420 Bad Extension|423 Interval Too Brief"
+    b"|480 Temporarily Unavailable|481 Call/Transaction Does Not Exist|482 Loop Detected"
+    b"|486 Busy Here|487 Request Terminated|488 Not Acceptable Here|500 Server Internal Error"
+    b"|501 Not Implemented|503 Service Unavailable|505 Version Not Supported"
+    b"|513 Message Too Large|"
+)
 
-_REASONS = {
-    100: b"Trying",
-    180: b"Ringing",
-    200: b"OK",
-    400: b"Bad Request",
-    401: b"Unauthorized",
-    403: b"Forbidden",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    408: b"Request Timeout",
-    415: b"Unsupported Media Type",
-    416: b"Unsupported URI Scheme",
-    420: b"Bad Extension",
-    423: b"Interval Too Brief",
-    480: b"Temporarily Unavailable",
-    481: b"Call/Transaction Does Not Exist",
-    482: b"Loop Detected",
-    486: b"Busy Here",
-    487: b"Request Terminated",
-    488: b"Not Acceptable Here",
-    500: b"Server Internal Error",
-    501: b"Not Implemented",
-    503: b"Service Unavailable",
-    505: b"Version Not Supported",
-    513: b"Message Too Large",
-}
+
+def _field(blob, start):
+    return blob[start : blob.find(b"|", start)]
 
 
 def canon(name):
     """Canonical spelling of a header name (expands compact forms)."""
-    return _CANON.get(name.lower(), name)
+    low = name.lower()
+    if b"|" in low or b"=" in low:
+        return name  # not a token; never let it match across two entries of the blob
+    if len(low) == 1:
+        i = _COMPACT.find(b"|" + low + b"=")
+        return _field(_COMPACT, i + 3) if i >= 0 else name
+    i = _LOWER.find(b"|" + low + b"|")
+    return _field(_NAMES, i + 1) if i >= 0 else name
 
 
 def reason_phrase(status):
-    return _REASONS.get(status, b"Unknown")
+    i = _REASONS.find(b"|%d " % status)
+    return _field(_REASONS, i + 5) if i >= 0 else b"Unknown"
 
 
 class Message:
@@ -323,7 +269,7 @@ def parse(data, max_size=DEFAULT_MAX_SIZE, datagram=True):
         name = name.strip()
         if not is_token(name):
             raise ParseError(400, "bad header name")
-        headers.append([_CANON.get(name.lower(), name), value.strip()])
+        headers.append([canon(name), value.strip()])
     _validate(msg)
     cl = _content_length(msg, max_size)
     rest = len(data) - body_start
@@ -431,7 +377,7 @@ def error_response(data, err):
                     picked[-1][1] = picked[-1][1] + b" " + line.strip()
                 continue
             name, colon, value = line.partition(b":")
-            name = _CANON.get(name.strip().lower(), b"")
+            name = canon(name.strip()) if name.strip() else b""
             keep = name in (b"Via", b"From", b"To", b"Call-ID", b"CSeq")
             picked.append([name, value.strip(), keep])
         resp = Message(status=err.status, reason=reason_phrase(err.status))
