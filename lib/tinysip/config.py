@@ -42,6 +42,8 @@ def _str(cfg, key, default=_MISSING):
 
 def _int(cfg, key, default, low, high):
     v = lookup(cfg, key, default)
+    if isinstance(v, float) and not (-1e18 < v < 1e18):  # nan and inf (JSON NaN, 1e400)
+        raise ConfigError("config key '%s': must be a whole number" % key)
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
         raise ConfigError("config key '%s': must be a whole number" % key)
     v = int(v)
@@ -55,7 +57,7 @@ def _sec_ms(cfg, key, default, low, high):
     v = lookup(cfg, key, default)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ConfigError("config key '%s': must be a number of seconds" % key)
-    if v < low or v > high:
+    if not low <= v <= high:  # also false for nan
         raise ConfigError("config key '%s': must be between %s and %s seconds" % (key, low, high))
     return int(v * 1000)
 

@@ -23,7 +23,9 @@ def find_binding(contacts, instance, reg_id=None):
 
     `instance` is our URN (b'urn:uuid:...'); with `reg_id` the binding's reg-id must match
     too, because every flow of one instance shares the URN. A binding that echoes no reg-id
-    is accepted when nothing better matches.
+    is accepted when nothing better matches. Without `reg_id` (registered without outbound,
+    after a 439) a binding without reg-id is the exact match; one with a reg-id (an older
+    outbound flow of this instance) is only the fallback.
     """
     instance = instance.lower()
     fallback = None
@@ -31,12 +33,15 @@ def find_binding(contacts, instance, reg_id=None):
         if instance_of(na.param(b"+sip.instance")) != instance:
             continue
         rid = na.param(b"reg-id")
-        if reg_id is None or rid is None:
-            if fallback is None:
-                fallback = na
-            continue
-        if rid.strip() == b"%d" % reg_id:
-            return na
+        if rid is None:
+            if reg_id is None:
+                return na  # registered without reg-id: the binding without one is ours
+        elif reg_id is not None:
+            if rid.strip() == b"%d" % reg_id:
+                return na
+            continue  # another flow of this instance
+        if fallback is None:
+            fallback = na
     return fallback
 
 

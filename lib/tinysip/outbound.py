@@ -91,9 +91,11 @@ def recovery_wait(failures, all_down, r16, base_all_down_ms=30000, base_some_up_
     wait. `r16` is a random integer in [0, 65535].
     """
     base = base_all_down_ms if all_down else base_some_up_ms
-    if failures > 20:
-        failures = 20  # 2^20 * base already exceeds any max-time; avoid huge ints
-    wait = base * (1 << failures)
+    wait = base
+    for _ in range(failures):  # double until the cap: no huge ints, any base/max pair
+        if wait >= max_ms:
+            break
+        wait *= 2
     if wait > max_ms:
         wait = max_ms
     half = wait // 2

@@ -109,6 +109,12 @@ class Registration:
 
     def on_response(self, msg):
         """(outcome, info) for a response to our REGISTER; see the module table."""
+        outcome, info = self._outcome(msg)
+        if outcome == R_FAIL:
+            self.auth_rounds = 0  # the loop guard is per attempt: the next one starts afresh
+        return outcome, info
+
+    def _outcome(self, msg):
         status = msg.status
         if status < 200:
             return R_PROVISIONAL, None

@@ -117,6 +117,9 @@ class UserAgent:
             if f.state == ob.UP and f.conn is not None:
                 f.state = ob.STOPPED
                 f.clear_timers()
+                for branch in list(self.ctx):  # a refresh in flight must not end the stop
+                    if self.ctx[branch][1] is f:
+                        del self.ctx[branch]
                 self._send_register(f, now, expires=0)
             else:
                 f.state, _ = ob.transition(f.state, ob.STOP)
@@ -279,10 +282,11 @@ class UserAgent:
         if f.pong_deadline is None:
             return  # an unsolicited CRLF: ignore (RFC 5626 §4.4.1)
         rtt = now - f.ping_sent_at
+        if f.keepalive_ms:
+            # ping to ping is 80-100 % of the interval, whatever the pong took
+            f.ping_at = f.ping_sent_at + ob.keepalive_wait(f.keepalive_ms, self._r16())
         f.pong_deadline = None
         f.ping_sent_at = None
-        if f.keepalive_ms:
-            f.ping_at = now + ob.keepalive_wait(f.keepalive_ms, self._r16())
         self.events.append(ev.KeepaliveAnswered(f.index, rtt))
 
     def _timers(self, now):
@@ -403,7 +407,8 @@ class UserAgent:
         for name, value in extra:
             resp.add(name, value)
         data = resp.to_bytes()
-        if msg.branch and msg.branch.startswith(b"z9hG4bK") and len(msg.branch) > 7:
+        if (msg.branch and msg.branch.startswith(b"z9hG4bK") and len(msg.branch) > 7
+                and msg.method != b"INVITE"):  # no INVITE server transaction: stateless
             tx = ServerTransaction(msg, now, True, t1=self.cfg.t1)
             self.stx[key] = (tx, conn)
             tx.respond(data, status, now)

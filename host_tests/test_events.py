@@ -1,0 +1,108 @@
+"""Events: names, fields() as JSON-ready dicts, and text() that never raises."""
+import json
+
+from tinysip import events as ev
+
+ALL = (
+    (ev.FlowConnecting, "flow_connecting", ("flow", "reg_id", "server", "transport")),
+    (ev.FlowUp, "flow_up", ("flow", "reg_id", "server")),
+    (ev.RegistrationSucceeded, "registered", ("flow", "reg_id", "expires", "pub_gruu",
+                                              "temp_gruu", "outbound", "flow_timer",
+                                              "service_route")),
+    (ev.RegistrationFailed, "registration_failed", ("flow", "reg_id", "status", "reason")),
+    (ev.FlowFailed, "flow_failed", ("flow", "reg_id", "reason")),
+    (ev.FlowRecovering, "flow_recovering", ("flow", "reg_id", "delay_ms", "failures")),
+    (ev.TlsError, "tls_error", ("flow", "server", "reason")),
+    (ev.KeepaliveAnswered, "keepalive", ("flow", "rtt_ms")),
+    (ev.MessageDropped, "message_dropped", ("flow", "reason")),
+    (ev.RequestAnswered, "request_answered", ("flow", "method", "status")),
+    (ev.Unregistered, "unregistered", ("flow", "reg_id")),
+    (ev.InternalError, "internal_error", ("where", "error")),
+)
+
+
+def test_every_event_has_a_unique_name_and_its_keys():
+    seen = []
+    for cls, name, keys in ALL:
+        assert cls.name == name
+        assert name not in seen
+        seen.append(name)
+        e = cls(*range(len(keys)))
+        f = e.fields()
+        assert f["event"] == name
+        assert sorted(f.keys()) == sorted(list(keys) + ["event"])
+        for i in range(len(keys)):
+            assert f[keys[i]] == i
+            assert getattr(e, keys[i]) == i
+
+
+def test_fields_decode_bytes():
+    e = ev.RegistrationSucceeded(0, 1, 3600, b"sip:alice@lab.test;gr=urn:uuid:x",
+                                 b"sip:t@lab.test;gr", True, 30, b"<sip:core;lr>")
+    f = e.fields()
+    assert f == {
+        "event": "registered",
+        "flow": 0,
+        "reg_id": 1,
+        "expires": 3600,
+        "pub_gruu": "sip:alice@lab.test;gr=urn:uuid:x",
+        "temp_gruu": "sip:t@lab.test;gr",
+        "outbound": True,
+        "flow_timer": 30,
+        "service_route": "<sip:core;lr>",
+    }
+    for v in f.values():
+        assert not isinstance(v, bytes)
+    # JSON-ready
+    assert json.loads(json.dumps(f)) == f
+
+
+def test_fields_keep_none_and_str():
+    f = ev.RegistrationSucceeded(0, 1, 60, None, None, False, None, None).fields()
+    assert f["pub_gruu"] is None and f["temp_gruu"] is None and f["service_route"] is None
+    f = ev.RegistrationFailed(1, 2, 408, "no answer to REGISTER").fields()
+    assert f["reason"] == "no answer to REGISTER"
+    f = ev.RegistrationFailed(1, 2, 503, b"Service Unavailable").fields()
+    assert f["reason"] == "Service Unavailable"
+
+
+def test_missing_values_are_none():
+    e = ev.FlowFailed(3)
+    assert e.fields() == {"event": "flow_failed", "flow": 3, "reg_id": None, "reason": None}
+
+
+def test_invalid_utf8_never_raises():
+    bad = b"\xff\xfe\xc3(\x80 Service"
+    e = ev.RegistrationFailed(0, 1, 500, bad)
+    f = e.fields()  # must not raise (MicroPython raises UnicodeError on decode)
+    assert isinstance(f["reason"], str)
+    assert "Service" in f["reason"]
+    e = ev.MessageDropped(0, b"\x80")
+    assert isinstance(e.fields()["reason"], str)
+    json.dumps(e.fields())
+    assert isinstance(repr(e), str)
+
+
+def test_text():
+    assert ev.text(None) is None
+    assert ev.text("already") == "already"
+    assert ev.text(b"plain") == "plain"
+    assert ev.text(b"caf\xc3\xa9") == "caf\u00e9"
+    assert ev.text(b"") == ""
+    t = ev.text(b"\xff")
+    assert isinstance(t, str) and t
+    t = ev.text(b"abc\xed\xa0\x80")  # an encoded surrogate: invalid UTF-8
+    assert isinstance(t, str)
+
+
+def test_repr_names_the_class():
+    r = repr(ev.KeepaliveAnswered(1, 42))
+    assert "KeepaliveAnswered" in r
+    assert "keepalive" in r
+
+
+def test_event_fields_are_a_fresh_dict():
+    e = ev.FlowUp(0, 1, "edge1:5061")
+    f = e.fields()
+    f["flow"] = 99
+    assert e.fields()["flow"] == 0
