@@ -89,6 +89,11 @@ def test_find_binding_reg_id_with_spaces():
                         OURS, 1) is not None
 
 
+def test_find_binding_reg_id_compared_as_a_number():
+    assert find_binding([na(b'<sip:a@h>;+sip.instance="<' + OURS + b'>";reg-id=01')],
+                        OURS, 1) is not None
+
+
 def test_find_binding_none_when_absent():
     assert find_binding([], OURS, 1) is None
     assert find_binding([binding(OTHER, 1), na(b"<sip:alice@h>")], OURS, 1) is None

@@ -442,6 +442,7 @@ def test_network_changed_reconnects_every_flow_at_once():
     ua.network_changed(clock.now)
     link.settle()
     assert link.connects[-1][0] == clock.now and len(ua.registered) == 2
+    assert ua.flows[0].failures == 0  # a new network starts the backoff afresh
 
 
 # -- stop ---------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def find_binding(contacts, instance, reg_id=None):
             if reg_id is None:
                 return na  # registered without reg-id: the binding without one is ours
         elif reg_id is not None:
-            if rid.strip() == b"%d" % reg_id:
+            if rid.strip().lstrip(b"0") == b"%d" % reg_id:
                 return na
             continue  # another flow of this instance
         if fallback is None:

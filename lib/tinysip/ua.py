@@ -108,6 +108,7 @@ class UserAgent:
     def network_changed(self, now):
         """The board's network changed (new IP, Wi-Fi back): re-form every flow at once."""
         for f in self.flows:
+            f.failures = 0  # a new network is a fresh start, not one more failure
             self._input(f, ob.REFORM, now, "network_changed")
 
     def stop(self, now):
