@@ -1,7 +1,7 @@
 """Events: past-tense facts the UA reports to the application.
 
-Each event has a `name` (the `event` field of the firmware's JSON line) and `fields()`, a
-dict of str keys to JSON-ready values. Wire bytes are decoded with `text()`, which never
+Each event has a `name` (the `event` field of the firmware's JSON line), its values as
+attributes and `fields()`, a dict of str keys to JSON-ready values. Wire bytes are decoded with `text()`, which never
 raises (MicroPython raises on invalid UTF-8).
 """
 
@@ -17,96 +17,66 @@ def text(value):
 
 
 class Event:
-    name = "event"
-    _keys = ()
+    """One fact: its kind (name and field names) and the values, in the kind's key order."""
 
-    def __init__(self, *values):
-        for i in range(len(self._keys)):
-            setattr(self, self._keys[i], values[i] if i < len(values) else None)
+    __slots__ = ("kind", "values")
+
+    def __init__(self, kind, values):
+        self.kind = kind
+        self.values = values
+
+    @property
+    def name(self):
+        return self.kind.name
+
+    def __getattr__(self, key):
+        keys = self.kind.keys
+        for i in range(len(keys)):
+            if keys[i] == key:
+                return self.values[i] if i < len(self.values) else None
+        raise AttributeError(key)
 
     def fields(self):
-        out = {"event": self.name}
-        for k in self._keys:
-            v = getattr(self, k)
-            if isinstance(v, bytes):
-                v = text(v)
-            out[k] = v
+        out = {"event": self.kind.name}
+        keys = self.kind.keys
+        for i in range(len(keys)):
+            v = self.values[i] if i < len(self.values) else None
+            out[keys[i]] = text(v) if isinstance(v, bytes) else v
         return out
 
     def __repr__(self):
-        return "%s(%r)" % (type(self).__name__, self.fields())
+        return "%s(%r)" % (self.kind.label, self.fields())
 
 
-class FlowConnecting(Event):
-    name = "flow_connecting"
-    _keys = ("flow", "reg_id", "server", "transport")
+class Kind:
+    """An event kind; calling it makes an Event (one small object per kind instead of a
+    class per kind: classes cost the phone heap)."""
+
+    __slots__ = ("label", "name", "keys")
+
+    def __init__(self, label, name, keys):
+        self.label = label
+        self.name = name
+        self.keys = tuple(keys.split())
+
+    def __call__(self, *values):
+        return Event(self, values)
 
 
-class FlowUp(Event):
-    """The flow's connection is up (TLS verified) and its REGISTER is on the way."""
-
-    name = "flow_up"
-    _keys = ("flow", "reg_id", "server")
-
-
-class RegistrationSucceeded(Event):
-    name = "registered"
-    _keys = (
-        "flow",
-        "reg_id",
-        "expires",
-        "pub_gruu",
-        "temp_gruu",
-        "outbound",
-        "flow_timer",
-        "service_route",
-    )
-
-
-class RegistrationFailed(Event):
-    name = "registration_failed"
-    _keys = ("flow", "reg_id", "status", "reason")
-
-
-class FlowFailed(Event):
-    name = "flow_failed"
-    _keys = ("flow", "reg_id", "reason")
-
-
-class FlowRecovering(Event):
-    name = "flow_recovering"
-    _keys = ("flow", "reg_id", "delay_ms", "failures")
-
-
-class TlsError(Event):
-    name = "tls_error"
-    _keys = ("flow", "server", "reason")
-
-
-class KeepaliveAnswered(Event):
-    name = "keepalive"
-    _keys = ("flow", "rtt_ms")
-
-
-class MessageDropped(Event):
-    """A peer's message could not be used; `reason` says what was wrong with it."""
-
-    name = "message_dropped"
-    _keys = ("flow", "reason")
-
-
-class RequestAnswered(Event):
-    name = "request_answered"
-    _keys = ("flow", "method", "status")
-
-
-class Unregistered(Event):
-    name = "unregistered"
-    _keys = ("flow", "reg_id")
-
-
-class InternalError(Event):
-    """A bug in tinysip: an input raised where it must not. The UA keeps running."""
-
-    name = "internal_error"
-    _keys = ("where", "error")
+FlowConnecting = Kind("FlowConnecting", "flow_connecting", "flow reg_id server transport")
+# the flow's connection is up (TLS verified) and its REGISTER is on the way
+FlowUp = Kind("FlowUp", "flow_up", "flow reg_id server")
+RegistrationSucceeded = Kind("RegistrationSucceeded", "registered",
+                             "flow reg_id expires pub_gruu temp_gruu outbound flow_timer "
+                             "service_route")
+RegistrationFailed = Kind("RegistrationFailed", "registration_failed", "flow reg_id status reason")
+FlowFailed = Kind("FlowFailed", "flow_failed", "flow reg_id reason")
+FlowRecovering = Kind("FlowRecovering", "flow_recovering", "flow reg_id delay_ms failures")
+TlsError = Kind("TlsError", "tls_error", "flow server reason")
+KeepaliveAnswered = Kind("KeepaliveAnswered", "keepalive", "flow rtt_ms")
+# a peer's message could not be used; `reason` says what was wrong with it
+MessageDropped = Kind("MessageDropped", "message_dropped", "flow reason")
+RequestAnswered = Kind("RequestAnswered", "request_answered", "flow method status")
+Unregistered = Kind("Unregistered", "unregistered", "flow reg_id")
+# a bug in tinysip: an input raised where it must not; the UA keeps running
+InternalError = Kind("InternalError", "internal_error", "where error")
