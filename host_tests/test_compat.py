@@ -1,0 +1,31 @@
+"""compat: the interpreter switch gives the same hashes, hex and base64 on both runtimes."""
+from tinysip import compat
+
+
+def test_const_is_identity():
+    assert compat.const(7) == 7
+
+
+def test_hashes_match_known_vectors():
+    assert compat.md5_hex(b"") == b"d41d8cd98f00b204e9800998ecf8427e"
+    assert compat.md5_hex(b"abc") == b"900150983cd24fb0d6963f7d28e17f72"
+    assert compat.sha256_hex(b"abc") == (
+        b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    assert len(compat.sha256(b"abc")) == 32 and len(compat.md5(b"abc")) == 16
+
+
+def test_hex_and_base64():
+    assert compat.hexlify(b"\x00\xff") == b"00ff"
+    assert compat.b64encode(b"tinysip") == b"dGlueXNpcA=="
+
+
+def test_urandom_gives_fresh_bytes():
+    a = compat.urandom(16)
+    b = compat.urandom(16)
+    assert len(a) == 16 and isinstance(a, bytes) and a != b
+
+
+def test_micropython_flag_matches_the_runtime():
+    import sys
+
+    assert compat.MICROPYTHON == (sys.implementation.name == "micropython")

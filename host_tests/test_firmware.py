@@ -1,0 +1,67 @@
+# mpy: skip  (drives the firmware as a subprocess from CPython)
+"""firmware: a bad or missing config key stops boot with a message naming the key."""
+import json
+import os
+import subprocess
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+MICROPYTHON = os.path.join(REPO, ".venv", "bin", "micropython")
+
+GOOD = {
+    "aor": "sip:phone1@lab.test",
+    "auth": {"username": "phone1", "password": "secret1"},
+    "outbound": ["sips:127.0.0.1:5061"],
+    "tls": {"ca": os.path.join(REPO, "host_tests", "data", "no-such-ca.der")},
+    "mac": "02:00:00:00:00:09",
+}
+
+
+def boot(tmp_path, cfg, raw=None):
+    path = tmp_path / "cfg.json"
+    path.write_text(raw if raw is not None else json.dumps(cfg))
+    p = subprocess.run([MICROPYTHON, os.path.join(REPO, "firmware", "main.py"), str(path)],
+                       capture_output=True, timeout=30, cwd=REPO)
+    lines = [json.loads(line) for line in p.stdout.decode().splitlines() if line.startswith("{")]
+    return p.returncode, lines, p.stderr.decode()
+
+
+def without(cfg, dotted):
+    cfg = json.loads(json.dumps(cfg))
+    node = cfg
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node[part]
+    del node[parts[-1]]
+    return cfg
+
+
+@pytest.mark.parametrize("key", ["aor", "auth.username", "auth.password", "outbound", "mac",
+                                 "tls.ca"])
+def test_missing_key_stops_boot_naming_it(tmp_path, key):
+    rc, lines, err = boot(tmp_path, without(GOOD, key))
+    assert rc == 2
+    assert lines[-1]["event"] == "boot_failed"
+    assert "'%s'" % key in lines[-1]["error"], lines
+    assert key in err
+
+
+@pytest.mark.parametrize("key,value", [("aor", "mailto:x@y"), ("outbound", ["sip:h;transport=udp"]),
+                                       ("expires", "soon"), ("mac", "zz:zz")])
+def test_bad_value_names_the_key(tmp_path, key, value):
+    cfg = dict(GOOD)
+    cfg[key] = value
+    rc, lines, _ = boot(tmp_path, cfg)
+    assert rc == 2 and lines[-1]["event"] == "boot_failed"
+    assert key in lines[-1]["error"], lines
+
+
+def test_unreadable_ca_names_tls_ca(tmp_path):
+    rc, lines, _ = boot(tmp_path, GOOD)
+    assert rc == 2 and "'tls.ca'" in lines[-1]["error"]
+
+
+def test_not_json(tmp_path):
+    rc, lines, _ = boot(tmp_path, None, raw="{not json")
+    assert rc == 2 and "not valid JSON" in lines[-1]["error"]
