@@ -1,5 +1,5 @@
 """ESP32-WROOM DevKitC (no PSRAM): names only; copied to the device as /board.py."""
-from esp32 import Esp32Board
+from esp32board import Esp32Board  # not "esp32": that name is a built-in on the device
 
 LED_PIN = 2  # on-board LED
 
