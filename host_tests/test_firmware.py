@@ -1,4 +1,5 @@
-# mpy: skip  (drives the firmware as a subprocess from CPython)
+# mpy: skip
+# (CPython-only: drives the firmware as a subprocess)
 """firmware: a bad or missing config key stops boot with a message naming the key."""
 import json
 import os
