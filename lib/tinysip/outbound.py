@@ -68,7 +68,8 @@ def transition(state, event):
     return TRANSITIONS.get((state, event), (state, A_NONE))
 
 
-def _r16(rng):
+def random16(rng):
+    """A uniform integer in [0, 65535] from rng(n) -> bytes: the jitter both policies take."""
     b = rng(2)
     return (b[0] << 8) | b[1]
 
@@ -137,7 +138,14 @@ class Flow:
         self.ping_sent_at = None
         self.keepalive_ms = None  # None: no outbound on this flow, no keepalive
         self.registration = None  # register.Registration
-        self.gruu = None  # (pub, temp) of the last success
+        self.binding = None  # register.Binding of the last success
+        self.retry_after = None  # seconds a 503/500/480 asked us to wait, for the backoff
+
+    @property
+    def gruu(self):
+        """(pub, temp) GRUUs of the last successful registration, or None."""
+        b = self.binding
+        return (b.pub_gruu, b.temp_gruu) if b is not None else None
 
     @property
     def state_name(self):

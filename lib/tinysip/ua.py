@@ -57,8 +57,6 @@ class UserAgent:
             f.registration = Registration(config.aor, instance, f.reg_id, config.expires,
                                           p.route, b"TLS" if p.tls else b"TCP", digest, rng,
                                           config.user_agent)
-            f.binding = None
-            f.retry_after = None
             self.flows.append(f)
         self.conns = {}
         self._conn_seq = 0
@@ -191,10 +189,6 @@ class UserAgent:
         except Exception as e:  # noqa: BLE001 - the phone keeps running; report the bug
             self.events.append(ev.InternalError(getattr(fn, "__name__", "?"), repr(e)))
 
-    def _r16(self):
-        b = self.rng(2)
-        return (b[0] << 8) | b[1]
-
     def _send(self, conn, data):
         if conn is not None:
             self.actions.append((ACT_SEND, conn, data))
@@ -227,7 +221,7 @@ class UserAgent:
             f.failures += 1
             all_down = not any(g.state == ob.UP for g in self.flows if g is not f)
             c = self.cfg
-            delay = ob.recovery_wait(f.failures, all_down, self._r16(), c.base_all_down_ms,
+            delay = ob.recovery_wait(f.failures, all_down, ob.random16(self.rng), c.base_all_down_ms,
                                      c.base_some_up_ms, c.max_backoff_ms)
             if f.retry_after is not None and f.retry_after * 1000 > delay:
                 delay = f.retry_after * 1000
@@ -272,7 +266,7 @@ class UserAgent:
         if b.outbound:
             f.keepalive_ms = b.flow_timer * 1000 if b.flow_timer else self.cfg.keepalive_ms
             if f.ping_at is None and f.pong_deadline is None:
-                f.ping_at = now + ob.keepalive_wait(f.keepalive_ms, self._r16())
+                f.ping_at = now + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
         else:
             f.keepalive_ms = None
         self.events.append(ev.RegistrationSucceeded(f.index, f.reg_id, b.expires, b.pub_gruu,
@@ -285,7 +279,7 @@ class UserAgent:
         rtt = now - f.ping_sent_at
         if f.keepalive_ms:
             # ping to ping is 80-100 % of the interval, whatever the pong took
-            f.ping_at = f.ping_sent_at + ob.keepalive_wait(f.keepalive_ms, self._r16())
+            f.ping_at = f.ping_sent_at + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
         f.pong_deadline = None
         f.ping_sent_at = None
         self.events.append(ev.KeepaliveAnswered(f.index, rtt))
@@ -388,7 +382,6 @@ class UserAgent:
             self._send_register(f, now)
         elif outcome == R_OK:
             f.binding = info
-            f.gruu = (info.pub_gruu, info.temp_gruu)
             self._input(f, ob.REGISTERED, now)
         elif outcome == R_FAIL:
             status, reason, f.retry_after = info
