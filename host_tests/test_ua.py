@@ -58,8 +58,9 @@ def test_start_connect_register_401_authenticate_200():
                  "pub_gruu": PUB.decode(), "temp_gruu": "sip:tgruu-1-1@lab.test;gr",
                  "outbound": True, "flow_timer": 30, "service_route": None}
     assert ua.pop_event() is None
-    assert ua.registered == [ua.flows[0]] and not ua.idle()
-    assert ua.flows[0].gruu == (PUB, b"sip:tgruu-1-1@lab.test;gr")
+    assert ua.flows[0].state == ob.UP and not ua.idle()
+    b = ua.flows[0].binding
+    assert (b.pub_gruu, b.temp_gruu) == (PUB, b"sip:tgruu-1-1@lab.test;gr")
 
 
 def test_register_request_and_service_route():
@@ -151,7 +152,8 @@ def test_new_temp_gruu_replaces_old():
     assert len(set(temps)) == 3
     assert temps[2] == reg.bindings[0].temp
     assert evs[0].pub_gruu == evs[2].pub_gruu == PUB
-    assert ua.flows[0].gruu == (PUB, temps[2])
+    b = ua.flows[0].binding
+    assert (b.pub_gruu, b.temp_gruu) == (PUB, temps[2])
 
 
 # -- keepalive ----------------------------------------------------------------------------------
@@ -441,7 +443,7 @@ def test_network_changed_reconnects_every_flow_at_once():
     clock.advance(1000)
     ua.network_changed(clock.now)
     link.settle()
-    assert link.connects[-1][0] == clock.now and len(ua.registered) == 2
+    assert link.connects[-1][0] == clock.now and [f.state for f in ua.flows] == [ob.UP, ob.UP]
     assert ua.flows[0].failures == 0  # a new network starts the backoff afresh
 
 

@@ -6,7 +6,7 @@ keepalive schedule and pong deadline, and the two policy functions the RFC defin
 backoff). Must not: touch sockets or clocks (ua.py feeds `now` and performs the actions the
 table names) or build SIP messages (register.py does).
 
-Transitions (state, input) -> (new state, action). Actions are performed by ua.Flows.
+Transitions (state, input) -> (new state, action). Actions are performed by ua.UserAgent.
 """
 from tinysip.compat import const
 
@@ -16,8 +16,6 @@ REGISTERING = const(2)
 UP = const(3)
 BACKOFF = const(4)
 STOPPED = const(5)
-
-STATE_NAMES = ("idle", "connecting", "registering", "up", "backoff", "stopped")
 
 # inputs
 START = const(0)
@@ -40,32 +38,39 @@ A_FAIL_BACKOFF = const(5)  # an attempt failed: close, count it, wait recovery_w
 A_CLOSE = const(6)
 A_NONE = const(7)
 
-TRANSITIONS = {
-    (IDLE, START): (CONNECTING, A_CONNECT),
-    (CONNECTING, CONNECTED): (REGISTERING, A_REGISTER),
-    (CONNECTING, CONNECT_FAILED): (BACKOFF, A_FAIL_BACKOFF),
-    (CONNECTING, CONNECTION_LOST): (BACKOFF, A_FAIL_BACKOFF),
-    (REGISTERING, REGISTERED): (UP, A_UP),
-    (REGISTERING, REGISTER_FAILED): (BACKOFF, A_FAIL_BACKOFF),
-    (REGISTERING, CONNECTION_LOST): (BACKOFF, A_FAIL_BACKOFF),
-    (REGISTERING, PONG_TIMEOUT): (BACKOFF, A_FAIL_BACKOFF),
-    (UP, REGISTERED): (UP, A_UP),  # a refresh succeeded
-    (UP, CONNECTION_LOST): (CONNECTING, A_FAIL_RETRY_NOW),
-    (UP, PONG_TIMEOUT): (CONNECTING, A_FAIL_RETRY_NOW),
-    (UP, REGISTER_FAILED): (BACKOFF, A_FAIL_BACKOFF),
-    (BACKOFF, RETRY_DUE): (CONNECTING, A_CONNECT),
-    (BACKOFF, REFORM): (CONNECTING, A_CONNECT),
-    (UP, REFORM): (CONNECTING, A_FAIL_RETRY_NOW),
-    (CONNECTING, REFORM): (CONNECTING, A_FAIL_RETRY_NOW),
-    (REGISTERING, REFORM): (CONNECTING, A_FAIL_RETRY_NOW),
-}
+# The transition table, one row of four per transition that does something:
+# state, input, new state, action. A flat tuple of small ints is the cheapest table in heap
+# (a dict keyed by tuples costs ~2 KB on the phone).
+TRANSITIONS = (
+    IDLE, START, CONNECTING, A_CONNECT,
+    CONNECTING, CONNECTED, REGISTERING, A_REGISTER,
+    CONNECTING, CONNECT_FAILED, BACKOFF, A_FAIL_BACKOFF,
+    CONNECTING, CONNECTION_LOST, BACKOFF, A_FAIL_BACKOFF,
+    CONNECTING, REFORM, CONNECTING, A_FAIL_RETRY_NOW,
+    REGISTERING, REGISTERED, UP, A_UP,
+    REGISTERING, REGISTER_FAILED, BACKOFF, A_FAIL_BACKOFF,
+    REGISTERING, CONNECTION_LOST, BACKOFF, A_FAIL_BACKOFF,
+    REGISTERING, PONG_TIMEOUT, BACKOFF, A_FAIL_BACKOFF,
+    REGISTERING, REFORM, CONNECTING, A_FAIL_RETRY_NOW,
+    UP, REGISTERED, UP, A_UP,  # a refresh succeeded
+    UP, CONNECTION_LOST, CONNECTING, A_FAIL_RETRY_NOW,
+    UP, PONG_TIMEOUT, CONNECTING, A_FAIL_RETRY_NOW,
+    UP, REGISTER_FAILED, BACKOFF, A_FAIL_BACKOFF,
+    UP, REFORM, CONNECTING, A_FAIL_RETRY_NOW,
+    BACKOFF, RETRY_DUE, CONNECTING, A_CONNECT,
+    BACKOFF, REFORM, CONNECTING, A_CONNECT,
+)
 
 
 def transition(state, event):
     """(new state, action); inputs that do not apply in a state change nothing."""
     if event == STOP:
         return STOPPED, A_CLOSE
-    return TRANSITIONS.get((state, event), (state, A_NONE))
+    t = TRANSITIONS
+    for i in range(0, len(t), 4):
+        if t[i] == state and t[i + 1] == event:
+            return t[i + 2], t[i + 3]
+    return state, A_NONE
 
 
 def random16(rng):
@@ -128,6 +133,7 @@ class Flow:
         self.host = host
         self.port = port
         self.server_name = server_name
+        self.server = "%s:%d" % (host, port)  # for events and logs
         self.state = IDLE
         self.conn = None  # connection id the driver knows
         self.failures = 0
@@ -140,20 +146,6 @@ class Flow:
         self.registration = None  # register.Registration
         self.binding = None  # register.Binding of the last success
         self.retry_after = None  # seconds a 503/500/480 asked us to wait, for the backoff
-
-    @property
-    def gruu(self):
-        """(pub, temp) GRUUs of the last successful registration, or None."""
-        b = self.binding
-        return (b.pub_gruu, b.temp_gruu) if b is not None else None
-
-    @property
-    def state_name(self):
-        return STATE_NAMES[self.state]
-
-    @property
-    def server(self):
-        return "%s:%d" % (self.host, self.port)
 
     def next_timer(self):
         t = None

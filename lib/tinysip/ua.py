@@ -12,13 +12,16 @@ Outputs, drained by the driver after every input:
     next_timer() -> absolute ms of the next timer or None
 Every input method may queue actions and events. None of them raises on peer input: a
 malformed request is answered 400 (or 505/513), a malformed response dropped with a
-MessageDropped event, and a bug surfaces as an InternalError event.
+message_dropped event, and a bug surfaces as an internal_error event.
+
+Heap note: every method is ~100 B of the phone's heap, so one-caller steps are written inline
+where the method stays readable.
 """
-from tinysip import events as ev
 from tinysip import outbound as ob
 from tinysip.compat import const, hexlify
 from tinysip.digest import DigestClient
 from tinysip.errors import ParseError
+from tinysip.events import Event
 from tinysip.framing import FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG, PING, PONG
 from tinysip.framing import StreamFramer
 from tinysip.headers import tokens
@@ -37,10 +40,8 @@ _SIP_METHODS = (b"INVITE", b"BYE", b"CANCEL", b"REGISTER", b"SUBSCRIBE", b"NOTIF
 _OUR_TAGS = (b"outbound", b"path", b"gruu")
 
 
-class _Conn:
-    def __init__(self, flow, max_size):
-        self.flow = flow
-        self.framer = StreamFramer(max_size)
+def _earliest(t, v):
+    return v if v is not None and (t is None or v < t) else t
 
 
 class UserAgent:
@@ -58,7 +59,7 @@ class UserAgent:
                                           p.route, b"TLS" if p.tls else b"TCP", digest, rng,
                                           config.user_agent)
             self.flows.append(f)
-        self.conns = {}
+        self.conns = {}  # conn id -> (flow, StreamFramer)
         self._conn_seq = 0
         self.ctx = {}  # branch -> (ClientTransaction, flow)
         self.stx = {}  # (branch, method) -> (ServerTransaction, conn)
@@ -76,22 +77,11 @@ class UserAgent:
     def next_timer(self):
         t = None
         for f in self.flows:
-            v = f.next_timer()
-            if v is not None and (t is None or v < t):
-                t = v
-        for tx, _ in self.ctx.values():
-            v = tx.next_timer()
-            if v is not None and (t is None or v < t):
-                t = v
-        for tx, _ in self.stx.values():
-            v = tx.next_timer()
-            if v is not None and (t is None or v < t):
-                t = v
+            t = _earliest(t, f.next_timer())
+        for d in (self.ctx, self.stx):
+            for tx, _ in d.values():
+                t = _earliest(t, tx.next_timer())
         return t
-
-    @property
-    def registered(self):
-        return [f for f in self.flows if f.state == ob.UP]
 
     def idle(self):
         """True once stop() has finished (no open connections, no transactions)."""
@@ -116,136 +106,156 @@ class UserAgent:
             if f.state == ob.UP and f.conn is not None:
                 f.state = ob.STOPPED
                 f.clear_timers()
-                for branch in list(self.ctx):  # a refresh in flight must not end the stop
-                    if self.ctx[branch][1] is f:
-                        del self.ctx[branch]
-                self._send_register(f, now, expires=0)
+                self._drop_ctx(f)  # a refresh in flight must not end the stop
+                self._send_register(f, now, 0)
             else:
                 f.state, _ = ob.transition(f.state, ob.STOP)
                 self._close(f)
 
     # -- driver inputs -----------------------------------------------------------------
-    def connected(self, conn, now):
+    def _flow_of(self, conn):
+        """The flow whose current connection is `conn`, or None (a stale connection)."""
         c = self.conns.get(conn)
-        if c is not None and c.flow.conn == conn:
-            self._guard(self._input, c.flow, ob.CONNECTED, now)
+        return c[0] if c is not None and c[0].conn == conn else None
+
+    def connected(self, conn, now):
+        f = self._flow_of(conn)
+        if f is not None:
+            self._guard(self._input, f, ob.CONNECTED, now)
 
     def connection_failed(self, conn, now, reason, tls=False):
-        c = self.conns.get(conn)
-        if c is None or c.flow.conn != conn:
+        f = self._flow_of(conn)
+        if f is None:
             return
-        f = c.flow
         if tls:
-            self.events.append(ev.TlsError(f.index, f.server_name, reason))
-        self.events.append(ev.FlowFailed(f.index, f.reg_id, "tls_error" if tls else
-                                         "connect_failed: %s" % reason))
+            self._ev("tls_error", f.index, f.server_name, reason)
+        self._ev("flow_failed", f.index, f.reg_id,
+                 "tls_error" if tls else "connect_failed: %s" % reason)
         self._guard(self._input, f, ob.CONNECT_FAILED, now)
 
     def connection_lost(self, conn, now, reason="connection_lost"):
-        c = self.conns.get(conn)
-        if c is None:
-            return
-        f = c.flow
-        if f.conn != conn:
+        f = self._flow_of(conn)
+        if f is None:
             self.conns.pop(conn, None)
-            return
-        if f.state == ob.STOPPED:
+        elif f.state == ob.STOPPED:
             self._close(f)
-            return
-        self.events.append(ev.FlowFailed(f.index, f.reg_id, reason))
-        self._guard(self._input, f, ob.CONNECTION_LOST, now)
+        else:
+            self._ev("flow_failed", f.index, f.reg_id, reason)
+            self._guard(self._input, f, ob.CONNECTION_LOST, now)
 
     def receive(self, conn, data, now):
         c = self.conns.get(conn)
         if c is None:
             return
-        c.framer.feed(data)
-        while True:
-            unit = c.framer.next()
+        f, framer = c
+        framer.feed(data)
+        while conn in self.conns:
+            unit = framer.next()
             if unit is None:
                 return
             kind, payload = unit
             if kind == FRAME_MESSAGE:
-                self._guard(self._on_message, c, conn, payload, now)
+                self._guard(self._on_message, f, conn, payload, now)
             elif kind == FRAME_PONG:
-                self._on_pong(c.flow, now)
+                if f.pong_deadline is not None:  # else unsolicited: ignore (§4.4.1)
+                    if f.keepalive_ms:
+                        # ping to ping is 80-100 % of the interval, whatever the pong took
+                        f.ping_at = f.ping_sent_at + ob.keepalive_wait(
+                            f.keepalive_ms, ob.random16(self.rng))
+                    self._ev("keepalive", f.index, now - f.ping_sent_at)
+                    f.pong_deadline = None
+                    f.ping_sent_at = None
             elif kind == FRAME_PING:
                 self._send(conn, PONG)
-            elif kind == FRAME_ERROR:
-                self.events.append(ev.MessageDropped(c.flow.index, "stream framing: %s" % payload))
-                if c.flow.conn == conn:
+            else:  # FRAME_ERROR: the stream cannot be resynchronised
+                self._ev("message_dropped", f.index, "stream framing: %s" % payload)
+                if f.conn == conn:
                     self.connection_lost(conn, now, "framing_error")
-                return
-            if conn not in self.conns:
                 return
 
     def handle_timer(self, now):
         self._guard(self._timers, now)
 
     # -- internals -----------------------------------------------------------------------
+    def _ev(self, name, *values):
+        self.events.append(Event(name, values))
+
     def _guard(self, fn, *args):
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - the phone keeps running; report the bug
-            self.events.append(ev.InternalError(getattr(fn, "__name__", "?"), repr(e)))
+            self._ev("internal_error", getattr(fn, "__name__", "?"), repr(e))
 
     def _send(self, conn, data):
         if conn is not None:
             self.actions.append((ACT_SEND, conn, data))
 
     def _flush(self, tx, conn):
-        while True:
-            d = tx.pop_send()
-            if d is None:
-                return
+        d = tx.pop_send()
+        while d is not None:
             self._send(conn, d)
+            d = tx.pop_send()
 
     def _input(self, f, inp, now, reason=None):
-        state, action = ob.transition(f.state, inp)
-        f.state = state
+        f.state, action = ob.transition(f.state, inp)
         if action == ob.A_CONNECT:
             self._connect(f, now)
         elif action == ob.A_REGISTER:
             f.retry_at = None  # the connect timeout no longer applies
-            self.events.append(ev.FlowUp(f.index, f.reg_id, f.server))
+            self._ev("flow_up", f.index, f.reg_id, f.server)
             self._send_register(f, now)
         elif action == ob.A_UP:
-            self._up(f, now)
+            b = f.binding
+            f.failures = 0
+            f.retry_at = None
+            f.refresh_at = now + ob.refresh_wait(b.expires)
+            f.keepalive_ms = None
+            if b.outbound:
+                f.keepalive_ms = b.flow_timer * 1000 if b.flow_timer else self.cfg.keepalive_ms
+                if f.ping_at is None and f.pong_deadline is None:
+                    f.ping_at = now + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
+            self._ev("registered", f.index, f.reg_id, b.expires, b.pub_gruu, b.temp_gruu,
+                     b.outbound, b.flow_timer, b.service_route)
         elif action == ob.A_FAIL_RETRY_NOW:
             self._close(f)
             if reason:
-                self.events.append(ev.FlowFailed(f.index, f.reg_id, reason))
+                self._ev("flow_failed", f.index, f.reg_id, reason)
             self._connect(f, now)
         elif action == ob.A_FAIL_BACKOFF:
             self._close(f)
             f.failures += 1
-            all_down = not any(g.state == ob.UP for g in self.flows if g is not f)
+            all_down = True
+            for g in self.flows:
+                if g is not f and g.state == ob.UP:
+                    all_down = False
             c = self.cfg
-            delay = ob.recovery_wait(f.failures, all_down, ob.random16(self.rng), c.base_all_down_ms,
-                                     c.base_some_up_ms, c.max_backoff_ms)
+            delay = ob.recovery_wait(f.failures, all_down, ob.random16(self.rng),
+                                     c.base_all_down_ms, c.base_some_up_ms, c.max_backoff_ms)
             if f.retry_after is not None and f.retry_after * 1000 > delay:
                 delay = f.retry_after * 1000
             f.retry_after = None
             f.retry_at = now + delay
-            self.events.append(ev.FlowRecovering(f.index, f.reg_id, delay, f.failures))
+            self._ev("flow_recovering", f.index, f.reg_id, delay, f.failures)
         elif action == ob.A_CLOSE:
             self._close(f)
 
     def _connect(self, f, now):
         self._conn_seq += 1
         conn = self._conn_seq
-        self.conns[conn] = _Conn(f, self.cfg.max_message)
+        self.conns[conn] = (f, StreamFramer(self.cfg.max_message))
         f.conn = conn
         f.clear_timers()
         f.retry_at = now + self.cfg.connect_timeout_ms  # the driver reports success first
         self.actions.append((ACT_CONNECT, conn, f.host, f.port, f.tls, f.server_name))
-        self.events.append(ev.FlowConnecting(f.index, f.reg_id, f.server,
-                                             "tls" if f.tls else "tcp"))
+        self._ev("flow_connecting", f.index, f.reg_id, f.server, "tls" if f.tls else "tcp")
 
-    def _close(self, f):
+    def _drop_ctx(self, f):
         for branch in list(self.ctx):
             if self.ctx[branch][1] is f:
                 del self.ctx[branch]
+
+    def _close(self, f):
+        self._drop_ctx(f)
         if f.conn is not None:
             self.actions.append((ACT_CLOSE, f.conn))
             self.conns.pop(f.conn, None)
@@ -258,38 +268,12 @@ class UserAgent:
         self.ctx[branch] = (tx, f)
         self._flush(tx, f.conn)
 
-    def _up(self, f, now):
-        b = f.binding
-        f.failures = 0
-        f.retry_at = None
-        f.refresh_at = now + ob.refresh_wait(b.expires)
-        if b.outbound:
-            f.keepalive_ms = b.flow_timer * 1000 if b.flow_timer else self.cfg.keepalive_ms
-            if f.ping_at is None and f.pong_deadline is None:
-                f.ping_at = now + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
-        else:
-            f.keepalive_ms = None
-        self.events.append(ev.RegistrationSucceeded(f.index, f.reg_id, b.expires, b.pub_gruu,
-                                                    b.temp_gruu, b.outbound, b.flow_timer,
-                                                    b.service_route))
-
-    def _on_pong(self, f, now):
-        if f.pong_deadline is None:
-            return  # an unsolicited CRLF: ignore (RFC 5626 §4.4.1)
-        rtt = now - f.ping_sent_at
-        if f.keepalive_ms:
-            # ping to ping is 80-100 % of the interval, whatever the pong took
-            f.ping_at = f.ping_sent_at + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
-        f.pong_deadline = None
-        f.ping_sent_at = None
-        self.events.append(ev.KeepaliveAnswered(f.index, rtt))
-
     def _timers(self, now):
         for f in self.flows:
             if f.retry_at is not None and now >= f.retry_at:
                 f.retry_at = None
                 if f.state == ob.CONNECTING:  # the driver never reported: give up on it
-                    self.events.append(ev.FlowFailed(f.index, f.reg_id, "connect_timeout"))
+                    self._ev("flow_failed", f.index, f.reg_id, "connect_timeout")
                     self._input(f, ob.CONNECT_FAILED, now)
                 else:
                     self._input(f, ob.RETRY_DUE, now)
@@ -316,7 +300,7 @@ class UserAgent:
                 self._flush(tx, f.conn)
                 if timed_out:
                     del self.ctx[branch]
-                    self._register_failed(f, now, 408, "no answer to REGISTER", timeout=True)
+                    self._register_failed(f, now, 408, "no answer to REGISTER", True)
                     continue
             if tx.terminated:
                 self.ctx.pop(branch, None)
@@ -333,52 +317,47 @@ class UserAgent:
         if f.state == ob.STOPPED:
             self._close(f)
             return
-        self.events.append(ev.RegistrationFailed(f.index, f.reg_id, status, reason))
+        self._ev("registration_failed", f.index, f.reg_id, status, reason)
         if timeout and f.state == ob.UP:
             self._input(f, ob.PONG_TIMEOUT, now, "register_timeout")
         else:
             self._input(f, ob.REGISTER_FAILED, now)
 
-    def _on_message(self, c, conn, data, now):
+    def _on_message(self, f, conn, data, now):
         try:
             msg = parse(data, self.cfg.max_message, datagram=False)
         except ParseError as e:
             resp = error_response(data, e)
             if resp is not None:
                 self._send(conn, resp)
-            self.events.append(ev.MessageDropped(c.flow.index, "from %s: %s" % (c.flow.server, e)))
+            self._ev("message_dropped", f.index, "from %s: %s" % (f.server, e))
             return
         if msg.is_request:
-            self._on_request(c, conn, msg, now)
-        else:
-            self._on_response(c, msg, now)
-
-    def _on_response(self, c, msg, now):
+            self._on_request(f, conn, msg, now)
+            return
+        # a response
         if len(msg.values(b"Via")) != 1:
-            self.events.append(ev.MessageDropped(c.flow.index, "response with more than one Via"))
+            self._ev("message_dropped", f.index, "response with more than one Via")
             return
         entry = self.ctx.get(msg.branch)
         if entry is None or msg.cseq_method != b"REGISTER":
             return  # a late retransmission; nothing waits for it
         tx, f = entry
         out = tx.receive(msg, now)
-        if tx.terminated:
+        if tx.terminated or (out is not None and msg.status >= 200):
             self.ctx.pop(msg.branch, None)
         if out is None:
             return
-        if msg.status >= 200:
-            self.ctx.pop(msg.branch, None)
         outcome, info = f.registration.on_response(out)
         if outcome == R_PROVISIONAL:
             return
         if f.state == ob.STOPPED:
             if outcome == R_RETRY and msg.status in (401, 407):
-                self._send_register(f, now, expires=0)
+                self._send_register(f, now, 0)
             else:
-                self.events.append(ev.Unregistered(f.index, f.reg_id))
+                self._ev("unregistered", f.index, f.reg_id)
                 self._close(f)
-            return
-        if outcome == R_RETRY:
+        elif outcome == R_RETRY:
             self._send_register(f, now)
         elif outcome == R_OK:
             f.binding = info
@@ -387,16 +366,34 @@ class UserAgent:
             status, reason, f.retry_after = info
             self._register_failed(f, now, status, reason)
 
-    def _on_request(self, c, conn, msg, now):
+    def _on_request(self, f, conn, msg, now):
+        """Answer a request this UA does not yet serve as a dialog (RFC 3261 §8.2)."""
         if msg.method == b"ACK":
             return
         key = (msg.branch, msg.method)
         entry = self.stx.get(key)
-        if entry is not None:
+        if entry is not None:  # a retransmission: the transaction repeats its answer
             entry[0].receive_request(now)
             self._flush(entry[0], conn)
             return
-        status, extra = self._uas_decide(msg)
+        common = [(b"Allow", ALLOW), (b"Supported", SUPPORTED)]
+        extra = common
+        if msg.ruri.scheme not in (b"sip", b"sips"):
+            status, extra = 416, []
+        elif msg.branch == b"z9hG4bK":
+            status, extra = 400, []
+        else:
+            unknown = []
+            for t in tokens(msg.get_all(b"Require")):
+                if t not in _OUR_TAGS:
+                    unknown.append(t)
+            if unknown:
+                status, extra = 420, [(b"Unsupported", b", ".join(unknown))]
+            elif msg.method == b"OPTIONS":
+                status = 200
+                extra = common + [(b"Accept", b"application/sdp")]
+            else:
+                status = 405 if msg.method in _SIP_METHODS else 501
         resp = response(msg, status, to_tag=hexlify(self.rng(6)))
         for name, value in extra:
             resp.add(name, value)
@@ -409,20 +406,4 @@ class UserAgent:
             self._flush(tx, conn)
         else:
             self._send(conn, data)  # no RFC 3261 branch: answer statelessly
-        self.events.append(ev.RequestAnswered(c.flow.index, msg.method, status))
-
-    def _uas_decide(self, msg):
-        """(status, extra headers) for a request this UA does not yet serve (§8.2)."""
-        if msg.ruri.scheme not in (b"sip", b"sips"):
-            return 416, []
-        if msg.branch == b"z9hG4bK":
-            return 400, []
-        unknown = [t for t in tokens(msg.get_all(b"Require")) if t not in _OUR_TAGS]
-        if unknown:
-            return 420, [(b"Unsupported", b", ".join(unknown))]
-        common = [(b"Allow", ALLOW), (b"Supported", SUPPORTED)]
-        if msg.method == b"OPTIONS":
-            return 200, common + [(b"Accept", b"application/sdp")]
-        if msg.method in _SIP_METHODS:
-            return 405, common
-        return 501, common
+        self._ev("request_answered", f.index, msg.method, status)
