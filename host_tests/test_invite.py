@@ -1,0 +1,230 @@
+"""INVITE server side: call states, responses, 2xx retransmission, dialog, RFC 5373 policy."""
+from testutil import FakeRandom
+
+from tinysip import invite as iv
+from tinysip.message import parse
+
+VIA = b"SIP/2.0/TLS 0a0b0c.invalid"
+CONTACT = b"sip:phone1@lab.test;gr=urn:uuid:x;ob"
+OFFER = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+ANSWER = b"v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+
+
+def req(method=b"INVITE", cseq=1, to_tag=None, extra=b"", body=b"", branch=b"z9hG4bKinv1",
+        cseq_method=None):
+    to = b"<sip:phone1@lab.test>" + (b";tag=" + to_tag if to_tag else b"")
+    head = (method + b" sip:phone1@lab.test SIP/2.0\r\n"
+            b"Via: SIP/2.0/TLS 127.0.0.1:5061;branch=" + branch + b"\r\n"
+            b"Record-Route: <sip:127.0.0.1:5061;transport=tls;r2=on;lr;ftag=a>\r\n"
+            b"Record-Route: <sip:127.0.0.1:5060;r2=on;lr>\r\n"
+            b"From: \"Test\" <sip:tester@lab.test>;tag=caller1\r\n"
+            b"To: " + to + b"\r\n"
+            b"Call-ID: call-1@host\r\n"
+            b"CSeq: %d %s\r\n" % (cseq, cseq_method or method) +
+            b"Contact: <sip:tester@127.0.0.1:5070>\r\n"
+            b"Max-Forwards: 69\r\n" + extra +
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    return parse(head + body)
+
+
+def drain(call):
+    out = []
+    d = call.pop_send()
+    while d is not None:
+        out.append(parse(d))
+        d = call.pop_send()
+    return out
+
+
+def new_call(ring_ms=None, now=1000):
+    c = iv.Call(req(body=OFFER), now, VIA, CONTACT, FakeRandom(3), t1=500, ring_ms=ring_ms)
+    c.body = ANSWER
+    return c
+
+
+def test_auto_answer_sends_100_then_200_with_dialog_headers():
+    c = new_call()
+    assert [r.status for r in drain(c)] == [100]
+    c.extra = [(b"Answer-Mode", b"Auto")]
+    assert c.step(iv.ANSWER, 1000)
+    (ok,) = drain(c)
+    assert ok.status == 200 and ok.cseq_method == b"INVITE"
+    assert ok.to_tag == c.local_tag and ok.from_tag == b"caller1"
+    # Record-Route copied in order, Contact is our GRUU with ob (RFC 5627, RFC 5626)
+    assert ok.get_all(b"Record-Route") == [b"<sip:127.0.0.1:5061;transport=tls;r2=on;lr;ftag=a>",
+                                           b"<sip:127.0.0.1:5060;r2=on;lr>"]
+    assert ok.get(b"Contact") == b"<" + CONTACT + b">"
+    assert ok.get(b"Answer-Mode") == b"Auto"
+    assert b"answermode" in ok.get(b"Supported")
+    assert ok.get(b"Content-Type") == b"application/sdp" and ok.body == ANSWER
+    assert c.state == iv.ANSWERED
+
+
+def test_2xx_retransmitted_doubling_to_t2_until_ack():
+    c = new_call()
+    drain(c)
+    c.step(iv.ANSWER, 1000)
+    first = drain(c)[0]
+    times = []
+    now = 1000
+    while len(times) < 6:
+        now = c.next_timer()
+        c.handle_timer(now)
+        again = drain(c)
+        assert len(again) == 1 and again[0].to_bytes() == first.to_bytes()
+        times.append(now)
+    gaps = [b - a for a, b in zip([1000] + times, times)]
+    assert gaps == [500, 1000, 2000, 4000, 4000, 4000]
+    c.receive(req(b"ACK", to_tag=c.local_tag, branch=b"z9hG4bKack1"), now)
+    assert c.state == iv.CONFIRMED and c.next_timer() is None and drain(c) == []
+
+
+def test_no_ack_within_timer_h_sends_bye_and_ends():
+    c = new_call()
+    drain(c)
+    c.step(iv.ANSWER, 1000)
+    drain(c)
+    while c.state == iv.ANSWERED:
+        c.handle_timer(c.next_timer())
+    assert c.state == iv.ENDED
+    sent = drain(c)
+    bye = sent[-1]
+    assert bye.method == b"BYE"
+    assert c.next_timer() is None
+
+
+def test_bye_uses_route_set_remote_target_and_tags():
+    c = new_call()
+    drain(c)
+    c.step(iv.ANSWER, 1000)
+    c.receive(req(b"ACK", to_tag=c.local_tag, branch=b"z9hG4bKack1"), 1100)
+    drain(c)
+    assert c.step(iv.HANGUP, 2000)
+    (bye,) = drain(c)
+    assert bye.method == b"BYE" and bye.uri == b"sip:tester@127.0.0.1:5070"
+    assert bye.get_all(b"Route") == [b"<sip:127.0.0.1:5061;transport=tls;r2=on;lr;ftag=a>",
+                                     b"<sip:127.0.0.1:5060;r2=on;lr>"]
+    assert bye.from_tag == c.local_tag and bye.to_tag == b"caller1"
+    assert bye.call_id == b"call-1@host" and bye.cseq == 1 and bye.cseq_method == b"BYE"
+    assert bye.branch == c.bye_branch and bye.branch.startswith(b"z9hG4bK")
+    assert bye.get(b"Via").startswith(VIA + b";branch=")
+    assert c.state == iv.ENDED
+
+
+def test_remote_bye_answered_200_and_call_ends():
+    c = new_call()
+    drain(c)
+    c.step(iv.ANSWER, 1000)
+    c.receive(req(b"ACK", to_tag=c.local_tag, branch=b"z9hG4bKack1"), 1100)
+    drain(c)
+    c.receive(req(b"BYE", cseq=2, to_tag=c.local_tag, branch=b"z9hG4bKbye1"), 5000)
+    (ok,) = drain(c)
+    assert ok.status == 200 and ok.cseq_method == b"BYE"
+    assert c.state == iv.ENDED
+
+
+def test_ringing_then_cancel_gives_200_and_487_and_ack_ends():
+    c = new_call(ring_ms=30000)
+    assert [r.status for r in drain(c)] == [100, 180]
+    assert c.next_timer() == 31000
+    c.receive(req(b"CANCEL", branch=b"z9hG4bKinv1"), 2000)
+    ok, term = drain(c)
+    assert (ok.status, ok.cseq_method) == (200, b"CANCEL")
+    assert (term.status, term.cseq_method) == (487, b"INVITE")
+    assert c.state == iv.REJECTED
+    c.receive(req(b"ACK", to_tag=c.local_tag, cseq_method=b"ACK"), 2100)
+    assert c.state == iv.ENDED
+
+
+def test_ring_timeout_answers_480():
+    c = new_call(ring_ms=30000)
+    drain(c)
+    c.handle_timer(31000)
+    (r,) = drain(c)
+    assert r.status == 480 and c.state == iv.REJECTED
+    c.handle_timer(c.next_timer())  # Timer H without an ACK
+    assert c.state == iv.ENDED
+
+
+def test_reject_sends_chosen_status():
+    c = new_call(ring_ms=30000)
+    drain(c)
+    c.final = 486
+    c.step(iv.REJECT, 1500)
+    assert [r.status for r in drain(c)] == [486]
+
+
+def test_reinvite_refreshes_target_and_answers_again():
+    c = new_call()
+    drain(c)
+    c.step(iv.ANSWER, 1000)
+    c.receive(req(b"ACK", to_tag=c.local_tag, branch=b"z9hG4bKack1"), 1100)
+    drain(c)
+    re = req(b"INVITE", cseq=2, to_tag=c.local_tag, branch=b"z9hG4bKre1", body=OFFER,
+             extra=b"")
+    re.set(b"Contact", b"<sip:tester@127.0.0.2:5080>")
+    c.receive(re, 3000)
+    (ok,) = drain(c)
+    assert ok.status == 200 and ok.cseq == 2 and ok.body == ANSWER
+    assert c.target == b"sip:tester@127.0.0.2:5080" and c.state == iv.ANSWERED
+    c.receive(req(b"ACK", cseq=2, to_tag=c.local_tag, branch=b"z9hG4bKack2"), 3100)
+    assert c.state == iv.CONFIRMED
+
+
+def test_old_cseq_gets_500_and_bye_after_end_gets_481():
+    c = new_call()
+    drain(c)
+    c.step(iv.ANSWER, 1000)
+    c.receive(req(b"ACK", to_tag=c.local_tag, branch=b"z9hG4bKack1"), 1100)
+    drain(c)
+    c.receive(req(b"BYE", cseq=1, to_tag=c.local_tag, branch=b"z9hG4bKold"), 1200)
+    assert [r.status for r in drain(c)] == [500]
+    c.receive(req(b"BYE", cseq=3, to_tag=c.local_tag, branch=b"z9hG4bKb1"), 1300)
+    assert [r.status for r in drain(c)] == [200]
+    c.receive(req(b"BYE", cseq=4, to_tag=c.local_tag, branch=b"z9hG4bKb2"), 1400)
+    assert [r.status for r in drain(c)] == [481]
+
+
+def test_transition_table_has_one_row_per_state_and_input():
+    t = iv.TRANSITIONS
+    assert len(t) % 4 == 0
+    keys = [(t[i], t[i + 1]) for i in range(0, len(t), 4)]
+    for k in keys:
+        assert keys.count(k) == 1, k
+    assert iv.transition(iv.ENDED, iv.BYE) == (iv.ENDED, 0)
+
+
+# -- RFC 5373 ------------------------------------------------------------------------------
+def test_answer_mode_parsing():
+    assert iv.answer_mode(req()) is None
+    m = req(extra=b"Answer-Mode: Auto\r\n")
+    assert iv.answer_mode(m) == (b"Answer-Mode", b"auto", False)
+    m = req(extra=b"Answer-Mode: aUTO ; require\r\n")
+    assert iv.answer_mode(m) == (b"Answer-Mode", b"auto", True)
+    m = req(extra=b"Answer-Mode: Manual;require\r\nPriv-Answer-Mode: Auto\r\n")
+    assert iv.answer_mode(m) == (b"Priv-Answer-Mode", b"auto", False)
+
+
+def test_policy_needs_a_registered_flow_and_an_allowed_asserted_identity():
+    allow = [b"sip:tester@lab.test"]
+    m = req(extra=b"Answer-Mode: Auto\r\n")
+    assert iv.may_auto_answer(m, allow, True)
+    assert not iv.may_auto_answer(m, allow, False)  # not over our own proxy's flow
+    assert not iv.may_auto_answer(m, [], True)  # auto-answer not configured
+    assert iv.may_auto_answer(m, [b"SIP:Tester@Lab.Test"], True)
+    # the proxy's assertion wins over From, both ways
+    m = req(extra=b"P-Asserted-Identity: <sip:mallory@lab.test>\r\n")
+    assert not iv.may_auto_answer(m, allow, True)
+    m = req(extra=b"P-Asserted-Identity: \"T\" <sip:tester@lab.test>\r\n")
+    assert iv.may_auto_answer(m, allow, True)
+
+
+def test_addr():
+    assert iv.addr(b'"A" <sip:a@b>;tag=1') == b"sip:a@b"
+    assert iv.addr(b"sip:a@b;tag=1") == b"sip:a@b"
+    assert iv.addr(b"<sip:a@b") == b"sip:a@b"
+
+
+def test_requires_unknown():
+    m = req(extra=b"Require: answermode, 100rel\r\n")
+    assert iv.requires_unknown(m, iv.SUPPORTED) == [b"100rel"]

@@ -1,0 +1,300 @@
+"""The phone as the called party: one INVITE dialog (RFC 3261 §13.3, §17.2.1, §12), RFC 5373
+answer modes and the auto-answer policy.
+
+Owns: the call's state (ringing, answered until the ACK, confirmed, rejected, ended), the
+responses the phone sends for it (100, 180, the final, its 2xx retransmissions), the dialog
+(route set from Record-Route, remote target, CSeq numbers) and the BYE it sends; the pure
+policy functions `answer_mode` and `may_auto_answer`.
+Must not: do I/O or read a clock (`now` is passed in), parse SDP or choose media (the UA
+hands the answer body), choose the flow (the UA sends what `pop_send` returns on the flow
+the INVITE came from).
+
+Transitions (state, input) -> (new state, actions) are the rows of `TRANSITIONS`; an input
+with no row in the current state changes nothing. Timers: G (2xx retransmission, T1
+doubling to T2, §13.3.1.4: kept on reliable transports too because the 2xx is end to end),
+H (64*T1 without an ACK: give up; for an answered call send BYE), the ring timeout (480).
+"""
+from tinysip.compat import const, hexlify
+from tinysip.headers import tokens
+from tinysip.message import request, response
+
+# states (public: the UA reads call.state)
+RINGING = const(0)  # 100 and 180 sent; the user (or the policy) decides
+ANSWERED = const(1)  # 2xx sent, retransmitted until the ACK
+CONFIRMED = const(2)  # ACK received: the media flows
+REJECTED = const(3)  # a non-2xx final sent; its ACK ends the call
+ENDED = const(4)
+
+# inputs (public: the UA feeds them with `step`)
+ANSWER = const(0)
+REJECT = const(1)
+ACK = const(2)
+BYE = const(3)
+CANCEL = const(4)
+HANGUP = const(5)
+REINVITE = const(6)
+_TIMER_G = const(7)
+_TIMER_H = const(8)
+_RING_TIMEOUT = const(9)
+
+# actions (bit flags, run in this order)
+_OK_REQ = const(1)  # answer the request that came in (BYE, CANCEL) with 200
+_SEND_2XX = const(2)  # send the 200 with the answer; arm G and H
+_RESEND = const(4)  # send the 200 again; G doubles up to T2
+_FINAL = const(8)  # send the non-2xx final (status in `call.final`); arm H
+_STOP = const(16)  # stop G and H
+_BYE = const(32)  # send BYE (the UA runs its client transaction)
+
+TRANSITIONS = (
+    RINGING, ANSWER, ANSWERED, _SEND_2XX,
+    RINGING, REJECT, REJECTED, _FINAL,
+    RINGING, _RING_TIMEOUT, REJECTED, _FINAL,  # nobody answered: 480
+    RINGING, CANCEL, REJECTED, _OK_REQ | _FINAL,  # 200 to the CANCEL, 487 to the INVITE
+    RINGING, HANGUP, REJECTED, _FINAL,  # the user declined
+    ANSWERED, ACK, CONFIRMED, _STOP,
+    ANSWERED, _TIMER_G, ANSWERED, _RESEND,
+    ANSWERED, _TIMER_H, ENDED, _STOP | _BYE,  # no ACK: the dialog is dead (§13.3.1.4)
+    ANSWERED, BYE, ENDED, _OK_REQ | _STOP,
+    ANSWERED, CANCEL, ANSWERED, _OK_REQ,  # too late: the 2xx stands
+    CONFIRMED, BYE, ENDED, _OK_REQ,
+    CONFIRMED, HANGUP, ENDED, _BYE,
+    CONFIRMED, REINVITE, ANSWERED, _SEND_2XX,  # target refresh, same media
+    CONFIRMED, CANCEL, CONFIRMED, _OK_REQ,
+    REJECTED, ACK, ENDED, _STOP,
+    REJECTED, _TIMER_H, ENDED, 0,
+    REJECTED, CANCEL, REJECTED, _OK_REQ,
+)
+
+_T2 = const(4000)
+
+
+def transition(state, inp):
+    """(new state, actions); an input without a row changes nothing."""
+    t = TRANSITIONS
+    for i in range(0, len(t), 4):
+        if t[i] == state and t[i + 1] == inp:
+            return t[i + 2], t[i + 3]
+    return state, 0
+
+
+def answer_mode(msg):
+    """RFC 5373: (header name, mode, require) of the mode the caller asks for, or None.
+
+    Priv-Answer-Mode (administrative level) wins over Answer-Mode when both are present.
+    Modes compare case-insensitively and come back lower case (b"auto", b"manual", or an
+    extension token); `require` is True with the `;require` parameter.
+    """
+    for name in (b"Priv-Answer-Mode", b"Answer-Mode"):
+        v = msg.get(name)
+        if v is not None:
+            parts = v.split(b";")
+            req = False
+            for p in parts[1:]:
+                if p.strip().lower() == b"require":
+                    req = True
+            return name, parts[0].strip().lower(), req
+    return None
+
+
+def addr(value):
+    """The URI inside a name-addr (`"Bob" <sip:b@x>;tag=1` -> sip:b@x) or an addr-spec."""
+    i = value.find(b"<")
+    if i >= 0:
+        j = value.find(b">", i)
+        return value[i + 1:j] if j > i else value[i + 1:]
+    return value.split(b";")[0].strip()
+
+
+def may_auto_answer(msg, allow, over_flow):
+    """The auto-answer policy: may this INVITE be answered without the user?
+
+    Only when it arrived over one of the phone's registered outbound flows (so the phone's
+    own proxy vouches for it) and its asserted caller is in `allow` (a list of URIs as
+    bytes, compared case-insensitively): P-Asserted-Identity from that proxy, else From.
+    """
+    if not over_flow or not allow:
+        return False
+    who = msg.get(b"P-Asserted-Identity") or msg.get(b"From")
+    if who is None:
+        return False
+    who = addr(who).lower()
+    for a in allow:
+        if a.lower() == who:
+            return True
+    return False
+
+
+class Call:
+    """One INVITE received; `pop_send()` drains what to send on the INVITE's flow."""
+
+    def __init__(self, invite, now, via, contact, rng, t1=500, ring_ms=None):
+        """`invite` the parsed INVITE; `via` our Via without branch (b"SIP/2.0/TLS h.invalid");
+        `contact` our Contact URI for this dialog (GRUU;ob); `rng(n) -> bytes`. Sends 100;
+        with `ring_ms` also 180, and 480 if nobody answers within that many ms."""
+        self.invite = invite
+        self.call_id = invite.call_id
+        self.local_tag = hexlify(rng(6))
+        self.remote_tag = invite.from_tag
+        self.remote_cseq = invite.cseq
+        self.local_cseq = 0
+        self.via = via
+        self.contact = contact
+        self.rng = rng
+        self.t1 = t1
+        self.state = RINGING
+        self.route = invite.get_all(b"Record-Route")  # the UAS keeps their order (§12.1.1)
+        self.target = addr(invite.get(b"Contact") or b"")
+        self.body = None  # the SDP answer, set before ANSWER
+        self.extra = []  # headers for the 2xx, e.g. (b"Answer-Mode", b"Auto")
+        self.final = 480
+        self.out = []
+        self.g_at = self.h_at = None
+        self.g_int = t1
+        self.ring_at = None
+        self.last_2xx = None
+        self.bye_branch = None  # set when the phone sent BYE: the UA tracks its transaction
+        self._send(self._response(100))
+        if ring_ms is not None:
+            self.ring_at = now + ring_ms
+            self._send(self._response(180))
+
+    # -- outputs -----------------------------------------------------------------------
+    def pop_send(self):
+        return self.out.pop(0) if self.out else None
+
+    def next_timer(self):
+        t = None
+        for v in (self.g_at, self.h_at, self.ring_at):
+            if v is not None and (t is None or v < t):
+                t = v
+        return t
+
+    def _send(self, data):
+        self.out.append(data)
+
+    def _response(self, status, req=None):
+        """A response to `req` (default the INVITE); dialog responses carry our tag,
+        Record-Route and Contact (§12.1.1)."""
+        req = req or self.invite
+        r = response(req, status, to_tag=self.local_tag)
+        if req is self.invite and 100 < status < 300:
+            for v in self.route:
+                r.add(b"Record-Route", v)
+            r.add(b"Contact", b"<" + self.contact + b">")
+        if status == 200 and req.method == b"INVITE":
+            r.add(b"Allow", ALLOW)
+            r.add(b"Supported", SUPPORTED)
+            for name, value in self.extra:
+                r.add(name, value)
+            r.add(b"Content-Type", b"application/sdp")
+            r.body = self.body or b""
+        return r.to_bytes()
+
+    # -- inputs --------------------------------------------------------------------------
+    def step(self, inp, now, req=None):
+        """Feed one input (ANSWER, REJECT, ACK, BYE, CANCEL, HANGUP, REINVITE); `req` the
+        request that carried it. Returns True when the input applied in this state."""
+        state, acts = transition(self.state, inp)
+        applied = state != self.state or acts != 0
+        self.state = state
+        if acts & _OK_REQ:
+            self._send(self._response(200, req))
+        if acts & (_SEND_2XX | _RESEND):
+            if acts & _SEND_2XX:
+                self.ring_at = None
+                if req is not None and inp == REINVITE:
+                    self.invite = req  # the 2xx answers the re-INVITE
+                    self.target = addr(req.get(b"Contact") or self.target)
+                self.last_2xx = self._response(200)
+                self.g_int = self.t1
+                self.h_at = now + 64 * self.t1
+            else:
+                self.g_int = min(2 * self.g_int, _T2)
+            self._send(self.last_2xx)
+            self.g_at = now + self.g_int
+        if acts & _FINAL:
+            self.ring_at = None
+            if inp == CANCEL:
+                self.final = 487
+            elif inp == _RING_TIMEOUT:
+                self.final = 480
+            self._send(self._response(self.final))
+            self.h_at = now + 64 * self.t1
+        if acts & _STOP:
+            self.g_at = self.h_at = None
+        if acts & _BYE:
+            self.g_at = self.h_at = self.ring_at = None
+            self._send(self.bye())
+        if self.state == ENDED:
+            self.g_at = self.h_at = self.ring_at = None
+        return applied
+
+    def handle_timer(self, now):
+        if self.ring_at is not None and now >= self.ring_at:
+            self.ring_at = None
+            self.step(_RING_TIMEOUT, now)
+        if self.h_at is not None and now >= self.h_at:
+            self.step(_TIMER_H, now)
+        if self.g_at is not None and now >= self.g_at:
+            self.step(_TIMER_G, now)
+
+    def receive(self, msg, now):
+        """An in-dialog request (ACK, BYE, CANCEL, re-INVITE) of this call.
+
+        A request older than the last one (lower CSeq) is answered 500 (§12.2.2); an
+        INVITE while one is pending, 491. Others no row applies to are answered 200 for
+        BYE/CANCEL-like requests by the table or absorbed (ACK)."""
+        m = msg.method
+        if m == b"ACK":
+            if msg.cseq == self.invite.cseq:
+                self.step(ACK, now, msg)
+            return
+        if m == b"CANCEL":
+            self.step(CANCEL, now, msg)
+            return
+        if msg.cseq <= self.remote_cseq:
+            self._send(self._response(500, msg))
+            return
+        self.remote_cseq = msg.cseq
+        if m == b"BYE":
+            if not self.step(BYE, now, msg):
+                self._send(self._response(481, msg))
+        elif m == b"INVITE":
+            if not self.step(REINVITE, now, msg):
+                self._send(self._response(491, msg))
+        else:
+            r = 200 if m == b"OPTIONS" else 405
+            self._send(self._response(r, msg))
+
+    def bye(self):
+        """Our BYE in this dialog (§15.1.1): remote target, route set, next local CSeq."""
+        self.local_cseq += 1
+        self.bye_branch = b"z9hG4bK" + hexlify(self.rng(8))
+        inv = self.invite
+        m = request(b"BYE", self.target)
+        m.add(b"Via", self.via + b";branch=" + self.bye_branch + b";rport")
+        for v in self.route:
+            m.add(b"Route", v)
+        m.add(b"Max-Forwards", b"70")
+        to = inv.get(b"To")
+        if b";tag=" not in to:
+            to += b";tag=" + self.local_tag
+        m.add(b"From", to)
+        m.add(b"To", inv.get(b"From"))
+        m.add(b"Call-ID", self.call_id)
+        m.add(b"CSeq", b"%d BYE" % self.local_cseq)
+        return m.to_bytes()
+
+
+ALLOW = b"INVITE, ACK, BYE, CANCEL, OPTIONS"
+SUPPORTED = b"outbound, path, gruu, answermode"
+
+
+def requires_unknown(msg, ours):
+    """Option tags in Require that are not in `ours` (a bytes list like SUPPORTED)."""
+    mine = tokens([ours])
+    out = []
+    for t in tokens(msg.get_all(b"Require")):
+        if t not in mine:
+            out.append(t)
+    return out
