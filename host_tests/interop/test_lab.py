@@ -526,9 +526,19 @@ def test_udp_request_reaches_ua_over_its_flow(lab, phone, peer, method, target):
 def test_dialog_from_udp_peer_stays_on_the_flow(lab, phone, peer):
     """INVITE from a UDP peer; ACK and BYE follow the Record-Route down the same TLS flow."""
     call_id = uuid.uuid4().hex + "@peer"
-    peer.send(peer.request("INVITE", lab.aor(USER), call_id=call_id))
+    forged = ("P-Asserted-Identity: <sip:boss@lab.test>",)
+    peer.send(peer.request("INVITE", lab.aor(USER), call_id=call_id, extra=forged))
+    challenge = peer.recv_message()
+    assert challenge[0] == "SIP/2.0 407 Proxy Authentication Required", challenge
+    ch = parse_challenge(hdr(challenge[1], "Proxy-Authenticate"))
+    auth = digest("MD5", ch, "INVITE", lab.aor(USER), user="phone2", password="secret2")
+    peer.send(peer.request("INVITE", lab.aor(USER), call_id=call_id, cseq=2,
+                           extra=forged + ("Proxy-Authorization: " + auth,)))
     invite = phone.stream.recv_message()
     assert invite[0].startswith("INVITE "), invite
+    # the edge replaced the caller's own claim with the identity it authenticated
+    assert hdrs(invite[1], "P-Asserted-Identity") == ["<sip:phone2@lab.test>"], invite
+    assert hdr(invite[1], "Proxy-Authorization") is None
     rr = hdrs(invite[1], "Record-Route")
     assert rr and re.match(r"<sip:[A-Za-z0-9+/=]+@127\.0\.0\.1:", rr[0]), rr
 
@@ -544,18 +554,18 @@ def test_dialog_from_udp_peer_stays_on_the_flow(lab, phone, peer):
     route_set = rrs[::-1]  # UAC: reversed Record-Route
     assert route_set, ok
 
-    peer.send(peer.request("ACK", phone.contact_uri, call_id=call_id, to_tag=to_tag,
+    peer.send(peer.request("ACK", phone.contact_uri, call_id=call_id, cseq=2, to_tag=to_tag,
                            routes=route_set, to_uri=lab.aor(USER)))
     ack = phone.stream.recv_message()
     assert ack[0] == "ACK %s SIP/2.0" % phone.contact_uri, ack
 
-    peer.send(peer.request("BYE", phone.contact_uri, call_id=call_id, cseq=2, to_tag=to_tag,
+    peer.send(peer.request("BYE", phone.contact_uri, call_id=call_id, cseq=3, to_tag=to_tag,
                            routes=route_set, to_uri=lab.aor(USER)))
     bye = phone.stream.recv_message()
     assert bye[0] == "BYE %s SIP/2.0" % phone.contact_uri, bye
     phone.stream.send(response_to(bye))
     done = peer.recv_message()
-    assert done[0] == "SIP/2.0 200 OK" and hdr(done[1], "CSeq") == "2 BYE", done
+    assert done[0] == "SIP/2.0 200 OK" and hdr(done[1], "CSeq") == "3 BYE", done
 
 
 def test_unregistered_and_unknown_users(lab, peer):
