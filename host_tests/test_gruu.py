@@ -1,7 +1,11 @@
-"""RFC 5627 §5 / RFC 5626 §4.2: finding our binding in a REGISTER 2xx and reading it."""
-from tinysip.gruu import binding_expires, find_binding, gruus, instance_of
+"""RFC 5627 §5 / RFC 5626 §4.2: finding our binding in a REGISTER 2xx and reading it
+(tinysip.register: find_binding, and the Binding that on_response makes of it)."""
+from testutil import FakeRandom
+
 from tinysip.headers import parse_name_addr
-from tinysip.message import contacts, parse
+from tinysip.message import contacts, parse, response
+from tinysip.register import R_OK, Registration, find_binding
+from tinysip.uri import parse_uri
 
 OURS = b"urn:uuid:00000000-0000-1000-8000-aabbccddeeff"
 OTHER = b"urn:uuid:99999999-0000-1000-8000-000000000001"
@@ -18,12 +22,27 @@ def binding(instance, reg_id=None, extra=b"", host=b"198.51.100.7"):
     return na(v + extra)
 
 
-def test_instance_of_forms():
-    assert instance_of(b'"<' + OURS + b'>"') == OURS
-    assert instance_of(b'"<URN:UUID:00000000-0000-1000-8000-AABBCCDDEEFF>"') == OURS
-    assert instance_of(b"<" + OURS + b">") == OURS
-    assert instance_of(b'"' + OURS + b'"') == OURS
-    assert instance_of(None) is None
+def granted(params=None, expires=None, requested=3600):
+    """The Binding Registration.on_response makes of a 2xx: with our Contact (reg-id 1)
+    carrying `params` unless None, and an Expires header `expires` unless None."""
+    reg = Registration(parse_uri(b"sip:alice@lab.test"), OURS, 1, requested, None, b"TLS",
+                       None, FakeRandom(1))
+    resp = response(parse(reg.build()[0]), 200, to_tag=b"t")
+    if params is not None:
+        resp.add(b"Contact", b'<sip:alice@198.51.100.7;transport=tls;ob>;+sip.instance="<'
+                 + OURS + b'>";reg-id=1' + params)
+    if expires is not None:
+        resp.add(b"Expires", expires)
+    outcome, b = reg.on_response(parse(resp.to_bytes()))
+    assert outcome == R_OK
+    return b
+
+
+def test_instance_forms():
+    for value in (b'"<' + OURS + b'>"', b'"<URN:UUID:00000000-0000-1000-8000-AABBCCDDEEFF>"',
+                  b"<" + OURS + b">", b'"' + OURS + b'"'):
+        c = na(b"<sip:a@h>;+sip.instance=" + value + b";reg-id=1")
+        assert find_binding([c], OURS, 1) is c, value
 
 
 def test_find_binding_by_instance_and_reg_id_among_several():
@@ -119,61 +138,70 @@ def test_find_binding_in_a_parsed_2xx():
     assert len(cs) == 3
     ours = find_binding(cs, OURS, 1)
     assert ours is cs[1]
-    assert gruus(ours) == (b"sip:alice@lab.test;gr=" + OURS, b"sip:t1@lab.test;gr")
-    assert binding_expires(ours, msg.get(b"Expires"), 3600) == 20
+    reg = Registration(parse_uri(b"sip:alice@lab.test"), OURS, 1, 3600, None, b"TLS", None,
+                       FakeRandom(1))
+    outcome, b = reg.on_response(msg)
+    assert outcome == R_OK
+    assert (b.pub_gruu, b.temp_gruu) == (b"sip:alice@lab.test;gr=" + OURS, b"sip:t1@lab.test;gr")
+    assert b.expires == 20
 
 
-# -- gruus ---------------------------------------------------------------------------------------
+# -- GRUUs of the Binding ---------------------------------------------------------------------
 def test_gruus_unquotes_both():
-    b = binding(OURS, 1, b';pub-gruu="sip:alice@lab.test;gr=' + OURS
+    b = granted(b';pub-gruu="sip:alice@lab.test;gr=' + OURS
                 + b'";temp-gruu="sip:tgruu.7deb@lab.test;gr"')
-    assert gruus(b) == (b"sip:alice@lab.test;gr=" + OURS, b"sip:tgruu.7deb@lab.test;gr")
+    assert (b.pub_gruu, b.temp_gruu) == (b"sip:alice@lab.test;gr=" + OURS,
+                                         b"sip:tgruu.7deb@lab.test;gr")
 
 
 def test_gruus_unescapes_quoted_pairs():
-    b = na(b'<sip:a@h>;pub-gruu="sip:a\\"b@lab.test;gr";temp-gruu="sip:x\\\\y@lab.test;gr"')
-    assert gruus(b) == (b'sip:a"b@lab.test;gr', b"sip:x\\y@lab.test;gr")
+    b = granted(b';pub-gruu="sip:a\\"b@lab.test;gr";temp-gruu="sip:x\\\\y@lab.test;gr"')
+    assert (b.pub_gruu, b.temp_gruu) == (b'sip:a"b@lab.test;gr', b"sip:x\\y@lab.test;gr")
 
 
 def test_gruus_absent_or_partial():
-    assert gruus(binding(OURS, 1)) == (None, None)
-    assert gruus(binding(OURS, 1, b';pub-gruu="sip:p@lab.test;gr=x"')) == (
-        b"sip:p@lab.test;gr=x", None)
-    assert gruus(binding(OURS, 1, b';temp-gruu="sip:t@lab.test;gr"')) == (
-        None, b"sip:t@lab.test;gr")
+    b = granted(b"")
+    assert (b.pub_gruu, b.temp_gruu) == (None, None)
+    b = granted(b';pub-gruu="sip:p@lab.test;gr=x"')
+    assert (b.pub_gruu, b.temp_gruu) == (b"sip:p@lab.test;gr=x", None)
+    b = granted(b';temp-gruu="sip:t@lab.test;gr"')
+    assert (b.pub_gruu, b.temp_gruu) == (None, b"sip:t@lab.test;gr")
     # valueless params are not GRUUs (never invent one)
-    assert gruus(binding(OURS, 1, b";pub-gruu;temp-gruu")) == (None, None)
+    b = granted(b";pub-gruu;temp-gruu")
+    assert (b.pub_gruu, b.temp_gruu) == (None, None)
+    # no binding of ours: no GRUU
+    b = granted(None)
+    assert (b.pub_gruu, b.temp_gruu) == (None, None)
 
 
 def test_gruus_unquoted_value_kept_as_is():
-    b = na(b"<sip:a@h>;temp-gruu=sip:t@lab.test")
-    assert gruus(b) == (None, b"sip:t@lab.test")
+    assert granted(b";temp-gruu=sip:t@lab.test").temp_gruu == b"sip:t@lab.test"
 
 
-# -- binding_expires ----------------------------------------------------------------------------
+# -- the granted expiry -------------------------------------------------------------------------
 def test_binding_expires_prefers_contact_param():
-    assert binding_expires(binding(OURS, 1, b";expires=600"), b"1200", 3600) == 600
+    assert granted(b";expires=600", b"1200").expires == 600
 
 
 def test_binding_expires_header_then_requested():
-    assert binding_expires(binding(OURS, 1), b"1200", 3600) == 1200
-    assert binding_expires(binding(OURS, 1), None, 3600) == 3600
-    assert binding_expires(None, b"900", 3600) == 900
-    assert binding_expires(None, None, 1800) == 1800
+    assert granted(b"", b"1200").expires == 1200
+    assert granted(b"", None, 3600).expires == 3600
+    assert granted(None, b"900").expires == 900
+    assert granted(None, None, 1800).expires == 1800
 
 
 def test_binding_expires_zero_and_leading_zeros():
-    assert binding_expires(binding(OURS, 1, b";expires=0"), b"60", 3600) == 0
-    assert binding_expires(binding(OURS, 1, b";expires=0600"), None, 3600) == 600
-    assert binding_expires(binding(OURS, 1, b";expires=4294967295"), None, 1) == 4294967295
+    assert granted(b";expires=0", b"60").expires == 0
+    assert granted(b";expires=0600").expires == 600
+    assert granted(b";expires=4294967295", None, 1).expires == 4294967295
 
 
 def test_binding_expires_absurd_values_fall_back():
     huge = b"1" + b"0" * 100  # 10^100 (RFC 4475 scalar02 style)
-    assert binding_expires(binding(OURS, 1, b";expires=" + huge), b"1200", 3600) == 1200
-    assert binding_expires(binding(OURS, 1, b";expires=" + huge), huge, 3600) == 3600
-    assert binding_expires(binding(OURS, 1, b";expires=4294967296"), None, 3600) == 3600
-    assert binding_expires(binding(OURS, 1, b";expires=-5"), b"70", 3600) == 70
-    assert binding_expires(binding(OURS, 1, b";expires=abc"), b"xyz", 3600) == 3600
-    assert binding_expires(binding(OURS, 1, b";expires"), b"80", 3600) == 80
-    assert binding_expires(None, b"", 3600) == 3600
+    assert granted(b";expires=" + huge, b"1200").expires == 1200
+    assert granted(b";expires=" + huge, huge, 3600).expires == 3600
+    assert granted(b";expires=4294967296", None, 3600).expires == 3600
+    assert granted(b";expires=-5", b"70").expires == 70
+    assert granted(b";expires=abc", b"xyz", 3600).expires == 3600
+    assert granted(b";expires", b"80").expires == 80
+    assert granted(None, b"", 3600).expires == 3600

@@ -7,7 +7,6 @@ from tinysip.digest import DigestClient
 from tinysip.headers import parse_name_addr, parse_via, split_top, tokens, unquote
 from tinysip.message import contacts, parse, response
 from tinysip.register import (
-    MAX_AUTH_ROUNDS,
     R_FAIL,
     R_OK,
     R_PROVISIONAL,
@@ -16,6 +15,7 @@ from tinysip.register import (
 )
 from tinysip.uri import parse_uri
 
+MAX_AUTH_ROUNDS = 3  # register._MAX_AUTH_ROUNDS: challenges answered in one attempt
 INSTANCE = b"urn:uuid:00000000-0000-1000-8000-aabbccddeeff"
 OTHER = b"urn:uuid:99999999-0000-1000-8000-000000000001"
 AOR = b"sip:alice@lab.test"

@@ -16,27 +16,37 @@ from tinysip.compat import hexlify, md5_hex, sha256_hex
 from tinysip.errors import ParseError
 from tinysip.headers import split_top, unquote
 
-# (normalized name, spelling sent back, strength); a -SESS name ends with b"-SESS"
-_ALGS = (
-    (b"MD5", b"MD5", 1),
-    (b"MD5-SESS", b"MD5-sess", 1),
-    (b"SHA-256", b"SHA-256", 2),
-    (b"SHA-256-SESS", b"SHA-256-sess", 2),
-)
-
 
 class Challenge:
-    """One parsed Digest challenge; every value is unquoted, unescaped bytes."""
+    """One parsed Digest challenge; every value is unquoted, unescaped bytes.
 
-    __slots__ = ("realm", "nonce", "opaque", "algorithm", "qop", "stale")
+    Also what answering it takes: `hash` (md5_hex or sha256_hex; None for an unsupported
+    algorithm), `sess` (a -sess algorithm) and `use_qop`, the qop we answer with: b"auth"
+    whenever offered, b"auth-int" when it is the only one, None for the RFC 2069 form (no
+    qop offered), b"" when unusable (only unknown qops, or -sess without qop: it needs a
+    cnonce, which only exists with qop).
+    """
 
     def __init__(self, realm, nonce, opaque=None, algorithm=b"MD5", qop=None, stale=False):
         self.realm = realm
         self.nonce = nonce
         self.opaque = opaque
         self.algorithm = algorithm  # upper case: b"MD5", b"SHA-256-SESS", ...
-        self.qop = qop if qop is not None else []  # lower case tokens: [b"auth", b"auth-int"]
+        self.qop = qop = qop or []  # lower case tokens: [b"auth", b"auth-int"]
         self.stale = stale
+        self.sess = sess = algorithm.endswith(b"-SESS")
+        if sess:
+            algorithm = algorithm[:-5]
+        self.hash = md5_hex if algorithm == b"MD5" else (
+            sha256_hex if algorithm == b"SHA-256" else None)
+        if b"auth" in qop:
+            self.use_qop = b"auth"
+        elif b"auth-int" in qop:
+            self.use_qop = b"auth-int"
+        elif qop or sess:
+            self.use_qop = b""
+        else:
+            self.use_qop = None
 
 
 def parse_challenge(value):
@@ -70,27 +80,13 @@ def parse_challenge(value):
     nonce = fields.get(b"nonce")
     if realm is None or nonce is None:
         return None
-    qop = [q.strip().lower() for q in fields.get(b"qop", b"").split(b",") if q.strip()]
+    qop = []
+    for q in fields.get(b"qop", b"").split(b","):
+        q = q.strip().lower()
+        if q:
+            qop.append(q)
     return Challenge(realm, nonce, fields.get(b"opaque"), fields.get(b"algorithm", b"MD5").upper(),
                      qop, fields.get(b"stale", b"").lower() == b"true")
-
-
-def _alg(ch):
-    for a in _ALGS:
-        if a[0] == ch.algorithm:
-            return a
-    return None
-
-
-def _qop(ch):
-    """qop we answer ch with: b"auth", b"auth-int", None (RFC 2069) or b"" (unusable)."""
-    if not ch.qop:
-        return b"" if ch.algorithm.endswith(b"-SESS") else None
-    if b"auth" in ch.qop:
-        return b"auth"
-    if b"auth-int" in ch.qop:
-        return b"auth-int"
-    return b""
 
 
 def choose(challenges):
@@ -99,47 +95,32 @@ def choose(challenges):
     best = None
     rank = 0
     for ch in challenges:
-        if ch is None:
+        if ch is None or ch.hash is None or ch.use_qop == b"":
             continue
-        a = _alg(ch)
-        if a is None or _qop(ch) == b"":
-            continue
-        if a[2] > rank:
+        r = 2 if ch.hash is sha256_hex else 1
+        if r > rank:
             best = ch
-            rank = a[2]
+            rank = r
     return best
-
-
-def _hash(ch):
-    a = _alg(ch)
-    if a is None:
-        raise ValueError("algorithm: unsupported")
-    return sha256_hex if a[2] == 2 else md5_hex
-
-
-def ha1(ch, username, password, cnonce=None):
-    """Hex HA1; for -sess algorithms H(H(user:realm:password):nonce:cnonce)."""
-    h = _hash(ch)
-    x = h(b":".join((username, ch.realm, password)))
-    if ch.algorithm.endswith(b"-SESS"):
-        x = h(b":".join((x, ch.nonce, cnonce)))
-    return x
-
-
-def ha2(ch, method, uri, qop=None, body=b""):
-    """Hex HA2 = H(method:uri), or H(method:uri:H(body)) for qop auth-int."""
-    h = _hash(ch)
-    if qop == b"auth-int":
-        return h(b":".join((method, uri, h(body))))
-    return h(method + b":" + uri)
 
 
 def response(ch, username, password, method, uri, nc, cnonce, qop, body=b""):
     """Hex request-digest. ``nc`` is an int (sent as 8 hex digits); ``qop`` None gives the
-    RFC 2069 form H(HA1:nonce:HA2), where nc and cnonce are not used."""
-    h = _hash(ch)
-    a1 = ha1(ch, username, password, cnonce)
-    a2 = ha2(ch, method, uri, qop, body)
+    RFC 2069 form H(HA1:nonce:HA2), where nc and cnonce are not used.
+
+    HA1 = H(user:realm:password), for -sess algorithms H(H(user:realm:password):nonce:cnonce);
+    HA2 = H(method:uri), or H(method:uri:H(body)) for qop auth-int.
+    """
+    h = ch.hash
+    if h is None:
+        raise ValueError("algorithm: unsupported")
+    a1 = h(b":".join((username, ch.realm, password)))
+    if ch.sess:
+        a1 = h(b":".join((a1, ch.nonce, cnonce)))
+    a2 = method + b":" + uri
+    if qop == b"auth-int":
+        a2 += b":" + h(body)
+    a2 = h(a2)
     if qop:
         return h(b":".join((a1, ch.nonce, b"%08x" % nc, cnonce, qop, a2)))
     return h(b":".join((a1, ch.nonce, a2)))
@@ -159,30 +140,19 @@ def _quote(b):
 
 def authorization(ch, username, password, method, uri, nc, cnonce, body=b""):
     """Authorization / Proxy-Authorization header value answering ``ch``."""
-    qop = _qop(ch)
+    qop = ch.use_qop
     if qop == b"":
-        raise ValueError("qop: challenge offers no usable qop")
-    parts = [
-        b"Digest username=", _quote(username),
-        b", realm=", _quote(ch.realm),
-        b", nonce=", _quote(ch.nonce),
-        b", uri=", _quote(uri),
-        b', response="', response(ch, username, password, method, uri, nc, cnonce, qop, body),
-        b'", algorithm=', _alg(ch)[1],
-    ]
+        raise ValueError("qop: none usable")
+    v = b'Digest username=%s, realm=%s, nonce=%s, uri=%s, response="%s", algorithm=%s' % (
+        _quote(username), _quote(ch.realm), _quote(ch.nonce), _quote(uri),
+        response(ch, username, password, method, uri, nc, cnonce, qop, body),
+        # the algorithm as RFC 7616 spells it: -sess in lower case
+        ch.algorithm[:-5] + b"-sess" if ch.sess else ch.algorithm)
     if qop:
-        parts += (b", cnonce=", _quote(cnonce), b", qop=", qop, b", nc=", b"%08x" % nc)
+        v += b", cnonce=%s, qop=%s, nc=%08x" % (_quote(cnonce), qop, nc)
     if ch.opaque is not None:
-        parts += (b", opaque=", _quote(ch.opaque))
-    return b"".join(parts)
-
-
-def _bytes(x, key):
-    if isinstance(x, str):
-        return x.encode()
-    if isinstance(x, (bytes, bytearray)):
-        return bytes(x)
-    raise ValueError(key + ": expected str or bytes")
+        v += b", opaque=" + _quote(ch.opaque)
+    return v
 
 
 class DigestClient:
@@ -196,8 +166,15 @@ class DigestClient:
     """
 
     def __init__(self, username, password, rng):
-        self.username = _bytes(username, "username")
-        self.password = _bytes(password, "password")
+        """``username`` and ``password`` are str or bytes (stored as bytes)."""
+        creds = []
+        for key, x in (("username", username), ("password", password)):
+            if isinstance(x, str):
+                x = x.encode()
+            elif not isinstance(x, (bytes, bytearray)):
+                raise ValueError(key + ": not str or bytes")
+            creds.append(bytes(x))
+        self.username, self.password = creds
         self.rng = rng
         self.reset()
 
@@ -213,7 +190,10 @@ class DigestClient:
         or the credentials were refused)."""
         if status != 401 and status != 407:
             return False
-        ch = choose([parse_challenge(v) for v in header_values])
+        parsed = []
+        for v in header_values:
+            parsed.append(parse_challenge(v))
+        ch = choose(parsed)
         if ch is None:
             return False
         stale_retry = False
@@ -235,6 +215,6 @@ class DigestClient:
         if ch is None:
             return None
         self.nc += 1
-        cnonce = hexlify(self.rng(8)) if _qop(ch) else None
+        cnonce = hexlify(self.rng(8)) if ch.use_qop else None
         name = b"Proxy-Authorization" if self.status == 407 else b"Authorization"
         return name, authorization(ch, self.username, self.password, method, uri, self.nc, cnonce, body)

@@ -1,11 +1,13 @@
-"""Registration of one flow (RFC 3261 §10.2, RFC 5626 §4.2, RFC 5627 §4.1, RFC 3608).
+"""Registration of one flow (RFC 3261 §10.2, RFC 5626 §4.2, RFC 5627 §4.1 and §5, RFC 3608).
 
 Owns: building the REGISTER for a flow (one Call-ID per flow for the boot cycle, CSeq
 counting up, `Supported: outbound, path, gruu`, Contact with +sip.instance and reg-id, the
 outbound proxy as a pre-loaded Route) and reading every answer to it: digest challenges,
 423 Min-Expires, 439 (retry without outbound), 503 Retry-After, and the 2xx (granted
 expiry, GRUUs, `Require: outbound`, `Flow-Timer`, Service-Route). Must not: send, connect or
-keep time; the flow machine in outbound.py and ua.py decide when to call it.
+keep time; the flow machine in outbound.py and ua.py decide when to call it. Nor compare
+Contact URIs to find our binding in a 2xx (registrars rewrite them: `+sip.instance` and
+reg-id identify it) or invent a GRUU.
 
 Outcomes of on_response(), as a table of status -> handling:
     1xx                      -> R_PROVISIONAL
@@ -17,9 +19,8 @@ Outcomes of on_response(), as a table of status -> handling:
 """
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError
-from tinysip.gruu import binding_expires, find_binding, gruus
-from tinysip.headers import parse_uint
-from tinysip.message import contacts, request
+from tinysip.headers import parse_uint, unquote
+from tinysip.message import contacts
 from tinysip.transaction import new_branch
 
 R_PROVISIONAL = const(0)
@@ -27,146 +28,178 @@ R_OK = const(1)
 R_RETRY = const(2)
 R_FAIL = const(3)
 
-MAX_AUTH_ROUNDS = const(3)
+_MAX_AUTH_ROUNDS = const(3)  # challenges answered in one attempt (a stale-nonce loop guard)
+
+# The REGISTER on the wire (one constant instead of a constant per header name), filled by
+# Registration.build: Request-URI; Via transport, host, branch; the Route line (or nothing);
+# To and From tag; To; Call-ID; CSeq; b"outbound, " (or nothing); Contact and its reg-id
+# (or nothing); Expires; User-Agent; the Authorization line (or nothing). No body.
+_REGISTER = (
+    b"REGISTER %s SIP/2.0\r\n"
+    b"Via: SIP/2.0/%s %s;branch=%s;rport\r\n"
+    b"%s"
+    b"Max-Forwards: 70\r\n"
+    b"From: %s;tag=%s\r\n"
+    b"To: %s\r\n"
+    b"Call-ID: %s\r\n"
+    b"CSeq: %d REGISTER\r\n"
+    b"Supported: %spath, gruu\r\n"
+    b"Contact: %s%s\r\n"
+    b"Expires: %d\r\n"
+    b"User-Agent: %s\r\n"
+    b"%s"
+    b"Content-Length: 0\r\n\r\n"
+)
+
+
+def find_binding(contacts, instance, reg_id=None):
+    """Our NameAddr among `contacts` (parsed Contact values of a 2xx), or None.
+
+    `instance` is our URN (b'urn:uuid:...'), compared without case with each binding's
+    `+sip.instance` value (b'"<urn:uuid:...>"', quotes and <> optional); with `reg_id` the
+    binding's reg-id must match too, because every flow of one instance shares the URN. A
+    binding that echoes no reg-id is accepted when nothing better matches. Without `reg_id`
+    (registered without outbound, after a 439) a binding without reg-id is the exact match;
+    one with a reg-id (an older outbound flow of this instance) is only the fallback.
+    """
+    instance = instance.lower()
+    fallback = None
+    for na in contacts:
+        urn = na.param(b"+sip.instance")
+        if urn is None:
+            continue
+        urn = unquote(urn)
+        if urn[:1] == b"<" and urn[-1:] == b">":
+            urn = urn[1:-1]
+        if urn.lower() != instance:
+            continue
+        rid = na.param(b"reg-id")
+        if rid is None:
+            if reg_id is None:
+                return na  # registered without reg-id: the binding without one is ours
+        elif reg_id is not None:
+            if rid.strip().lstrip(b"0") == b"%d" % reg_id:
+                return na
+            continue  # another flow of this instance
+        if fallback is None:
+            fallback = na
+    return fallback
+
+
+def _uint(value, limit):
+    """A header or param value as an int, None when absent, unreadable or above `limit`."""
+    if value:
+        try:
+            return parse_uint(value, limit, "value")
+        except ParseError:
+            pass
+    return None
 
 
 class Binding:
-    """What a successful REGISTER granted."""
-
-    def __init__(self, expires, pub_gruu, temp_gruu, outbound, flow_timer, service_route):
-        self.expires = expires
-        self.pub_gruu = pub_gruu
-        self.temp_gruu = temp_gruu
-        self.outbound = outbound
-        self.flow_timer = flow_timer
-        self.service_route = service_route
+    """What a successful REGISTER granted: `expires` (s; our contact's expires param, else
+    the Expires header, else what we asked), `pub_gruu` and `temp_gruu` (URIs as bytes or
+    None), `outbound` (RFC 5626 in use), `flow_timer` (s or None), `service_route` (bytes
+    or None). Set by Registration.on_response."""
 
 
 class Registration:
     def __init__(self, aor, instance, reg_id, expires, proxy_route, transport, digest, rng,
                  user_agent=b"tinysip"):
-        """`aor` a Uri; `instance` b'urn:uuid:..'; `proxy_route` the Route value (bytes)."""
-        self.aor = aor
-        self.aor_bytes = aor.to_bytes()
+        """`aor` a Uri; `instance` b'urn:uuid:..'; `proxy_route` the Route value (bytes) or
+        None; `transport` b"TLS" / b"TCP" / b"UDP" for the Via; `digest` a DigestClient or
+        None."""
         self.instance = instance
         self.reg_id = reg_id
         self.expires = expires
         self.route = proxy_route
-        self.transport = transport  # b"TLS" / b"TCP" / b"UDP" for the Via
         self.digest = digest
         self.rng = rng
         self.user_agent = user_agent
         self.outbound = True
-        host = hexlify(rng(6))
-        self.via_host = host + b".invalid"
-        self.call_id = hexlify(rng(10)) + b"@" + self.via_host
-        self.from_tag = hexlify(rng(6))
         self.cseq = 0
         self.auth_rounds = 0
-        self.contact_uri = self._contact_uri()
-        r = aor
-        self.request_uri = r.scheme + b":" + r.host + (b":%d" % r.port if r.port else b"")
-
-    def _contact_uri(self):
-        user = self.aor.user or b"tinysip"
-        t = self.transport.lower()
-        uri = b"sip:" + user + b"@" + self.via_host
-        if t != b"udp":
-            uri += b";transport=" + t
-        return uri
+        self.transport = transport
+        self.host = host = hexlify(rng(6)) + b".invalid"
+        self.call_id = hexlify(rng(10)) + b"@" + host
+        self.to = b"<" + aor.to_bytes() + b">"
+        self.from_tag = hexlify(rng(6))
+        t = transport.lower()
+        self.contact = (b"<sip:" + (aor.user or b"tinysip") + b"@" + host
+                        + (b"" if t == b"udp" else b";transport=" + t)
+                        + b'>;+sip.instance="<' + instance + b'>"')
+        self.request_uri = aor.scheme + b":" + aor.host + (b":%d" % aor.port if aor.port else b"")
 
     def build(self, expires=None):
         """(REGISTER bytes, branch). Uses the current credentials if challenged before."""
-        if expires is None:
-            expires = self.expires
         self.cseq += 1
         branch = new_branch(self.rng)
-        m = request(b"REGISTER", self.request_uri)
-        m.add(b"Via", b"SIP/2.0/" + self.transport + b" " + self.via_host + b";branch=" + branch
-              + b";rport")
-        if self.route:
-            m.add(b"Route", self.route)
-        m.add(b"Max-Forwards", b"70")
-        m.add(b"From", b"<" + self.aor_bytes + b">;tag=" + self.from_tag)
-        m.add(b"To", b"<" + self.aor_bytes + b">")
-        m.add(b"Call-ID", self.call_id)
-        m.add(b"CSeq", b"%d REGISTER" % self.cseq)
-        if self.outbound:
-            m.add(b"Supported", b"outbound, path, gruu")
-        else:
-            m.add(b"Supported", b"path, gruu")
-        contact = b"<" + self.contact_uri + b'>;+sip.instance="<' + self.instance + b'>"'
-        if self.outbound:
-            contact += b";reg-id=%d" % self.reg_id
-        m.add(b"Contact", contact)
-        m.add(b"Expires", b"%d" % expires)
-        m.add(b"User-Agent", self.user_agent)
+        auth = None
         if self.digest is not None:
             auth = self.digest.header(b"REGISTER", self.request_uri)
-            if auth is not None:
-                m.add(auth[0], auth[1])
-        return m.to_bytes(), branch
+        return _REGISTER % (
+            self.request_uri, self.transport, self.host, branch,
+            b"Route: " + self.route + b"\r\n" if self.route else b"",
+            self.to, self.from_tag, self.to, self.call_id, self.cseq,
+            b"outbound, " if self.outbound else b"",
+            self.contact, b";reg-id=%d" % self.reg_id if self.outbound else b"",
+            self.expires if expires is None else expires, self.user_agent,
+            auth[0] + b": " + auth[1] + b"\r\n" if auth else b"",
+        ), branch
 
     def on_response(self, msg):
-        """(outcome, info) for a response to our REGISTER; see the module table."""
-        outcome, info = self._outcome(msg)
-        if outcome == R_FAIL:
-            self.auth_rounds = 0  # the loop guard is per attempt: the next one starts afresh
-        return outcome, info
-
-    def _outcome(self, msg):
+        """(outcome, info) for a response to our REGISTER; see the module table. info is
+        None, a Binding (R_OK) or (status, reason, Retry-After s or None) (R_FAIL)."""
         status = msg.status
         if status < 200:
             return R_PROVISIONAL, None
         if status < 300:
             self.auth_rounds = 0
-            return R_OK, self._binding(msg)
+            try:
+                cs = contacts(msg)
+            except ParseError:
+                cs = []
+            na = find_binding(cs, self.instance, self.reg_id if self.outbound else None)
+            pub = temp = granted = None
+            if na is not None:
+                pub = na.param(b"pub-gruu")
+                temp = na.param(b"temp-gruu")
+                granted = _uint(na.param(b"expires"), 0xFFFFFFFF)
+            if granted is None:
+                granted = _uint(msg.get(b"Expires"), 0xFFFFFFFF)
+            b = Binding()
+            b.expires = self.expires if granted is None else granted
+            b.pub_gruu = unquote(pub) if pub else None
+            b.temp_gruu = unquote(temp) if temp else None
+            b.outbound = self.outbound and msg.has_tag(b"Require", b"outbound")
+            b.flow_timer = _uint(msg.get(b"Flow-Timer"), 86400)
+            sr = msg.get_all(b"Service-Route")
+            b.service_route = b", ".join(sr) if sr else None
+            return R_OK, b
+        outcome = R_RETRY
+        info = None
         if status == 401 or status == 407:
-            name = b"WWW-Authenticate" if status == 401 else b"Proxy-Authenticate"
             self.auth_rounds += 1
-            if (self.digest is not None and self.auth_rounds <= MAX_AUTH_ROUNDS
-                    and self.digest.on_challenge(status, msg.get_all(name))):
-                return R_RETRY, None
-            return R_FAIL, (status, b"authentication rejected (check auth.username and "
-                                    b"auth.password)", None)
-        if status == 423:
-            me = msg.get(b"Min-Expires")
-            try:
-                value = parse_uint(me or b"", 0xFFFFFFFF, "Min-Expires")
-            except ParseError:
-                return R_FAIL, (status, b"423 without a usable Min-Expires", None)
-            if value <= self.expires:
-                return R_FAIL, (status, b"423 Min-Expires not above what we asked", None)
-            self.expires = value
-            return R_RETRY, None
-        if status == 439 and self.outbound:
+            d = self.digest
+            if (d is None or self.auth_rounds > _MAX_AUTH_ROUNDS or not d.on_challenge(
+                    status, msg.get_all(b"WWW-Authenticate" if status == 401
+                                        else b"Proxy-Authenticate"))):
+                outcome = R_FAIL
+                info = (status, b"auth.username/auth.password rejected", None)
+        elif status == 423:
+            value = _uint(msg.get(b"Min-Expires"), 0xFFFFFFFF)
+            if value is None or value <= self.expires:
+                outcome = R_FAIL
+                info = (status, b"Min-Expires missing or not above ours", None)
+            else:
+                self.expires = value
+        elif status == 439 and self.outbound:
             self.outbound = False
-            return R_RETRY, None
-        retry_after = None
-        ra = msg.get(b"Retry-After")
-        if ra:
-            try:
-                retry_after = parse_uint(ra.partition(b";")[0].partition(b"(")[0], 86400 * 7,
-                                         "Retry-After")
-            except ParseError:
-                retry_after = None
-        return R_FAIL, (status, msg.reason, retry_after)
-
-    def _binding(self, msg):
-        try:
-            cs = contacts(msg)
-        except ParseError:
-            cs = []
-        na = find_binding(cs, self.instance, self.reg_id if self.outbound else None)
-        granted = binding_expires(na, msg.get(b"Expires"), self.expires)
-        pub, temp = gruus(na) if na is not None else (None, None)
-        outbound = self.outbound and msg.has_tag(b"Require", b"outbound")
-        ft = msg.get(b"Flow-Timer")
-        flow_timer = None
-        if ft:
-            try:
-                flow_timer = parse_uint(ft, 86400, "Flow-Timer")
-            except ParseError:
-                flow_timer = None
-        sr = msg.get_all(b"Service-Route")
-        return Binding(granted, pub, temp, outbound, flow_timer, b", ".join(sr) if sr else None)
+        else:
+            ra = msg.get(b"Retry-After")
+            outcome = R_FAIL
+            info = (status, msg.reason,
+                    _uint(ra.partition(b";")[0].partition(b"(")[0], 86400 * 7) if ra else None)
+        if outcome == R_FAIL:
+            self.auth_rounds = 0  # the loop guard is per attempt: the next one starts afresh
+        return outcome, info
