@@ -32,24 +32,11 @@ def fatal(message):
     sys.exit(2)
 
 
-class _Settings:
-    """The validated config without the validator: config.py is boot-only code."""
-
-
-def _unload(*names):
-    """Forget boot-only modules so the GC can reclaim their code (import costs heap)."""
-    import tinysip
-
-    for name in names:
-        sys.modules.pop("tinysip." + name, None)
-        try:
-            delattr(tinysip, name)
-        except AttributeError:
-            pass
-
-
 def load(path):
-    """(settings, instance URN, CA DER) from the config file; fatal() names the bad key."""
+    """(settings, instance URN, CA DER) from the config file; fatal() names the bad key.
+
+    A function of its own so that its references to the boot-only config and instance code
+    are gone when it returns, before main() drops those modules."""
     from tinysip.config import Config, ConfigError, ca_der
     from tinysip.instance import instance_urn
 
@@ -63,30 +50,34 @@ def load(path):
     try:
         cfg = Config(raw)
         instance = instance_urn(board.mac(cfg))
+        ca = None
+        if cfg.ca_path:
+            try:
+                with open(cfg.ca_path, "rb") as f:
+                    ca = f.read()
+            except OSError:
+                raise ConfigError("tls.ca", "cannot read " + cfg.ca_path)
+            ca = ca_der(ca)
+        board.network_up(cfg)
     except ConfigError as e:
         fatal(str(e))
-    except ValueError as e:
+    except ValueError as e:  # instance: "mac: what is wrong"
         fatal("config key '%s" % str(e).replace(": ", "': ", 1))
-    ca = None
-    if cfg.ca_path:
-        try:
-            with open(cfg.ca_path, "rb") as f:
-                ca = ca_der(f.read())
-        except OSError:
-            fatal("config key 'tls.ca': cannot read %s" % cfg.ca_path)
-        except ConfigError as e:
-            fatal(str(e))
-    board.network_up(cfg)
-    settings = _Settings()
-    for k, v in cfg.__dict__.items():
-        if k != "raw":
-            setattr(settings, k, v)
-    return settings, instance, ca
+    del cfg.raw  # only the board needed it
+    return cfg, instance, ca
 
 
 def main(path="config.json"):
     cfg, instance, ca = load(path)
-    _unload("config", "instance")
+    # forget the boot-only modules so the GC can reclaim their code (import costs heap)
+    import tinysip
+
+    for name in ("config", "instance"):
+        sys.modules.pop("tinysip." + name, None)
+        try:
+            delattr(tinysip, name)
+        except AttributeError:
+            pass
     gc.collect()
     # imported only now: the boot-time config code is gone before the UA's code loads
     from tinysip.io.driver import Driver
@@ -98,13 +89,14 @@ def main(path="config.json"):
     driver = Driver(ua, _clock, ca, on_event)
     ua.start(_clock.now())
     try:
-        driver.run()
+        while True:
+            driver.step()
     except KeyboardInterrupt:
         ua.stop(_clock.now())
         t0 = _clock.now()
         while not ua.idle() and _clock.now() - t0 < 3000:
             driver.step(100)
         driver.pump()
-        driver.close_all()
+        for conn in list(driver.conns):
+            driver.close(conn)
         emit({"event": "stopped"})
-

@@ -5,8 +5,6 @@ import time
 import machine
 import network
 
-from tinysip.config import ConfigError, lookup
-
 
 class Esp32Board:
     def __init__(self, name, led_pin):
@@ -21,9 +19,12 @@ class Esp32Board:
 
     def network_up(self, cfg):
         """Connect Wi-Fi (config keys wifi.ssid, wifi.password), backing off 1, 2, 4 ... 30 s."""
+        # imported here, at boot: a module-level name would keep the boot-only config alive
+        from tinysip.config import ConfigError, lookup
+
         ssid = lookup(cfg.raw, "wifi.ssid", None)
         if not ssid:
-            raise ConfigError("config key 'wifi.ssid': missing")
+            raise ConfigError("wifi.ssid", "missing")
         password = lookup(cfg.raw, "wifi.password", "")
         wlan = self._wlan
         wlan.active(True)

@@ -1,4 +1,4 @@
-"""compat: the interpreter switch gives the same hashes, hex and base64 on both runtimes."""
+"""compat: the interpreter switch gives the same hashes and hex on both runtimes."""
 from tinysip import compat
 
 
@@ -11,12 +11,10 @@ def test_hashes_match_known_vectors():
     assert compat.md5_hex(b"abc") == b"900150983cd24fb0d6963f7d28e17f72"
     assert compat.sha256_hex(b"abc") == (
         b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-    assert len(compat.sha256(b"abc")) == 32 and len(compat.md5(b"abc")) == 16
 
 
-def test_hex_and_base64():
+def test_hex():
     assert compat.hexlify(b"\x00\xff") == b"00ff"
-    assert compat.b64encode(b"tinysip") == b"dGlueXNpcA=="
 
 
 def test_urandom_gives_fresh_bytes():

@@ -3,8 +3,7 @@ import binascii
 
 from testutil import raises
 
-from tinysip.config import Config, ConfigError, ca_der, lookup, route_value
-from tinysip.uri import parse_uri
+from tinysip.config import Config, ConfigError, ca_der, lookup
 
 # a tiny DER-looking blob (SEQUENCE, length, junk) and its PEM wrapping
 DER = b"\x30\x82\x01\x0a" + bytes(range(64)) + b"\x02\x01\x00"
@@ -344,8 +343,8 @@ def test_proxy_route_value():
 
 
 def test_route_value_keeps_user_and_params():
-    assert route_value(parse_uri(b"sip:px@edge.lab.test;transport=tls;ob")) == \
-        b"<sip:px@edge.lab.test;transport=tls;ob;lr>"
+    c = Config(with_(outbound=["sip:px@edge.lab.test;transport=tls;ob"]))
+    assert c.proxies[0].route == b"<sip:px@edge.lab.test;transport=tls;ob;lr>"
 
 
 # -- tls.ca: PEM -> DER -------------------------------------------------------------------------

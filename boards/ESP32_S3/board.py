@@ -1,9 +1,7 @@
 """ESP32-S3 DevKitC-1 (PSRAM): names only; copied to the device as /board.py."""
 from esp32board import Esp32Board  # not "esp32": that name is a built-in on the device
 
-LED_PIN = 48  # the RGB LED's data pin, driven here as a plain on/off pin
-
-_board = Esp32Board("esp32-s3", LED_PIN)
+_board = Esp32Board("esp32-s3", 48)  # the RGB LED's data pin, driven here as a plain on/off pin
 NAME = _board.NAME
 mac = _board.mac
 network_up = _board.network_up

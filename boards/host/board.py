@@ -3,15 +3,16 @@
 Names only, like the device boards: where the MAC comes from, how the network comes up,
 what the status LED does. The host has no Wi-Fi and no LED.
 """
-from tinysip.config import ConfigError
-
 NAME = "host"
 
 
 def mac(cfg):
     """The host has no burned-in MAC the phone may use: it comes from config key `mac`."""
     if cfg.mac is None:
-        raise ConfigError("config key 'mac': missing (the host board takes the MAC from config)")
+        # imported here, at boot: a module-level name would keep the boot-only config alive
+        from tinysip.config import ConfigError
+
+        raise ConfigError("mac", "missing (the host board takes the MAC from config)")
     return cfg.mac
 
 

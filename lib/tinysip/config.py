@@ -4,6 +4,9 @@ Keys are written as dotted paths (`auth.username`); in the JSON file they are ne
 (`{"auth": {"username": ...}}`), and a literal dotted key is accepted too. Every problem
 raises ConfigError("config key 'x.y': what is wrong"). Pure: reading files (tls.ca) is the
 firmware's job; `ca_der()` converts what it read.
+
+Boot-only code: the firmware drops this module once the settings are read, so what Config()
+returns must not refer back to it (plain `Settings` objects, no methods).
 """
 import binascii
 
@@ -12,141 +15,125 @@ from tinysip.uri import parse_uri
 
 
 class ConfigError(ValueError):
-    pass
+    """str() is "config key 'KEY': WHAT" ("config: WHAT" when no key is at fault)."""
+
+    def __init__(self, key, what):
+        super().__init__("config key '%s': %s" % (key, what) if key else "config: " + what)
 
 
-_MISSING = object()
+class Settings:
+    """Plain attributes: the validated settings, and each outbound proxy's (`proxies`)."""
 
 
-def lookup(cfg, key, default=_MISSING):
+def lookup(cfg, key, *default):
+    """The value at dotted `key` (a literal dotted key first); `default` when missing, and
+    ConfigError when missing and no default is given."""
     if key in cfg:
         return cfg[key]
     node = cfg
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
-            if default is _MISSING:
-                raise ConfigError("config key '%s': missing" % key)
-            return default
+            if default:
+                return default[0]
+            raise ConfigError(key, "missing")
         node = node[part]
     return node
 
 
-def _str(cfg, key, default=_MISSING):
-    v = lookup(cfg, key, default)
-    if v is None and default is None:
-        return None
-    if not isinstance(v, str) or not v:
-        raise ConfigError("config key '%s': must be a non-empty string" % key)
+def _str(cfg, key, *default):
+    """A non-empty string; None only for an optional key (default None) unset or null."""
+    v = lookup(cfg, key, *default)
+    if not (v is None and None in default) and (not isinstance(v, str) or not v):
+        raise ConfigError(key, "must be a non-empty string")
     return v
 
 
-def _int(cfg, key, default, low, high):
+def _num(cfg, key, default, low, high, scale=1):
+    """A number from low to high: whole when scale is 1, else seconds (fractions allowed, for
+    the tests' short timers) returned as int(v * scale), e.g. ms for scale 1000."""
     v = lookup(cfg, key, default)
-    if isinstance(v, float) and not (-1e18 < v < 1e18):  # nan and inf (JSON NaN, 1e400)
-        raise ConfigError("config key '%s': must be a whole number" % key)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
-        raise ConfigError("config key '%s': must be a whole number" % key)
-    v = int(v)
-    if v < low or v > high:
-        raise ConfigError("config key '%s': must be between %d and %d" % (key, low, high))
-    return v
+    # the range test also refuses nan and inf (JSON NaN, 1e400) before int() could fail
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high
+            or scale == 1 and v != int(v)):
+        raise ConfigError(key, "must be %s between %s and %s" % (
+            "a number of seconds" if scale > 1 else "a whole number", low, high))
+    return int(v * scale)
 
 
-def _sec_ms(cfg, key, default, low, high):
-    """A duration given in seconds (fractions allowed, for tests), stored as ms."""
-    v = lookup(cfg, key, default)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError("config key '%s': must be a number of seconds" % key)
-    if not low <= v <= high:  # also false for nan
-        raise ConfigError("config key '%s': must be between %s and %s seconds" % (key, low, high))
-    return int(v * 1000)
+def Config(cfg):
+    """Validated Settings from the decoded JSON `cfg`. Durations are in ms, strings in bytes
+    where they go on the wire; `raw` is `cfg` itself (for board keys such as wifi.ssid)."""
+    if not isinstance(cfg, dict):
+        raise ConfigError(None, "the top level must be a JSON object")
+    s = Settings()
+    try:
+        s.aor = aor = parse_uri(_str(cfg, "aor").encode())
+    except ParseError as e:
+        raise ConfigError("aor", e.reason)
+    if aor.scheme not in (b"sip", b"sips") or not aor.user:
+        raise ConfigError("aor", "must be a sip: or sips: URI with a user")
+    s.username = _str(cfg, "auth.username").encode()
+    s.password = _str(cfg, "auth.password").encode()
+    s.expires = _num(cfg, "expires", 3600, 1, 0xFFFFFFFF)
+    s.server_name = _str(cfg, "tls.server_name", None)
+    s.ca_path = _str(cfg, "tls.ca", None)
+    s.mac = lookup(cfg, "mac", None)
+    s.keepalive_ms = _num(cfg, "flow.keepalive", 120, 1, 86400, 1000)
+    s.pong_timeout_ms = _num(cfg, "flow.pong_timeout", 10, 0.1, 600, 1000)
+    s.base_all_down_ms = _num(cfg, "flow.base_all_down", 30, 0.01, 86400, 1000)
+    s.base_some_up_ms = _num(cfg, "flow.base_some_up", 90, 0.01, 86400, 1000)
+    s.max_backoff_ms = _num(cfg, "flow.max_backoff", 1800, 0.01, 86400, 1000)
+    s.connect_timeout_ms = _num(cfg, "flow.connect_timeout", 10, 0.1, 600, 1000)
+    s.t1 = _num(cfg, "sip.t1", 500, 10, 60000)
+    s.max_message = _num(cfg, "sip.max_message", 16384, 1024, 65535)
+    s.user_agent = _str(cfg, "user_agent", "tinysip/0.1").encode()
+    s.raw = cfg
 
-
-class ProxyConfig:
-    def __init__(self, uri, tls, host, port, server_name, route):
-        self.uri = uri
-        self.tls = tls
-        self.host = host
-        self.port = port
-        self.server_name = server_name
-        self.route = route
-
-
-class Config:
-    """Validated settings. Durations are in ms, strings in bytes where they go on the wire."""
-
-    def __init__(self, cfg):
-        if not isinstance(cfg, dict):
-            raise ConfigError("config: the top level must be a JSON object")
-        aor = _str(cfg, "aor")
+    value = lookup(cfg, "outbound")
+    if not isinstance(value, list) or not 1 <= len(value) <= 4:
+        raise ConfigError("outbound", "must be a list of 1 to 4 proxy URIs (one flow each)")
+    s.proxies = []
+    for i in range(len(value)):
+        key = "outbound[%d]" % i
+        if not isinstance(value[i], str):
+            raise ConfigError(key, "must be a URI string")
         try:
-            self.aor = parse_uri(aor.encode())
+            u = parse_uri(value[i].encode())
         except ParseError as e:
-            raise ConfigError("config key 'aor': %s" % e.reason)
-        if not self.aor.is_sip or not self.aor.user:
-            raise ConfigError("config key 'aor': must be a sip: or sips: URI with a user")
-        self.username = _str(cfg, "auth.username").encode()
-        self.password = _str(cfg, "auth.password").encode()
-        self.expires = _int(cfg, "expires", 3600, 1, 0xFFFFFFFF)
-        self.server_name = _str(cfg, "tls.server_name", None)
-        self.ca_path = _str(cfg, "tls.ca", None)
-        self.mac = lookup(cfg, "mac", None)
-        self.keepalive_ms = _sec_ms(cfg, "flow.keepalive", 120, 1, 86400)
-        self.pong_timeout_ms = _sec_ms(cfg, "flow.pong_timeout", 10, 0.1, 600)
-        self.base_all_down_ms = _sec_ms(cfg, "flow.base_all_down", 30, 0.01, 86400)
-        self.base_some_up_ms = _sec_ms(cfg, "flow.base_some_up", 90, 0.01, 86400)
-        self.max_backoff_ms = _sec_ms(cfg, "flow.max_backoff", 1800, 0.01, 86400)
-        self.connect_timeout_ms = _sec_ms(cfg, "flow.connect_timeout", 10, 0.1, 600)
-        self.t1 = _int(cfg, "sip.t1", 500, 10, 60000)
-        self.max_message = _int(cfg, "sip.max_message", 16384, 1024, 65535)
-        self.user_agent = _str(cfg, "user_agent", "tinysip/0.1").encode()
-        self.raw = cfg
-        self.proxies = self._proxies(lookup(cfg, "outbound"))
-        if any(p.tls for p in self.proxies) and not self.ca_path:
-            raise ConfigError("config key 'tls.ca': required for a TLS outbound proxy")
-
-    def _proxies(self, value):
-        if not isinstance(value, list) or not value:
-            raise ConfigError("config key 'outbound': must be a non-empty list of proxy URIs")
-        if len(value) > 4:
-            raise ConfigError("config key 'outbound': at most 4 proxies (one flow each)")
-        out = []
-        for i in range(len(value)):
-            key = "outbound[%d]" % i
-            v = value[i]
-            if not isinstance(v, str):
-                raise ConfigError("config key '%s': must be a URI string" % key)
-            try:
-                u = parse_uri(v.encode())
-            except ParseError as e:
-                raise ConfigError("config key '%s': %s" % (key, e.reason))
-            if not u.is_sip:
-                raise ConfigError("config key '%s': must be a sip: or sips: URI" % key)
-            t = u.transport
-            if t not in (b"tls", b"tcp"):
-                raise ConfigError("config key '%s': transport %s not supported; use sips: or "
-                                  ";transport=tls" % (key, t.decode()))
-            tls = u.secure
-            host, port = u.host_port()
-            if u.port is None and not tls:
-                port = 5060
-            server_name = self.server_name or host.decode()
-            route = route_value(u)
-            out.append(ProxyConfig(u, tls, host.decode(), port, server_name, route))
-        return out
-
-
-def route_value(u):
-    """The proxy URI as a loose-routing Route value."""
-    params = list(u.params)
-    if not any(n == b"lr" for n, _ in params):
-        params.append((b"lr", None))
-    text = u.scheme + b":" + (u.user + b"@" if u.user else b"") + u.host
-    if u.port is not None:
-        text += b":%d" % u.port
-    for n, v in params:
-        text += b";" + n if v is None else b";" + n + b"=" + v
-    return b"<" + text + b">"
+            raise ConfigError(key, e.reason)
+        sips = u.scheme == b"sips"
+        if not sips and u.scheme != b"sip":
+            raise ConfigError(key, "must be a sip: or sips: URI")
+        # the transport param, else tls for sips: and udp (refused) for sip:; sips: over
+        # ;transport=tcp is still TLS
+        t = (u.param(b"transport") or (b"tls" if sips else b"udp")).lower()
+        if t != b"tls" and t != b"tcp":
+            raise ConfigError(key, "transport %s not supported; use sips: or ;transport=tls"
+                              % t.decode())
+        p = Settings()
+        p.uri = u
+        p.tls = sips or t == b"tls"
+        p.host = u.host.decode()
+        if p.host[:1] == "[":
+            p.host = p.host[1:-1]  # no IPv6 brackets
+        p.port = (5061 if p.tls else 5060) if u.port is None else u.port
+        p.server_name = s.server_name or p.host
+        # the proxy URI as a loose-routing Route value: ;lr added unless it is there
+        route = u.scheme + b":" + (u.user + b"@" if u.user else b"") + u.host
+        if u.port is not None:
+            route += b":%d" % u.port
+        lr = b";lr>"
+        for n, v in u.params:
+            route += b";" + n if v is None else b";" + n + b"=" + v
+            if n == b"lr":
+                lr = b">"
+        p.route = b"<" + route + lr
+        s.proxies.append(p)
+    if s.ca_path is None:
+        for p in s.proxies:
+            if p.tls:
+                raise ConfigError("tls.ca", "required for a TLS outbound proxy")
+    return s
 
 
 def ca_der(data, key="tls.ca"):
@@ -155,13 +142,12 @@ def ca_der(data, key="tls.ca"):
         return data
     begin = data.find(b"-----BEGIN CERTIFICATE-----")
     end = data.find(b"-----END CERTIFICATE-----")
-    if begin < 0 or end < begin:
-        raise ConfigError("config key '%s': neither a DER nor a PEM certificate" % key)
-    body = data[begin + 27 : end]
-    try:
-        der = binascii.a2b_base64(b"".join(body.split()))
-    except Exception:  # noqa: BLE001 - binascii.Error on CPython, ValueError on MicroPython
-        raise ConfigError("config key '%s': PEM certificate is not valid base64" % key)
-    if der[:1] != b"\x30":
-        raise ConfigError("config key '%s': PEM does not hold a DER certificate" % key)
+    der = b""
+    if 0 <= begin < end:
+        try:
+            der = binascii.a2b_base64(b"".join(data[begin + 27 : end].split()))
+        except Exception:  # noqa: BLE001 - binascii.Error on CPython, ValueError on MicroPython
+            pass
+    if der[:1] != b"\x30":  # also no PEM, or PEM without base64 DER inside
+        raise ConfigError(key, "not a DER or PEM certificate")
     return der

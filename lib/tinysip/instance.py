@@ -13,7 +13,7 @@ Why the constants are what they are:
   00:00:00 UTC), clock sequence 0, node AA:BB:CC:DD:EE:FF. pjsip documents the same shape.
   (Wording as summarised in docs specs.md §5, which marks it "verify": the RFC text itself
   was not available offline.)
-- We take exactly that: ``TIMESTAMP = 0`` and ``CLOCK_SEQ = 0``. Zero is trivially earlier
+- We take exactly that: ``_TIMESTAMP = 0`` and ``_CLOCK_SEQ = 0``. Zero is trivially earlier
   than any manufacture date, it is the value the RFC shows (a registrar operator reading a
   binding recognises the MAC in the last group at a glance), and it involves no project
   constant that someone could later "fix" and thereby change every deployed phone's ID.
@@ -34,17 +34,8 @@ from binascii import unhexlify
 
 from tinysip.compat import const, hexlify
 
-TIMESTAMP = const(0)
-CLOCK_SEQ = const(0)
-
-_HEXDIGITS = b"0123456789abcdefABCDEF"
-
-
-def _is_hex(b):
-    for c in b:
-        if c not in _HEXDIGITS:
-            return False
-    return True
+_TIMESTAMP = const(0)
+_CLOCK_SEQ = const(0)
 
 
 def parse_mac(mac):
@@ -52,36 +43,28 @@ def parse_mac(mac):
     digits (str or bytes) or 6 raw bytes. Raises ``ValueError("mac: ...")`` otherwise."""
     if isinstance(mac, str):
         mac = mac.encode()
-    elif isinstance(mac, (bytearray, memoryview)):
-        mac = bytes(mac)
-    elif not isinstance(mac, bytes):
-        raise ValueError("mac: expected str or bytes")
-    n = len(mac)
-    if n == 6:
-        raw = mac
-    elif n == 17:
+    # anything else that is not bytes-like becomes b"", which fails the length check below
+    mac = bytes(mac) if isinstance(mac, (bytes, bytearray, memoryview)) else b""
+    if len(mac) == 17:  # the same separator, ':' or '-', after every two digits
         sep = mac[2]
-        if sep != 0x3A and sep != 0x2D:  # ':' or '-'
-            raise ValueError("mac: bad separator")
         for i in (5, 8, 11, 14):
             if mac[i] != sep:
-                raise ValueError("mac: bad separator")
-        digits = mac[0:2] + mac[3:5] + mac[6:8] + mac[9:11] + mac[12:14] + mac[15:17]
-        if not _is_hex(digits):
-            raise ValueError("mac: not hex")
-        raw = unhexlify(digits)
-    elif n == 12:
-        if not _is_hex(mac):
-            raise ValueError("mac: not hex")
-        raw = unhexlify(mac)
-    else:
-        raise ValueError("mac: expected 6 bytes, 12 hex digits or aa:bb:cc:dd:ee:ff")
-    if raw == b"\x00\x00\x00\x00\x00\x00":
+                sep = 0  # mixed or misplaced separators
+        if sep == 0x3A or sep == 0x2D:
+            mac = mac.replace(mac[2:3], b"")  # 12 digits unless a digit was a separator
+    if len(mac) == 12:
+        try:
+            mac = unhexlify(mac)
+        except ValueError:  # binascii.Error on CPython: not hex
+            pass
+    if len(mac) != 6:
+        raise ValueError("mac: not aa:bb:cc:dd:ee:ff, 12 hex digits or 6 bytes")
+    if mac == b"\x00\x00\x00\x00\x00\x00":
         raise ValueError("mac: all zero (unset MAC)")
-    return raw
+    return bytes(mac)
 
 
-def uuid1(mac6, timestamp=TIMESTAMP, clock_seq=CLOCK_SEQ):
+def uuid1(mac6, timestamp=_TIMESTAMP, clock_seq=_CLOCK_SEQ):
     """16-byte version 1 UUID with node ``mac6`` (6 bytes), a 60-bit timestamp (100 ns units
     since 1582-10-15) and a 14-bit clock sequence; defaults are the fixed instance-ID values."""
     if not isinstance(mac6, (bytes, bytearray)) or len(mac6) != 6:
@@ -112,10 +95,6 @@ def format_uuid(b16):
 
 
 def instance_urn(mac):
-    """``b'urn:uuid:...'`` for the device with this MAC (any form ``parse_mac`` accepts)."""
+    """``b'urn:uuid:...'`` for the device with this MAC (any form ``parse_mac`` accepts).
+    The ``+sip.instance`` Contact parameter carries it quoted: ``"<urn:uuid:...>"``."""
     return b"urn:uuid:" + format_uuid(uuid1(parse_mac(mac)))
-
-
-def sip_instance(mac):
-    """The quoted ``+sip.instance`` value: ``b'"<urn:uuid:...>"'``."""
-    return b'"<' + instance_urn(mac) + b'>"'

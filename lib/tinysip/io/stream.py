@@ -12,6 +12,7 @@ non-blocking and read from the poll loop. Per-runtime differences are kept here:
 """
 import socket
 import ssl
+import time
 
 try:
     _WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError)
@@ -22,10 +23,7 @@ _EAGAIN = (11, 35, 115)
 
 
 class StreamError(Exception):
-    def __init__(self, reason, tls=False):
-        super().__init__(reason)
-        self.reason = reason
-        self.tls = tls
+    """args: (reason text naming the operation and the peer, True when TLS failed)."""
 
 
 def _reason(e):
@@ -38,19 +36,16 @@ def _reason(e):
 class StreamConn:
     """One connected TCP/TLS stream. `sock` is the object to register with select.poll."""
 
-    def __init__(self, host, port, tls, server_name=None, ca_der=None, timeout_ms=10000,
-                 client_cert=None):
+    def __init__(self, host, port, tls, server_name, ca_der, timeout_ms):
         self.host = host
         self.port = port
-        self.tls = tls
-        self.server_name = server_name or host
         self.sock = None
         self._raw = None
         try:
             addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
         except (OSError, IndexError) as e:
-            raise StreamError("cannot resolve %s: %s" % (host, _reason(e)))
-        raw = socket.socket(socket.AF_INET6 if _is_v6(host) else socket.AF_INET,
+            raise StreamError("resolve %s: %s" % (host, _reason(e)), False)
+        raw = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
                             socket.SOCK_STREAM)
         self._raw = raw
         try:
@@ -58,23 +53,22 @@ class StreamConn:
             raw.connect(addr)
         except (OSError, ValueError) as e:
             raw.close()
-            raise StreamError("connect to %s:%d failed: %s" % (host, port, _reason(e)))
+            raise StreamError("connect %s:%d: %s" % (host, port, _reason(e)), False)
         if not tls:
             self.sock = raw
             raw.setblocking(False)
             return
         if ca_der is None:
             raw.close()
-            raise StreamError("no CA configured for %s" % host, tls=True)
+            raise StreamError("no CA for TLS", True)
+        server_name = server_name or host
         try:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.verify_mode = ssl.CERT_REQUIRED
             if hasattr(ctx, "check_hostname"):
                 ctx.check_hostname = True
             ctx.load_verify_locations(cadata=ca_der)
-            if client_cert is not None:
-                ctx.load_cert_chain(client_cert[0], client_cert[1])
-            self.sock = ctx.wrap_socket(raw, server_hostname=self.server_name)
+            self.sock = ctx.wrap_socket(raw, server_hostname=server_name)
             # MicroPython may defer the handshake to the first write: SIP speaks first, but
             # verification must fail here, before any SIP byte, so force it now.
             if hasattr(self.sock, "do_handshake"):
@@ -83,23 +77,19 @@ class StreamConn:
                 self.sock.write(b"")
         except (OSError, ValueError) as e:
             raw.close()
-            raise StreamError("TLS with %s (%s:%d) failed: %s" % (self.server_name, host, port,
-                                                                 _reason(e)), tls=True)
+            raise StreamError("TLS %s (%s:%d): %s" % (server_name, host, port, _reason(e)), True)
         self.sock.setblocking(False)  # CPython's wrap_socket detached `raw` already
 
-    def recv(self, n=2048):
+    def recv(self):
         """Bytes read now; b'' when the peer closed; None when nothing is ready."""
         try:
-            data = self.sock.recv(n) if hasattr(self.sock, "recv") else self.sock.read(n)
+            return self.sock.recv(2048) if hasattr(self.sock, "recv") else self.sock.read(2048)
         except _WANT:
             return None
         except OSError as e:
             if e.args and e.args[0] in _EAGAIN:
                 return None
-            raise StreamError("read from %s:%d failed: %s" % (self.host, self.port, _reason(e)))
-        if data is None:
-            return None
-        return data
+            raise StreamError("read %s:%d: %s" % (self.host, self.port, _reason(e)), False)
 
     def send(self, data):
         """Write everything (blocking up to a few seconds); StreamError on failure."""
@@ -113,16 +103,16 @@ class StreamConn:
             except _WANT:
                 n = None
             except OSError as e:
-                if e.args and e.args[0] in _EAGAIN:
-                    n = None
-                else:
-                    raise StreamError("write to %s:%d failed: %s" % (self.host, self.port,
-                                                                     _reason(e)))
+                if not (e.args and e.args[0] in _EAGAIN):
+                    raise StreamError("write %s:%d: %s" % (self.host, self.port, _reason(e)),
+                                      False)
+                n = None
             if not n:
                 tries += 1
                 if tries > 500:
-                    raise StreamError("write to %s:%d stalled" % (self.host, self.port))
-                _pause()
+                    raise StreamError("write %s:%d: %s" % (self.host, self.port, "stalled"),
+                                      False)
+                time.sleep(0.01)
                 continue
             sent += n
 
@@ -135,16 +125,3 @@ class StreamConn:
                     pass
         self.sock = None
         self._raw = None
-
-
-def _is_v6(host):
-    return ":" in host
-
-
-def _pause():
-    import time
-
-    if hasattr(time, "sleep_ms"):
-        time.sleep_ms(10)
-    else:
-        time.sleep(0.01)
