@@ -22,7 +22,8 @@ test_ua.py small enough for MicroPython to compile within a 256 KB heap.
 import gc
 
 # tinysip.ua first: MicroPython compiles the biggest module while the least is loaded
-from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_SEND, UserAgent  # noqa: I001
+from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_SEND  # noqa: I001
+from tinysip.ua import UserAgent
 
 from testutil import FakeClock, FakeRandom
 
@@ -110,6 +111,7 @@ class FakeRegistrar:
         self.keep_log = True
         self.registers = []  # (now, conn, bytes) of every REGISTER received (keep_log)
         self.responses = []  # (now, conn, Message) of every response the UA sent us
+        self.requests = []  # (now, conn, Message) of requests other than REGISTER (BYE)
         self.unparsed = []  # (now, conn, bytes) of what the UA sent that we cannot parse
         self.pings = []  # times of the pings received (keep_log; ints: no heap objects)
         self.on_ping = None  # callback(now, conn)
@@ -170,6 +172,7 @@ class FakeRegistrar:
                     self.responses.append((now, conn, msg))
                     continue
                 if msg.method != b"REGISTER":
+                    self.requests.append((now, conn, msg))  # e.g. the phone's BYE
                     continue
                 if self.keep_log:  # raw bytes: one object each, not a tree of small ones
                     self.registers.append((now, conn, payload))
@@ -362,6 +365,10 @@ class Link:
         self.sent = []  # (now, conn, bytes) written by the UA (with keep_sent)
         self.last_keepalive = None  # keepalive events are only counted
         self.dead_sends = 0  # sends on a connection that is not open
+        self.media_policy = "ok"  # or a reason given to media_failed
+        self.media_opened = []  # ACT_MEDIA actions
+        self.media_closed = []  # call ids
+        self.media_counts = (0, 0)  # (rx, tx) reported when a mirror stops
 
     # -- plumbing -------------------------------------------------------------------------
     def _deliver_later(self, conn, delay, data):
@@ -411,6 +418,16 @@ class Link:
                 self.conns.pop(conn, None)
                 self.reg.close(conn)
                 self.deliveries = [d for d in self.deliveries if d[2] != conn]
+            elif kind == ACT_MEDIA:  # plays the driver: bind the port (or fail), report
+                self.media_opened.append(a)
+                if self.media_policy == "ok":
+                    ua.media_ready(a[1], a[4], now)
+                else:
+                    ua.media_failed(a[1], self.media_policy, now)
+            elif kind == ACT_MEDIA_STOP:
+                self.media_closed.append(a[1])
+                rx, tx = self.media_counts
+                ua.media_stopped(a[1], rx, tx, now)
             else:
                 raise ValueError("unknown action %r" % (a,))
 

@@ -18,6 +18,9 @@ ALL = (
     ("request_answered", ("flow", "method", "status")),
     ("unregistered", ("flow", "reg_id")),
     ("internal_error", ("where", "error")),
+    ("call_incoming", ("flow", "call_id", "caller", "answer_mode")),
+    ("call_answered", ("call_id", "mode", "loopback", "pt", "port")),
+    ("call_ended", ("call_id", "reason", "status", "rx", "tx")),
 )
 
 

@@ -86,7 +86,7 @@ def test_no_ack_within_timer_h_sends_bye_and_ends():
     drain(c)
     while c.state == iv.ANSWERED:
         c.handle_timer(c.next_timer())
-    assert c.state == iv.ENDED
+    assert c.state == iv.ENDED and c.end_reason == "no_ack"
     sent = drain(c)
     bye = sent[-1]
     assert bye.method == b"BYE"
@@ -120,7 +120,7 @@ def test_remote_bye_answered_200_and_call_ends():
     c.receive(req(b"BYE", cseq=2, to_tag=c.local_tag, branch=b"z9hG4bKbye1"), 5000)
     (ok,) = drain(c)
     assert ok.status == 200 and ok.cseq_method == b"BYE"
-    assert c.state == iv.ENDED
+    assert c.state == iv.ENDED and c.end_reason == "bye"
 
 
 def test_ringing_then_cancel_gives_200_and_487_and_ack_ends():
@@ -133,7 +133,7 @@ def test_ringing_then_cancel_gives_200_and_487_and_ack_ends():
     assert (term.status, term.cseq_method) == (487, b"INVITE")
     assert c.state == iv.REJECTED
     c.receive(req(b"ACK", to_tag=c.local_tag, cseq_method=b"ACK"), 2100)
-    assert c.state == iv.ENDED
+    assert c.state == iv.ENDED and c.end_reason == "cancelled"
 
 
 def test_ring_timeout_answers_480():
@@ -143,7 +143,7 @@ def test_ring_timeout_answers_480():
     (r,) = drain(c)
     assert r.status == 480 and c.state == iv.REJECTED
     c.handle_timer(c.next_timer())  # Timer H without an ACK
-    assert c.state == iv.ENDED
+    assert c.state == iv.ENDED and c.end_reason == "no_answer"
 
 
 def test_reject_sends_chosen_status():

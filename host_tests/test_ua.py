@@ -510,8 +510,8 @@ def test_options_answered_200():
     assert len(rs) == 1
     r = rs[0]
     assert r.status == 200 and r.to_tag is not None
-    assert tokens(r.get_all(b"Allow")) == [b"options", b"ack"]
-    assert tokens(r.get_all(b"Supported")) == [b"outbound", b"path", b"gruu"]
+    assert tokens(r.get_all(b"Allow")) == [b"invite", b"ack", b"bye", b"cancel", b"options"]
+    assert tokens(r.get_all(b"Supported")) == [b"outbound", b"path", b"gruu", b"answermode"]
     assert (r.call_id, r.cseq, r.cseq_method, r.branch) == (b"srv-call-1@192.0.2.1", 11,
                                                             b"OPTIONS", b"z9hG4bKsrv1")
     assert link.of("request_answered")[-1].fields() == {
@@ -523,8 +523,8 @@ def test_uas_status_codes():
     link, reg, ua, clock = setup()
     cases = (
         (b"FROBNICATE", b"", None, 501),
-        (b"INVITE", b"", None, 405),
-        (b"BYE", b"", None, 405),
+        (b"BYE", b"", None, 481),  # no dialog
+        (b"PRACK", b"", None, 405),
         (b"SUBSCRIBE", b"", None, 405),
         (b"OPTIONS", b"Require: foo, outbound, 100rel\r\n", None, 420),
         (b"OPTIONS", b"Require: outbound\r\n", None, 200),

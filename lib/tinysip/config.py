@@ -88,6 +88,22 @@ def Config(cfg):
     s.max_message = _num(cfg, "sip.max_message", 16384, 1024, 65535)
     s.user_agent = _str(cfg, "user_agent", "tinysip/0.1").encode()
     s.raw = cfg
+    # calls: auto-answer only for these callers (none: off), where the mirror listens
+    allow = lookup(cfg, "autoanswer.allow", [])
+    if not isinstance(allow, list):
+        raise ConfigError("autoanswer.allow", "must be a list of caller URIs")
+    s.autoanswer = []
+    for a in allow:
+        try:
+            u = parse_uri(a.encode()) if isinstance(a, str) else None
+        except ParseError:
+            u = None
+        if u is None or u.scheme not in (b"sip", b"sips"):
+            raise ConfigError("autoanswer.allow", "%r is not a sip: or sips: URI" % (a,))
+        s.autoanswer.append(a.encode())
+    s.media_ip = _str(cfg, "media.ip", "127.0.0.1").encode()
+    s.media_port = _num(cfg, "media.port", 40000, 1024, 65534)
+    s.ring_ms = _num(cfg, "call.ring_timeout", 60, 1, 3600, 1000)
 
     value = lookup(cfg, "outbound")
     if not isinstance(value, list) or not 1 <= len(value) <= 4:

@@ -23,6 +23,14 @@ KINDS = (
     "request_answered flow method status",
     "unregistered flow reg_id",
     "internal_error where error",  # a bug in tinysip: the UA keeps running
+    # a call to the phone: who (asserted identity, else From) and the mode asked for
+    "call_incoming flow call_id caller answer_mode",
+    # mode "auto" (policy allowed, loopback only) or "manual"; the RFC 6849 type, the payload
+    # type mirrored and our RTP port
+    "call_answered call_id mode loopback pt port",
+    # reason bye/hangup/cancelled/rejected/no_answer/no_ack; status of a rejection; RTP
+    # packets received and sent back by the mirror
+    "call_ended call_id reason status rx tx",
 )
 
 

@@ -67,6 +67,10 @@ TRANSITIONS = (
 
 _T2 = const(4000)
 
+# why a call ended, by the input that ended it (None: keep the reason found before)
+_REASONS = (None, "rejected", None, "bye", "cancelled", "hangup", None, None, "no_ack",
+            "no_answer")
+
 
 def transition(state, inp):
     """(new state, actions); an input without a row changes nothing."""
@@ -153,6 +157,7 @@ class Call:
         self.ring_at = None
         self.last_2xx = None
         self.bye_branch = None  # set when the phone sent BYE: the UA tracks its transaction
+        self.end_reason = None  # "bye", "hangup", "cancelled", "rejected", "no_answer", ...
         self._send(self._response(100))
         if ring_ms is not None:
             self.ring_at = now + ring_ms
@@ -181,13 +186,14 @@ class Call:
             for v in self.route:
                 r.add(b"Record-Route", v)
             r.add(b"Contact", b"<" + self.contact + b">")
-        if status == 200 and req.method == b"INVITE":
+        if req.method == b"INVITE" and status >= 200:
             r.add(b"Allow", ALLOW)
             r.add(b"Supported", SUPPORTED)
-            for name, value in self.extra:
+            for name, value in self.extra:  # Answer-Mode for a 2xx, Unsupported for a 420
                 r.add(name, value)
-            r.add(b"Content-Type", b"application/sdp")
-            r.body = self.body or b""
+            if status < 300:
+                r.add(b"Content-Type", b"application/sdp")
+                r.body = self.body or b""
         return r.to_bytes()
 
     # -- inputs --------------------------------------------------------------------------
@@ -197,6 +203,8 @@ class Call:
         state, acts = transition(self.state, inp)
         applied = state != self.state or acts != 0
         self.state = state
+        if state >= REJECTED and self.end_reason is None:
+            self.end_reason = _REASONS[inp]
         if acts & _OK_REQ:
             self._send(self._response(200, req))
         if acts & (_SEND_2XX | _RESEND):

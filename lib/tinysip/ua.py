@@ -7,7 +7,16 @@ Inputs (each takes `now`, integer ms from a monotonic clock):
     handle_timer(now)                                         when next_timer() is due
 Outputs, drained by the driver after every input:
     pop_action() -> (ACT_CONNECT, conn, host, port, tls, server_name) | (ACT_SEND, conn,
-                    bytes) | (ACT_CLOSE, conn) | None
+                    bytes) | (ACT_CLOSE, conn) | (ACT_MEDIA, call_id, mode, pt, port)
+                    | (ACT_MEDIA_STOP, call_id) | None
+    The driver answers ACT_MEDIA with media_ready(call_id, port, now) (or
+    media_failed(call_id, reason, now)) and ACT_MEDIA_STOP with media_stopped(call_id, rx,
+    tx, now).
+Calls: an INVITE is auto-answered only when Answer-Mode/Priv-Answer-Mode asks for it, the
+policy allows it (invite.may_auto_answer: over a registered flow, caller in
+config autoanswer.allow) and the offer is an RFC 6849 loopback offer; the call is then
+loopback only (the mirror, never a microphone). Any other INVITE rings: call_incoming,
+then answer(call_id, now) or reject(call_id, now, status), or 480 after call.ring_timeout.
     pop_event()  -> an events.Event or None
     next_timer() -> absolute ms of the next timer or None
 Every input method may queue actions and events. None of them raises on peer input: a
@@ -17,6 +26,7 @@ message_dropped event, and a bug surfaces as an internal_error event.
 Heap note: every method is ~100 B of the phone's heap, so one-caller steps are written inline
 where the method stays readable.
 """
+from tinysip import invite as iv
 from tinysip import outbound as ob
 from tinysip.compat import const, hexlify
 from tinysip.digest import DigestClient
@@ -28,16 +38,20 @@ from tinysip.headers import tokens
 from tinysip.message import error_response, parse, response
 from tinysip.register import R_FAIL, R_OK, R_PROVISIONAL, R_RETRY, Registration
 from tinysip.transaction import ClientTransaction, ServerTransaction
+from tinysip.loopback import answer as loopback_answer
+from tinysip.sdp import parse as parse_sdp
 
 ACT_CONNECT = const(1)
 ACT_SEND = const(2)
 ACT_CLOSE = const(3)
+ACT_MEDIA = const(4)
+ACT_MEDIA_STOP = const(5)
 
-SUPPORTED = b"outbound, path, gruu"
-ALLOW = b"OPTIONS, ACK"
+SUPPORTED = iv.SUPPORTED
+ALLOW = iv.ALLOW
 _SIP_METHODS = (b"INVITE", b"BYE", b"CANCEL", b"REGISTER", b"SUBSCRIBE", b"NOTIFY", b"PRACK",
                 b"UPDATE", b"REFER", b"MESSAGE", b"INFO", b"PUBLISH")
-_OUR_TAGS = (b"outbound", b"path", b"gruu")
+_OUR_TAGS = (b"outbound", b"path", b"gruu", b"answermode")
 
 
 def _earliest(t, v):
@@ -63,6 +77,7 @@ class UserAgent:
         self._conn_seq = 0
         self.ctx = {}  # branch -> (ClientTransaction, flow)
         self.stx = {}  # (branch, method) -> (ServerTransaction, conn)
+        self.calls = {}  # call id -> [Call, flow, offer, media params, mode, media state]
         self.actions = []
         self.events = []
         self.stopping = False
@@ -78,9 +93,9 @@ class UserAgent:
         t = None
         for f in self.flows:
             t = _earliest(t, f.next_timer())
-        for d in (self.ctx, self.stx):
-            for tx, _ in d.values():
-                t = _earliest(t, tx.next_timer())
+        for d in (self.ctx, self.stx, self.calls):
+            for e in d.values():
+                t = _earliest(t, e[0].next_timer())
         return t
 
     def idle(self):
@@ -300,10 +315,17 @@ class UserAgent:
                 self._flush(tx, f.conn)
                 if timed_out:
                     del self.ctx[branch]
-                    self._register_failed(f, now, 408, "no answer to REGISTER", True)
+                    if f is not None:
+                        self._register_failed(f, now, 408, "no answer to REGISTER", True)
                     continue
             if tx.terminated:
                 self.ctx.pop(branch, None)
+        for cid in list(self.calls):
+            c = self.calls[cid][0]
+            t = c.next_timer()
+            if t is not None and now >= t:
+                c.handle_timer(now)
+                self._call_flush(cid, now)
         for key in list(self.stx):
             tx, conn = self.stx[key]
             t = tx.next_timer()
@@ -340,13 +362,13 @@ class UserAgent:
             self._ev("message_dropped", f.index, "response with more than one Via")
             return
         entry = self.ctx.get(msg.branch)
-        if entry is None or msg.cseq_method != b"REGISTER":
+        if entry is None or msg.cseq_method != (b"REGISTER" if entry[1] else b"BYE"):
             return  # a late retransmission; nothing waits for it
         tx, f = entry
         out = tx.receive(msg, now)
         if tx.terminated or (out is not None and msg.status >= 200):
             self.ctx.pop(msg.branch, None)
-        if out is None:
+        if out is None or f is None:  # f None: the answer to our BYE, which changes nothing
             return
         outcome, info = f.registration.on_response(out)
         if outcome == R_PROVISIONAL:
@@ -368,8 +390,28 @@ class UserAgent:
 
     def _on_request(self, f, conn, msg, now):
         """Answer a request this UA does not yet serve as a dialog (RFC 3261 §8.2)."""
-        if msg.method == b"ACK":
-            return
+        m = msg.method
+        if (m == b"INVITE" or m == b"ACK" or m == b"CANCEL" or m == b"BYE"
+                or msg.to_tag is not None):
+            e = self.calls.get(msg.call_id)
+            if e is not None and (msg.to_tag is None or msg.to_tag == e[0].local_tag):
+                if m != b"INVITE" or msg.to_tag is not None:  # else a retransmitted INVITE
+                    if m != b"CANCEL" or msg.branch == e[0].invite.branch:
+                        e[0].receive(msg, now)
+                        self._call_flush(msg.call_id, now)
+                        return
+                    # a CANCEL matching no INVITE we have: 481 below
+                else:
+                    return
+            elif m == b"INVITE" and msg.to_tag is None:
+                self._guard(self._on_invite, f, msg, now)
+                return
+            if m == b"ACK":
+                return  # an ACK for nothing we know: absorbed (§17.2.3)
+            if m != b"OPTIONS":
+                self._send(conn, response(msg, 481).to_bytes())  # no such dialog/transaction
+                self._ev("request_answered", f.index, m, 481)
+                return
         key = (msg.branch, msg.method)
         entry = self.stx.get(key)
         if entry is not None:  # a retransmission: the transaction repeats its answer
@@ -407,3 +449,144 @@ class UserAgent:
         else:
             self._send(conn, data)  # no RFC 3261 branch: answer statelessly
         self._ev("request_answered", f.index, msg.method, status)
+
+    # -- calls (the phone as called party) ------------------------------------------------
+    def _on_invite(self, f, msg, now):
+        """A new INVITE: reject, auto-answer (policy + loopback offer) or ring."""
+        cfg = self.cfg
+        b = f.binding
+        reg = f.registration
+        contact = (b.pub_gruu if b is not None and b.pub_gruu else iv.addr(reg.contact)) + b";ob"
+        via = b"SIP/2.0/" + reg.transport + b" " + reg.host
+        am = iv.answer_mode(msg)
+        auto = am is not None and am[1] == b"auto"
+        require = am is not None and am[2]
+        allowed = auto and iv.may_auto_answer(msg, cfg.autoanswer,
+                                              f.state == ob.UP and b is not None and b.outbound)
+        offer = params = None
+        status = 0
+        try:
+            offer = parse_sdp(msg.body)
+            params = loopback_answer(offer, cfg.media_ip, 0, 0, 0)[1]
+        except ParseError as e:  # not an offer the mirror can serve
+            status = e.status if require and allowed else 0
+        unknown = iv.requires_unknown(msg, SUPPORTED)
+        busy = False
+        for e in self.calls.values():
+            if e[0].state != iv.ENDED:
+                busy = True
+        if unknown:
+            status = 420
+        elif busy:
+            status = 486
+        elif auto and require and not allowed:
+            status = 403  # RFC 5373: the required mode cannot be honoured
+        elif params is None:
+            allowed = False  # an auto-answered call is loopback only: ring instead
+        ring = None if status or allowed else cfg.ring_ms
+        call = iv.Call(msg, now, via, contact, self.rng, cfg.t1, ring)
+        self.calls[msg.call_id] = [call, f, offer, params, "auto" if allowed else "manual", 0]
+        who = msg.get(b"P-Asserted-Identity") or msg.get(b"From")
+        self._ev("call_incoming", f.index, msg.call_id, iv.addr(who or b""),
+                 am[1] + (b";require" if require else b"") if am else None)
+        if status:
+            if unknown:
+                call.extra = [(b"Unsupported", b", ".join(unknown))]
+            call.final = status
+            call.step(iv.REJECT, now)
+        elif allowed:
+            call.extra = [(am[0], b"Auto")]
+            self._open_media(msg.call_id)
+        self._call_flush(msg.call_id, now)
+
+    def _open_media(self, cid):
+        e = self.calls[cid]
+        p = e[3]
+        e[5] = 1  # opening
+        self.actions.append((ACT_MEDIA, cid, p[1], p[2], self.cfg.media_port))
+
+    def answer(self, call_id, now):
+        """Answer a ringing call by hand (only loopback offers: the host has no audio)."""
+        e = self.calls.get(call_id)
+        if e is None or e[0].state != iv.RINGING or e[5]:
+            return False
+        if e[3] is None:
+            e[0].final = 488
+            e[0].step(iv.REJECT, now)
+            self._call_flush(call_id, now)
+            return False
+        self._open_media(call_id)
+        return True
+
+    def reject(self, call_id, now, status=486):
+        e = self.calls.get(call_id)
+        if e is None or e[0].state != iv.RINGING:
+            return False
+        e[0].final = status
+        e[0].step(iv.REJECT, now)
+        self._call_flush(call_id, now)
+        return True
+
+    def hangup(self, call_id, now):
+        e = self.calls.get(call_id)
+        if e is None:
+            return False
+        c = e[0]
+        ok = c.step(iv.HANGUP, now)
+        self._call_flush(call_id, now)
+        return ok
+
+    def media_ready(self, call_id, port, now):
+        """The driver bound the RTP port for ACT_MEDIA: send the 200 with the answer."""
+        e = self.calls.get(call_id)
+        if e is None:
+            return
+        c = e[0]
+        e[5] = 2  # running
+        if c.state != iv.RINGING:  # cancelled meanwhile
+            self._call_flush(call_id, now)
+            return
+        c.body = loopback_answer(e[2], self.cfg.media_ip, port, now & 0xFFFFFF, 1)[0]
+        c.step(iv.ANSWER, now)
+        p = e[3]
+        self._ev("call_answered", call_id, e[4], p[0], p[2], port)
+        self._call_flush(call_id, now)
+
+    def media_failed(self, call_id, reason, now):
+        e = self.calls.get(call_id)
+        if e is None:
+            return
+        e[5] = 0
+        self._ev("message_dropped", e[1].index, "media: %s" % reason)
+        e[0].final = 500
+        e[0].step(iv.REJECT, now)
+        self._call_flush(call_id, now)
+
+    def media_stopped(self, call_id, rx, tx, now):
+        e = self.calls.pop(call_id, None)
+        if e is not None:
+            c = e[0]
+            self._ev("call_ended", call_id, e[6] if len(e) > 6 else "ended", c.final, rx, tx)
+
+    def _call_flush(self, cid, now):
+        """Send what the call queued on its flow; finish it once it ended."""
+        e = self.calls.get(cid)
+        if e is None:
+            return
+        c, f = e[0], e[1]
+        conn = f.conn
+        d = c.pop_send()
+        while d is not None:
+            if d.startswith(b"BYE "):
+                tx = ClientTransaction(d, c.bye_branch, b"BYE", now, True, t1=self.cfg.t1)
+                self.ctx[c.bye_branch] = (tx, None)
+                self._flush(tx, conn)
+            else:
+                self._send(conn, d)
+            d = c.pop_send()
+        if c.state == iv.ENDED and len(e) == 6:
+            e.append(c.end_reason)
+            if e[5]:
+                self.actions.append((ACT_MEDIA_STOP, cid))
+            else:
+                self.media_stopped(cid, 0, 0, now)

@@ -1,0 +1,207 @@
+"""Calls to the phone through the UA on virtual time: auto-answer policy, loopback offers,
+ringing, CANCEL, BYE both ways, 481 for unknown dialogs, the media actions."""
+from fakeregistrar import INSTANCE, answers, last_conn, no_internal_errors, request, setup, up
+from tinysip.message import parse
+from tinysip.ua import ACT_MEDIA
+
+ALLOWED = "sip:tester@lab.test"
+PUB = b"sip:alice@lab.test;gr=" + INSTANCE
+LOOP = (b"v=0\r\no=- 7 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+        b"m=audio 30000 RTP/AVP 100 101\r\na=loopback:rtp-pkt-loopback\r\n"
+        b"a=loopback-source\r\na=rtpmap:100 encaprtp/8000\r\na=rtpmap:101 rtploopback/8000\r\n")
+PLAIN = (b"v=0\r\no=- 7 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+         b"m=audio 30000 RTP/AVP 8\r\n")
+RR = b"Record-Route: <sip:192.0.2.1:5061;transport=tls;lr>\r\n"
+
+
+def phone(allow=(ALLOWED,), ring=None):
+    extra = {"autoanswer": {"allow": list(allow)}, "media": {"ip": "192.0.2.50", "port": 40000}}
+    if ring:
+        extra["call"] = {"ring_timeout": ring}
+    link, reg, ua, clock = setup(extra=extra)
+    up(link)
+    return link, reg, ua, clock
+
+
+def invite(extra=b"", body=LOOP, caller=b"<sip:tester@lab.test>", branch=b"z9hG4bKinv1",
+           pai=None, method=b"INVITE", to=b"<sip:alice@lab.test>", cseq=11):
+    h = RR + b"Contact: <sip:tester@192.0.2.9:5070>\r\n" + extra
+    if pai:
+        h += b"P-Asserted-Identity: " + pai + b"\r\n"
+    if body:
+        h += b"Content-Type: application/sdp\r\n"
+    raw = request(method, h, to=to, branch=branch, ruri=PUB, body=body)
+    raw = raw.replace(b"From: <sip:carol@lab.test>", b"From: " + caller)
+    return raw.replace(b"CSeq: 11 ", b"CSeq: %d " % cseq)
+
+
+def statuses(reg, start):
+    return [(r.status, r.cseq_method) for r in answers(reg, start)]
+
+
+def test_allowed_caller_with_auto_and_loopback_offer_is_answered_by_the_mirror():
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n"))
+    assert statuses(reg, n) == [(100, b"INVITE"), (200, b"INVITE")]
+    ok = answers(reg, n)[1]
+    assert ok.get(b"Answer-Mode") == b"Auto"
+    assert ok.get(b"Contact") == b"<" + PUB + b";ob>"  # GRUU with ob on an outbound flow
+    assert ok.get(b"Record-Route") == b"<sip:192.0.2.1:5061;transport=tls;lr>"
+    assert b"a=loopback-mirror" in ok.body and b"m=audio 40000 " in ok.body
+    assert b"c=IN IP4 192.0.2.50" in ok.body
+    media = link.media_opened[-1]
+    assert media[0] == ACT_MEDIA and media[4] == 40000
+    inc = link.of("call_incoming")[-1]
+    assert (inc.caller, inc.answer_mode) == (b"sip:tester@lab.test", b"auto")
+    ans = link.of("call_answered")[-1]
+    assert (ans.mode, ans.loopback, ans.pt, ans.port) == ("auto", b"rtp-pkt-loopback", 100, 40000)
+    # ACK, then the caller hangs up
+    tag = ok.to_tag
+    link.inject(last_conn(link), invite(method=b"ACK", to=b"<sip:alice@lab.test>;tag=" + tag,
+                                        body=b"", branch=b"z9hG4bKack"))
+    link.media_counts = (250, 250)
+    link.inject(last_conn(link), invite(method=b"BYE", to=b"<sip:alice@lab.test>;tag=" + tag,
+                                        body=b"", branch=b"z9hG4bKbye", cseq=12))
+    assert statuses(reg, n)[-1] == (200, b"BYE")
+    end = link.of("call_ended")[-1]
+    assert (end.reason, end.rx, end.tx) == ("bye", 250, 250)
+    assert link.media_closed == [ok.call_id]
+    assert ua.calls == {}
+    no_internal_errors(link)
+
+
+def test_priv_answer_mode_follows_the_same_policy():
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Priv-Answer-Mode: Auto\r\n"))
+    ok = answers(reg, n)[-1]
+    assert ok.status == 200 and ok.get(b"Priv-Answer-Mode") == b"Auto"
+
+
+def test_caller_not_allowed_rings_and_require_is_refused_403():
+    link, reg, ua, clock = phone(ring=30)
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n", caller=b"<sip:eve@lab.test>"))
+    assert statuses(reg, n) == [(100, b"INVITE"), (180, b"INVITE")]
+    assert link.media_opened == []
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto;require\r\n",
+                                        caller=b"<sip:eve@lab.test>", branch=b"z9hG4bKinv2")
+                .replace(b"srv-call-1", b"srv-call-2"))
+    # one call is ringing: the second is busy whatever it asks
+    assert statuses(reg, n)[-1] == (486, b"INVITE")
+
+
+def test_require_from_a_stranger_gets_403():
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto;require\r\n",
+                                        caller=b"<sip:eve@lab.test>"))
+    assert statuses(reg, n) == [(100, b"INVITE"), (403, b"INVITE")]
+    assert link.media_opened == []
+    assert link.of("call_ended") == [] and len(ua.calls) == 1  # until the ACK
+    tag = answers(reg, n)[-1].to_tag
+    link.inject(last_conn(link), invite(method=b"ACK", to=b"<sip:alice@lab.test>;tag=" + tag,
+                                        body=b""))
+    end = link.of("call_ended")[-1]
+    assert (end.reason, end.status, end.rx) == ("rejected", 403, 0) and ua.calls == {}
+
+
+def test_asserted_identity_beats_a_spoofed_from():
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto;require\r\n",
+                                        pai=b"<sip:mallory@lab.test>"))
+    assert statuses(reg, n)[-1] == (403, b"INVITE")
+
+
+def test_auto_answer_off_unless_configured():
+    link, reg, ua, clock = phone(allow=())
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n"))
+    assert statuses(reg, n) == [(100, b"INVITE"), (180, b"INVITE")]
+
+
+def test_allowed_caller_without_loopback_offer_rings_and_require_gets_488():
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto;require\r\n", body=PLAIN))
+    assert statuses(reg, n) == [(100, b"INVITE"), (488, b"INVITE")]
+
+
+def test_no_answer_mode_rings_then_480_after_the_ring_timeout():
+    link, reg, ua, clock = phone(ring=20)
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite())
+    assert statuses(reg, n) == [(100, b"INVITE"), (180, b"INVITE")]
+    clock.advance(20000)
+    ua.handle_timer(clock.now)
+    link.settle()
+    assert statuses(reg, n)[-1] == (480, b"INVITE")
+    inc = link.of("call_incoming")[-1]
+    assert inc.answer_mode is None
+
+
+def test_manual_answer_of_a_loopback_offer_and_our_bye():
+    link, reg, ua, clock = phone(allow=())
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite())
+    cid = link.of("call_incoming")[-1].call_id
+    assert ua.answer(cid, clock.now)
+    link.settle()
+    ok = answers(reg, n)[-1]
+    assert ok.status == 200 and ok.get(b"Answer-Mode") is None
+    assert link.of("call_answered")[-1].mode == "manual"
+    link.inject(last_conn(link), invite(method=b"ACK", to=b"<sip:alice@lab.test>;tag=" +
+                                        ok.to_tag, body=b"", branch=b"z9hG4bKack"))
+    assert ua.hangup(cid, clock.now)
+    link.settle()
+    bye = reg.requests[-1][2]
+    assert bye.method == b"BYE" and bye.uri == b"sip:tester@192.0.2.9:5070"
+    assert bye.get(b"Route") == b"<sip:192.0.2.1:5061;transport=tls;lr>"
+    assert link.of("call_ended")[-1].reason == "hangup"
+
+
+def test_cancel_while_ringing():
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite())
+    link.inject(last_conn(link), invite(method=b"CANCEL", body=b""))
+    assert statuses(reg, n)[-2:] == [(200, b"CANCEL"), (487, b"INVITE")]
+
+
+def test_unknown_dialog_and_unmatched_cancel_get_481():
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(method=b"BYE", to=b"<sip:alice@lab.test>;tag=nope",
+                                        body=b""))
+    link.inject(last_conn(link), invite(method=b"CANCEL", body=b"", branch=b"z9hG4bKzz"))
+    assert statuses(reg, n) == [(481, b"BYE"), (481, b"CANCEL")]
+
+
+def test_media_failure_answers_500():
+    link, reg, ua, clock = phone()
+    link.media_policy = "port in use"
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n"))
+    assert statuses(reg, n)[-1] == (500, b"INVITE")
+
+
+def test_unsupported_require_gets_420():
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Require: 100rel, answermode\r\n"))
+    r = answers(reg, n)[-1]
+    assert r.status == 420 and r.get(b"Unsupported") == b"100rel"
+
+
+def test_options_lists_invite_and_answermode():
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), request(b"OPTIONS"))
+    r = answers(reg, n)[-1]
+    assert r.status == 200
+    assert b"INVITE" in r.get(b"Allow") and b"answermode" in r.get(b"Supported")
+    assert r.get(b"Accept") == b"application/sdp"
+    assert parse(r.to_bytes()).status == 200
