@@ -1,0 +1,142 @@
+"""Lean SDP (RFC 8866) reader for offers and writer for answers, bytes end to end.
+
+Owns: cutting an offer into its origin, session connection and media sections, and writing
+an answer. It reads only what the loopback mirror needs (c=, o=, m=, a=rtpmap, the RFC 6849
+loopback attributes, the direction attributes) and skips every other line. It does not
+decide anything: tinysip.loopback does.
+
+parse(body) -> (origin, conn, medias)
+  origin  the six o= fields, a list of bytes
+  conn    the session-level c= as (addrtype, address), or None
+  medias  one list per m= line, in order:
+    [0] media b"audio"    [1] port int (0: rejected)    [2] proto b"RTP/AVP"
+    [3] formats, list of bytes in m= order
+    [4] (addrtype, address) of its c=, else the session's (never None)
+    [5] rtpmaps, list of (pt bytes, encoding name lowercased, clock int, raw value)
+    [6] loopback types, list of bytes (every a=loopback token)
+    [7] role b"loopback-source" / b"loopback-mirror" / None
+    [8] direction b"sendrecv" / b"sendonly" / b"recvonly" / b"inactive" / None (default)
+
+Malformed SDP raises ParseError(400); SDP over the bounds below raises ParseError(488).
+"""
+from tinysip.compat import const
+from tinysip.errors import ParseError
+
+_MAX_BODY = const(4096)
+_MAX_LINES = const(100)
+_MAX_MEDIA = const(4)
+_MAX_FMTS = const(32)
+
+_DIRS = (b"sendrecv", b"sendonly", b"recvonly", b"inactive")
+
+
+def _bad(what):
+    raise ParseError(400, "offer: " + what)
+
+
+def parse(body):
+    """Parse an SDP offer (bytes); see the module docstring for the result."""
+    if len(body) > _MAX_BODY or body.count(b"\n") > _MAX_LINES:
+        raise ParseError(488, "offer: SDP over %d bytes or %d lines" % (_MAX_BODY, _MAX_LINES))
+    origin = conn = sdir = m = None
+    medias = []
+    first = True
+    for line in body.split(b"\n"):
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        if not line:
+            continue
+        if first:  # RFC 8866 §5.1: v=0 comes first
+            if line != b"v=0":
+                _bad("SDP does not start with v=0")
+            first = False
+            continue
+        k = line[:2]
+        v = line[2:]
+        if k == b"m=":  # m=<media> <port>[/<count>] <proto> <fmt> ... (§5.14)
+            if len(medias) == _MAX_MEDIA:
+                raise ParseError(488, "offer: over %d m= lines" % _MAX_MEDIA)
+            f = v.split()
+            if len(f) < 4:
+                _bad("m= line without formats")
+            port = f[1].partition(b"/")[0]
+            if not port.isdigit() or len(port) > 5 or int(port) > 65535:
+                _bad("bad m= port")
+            fmts = f[3:]
+            if len(fmts) > _MAX_FMTS:
+                raise ParseError(488, "offer: over %d formats" % _MAX_FMTS)
+            if f[2].startswith(b"RTP/"):
+                for p in fmts:
+                    if not p.isdigit() or len(p) > 3 or int(p) > 127:
+                        _bad("bad RTP payload type")
+            m = [f[0], int(port), f[2], fmts, None, [], [], None, sdir]
+            medias.append(m)
+        elif k == b"c=":  # c=IN IP4|IP6 <address>[/ttl...] (§5.7)
+            f = v.split()
+            if len(f) != 3 or f[0] != b"IN":
+                _bad("bad c= line")
+            if f[1] != b"IP4" and f[1] != b"IP6":
+                raise ParseError(488, "offer: c= not IP4/IP6")
+            c = (f[1], f[2].partition(b"/")[0])
+            if m is None:
+                conn = c
+            else:
+                m[4] = c
+        elif k == b"o=":  # o=<user> <sess-id> <sess-version> IN <addrtype> <addr> (§5.2)
+            origin = v.split()
+            if len(origin) != 6:
+                _bad("bad o= line")
+        elif k == b"a=":
+            name, _, val = v.partition(b":")
+            if name in _DIRS:  # §6.7: media-level wins over session-level
+                if m is None:
+                    sdir = name
+                else:
+                    m[8] = name
+            elif m is None:
+                continue  # the other attributes we read are media-level only
+            elif name == b"rtpmap":  # a=rtpmap:<pt> <name>/<clock>[/<params>] (§6.6)
+                pt, _, enc = val.partition(b" ")
+                enc = enc.strip()
+                ename, _, rest = enc.partition(b"/")
+                clock = rest.partition(b"/")[0]
+                if not pt.isdigit() or not ename or not clock.isdigit() or len(clock) > 9:
+                    _bad("bad a=rtpmap")
+                m[5].append((pt, ename.lower(), int(clock), val))
+            elif name == b"loopback":  # RFC 6849 §4.1: one or more types
+                m[6].extend(val.split())
+            elif name == b"loopback-source" or name == b"loopback-mirror":  # RFC 6849 §4.2
+                if m[7] is not None and m[7] != name:
+                    _bad("both loopback roles on one m= line")
+                m[7] = name
+        elif line[1:2] != b"=" or not line[:1].isalpha():
+            _bad("SDP line is not <type>=<value>")
+    if first:
+        _bad("empty SDP")
+    if origin is None:
+        _bad("SDP without o=")
+    if not medias:
+        raise ParseError(488, "offer: SDP without m= lines")
+    for m in medias:
+        if m[4] is None:
+            if conn is None:  # §5.7: c= in the session or in every media section
+                _bad("m= line without c=")
+            m[4] = conn
+    return origin, conn, medias
+
+
+def write(ip, sess_id, sess_ver, sections):
+    """SDP bytes for an answer from us at `ip` (bytes, IPv4 or IPv6).
+
+    sections: list of (media, port, proto, formats, attributes), attributes being the a=
+    values without "a=" (b"rtpmap:96 encaprtp/8000"). sess_id, sess_ver: ints (o= line).
+    """
+    at = b"IP6" if b":" in ip else b"IP4"
+    out = [b"v=0", b"o=- %d %d IN %s %s" % (sess_id, sess_ver, at, ip), b"s=-",
+           b"c=IN %s %s" % (at, ip), b"t=0 0"]
+    for media, port, proto, fmts, attrs in sections:
+        out.append(b"m=%s %d %s %s" % (media, port, proto, b" ".join(fmts)))
+        for a in attrs:
+            out.append(b"a=" + a)
+    out.append(b"")
+    return b"\r\n".join(out)
