@@ -50,7 +50,8 @@ def start_lab(lab, timeout=20.0):
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("kamailio-lab")
-    instance = Lab(str(workdir), port_base=PORT_BASE, flow_timer=30, users={"phone1": "secret1", "phone2": "secret2"})
+    instance = Lab(str(workdir), port_base=PORT_BASE, flow_timer=30, users={"phone1": "secret1", "phone2": "secret2", "tester": "testpw",
+                                                                         "mallory": "mallorypw"})
     start_lab(instance)
     yield instance
     instance.close()

@@ -210,6 +210,7 @@ class Call:
         if acts & (_SEND_2XX | _RESEND):
             if acts & _SEND_2XX:
                 self.ring_at = None
+                self.final = 200
                 if req is not None and inp == REINVITE:
                     self.invite = req  # the 2xx answers the re-INVITE
                     self.target = addr(req.get(b"Contact") or self.target)

@@ -117,6 +117,14 @@ class UserAgent:
     def stop(self, now):
         """Unregister up flows (Expires: 0) and close the rest; poll idle() to finish."""
         self.stopping = True
+        for cid in list(self.calls):  # calls end first: their BYE still has a flow
+            c = self.calls[cid][0]
+            if c.state == iv.RINGING:
+                c.final = 480
+                c.step(iv.REJECT, now)
+            else:
+                c.step(iv.HANGUP, now)
+            self._call_flush(cid, now)
         for f in self.flows:
             if f.state == ob.UP and f.conn is not None:
                 f.state = ob.STOPPED

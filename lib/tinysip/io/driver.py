@@ -8,7 +8,7 @@ closes what is left (`close` every id in `conns`).
 import select
 
 from tinysip.io.stream import StreamConn, StreamError
-from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_SEND
+from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_SEND
 
 
 class Driver:
@@ -20,6 +20,7 @@ class Driver:
         self.ca_der = ca_der
         self.on_event = on_event
         self.conns = {}  # conn id -> StreamConn
+        self.media = {}  # call id -> io.media.MediaPort (the RTP mirror of a call)
         self.poll = select.poll()
 
     def pump(self):
@@ -54,6 +55,27 @@ class Driver:
                 ua.connected(conn, self.clock.now())
             elif kind == ACT_CLOSE:
                 self.close(conn)
+            elif kind == ACT_MEDIA:  # (kind, call id, mode, pt, port): open the mirror
+                # imported on the first answered call: an idle phone does not carry it
+                from tinysip.io.media import MediaPort
+                from tinysip.rtp import Mirror
+
+                try:
+                    m = MediaPort(Mirror(a[2], a[3], ua.rng), ua.cfg.media_ip.decode(), a[4])
+                except OSError as e:
+                    ua.media_failed(conn, "RTP port %d: %r" % (a[4], e), self.clock.now())
+                    continue
+                self.media[conn] = m
+                self.poll.register(m.sock, select.POLLIN)
+                ua.media_ready(conn, m.port, self.clock.now())
+            elif kind == ACT_MEDIA_STOP:
+                m = self.media.pop(conn, None)
+                rx = tx = 0
+                if m is not None:
+                    self.poll.unregister(m.sock)
+                    m.close()
+                    rx, tx = m.mirror.rx, m.mirror.tx
+                ua.media_stopped(conn, rx, tx, self.clock.now())
 
     def close(self, conn):
         """Close the stream of `conn` (nothing when it is not open)."""
@@ -78,6 +100,14 @@ class Driver:
         for item in self.poll.poll(wait):
             # MicroPython's poll returns the registered object, CPython's a file descriptor
             obj = item[0]
+            for m in self.media.values():  # RTP first: it is the latency-sensitive path
+                if m.sock is obj or (isinstance(obj, int) and m.sock.fileno() == obj):
+                    for _ in range(64):  # bounded: a flood must not starve signalling
+                        if not m.step():
+                            break
+                    obj = None
+            if obj is None:
+                continue
             conn = None
             for c, s in self.conns.items():
                 if s.sock is obj or (isinstance(obj, int) and s.sock.fileno() == obj):
