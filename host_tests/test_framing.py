@@ -304,7 +304,12 @@ def test_exact_max_size_is_fine():
 
 
 def test_default_max_size():
-    assert StreamFramer().max_size == message.DEFAULT_MAX_SIZE
+    assert StreamFramer().max_size == 16384  # message.parse()'s default too
+    n = 16384 - len(msg(b"x" * 10000)) + 10000  # a body of n bytes: 16384 in all
+    data = msg(b"x" * n)
+    assert len(data) == 16384 and feed_all(data, 4096)[1] == [(FRAME_MESSAGE, data)]
+    out = feed_all(msg(b"x" * (n + 1)), 4096)[1]
+    assert out[0][0] == FRAME_ERROR and out[0][1].status == 513
 
 
 # ------------------------------------------------------------------ torture vectors on a stream

@@ -4,18 +4,16 @@ from testutil import raises
 from tinysip import message
 from tinysip.errors import ParseError
 from tinysip.headers import parse_name_addr
+from tinysip.headers import parse_via
 from tinysip.message import (
-    DEFAULT_MAX_SIZE,
     Message,
     canon,
     contacts,
     error_response,
-    name_addrs,
     parse,
     reason_phrase,
     request,
     response,
-    vias,
 )
 
 INVITE = (
@@ -63,6 +61,18 @@ def opt(extra=b"", body=b"", cl=True, start=b"OPTIONS sip:b@example.com SIP/2.0"
     return head + b"\r\n" + body
 
 
+def vias(m):
+    return [parse_via(v) for v in m.values(b"Via")]
+
+
+def name_addrs(m, name):
+    return [parse_name_addr(v) for v in m.values(name)]
+
+
+def start_line(m):
+    return m.to_bytes().split(b"\r\n", 1)[0]
+
+
 def bad(data, status=400, **kw):
     e = raises(ParseError, parse, data, **kw)
     assert e.status == status, e
@@ -84,7 +94,7 @@ def test_parse_request():
     assert m.branch == b"z9hG4bK776asdhds"
     assert m.body == b"v=0\n"
     assert m.get(b"Max-Forwards") == b"70"
-    assert repr(m) == "<Message %r>" % b"INVITE sip:bob@biloxi.com SIP/2.0"
+    assert start_line(m) == b"INVITE sip:bob@biloxi.com SIP/2.0"
 
 
 def test_parse_response():
@@ -116,7 +126,7 @@ def test_sip_version_is_case_insensitive():
     assert parse(opt(start=b"OPTIONS sip:b@example.com sip/2.0")).method == b"OPTIONS"
     assert parse(RESPONSE.replace(b"SIP/2.0 180", b"sip/2.0 180")).status == 180
     m = parse(RESPONSE.replace(b"SIP/2.0 180", b"sip/2.0 180"))
-    assert m.start_line() == b"SIP/2.0 180 Ringing"  # always sent upper-case
+    assert start_line(m) == b"SIP/2.0 180 Ringing"  # always sent upper-case
 
 
 def test_bad_request_lines():
@@ -328,6 +338,30 @@ def test_cseq_method_must_match_request_method():
     assert parse(RESPONSE.replace(b"314159 INVITE", b"1 BYE")).cseq_method == b"BYE"
 
 
+def cseq(value):
+    """(cseq, cseq_method) of a response with that CSeq value (a response: its CSeq
+    method is not compared with a request method)."""
+    m = parse(RESPONSE.replace(b"CSeq: 314159 INVITE", b"CSeq: " + value))
+    return m.cseq, m.cseq_method
+
+
+def test_parse_cseq():
+    assert cseq(b"1 INVITE") == (1, b"INVITE")
+    assert cseq(b"0009 INVITE") == (9, b"INVITE")
+    assert cseq(b"  9 \t  INVITE  ") == (9, b"INVITE")
+    assert cseq(b"0 ACK") == (0, b"ACK")
+    assert cseq(b"4294967295 REGISTER") == (4294967295, b"REGISTER")
+    assert cseq(b"00000000004294967295 X") == (4294967295, b"X")
+    assert cseq(b"8 RE%47IST%45R") == (8, b"RE%47IST%45R")  # method case and text kept
+
+
+def test_parse_cseq_limits_and_errors():
+    for value in (b"4294967296 INVITE", b"36893488147419103232 REGISTER",
+                  b"9292394834772304023312 OPTIONS", b"-1 INVITE", b"INVITE", b"1", b"1 ",
+                  b"1INVITE", b"1 INV ITE", b"1.0 INVITE", b"", b"0x10 INVITE", b"1 INVITE;x"):
+        bad(RESPONSE.replace(b"CSeq: 314159 INVITE", b"CSeq: " + value))
+
+
 def test_max_forwards():
     assert parse(opt(b"Max-Forwards: 0068\r\n")).get(b"Max-Forwards") == b"0068"
     assert int(parse(opt(b"Max-Forwards: 0068\r\n")).get(b"Max-Forwards")) == 68
@@ -394,7 +428,7 @@ def test_max_size_is_513():
     e = bad(data, 513, max_size=len(data) - 1)
     resp = error_response(data, e)
     assert resp.startswith(b"SIP/2.0 513 Message Too Large\r\n")
-    big = opt(body=b"x" * DEFAULT_MAX_SIZE)
+    big = opt(body=b"x" * 16384)  # the default max_size
     assert raises(ParseError, parse, big).status == 513
 
 
@@ -441,7 +475,7 @@ def test_request_builder_to_bytes():
 
 
 def same_values(a, b):
-    assert a.start_line() == b.start_line()
+    assert start_line(a) == start_line(b)
     assert a.body == b.body
     assert [h for h in a.headers if h[0] != b"Content-Length"] == [
         h for h in b.headers if h[0] != b"Content-Length"
@@ -579,6 +613,7 @@ def test_error_response_bare_lf_head_only():
 
 
 def test_module_exports():
-    for name in message.__all__:
-        assert hasattr(message, name)
+    for name in ("Message", "ParseError", "parse", "response", "request", "canon", "contacts",
+                 "error_response", "reason_phrase"):
+        assert hasattr(message, name), name
     assert parse_name_addr(parse(INVITE).get(b"To")).display == b"Bob"

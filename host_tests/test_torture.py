@@ -12,12 +12,24 @@ from testutil import listdir, raises, read_vector
 from tinysip import message
 from tinysip.errors import ParseError
 from tinysip.framing import FRAME_MESSAGE, StreamFramer
-from tinysip.headers import parse_name_addr, split_list, unquote
-from tinysip.message import contacts, error_response, name_addrs, parse, vias
-from tinysip.uri import parse_uri, unescape
+from tinysip.headers import parse_name_addr, parse_via, split_list, unquote
+from tinysip.message import contacts, error_response, parse
+from tinysip.uri import unescape
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def vias(m):
+    return [parse_via(v) for v in m.values(b"Via")]
+
+
+def name_addrs(m, name):
+    return [parse_name_addr(v) for v in m.values(name)]
+
+
+def start_line(m):
+    return m.to_bytes().split(b"\r\n", 1)[0]
 
 
 def valid(name, stream=True):
@@ -26,7 +38,7 @@ def valid(name, stream=True):
     data = read_vector(name)
     m = parse(data)
     again = parse(m.to_bytes())
-    assert again.start_line() == m.start_line() and again.body == m.body
+    assert start_line(again) == start_line(m) and again.body == m.body
     assert [h for h in again.headers if h[0] != b"Content-Length"] == [
         h for h in m.headers if h[0] != b"Content-Length"
     ]
@@ -127,7 +139,7 @@ def test_rfc4475_esc01():
     assert unescape(m.ruri.user) == b"sips:user@example.com" and m.ruri.host == b"example.net"
     to = na(m, b"To")
     assert to.uri.user == b"%75se%72" and unescape(to.uri.user) == b"user"
-    assert to.uri == parse_uri(b"sip:user@example.com")  # escapes equal their characters
+    assert to.uri.host == b"example.com" and to.uri.params == []  # sip:user@example.com
     assert unescape(na(m, b"From").uri.user) == b"I have spaces"
     c = contacts(m)
     assert len(c) == 1
@@ -150,7 +162,7 @@ def test_rfc4475_escnull():
     c = contacts(m)
     assert len(c) == 2
     assert unescape(c[0].uri.user) == b"\x00" and unescape(c[1].uri.user) == b"\x00\x00"
-    assert c[0].uri != c[1].uri  # two distinct bindings
+    assert unescape(c[0].uri.user) != unescape(c[1].uri.user)  # two distinct bindings
     assert m.get(b"Content-Length") == b"0" and m.body == b""
 
 
@@ -168,7 +180,7 @@ def test_rfc4475_esc02():
 def test_rfc4475_lwsdisp():
     m = valid("rfc4475/lwsdisp.sip")
     f = na(m, b"From")
-    assert f.display == b"caller" and f.uri == parse_uri(b"sip:caller@example.com")
+    assert f.display == b"caller" and f.uri.to_bytes() == b"sip:caller@example.com"
     assert m.from_tag == b"323"
 
 
@@ -238,7 +250,7 @@ def test_rfc4475_unreason():
 def test_rfc4475_noreason():
     m = valid("rfc4475/noreason.sip")
     assert m.status == 100 and m.reason == b""
-    assert m.start_line() == b"SIP/2.0 100 "
+    assert start_line(m) == b"SIP/2.0 100 "
 
 
 # ================================================================== RFC 4475 §3.1.2 invalid

@@ -8,9 +8,7 @@ A local misuse (bad configuration, API misuse) is a ValueError naming the key in
 
 class ParseError(Exception):
     def __init__(self, status, reason):
-        super().__init__(reason)
+        # str(e) is "400 reason": the exception's one argument, so no __str__ is needed
+        super().__init__("%d %s" % (status, reason))
         self.status = status
         self.reason = reason
-
-    def __str__(self):
-        return "%d %s" % (self.status, self.reason)

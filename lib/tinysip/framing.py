@@ -9,7 +9,7 @@ the framer reports FRAME_ERROR once and stays broken, and the transport must be 
 """
 from tinysip.compat import const
 from tinysip.errors import ParseError
-from tinysip.message import DEFAULT_MAX_SIZE
+from tinysip.headers import parse_uint
 
 FRAME_MESSAGE = const(1)
 FRAME_PING = const(2)
@@ -20,47 +20,15 @@ PING = b"\r\n\r\n"
 PONG = b"\r\n"
 
 
-def _content_length(head):
-    """Content-Length from raw header bytes, or a ParseError; None when absent."""
-    value = None
-    cur = None  # the Content-Length value being read, while folded lines may follow
-    for line in head.split(b"\n"):
-        if line[:1] in (b" ", b"\t"):
-            if cur is not None:  # a folded Content-Length value (RFC 3261 §7.3.1)
-                cur = cur + b" " + line.strip()
-            continue
-        value = _one_length(value, cur)
-        cur = None
-        name, colon, v = line.partition(b":")
-        if not colon:
-            continue
-        name = name.strip().lower()
-        if name == b"content-length" or name == b"l":
-            cur = v.strip()
-    value = _one_length(value, cur)
-    if value is None:
-        return None
-    if not value or not value.isdigit():
-        raise ParseError(400, "bad Content-Length on a stream")
-    value = value.lstrip(b"0") or b"0"  # leading zeros are legal (RFC 4475 wsinv)
-    if len(value) > 9:
-        raise ParseError(400, "bad Content-Length on a stream")
-    return int(value)
-
-
-def _one_length(value, new):
-    if new is None:
-        return value
-    new = new.strip()
-    if value is not None and new != value:
-        raise ParseError(400, "conflicting Content-Length headers")
-    return new
-
-
 class StreamFramer:
-    """feed() bytes as they arrive, then call next() until it returns None."""
+    """feed() bytes as they arrive, then call next() until it returns None.
 
-    def __init__(self, max_size=DEFAULT_MAX_SIZE):
+    `max_size` is the largest message accepted (message.parse()'s default, 16384, unless
+    given); `buf` holds the bytes not yet returned; `error` is the ParseError that killed
+    the stream, or None.
+    """
+
+    def __init__(self, max_size=16384):
         self.max_size = max_size
         self.buf = b""
         self.error = None
@@ -81,7 +49,7 @@ class StreamFramer:
         # CR/LF before a start line: RFC 5626 pings (CRLFCRLF), pongs (CRLF) and strays
         i = 0
         n = len(buf)
-        while i < n and (buf[i] == 13 or buf[i] == 10):
+        while i < n and buf[i] in b"\r\n":
             if buf[i : i + 4] == PING:
                 self.buf = buf[i + 4 :]
                 return FRAME_PING, None
@@ -99,25 +67,39 @@ class StreamFramer:
         if buf[:1] == b"\r":
             return None
         end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > self.max_size:
-                return self._fail(ParseError(513, "headers larger than %d bytes" % self.max_size))
-            return None
+        total = len(buf)  # while the headers are incomplete
         try:
-            cl = _content_length(buf[:end])
-            if cl is None:
-                raise ParseError(400, "stream message without Content-Length")
+            if end >= 0:
+                # Content-Length from the header lines; a folded value (RFC 3261 §7.3.1)
+                # continues on lines starting with SP or HTAB, other folded lines are skipped
+                cl = None
+                cur = None  # the Content-Length value being read
+                for line in buf[:end].split(b"\n") + [b""]:
+                    if line[:1] in (b" ", b"\t"):
+                        if cur is not None:
+                            cur += b" " + line.strip()
+                        continue
+                    if cur is not None:  # a complete Content-Length value
+                        cur = cur.strip()
+                        if cl is not None and cur != cl:
+                            raise ParseError(400, "conflicting Content-Length headers")
+                        cl = cur
+                        cur = None
+                    name, colon, v = line.partition(b":")
+                    name = name.strip().lower()
+                    if colon and (name == b"content-length" or name == b"l"):
+                        cur = v.strip()
+                if cl is None:
+                    raise ParseError(400, "stream message without Content-Length")
+                # leading zeros are legal (RFC 4475 wsinv); more than 9 digits is a 400
+                total = end + 4 + parse_uint(cl, 999999999, "Content-Length")
+            if total > self.max_size:
+                raise ParseError(513, "message larger than %d bytes" % self.max_size)
         except ParseError as e:
-            return self._fail(e)
-        total = end + 4 + cl
-        if total > self.max_size:
-            return self._fail(ParseError(513, "message larger than %d bytes" % self.max_size))
-        if len(buf) < total:
+            self.error = e
+            self.buf = b""
+            return FRAME_ERROR, e
+        if end < 0 or len(buf) < total:
             return None
         self.buf = buf[total:]
         return FRAME_MESSAGE, buf[:total]
-
-    def _fail(self, err):
-        self.error = err
-        self.buf = b""
-        return FRAME_ERROR, err

@@ -1,23 +1,14 @@
-"""Header value grammar (RFC 3261 §20, §25): lists, parameters, name-addr, Via, CSeq.
+"""Header value grammar (RFC 3261 §20, §25): lists, parameters, name-addr, Via, numbers.
 
 Owns: splitting comma lists outside quoted strings and <...>, header parameters, display
 names, the checks RFC 4475 expects from the Via/Contact/From/To grammar. It never decides
 what a header means to the UA.
+
+A parsed name-addr or Via is a plain Params object (see uri.py) holding the fields its
+parser sets; `param(name)` reads a header parameter.
 """
 from tinysip.errors import ParseError
-from tinysip.uri import parse_uri
-
-_WS = b" \t"
-_TOKEN_EXTRA = b"-.!%*_+`'~"
-
-
-def is_token(value):
-    if not value:
-        return False
-    for c in value:
-        if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c in _TOKEN_EXTRA):
-            return False
-    return True
+from tinysip.uri import Params, is_token, parse_port, parse_uri  # noqa: F401 - is_token re-exported
 
 
 def split_top(value, sep):
@@ -39,7 +30,7 @@ def split_top(value, sep):
                     i += 1
                 i += 1
             if i >= n:
-                raise ParseError(400, "unterminated quoted string")
+                raise ParseError(400, "unclosed quoted string")
         elif c == 60:
             angle = True
         elif c == 62:
@@ -49,7 +40,7 @@ def split_top(value, sep):
             start = i + 1
         i += 1
     if angle:
-        raise ParseError(400, "unterminated <")
+        raise ParseError(400, "unclosed <")
     out.append(value[start:].strip())
     return out
 
@@ -59,7 +50,7 @@ def split_list(value):
     out = split_top(value, 44)
     for item in out:
         if not item:
-            raise ParseError(400, "empty element in a header list")
+            raise ParseError(400, "empty list element")
     return out
 
 
@@ -80,78 +71,31 @@ def unquote(value):
     return bytes(out)
 
 
-def quote(value):
-    return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+def _params(obj, pieces):
+    """Set obj.params to [(lname, value-or-None)] from 'name = value' pieces; return obj.
 
-
-def parse_header_params(pieces):
-    """[(lname, value-or-None)] from 'name = value' pieces; empty pieces are ParseErrors."""
-    out = []
+    An empty piece (';;'), a bad name or 'name=' without a value is a ParseError.
+    """
+    out = obj.params = []
     for piece in pieces:
         name, eq, value = piece.partition(b"=")
         name = name.strip()
-        if not is_token(name):
-            raise ParseError(400, "bad or empty header parameter")
-        if eq:
-            value = value.strip()
-            if not value:
-                raise ParseError(400, "header parameter without a value")
-            out.append((name.lower(), value))
-        else:
-            out.append((name.lower(), None))
-    return out
-
-
-def get_param(params, name, default=None):
-    for n, v in params:
-        if n == name:
-            return v
-    return default
-
-
-def format_params(params):
-    return b"".join(b";" + n if v is None else b";" + n + b"=" + v for n, v in params)
-
-
-class NameAddr:
-    """`display <uri>;params` or `uri;params`. `uri` is a Uri, `params` the header params."""
-
-    __slots__ = ("display", "uri", "params")
-
-    def __init__(self, uri, display=None, params=None):
-        self.uri = uri
-        self.display = display
-        self.params = params if params is not None else []
-
-    def param(self, name, default=None):
-        return get_param(self.params, name, default)
-
-    @property
-    def tag(self):
-        return get_param(self.params, b"tag")
-
-    def to_bytes(self):
-        head = b""
-        if self.display:
-            head = self.display + b" "
-        return head + b"<" + self.uri.to_bytes() + b">" + format_params(self.params)
-
-    def __repr__(self):
-        return "NameAddr(%r)" % self.to_bytes()
-
-
-def _check_display(display):
-    if display[:1] == b'"':
-        return
-    for word in display.replace(b"\t", b" ").split(b" "):
-        if word and not is_token(word):
-            raise ParseError(400, "display name needs quotes")
+        value = value.strip() if eq else None
+        if not is_token(name) or value == b"":
+            raise ParseError(400, "bad header parameter")
+        out.append((name.lower(), value))
+    return obj
 
 
 def parse_name_addr(value):
-    """Parse From/To/Contact/Route style values. Raises ParseError(400) when malformed."""
+    """Parse From/To/Contact/Route style values. Raises ParseError(400) when malformed.
+
+    Returns a Params with `display` (as on the wire, quotes included; None when absent),
+    `uri` (a Uri) and `params` (the header parameters).
+    """
     v = value.strip()
-    display = None
+    na = Params()
+    na.display = None
     if v[:1] == b'"':
         i = 1
         n = len(v)
@@ -160,119 +104,81 @@ def parse_name_addr(value):
                 i += 1
             i += 1
         if i >= n:
-            raise ParseError(400, "unterminated quoted display name")
-        display = v[: i + 1]
+            raise ParseError(400, "unclosed quoted string")
+        na.display = v[: i + 1]
         rest = v[i + 1 :].lstrip()
         if rest[:1] != b"<":
-            raise ParseError(400, "quoted display name without <uri>")
+            raise ParseError(400, "display name without <URI>")
     else:
         lt = v.find(b"<")
+        rest = None
         if lt >= 0:
+            # a display name of tokens (RFC 4475 lwsdisp); anything else needs quotes
             display = v[:lt].strip()
-            _check_display(display)
+            for word in display.replace(b"\t", b" ").split(b" "):
+                if word and not is_token(word):
+                    raise ParseError(400, "display name needs quotes")
+            na.display = display or None
             rest = v[lt:]
-        else:
-            rest = None
     if rest is None:
         # addr-spec: the URI runs to the first ';', which starts header parameters
         uri_text, semi, ptext = v.partition(b";")
         uri_text = uri_text.strip()
         if b"?" in uri_text or b"," in uri_text:
-            raise ParseError(400, "URI with headers or commas must be inside <>")
+            raise ParseError(400, "URI with ? or , outside <>")
         pieces = split_top(ptext, 59) if semi else []
     else:
         gt = rest.find(b">")
         if gt < 0:
-            raise ParseError(400, "unterminated <")
+            raise ParseError(400, "unclosed <")
         uri_text = rest[1:gt]
         ptext = rest[gt + 1 :].strip()
         if ptext and ptext[:1] != b";":
             raise ParseError(400, "junk after >")
         pieces = split_top(ptext[1:], 59) if ptext else []
-    return NameAddr(parse_uri(uri_text), display or None, parse_header_params(pieces))
-
-
-class Via:
-    __slots__ = ("transport", "host", "port", "params")
-
-    def __init__(self, transport, host, port=None, params=None):
-        self.transport = transport
-        self.host = host
-        self.port = port
-        self.params = params if params is not None else []
-
-    def param(self, name, default=None):
-        return get_param(self.params, name, default)
-
-    @property
-    def branch(self):
-        return get_param(self.params, b"branch")
-
-    def to_bytes(self):
-        hp = self.host if self.port is None else self.host + b":%d" % self.port
-        return b"SIP/2.0/" + self.transport + b" " + hp + format_params(self.params)
-
-
-def parse_port(text):
-    text = text.strip()
-    if not text or len(text) > 5 or not text.isdigit() or int(text) > 65535:
-        raise ParseError(400, "bad port")
-    return int(text)
+    na.uri = parse_uri(uri_text)
+    return _params(na, pieces)
 
 
 def parse_via(value):
-    """One Via value; LWS is allowed around '/', ':', ';' and '=' (RFC 4475 wsinv)."""
+    """One Via value; LWS is allowed around '/', ':', ';' and '=' (RFC 4475 wsinv).
+
+    Returns a Params with `transport` (upper case), `host` (IPv6 in brackets), `port`
+    (None when absent), `params` and `branch` (None when absent).
+    """
     pieces = split_top(value, 59)
     proto = pieces[0].split(b"/", 2)
-    if len(proto) != 3 or proto[0].strip().upper() != b"SIP":
-        raise ParseError(400, "Via without SIP/2.0/transport")
-    if proto[1].strip() != b"2.0":
-        raise ParseError(400, "Via with an unsupported SIP version")
-    rest = proto[2].strip().replace(b"\t", b" ")
-    transport, sp, sent_by = rest.partition(b" ")
+    if len(proto) != 3 or proto[0].strip().upper() != b"SIP" or proto[1].strip() != b"2.0":
+        raise ParseError(400, "Via: not SIP/2.0/transport")
+    transport, _, sent_by = proto[2].strip().replace(b"\t", b" ").partition(b" ")
     if not is_token(transport):
-        raise ParseError(400, "Via with a bad transport")
+        raise ParseError(400, "Via: bad transport")
     sent_by = sent_by.strip()
-    if not sent_by:
-        raise ParseError(400, "Via without sent-by")
-    port = None
+    junk = None  # what stands between an IPv6 reference and the ':' of its port
     if sent_by[:1] == b"[":
-        close = sent_by.find(b"]")
-        if close < 0:
-            raise ParseError(400, "Via with an unterminated IPv6 reference")
+        close = sent_by.find(b"]")  # none: the host is empty
+        junk, colon, port = sent_by[close + 1 :].strip().partition(b":")
         host = sent_by[: close + 1]
-        tail = sent_by[close + 1 :].strip()
-        if tail:
-            if tail[:1] != b":":
-                raise ParseError(400, "Via with junk after the host")
-            port = parse_port(tail[1:])
     else:
-        host, colon, p = sent_by.partition(b":")
+        host, colon, port = sent_by.partition(b":")
         host = host.strip()
-        if colon:
-            port = parse_port(p)
-    if not host or b" " in host:
-        raise ParseError(400, "Via with a bad host")
-    return Via(transport.upper(), host, port, parse_header_params(pieces[1:]))
+    if junk or not host or b" " in host:
+        raise ParseError(400, "Via: bad host")
+    via = _params(Params(), pieces[1:])
+    via.transport = transport.upper()
+    via.host = host
+    via.port = parse_port(port) if colon else None
+    via.branch = via.param(b"branch")
+    return via
 
 
 def parse_uint(text, limit, what):
     """A decimal unsigned integer no larger than `limit`; leading zeros allowed."""
     text = text.strip()
-    if not text or not text.isdigit():
-        raise ParseError(400, "%s is not a number" % what)
-    text = text.lstrip(b"0") or b"0"
-    if len(text) > 10 or int(text) > limit:
-        raise ParseError(400, "%s is too large" % what)
-    return int(text)
-
-
-def parse_cseq(value):
-    num, _, method = value.strip().replace(b"\t", b" ").partition(b" ")
-    method = method.strip()
-    if not is_token(method):
-        raise ParseError(400, "CSeq without a method")
-    return parse_uint(num, 0xFFFFFFFF, "CSeq"), method
+    n = text.lstrip(b"0") or b"0"
+    if not text.isdigit() or len(n) > 10 or int(n) > limit:
+        raise ParseError(400, "%s: not a number up to %d" % (what, limit))
+    return int(n)
 
 
 def tokens(values):
