@@ -2,8 +2,8 @@
 
     .venv/bin/python tools/bench/mirror.py [--json] [--packets N]
 
-For each mirror mode (encaprtp, rtploopback, media) and each MediaPort read path (exact:
-recv, the default; zero-copy: readinto) it prints
+For each mirror mode (encaprtp, rtploopback, media) and each MediaPort read path
+(zero-copy: readinto, what the phone uses; exact: recv) it prints
 - bytes allocated per mirrored packet in steady state: gc disabled, N packets (10,000),
   the latched MediaPort over 127.0.0.1 UDP (target 0 B);
 - mirrored packets per second sustained, gc enabled, 128 KB heap (target >= 20,000).
