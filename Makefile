@@ -1,7 +1,7 @@
 # tinysip build and test entry points. `make help` lists the targets.
 #
 # Every tool comes from .venv (created from requirements-dev.txt; re-installed when that file
-# changes) or from apt via tools/deps.sh (Kamailio, SIPp, openssl for the interop lab).
+# changes) or from apt via tools/deps.sh (Kamailio, SIPp, baresip, openssl for the interop lab).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c

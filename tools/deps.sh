@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages for the interop lab (Kamailio, SIPp, openssl) on Debian 12.
+# System packages for the interop lab (Kamailio, SIPp, baresip, openssl) on Debian 12.
 # Idempotent: checks the dpkg database first, so a machine that has everything does nothing.
 # Missing packages: as root, one `apt-get update` + `apt-get install`; otherwise print the
 # command to run and exit 1.
@@ -12,10 +12,11 @@ PACKAGES=(
     kamailio-extra-modules
     kamailio-utils-modules
     sip-tester                  # sipp
+    baresip-core                # baresip 1.0.0 CLI + modules (no GTK/X11/ffmpeg/gstreamer)
     openssl
     python3-venv                # `python3 -m venv` for make venv on a stock Debian python3
 )
-COMMANDS=(kamailio kamcmd sipp openssl)
+COMMANDS=(kamailio kamcmd sipp baresip openssl)
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
@@ -30,7 +31,7 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
         exit 0
     fi
     echo "deps.sh: not a Debian system and missing: ${missing_cmds[*]}" >&2
-    echo "deps.sh: install Kamailio (with tls/outbound/extra/utils modules), SIPp and openssl" >&2
+    echo "deps.sh: install Kamailio (with tls/outbound/extra/utils modules), SIPp, baresip and openssl" >&2
     exit 1
 fi
 
