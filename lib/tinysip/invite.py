@@ -231,6 +231,7 @@ class Call:
             self.h_at = now + 64 * self.t1
         if acts & _STOP:
             self.g_at = self.h_at = None
+            self.last_2xx = None  # acknowledged: no more retransmissions
         if acts & _BYE:
             self.g_at = self.h_at = self.ring_at = None
             self._send(self.bye())

@@ -555,6 +555,7 @@ class UserAgent:
             self._call_flush(call_id, now)
             return
         c.body = loopback_answer(e[2], self.cfg.media_ip, port, now & 0xFFFFFF, 1)[0]
+        e[2] = None  # the parsed offer is not needed any more: free its heap for the call
         c.step(iv.ANSWER, now)
         p = e[3]
         self._ev("call_answered", call_id, e[4], p[0], p[2], port)
