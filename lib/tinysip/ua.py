@@ -34,7 +34,6 @@ from tinysip.errors import ParseError
 from tinysip.events import Event
 from tinysip.framing import FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG, PING, PONG
 from tinysip.framing import StreamFramer
-from tinysip.headers import tokens
 from tinysip.message import error_response, parse, response
 from tinysip.register import R_FAIL, R_OK, R_PROVISIONAL, R_RETRY, Registration
 from tinysip.transaction import ClientTransaction, ServerTransaction
@@ -51,7 +50,6 @@ SUPPORTED = iv.SUPPORTED
 ALLOW = iv.ALLOW
 _SIP_METHODS = (b"INVITE", b"BYE", b"CANCEL", b"REGISTER", b"SUBSCRIBE", b"NOTIFY", b"PRACK",
                 b"UPDATE", b"REFER", b"MESSAGE", b"INFO", b"PUBLISH")
-_OUR_TAGS = (b"outbound", b"path", b"gruu", b"answermode")
 
 
 def _earliest(t, v):
@@ -77,7 +75,9 @@ class UserAgent:
         self._conn_seq = 0
         self.ctx = {}  # branch -> (ClientTransaction, flow)
         self.stx = {}  # (branch, method) -> (ServerTransaction, conn)
-        self.calls = {}  # call id -> [Call, flow, offer, media params, mode, media state]
+        # call id -> [Call, flow, offer, media params, mode, media state: 0 none, 1 opening,
+        # 2 running, 3 stopping]
+        self.calls = {}
         self.actions = []
         self.events = []
         self.stopping = False
@@ -433,10 +433,7 @@ class UserAgent:
         elif msg.branch == b"z9hG4bK":
             status, extra = 400, []
         else:
-            unknown = []
-            for t in tokens(msg.get_all(b"Require")):
-                if t not in _OUR_TAGS:
-                    unknown.append(t)
+            unknown = iv.requires_unknown(msg, SUPPORTED)
             if unknown:
                 status, extra = 420, [(b"Unsupported", b", ".join(unknown))]
             elif msg.method == b"OPTIONS":
@@ -575,7 +572,7 @@ class UserAgent:
         e = self.calls.pop(call_id, None)
         if e is not None:
             c = e[0]
-            self._ev("call_ended", call_id, e[6] if len(e) > 6 else "ended", c.final, rx, tx)
+            self._ev("call_ended", call_id, c.end_reason or "ended", c.final, rx, tx)
 
     def _call_flush(self, cid, now):
         """Send what the call queued on its flow; finish it once it ended."""
@@ -593,9 +590,9 @@ class UserAgent:
             else:
                 self._send(conn, d)
             d = c.pop_send()
-        if c.state == iv.ENDED and len(e) == 6:
-            e.append(c.end_reason)
-            if e[5]:
+        if c.state == iv.ENDED and e[5] != 3:
+            if e[5]:  # the mirror is open (or opening): stop it, media_stopped finishes
+                e[5] = 3
                 self.actions.append((ACT_MEDIA_STOP, cid))
             else:
                 self.media_stopped(cid, 0, 0, now)
