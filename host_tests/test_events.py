@@ -21,6 +21,10 @@ ALL = (
     ("call_incoming", ("flow", "call_id", "caller", "answer_mode")),
     ("call_answered", ("call_id", "mode", "loopback", "pt", "port")),
     ("call_ended", ("call_id", "reason", "status", "rx", "tx")),
+    ("call_outgoing", ("flow", "call_id", "target")),
+    ("call_progress", ("call_id", "status", "reason")),
+    ("call_connected", ("call_id", "status")),
+    ("call_failed", ("call_id", "status", "reason")),
 )
 
 

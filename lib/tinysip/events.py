@@ -31,6 +31,11 @@ KINDS = (
     # reason bye/hangup/cancelled/rejected/no_answer/no_ack; status of a rejection; RTP
     # packets received and sent back by the mirror
     "call_ended call_id reason status rx tx",
+    # a call from the phone (tinysip.dial): placed, provisional responses, answered, refused
+    "call_outgoing flow call_id target",
+    "call_progress call_id status reason",
+    "call_connected call_id status",
+    "call_failed call_id status reason",
 )
 
 

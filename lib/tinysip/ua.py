@@ -119,7 +119,9 @@ class UserAgent:
         self.stopping = True
         for cid in list(self.calls):  # calls end first: their BYE still has a flow
             c = self.calls[cid][0]
-            if c.state == iv.RINGING:
+            if self.calls[cid][4] == "out":
+                c.hangup(now)
+            elif c.state == iv.RINGING:
                 c.final = 480
                 c.step(iv.REJECT, now)
             else:
@@ -332,7 +334,10 @@ class UserAgent:
             c = self.calls[cid][0]
             t = c.next_timer()
             if t is not None and now >= t:
+                state = c.state
                 c.handle_timer(now)
+                if self.calls[cid][4] == "out":
+                    self._dial_report(cid, c, state, c.status)
                 self._call_flush(cid, now)
         for key in list(self.stx):
             tx, conn = self.stx[key]
@@ -370,7 +375,12 @@ class UserAgent:
             self._ev("message_dropped", f.index, "response with more than one Via")
             return
         entry = self.ctx.get(msg.branch)
-        if entry is None or msg.cseq_method != (b"REGISTER" if entry[1] else b"BYE"):
+        if entry is None:
+            e = self.calls.get(msg.call_id)
+            if e is not None and e[4] == "out":
+                self._dial_input(msg.call_id, e[0].receive, msg, now)
+            return
+        if msg.cseq_method != (b"REGISTER" if entry[1] else b"BYE"):
             return  # a late retransmission; nothing waits for it
         tx, f = entry
         out = tx.receive(msg, now)
@@ -404,6 +414,9 @@ class UserAgent:
             e = self.calls.get(msg.call_id)
             if e is not None and (msg.to_tag is None or msg.to_tag == e[0].local_tag):
                 if m != b"INVITE" or msg.to_tag is not None:  # else a retransmitted INVITE
+                    if e[4] == "out":
+                        self._dial_input(msg.call_id, e[0].receive, msg, now)
+                        return
                     if m != b"CANCEL" or msg.branch == e[0].invite.branch:
                         e[0].receive(msg, now)
                         self._call_flush(msg.call_id, now)
@@ -460,9 +473,7 @@ class UserAgent:
         """A new INVITE: reject, auto-answer (policy + loopback offer) or ring."""
         cfg = self.cfg
         b = f.binding
-        reg = f.registration
-        contact = (b.pub_gruu if b is not None and b.pub_gruu else iv.addr(reg.contact)) + b";ob"
-        via = b"SIP/2.0/" + reg.transport + b" " + reg.host
+        via, contact = self._local(f)
         am = iv.answer_mode(msg)
         auto = am is not None and am[1] == b"auto"
         require = am is not None and am[2]
@@ -504,6 +515,62 @@ class UserAgent:
             self._open_media(msg.call_id)
         self._call_flush(msg.call_id, now)
 
+    def _local(self, f):
+        """(Via without branch, Contact URI) for a dialog on flow f: the GRUU with ;ob."""
+        b = f.binding
+        reg = f.registration
+        return (b"SIP/2.0/" + reg.transport + b" " + reg.host,
+                (b.pub_gruu if b is not None and b.pub_gruu else iv.addr(reg.contact)) + b";ob")
+
+    # -- calls (the phone as caller) -------------------------------------------------------
+    def dial(self, target, now, body, headers=(), answer_ms=None):
+        """Call `target` (URI bytes) with the offer `body` over the first registered flow.
+
+        Returns the call id, or None when no flow is up. `headers`: extra (name, value) pairs
+        (Answer-Mode). Events: call_outgoing, call_progress, call_connected or call_failed,
+        then call_ended. The application reads the answer from dial_answer() once connected
+        and runs the media itself; hangup(call_id, now) ends the call."""
+        from tinysip.dial import Dial  # the caller side is loaded only when used
+
+        f = None
+        for g in self.flows:
+            if f is None and g.state == ob.UP and g.conn is not None:
+                f = g
+        if f is None:
+            return None
+        cfg = self.cfg
+        via, contact = self._local(f)
+        d = Dial(target, cfg.aor.to_bytes(), via, contact, [f.registration.route], body, now,
+                 self.rng, DigestClient(cfg.username, cfg.password, self.rng), headers, cfg.t1,
+                 True, cfg.ring_ms if answer_ms is None else answer_ms, cfg.user_agent)
+        cid = d.call_id
+        self.calls[cid] = [d, f, None, None, "out", 0]
+        self._ev("call_outgoing", f.index, cid, target)
+        self._call_flush(cid, now)
+        return cid
+
+    def dial_answer(self, call_id):
+        """The SDP answer of a connected outgoing call, or None."""
+        e = self.calls.get(call_id)
+        return e[0].answer if e is not None and e[4] == "out" else None
+
+    def _dial_input(self, cid, fn, msg, now):
+        """Feed an outgoing call and report what changed."""
+        d = self.calls[cid][0]
+        state, status = d.state, d.status
+        fn(msg, now)
+        self._dial_report(cid, d, state, status)
+        self._call_flush(cid, now)
+
+    def _dial_report(self, cid, d, state, status):
+        if d.status != status and d.status < 200:
+            self._ev("call_progress", cid, d.status, d.reason)
+        if d.state != state:
+            if d.state == 3:  # dial.CONFIRMED
+                self._ev("call_connected", cid, d.final)
+            elif d.state == 4 and d.final >= 300 and state < 3:  # ENDED without an answer
+                self._ev("call_failed", cid, d.final, d.reason)
+
     def _open_media(self, cid):
         e = self.calls[cid]
         p = e[3]
@@ -513,7 +580,7 @@ class UserAgent:
     def answer(self, call_id, now):
         """Answer a ringing call by hand (only loopback offers: the host has no audio)."""
         e = self.calls.get(call_id)
-        if e is None or e[0].state != iv.RINGING or e[5]:
+        if e is None or e[4] == "out" or e[0].state != iv.RINGING or e[5]:
             return False
         if e[3] is None:
             e[0].final = 488
@@ -525,7 +592,7 @@ class UserAgent:
 
     def reject(self, call_id, now, status=486):
         e = self.calls.get(call_id)
-        if e is None or e[0].state != iv.RINGING:
+        if e is None or e[4] == "out" or e[0].state != iv.RINGING:
             return False
         e[0].final = status
         e[0].step(iv.REJECT, now)
@@ -537,7 +604,7 @@ class UserAgent:
         if e is None:
             return False
         c = e[0]
-        ok = c.step(iv.HANGUP, now)
+        ok = c.hangup(now) if e[4] == "out" else c.step(iv.HANGUP, now)
         self._call_flush(call_id, now)
         return ok
 
