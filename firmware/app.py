@@ -67,9 +67,10 @@ def load(path):
     return cfg, instance, ca
 
 
-def main(path="config.json"):
+def _boot(path):
+    """Settings, instance and CA from the config, the boot-only modules dropped, then the UA
+    and its driver (imported only now: the config code is gone before the UA's code loads)."""
     cfg, instance, ca = load(path)
-    # forget the boot-only modules so the GC can reclaim their code (import costs heap)
     import tinysip
 
     for name in ("config", "instance"):
@@ -79,7 +80,6 @@ def main(path="config.json"):
         except AttributeError:
             pass
     gc.collect()
-    # imported only now: the boot-time config code is gone before the UA's code loads
     from tinysip.io.driver import Driver
     from tinysip.ua import UserAgent
 
@@ -88,15 +88,56 @@ def main(path="config.json"):
           "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})
     driver = Driver(ua, _clock, ca, on_event)
     ua.start(_clock.now())
+    return cfg, ua, driver
+
+
+def _shutdown(ua, driver):
+    """Unregister (up to 3 s), close what is left, say so."""
+    ua.stop(_clock.now())
+    t0 = _clock.now()
+    while not ua.idle() and _clock.now() - t0 < 3000:
+        driver.step(100)
+    driver.pump()
+    for conn in list(driver.conns):
+        driver.close(conn)
+    emit({"event": "stopped"})
+
+
+def main(path="config.json"):
+    ua = None
     try:
+        cfg, ua, driver = _boot(path)
         while True:
             driver.step()
     except KeyboardInterrupt:
-        ua.stop(_clock.now())
-        t0 = _clock.now()
-        while not ua.idle() and _clock.now() - t0 < 3000:
-            driver.step(100)
-        driver.pump()
-        for conn in list(driver.conns):
-            driver.close(conn)
-        emit({"event": "stopped"})
+        if ua is not None:
+            _shutdown(ua, driver)
+
+
+def loopcall(target, seconds=10, mode="encaprtp", interval=20, require=False,
+             path="config.json"):
+    """The phone as the loopback source: register, call `target` (a mirror's AoR or GRUU)
+    with Answer-Mode: Auto and an RFC 6849 offer, stream PCMA for `seconds`, print the
+    summary lines and return the summary dict (None when the call failed). From the REPL:
+
+        mpremote exec "import app; app.loopcall('sip:mirror@example.net', 10)"
+    """
+    from tinysip import probe
+    from tinysip.io.loopcall import Loopcall, LoopcallError
+
+    cfg, ua, driver = _boot(path)
+    summary = None
+    try:
+        run = Loopcall(ua, driver, target, seconds, interval, mode, "PCMA", require,
+                       cfg.media_ip.decode(), cfg.media_port)
+        summary = run.run()
+        emit({"event": "loopcall_done", "summary": summary})
+        for line in probe.summary_lines(summary):
+            print(line)
+    except LoopcallError as e:
+        emit({"event": "loopcall_failed", "error": str(e), "status": e.status})
+        print("loopcall: %s" % e)
+    except KeyboardInterrupt:
+        pass
+    _shutdown(ua, driver)
+    return summary

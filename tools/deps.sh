@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages for the interop lab (Kamailio, SIPp, baresip, openssl) on Debian 12.
+# System packages for the interop lab (Kamailio, SIPp, baresip, openssl, socat, iproute2) on Debian 12.
 # Idempotent: checks the dpkg database first, so a machine that has everything does nothing.
 # Missing packages: as root, one `apt-get update` + `apt-get install`; otherwise print the
 # command to run and exit 1.
@@ -15,8 +15,10 @@ PACKAGES=(
     baresip-core                # baresip 1.0.0 CLI + modules (no GTK/X11/ffmpeg/gstreamer)
     openssl
     python3-venv                # `python3 -m venv` for make venv on a stock Debian python3
+    socat                       # the unix port behind a pty for mpremote (phone as source)
+    iproute2                    # ip netns + TUN links for the loopcall accuracy tests
 )
-COMMANDS=(kamailio kamcmd sipp baresip openssl)
+COMMANDS=(kamailio kamcmd sipp baresip openssl socat ip)
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]

@@ -194,7 +194,7 @@ class Lab(object):
     def __init__(self, workdir, port_base=5060, flow_timer=30, users=None, domain="lab.test",
                  min_expires=60, max_expires=3600, default_expires=3600, tcp_lifetime=None,
                  auth_algorithm="MD5", auth_qop=True, path_mode=1, outbound_mode=1,
-                 fr_timer=10, fr_inv_timer=60, debug=2, shm_mb=64, pkg_mb=8):
+                 fr_timer=10, fr_inv_timer=60, debug=2, shm_mb=64, pkg_mb=8, listen_extra=()):
         if users is None:
             users = {"phone1": "secret1"}
         if auth_algorithm not in ("MD5", "SHA-256"):
@@ -207,6 +207,10 @@ class Lab(object):
             self._check_user(user, password)
         if not re.match(r"^[A-Za-z0-9.-]+$", domain):
             raise ValueError("domain: invalid characters")
+        for ip in listen_extra:
+            if not re.match(r"^[0-9.]+$", ip):
+                raise ValueError("listen_extra: %r is not an IPv4 address" % (ip,))
+        self.listen_extra = tuple(listen_extra)
         self.workdir = os.path.abspath(workdir)
         self.host = HOST
         self.domain = domain
@@ -319,6 +323,8 @@ class Lab(object):
             "AUTH_FLAGS": "1" if self.auth_qop else "0",
             "USER_LINES": "\n".join(user_lines) or "\t# no users",
             "PKI_DIR": self.pki_dir,
+            "EXTRA_LISTEN": "\n".join("listen=tls:%s:%d" % (ip, self.port_tls)
+                                      for ip in self.listen_extra) or "# none",
         }
 
     @staticmethod

@@ -77,6 +77,17 @@ class Driver:
                     rx, tx = m.mirror.rx, m.mirror.tx
                 ua.media_stopped(conn, rx, tx, self.clock.now())
 
+    def add_media(self, key, port):
+        """Poll another media port (anything with `sock` and `step()`, e.g. the loopback
+        source of io.loopcall) in this loop; `remove_media(key)` stops it."""
+        self.media[key] = port
+        self.poll.register(port.sock, select.POLLIN)
+
+    def remove_media(self, key):
+        m = self.media.pop(key, None)
+        if m is not None:
+            self.poll.unregister(m.sock)
+
     def close(self, conn):
         """Close the stream of `conn` (nothing when it is not open)."""
         s = self.conns.pop(conn, None)

@@ -1,0 +1,159 @@
+"""UDP adapter for the loopback source (tinysip.probe.Source): pacing, sending, receiving.
+
+Owns: one bound non-blocking UDP socket, the microsecond clock of the measurement, the send
+schedule (packet k is due at start + k * interval) and the read loop that timestamps every
+mirrored datagram. It decides nothing about the packets (tinysip.probe does) and does no SIP.
+
+Driving it from a select.poll loop: register `sock` for POLLIN, poll for at most
+pace() // 1000 ms, call step() when readable, and pace() again; after the last packet
+(pace() returns None) keep stepping for a drain time, then read source.summary().
+
+Clock: now_us() counts from the port's creation and never wraps: on MicroPython it adds up
+time.ticks_diff(ticks_us) (ticks_us wraps after ~17.9 min on ESP32; now_us must be called at
+least every ~8 min, which the poll loop does), on CPython time.perf_counter_ns() // 1000.
+Starting at 0 keeps the µs values small ints (31-bit on ESP32) for ~17 minutes of test.
+
+Sockets (measured facts in tinysip.io.media): MicroPython UDP sockets have no recv_into;
+readinto(buf, n) allocates nothing but reads like a stream, so a backlog of several
+datagrams comes back concatenated and a datagram longer than what is left is cut. Every
+reply of one test has the same size (our packet, +12 with encaprtp), so we read a whole
+number of that size and split the read by it (no slicing: Source.receive takes an offset).
+A read that is not a multiple of the size (a foreign datagram among ours) is fed whole:
+its first datagram is accounted, the rest of that read is lost to the measurement. CPython
+reads one datagram per recv_into. Sending uses sendto(buf, addr) with the source's own
+buffer (exactly one packet long, no slice) and a sockaddr resolved once by target(); the
+socket stays unconnected, so replies from another address reach receive() (and count as
+foreign when they carry no stamp).
+"""
+import socket
+import time
+from array import array
+
+from tinysip.probe import ENCAP
+
+if hasattr(time, "ticks_us"):
+    _ticks = time.ticks_us
+    _diff = time.ticks_diff
+else:
+    from operator import sub as _diff
+
+    def _ticks():
+        return time.perf_counter_ns() // 1000
+
+_BACKLOG = 8  # replies one MicroPython read may carry
+
+
+class ProbePort:
+    """A bound, non-blocking UDP socket sending `source`'s packets and feeding it replies.
+    host: local address to bind (str); port: the port wanted, the next even ports are tried
+    when it is taken; `port` is the one bound. `errors` counts failed sends and reads
+    (e.g. an ICMP unreachable), which never raise.
+    """
+
+    def __init__(self, source, host, port, tries=16):
+        self.source = source
+        self.errors = 0
+        self.mp = hasattr(socket.socket, "readinto")
+        for i in range(tries):
+            s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                              socket.SOCK_DGRAM)
+            try:
+                s.bind(socket.getaddrinfo(host, port + 2 * i)[0][-1])
+                break
+            except OSError:
+                s.close()
+                if i == tries - 1:
+                    raise
+        s.setblocking(False)
+        self.sock = s
+        self.port = port + 2 * i
+        self.addr = None
+        self.size = len(source.buf) + (12 if source.mode == ENCAP else 0)  # one reply
+        self.rbuf = bytearray(self.size * _BACKLOG if self.mp else 2048)
+        self.interval = source.interval_ms * 1000
+        self.start = None  # now_us of packet 0
+        self.errs = array("i", bytearray(4 * source.capacity))  # send time - due time, µs
+        self.nerr = 0
+        self._last = _ticks()
+        self._now = 0
+
+    def target(self, ip, port):
+        """Send to ip (str or bytes) : port from now on (resolved here, once)."""
+        if isinstance(ip, bytes):
+            ip = ip.decode()
+        self.addr = socket.getaddrinfo(ip, port)[0][-1]
+
+    def now_us(self):
+        """Microseconds since this port was made; monotonic, never wraps."""
+        t = _ticks()
+        self._now += _diff(t, self._last)
+        self._last = t
+        return self._now
+
+    def pace(self, now_us=None):
+        """Send every packet whose time has come; returns µs until the next one is due, or
+        None when the source has sent all it can. now_us: the time to use (tests); None
+        reads now_us() before each send."""
+        src = self.source
+        if self.addr is None:
+            raise ValueError("probe: pace() before target()")
+        own = now_us is None
+        s = self.sock
+        while src.sent < src.capacity:
+            now = self.now_us() if own else now_us
+            if self.start is None:
+                self.start = now
+            due = self.start + src.sent * self.interval
+            if now < due:
+                return due - now
+            n = src.packet(now)
+            try:
+                s.sendto(src.buf, self.addr)
+            except OSError:  # EAGAIN on a full send buffer, or an ICMP error: packet lost
+                self.errors += 1
+            self.errs[self.nerr] = now - due
+            self.nerr += 1
+        return None
+
+    def step(self):
+        """Read every waiting datagram and feed it to the source; returns how many."""
+        src = self.source
+        s = self.sock
+        buf = self.rbuf
+        size = self.size
+        got = 0
+        while True:
+            try:
+                if self.mp:
+                    n = s.readinto(buf, len(buf))
+                    if n is None:
+                        return got
+                else:
+                    n = s.recv_into(buf)
+            except OSError as e:  # EAGAIN (CPython: BlockingIOError), or ICMP unreachable
+                if e.args and e.args[0] not in (11, 35):
+                    self.errors += 1  # the next step() reads what waits behind it
+                return got
+            now = self.now_us()
+            if self.mp and n > size and n % size == 0:  # readinto joined same-size replies
+                off = 0
+                while off < n:
+                    src.receive(buf, size, now, off)
+                    off += size
+                    got += 1
+            else:
+                src.receive(buf, n, now)
+                got += 1
+
+    def timing(self):
+        """Send timing error (actual - scheduled, µs) over the packets sent: dict(p50_us,
+        p99_us, max_us), values None before the first packet."""
+        n = self.nerr
+        if not n:
+            return {"p50_us": None, "p99_us": None, "max_us": None}
+        e = sorted(self.errs[i] for i in range(n))
+        return {"p50_us": e[(50 * n + 99) // 100 - 1], "p99_us": e[(99 * n + 99) // 100 - 1],
+                "max_us": e[-1]}
+
+    def close(self):
+        self.sock.close()
