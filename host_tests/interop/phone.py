@@ -52,7 +52,8 @@ def build_mpy(dest):
 
 
 class Phone:
-    def __init__(self, workdir, cfg, heap=None, mpy_lib=None):
+    def __init__(self, workdir, cfg, heap=None, mpy_lib=None, wrap=None):
+        """`wrap(cmd) -> cmd` runs the phone elsewhere, e.g. in a network namespace."""
         self.cfg_path = os.path.join(str(workdir), "phone-%s.json" % cfg.get("mac", "x").replace(":", ""))
         with open(self.cfg_path, "w") as f:
             json.dump(cfg, f)
@@ -60,6 +61,8 @@ class Phone:
         if heap:
             cmd += ["-X", "heapsize=%s" % heap]
         cmd += [os.path.join(REPO, "firmware", "main.py"), self.cfg_path]
+        if wrap is not None:
+            cmd = wrap(cmd)
         self.cmd = cmd
         self.events = []
         self.lines = []

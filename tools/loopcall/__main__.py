@@ -136,10 +136,14 @@ def main(argv=None):
             print(line, file=out)
 
     driver = Driver(ua, clock, ca, on_event)
-    run = Loopcall(ua, driver, args.target, args.duration, args.interval, args.mode,
-                   args.codec, args.require, media_ip, args.media_port, args.answer_timeout,
-                   args.media_timeout, series=bool(args.plot or args.json),
-                   on_progress=on_progress)
+    try:
+        run = Loopcall(ua, driver, args.target, args.duration, args.interval, args.mode,
+                       args.codec, args.require, media_ip, args.media_port,
+                       args.answer_timeout, args.media_timeout,
+                       series=bool(args.plot or args.json), on_progress=on_progress)
+    except LoopcallError as e:
+        print("loopcall: --%s" % e, file=out)
+        return 2
     meta = {"target": args.target, "proxy": args.proxy, "mode": args.mode, "codec": args.codec,
             "interval_ms": args.interval, "duration_s": args.duration, "media_ip": media_ip}
     if not args.quiet:
