@@ -98,13 +98,14 @@ def test_tool_gives_up_on_a_phone_that_only_rings(lab, tmp_path, mirror_phone):
         a["call_id"] != inc["call_id"] for a in mirror_phone.named("call_answered"))
 
 
-def _sipp_mirror(workdir, port, rtp_port, role="a=loopback-mirror"):
+def _sipp_mirror(workdir, port, rtp_port, role="a=loopback-mirror", echo=True):
     sipp = shutil.which("sipp")
     if sipp is None:
         peer_unavailable("sipp not installed")
     attrs = "a=rtpmap:97 rtploopback/8000\r\na=rtpmap:8 PCMA/8000\r\na=loopback:rtp-pkt-loopback"
     cmd = [sipp, "-sf", MIRROR, "-m", "1", "-nostdin", "-i", "127.0.0.1", "-p", str(port),
-           "-mp", str(rtp_port), "-rtp_echo", "-set", "role", role, "-set", "fmts", "97 8",
+           "-mp", str(rtp_port)] + (["-rtp_echo"] if echo else []) + [
+           "-set", "role", role, "-set", "fmts", "97 8",
            "-set", "attrs", attrs, "-timeout", "40s", "-timeout_error",
            "-trace_msg", "-message_file", os.path.join(str(workdir), "mirror-%d.log" % port)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -140,6 +141,30 @@ def test_tool_refuses_an_answer_without_loopback_mirror(lab, tmp_path):
         if sipp.poll() is None:
             sipp.kill()
             sipp.wait()
+
+
+def test_tool_reports_a_mirror_that_sends_no_media(lab, tmp_path):
+    sipp = _sipp_mirror(tmp_path, 17724, 17734, echo=False)
+    try:
+        time.sleep(0.5)
+        rc, data, out, err = loopcall(lab, tmp_path, "sip:mirror@127.0.0.1:17724",
+                                      "--duration", "5", "--mode", "rtploopback",
+                                      "--media-timeout", "1")
+        assert rc == 1
+        assert "no media came back within 1 s (mirror at 127.0.0.1:17734)" in err
+        assert sipp.wait(20) == 0  # the call was ended with a BYE
+    finally:
+        if sipp.poll() is None:
+            sipp.kill()
+            sipp.wait()
+
+
+def test_tool_calls_the_phone_by_its_gruu(lab, tmp_path, mirror_phone):
+    gruu = mirror_phone.wait_for("registered")["pub_gruu"]
+    assert gruu and ";gr=" in gruu
+    rc, data, out, err = loopcall(lab, tmp_path, gruu, "--duration", "1")
+    assert rc == 0, err
+    assert data["summary"]["received"] == 50 and data["meta"]["target"] == gruu
 
 
 def test_phone_as_source_over_mpremote_calls_a_second_phone(lab, tmp_path):
