@@ -16,6 +16,8 @@ PYTEST_ARGS ?=
 # make phone CONFIG=<file> [HEAP=<size>]
 CONFIG ?=
 HEAP ?=
+# make loopcall ARGS="--target ... --proxy ..."
+ARGS ?=
 # make fuzz-long [FUZZ_CASES=<n>]
 FUZZ_CASES ?=
 # extra mpy-cross flags for `make mpy`, e.g. MPY_FLAGS=-O2
@@ -25,7 +27,7 @@ MPY_DIR := build/mpy
 MPY_SRC := $(sort $(shell find lib -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) $(wildcard firmware/*.py))
 MPY_OUT := $(patsubst %.py,$(MPY_DIR)/%.mpy,$(MPY_SRC))
 
-.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean
+.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean loopcall
 
 help: ## list the targets
 	@echo "tinysip targets:"
@@ -70,6 +72,9 @@ phone-config:
 
 fuzz-long: $(STAMP) ## long fuzz run (host_tests/fuzz_long.py) [FUZZ_CASES=<n>]
 	$(if $(FUZZ_CASES),FUZZ_CASES=$(FUZZ_CASES)) $(BIN)/python host_tests/fuzz_long.py
+
+loopcall: $(STAMP) ## the diagnostics tool: make loopcall ARGS="--target ... --proxy ..."
+	$(BIN)/python tools/loopcall $(ARGS)
 
 bench: $(STAMP) ## benchmarks (tools/bench/run.py)
 	$(BIN)/python tools/bench/run.py
