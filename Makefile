@@ -18,6 +18,8 @@ CONFIG ?=
 HEAP ?=
 # make loopcall ARGS="--target ... --proxy ..."
 ARGS ?=
+# make bench [PACING_MINUTES=<n>] (loopcall pacing run, issue 4's budget is 10 minutes)
+PACING_MINUTES ?= 10
 # make fuzz-long [FUZZ_CASES=<n>]
 FUZZ_CASES ?=
 # extra mpy-cross flags for `make mpy`, e.g. MPY_FLAGS=-O2
@@ -76,8 +78,8 @@ fuzz-long: $(STAMP) ## long fuzz run (host_tests/fuzz_long.py) [FUZZ_CASES=<n>]
 loopcall: $(STAMP) ## the diagnostics tool: make loopcall ARGS="--target ... --proxy ..."
 	$(BIN)/python tools/loopcall $(ARGS)
 
-bench: $(STAMP) ## benchmarks (tools/bench/run.py)
-	$(BIN)/python tools/bench/run.py
+bench: $(STAMP) ## benchmarks (tools/bench/run.py) [PACING_MINUTES=10]
+	PACING_MINUTES=$(PACING_MINUTES) $(BIN)/python tools/bench/run.py
 
 mpy-size: $(STAMP) ## .mpy bytes per module vs the 32 KiB budget
 	$(BIN)/python tools/bench/mpy_size.py

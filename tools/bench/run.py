@@ -4,7 +4,8 @@ Rows: .mpy bytes of lib/ + firmware/ (budget 32 KB for the Foundation issue); th
 MicroPython heap at which the registered idle phone passes with one TLS flow (budget 96 KB)
 and with two flows, and with one active loopback call (the extra over idle: target 8 KB),
 each found by bisection against the lab's Kamailio; the RTP mirror's bytes allocated per
-packet (target 0) and packets per second (target >= 20,000) on the unix port.
+packet (target 0) and packets per second (target >= 20,000) on the unix port; the loopcall
+tool's send-timing error and drift at 50 pps for PACING_MINUTES (default 10) minutes.
 Benchmarks print figures; they never fail the build.
 """
 import json
@@ -53,6 +54,16 @@ def main():
                      max(r["bytes_per_packet"] for r in zc), 0, "B"))
         rows.append(("RTP mirror packets/s (slowest mode, at least)",
                      min(r["packets_per_s"] for r in zc), -20000, "/s"))
+    minutes = os.environ.get("PACING_MINUTES", "10")
+    print("loopcall pacing, %s min at 50 pps ..." % minutes, flush=True)
+    text = run(["tools/bench/pacing.py", "--minutes", minutes, "--json"])
+    pace = json.loads(text.splitlines()[-1]) if text.strip() else {}
+    rows.append(("loopcall send-timing error p99, 50 pps, %s min" % minutes,
+                 pace.get("send_error_p99_ms"), None, "ms"))
+    rows.append(("loopcall drift after %s min (last packet)" % minutes,
+                 None if pace.get("drift_ms") is None else round(pace["drift_ms"], 3), None, "ms"))
+    rows.append(("loopcall packets sent of expected, %s min" % minutes,
+                 "%s/%s" % (pace.get("sent"), pace.get("expected")) if pace else None, None, ""))
     print()
     print("%-50s %10s %10s  %s" % ("figure", "value", "budget", "status"))
     for name, value, budget, unit in rows:
