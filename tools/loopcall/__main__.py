@@ -63,6 +63,10 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
+class OptionError(Exception):
+    """A command-line option is wrong; str() names it."""
+
+
 def local_ip_towards(host):
     """The local address the kernel would use to reach host (no packet is sent)."""
     try:
@@ -77,7 +81,7 @@ def local_ip_towards(host):
 
 
 def build(args):
-    """(UserAgent settings, CA DER) from the options; ConfigError names the option."""
+    """(UserAgent settings, CA DER) from the options; OptionError names the option."""
     target = args.target
     domain = target.split("@", 1)[-1].split(";")[0].split(">")[0]
     cfg = {
@@ -96,16 +100,21 @@ def build(args):
     try:
         settings = Config(cfg)
     except ConfigError as e:
-        raise ConfigError(None, str(e).replace("config key 'outbound[0]'", "--proxy")
-                          .replace("config key 'tls.ca'", "--ca")
-                          .replace("config key 'aor'", "--aor"))
+        text = str(e)
+        for key, opt in (("outbound[0]", "--proxy"), ("tls.ca", "--ca"), ("aor", "--aor"),
+                         ("auth.username", "--user"), ("auth.password", "--password"),
+                         ("tls.server_name", "--server-name")):
+            text = text.replace("config key '%s'" % key, opt)
+        raise OptionError(text)
     ca = None
     if args.ca:
         try:
             with open(args.ca, "rb") as f:
                 ca = ca_der(f.read(), "--ca")
         except OSError as e:
-            raise ConfigError(None, "--ca: cannot read %s: %s" % (args.ca, e.strerror))
+            raise OptionError("--ca: cannot read %s: %s" % (args.ca, e.strerror))
+        except ConfigError as e:
+            raise OptionError(str(e).replace("config key '--ca'", "--ca"))
     return settings, ca
 
 
@@ -114,7 +123,7 @@ def main(argv=None):
     out = sys.stderr
     try:
         settings, ca = build(args)
-    except ConfigError as e:
+    except OptionError as e:
         print("loopcall: %s" % e, file=out)
         return 2
     media_ip = args.media_ip or local_ip_towards(settings.proxies[0].host)
