@@ -1,0 +1,131 @@
+"""tinysip.certs: the RFC 6072 trust checks in order, the per-AoR cache, the credential body."""
+import json
+
+from testutil import raises, read_vector
+
+from tinysip import certs, x509
+from tinysip.errors import ParseError
+
+AOR = b"sip:alice@lab.test"
+FROM = b"<sip:alice@lab.test>;tag=n1"
+NOW = 1760000000  # 2025-10-09: inside every test certificate's validity but the two below
+
+
+def der(name):
+    return read_vector("x509/" + name + ".der")
+
+
+def ca(name):
+    return x509.parse(der(name))
+
+
+def reason(fn, *args, **kw):
+    return raises(certs.CertRejected, fn, *args, **kw).args[0].split(":")[0]
+
+
+class Domain:
+    """What check() reads of the domain certificate that signs Identity headers."""
+
+    def __init__(self, point_hex):
+        self.key_type = "ec"
+        self.ec_point = bytes(bytearray.fromhex(point_hex))
+
+
+def test_leaf_signed_by_the_configured_ca_is_trusted_with_either_algorithm():
+    cert, how = certs.check(AOR, AOR, FROM, der("rsa_leaf_rsa_ca"), NOW, ca("rsa_ca"))
+    assert how == "ca" and AOR in cert.san_uris
+    cert, how = certs.check(AOR, AOR, FROM, der("ec_leaf_rsa_ca"), NOW, ca("rsa_ca"))
+    assert how == "ca" and cert.key_type == "ec"
+
+
+def test_checks_run_in_order_and_name_the_first_failure():
+    leaf = der("rsa_leaf_rsa_ca")
+    assert reason(certs.check, AOR, AOR, b"<sip:mallory@lab.test>;tag=1", leaf, NOW,
+                  ca("rsa_ca")) == "from_mismatch"
+    assert reason(certs.check, AOR, AOR, FROM, leaf[:-3], NOW, ca("rsa_ca")) == "malformed"
+    assert reason(certs.check, AOR, AOR, FROM, der("expired"), NOW, ca("ec_ca")) == "expired"
+    assert reason(certs.check, AOR, AOR, FROM, der("not_yet_valid"), NOW,
+                  ca("rsa_ca")) == "not_yet_valid"
+    bob = b"sip:bob@lab.test"
+    assert reason(certs.check, bob, bob, b"<sip:bob@lab.test>", leaf, NOW,
+                  ca("rsa_ca")) == "san_mismatch"
+    assert reason(certs.check, AOR, AOR, FROM, leaf, NOW, ca("ec_ca")) == "untrusted"
+    assert reason(certs.check, AOR, AOR, FROM, leaf, NOW, None) == "untrusted"
+
+
+def test_a_tampered_certificate_is_untrusted():
+    leaf = bytearray(der("rsa_leaf_rsa_ca"))
+    i = bytes(leaf).find(b"alice@lab.test")
+    leaf[i] = ord("A")  # the SAN URI still compares equal in the host, the signature breaks
+    e = raises(certs.CertRejected, certs.check, b"sip:Alice@lab.test", b"sip:Alice@lab.test",
+               b"<sip:Alice@lab.test>", bytes(leaf), NOW, ca("rsa_ca"))
+    assert e.args[0].startswith("untrusted")
+
+
+def test_identity_from_the_domain_key_is_the_other_way_to_trust():
+    doc = json.loads(read_vector("sig/passport.json").decode())
+    good = [c for c in doc["cases"] if c["ok"]][0]["value"].encode()
+    leaf = der("generalized")  # signed by the EC CA, not the configured RSA one
+    cert, how = certs.check(AOR, AOR, FROM, leaf, NOW, ca("rsa_ca"), good, Domain(doc["point"]))
+    assert how == "identity"
+    e = raises(certs.CertRejected, certs.check, AOR, AOR, FROM, leaf, NOW, ca("rsa_ca"), good,
+               Domain(doc["other_point"]))
+    assert e.args[0].startswith("untrusted") and "Identity" in e.args[0]
+    e = raises(certs.CertRejected, certs.check, AOR, AOR, FROM, leaf, NOW, ca("rsa_ca"),
+               b"not-a-passport", Domain(doc["point"]))
+    assert e.args[0].startswith("untrusted")
+
+
+def test_uri_comparison_ignores_parameters_and_host_case():
+    assert certs.same_uri(b"sip:alice@LAB.test;transport=tls", b"SIP:alice@lab.test")
+    assert not certs.same_uri(b"sip:Alice@lab.test", b"sip:alice@lab.test")
+    assert not certs.same_uri(b"sips:alice@lab.test", b"sip:alice@lab.test")
+
+
+def test_cache_reports_changes_and_forgets_old_entries():
+    c = certs.Cache(max_age_s=3600)
+    a = x509.parse(der("rsa_leaf_rsa_ca"))
+    b = x509.parse(der("ec_leaf_rsa_ca"))
+    assert c.put(AOR, a, NOW) is None
+    assert c.put(AOR, a, NOW + 10) is False
+    assert c.put(AOR, b, NOW + 20) is True  # a different key before the old one expired
+    assert c.get(AOR, NOW + 30) == b.der and c.fingerprint(AOR) == b.fingerprint
+    assert c.get(AOR, NOW + 20 + 3601) is None  # older than max_age: gone
+    c.put(AOR, a, NOW)
+    assert c.get(AOR, a.not_after + 1) is None  # expired
+    c.put(AOR, a, NOW)
+    assert c.drop(AOR) and not c.drop(AOR) and c.get(AOR, NOW) is None
+
+
+def _multipart(parts, boundary=b"b0und"):
+    out = b""
+    for ctype, content in parts:
+        out += b"--" + boundary + b"\r\n"
+        if ctype:
+            out += b"Content-Type: " + ctype + b"\r\n"
+        out += b"\r\n" + content + b"\r\n"
+    return out + b"--" + boundary + b"--\r\n"
+
+
+def test_credential_body_is_cut_at_its_boundaries_binary_safe():
+    cert = der("ec_leaf_rsa_ca")
+    key = b"\x30\x81\x87\x02\x01\x00\r\n\r\n--b0un\x00\xff"  # binary, with CRLFs inside
+    body = _multipart([(b"application/pkix-cert", cert), (b"application/pkcs8", key)])
+    got = certs.credential(b'multipart/mixed; boundary="b0und"', body)
+    assert got == (cert, key)
+    body = _multipart([(b"application/pkcs8", key), (b"text/plain", b"x"),
+                       (b"application/pkix-cert", cert)], b"zz")
+    assert certs.credential(b"multipart/mixed;boundary=zz", body) == (cert, key)
+
+
+def test_credential_errors_say_what_is_missing():
+    cert = der("ec_leaf_rsa_ca")
+    e = raises(ParseError, certs.credential, b"application/pkix-cert", cert)
+    assert e.status == 415
+    e = raises(ParseError, certs.credential, b"multipart/mixed", b"")
+    assert "boundary" in e.reason
+    only = _multipart([(b"application/pkix-cert", cert)])
+    e = raises(ParseError, certs.credential, b"multipart/mixed; boundary=b0und", only)
+    assert "pkcs8" in e.reason
+    cut = _multipart([(b"application/pkix-cert", cert), (b"application/pkcs8", b"k")])[:-12]
+    raises(ParseError, certs.credential, b"multipart/mixed; boundary=b0und", cut)

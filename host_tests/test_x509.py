@@ -1,0 +1,415 @@
+"""tinysip.x509: the lean DER certificate reader, against certificates made by cryptography.
+
+host_tests/data/x509/make_x509.py wrote the DER files and certs.json (what cryptography reads
+back from each); these tests need neither cryptography nor CPython.
+"""
+import hashlib
+import json
+from binascii import hexlify, unhexlify
+
+from testutil import raises, read_vector
+
+from tinysip import x509
+from tinysip.compat import sha256_hex
+from tinysip.errors import ParseError
+
+_DOC = None
+
+
+def _doc():
+    global _DOC
+    if _DOC is None:
+        _DOC = json.loads(read_vector("x509/certs.json").decode())
+    return _DOC
+
+
+def _der(name):
+    return read_vector("x509/" + name + ".der")
+
+
+def _entry(name):
+    for e in _doc()["certs"]:
+        if e["file"] == name + ".der":
+            return e
+    raise AssertionError("no " + name + " in certs.json")
+
+
+def _fails(data, fragment=""):
+    e = raises(ParseError, x509.parse, data)
+    assert e.status == 400, e
+    assert e.reason.startswith("x509: "), e
+    assert fragment in e.reason, (fragment, e.reason)
+    return e
+
+
+# a test-side DER writer/splitter to build variants (lengths under 64 KB only)
+def _tlv(tag, content):
+    n = len(content)
+    if n < 0x80:
+        head = bytes([tag, n])
+    elif n < 0x100:
+        head = bytes([tag, 0x81, n])
+    else:
+        head = bytes([tag, 0x82, n >> 8, n & 0xFF])
+    return head + content
+
+
+def _split(data):
+    """[(tag, whole element bytes, content bytes)] of the elements in data."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        tag = data[pos]
+        n = data[pos + 1]
+        a = pos + 2
+        if n & 0x80:
+            k = n & 0x7F
+            n = int.from_bytes(data[a:a + k], "big")
+            a += k
+        out.append((tag, data[pos:a + n], data[a:a + n]))
+        pos = a + n
+    return out
+
+
+def _parts(name):
+    """(tbs children, signatureAlgorithm element, signatureValue element) of a generated cert."""
+    tbs, alg, sig = _split(_split(_der(name))[0][2])
+    return [e[1] for e in _split(tbs[2])], alg[1], sig[1]
+
+
+def _cert(tbs_children, alg, sig):
+    return _tlv(0x30, _tlv(0x30, b"".join(tbs_children)) + alg + sig)
+
+
+def _with_extensions(name, exts):
+    """The named cert with its extensions replaced by exts (raw Extension elements)."""
+    children, alg, sig = _parts(name)
+    assert children[-1][0] == 0xA3
+    return _cert(children[:-1] + [_tlv(0xA3, _tlv(0x30, b"".join(exts)))], alg, sig)
+
+
+def _ext(oid_content, value, critical=None):
+    body = _tlv(0x06, oid_content)
+    if critical is not None:
+        body += _tlv(0x01, b"\xff" if critical else b"\x00")
+    return _tlv(0x30, body + _tlv(0x04, value))
+
+
+_SAN = b"\x55\x1d\x11"
+_BC = b"\x55\x1d\x13"
+
+
+def test_generated_certificates_match_cryptography():
+    assert len(_doc()["certs"]) == 9
+    for e in _doc()["certs"]:
+        der = read_vector("x509/" + e["file"])
+        c = x509.parse(der)
+        where = e["file"]
+        assert c.der == der
+        assert c.version == e["version"], where
+        assert c.serial == int(e["serial"]), where
+        assert c.sig_alg == e["sig_alg"], where
+        assert c.issuer == [(o, unhexlify(v)) for o, v in e["issuer"]], where
+        assert c.subject == [(o, unhexlify(v)) for o, v in e["subject"]], where
+        assert x509.name_text(c.issuer) == e["issuer_text"], (where, x509.name_text(c.issuer))
+        assert x509.name_text(c.subject) == e["subject_text"], (where, x509.name_text(c.subject))
+        assert c.not_before == e["not_before"], (where, c.not_before)
+        assert c.not_after == e["not_after"], (where, c.not_after)
+        assert c.san_uris == [u.encode() for u in e["san_uris"]], where
+        assert c.san_dns == [u.encode() for u in e["san_dns"]], where
+        assert c.san_ips == [unhexlify(ip) for ip in e["san_ips"]], where
+        assert c.ca is e["ca"], where
+        assert c.path_len == e["path_len"], where
+        assert c.key_usage == e["key_usage"], where
+        assert c.ext_key_usage == e["ext_key_usage"], where
+        assert c.key_type == e["key_type"], where
+        if c.key_type == "rsa":
+            assert c.rsa_n == int(e["rsa_n"], 16) and c.rsa_e == e["rsa_e"], where
+            assert len(hex(c.rsa_n)) - 2 == 512, where  # RSA-2048
+            assert c.ec_point is None and c.ec_curve is None
+        else:
+            assert c.ec_point == unhexlify(e["ec_point"]) and len(c.ec_point) == 65, where
+            assert c.ec_curve == e["ec_curve"] == x509.P256, where
+            assert c.rsa_n is None and c.rsa_e is None
+        assert c.signature == unhexlify(e["signature"]), where
+        assert sha256_hex(c.tbs) == e["tbs_sha256"].encode(), where
+        assert c.fingerprint == e["fingerprint"].encode(), where
+        if e["ec_sig"]:
+            assert c.sig_alg == x509.ECDSA_WITH_SHA256
+            assert x509.ec_signature(c.signature) == (int(e["ec_sig"][0]), int(e["ec_sig"][1]))
+        else:
+            assert c.sig_alg == x509.SHA256_WITH_RSA
+
+
+def test_the_cases_the_generator_was_asked_for():
+    rsa_leaf = x509.parse(_der("rsa_leaf_rsa_ca"))
+    assert rsa_leaf.key_type == "rsa" and rsa_leaf.sig_alg == x509.SHA256_WITH_RSA
+    assert rsa_leaf.serial == 0x7F0102030405060708090A0B0C0D0E0F10111213  # 20 octets
+    assert rsa_leaf.san_uris == [b"sip:alice@lab.test"]
+    assert rsa_leaf.san_dns == [b"lab.test"]  # the rfc822Name entry is skipped
+    assert rsa_leaf.san_ips == [b"\x7f\x00\x00\x01", b"\x00" * 15 + b"\x01"]
+    assert rsa_leaf.ca is False and rsa_leaf.path_len is None
+    assert rsa_leaf.key_usage == x509.KU_DIGITAL_SIGNATURE | x509.KU_KEY_ENCIPHERMENT
+    assert rsa_leaf.ext_key_usage == [x509.SERVER_AUTH, x509.CLIENT_AUTH]
+    assert (x509.name_text(rsa_leaf.subject)
+            == 'CN=alice\\, \\"the tester\\"\\ ,O=Zo\u00eb\\+Co\\; \\<lab\\>')
+    assert x509.parse(_der("ec_leaf_rsa_ca")).sig_alg == x509.SHA256_WITH_RSA
+    assert x509.parse(_der("ec_leaf_ec_ca")).sig_alg == x509.ECDSA_WITH_SHA256
+    assert x509.parse(_der("ec_ca")).serial == 128  # needs a leading zero octet
+    no_san = x509.parse(_der("rsa_leaf_ec_ca"))  # also has a non-critical unknown extension
+    assert no_san.san_uris == no_san.san_dns == no_san.san_ips == []
+    ca = x509.parse(_der("rsa_ca"))
+    assert ca.ca is True and ca.path_len == 1 and ca.issuer == ca.subject
+    assert ca.key_usage == x509.KU_DIGITAL_SIGNATURE | x509.KU_KEY_CERT_SIGN | x509.KU_CRL_SIGN
+    assert ca.ext_key_usage is None
+    ec_ca = x509.parse(_der("ec_ca"))
+    assert ec_ca.ca is True and ec_ca.path_len == 0
+    assert ec_ca.not_after == 253402300799  # 9999-12-31T23:59:59Z, GeneralizedTime
+    assert x509.parse(_der("expired")).not_before == 946684799  # 1999-12-31T23:59:59Z (UTCTime 99)
+    assert x509.parse(_der("expired")).not_after == 1709210096  # 2024-02-29T12:34:56Z
+    assert x509.parse(_der("not_yet_valid")).not_before == 2506118400  # 2049-06-01
+    # 2049-12-31T23:59:59Z, UTCTime 49
+    assert x509.parse(_der("not_yet_valid")).not_after == 2524607999
+    assert x509.parse(_der("generalized")).not_after == 2561241600  # 2051-03-01, GeneralizedTime
+
+
+def test_rejected_certificates():
+    assert len(_doc()["rejects"]) == 3
+    for e in _doc()["rejects"]:
+        _fails(read_vector("x509/" + e["file"]), e["reason"])
+    e = _fails(_der("critical_unknown"))
+    assert e.reason == "x509: unsupported critical extension 1.3.6.1.4.1.55555.2"
+
+
+def test_bytes_like_input():
+    der = _der("ec_leaf_ec_ca")
+    fp = x509.parse(der).fingerprint
+    assert x509.parse(bytearray(der)).fingerprint == fp
+    assert x509.parse(memoryview(der)).fingerprint == fp
+    assert fp == hexlify(hashlib.sha256(der).digest())
+
+
+def test_days_from_civil():
+    assert x509.days_from_civil(1970, 1, 1) == 0
+    assert x509.days_from_civil(1969, 12, 31) == -1
+    assert x509.days_from_civil(1950, 1, 1) == -7305
+    assert x509.days_from_civil(2000, 2, 29) == 11016
+    assert x509.days_from_civil(2000, 3, 1) == 11017
+    assert x509.days_from_civil(2100, 3, 1) == 47541  # 2100 is not a leap year
+    assert x509.days_from_civil(2100, 2, 28) == 47540
+    assert x509.days_from_civil(9999, 12, 31) == 2932896
+    assert x509.days_from_civil(0, 1, 1) == -719528
+    # every day of four years, one day apart
+    for y in (2023, 2024, 2025, 2100):
+        n = x509.days_from_civil(y, 1, 1)
+        for m in range(1, 13):
+            feb = 29 if y % 4 == 0 and y % 100 else 28
+            last = (31, feb, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[m - 1]
+            for day in range(1, last + 1):
+                assert x509.days_from_civil(y, m, day) == n, (y, m, day)
+                n += 1
+        assert x509.days_from_civil(y + 1, 1, 1) == n
+
+
+def test_truncated_at_every_length():
+    der = _der("rsa_leaf_rsa_ca")
+    for n in range(len(der)):
+        _fails(der[:n])
+
+
+def test_truncated_tbs_with_consistent_outer_lengths():
+    # cut the tbsCertificate after each of its fields, lengths around it re-encoded
+    children, alg, sig = _parts("ec_leaf_rsa_ca")
+    assert len(children) == 8 and children[-1][0] == 0xA3
+    for k in range(1, 7):  # up to but without the SubjectPublicKeyInfo
+        _fails(_cert(children[:k], alg, sig))
+    assert x509.parse(_cert(children[:7], alg, sig)).san_uris == []  # v3 without extensions
+    for k in range(1, 6):  # v1 (no version) cut short
+        _fails(_cert(children[1:k], alg, sig))
+
+
+def test_every_length_byte_changed():
+    der = _der("rsa_leaf_rsa_ca")
+    spots = []  # (offset of the length octet(s) start, offset of the last length octet)
+
+    def walk(start, end):
+        pos = start
+        while pos < end:
+            tag = der[pos]
+            n = der[pos + 1]
+            a = pos + 2
+            if n & 0x80:
+                k = n & 0x7F
+                n = int.from_bytes(der[a:a + k], "big")
+                a += k
+            spots.append((pos + 1, a - 1))
+            if tag & 0x20:
+                walk(a, a + n)
+            pos = a + n
+
+    walk(0, len(der))
+    assert len(spots) > 70
+    for first, last in spots:
+        for at, value in ((last, (der[last] + 1) & 0xFF), (last, (der[last] - 1) & 0xFF),
+                          (first, 0x80), (first, 0x85), (first, 0xFF)):
+            bad = bytearray(der)
+            bad[at] = value
+            _fails(bytes(bad))
+
+
+def test_every_byte_mutated_parses_or_fails_cleanly():
+    der = _der("ec_leaf_ec_ca")
+    ok = 0
+    for i in range(len(der)):
+        for flip in (0x01, 0x80, 0xFF):
+            bad = bytearray(der)
+            bad[i] ^= flip
+            try:
+                c = x509.parse(bytes(bad))
+            except ParseError as e:
+                assert e.status == 400 and e.reason.startswith("x509: ")
+            else:
+                ok += 1
+                assert isinstance(c, x509.Certificate)
+    assert ok > 0  # key, signature and name bytes can change without breaking the DER
+
+
+def test_oversized():
+    e = _fails(b"\x30\x82\x20\x01" + b"\x00" * 8193, "over 8192")
+    assert "8197 bytes" in e.reason
+    # padded inside a valid-looking outer SEQUENCE, just over the limit
+    children, alg, sig = _parts("ec_leaf_ec_ca")
+    _fails(_cert(children[:-1] + [_tlv(0x04, b"x" * 8200)], alg, sig), "over 8192")
+
+
+def test_deep_nesting():
+    inner = b"\x05\x00"
+    for _ in range(40):
+        inner = _tlv(0x30, inner)
+    _fails(_tlv(0x30, inner), "nesting over 16 levels")
+    _fails(_tlv(0x30, b"\x30\x80" + b"\x00\x00"), "indefinite length")
+    # 16 levels with the Certificate are only wrong for the schema, 17 for the walker too
+    inner = b"\x05\x00"
+    for _ in range(15):
+        inner = _tlv(0x30, inner)
+    e = _fails(_tlv(0x30, inner))
+    assert "nesting" not in e.reason
+    _fails(_tlv(0x30, _tlv(0x30, inner)), "nesting over 16 levels")
+
+
+def test_trailing_garbage():
+    der = _der("ec_leaf_ec_ca")
+    _fails(der + b"\x00", "input after the Certificate")
+    _fails(der + der, "input after the Certificate")
+    children, alg, sig = _parts("ec_leaf_ec_ca")
+    _fails(_cert(children, alg, sig + b"\x05\x00"), "extra bytes in Certificate")
+    _fails(_cert(children + [b"\x05\x00"], alg, sig), "unexpected element in tbsCertificate")
+
+
+def test_length_encodings():
+    _fails(b"", "element header runs past the end at offset 0")
+    _fails(b"\x30", "element header runs past the end at offset 0")
+    _fails(b"\x30\x85\x00\x00\x00\x00\x10", "length in more than 4 bytes")
+    _fails(b"\x30\x81\x05" + b"\x05\x00" * 2 + b"\x00", "length not minimally encoded")
+    _fails(b"\x30\x82\x00\x85" + b"\x00" * 0x85, "length not minimally encoded")
+    _fails(b"\x30\x84\x7f\xff\xff\xff\x00", "length runs past the end at offset 0")
+    _fails(b"\x3f\x81\x01\x00", "multi-byte tag")
+    _fails(b"\x31\x00", "expected Certificate SEQUENCE")
+
+
+def test_version_1_and_schema_errors():
+    children, alg, sig = _parts("ec_leaf_ec_ca")
+    assert children[0][0] == 0xA0 and children[-1][0] == 0xA3
+    v1 = x509.parse(_cert(children[1:-1], alg, sig))
+    assert v1.version == 1 and v1.ca is False and v1.san_dns == [] and v1.key_usage is None
+    assert v1.serial == 3
+    _fails(_cert(children[1:], alg, sig), "unexpected element in tbsCertificate")
+    v2 = [_tlv(0xA0, b"\x02\x01\x01")] + children[1:-1]
+    _fails(_cert(v2 + [children[-1]], alg, sig), "extensions in a version 2 certificate")
+    assert x509.parse(_cert(v2 + [_tlv(0x82, b"\x00\x01")], alg, sig)).version == 2
+    _fails(_cert([_tlv(0xA0, b"\x02\x01\x03")] + children[1:], alg, sig), "unknown version 3")
+    # the inner AlgorithmIdentifier must equal the outer one
+    rsa_alg = _parts("ec_leaf_rsa_ca")[1]
+    _fails(_cert(children, rsa_alg, sig), "tbsCertificate signature differs")
+    # INTEGER and time encodings
+    bad_serial = [children[0], b"\x02\x02\x00\x03"] + children[2:]
+    _fails(_cert(bad_serial, alg, sig), "INTEGER not minimally encoded")
+    assert x509.parse(_cert([children[0], b"\x02\x01\xfd"] + children[2:], alg, sig)).serial == -3
+    validity = children[4]
+    for old, new, why in ((b"Z", b"+", "DER form"), (b"2501", b"2513", "out of range"),
+                          (b"250101", b"250230", "out of range"),
+                          (b"250101", b"25a101", "non-digit")):
+        changed = validity.replace(old, new, 1)
+        assert changed != validity, old
+        _fails(_cert(children[:4] + [changed] + children[5:], alg, sig), why)
+    leap = validity.replace(b"250101", b"240229", 1)  # not_before 2024-02-29T00:00:00Z
+    c = x509.parse(_cert(children[:4] + [leap] + children[5:], alg, sig))
+    assert c.not_before == 1709164800
+    leap = validity.replace(b"250101", b"230229", 1)
+    _fails(_cert(children[:4] + [leap] + children[5:], alg, sig), "out of range")
+
+
+def test_extension_errors():
+    san = _tlv(0x30, _tlv(0x86, b"sip:alice@lab.test"))
+    c = x509.parse(_with_extensions("ec_leaf_ec_ca", [_ext(_SAN, san, True)]))
+    assert c.san_uris == [b"sip:alice@lab.test"] and c.key_usage is None and c.ca is False
+    _fails(_with_extensions("ec_leaf_ec_ca", [_ext(_SAN, san), _ext(_SAN, san)]),
+           "extension 2.5.29.17 appears twice")
+    bad_bool = _tlv(0x30, _tlv(0x06, _SAN) + b"\x01\x01\x01" + _tlv(0x04, san))
+    _fails(_with_extensions("ec_leaf_ec_ca", [bad_bool]), "BOOLEAN not 00 or FF")
+    _fails(_with_extensions("ec_leaf_ec_ca", [_ext(_SAN, _tlv(0x30, _tlv(0x87, b"\x01\x02\x03")))]),
+           "iPAddress not 4 or 16 bytes")
+    _fails(_with_extensions("ec_leaf_ec_ca", [_ext(_SAN, san + b"\x00")]),
+           "extra bytes in extension")
+    _fails(_with_extensions("ec_leaf_ec_ca", [_ext(_SAN, san[:-1])]), "length runs past the end")
+    bc = _tlv(0x30, b"\x01\x01\xff\x02\x01\x02")
+    c = x509.parse(_with_extensions("ec_leaf_ec_ca", [_ext(_BC, bc, True)]))
+    assert c.ca is True and c.path_len == 2
+    _fails(_with_extensions("ec_leaf_ec_ca", [_ext(_BC, _tlv(0x30, b"\x02\x01\xff"))]),
+           "negative pathLenConstraint")
+    # unknown: skipped when not critical, refused when critical
+    unknown = b"\x2b\x06\x01\x04\x01\x83\xb2\x03\x09"  # 1.3.6.1.4.1.55555.9
+    c = x509.parse(_with_extensions("ec_leaf_ec_ca", [_ext(unknown, b"\xff", False)]))
+    assert c.ca is False and c.san_dns == []
+    _fails(_with_extensions("ec_leaf_ec_ca", [_ext(unknown, b"\xff", True)]),
+           "unsupported critical extension 1.3.6.1.4.1.55555.9")
+    _fails(_with_extensions("ec_leaf_ec_ca", [_ext(b"\x2b\x80\x01", b"")]),
+           "OBJECT IDENTIFIER not minimally encoded")
+
+
+def test_public_key_errors():
+    children, alg, sig = _parts("ec_leaf_ec_ca")
+    spki = children[6]
+    point = spki[-65:]
+    assert point[0] == 4
+    compressed = _tlv(0x30, _split(spki[2:])[0][1] + _tlv(0x03, b"\x00\x02" + point[1:33]))
+    _fails(_cert(children[:6] + [compressed] + children[7:], alg, sig),
+           "EC point not uncompressed 65 bytes")
+    unused = spki[:-66] + b"\x01" + point
+    _fails(_cert(children[:6] + [unused] + children[7:], alg, sig),
+           "subjectPublicKey has unused bits")
+
+
+def test_ec_signature():
+    assert x509.ec_signature(b"\x30\x06\x02\x01\x01\x02\x01\x7f") == (1, 127)
+    assert x509.ec_signature(bytearray(b"\x30\x07\x02\x02\x00\x80\x02\x01\x02")) == (128, 2)
+    for bad, why in ((b"", "header runs past"),
+                     (b"\x30\x00", "header runs past the end at offset 2"),
+                     (b"\x30\x03\x02\x01\x01", "header runs past the end at offset 5"),
+                     (b"\x30\x03\x04\x01\x01", "expected ECDSA r but found tag 0x04"),
+                     (b"\x30\x06\x02\x01\x80\x02\x01\x01", "negative ECDSA r"),
+                     (b"\x30\x06\x02\x01\x00\x02\x01\x01", "zero ECDSA r or s"),
+                     (b"\x30\x07\x02\x02\x00\x01\x02\x01\x01", "INTEGER not minimally encoded"),
+                     (b"\x30\x06\x02\x01\x01\x02\x01\x01\x00", "input after"),
+                     (b"\x30\x09\x02\x01\x01\x02\x01\x01\x05\x00\x00", "extra bytes"),
+                     (b"\x30\x06\x02\x01\x01\x02\x00", "length runs past"),
+                     (b"\x30" + b"\x00" * 9000, "over 8192")):
+        e = raises(ParseError, x509.ec_signature, bad)
+        assert e.status == 400 and why in e.reason, (bad, e.reason)
+
+
+def test_name_text_escapes_and_non_utf8():
+    assert x509.name_text([]) == ""
+    name = [("2.5.4.6", b"DE"), ("2.5.4.10", b" lead"), ("1.2.3.4", b"\xff\\x"),
+            ("2.5.4.3", b"a\x00b")]
+    assert x509.name_text(name) == "CN=a\\00b,1.2.3.4=\\ff\\5cx,O=\\ lead,C=DE"
