@@ -1,0 +1,245 @@
+"""RFC 8224 Identity header values carrying an RFC 8225 PASSporT signed with ES256: parse, verify.
+
+Owns: the Identity header value grammar (RFC 8224 §4: ``jws;info=<uri>;alg=..;ppt=..``),
+base64url without padding (RFC 7515 §2, done by hand: MicroPython's binascii has only
+standard base64 and skips characters it does not know), the JOSE header checks for ES256
+and the signature over the transmitted ``header.payload`` text (RFC 7515 §5.2).
+
+Must not: fetch or validate the signer's certificate (``info``/``x5u``: the caller does that
+and passes the public point), judge claims against the SIP message (orig/dest against
+From/To, ``iat`` freshness: the caller has the message and the clock), or rebuild the
+payload of the compact ``header..signature`` form (RFC 8225 §7, needs the message too).
+Nothing here re-serialises JSON: the signature covers the base64url text as received.
+
+Input is the header value as bytes (str is accepted and encoded). A malformed value is the
+sender's fault: ParseError(438 Invalid Identity Header, reason) from the parsers, and
+``verify`` turns every failure into ``(False, reason)``.
+"""
+
+import json
+from binascii import a2b_base64, b2a_base64
+
+from tinysip.compat import const
+from tinysip.errors import ParseError
+from tinysip.sigverify import ec_point, ecdsa_p256_sha256, raw_rs
+
+_INVALID = 438  # RFC 8224: 438 Invalid Identity Header
+# A PASSporT JOSE header is alg, typ, ppt and an x5u URL: a few hundred characters. It is
+# decoded before the signature is checked, so cap what an unauthenticated peer can make us
+# parse.
+_MAX_HEADER = const(2048)
+
+
+def _bytes(v):
+    if isinstance(v, str):
+        return v.encode()
+    return bytes(v)
+
+
+def _show(b):
+    """Printable text of peer bytes for a reason string (never raises on bad UTF-8)."""
+    try:
+        return b.decode()
+    except Exception:  # noqa: BLE001
+        return repr(b)
+
+
+def b64url_decode(data):
+    """Bytes from unpadded base64url text (RFC 4648 §5, as JWS uses it: no '=', no spaces).
+
+    Raises ParseError(438, ...) on any character outside ``A-Za-z0-9-_``, an impossible
+    length (one character left over) or non-zero bits after the last byte."""
+    data = _bytes(data)
+    for c in data:
+        if not (
+            0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or 0x30 <= c <= 0x39 or c == 0x2D or c == 0x5F
+        ):
+            raise ParseError(_INVALID, "base64url: invalid character %r" % chr(c))
+    tail = len(data) % 4
+    if tail == 1:
+        raise ParseError(_INVALID, "base64url: impossible length %d" % len(data))
+    if tail:
+        # RFC 4648 §3.5: the bits after the last whole byte must be zero, so that one byte
+        # string has exactly one encoding (no two texts for the same signature)
+        c = data[-1]
+        if 0x41 <= c <= 0x5A:
+            v = c - 0x41
+        elif c >= 0x61:
+            v = c - 0x61 + 26
+        elif c <= 0x39:
+            v = 62 if c == 0x2D else c - 0x30 + 52
+        else:
+            v = 63  # "_"
+        if v & (0x0F if tail == 2 else 0x03):
+            raise ParseError(_INVALID, "base64url: non-zero padding bits")
+    std = data.replace(b"-", b"+").replace(b"_", b"/") + b"=" * (-len(data) % 4)
+    try:
+        return a2b_base64(std)
+    except ValueError:  # not expected after the checks above; still the sender's data
+        raise ParseError(_INVALID, "base64url: undecodable")
+
+
+def b64url_encode(data):
+    """Unpadded base64url text of ``data`` (bytes)."""
+    out = b2a_base64(_bytes(data)).rstrip(b"\n").rstrip(b"=")
+    return out.replace(b"+", b"-").replace(b"/", b"_")
+
+
+def _split_params(rest):
+    """Split ``;a=b;c=<x;y>;d="q"`` at semicolons outside <...> and "..."."""
+    parts = []
+    start = 0
+    angle = quote = False
+    for i in range(len(rest)):
+        c = rest[i]
+        if quote:
+            if c == 0x22:
+                quote = False
+        elif angle:
+            if c == 0x3E:
+                angle = False
+        elif c == 0x22:
+            quote = True
+        elif c == 0x3C:
+            angle = True
+        elif c == 0x3B:
+            parts.append(rest[start:i])
+            start = i + 1
+    if quote or angle:
+        raise ParseError(
+            _INVALID, "Identity: unterminated %s in parameters" % ('"' if quote else "<")
+        )
+    parts.append(rest[start:])
+    return parts
+
+
+def parse_identity(value):
+    """(header_b64, payload_b64, sig_b64, params) from an Identity header value.
+
+    ``value`` is ``header.payload.signature;info=<uri>[;alg=..][;ppt=..][;other]`` (RFC 8224
+    §4). The three JWS parts are returned as the base64url bytes received (payload is
+    ``b""`` for the compact ``header..signature`` form); ``params`` maps lowercase parameter
+    names (bytes) to values (bytes, ``info`` without its angle brackets, quoted values without
+    quotes; None for a parameter without ``=``). ``info`` is required. Raises
+    ParseError(438, ...) naming the fault.
+    """
+    v = _bytes(value).strip()
+    jws, sep, rest = v.partition(b";")
+    jws = jws.strip()
+    if not jws:
+        raise ParseError(_INVALID, "Identity: empty value")
+    parts = jws.split(b".")
+    if len(parts) != 3:
+        raise ParseError(_INVALID, "Identity: JWS has %d parts, not 3" % len(parts))
+    header, payload, sig = parts
+    if not header or not sig:
+        raise ParseError(_INVALID, "Identity: JWS header or signature is empty")
+    params = {}
+    for p in _split_params(rest) if sep else ():
+        name, eq, val = p.partition(b"=")
+        name = name.strip().lower()
+        if not name:
+            raise ParseError(_INVALID, "Identity: empty parameter")
+        if name in params:
+            raise ParseError(_INVALID, "Identity: parameter %s repeated" % _show(name))
+        if not eq:
+            params[name] = None
+            continue
+        val = val.strip()
+        if val[:1] == b'"':
+            if len(val) < 2 or val[-1:] != b'"':
+                raise ParseError(_INVALID, "Identity: bad quoted value for %s" % _show(name))
+            val = val[1:-1]
+        elif name == b"info":
+            # ident-info-uri = LAQUOT absoluteURI RAQUOT
+            if len(val) < 3 or val[:1] != b"<" or val[-1:] != b">":
+                raise ParseError(_INVALID, "Identity: info is not an <absoluteURI>")
+            val = val[1:-1]
+        params[name] = val
+    if not params.get(b"info"):
+        raise ParseError(_INVALID, "Identity: no info parameter")
+    return header, payload, sig, params
+
+
+def _json_object(raw, what):
+    try:
+        obj = json.loads(raw)
+    except Exception:  # noqa: BLE001 - ValueError, UnicodeError, deep nesting: all the sender's
+        raise ParseError(_INVALID, "PASSporT %s is not valid JSON" % what)
+    if not isinstance(obj, dict):
+        raise ParseError(_INVALID, "PASSporT %s is not a JSON object" % what)
+    return obj
+
+
+def _check_header(hdr, params):
+    """None if the JOSE header and the Identity parameters agree on ES256, else the reason."""
+    alg = hdr.get("alg")
+    if alg != "ES256":
+        return "PASSporT alg is %r, not ES256" % (alg,)
+    p_alg = params.get(b"alg")
+    if p_alg is not None and p_alg != b"ES256":
+        return "Identity alg=%s does not match the PASSporT alg ES256" % _show(p_alg)
+    typ = hdr.get("typ")
+    # RFC 8225: typ is "passport" (tolerated when absent)
+    if typ is not None and typ != "passport":
+        return "PASSporT typ is %r, not passport" % (typ,)
+    # RFC 8224 §4: the ppt parameter carries the PASSporT extension in use; they must agree
+    ppt = hdr.get("ppt")
+    p_ppt = params.get(b"ppt")
+    if ppt is not None and not isinstance(ppt, str):
+        return "PASSporT ppt is not a string"
+    if (ppt is None) != (p_ppt is None) or (ppt is not None and ppt.encode() != p_ppt):
+        return "Identity ppt=%s does not match the PASSporT ppt %s" % (
+            "(none)" if p_ppt is None else _show(p_ppt),
+            "(none)" if ppt is None else ppt,
+        )
+    return None
+
+
+def _check_claims(claims):
+    """None if the RFC 8225 base claims (iat, orig, dest) have the right JSON types."""
+    iat = claims.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        return "PASSporT iat is missing or not an integer"
+    if not isinstance(claims.get("orig"), dict):
+        return "PASSporT orig is missing or not an object"
+    if not isinstance(claims.get("dest"), dict):
+        return "PASSporT dest is missing or not an object"
+    return None
+
+
+def verify(value, point):
+    """(True, claims) if the Identity header ``value`` carries an ES256 PASSporT that
+    ``point`` (the signer's uncompressed 65-byte P-256 key) signed; else (False, reason).
+
+    Checks, in order: the header value parses, the JOSE header says ES256 (and agrees with
+    the alg/ppt parameters), the 64-byte r||s signature verifies over the transmitted
+    ``header.payload``, and only then decodes the claims (a dict with ``iat``, ``orig``,
+    ``dest`` and whatever else the signer put in). The compact form without payload is
+    reported as unsupported. Never raises for malformed input.
+    """
+    try:
+        h, p, s, params = parse_identity(value)
+        if ec_point(point) is None:
+            # the caller's certificate handling gave us something that is not a P-256 key
+            return False, "signer key is not an uncompressed P-256 point"
+        if len(h) > _MAX_HEADER:
+            return False, "PASSporT header longer than %d characters" % _MAX_HEADER
+        reason = _check_header(_json_object(b64url_decode(h), "header"), params)
+        if reason:
+            return False, reason
+        if not p:
+            return False, "compact PASSporT (no payload) is not supported"
+        raw = b64url_decode(p)  # syntax only; the bytes are not looked at before the signature
+        r, sv = raw_rs(b64url_decode(s))
+        if not ecdsa_p256_sha256(point, h + b"." + p, r, sv):
+            return False, "ES256 signature does not verify"
+        claims = _json_object(raw, "payload")
+        reason = _check_claims(claims)
+        if reason:
+            return False, reason
+        return True, claims
+    except ParseError as e:
+        return False, e.reason
+    except Exception as e:  # noqa: BLE001 - a peer's header must never take the UA down
+        return False, "malformed Identity header (%s)" % type(e).__name__

@@ -1,0 +1,298 @@
+"""Signature verification in pure Python: RSA PKCS#1 v1.5 and ECDSA P-256, both with SHA-256.
+
+Owns: RFC 8017 §8.2.2 RSASSA-PKCS1-v1_5-VERIFY (SHA-256 only), FIPS 186-4 §6.4.2 ECDSA
+verification on P-256 (SEC 2 secp256r1), and the two ECDSA signature encodings: DER
+ECDSA-Sig-Value (RFC 3279 §2.2.3, X.509 and CMS) and raw 64-byte r||s (RFC 7518 §3.4, JOSE).
+
+Must not: sign, hold private keys, read certificates (the caller hands over (n, e) or the
+65-byte point), or raise from a verify function: every malformed input is just False, since
+it is what a peer sent. Only the two signature parsers raise, with ParseError.
+
+Verification is public-key work on public data: timing leaks nothing secret, so only the
+RSA block comparison is written without an early exit (it checks every byte regardless).
+Big ints are arbitrary precision on CPython and on MicroPython (mpz); ``pow(x, -1, m)`` is
+not usable on MicroPython (1.29 quietly returns 0), so inverses use Fermat (both moduli are
+prime).
+"""
+
+import hashlib
+
+from tinysip.errors import ParseError
+
+# 438 Invalid Identity Header (RFC 8224): the status a UAS answers when the signature
+# it was handed cannot even be parsed.
+_BAD_SIG = 438
+
+# DER DigestInfo prefix for SHA-256 (RFC 8017 §9.2 note 1): SEQUENCE { SEQUENCE { OID
+# 2.16.840.1.101.3.4.2.1, NULL }, OCTET STRING (32 bytes) }. The parameters NULL is part of
+# the expected encoding: a DigestInfo without it is rejected (full-encoding comparison).
+_SHA256_DIGESTINFO = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
+
+
+def _byte_len(n):
+    """Length in bytes of the positive int n (int.bit_length is missing on MicroPython)."""
+    return (len("%x" % n) + 1) // 2
+
+
+def _same(a, b):
+    """True if a == b, looking at every byte (no exit on the first difference)."""
+    if len(a) != len(b):
+        return False
+    d = 0
+    for i in range(len(a)):
+        d |= a[i] ^ b[i]
+    return d == 0
+
+
+# --- RSA -------------------------------------------------------------------------------
+
+
+def rsa_pkcs1_sha256(n, e, message, signature):
+    """True if ``signature`` is a valid RSASSA-PKCS1-v1_5 SHA-256 signature of ``message``.
+
+    ``n``, ``e``: the signer's public key as ints; ``message``, ``signature``: bytes. Follows
+    RFC 8017 §8.2.2: the signature must be exactly as long as the modulus and below it; the
+    recovered block is compared in full with the one encoding we expect,
+    ``00 01 FF..FF 00 DigestInfo(sha256) digest`` (at least 8 FF bytes), never parsed.
+    Any malformed input gives False; nothing raises.
+    """
+    try:
+        if n < 3 or not n & 1 or e < 3 or not e & 1:
+            return False
+        k = _byte_len(n)
+        t = _SHA256_DIGESTINFO + hashlib.sha256(message).digest()
+        if k < len(t) + 11:  # RFC 8017 §9.2 step 3: modulus too short for it
+            return False
+        if len(signature) != k:
+            return False
+        s = int.from_bytes(bytes(signature), "big")
+        if s >= n:
+            return False
+        em = pow(s, e, n).to_bytes(k, "big")
+        expected = b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
+        return _same(em, expected)
+    except Exception:  # noqa: BLE001 - wrong types or sizes from the caller's data: not valid
+        return False
+
+
+# --- ECDSA P-256 -----------------------------------------------------------------------
+
+# Curve parameters (SEC 2 §2.4.2, FIPS 186-4 D.1.2.3): y^2 = x^3 - 3x + b over GF(p), base
+# point G of prime order n, cofactor 1 (so every affine point on the curve is in the group).
+_P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+_GX = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
+_GY = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
+
+# Points in Jacobian coordinates are tuples (X, Y, Z) standing for (X/Z^2, Y/Z^3); Z == 0 is
+# the point at infinity. Affine points are (x, y) tuples; None is infinity in a table.
+_INF = (1, 1, 0)
+
+
+def _double(pt):
+    """2*pt, Jacobian, using a = -3: 3(X-Z^2)(X+Z^2) replaces 3X^2 + aZ^4."""
+    X, Y, Z = pt
+    if Z == 0 or Y == 0:
+        return _INF
+    p = _P
+    zz = Z * Z % p
+    yy = Y * Y % p
+    beta = X * yy % p
+    alpha = 3 * (X - zz) * (X + zz) % p
+    X3 = (alpha * alpha - 8 * beta) % p
+    return X3, (alpha * (4 * beta - X3) - 8 * yy * yy) % p, 2 * Y * Z % p
+
+
+def _add_affine(pt, q):
+    """pt + q with pt Jacobian and q affine (or None for infinity); handles pt == +-q."""
+    if q is None:
+        return pt
+    X1, Y1, Z1 = pt
+    x2, y2 = q
+    if Z1 == 0:
+        return x2, y2, 1
+    p = _P
+    zz = Z1 * Z1 % p
+    h = (x2 * zz - X1) % p  # U2 - U1
+    r = (y2 * zz * Z1 - Y1) % p  # S2 - S1
+    if h == 0:
+        if r == 0:
+            return _double(pt)
+        return _INF  # q == -pt
+    hh = h * h % p
+    hhh = h * hh % p
+    v = X1 * hh % p
+    X3 = (r * r - hhh - 2 * v) % p
+    return X3, (r * (v - X3) - Y1 * hhh) % p, Z1 * h % p
+
+
+def _to_affine(points):
+    """Jacobian points -> affine (x, y) or None, with one field inversion for the whole list."""
+    p = _P
+    # Montgomery's trick: prefix products of the Z's, one inverse, then walk back.
+    acc = 1
+    prefix = []
+    for pt in points:
+        prefix.append(acc)
+        if pt[2]:
+            acc = acc * pt[2] % p
+    inv = pow(acc, p - 2, p)
+    out = [None] * len(points)
+    for i in range(len(points) - 1, -1, -1):
+        X, Y, Z = points[i]
+        if Z == 0:
+            continue
+        zi = inv * prefix[i] % p  # 1/Z_i
+        inv = inv * Z % p
+        zi2 = zi * zi % p
+        out[i] = (X * zi2 % p, Y * zi2 * zi % p)
+    return out
+
+
+def _table(q):
+    """Affine i*G + j*Q for i, j in 0..3, indexed 4*i + j (index 0, infinity, is None)."""
+    g1 = (_GX, _GY, 1)
+    q1 = (q[0], q[1], 1)
+    g2 = _double(g1)
+    q2 = _double(q1)
+    g3, q3, g2, q2 = _to_affine([_add_affine(g2, (_GX, _GY)), _add_affine(q2, q), g2, q2])
+    gs = (None, (_GX, _GY), g2, g3)
+    qs = (None, q, q2, q3)
+    mixed = []
+    for i in (1, 2, 3):
+        for j in (1, 2, 3):
+            mixed.append(_add_affine((gs[i][0], gs[i][1], 1), qs[j]))
+    mixed = _to_affine(mixed)
+    t = [None] * 16
+    for i in (1, 2, 3):
+        t[4 * i] = gs[i]
+        t[i] = qs[i]
+        for j in (1, 2, 3):
+            t[4 * i + j] = mixed[3 * (i - 1) + (j - 1)]
+    return t
+
+
+def _mul2(u1, u2, q):
+    """u1*G + u2*Q (Jacobian) by Straus/Shamir: one shared doubling chain over 2-bit windows
+    of both scalars, adding a precomputed i*G + j*Q; 256 doublings and at most 128 additions."""
+    t = _table(q)
+    a = u1.to_bytes(32, "big")
+    b = u2.to_bytes(32, "big")
+    acc = _INF
+    for k in range(32):
+        x = a[k]
+        y = b[k]
+        for shift in (6, 4, 2, 0):
+            acc = _double(_double(acc))
+            d = ((x >> shift) & 3) * 4 + ((y >> shift) & 3)
+            if d:
+                acc = _add_affine(acc, t[d])
+    return acc
+
+
+def ec_point(point):
+    """(x, y) from an uncompressed SEC1 P-256 point ``04 || X || Y`` (65 bytes), or None if it
+    is not one or is not on the curve (SEC1 §3.2.2.1: coordinates in range, equation holds)."""
+    try:
+        if len(point) != 65 or point[0] != 4:
+            return None
+        x = int.from_bytes(bytes(point[1:33]), "big")
+        y = int.from_bytes(bytes(point[33:65]), "big")
+    except Exception:  # noqa: BLE001
+        return None
+    p = _P
+    if x >= p or y >= p:
+        return None
+    if (y * y - (x * x * x - 3 * x + _B)) % p:
+        return None
+    return x, y
+
+
+def ecdsa_p256_sha256(point, message, r, s):
+    """True if (r, s) is a valid ECDSA P-256 SHA-256 signature of ``message`` under ``point``.
+
+    ``point``: uncompressed 65-byte SEC1 public key, checked on the curve; ``r``, ``s``: ints
+    (see ``ecdsa_der`` / ``raw_rs``). FIPS 186-4 §6.4.2: 1 <= r, s < n, w = s^-1, u1 = e*w,
+    u2 = r*w, R = u1*G + u2*Q, valid iff R is not infinity and x(R) mod n == r. Both s and
+    n - s are accepted (no low-s rule). Any malformed input gives False; nothing raises.
+    """
+    try:
+        q = ec_point(point)
+        if q is None:
+            return False
+        n = _N
+        if not (0 < r < n and 0 < s < n):
+            return False
+        e = int.from_bytes(hashlib.sha256(message).digest(), "big")
+        w = pow(s, n - 2, n)
+        X, _, Z = _mul2(e * w % n, r * w % n, q)
+        if Z == 0:
+            return False
+        # x(R) = X/Z^2 lies in [0, p); x(R) mod n == r means x(R) is r or r + n (p < 2n).
+        # Test X == x*Z^2 for both instead of inverting Z.
+        p = _P
+        zz = Z * Z % p
+        if (r * zz - X) % p == 0:
+            return True
+        return r + n < p and ((r + n) * zz - X) % p == 0
+    except Exception:  # noqa: BLE001 - wrong types from the caller's data: not valid
+        return False
+
+
+# --- ECDSA signature encodings ---------------------------------------------------------
+
+
+def _der_len(buf, i):
+    """(length, index after the length octets) of a DER length at buf[i]; minimal form only."""
+    if i >= len(buf):
+        raise ParseError(_BAD_SIG, "ECDSA DER signature: truncated length")
+    first = buf[i]
+    if first < 0x80:
+        return first, i + 1
+    if first == 0x81:  # the only long form a P-256..P-521 signature can need
+        if i + 1 >= len(buf) or buf[i + 1] < 0x80:
+            raise ParseError(_BAD_SIG, "ECDSA DER signature: non-minimal length")
+        return buf[i + 1], i + 2
+    raise ParseError(_BAD_SIG, "ECDSA DER signature: unsupported length form")
+
+
+def _der_uint(buf, i):
+    """(value, next index) of a DER INTEGER at buf[i] that must be positive and minimal."""
+    if i >= len(buf) or buf[i] != 0x02:
+        raise ParseError(_BAD_SIG, "ECDSA DER signature: INTEGER expected")
+    ln, i = _der_len(buf, i + 1)
+    if ln == 0 or i + ln > len(buf):
+        raise ParseError(_BAD_SIG, "ECDSA DER signature: bad INTEGER length")
+    if buf[i] & 0x80:
+        raise ParseError(_BAD_SIG, "ECDSA DER signature: negative INTEGER")
+    if ln > 1 and buf[i] == 0 and not buf[i + 1] & 0x80:
+        raise ParseError(_BAD_SIG, "ECDSA DER signature: non-minimal INTEGER")
+    return int.from_bytes(bytes(buf[i : i + ln]), "big"), i + ln
+
+
+def ecdsa_der(sig):
+    """(r, s) from a DER ECDSA-Sig-Value ``SEQUENCE { INTEGER r, INTEGER s }``.
+
+    Strict DER: minimal lengths and integers, no negative values, nothing after the
+    SEQUENCE. Raises ParseError(438, ...) naming the fault. Range checks against the curve
+    order are ecdsa_p256_sha256's job.
+    """
+    if len(sig) < 8 or sig[0] != 0x30:
+        raise ParseError(_BAD_SIG, "ECDSA DER signature: SEQUENCE expected")
+    ln, i = _der_len(sig, 1)
+    if i + ln != len(sig):
+        raise ParseError(_BAD_SIG, "ECDSA DER signature: SEQUENCE length does not match")
+    r, i = _der_uint(sig, i)
+    s, i = _der_uint(sig, i)
+    if i != len(sig):
+        raise ParseError(_BAD_SIG, "ECDSA DER signature: data after s")
+    return r, s
+
+
+def raw_rs(sig64):
+    """(r, s) from a JOSE ES256 signature: r and s as 32-byte big-endian each (RFC 7518 §3.4).
+    Raises ParseError(438, ...) if it is not exactly 64 bytes."""
+    if len(sig64) != 64:
+        raise ParseError(_BAD_SIG, "ES256 signature is %d bytes, not 64" % len(sig64))
+    return int.from_bytes(bytes(sig64[:32]), "big"), int.from_bytes(bytes(sig64[32:]), "big")
