@@ -185,6 +185,74 @@ def test_old_cseq_gets_500_and_bye_after_end_gets_481():
     assert [r.status for r in drain(c)] == [481]
 
 
+def test_call_keeps_bytes_not_the_parsed_invite():
+    # the heap budget of a call: only the lines responses and the BYE need, as bytes
+    inv = req(body=OFFER, extra=b"Record-Route: <sip:p3;lr>, <sip:p4;lr>\r\nX-Big: " +
+              b"x" * 500 + b"\r\n")
+    c = iv.Call(inv, 1000, VIA, CONTACT, FakeRandom(3), t1=500, ring_ms=30000)
+    assert [r.status for r in drain(c)] == [100, 180]
+    assert c.invite is c and c.branch == b"z9hG4bKinv1" and c.cseq == 1
+    for v in c.__dict__.values():  # nothing from the INVITE but bytes and ints
+        assert v is not inv and not isinstance(v, type(inv)) or v is c
+    assert b"X-Big" not in c.head + c.dlg and OFFER not in c.head + c.dlg
+    inv.headers = []  # the message is gone: answering and hanging up still work
+    inv.body = b""
+    c.body = ANSWER
+    c.step(iv.ANSWER, 1000)
+    (ok,) = drain(c)
+    assert ok.get_all(b"Via") == [b"SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKinv1"]
+    assert ok.get(b"To") == b"<sip:phone1@lab.test>;tag=" + c.local_tag
+    assert ok.get_all(b"Record-Route") == [b"<sip:127.0.0.1:5061;transport=tls;r2=on;lr;ftag=a>",
+                                           b"<sip:127.0.0.1:5060;r2=on;lr>",
+                                           b"<sip:p3;lr>, <sip:p4;lr>"]
+    assert ok.body == ANSWER and ok.get(b"X-Big") is None
+    c.receive(req(b"ACK", to_tag=c.local_tag, branch=b"z9hG4bKack1"), 1100)
+    c.step(iv.HANGUP, 2000)
+    (bye,) = drain(c)
+    assert bye.get_all(b"Route")[-1] == b"<sip:p3;lr>, <sip:p4;lr>"
+    assert bye.get(b"From") == b"<sip:phone1@lab.test>;tag=" + c.local_tag
+    assert bye.get(b"To") == b"\"Test\" <sip:tester@lab.test>;tag=caller1"
+    assert bye.to_bytes().count(b"\r\nRoute: ") == 3
+
+
+def test_100_has_no_to_tag_and_in_dialog_answers_copy_their_request():
+    c = new_call()
+    (trying,) = drain(c)
+    assert trying.status == 100 and trying.to_tag is None
+    c.receive(req(b"CANCEL", branch=b"z9hG4bKinv1"), 1100)  # a CANCEL has no To tag
+    ok, term = drain(c)
+    assert ok.to_tag == c.local_tag and ok.branch == b"z9hG4bKinv1" and ok.cseq_method == b"CANCEL"
+    assert ok.get(b"Allow") is None and ok.body == b""
+    assert term.status == 487 and term.get(b"Allow") == iv.ALLOW and term.body == b""
+
+
+def test_reinvite_answer_copies_the_reinvite_and_bye_after_it():
+    c = new_call()
+    drain(c)
+    c.step(iv.ANSWER, 1000)
+    c.receive(req(b"ACK", to_tag=c.local_tag, branch=b"z9hG4bKack1"), 1100)
+    drain(c)
+    re = req(b"INVITE", cseq=5, to_tag=c.local_tag, branch=b"z9hG4bKre5", body=OFFER)
+    c.receive(re, 3000)
+    (ok,) = drain(c)
+    assert ok.branch == b"z9hG4bKre5" and ok.cseq == 5 and ok.to_tag == c.local_tag
+    assert ok.get(b"To").count(b";tag=") == 1  # the re-INVITE's To already had our tag
+    assert c.branch == b"z9hG4bKre5"  # a CANCEL now matches the re-INVITE
+    c.receive(req(b"INVITE", cseq=6, to_tag=c.local_tag, branch=b"z9hG4bKre6"), 3100)
+    (busy,) = drain(c)  # still waiting for the ACK of the first re-INVITE
+    assert (busy.status, busy.cseq) == (491, 6) and busy.get(b"Allow") == iv.ALLOW
+    c.receive(req(b"ACK", cseq=5, to_tag=c.local_tag, branch=b"z9hG4bKack5"), 3200)
+    assert c.state == iv.CONFIRMED
+    c.step(iv.HANGUP, 4000)
+    (bye,) = drain(c)
+    assert bye.from_tag == c.local_tag and bye.to_tag == b"caller1" and bye.cseq == 1
+
+
+def test_transition_table_is_one_byte_per_cell():
+    assert isinstance(iv.TRANSITIONS, bytes)
+    assert iv.transition(iv.RINGING, iv.ANSWER) == (iv.ANSWERED, 2)
+
+
 def test_transition_table_has_one_row_per_state_and_input():
     t = iv.TRANSITIONS
     assert len(t) % 4 == 0

@@ -279,6 +279,35 @@ def test_media_port_latches_on_the_sender_and_mirrors():
         other.close()
 
 
+def test_unlatched_reads_lend_the_buffer_and_make_it_again():
+    # while unlatched, recvfrom's scratch may take the buffer's heap: the buffer is made
+    # again after every read, failed or not, with the same size and a view into it
+    ssrc, seq, base = own(22)
+    mir = Mirror(DIRECT, 113, FakeRandom(22))
+    mp = MediaPort(mir, "127.0.0.1", 32600)
+    size = len(mir.buf)
+    src, _ = _udp(32700)
+    try:
+        assert mp.step() == 0 and mp.peer is None  # nothing waiting: EAGAIN
+        assert isinstance(mir.buf, bytearray) and len(mir.buf) == size
+        mir.view[0] = 0x55
+        assert mir.buf[12] == 0x55  # the view is the new buffer's
+        dst = _addr(mp.port)
+        src.sendto(b"junk", dst)
+        assert _step(mp) == 1 and mp.peer is None and len(mir.buf) == size
+        src.sendto(pkt(seq=9, payload=b"hello"), dst)
+        assert _step(mp) == 1 and mp.peer is not None
+        reply = src.recv(2048)
+        assert reply[12:] == b"hello" and header(reply) == (2, 0, 0, 0, 0, 113, seq, base, ssrc)
+        buf = mir.buf  # latched: no more lending, the same buffer from now on
+        src.sendto(pkt(seq=10, ts=160160, payload=b"again"), dst)
+        assert _step(mp) == 1 and mir.buf is buf and src.recv(2048)[12:] == b"again"
+        assert (mir.rx, mir.tx, mir.dropped) == (3, 2, 1)
+    finally:
+        mp.close()
+        src.close()
+
+
 def test_media_port_counts_an_unreachable_peer():
     mir = Mirror(DIRECT, 113, FakeRandom(16))
     mp = MediaPort(mir, "127.0.0.1", 31500)

@@ -163,6 +163,25 @@ def test_manual_answer_of_a_loopback_offer_and_our_bye():
     assert link.of("call_ended")[-1].reason == "hangup"
 
 
+def test_ringing_call_keeps_the_offer_as_bytes_and_answers_the_port_bound():
+    link, reg, ua, clock = phone(allow=())
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite())
+    cid = link.of("call_incoming")[-1].call_id
+    e = ua.calls[cid]
+    assert e[2] == LOOP and e[3] == (b"rtp-pkt-loopback", 1, 100)  # not the parsed offer
+    assert ua.answer(cid, clock.now)
+    a = ua.pop_action()  # play the driver: the port asked for is taken, the next one bound
+    assert a[0] == ACT_MEDIA and a[2:] == (1, 100, 40000)
+    ua.media_ready(cid, 40002, clock.now)
+    link.settle()
+    ok = answers(reg, n)[-1]
+    assert ok.status == 200 and b"m=audio 40002 RTP/AVP 100\r\n" in ok.body
+    assert ua.calls[cid][2] is None  # answered: the offer is gone
+    assert link.of("call_answered")[-1].port == 40002
+    no_internal_errors(link)
+
+
 def test_cancel_while_ringing():
     link, reg, ua, clock = phone()
     n = len(reg.responses)

