@@ -35,6 +35,8 @@ stream methods in upstream source; not measured on hardware.
 """
 import socket
 
+from tinysip.io.udp import bind
+
 
 class MediaPort:
     """A bound, non-blocking UDP socket feeding `mirror`. host: local address to bind (str);
@@ -50,19 +52,7 @@ class MediaPort:
         self.errors = 0
         self.exact = exact
         self.mp = hasattr(socket.socket, "readinto")
-        for i in range(tries):
-            s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                              socket.SOCK_DGRAM)
-            try:
-                s.bind(socket.getaddrinfo(host, port + 2 * i)[0][-1])
-                break
-            except OSError:
-                s.close()
-                if i == tries - 1:
-                    raise
-        s.setblocking(False)
-        self.sock = s
-        self.port = port + 2 * i
+        self.sock, self.port = bind(host, port, tries)
         self._mv = memoryview(mirror.buf)  # CPython sends slices of it
 
     def step(self):

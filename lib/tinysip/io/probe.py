@@ -29,6 +29,7 @@ import socket
 import time
 from array import array
 
+from tinysip.io.udp import bind
 from tinysip.probe import ENCAP
 
 if hasattr(time, "ticks_us"):
@@ -54,19 +55,7 @@ class ProbePort:
         self.source = source
         self.errors = 0
         self.mp = hasattr(socket.socket, "readinto")
-        for i in range(tries):
-            s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                              socket.SOCK_DGRAM)
-            try:
-                s.bind(socket.getaddrinfo(host, port + 2 * i)[0][-1])
-                break
-            except OSError:
-                s.close()
-                if i == tries - 1:
-                    raise
-        s.setblocking(False)
-        self.sock = s
-        self.port = port + 2 * i
+        self.sock, self.port = bind(host, port, tries)
         self.addr = None
         self.size = len(source.buf) + (12 if source.mode == ENCAP else 0)  # one reply
         self.rbuf = bytearray(self.size * _BACKLOG if self.mp else 2048)
