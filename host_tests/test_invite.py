@@ -250,7 +250,7 @@ def test_reinvite_answer_copies_the_reinvite_and_bye_after_it():
 
 def test_transition_table_is_one_byte_per_cell():
     assert isinstance(iv.TRANSITIONS, bytes)
-    assert iv.transition(iv.RINGING, iv.ANSWER) == (iv.ANSWERED, 2)
+    assert iv.lookup(iv.TRANSITIONS, iv.RINGING, iv.ANSWER) == (iv.ANSWERED, 2)
 
 
 def test_transition_table_has_one_row_per_state_and_input():
@@ -259,7 +259,7 @@ def test_transition_table_has_one_row_per_state_and_input():
     keys = [(t[i], t[i + 1]) for i in range(0, len(t), 4)]
     for k in keys:
         assert keys.count(k) == 1, k
-    assert iv.transition(iv.ENDED, iv.BYE) == (iv.ENDED, 0)
+    assert iv.lookup(iv.TRANSITIONS, iv.ENDED, iv.BYE) == (iv.ENDED, 0)
 
 
 # -- RFC 5373 ------------------------------------------------------------------------------

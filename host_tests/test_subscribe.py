@@ -530,4 +530,4 @@ def test_transition_table_is_well_formed():
         seen.append(key)
         for state in (t[i], t[i + 2]):
             assert sb.SUBSCRIBING <= state <= sb.TERMINATED
-    assert sb.transition(sb.TERMINATED, sb.UNSUB) == (sb.TERMINATED, 0)
+    assert sb.lookup(sb.TRANSITIONS, sb.TERMINATED, sb.UNSUB) == (sb.TERMINATED, 0)

@@ -19,7 +19,7 @@ response within `answer_ms`: CANCEL, end reason "no_answer") and the CANCEL's ow
 """
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError
-from tinysip.invite import ALLOW, SUPPORTED, addr
+from tinysip.invite import ALLOW, SUPPORTED, addr, lookup
 from tinysip.message import contacts, request, response
 
 # states (public: the UA reads dial.state)
@@ -78,15 +78,6 @@ _MAX_REDIRECTS = const(3)
 
 # why the call ended, by the input that ended it
 _REASONS = ("", "", "", "rejected", "hangup", "bye", "timeout", "no_answer")
-
-
-def transition(state, inp):
-    """(new state, actions); an input without a row changes nothing."""
-    t = TRANSITIONS
-    for i in range(0, len(t), 4):
-        if t[i] == state and t[i + 1] == inp:
-            return t[i + 2], t[i + 3]
-    return state, 0
 
 
 class Dial:
@@ -187,7 +178,7 @@ class Dial:
     def step(self, inp, now, msg=None):
         """Feed one input; `msg` the response or request that carried it. True when the
         input applied in this state."""
-        state, acts = transition(self.state, inp)
+        state, acts = lookup(TRANSITIONS, self.state, inp)
         applied = state != self.state or acts != 0
         self.state = state
         if state == ENDED and self.end_reason is None:

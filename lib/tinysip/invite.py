@@ -75,9 +75,9 @@ _REASONS = (None, "rejected", None, "bye", "cancelled", "hangup", None, None, "n
             "no_answer")
 
 
-def transition(state, inp):
-    """(new state, actions); an input without a row changes nothing."""
-    t = TRANSITIONS
+def lookup(t, state, inp):
+    """(new state, actions) from a flat table `t` of (state, input, new state, actions) rows;
+    an input without a row changes nothing. Shared by every call and subscription machine."""
     for i in range(0, len(t), 4):
         if t[i] == state and t[i + 1] == inp:
             return t[i + 2], t[i + 3]
@@ -229,7 +229,7 @@ class Call:
     def step(self, inp, now, req=None):
         """Feed one input (ANSWER, REJECT, ACK, BYE, CANCEL, HANGUP, REINVITE); `req` the
         request that carried it. Returns True when the input applied in this state."""
-        state, acts = transition(self.state, inp)
+        state, acts = lookup(TRANSITIONS, self.state, inp)
         applied = state != self.state or acts != 0
         self.state = state
         if state >= REJECTED and self.end_reason is None:

@@ -49,7 +49,7 @@ Choices the RFC leaves open, made here:
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError
 from tinysip.headers import parse_uint, split_top
-from tinysip.invite import ALLOW, SUPPORTED, addr
+from tinysip.invite import ALLOW, SUPPORTED, addr, lookup
 from tinysip.message import request, response
 from tinysip.uri import is_token
 
@@ -136,15 +136,6 @@ _UNSUBSCRIBE = const(2)
 # the answers to a refresh that end the subscription (§4.1.2.2)
 _GONE = (404, 405, 410, 416, 480, 481, 482, 483, 484, 485, 489, 501, 604)
 ALLOW_NOTIFY = ALLOW + b", NOTIFY"
-
-
-def transition(state, inp):
-    """(new state, actions); an input without a row changes nothing."""
-    t = TRANSITIONS
-    for i in range(0, len(t), 4):
-        if t[i] == state and t[i + 1] == inp:
-            return t[i + 2], t[i + 3]
-    return state, 0
 
 
 def refresh_ms(expires, t1, r):
@@ -333,7 +324,7 @@ class Subscription:
     # -- inputs --------------------------------------------------------------------------
     def step(self, inp, now):
         """Feed one input; True when it applied in this state."""
-        state, acts = transition(self.state, inp)
+        state, acts = lookup(TRANSITIONS, self.state, inp)
         applied = state != self.state or acts != 0
         self.state = state
         if acts & _SEND_NEW:

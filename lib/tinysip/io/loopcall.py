@@ -8,6 +8,7 @@ with a message that names the peer or the option at fault.
 """
 from tinysip import probe
 from tinysip.errors import ParseError
+from tinysip.events import text as _text
 
 MODES = {"encaprtp": probe.ENCAP, "rtploopback": probe.DIRECT, "media": probe.MEDIA}
 CODECS = {"PCMA": 8, "PCMU": 0}
@@ -186,7 +187,3 @@ class Loopcall:
 
 
 _CALL_EVENTS = ("call_connected", "call_failed", "call_ended", "call_progress")
-
-
-def _text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
