@@ -10,7 +10,7 @@ import json
 
 import board
 from tinysip.compat import urandom
-from tinysip.io.clock import Clock
+from tinysip.io.clock import Clock, wall
 
 _clock = Clock()
 
@@ -50,14 +50,21 @@ def load(path):
     try:
         cfg = Config(raw)
         instance = instance_urn(board.mac(cfg))
-        ca = None
-        if cfg.ca_path:
+        def der(path, key):  # a certificate file (PEM or DER) named by config key `key`
             try:
-                with open(cfg.ca_path, "rb") as f:
-                    ca = f.read()
+                with open(path, "rb") as f:
+                    return ca_der(f.read(), key)
             except OSError:
-                raise ConfigError("tls.ca", "cannot read " + cfg.ca_path)
-            ca = ca_der(ca)
+                raise ConfigError(key, "cannot read " + path)
+
+        ca = der(cfg.ca_path, "tls.ca") if cfg.ca_path else None
+        c = cfg.certs
+        if c is not None:
+            if c.ca_path:
+                c.ca_der = der(c.ca_path, "certificates.ca")
+            if c.identity_path:
+                c.identity_der = der(c.identity_path, "certificates.identity")
+            _anchors(c, ConfigError)
         board.network_up(cfg)
     except ConfigError as e:
         fatal(str(e))
@@ -65,6 +72,22 @@ def load(path):
         fatal("config key '%s" % str(e).replace(": ", "': ", 1))
     del cfg.raw  # only the board needed it
     return cfg, instance, ca
+
+
+def _anchors(c, ConfigError):
+    """The RFC 6072 trust anchors must be certificates the phone can read (and the Identity
+    signer's an ES256 key), or the config key is at fault now rather than every NOTIFY."""
+    from tinysip.errors import ParseError
+    from tinysip.x509 import parse
+
+    for key, d in (("certificates.ca", c.ca_der), ("certificates.identity", c.identity_der)):
+        if d:
+            try:
+                cert = parse(d)
+            except ParseError as e:
+                raise ConfigError(key, e.reason)
+            if key == "certificates.identity" and cert.key_type != "ec":
+                raise ConfigError(key, "must be an EC P-256 certificate (Identity is ES256)")
 
 
 def _boot(path):
@@ -87,6 +110,9 @@ def _boot(path):
     emit({"event": "boot", "board": board.NAME, "instance": instance.decode(),
           "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})
     driver = Driver(ua, _clock, ca, on_event)
+    t = wall()
+    if t is not None:  # else the first REGISTER 200's Date sets it
+        ua.set_wall_clock(t, _clock.now())
     ua.start(_clock.now())
     return cfg, ua, driver
 

@@ -131,6 +131,8 @@ class FakeRegistrar:
         self._tag_seq = 0
 
     # -- wire -----------------------------------------------------------------------------
+    date = None  # a Date value for the 200s (the phone's wall clock without NTP)
+
     def close(self, conn):
         self._framers.pop(conn, None)
 
@@ -299,6 +301,8 @@ class FakeRegistrar:
             extra.append((b"Expires", self.header_expires))
         if self.service_route is not None:
             extra.append((b"Service-Route", self.service_route))
+        if self.date:
+            extra.append((b"Date", self.date))
         return self._answer(msg, 200, extra)
 
     def find(self, instance, reg_id):
@@ -359,7 +363,7 @@ class Link:
         self.events = []
         self.counts = {}
         self.on_event = None
-        self.connects = []  # (now, conn, host, port, tls, server_name)
+        self.connects = []  # (now, conn, host, port, tls, server_name, client cert)
         self.closes = []  # (now, conn)
         self.keep_sent = False  # the registrar logs REGISTERs and pings; this is for the rest
         self.sent = []  # (now, conn, bytes) written by the UA (with keep_sent)
@@ -392,7 +396,7 @@ class Link:
             kind = a[0]
             if kind == ACT_CONNECT:
                 conn, host = a[1], a[2]
-                self.connects.append((now, conn, host, a[3], a[4], a[5]))
+                self.connects.append((now, conn, host, a[3], a[4], a[5], a[6]))
                 policy = self.connect_policy.get(host, "ok")
                 if policy == "ok":
                     self.conns[conn] = host

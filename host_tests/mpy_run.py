@@ -9,6 +9,9 @@ callable whose name starts with ``test_``, in sorted order. A failing test print
 the exception and a traceback, and the run goes on. The last line is always
 ``N passed, M failed``; the exit status is 1 if a test failed or a module did not import.
 
+With the environment variable TINYSIP_MPY_LIB set to a directory of compiled ``.mpy``
+modules, that directory replaces lib/ on the path.
+
 Options: ``-v`` prints a line per passing test too; ``--mem`` prints GC heap figures after
 each module (MicroPython only; ``n/a`` under CPython).
 
@@ -44,7 +47,9 @@ def _dirname(path):
 
 HERE = _normpath(_dirname(__file__))
 ROOT = _dirname(HERE)
-LIB = ROOT + "/lib"
+# TINYSIP_MPY_LIB: a tree of lib/ compiled with mpy-cross (what a device runs) to import
+# instead of the sources; test_micropython uses it for the constrained-heap pass
+LIB = (os.getenv("TINYSIP_MPY_LIB") if hasattr(os, "getenv") else None) or ROOT + "/lib"
 
 if MICROPYTHON:
     import time

@@ -19,3 +19,13 @@ def test_clock_advances_with_time():
     time.sleep(0.05)
     b = c.now()
     assert 40 <= b - a < 5000
+
+
+def test_wall_clock_is_the_calendar_time_or_none():
+    import time
+
+    from tinysip.io import clock
+
+    assert abs(clock.wall() - int(time.time())) <= 1  # the host's clock is set
+    assert clock.wall(1000.0) is None  # an RTC that was never set
+    assert clock.wall(1760000000.5) in (1760000000, 1760000000 + 946684800)

@@ -375,3 +375,33 @@ def test_ca_der_bad_input():
 
 def test_ca_der_private_key_pem_is_not_a_certificate():
     assert names(str(raises(ConfigError, ca_der, pem(DER, b"PRIVATE KEY"))), "tls.ca")
+
+
+# -- certificates (RFC 6072) -------------------------------------------------------------------
+def test_certificates_off_by_default_and_defaults_when_on():
+    assert Config(base()).certs is None
+    c = Config(with_(certificates={"subscribe": ["sip:bob@lab.test"], "ca": "/f/users.pem"}))
+    s = c.certs
+    assert s.subscribe == [b"sip:bob@lab.test"] and s.credential is False
+    assert s.expires == 3600 and s.max_age == 86400 and s.ca_path == "/f/users.pem"
+    assert s.identity_path is None and s.ca_der is None and s.identity_der is None
+    c = Config(with_(certificates={"credential": True, "max_age": 60, "expires": 600}))
+    assert c.certs.subscribe == [] and c.certs.credential and c.certs.max_age == 60
+
+
+def test_certificates_errors_name_the_key():
+    assert names(error(with_(certificates={"subscribe": "sip:bob@lab.test"})),
+                 "certificates.subscribe")
+    for bad in (["tel:+15551234"], ["sip:lab.test"], [7], ["sip:bob@"]):
+        assert names(error(with_(certificates={"subscribe": bad, "ca": "x"})),
+                     "certificates.subscribe"), bad
+    assert names(error(with_(certificates={"credential": "yes"})), "certificates.credential")
+    assert names(error(with_(certificates={"credential": True, "max_age": 0})),
+                 "certificates.max_age")
+    assert names(error(with_(certificates={"credential": True, "expires": 10})),
+                 "certificates.expires")
+    # nothing to trust a subscribed certificate with
+    msg = error(with_(certificates={"subscribe": ["sip:bob@lab.test"]}))
+    assert names(msg, "certificates.ca") and "certificates.identity" in msg
+    assert Config(with_(certificates={"subscribe": ["sip:bob@lab.test"],
+                                      "identity": "/f/domain.pem"})).certs is not None

@@ -25,6 +25,11 @@ ALL = (
     ("call_progress", ("call_id", "status", "reason")),
     ("call_connected", ("call_id", "status")),
     ("call_failed", ("call_id", "status", "reason")),
+    ("certificate_cached", ("aor", "sha256", "not_after", "trust", "changed")),
+    ("certificate_revoked", ("aor", "package")),
+    ("certificate_rejected", ("aor", "reason")),
+    ("credential_installed", ("aor", "sha256", "not_after")),
+    ("subscription_ended", ("uri", "package", "status", "reason")),
 )
 
 

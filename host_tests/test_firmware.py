@@ -66,3 +66,22 @@ def test_unreadable_ca_names_tls_ca(tmp_path):
 def test_not_json(tmp_path):
     rc, lines, _ = boot(tmp_path, None, raw="{not json")
     assert rc == 2 and "not valid JSON" in lines[-1]["error"]
+
+
+X509 = os.path.join(REPO, "host_tests", "data", "x509")
+
+
+@pytest.mark.parametrize("key,path,why", [
+    ("certificates.ca", "no-such.der", "cannot read"),
+    ("certificates.ca", "../sig/der.json", "not a DER or PEM certificate"),
+    ("certificates.ca", "ed25519.der", "unsupported public key"),  # read, but not usable
+    ("certificates.identity", "rsa_ca.der", "EC P-256"),  # Identity is ES256
+])
+def test_certificate_anchors_name_their_key(tmp_path, key, path, why):
+    cfg = dict(GOOD)
+    cfg["tls"] = {"ca": os.path.join(X509, "rsa_ca.der")}
+    name = key.split(".")[1]
+    cfg["certificates"] = {"subscribe": ["sip:bob@lab.test"], name: os.path.join(X509, path)}
+    rc, lines, _ = boot(tmp_path, cfg)
+    assert rc == 2 and lines[-1]["event"] == "boot_failed", lines
+    assert "'%s'" % key in lines[-1]["error"] and why in lines[-1]["error"], lines

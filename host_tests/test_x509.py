@@ -413,3 +413,17 @@ def test_name_text_escapes_and_non_utf8():
     name = [("2.5.4.6", b"DE"), ("2.5.4.10", b" lead"), ("1.2.3.4", b"\xff\\x"),
             ("2.5.4.3", b"a\x00b")]
     assert x509.name_text(name) == "CN=a\\00b,1.2.3.4=\\ff\\5cx,O=\\ lead,C=DE"
+
+
+def test_pkcs8_public_matches_the_certificate():
+    cert = x509.parse(read_vector("x509/cred.der"))
+    assert x509.pkcs8_public(read_vector("x509/cred.key.der")) == ("ec", cert.ec_point)
+    other = x509.pkcs8_public(read_vector("x509/cred_other.key.der"))
+    assert other[0] == "ec" and other[1] != cert.ec_point and len(other[1]) == 65
+
+
+def test_pkcs8_public_rejects_garbage():
+    key = read_vector("x509/cred.key.der")
+    for bad in (b"", key[:-1], key + b"\x00", b"\x30\x03\x02\x01\x00", read_vector("x509/cred.der")):
+        e = raises(ParseError, x509.pkcs8_public, bad)
+        assert e.status == 400 and e.reason.startswith("x509: "), e.reason

@@ -57,14 +57,17 @@ def signed_by(cert, issuer):
     return False
 
 
-def check(aor, subscribed, notify_from, der, now_s, ca=None, identity=None, domain=None):
+def check(aor, subscribed, notify_from, der, now_s, ca=None, identity=None, domain=None,
+          channel=None):
     """Run the trust checks on a certificate NOTIFY; the parsed x509.Certificate and how it
     was trusted ("ca" or "identity"), or CertRejected.
 
     aor: the AoR the certificate must name (bytes URI); subscribed: the URI we subscribed to;
     notify_from: the NOTIFY's From header value; der: the body; ca / domain: parsed
     x509.Certificate of the configured CA / of the domain that signs Identity headers (or
-    None); identity: the NOTIFY's Identity header value or None.
+    None); identity: the NOTIFY's Identity header value or None; channel: when neither a CA
+    nor a domain is configured, the name of the authenticated channel the certificate came
+    over (the credential on a verified TLS flow: "tls"), which is then how it is trusted.
     """
     who = addr(notify_from or b"")
     if not same_uri(who, subscribed):
@@ -85,6 +88,8 @@ def check(aor, subscribed, notify_from, der, now_s, ca=None, identity=None, doma
     if not ok:
         raise CertRejected("san_mismatch: %s not in subjectAltName %s" % (
             aor.decode(), b", ".join(cert.san_uris).decode() or "(no URIs)"))
+    if ca is None and domain is None and channel:
+        return cert, channel
     if ca is not None and signed_by(cert, ca):
         return cert, "ca"
     why = "not signed by the configured CA"

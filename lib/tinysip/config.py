@@ -89,21 +89,11 @@ def Config(cfg):
     s.user_agent = _str(cfg, "user_agent", "tinysip/0.1").encode()
     s.raw = cfg
     # calls: auto-answer only for these callers (none: off), where the mirror listens
-    allow = lookup(cfg, "autoanswer.allow", [])
-    if not isinstance(allow, list):
-        raise ConfigError("autoanswer.allow", "must be a list of caller URIs")
-    s.autoanswer = []
-    for a in allow:
-        try:
-            u = parse_uri(a.encode()) if isinstance(a, str) else None
-        except ParseError:
-            u = None
-        if u is None or u.scheme not in (b"sip", b"sips"):
-            raise ConfigError("autoanswer.allow", "%r is not a sip: or sips: URI" % (a,))
-        s.autoanswer.append(a.encode())
+    s.autoanswer = _uris(cfg, "autoanswer.allow", "caller URIs", 64)
     s.media_ip = _str(cfg, "media.ip", "127.0.0.1").encode()
     s.media_port = _num(cfg, "media.port", 40000, 1024, 65534)
     s.ring_ms = _num(cfg, "call.ring_timeout", 60, 1, 3600, 1000)
+    s.certs = _certificates(cfg)
 
     value = lookup(cfg, "outbound")
     if not isinstance(value, list) or not 1 <= len(value) <= 4:
@@ -150,6 +140,47 @@ def Config(cfg):
             if p.tls:
                 raise ConfigError("tls.ca", "required for a TLS outbound proxy")
     return s
+
+
+def _uris(cfg, key, what, most, user=False):
+    """A list (default empty) of at most `most` sip:/sips: URI strings, as bytes; `user`:
+    each must name a user (an AoR)."""
+    v = lookup(cfg, key, [])
+    if not isinstance(v, list) or len(v) > most:
+        raise ConfigError(key, "must be a list of up to %d %s" % (most, what))
+    out = []
+    for a in v:
+        try:
+            u = parse_uri(a.encode()) if isinstance(a, str) else None
+        except ParseError:
+            u = None
+        if u is None or u.scheme not in (b"sip", b"sips") or user and not u.user:
+            raise ConfigError(key, "%r is not a sip: or sips: %s" % (a, "AoR" if user else "URI"))
+        out.append(a.encode())
+    return out
+
+
+def _certificates(cfg):
+    """RFC 6072 settings (None when nothing is subscribed): `subscribe` URIs (bytes) for the
+    certificate package, `credential` for the phone's own AoR, subscription `expires` (s),
+    cache `max_age` (s), and the paths of the trust anchors `ca_path` / `identity_path`
+    (the firmware reads them into `ca_der` / `identity_der`)."""
+    c = Settings()
+    c.subscribe = _uris(cfg, "certificates.subscribe", "AoR URIs", 16, True)
+    c.credential = lookup(cfg, "certificates.credential", False)
+    if not isinstance(c.credential, bool):
+        raise ConfigError("certificates.credential", "must be true or false")
+    c.expires = _num(cfg, "certificates.expires", 3600, 60, 0xFFFFFFFF)
+    c.max_age = _num(cfg, "certificates.max_age", 86400, 1, 0xFFFFFFFF)
+    c.ca_path = _str(cfg, "certificates.ca", None)
+    c.identity_path = _str(cfg, "certificates.identity", None)
+    c.ca_der = c.identity_der = None
+    if not c.subscribe and not c.credential:
+        return None
+    if c.subscribe and c.ca_path is None and c.identity_path is None:
+        raise ConfigError("certificates.ca", "required (or certificates.identity) to trust "
+                                             "the certificates of certificates.subscribe")
+    return c
 
 
 def ca_der(data, key="tls.ca"):

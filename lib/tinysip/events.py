@@ -36,6 +36,14 @@ KINDS = (
     "call_progress call_id status reason",
     "call_connected call_id status",
     "call_failed call_id status reason",
+    # RFC 6072 (tinysip.certservice): a certificate passed the trust checks and is cached
+    # (trust "ca", "identity" or "tls"; changed: None first time, else whether the
+    # fingerprint differs from the one it replaces before that one expired / was dropped)
+    "certificate_cached aor sha256 not_after trust changed",
+    "certificate_revoked aor package",  # an empty NOTIFY: certificate or credential gone
+    "certificate_rejected aor reason",  # reason: a token (from_mismatch, expired, ...): details
+    "credential_installed aor sha256 not_after",  # the TLS client certificate from now on
+    "subscription_ended uri package status reason",  # given up for good, and why
 )
 
 

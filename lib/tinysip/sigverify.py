@@ -213,7 +213,7 @@ def ecdsa_p256_sha256(point, message, r, s):
     """True if (r, s) is a valid ECDSA P-256 SHA-256 signature of ``message`` under ``point``.
 
     ``point``: uncompressed 65-byte SEC1 public key, checked on the curve; ``r``, ``s``: ints
-    (see ``ecdsa_der`` / ``raw_rs``). FIPS 186-4 §6.4.2: 1 <= r, s < n, w = s^-1, u1 = e*w,
+    (see ``x509.ec_signature`` / ``raw_rs``). FIPS 186-4 §6.4.2: 1 <= r, s < n, w = s^-1, u1 = e*w,
     u2 = r*w, R = u1*G + u2*Q, valid iff R is not infinity and x(R) mod n == r. Both s and
     n - s are accepted (no low-s rule). Any malformed input gives False; nothing raises.
     """
@@ -240,54 +240,7 @@ def ecdsa_p256_sha256(point, message, r, s):
         return False
 
 
-# --- ECDSA signature encodings ---------------------------------------------------------
-
-
-def _der_len(buf, i):
-    """(length, index after the length octets) of a DER length at buf[i]; minimal form only."""
-    if i >= len(buf):
-        raise ParseError(_BAD_SIG, "ECDSA DER signature: truncated length")
-    first = buf[i]
-    if first < 0x80:
-        return first, i + 1
-    if first == 0x81:  # the only long form a P-256..P-521 signature can need
-        if i + 1 >= len(buf) or buf[i + 1] < 0x80:
-            raise ParseError(_BAD_SIG, "ECDSA DER signature: non-minimal length")
-        return buf[i + 1], i + 2
-    raise ParseError(_BAD_SIG, "ECDSA DER signature: unsupported length form")
-
-
-def _der_uint(buf, i):
-    """(value, next index) of a DER INTEGER at buf[i] that must be positive and minimal."""
-    if i >= len(buf) or buf[i] != 0x02:
-        raise ParseError(_BAD_SIG, "ECDSA DER signature: INTEGER expected")
-    ln, i = _der_len(buf, i + 1)
-    if ln == 0 or i + ln > len(buf):
-        raise ParseError(_BAD_SIG, "ECDSA DER signature: bad INTEGER length")
-    if buf[i] & 0x80:
-        raise ParseError(_BAD_SIG, "ECDSA DER signature: negative INTEGER")
-    if ln > 1 and buf[i] == 0 and not buf[i + 1] & 0x80:
-        raise ParseError(_BAD_SIG, "ECDSA DER signature: non-minimal INTEGER")
-    return int.from_bytes(bytes(buf[i : i + ln]), "big"), i + ln
-
-
-def ecdsa_der(sig):
-    """(r, s) from a DER ECDSA-Sig-Value ``SEQUENCE { INTEGER r, INTEGER s }``.
-
-    Strict DER: minimal lengths and integers, no negative values, nothing after the
-    SEQUENCE. Raises ParseError(438, ...) naming the fault. Range checks against the curve
-    order are ecdsa_p256_sha256's job.
-    """
-    if len(sig) < 8 or sig[0] != 0x30:
-        raise ParseError(_BAD_SIG, "ECDSA DER signature: SEQUENCE expected")
-    ln, i = _der_len(sig, 1)
-    if i + ln != len(sig):
-        raise ParseError(_BAD_SIG, "ECDSA DER signature: SEQUENCE length does not match")
-    r, i = _der_uint(sig, i)
-    s, i = _der_uint(sig, i)
-    if i != len(sig):
-        raise ParseError(_BAD_SIG, "ECDSA DER signature: data after s")
-    return r, s
+# --- ECDSA signature encodings (DER ECDSA-Sig-Value: x509.ec_signature) -------------
 
 
 def raw_rs(sig64):

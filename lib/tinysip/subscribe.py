@@ -349,6 +349,12 @@ class Subscription:
         dialog exists), then wait for the terminated NOTIFY or 64*T1. True when it applied."""
         return self.step(UNSUB, now)
 
+    def refresh(self, now):
+        """Refresh now, before the timer: the notifier answers every SUBSCRIBE with a NOTIFY
+        of the current state (RFC 6665 §4.2.1.2), which is how a client fetches it again.
+        True when it applied (pending or active)."""
+        return (self.state == ACTIVE or self.state == PENDING) and self.step(_T_REFRESH, now)
+
     def _over(self, now, reason, retry_after):
         """The input for a subscription that is over, by the `retry_ms` policy."""
         wait = retry_ms(reason, retry_after, now - self.started, self.t1)

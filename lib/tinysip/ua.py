@@ -81,6 +81,9 @@ class UserAgent:
         self.actions = []
         self.events = []
         self.stopping = False
+        self.certsvc = None  # certservice.CertService once a flow is up, when configured
+        self.client_cert = None  # (certificate DER, PKCS#8 key DER): the credential
+        self.wall_ms = None  # wall clock (ms since 1970) minus `now`, once known
 
     # -- outputs ---------------------------------------------------------------------
     def pop_action(self):
@@ -96,6 +99,8 @@ class UserAgent:
         for d in (self.ctx, self.stx, self.calls):
             for e in d.values():
                 t = _earliest(t, e[0].next_timer())
+        if self.certsvc is not None:
+            t = _earliest(t, self.certsvc.next_timer())
         return t
 
     def idle(self):
@@ -127,6 +132,8 @@ class UserAgent:
             else:
                 c.step(iv.HANGUP, now)
             self._call_flush(cid, now)
+        if self.certsvc is not None:  # unsubscribe while the flows still carry it
+            self.certsvc.stop(now)
         for f in self.flows:
             if f.state == ob.UP and f.conn is not None:
                 f.state = ob.STOPPED
@@ -241,6 +248,12 @@ class UserAgent:
                     f.ping_at = now + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
             self._ev("registered", f.index, f.reg_id, b.expires, b.pub_gruu, b.temp_gruu,
                      b.outbound, b.flow_timer, b.service_route)
+            if self.cfg.certs is not None and not self.stopping:
+                if self.certsvc is None:
+                    from tinysip.certservice import CertService  # only when configured
+
+                    self.certsvc = CertService(self)
+                self.certsvc.flow_up(f, now)
         elif action == ob.A_FAIL_RETRY_NOW:
             self._close(f)
             if reason:
@@ -271,7 +284,8 @@ class UserAgent:
         f.conn = conn
         f.clear_timers()
         f.retry_at = now + self.cfg.connect_timeout_ms  # the driver reports success first
-        self.actions.append((ACT_CONNECT, conn, f.host, f.port, f.tls, f.server_name))
+        self.actions.append((ACT_CONNECT, conn, f.host, f.port, f.tls, f.server_name,
+                             self.client_cert if f.tls else None))
         self._ev("flow_connecting", f.index, f.reg_id, f.server, "tls" if f.tls else "tcp")
 
     def _drop_ctx(self, f):
@@ -339,6 +353,8 @@ class UserAgent:
                 if self.calls[cid][4] == "out":
                     self._dial_report(cid, c, state, c.status)
                 self._call_flush(cid, now)
+        if self.certsvc is not None:
+            self.certsvc.handle_timer(now)
         for key in list(self.stx):
             tx, conn = self.stx[key]
             t = tx.next_timer()
@@ -376,6 +392,8 @@ class UserAgent:
             return
         entry = self.ctx.get(msg.branch)
         if entry is None:
+            if self.certsvc is not None and self.certsvc.receive(msg, conn, now):
+                return
             e = self.calls.get(msg.call_id)
             if e is not None and e[4] == "out":
                 self._dial_input(msg.call_id, e[0].receive, msg, now)
@@ -400,6 +418,12 @@ class UserAgent:
         elif outcome == R_RETRY:
             self._send_register(f, now)
         elif outcome == R_OK:
+            if self.wall_ms is None and msg.get(b"Date"):  # no NTP: the registrar's clock
+                from tinysip.sipdate import parse as parse_date
+
+                t = parse_date(msg.get(b"Date"))
+                if t is not None:
+                    self.set_wall_clock(t, now)
             f.binding = info
             self._input(f, ob.REGISTERED, now)
         elif outcome == R_FAIL:
@@ -409,6 +433,8 @@ class UserAgent:
     def _on_request(self, f, conn, msg, now):
         """Answer a request this UA does not yet serve as a dialog (RFC 3261 §8.2)."""
         m = msg.method
+        if self.certsvc is not None and self.certsvc.receive(msg, conn, now):
+            return
         if (m == b"INVITE" or m == b"ACK" or m == b"CANCEL" or m == b"BYE"
                 or msg.to_tag is not None):
             e = self.calls.get(msg.call_id)
@@ -522,6 +548,47 @@ class UserAgent:
         return (b"SIP/2.0/" + reg.transport + b" " + reg.host,
                 (b.pub_gruu if b is not None and b.pub_gruu else iv.addr(reg.contact)) + b";ob")
 
+    # -- certificates (RFC 6072, tinysip.certservice) ----------------------------------------
+    def set_wall_clock(self, epoch_s, now):
+        """The board knows the time (NTP, RTC): seconds since 1970 at `now`."""
+        self.wall_ms = epoch_s * 1000 - now
+
+    def wall_s(self, now):
+        """Seconds since 1970, or None while the wall clock is unknown."""
+        return None if self.wall_ms is None else (now + self.wall_ms) // 1000
+
+    def up_flow(self):
+        """The first registered flow with a connection, or None."""
+        for g in self.flows:
+            if g.state == ob.UP and g.conn is not None:
+                return g
+        return None
+
+    def subscribe_certificate(self, uri, now):
+        """Subscribe to `uri`'s certificate (RFC 6072) now; events certificate_cached,
+        certificate_revoked or certificate_rejected follow. False when certificates are not
+        configured or no flow is up yet (it then starts once one registers)."""
+        return self.certsvc is not None and self.certsvc.subscribe(uri, now)
+
+    def certificate_unsupported(self, aor, now):
+        """A peer answered 437 Unsupported Certificate for `aor`'s certificate: drop it and
+        fetch it again; the next certificate_cached says whether it `changed`. True when a
+        certificate was cached."""
+        return self.certsvc is not None and self.certsvc.unsupported(aor, now)
+
+    def certificate(self, aor, now):
+        """The DER of `aor`'s usable cached certificate, or None."""
+        w = self.wall_s(now)
+        return None if self.certsvc is None or w is None else self.certsvc.cache.get(aor, w)
+
+    def use_credential(self, now):
+        """A credential was installed: TLS flows that are not up (a port that requires a
+        client certificate refused them) re-form with it at once."""
+        for f in self.flows:
+            if f.tls and f.state == ob.BACKOFF:
+                f.failures = 0
+                self._input(f, ob.REFORM, now)
+
     # -- calls (the phone as caller) -------------------------------------------------------
     def dial(self, target, now, body, headers=(), answer_ms=None):
         """Call `target` (URI bytes) with the offer `body` over the first registered flow.
@@ -532,10 +599,7 @@ class UserAgent:
         and runs the media itself; hangup(call_id, now) ends the call."""
         from tinysip.dial import Dial  # the caller side is loaded only when used
 
-        f = None
-        for g in self.flows:
-            if f is None and g.state == ob.UP and g.conn is not None:
-                f = g
+        f = self.up_flow()
         if f is None:
             return None
         cfg = self.cfg

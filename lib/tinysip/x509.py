@@ -19,6 +19,7 @@ only; anything else is refused.
 """
 from tinysip.compat import const, sha256_hex
 from tinysip.errors import ParseError
+from tinysip.sipdate import days_from_civil
 
 MAX_DER = const(8192)
 _MAX_DEPTH = const(16)
@@ -215,19 +216,6 @@ def _digits(d, i, k):
             _fail("time has a non-digit", j)
         v = v * 10 + c
     return v
-
-
-def days_from_civil(y, m, day):
-    """Days from 1970-01-01 to y-m-day (proleptic Gregorian; negative before 1970).
-
-    Counts in years that start in March, so February and its leap day come last: then the
-    days before a month follow a line (153 days per 5 months) and leap days are y//4 - y//100
-    + y//400. 719469 is that count for 1970-01-01.
-    """
-    if m < 3:
-        y -= 1
-        m += 12
-    return 365 * y + y // 4 - y // 100 + y // 400 + (153 * (m - 3) + 2) // 5 + day - 719469
 
 
 def _time(d, pos, end):
@@ -518,3 +506,40 @@ def name_text(name):
         parts.append(label + "=" + _escape(value))
     parts.reverse()
     return ",".join(parts)
+
+
+def pkcs8_public(der):
+    """The public half of a PKCS#8 PrivateKeyInfo (RFC 5208 §5) for comparing with a
+    certificate: ("rsa", modulus) or ("ec", uncompressed point, or None when the ECPrivateKey
+    (RFC 5915 §3) leaves out its optional publicKey). The private values are not kept.
+    ParseError(400, "x509: ...") when malformed or not an RSA / P-256 key."""
+    n = len(der)
+    if n > MAX_DER:
+        raise ParseError(400, "x509: private key of %d bytes is over %d" % (n, MAX_DER))
+    d = memoryview(der)
+    a, b = _expect(d, 0, n, _SEQUENCE, "PrivateKeyInfo")
+    if b != n:
+        _fail("input after the PrivateKeyInfo", b)
+    _walk(d, a, b, 1)
+    _, pos = _uint(d, a, b, "PrivateKeyInfo version")
+    alg, pa, pos = _alg(d, pos, b)
+    ka, kb = _expect(d, pos, b, _OCTET_STRING, "privateKey")
+    if alg == RSA_ENCRYPTION:
+        ra, rb = _expect(d, ka, kb, _SEQUENCE, "RSAPrivateKey")
+        _, ra = _uint(d, ra, rb, "RSAPrivateKey version")
+        return "rsa", _uint(d, ra, rb, "RSA modulus")[0]
+    if alg != EC_PUBLIC_KEY:
+        raise ParseError(400, "x509: unsupported private key algorithm " + alg)
+    ca, cb = _expect(d, pa, pos, _OID, "namedCurve")
+    if _oid(d, ca, cb) != P256:
+        raise ParseError(400, "x509: unsupported EC curve " + _oid(d, ca, cb))
+    ea, eb = _expect(d, ka, kb, _SEQUENCE, "ECPrivateKey")
+    _, ea = _uint(d, ea, eb, "ECPrivateKey version")
+    _, ea = _expect(d, ea, eb, _OCTET_STRING, "EC private key")
+    while ea < eb:
+        tag, va, vb = _tlv(d, ea, eb)
+        if tag == 0xA1:  # [1] publicKey
+            pa, pb = _bits(d, va, vb, "EC publicKey")
+            return "ec", bytes(d[pa:pb])
+        ea = vb
+    return "ec", None

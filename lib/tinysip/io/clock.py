@@ -3,6 +3,10 @@
 MicroPython's ticks_ms wraps (after ~12.4 days on ESP32): the clock accumulates ticks_diff
 into a Python int so the core only ever sees an ever-growing integer. CPython gets the same
 two calls from monotonic_ns (which never wraps).
+
+`wall()` is the board's calendar time when it is believable: a device whose RTC was never set
+(no NTP yet) reads a date in 2000 or 1970, and a wrong clock must not judge certificates,
+so that gives None and the UA waits for a REGISTER 200's Date instead.
 """
 import time
 
@@ -26,3 +30,16 @@ class Clock:
         self._now += _diff(t, self._last)
         self._last = t
         return self._now
+
+
+_EPOCH_2000 = 946684800  # ports whose time() counts from 2000 (older ESP32 builds)
+_BELIEVABLE = 1704067200  # 2024-01-01: an RTC before this was never set
+
+
+def wall(t=None):
+    """Seconds since 1970 (UTC) from the board's clock (or `t`, in the board's epoch), or
+    None when it was never set."""
+    t = int(time.time() if t is None else t)
+    if time.gmtime(0)[0] == 2000:
+        t += _EPOCH_2000
+    return t if t >= _BELIEVABLE else None

@@ -44,9 +44,10 @@ class Driver:
                     except StreamError as e:
                         self.close(conn)
                         ua.connection_lost(conn, self.clock.now(), "connection_lost: " + e.args[0])
-            elif kind == ACT_CONNECT:  # (kind, conn, host, port, tls, server_name)
+            elif kind == ACT_CONNECT:  # (kind, conn, host, port, tls, server_name, client)
                 try:
-                    s = StreamConn(a[2], a[3], a[4], a[5], self.ca_der, ua.cfg.connect_timeout_ms)
+                    s = StreamConn(a[2], a[3], a[4], a[5], self.ca_der, ua.cfg.connect_timeout_ms,
+                                   a[6])
                 except StreamError as e:
                     ua.connection_failed(conn, self.clock.now(), e.args[0], e.args[1])
                     continue

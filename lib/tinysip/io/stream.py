@@ -9,10 +9,15 @@ non-blocking and read from the poll loop. Per-runtime differences are kept here:
 - MicroPython's non-blocking TLS read returns None when no data is ready; CPython raises
   SSLWantReadError. Both mean "nothing now".
 - The unix port wants raw sockaddr bytes: getaddrinfo()[0][-1] works everywhere.
+- A client certificate (the RFC 6072 credential, DER certificate and PKCS#8 key) goes to
+  MicroPython's load_cert_chain as bytes; CPython only loads it from files, so it is
+  written to two private temporary PEM files for the call.
 """
 import socket
 import ssl
 import time
+
+from tinysip.compat import MICROPYTHON
 
 try:
     _WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError)
@@ -33,10 +38,34 @@ def _reason(e):
     return text
 
 
+def _load_client(ctx, cert, key):
+    if MICROPYTHON:
+        ctx.load_cert_chain(cert, key)
+        return
+    import base64
+    import os
+    import tempfile
+
+    paths = []
+    try:
+        for data in (ssl.DER_cert_to_PEM_cert(cert).encode(),
+                     b"-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(key)
+                     + b"-----END PRIVATE KEY-----\n"):
+            fd, path = tempfile.mkstemp(suffix=".pem")  # mode 0600
+            paths.append(path)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        ctx.load_cert_chain(paths[0], paths[1])
+    finally:
+        for path in paths:
+            os.remove(path)
+
+
 class StreamConn:
     """One connected TCP/TLS stream. `sock` is the object to register with select.poll."""
 
-    def __init__(self, host, port, tls, server_name, ca_der, timeout_ms):
+    def __init__(self, host, port, tls, server_name, ca_der, timeout_ms, client=None):
+        """`client`: (certificate DER, PKCS#8 key DER) to present, or None."""
         self.host = host
         self.port = port
         self.sock = None
@@ -68,6 +97,8 @@ class StreamConn:
             if hasattr(ctx, "check_hostname"):
                 ctx.check_hostname = True
             ctx.load_verify_locations(cadata=ca_der)
+            if client is not None:
+                _load_client(ctx, client[0], client[1])
             self.sock = ctx.wrap_socket(raw, server_hostname=server_name)
             # MicroPython may defer the handshake to the first write: SIP speaks first, but
             # verification must fail here, before any SIP byte, so force it now.

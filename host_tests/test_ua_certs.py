@@ -1,0 +1,232 @@
+# mpy: heap 320k
+# (the certificate stack, 51 KB of code on the unix port, on top of the UA and the fake
+# registrar: 256 KB leaves no contiguous block for a NOTIFY with a certificate)
+"""RFC 6072 through the UserAgent (tinysip.certservice) on virtual time against
+fakeregistrar: subscribing once a flow is up, the trust checks as events, the cache, 437,
+revocation, the credential and mutual TLS, resubscribing on a new flow, unsubscribing."""
+# the UA imports tinysip.certservice (and x509, sigverify, subscribe) on the first flow up;
+# importing it first compiles it while the heap is still empty (MicroPython, 256 KB)
+import tinysip.certservice  # noqa: F401, I001
+from testutil import read_vector
+
+from fakeregistrar import last_conn, no_internal_errors, setup
+from tinysip import outbound as ob
+from tinysip.message import response
+
+AOR = b"sip:alice@lab.test"
+NOW = 1760000000  # inside the test certificates' validity (host_tests/data/x509)
+
+
+def der(name):
+    return read_vector("x509/" + name + ".der")
+
+
+def start(extra=None, ca="rsa_ca", flows=1, clock_set=True):
+    ex = {"certificates.subscribe": ["sip:alice@lab.test"], "certificates.ca": "/f/users.der"}
+    ex.update(extra or {})
+    link, reg, ua, clock = setup(flows, extra=ex, start=False)
+    if ca:
+        ua.cfg.certs.ca_der = der(ca)
+    if clock_set:
+        ua.set_wall_clock(NOW, clock.now)
+    link.start()
+    return link, reg, ua, clock
+
+
+def subs(reg, start=0):
+    return [(c, m) for _, c, m in reg.requests[start:] if m.method == b"SUBSCRIBE"]
+
+
+def accept(link, conn, sub, expires=600, status=200):
+    r = response(sub, status, to_tag=b"svc1")
+    r.add(b"Contact", b"<sip:certs@192.0.2.9;transport=tls>")
+    r.add(b"Expires", b"%d" % expires)
+    link.inject(conn, r.to_bytes())
+
+
+def notify(link, conn, sub, cseq, body=b"", state=b"active;expires=600",
+           ctype=b"application/pkix-cert", frm=AOR, extra=b""):
+    head = (b"NOTIFY sip:alice@198.51.100.7:50001;transport=tls SIP/2.0\r\n"
+            b"Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKn%d\r\n"
+            b"Max-Forwards: 70\r\n"
+            b"From: <" % cseq + frm + b">;tag=svc1\r\n"
+            b"To: <" + sub.uri + b">;tag=" + sub.from_tag + b"\r\n"
+            b"Call-ID: " + sub.call_id + b"\r\n"
+            b"CSeq: %d NOTIFY\r\n" % cseq
+            + b"Event: " + sub.get(b"Event") + b"\r\n"
+            b"Subscription-State: " + state + b"\r\n"
+            b"Contact: <sip:certs@192.0.2.9;transport=tls>\r\n" + extra)
+    if body:
+        head += b"Content-Type: " + ctype + b"\r\n"
+    link.inject(conn, head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def notify_status(reg, cseq):
+    for _, _, m in reversed(reg.responses):
+        if m.cseq_method == b"NOTIFY" and m.cseq == cseq:
+            return m.status
+    return None
+
+
+def subscribed(reg, link, expires=600):
+    """The one initial SUBSCRIBE, accepted: (conn, SUBSCRIBE)."""
+    s = subs(reg)
+    assert len(s) == 1, s
+    conn, sub = s[0]
+    accept(link, conn, sub, expires)
+    return conn, sub
+
+
+def test_subscribes_once_registered_and_caches_a_ca_signed_certificate():
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    assert sub.uri == AOR and sub.get(b"Event") == b"certificate"
+    assert sub.get(b"Accept") == b"application/pkix-cert" and sub.get(b"Expires") == b"3600"
+    assert sub.get(b"Route") and b";ob" in sub.get(b"Contact")  # through the flow, as GRUU/ob
+    leaf = der("rsa_leaf_rsa_ca")
+    notify(link, conn, sub, 1, leaf)
+    assert notify_status(reg, 1) == 200
+    e = link.of("certificate_cached")[-1]
+    assert e.aor == AOR and e.trust == "ca" and e.changed is None and len(e.sha256) == 64
+    assert ua.certificate(AOR, clock.now) == leaf
+    notify(link, conn, sub, 2, leaf)  # the same again: cached, not changed
+    assert link.of("certificate_cached")[-1].changed is False
+    notify(link, conn, sub, 3, der("ec_leaf_rsa_ca"))  # another key before expiry: reported
+    assert link.of("certificate_cached")[-1].changed is True
+    no_internal_errors(link)
+
+
+def test_each_failed_check_is_an_event_and_nothing_is_cached():
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    leaf = der("rsa_leaf_rsa_ca")
+    cases = ((dict(body=leaf, frm=b"sip:mallory@lab.test"), "from_mismatch"),
+             (dict(body=der("expired")), "expired"),
+             (dict(body=der("not_yet_valid")), "not_yet_valid"),
+             (dict(body=der("ec_leaf_ec_ca")), "san_mismatch"),  # no URI in its SAN
+             (dict(body=der("generalized")), "untrusted"),  # not from the configured CA
+             (dict(body=leaf[:-4]), "malformed"),
+             (dict(body=leaf, ctype=b"text/plain"), "malformed"))
+    cseq = 0
+    for kw, why in cases:
+        cseq += 1
+        notify(link, conn, sub, cseq, **kw)
+        assert notify_status(reg, cseq) == 200  # the NOTIFY was fine; its content is not
+        e = link.of("certificate_rejected")[-1]
+        assert e.aor == AOR and e.reason.split(":")[0] == why, (why, e.reason)
+    assert len(link.of("certificate_rejected")) == len(cases)
+    assert not link.of("certificate_cached") and ua.certificate(AOR, clock.now) is None
+    no_internal_errors(link)
+
+
+def test_without_a_wall_clock_nothing_is_trusted_and_a_register_date_sets_it():
+    link, reg, ua, clock = start(clock_set=False)
+    conn, sub = subscribed(reg, link)
+    notify(link, conn, sub, 1, der("rsa_leaf_rsa_ca"))
+    assert link.of("certificate_rejected")[-1].reason.startswith("no_clock:")
+    assert ua.wall_s(clock.now) is None
+    ua.set_wall_clock(NOW, clock.now)
+    notify(link, conn, sub, 2, der("rsa_leaf_rsa_ca"))
+    assert link.of("certificate_cached")
+
+
+def test_the_first_register_200_date_sets_the_wall_clock_once():
+    link, reg, ua, clock = setup(extra={"certificates.subscribe": ["sip:bob@lab.test"],
+                                        "certificates.identity": "/f/domain.der"}, start=False)
+    reg.date = b"Thu, 09 Oct 2025 08:53:20 GMT"  # 1760000000
+    link.start()
+    assert ua.wall_s(clock.now) == NOW
+    reg.date = b"Fri, 10 Oct 2025 08:53:20 GMT"
+    link.run_until(clock.now + 3600000)  # refreshes: the clock is not moved again
+    assert ua.wall_s(clock.now) == NOW + 3600
+
+
+def test_empty_notify_revokes_and_terminated_without_body_does_not():
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    notify(link, conn, sub, 1, der("rsa_leaf_rsa_ca"))
+    notify(link, conn, sub, 2)
+    assert [e.aor for e in link.of("certificate_revoked")] == [AOR]
+    assert ua.certificate(AOR, clock.now) is None
+    notify(link, conn, sub, 3, der("rsa_leaf_rsa_ca"))
+    notify(link, conn, sub, 4, state=b"terminated;reason=noresource")
+    assert len(link.of("certificate_revoked")) == 1
+    assert ua.certificate(AOR, clock.now) is not None
+    e = link.of("subscription_ended")[-1]
+    assert e.uri == AOR and e.package == b"certificate" and e.reason == b"noresource"
+
+
+def test_437_drops_the_certificate_refetches_and_reports_whether_it_changed():
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    leaf = der("rsa_leaf_rsa_ca")
+    notify(link, conn, sub, 1, leaf)
+    n = len(reg.requests)
+    assert ua.certificate_unsupported(AOR, clock.now) is True
+    link.settle()
+    assert ua.certificate(AOR, clock.now) is None
+    (c2, refresh), = subs(reg, n)  # a refresh in the dialog: the service NOTIFYs again
+    assert refresh.call_id == sub.call_id and refresh.to_tag == b"svc1"
+    assert refresh.cseq == sub.cseq + 1
+    notify(link, conn, sub, 2, leaf)
+    assert link.of("certificate_cached")[-1].changed is False
+    ua.certificate_unsupported(AOR, clock.now)
+    link.settle()
+    notify(link, conn, sub, 3, der("ec_leaf_rsa_ca"))
+    assert link.of("certificate_cached")[-1].changed is True
+    no_internal_errors(link)
+
+
+def test_on_demand_subscription_and_a_refused_one_ends_with_its_status():
+    link, reg, ua, clock = start()
+    subscribed(reg, link)
+    n = len(reg.requests)
+    assert ua.subscribe_certificate(b"sip:bob@lab.test", clock.now) is True
+    assert ua.subscribe_certificate(b"sip:bob@lab.test", clock.now) is True  # already
+    link.settle()
+    (conn, sub), = subs(reg, n)
+    assert sub.uri == b"sip:bob@lab.test"
+    accept(link, conn, sub, status=404)
+    e = link.of("subscription_ended")[-1]
+    assert e.uri == b"sip:bob@lab.test" and e.status == 404
+
+
+def test_a_notify_for_no_subscription_gets_481():
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    sub.call_id = b"other@x"
+    notify(link, conn, sub, 1, der("rsa_leaf_rsa_ca"))
+    assert notify_status(reg, 1) == 481 and not link.of("certificate_cached")
+
+
+def test_a_new_connection_gets_a_new_subscription():
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    n = len(reg.requests)
+    ua.connection_lost(conn, clock.now)
+    link.settle()
+    link.run_until(clock.now + 5000)
+    assert ua.flows[0].state == ob.UP and last_conn(link) != conn
+    (c2, again), = subs(reg, n)
+    assert c2 == last_conn(link) and again.call_id != sub.call_id and again.to_tag is None
+    no_internal_errors(link)
+
+
+def test_stop_unsubscribes_before_unregistering():
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    notify(link, conn, sub, 1, der("rsa_leaf_rsa_ca"))
+    n = len(reg.requests)
+    r = len(reg.registers)
+    ua.stop(clock.now)
+    link.settle()
+    (c, unsub), = subs(reg, n)
+    assert unsub.get(b"Expires") == b"0" and unsub.call_id == sub.call_id
+    assert len(reg.registers) > r  # the de-registration came after it
+    assert reg.requests.index((reg.requests[n][0], c, unsub)) == n
+
+
+def test_no_certificates_configured_loads_nothing():
+    link, reg, ua, clock = setup()
+    assert ua.certsvc is None and not subs(reg)
+    assert ua.subscribe_certificate(AOR, clock.now) is False

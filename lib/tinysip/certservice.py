@@ -1,0 +1,230 @@
+"""The phone as an RFC 6072 client of its domain's certificate and credential services.
+
+Owns, for the UA: one tinysip.subscribe Subscription per URI of config
+`certificates.subscribe` (Event: certificate) and, with `certificates.credential`, one for
+the phone's own AoR (Event: credential, over a TLS flow, with digest); what each NOTIFY
+means (the certs.check trust checks in the issue's order, the per-AoR certs.Cache, the
+credential's multipart body and its key); the 437 re-fetch; and the events
+certificate_cached, certificate_revoked, certificate_rejected, credential_installed and
+subscription_ended.
+Must not: read a clock (the UA passes `now` in ms and its wall clock), open connections or
+pick flows on its own (it subscribes on the flow the UA reports up and sends through the
+UA), or run when nothing is configured: the UA imports this module only then, so an idle
+phone without certificates carries none of it.
+
+Choices the RFC leaves to the client, made here:
+- A subscription lives on the flow it was made on: the edge proxy's Record-Route names that
+  flow, so its NOTIFYs can only come down that connection. When that connection is gone and
+  a flow registers again, the subscription starts afresh on it (new Call-ID); the old one
+  ends at the notifier when its NOTIFYs fail (RFC 5626 §5.3: 430).
+- The credential carries the phone's private key, so it is only asked for over TLS, and it
+  is trusted by the channel (a verified TLS flow to our own domain, digest-authenticated,
+  RFC 6072 §7) when no `certificates.ca` is configured; with one, it must chain to it like
+  any certificate. Its key must belong to its certificate (key_mismatch otherwise).
+- An empty NOTIFY body revokes (RFC 6072 §5.1): the cached certificate is dropped. A
+  terminated NOTIFY without a body revokes nothing: the subscription ended, not the
+  certificate.
+- 437 Unsupported Certificate from a peer (RFC 6072 §8): `unsupported(aor)` drops the cached
+  certificate and asks the service again (a refresh SUBSCRIBE, which makes it NOTIFY the
+  current state); the next certificate_cached says in `changed` whether it differs from the
+  dropped one.
+"""
+from tinysip import x509
+from tinysip.certs import Cache, CertRejected, check, credential
+from tinysip.digest import DigestClient
+from tinysip.errors import ParseError
+from tinysip.subscribe import ACTIVE, PENDING, TERMINATED, Subscription
+
+_ACCEPT_CERT = b"application/pkix-cert"
+_ACCEPT_CRED = b"multipart/mixed, application/pkix-cert, application/pkcs8"
+
+
+class CertService:
+    """Entries [uri, event, Subscription or None, flow, connection id, ended reported]."""
+
+    def __init__(self, ua):
+        c = ua.cfg.certs
+        self.ua = ua
+        self.cache = Cache(c.max_age)
+        self.ca = x509.parse(c.ca_der) if c.ca_der else None
+        self.domain = x509.parse(c.identity_der) if c.identity_der else None
+        self.subs = []
+        self.refetch = {}  # aor -> the fingerprint dropped by unsupported()
+        for u in c.subscribe:
+            self.subs.append([u, b"certificate", None, None, None, False])
+        if c.credential:
+            self.subs.append([ua.cfg.aor.to_bytes(), b"credential", None, None, None, False])
+
+    # -- what the UA calls -------------------------------------------------------------
+    def flow_up(self, f, now):
+        """Flow f registered: start every subscription that has none, or whose connection
+        is gone, on it (credential: only on a TLS flow)."""
+        for e in self.subs:
+            s = e[2]
+            if s is not None and (s.state == TERMINATED or e[3].conn == e[4]):
+                continue
+            if e[1] == b"credential" and not f.tls:
+                continue
+            self._start(e, f, now)
+
+    def _start(self, e, f, now):
+        ua = self.ua
+        cfg = ua.cfg
+        via, contact = ua._local(f)
+        e[2] = Subscription(e[0], e[1], _ACCEPT_CRED if e[1] == b"credential" else _ACCEPT_CERT,
+                            cfg.aor.to_bytes(), via, contact, [f.registration.route],
+                            cfg.certs.expires, now, ua.rng,
+                            DigestClient(cfg.username, cfg.password, ua.rng), cfg.t1,
+                            cfg.user_agent)
+        e[3], e[4], e[5] = f, f.conn, False
+        self._flush(e, None, now)
+
+    def subscribe(self, uri, now):
+        """Subscribe to `uri`'s certificate on demand (a no-op when already subscribed);
+        False when no flow is up yet (it starts with the next flow that registers)."""
+        for e in self.subs:
+            if e[0] == uri and e[1] == b"certificate":
+                if e[2] is not None and e[2].state != TERMINATED:
+                    return True
+                break
+        else:
+            e = [uri, b"certificate", None, None, None, False]
+            self.subs.append(e)
+        f = self.ua.up_flow()
+        if f is None:
+            e[2] = None
+            return False
+        self._start(e, f, now)
+        return True
+
+    def unsupported(self, aor, now):
+        """A peer answered 437 for aor's certificate: drop it and fetch it again. True when
+        a certificate was cached."""
+        old = self.cache.fingerprint(aor)
+        self.cache.drop(aor)
+        self.refetch[aor] = old
+        for e in self.subs:
+            s = e[2]
+            if e[0] == aor and e[1] == b"certificate" and s is not None and e[3].conn == e[4] \
+                    and (s.state == ACTIVE or s.state == PENDING):
+                s.refresh(now)
+                self._flush(e, None, now)
+                return old is not None
+        self.subscribe(aor, now)
+        return old is not None
+
+    def stop(self, now):
+        """Unsubscribe everything (Expires: 0) before the flows unregister."""
+        for e in self.subs:
+            if e[2] is not None and e[3].conn == e[4]:
+                e[2].unsubscribe(now)
+                self._flush(e, None, now)
+
+    def next_timer(self):
+        t = None
+        for e in self.subs:
+            v = e[2].next_timer() if e[2] is not None else None
+            if v is not None and (t is None or v < t):
+                t = v
+        return t
+
+    def handle_timer(self, now):
+        for e in self.subs:
+            s = e[2]
+            if s is not None:
+                t = s.next_timer()
+                if t is not None and now >= t:
+                    s.handle_timer(now)
+                    self._flush(e, None, now)
+
+    def receive(self, msg, conn, now):
+        """A message for one of our subscriptions (by Call-ID): True when it was taken."""
+        for e in self.subs:
+            s = e[2]
+            if s is not None and s.call_id == msg.call_id:
+                s.receive(msg, now)
+                self._flush(e, conn, now)
+                return True
+        return False
+
+    # -- internals -----------------------------------------------------------------------
+    def _flush(self, e, conn, now):
+        """Send what the subscription queued (answers on the connection the request came
+        in on), act on its notifications, report when it ended for good."""
+        s = e[2]
+        ua = self.ua
+        d = s.pop_send()
+        while d is not None:
+            if d.startswith(b"SIP/2.0 ") and conn is not None:
+                ua._send(conn, d)
+            elif e[3].conn == e[4]:
+                ua._send(e[4], d)
+            d = s.pop_send()
+        n = s.pop_notification()
+        while n is not None:
+            self._notified(e, n, now)
+            n = s.pop_notification()
+        if s.state == TERMINATED and not e[5]:
+            e[5] = True
+            ua._ev("subscription_ended", e[0], e[1], s.status, s.reason)
+
+    def _notified(self, e, n, now):
+        substate, _, ctype, body, msg = n
+        if substate != b"active" and substate != b"pending" and substate != b"terminated":
+            return
+        ua = self.ua
+        aor = e[0]
+        if not body:
+            if substate != b"terminated":
+                self.cache.drop(aor)
+                if e[1] == b"credential":
+                    ua.client_cert = None
+                ua._ev("certificate_revoked", aor, e[1])
+            return
+        now_s = ua.wall_s(now)
+        try:
+            if now_s is None:
+                raise CertRejected("no_clock: the wall clock is not set (NTP or the Date of a "
+                                   "REGISTER 200)")
+            key = None
+            if e[1] == b"credential":
+                try:
+                    body, key = credential(ctype, body)
+                except ParseError as err:
+                    raise CertRejected("malformed: " + err.reason)
+            else:
+                t = (ctype or b"").split(b";")[0].strip().lower()
+                if t != _ACCEPT_CERT:
+                    raise CertRejected("malformed: Content-Type %s, not application/pkix-cert"
+                                       % t.decode())
+            cert, how = check(aor, aor, msg.get(b"From"), body, now_s, self.ca,
+                              msg.get(b"Identity"), self.domain,
+                              "tls" if key is not None and e[3].tls else None)
+            if key is not None:
+                self._install(aor, cert, key, now)
+                return
+        except CertRejected as err:
+            ua._ev("certificate_rejected", aor, err.args[0])
+            return
+        changed = self.cache.put(aor, cert, now_s)
+        if aor in self.refetch:
+            old = self.refetch.pop(aor)
+            changed = None if old is None else old != cert.fingerprint
+        ua._ev("certificate_cached", aor, cert.fingerprint, cert.not_after, how, changed)
+
+    def _install(self, aor, cert, key, now):
+        """A checked credential: its key must be the certificate's; then the UA uses it as
+        the TLS client certificate (flows that are not up re-form with it at once)."""
+        try:
+            kind, pub = x509.pkcs8_public(key)
+        except ParseError as err:
+            raise CertRejected("malformed: credential key: " + err.reason)
+        if kind != cert.key_type or pub is not None and pub != (
+                cert.rsa_n if kind == "rsa" else cert.ec_point):
+            raise CertRejected("key_mismatch: the credential's private key is not the key of "
+                               "its certificate")
+        ua = self.ua
+        ua.client_cert = (cert.der, key)
+        ua._ev("credential_installed", aor, cert.fingerprint, cert.not_after)
+        ua.use_credential(now)
+
