@@ -11,6 +11,7 @@ PACKAGES=(
     kamailio-outbound-modules
     kamailio-extra-modules
     kamailio-utils-modules
+    kamailio-secsipid-modules   # secsipid.so: RFC 8224 Identity on the lab's certificate NOTIFYs
     sip-tester                  # sipp
     baresip-core                # baresip 1.0.0 CLI + modules (no GTK/X11/ffmpeg/gstreamer)
     openssl
@@ -33,7 +34,7 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
         exit 0
     fi
     echo "deps.sh: not a Debian system and missing: ${missing_cmds[*]}" >&2
-    echo "deps.sh: install Kamailio (with tls/outbound/extra/utils modules), SIPp, baresip and openssl" >&2
+    echo "deps.sh: install Kamailio (with tls/outbound/extra/utils/secsipid modules), SIPp, baresip and openssl" >&2
     exit 1
 fi
 

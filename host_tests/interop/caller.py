@@ -56,23 +56,7 @@ class Call:
         return self.proc.returncode, self.received()
 
     def received(self):
-        if not os.path.exists(self.log):
-            return []
-        with open(self.log, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
-        out = []
-        for block in re.split(r"-{20,} [^\n]*\n", text):
-            if not re.match(r"UDP message received", block):
-                continue
-            msg = block.split("\n", 2)[2] if block.count("\n") >= 2 else ""
-            head, _, body = msg.replace("\r\n", "\n").partition("\n\n")
-            lines = head.strip("\n").split("\n")
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers.setdefault(name.strip().lower(), []).append(value.strip())
-            out.append((lines[0], headers, body))
-        return out
+        return parse_trace(self.log)
 
     def stderr(self):
         return self.proc.stderr.read().decode("utf-8", "replace") if self.proc.stderr else ""
@@ -95,3 +79,27 @@ def header(pkt):
     """(version, marker, pt, seq, ts, ssrc) of an RTP packet."""
     b0, b1, seq, ts, ssrc = struct.unpack("!BBHII", pkt[:12])
     return b0 >> 6, b1 >> 7, b1 & 0x7F, seq, ts, ssrc
+
+
+def parse_trace(path, skip_call_id=None):
+    """[(start line, {lower header: [values]}, body)] of the messages SIPp received, from its
+    -trace_msg log (SIPp's -message_file); messages with Call-ID skip_call_id are left out."""
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    out = []
+    for block in re.split(r"-{20,} [^\n]*\n", text):
+        if not re.match(r"UDP message received", block):
+            continue
+        msg = block.split("\n", 2)[2] if block.count("\n") >= 2 else ""
+        head, _, body = msg.replace("\r\n", "\n").partition("\n\n")
+        lines = head.strip("\n").split("\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        if skip_call_id and skip_call_id in headers.get("call-id", []):
+            continue
+        out.append((lines[0], headers, body))
+    return out

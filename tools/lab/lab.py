@@ -15,8 +15,17 @@ Port layout (offsets from port_base):
     +2   tls_expired    UA-facing TLS, expired certificate
     +3   tls_wronghost  UA-facing TLS, certificate for wrong.example only
     +4   tls_untrusted  UA-facing TLS, certificate from a CA the phone does not trust
-    +5   (reserved: mutual-TLS port)
-    +10  registrar      internal UDP: registrar role (auth, save, lookup)
+    +5   mtls           UA-facing TLS, good certificate; requires a client certificate
+                        that chains to pki user_ca (e.g. the phone's credential phone1_cred)
+    +10  registrar      internal UDP: registrar role (auth, save, lookup; certificate and
+                        credential SUBSCRIBEs to the certificate service)
+    +20  certsvc        NOT Kamailio: the UDP port where a test's certificate service (SIPp,
+                        host_tests/interop/notifier.py) listens; Kamailio sends it the
+                        RFC 6072 SUBSCRIBEs and takes its NOTIFYs on the udp port
+
+RFC 8224: the edge signs in-dialog NOTIFYs that carry `X-Lab-Sign: domain` (pki identity) or
+`X-Lab-Sign: rogue` (pki rogue_identity) with secsipid (kamailio-secsipid-modules, x5u
+Lab.identity_x5u); the control header is always removed.
 
 Kamailio runs in the foreground (-DD) as a child of this process; its PID is recorded and
 only that PID is ever signalled. Config, TLS profiles, PKI, runtime dir, control socket
@@ -51,7 +60,16 @@ PORT_OFFSETS = (
     ("tls_expired", 2),
     ("tls_wronghost", 3),
     ("tls_untrusted", 4),
+    ("mtls", 5),
     ("registrar", 10),
+    ("certsvc", 20),
+)
+# roles served over TLS (the rest are UDP)
+TLS_ROLES = ("tls", "tls_expired", "tls_wronghost", "tls_untrusted", "mtls")
+# modules the config loads beyond tls.so/outbound.so, with the Debian package that has them
+_NEEDED_MODULES = (
+    ("secsipid.so", "kamailio-secsipid-modules"),
+    ("secsipid_proc.so", "kamailio-secsipid-modules"),
 )
 ROLE_TEXT = {
     "udp": "edge, public UDP (SIPp, plain peers)",
@@ -59,7 +77,9 @@ ROLE_TEXT = {
     "tls_expired": "edge, TLS, expired certificate",
     "tls_wronghost": "edge, TLS, certificate for wrong.example only",
     "tls_untrusted": "edge, TLS, certificate from the untrusted rogue CA",
-    "registrar": "registrar role, internal UDP (auth, save, lookup)",
+    "mtls": "edge, mutual TLS: good certificate, client certificate from user_ca required",
+    "registrar": "registrar role, internal UDP (auth, save, lookup; certificate/credential SUBSCRIBE)",
+    "certsvc": "not Kamailio: the test's certificate service (SIPp UDP) listens here",
 }
 
 _USER_RE = re.compile(r"^[A-Za-z0-9._~+-]+$")
@@ -199,7 +219,7 @@ class Lab(object):
             users = {"phone1": "secret1"}
         if auth_algorithm not in ("MD5", "SHA-256"):
             raise ValueError("auth_algorithm must be 'MD5' or 'SHA-256'")
-        if not 1024 <= port_base <= 65535 - 10:
+        if not 1024 <= port_base <= 65535 - PORT_OFFSETS[-1][1]:
             raise ValueError("port_base out of range")
         if flow_timer < 0:
             raise ValueError("flow_timer must be >= 0")
@@ -239,7 +259,12 @@ class Lab(object):
         self.port_tls_expired = self.ports["tls_expired"]
         self.port_tls_wronghost = self.ports["tls_wronghost"]
         self.port_tls_untrusted = self.ports["tls_untrusted"]
+        self.port_mtls = self.ports["mtls"]
         self.port_registrar = self.ports["registrar"]
+        self.port_certsvc = self.ports["certsvc"]
+        # x5u / Identity info URI the edge puts in the Identity headers it signs (nothing
+        # serves it: the phone is configured with the identity certificate instead)
+        self.identity_x5u = "https://%s/identity.pem" % domain
 
         self.pki_dir = os.path.join(self.workdir, "pki")
         self.ca_pem = os.path.join(self.pki_dir, "ca.pem")
@@ -270,6 +295,13 @@ class Lab(object):
         if not password or re.search(r'["\\$\r\n]', password):
             raise ValueError("users: password for %r must be non-empty, without \" \\ $" % (user,))
 
+    def pki(self, name):
+        """File paths of one PKI entry (pem, der, key_pem, key_der[, multipart]), e.g.
+        lab.pki("alice")["der"]; see tools/lab/pki.py for the names."""
+        if name not in pki.SPEC:
+            raise KeyError("no PKI entry %r (have: %s)" % (name, ", ".join(pki.ORDER)))
+        return pki.paths(self.pki_dir, name)
+
     def aor(self, user="phone1"):
         """The address of record of a lab user, e.g. sip:phone1@lab.test."""
         return "sip:%s@%s" % (user, self.domain)
@@ -277,7 +309,7 @@ class Lab(object):
     def proxy_uri(self, role="tls"):
         """Outbound proxy URI for a UA-facing port, e.g. sip:127.0.0.1:15061;transport=tls;lr."""
         port = self.ports[role]
-        if role.startswith("tls"):
+        if role in TLS_ROLES:
             return "sip:%s:%d;transport=tls;lr" % (self.host, port)
         return "sip:%s:%d;lr" % (self.host, port)
 
@@ -285,7 +317,7 @@ class Lab(object):
         """One line per port: 'role host:port proto  text'."""
         lines = []
         for role, _ in PORT_OFFSETS:
-            proto = "tls" if role.startswith("tls") else "udp"
+            proto = "tls" if role in TLS_ROLES else "udp"
             lines.append("%-14s %s %s:%d  %s" % (role, proto, self.host, self.ports[role], ROLE_TEXT[role]))
         return lines
 
@@ -298,6 +330,10 @@ class Lab(object):
         mpath = find_module_dir()
         if mpath is None:
             raise LabError("Kamailio module directory (with tls.so and outbound.so) not found")
+        for module, package in _NEEDED_MODULES:
+            if not os.path.exists(os.path.join(mpath, module)):
+                raise LabError("Kamailio module %s not found in %s: install %s (tools/deps.sh)"
+                               % (module, mpath, package))
         return {
             "DEBUG": str(self.debug),
             "DOMAIN": self.domain,
@@ -308,7 +344,10 @@ class Lab(object):
             "PORT_TLS_EXPIRED": str(self.port_tls_expired),
             "PORT_TLS_WRONGHOST": str(self.port_tls_wronghost),
             "PORT_TLS_UNTRUSTED": str(self.port_tls_untrusted),
+            "PORT_MTLS": str(self.port_mtls),
             "PORT_REGISTRAR": str(self.port_registrar),
+            "PORT_CERTSVC": str(self.port_certsvc),
+            "IDENTITY_X5U": self.identity_x5u,
             "TLS_CFG": self.tls_cfg_path,
             "CTL_SOCKET": self.ctl_socket,
             "FR_TIMER_MS": str(int(self.fr_timer * 1000)),
@@ -554,6 +593,8 @@ def _cmd_up(args):
     for line in lab.describe():
         print(line)
     print("CA: %s (DER %s)" % (lab.ca_pem, lab.ca_der))
+    print("user CA (mtls clients, RFC 6072 certificates): %s; Identity signer: %s (x5u %s)"
+          % (lab.pki("user_ca")["pem"], lab.pki("identity")["pem"], lab.identity_x5u))
     print("users: %s" % ", ".join("%s:%s" % kv for kv in sorted(users.items())))
     sys.stdout.flush()
     rc = 0
@@ -573,7 +614,9 @@ def _cmd_up(args):
 def _cmd_pki(args):
     result = pki.make_pki(args.dir)
     for name in pki.ORDER:
-        print("%-10s %s" % (name, result[name]["pem"]))
+        print("%-15s %s" % (name, result[name]["pem"]))
+    for name in pki.MULTIPART:
+        print("%-15s %s" % (name, result[name]["multipart"]))
     return 0
 
 
