@@ -6,7 +6,7 @@ Inputs (each takes `now`, integer ms from a monotonic clock):
     connection_lost(conn, now, reason), receive(conn, data, now)   from the driver
     handle_timer(now)                                         when next_timer() is due
 Outputs, drained by the driver after every input:
-    pop_action() -> (ACT_CONNECT, conn, host, port, tls, server_name) | (ACT_SEND, conn,
+    pop_action() -> (ACT_CONNECT, conn, host, port, tls, server_name, client) | (ACT_SEND, conn,
                     bytes) | (ACT_CLOSE, conn) | (ACT_MEDIA, call_id, mode, pt, port)
                     | (ACT_MEDIA_STOP, call_id) | None
     The driver answers ACT_MEDIA with media_ready(call_id, port, now) (or
@@ -17,6 +17,11 @@ policy allows it (invite.may_auto_answer: over a registered flow, caller in
 config autoanswer.allow) and the offer is an RFC 6849 loopback offer; the call is then
 loopback only (the mirror, never a microphone). Any other INVITE rings: call_incoming,
 then answer(call_id, now) or reject(call_id, now, status), or 480 after call.ring_timeout.
+Certificates (RFC 6072, only with config certificates.*; tinysip.certservice is imported on
+the first registration): subscribe_certificate(uri, now), certificate(aor, now),
+certificate_unsupported(aor, now) for a 437; set_wall_clock(epoch_s, now) when the board
+knows the time (else the first REGISTER 200's Date sets it); a credential becomes
+`client_cert`, sent with every later ACT_CONNECT (its 7th item) for mutual TLS.
     pop_event()  -> an events.Event or None
     next_timer() -> absolute ms of the next timer or None
 Every input method may queue actions and events. None of them raises on peer input: a
