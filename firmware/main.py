@@ -4,7 +4,8 @@ Host board (unix port):  micropython firmware/main.py CONFIG.json
     lib/ and boards/host/ are found next to this file; TINYSIP_LIB names a compiled
     (.mpy) tree to use first, as `make phone` does.
 Device: main.py runs at boot, reads /config.json; lib and app.mpy live in /lib and the
-board module is /board.py.
+board module is /board.py, or all of them in the ROMFS partition's /rom/lib (on sys.path).
+TINYSIP_ROMFS=<address>:<length> (set by tools/romfs.py run) mounts an image the host maps.
 """
 import sys
 
@@ -17,6 +18,17 @@ try:
     _lib = os.getenv("TINYSIP_LIB")
     if _lib:
         _paths[0:0] = [_lib, _lib + "/../firmware"]
+    # tools/romfs.py run: the host plays a device's ROMFS partition (the image mapped outside
+    # the heap, code executed in place); a device mounts its partition at /rom by itself.
+    _rom = os.getenv("TINYSIP_ROMFS")
+    if _rom:
+        import uctypes
+        import vfs
+
+        _a, _, _n = _rom.partition(":")
+        vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(_a), int(_n))), "/rom")
+        _paths[0:0] = ["/rom/lib"]
+        del _a, _n
 except (ImportError, AttributeError):
     pass
 for _p in reversed(_paths):  # ahead of the script's own folder, so app.mpy beats app.py

@@ -51,13 +51,27 @@ def build_mpy(dest):
     return str(dest)
 
 
+def build_romfs(dest):
+    """The library, app and host board as a ROMFS image (tools/romfs.py); returns its path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("romfs", os.path.join(REPO, "tools", "romfs.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.build(os.path.join(str(dest), "tinysip.romfs"))
+
+
 class Phone:
-    def __init__(self, workdir, cfg, heap=None, mpy_lib=None, wrap=None):
-        """`wrap(cmd) -> cmd` runs the phone elsewhere, e.g. in a network namespace."""
+    def __init__(self, workdir, cfg, heap=None, mpy_lib=None, wrap=None, romfs=None):
+        """`wrap(cmd) -> cmd` runs the phone elsewhere, e.g. in a network namespace.
+        `romfs`: an image from build_romfs, run in place as a device's ROMFS partition."""
         self.cfg_path = os.path.join(str(workdir), "phone-%s.json" % cfg.get("mac", "x").replace(":", ""))
         with open(self.cfg_path, "w") as f:
             json.dump(cfg, f)
         cmd = [MICROPYTHON]
+        if romfs:
+            cmd = [os.path.join(REPO, ".venv", "bin", "python"),
+                   os.path.join(REPO, "tools", "romfs.py"), "run", romfs]
         if heap:
             cmd += ["-X", "heapsize=%s" % heap]
         cmd += [os.path.join(REPO, "firmware", "main.py"), self.cfg_path]

@@ -33,6 +33,7 @@ N = 2000
 SPACING_NS = 5_000_000
 PORT = 40000
 SIZE = 172  # an RTP packet of 20 ms G.711
+ORDER_SLACK_US = 1000  # see the order check in measure()
 
 # UDP echo (and a TCP echo) for the far namespace. argv: port, file for the received indices.
 # A UDP reply keeps the probe's bytes but puts the echo's receive time (monotonic ns) at 20;
@@ -170,9 +171,23 @@ def measure(tmp_path, name, subnet, up, down, seed=7, tcp_check=False):
         assert percentile(ex, 0.95) < 8.0, "%s: p95 excess %.2f ms" % (label, percentile(ex, 0.95))
 
     # the echoes come back in the order the log predicts (delivery at t_us + delay_us)
+    # Two echoes the router releases within a scheduler tick of each other may leave it
+    # swapped (CI saw one pair 0.1 ms apart do so), so an inversion is allowed only between
+    # packets whose logged delivery times are closer than ORDER_SLACK_US; any wider one fails.
     predicted = [i for _, i in sorted((p["back_us"], i) for i, p in probes.items()
                                       if p["back_us"] is not None)]
-    assert order == predicted, "arrival order differs from the log's delivery order"
+    assert sorted(order) == sorted(predicted), "the echoes that came back differ from the log"
+    latest = None  # the latest logged delivery time among the echoes seen so far
+    for i in order:
+        due = probes[i]["back_us"]
+        if latest is not None:
+            assert due >= latest[0] - ORDER_SLACK_US, (
+                "echo %d (due %d us) arrived after echo %d (due %d us): the arrival order "
+                "differs from the log's delivery order" % (i, due, latest[1], latest[0]))
+        if latest is None or due > latest[0]:
+            latest = (due, i)
+    swaps = sum(1 for a, b in zip(order, predicted) if a != b)
+    assert swaps <= len(order) // 50, "%d echoes out of the log's order" % swaps
 
     # the client's RFC 3550 jitter of the measured RTT matches the link's
     measured = [(back_at[i] - sent[i]) / 1e6 for i in order]
