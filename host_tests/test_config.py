@@ -280,14 +280,35 @@ def test_outbound_entries_named_by_index():
     assert names(msg, "outbound[0]")
 
 
-def test_udp_rejected():
+def test_udp_flows_and_bad_transports():
     for v in ("sip:edge1.lab.test", "sip:edge1.lab.test;transport=udp",
-              "sip:edge1.lab.test;transport=UDP", "sip:edge1.lab.test;transport=sctp"):
+              "sip:edge1.lab.test;transport=UDP"):
+        p = Config(with_(outbound=["sips:ok.lab.test", v])).proxies[1]
+        assert p.udp and not p.tls and p.port == 5060 and p.stun and not p.stun_forced, v
+    for v in ("sip:edge1.lab.test;transport=sctp", "sips:edge1.lab.test;transport=udp"):
         msg = error(with_(outbound=["sips:ok.lab.test", v]))
         assert names(msg, "outbound[1]"), (v, msg)
-        assert "transport" in msg
-    msg = error(with_(outbound=["sip:edge1.lab.test"]))
-    assert "udp" in msg and names(msg, "outbound[0]")
+    assert "sctp" in error(with_(outbound=["sip:a.lab.test;transport=sctp"]))
+    assert "UDP" in error(with_(outbound=["sips:a.lab.test;transport=udp"]))
+    # flow.stun false turns STUN keepalive off, a ;stun param forces it on
+    c = Config(with_(outbound=["sip:a.lab.test", "sip:b.lab.test;stun"], flow={"stun": False}))
+    assert not c.proxies[0].stun and c.proxies[1].stun and c.proxies[1].stun_forced
+    assert names(error(with_(flow={"stun": "yes"})), "flow.stun")
+
+
+def test_dns_server_and_resolve():
+    c = Config(with_(outbound=["sips:edge.lab.test", "sips:192.0.2.1", "sip:[::1];transport=tcp"]))
+    assert c.dns_server is None and not any(p.resolve for p in c.proxies)
+    c = Config(with_(outbound=["sips:edge.lab.test", "sips:192.0.2.1:5071",
+                               "sip:lab.test;transport=tcp"], dns={"server": "127.0.0.1:5353"}))
+    assert c.dns_server == ("127.0.0.1", 5353)
+    assert [p.resolve for p in c.proxies] == [True, False, True]
+    assert [p.port_given for p in c.proxies] == [None, 5071, None]
+    assert [p.transport for p in c.proxies] == [None, None, b"tcp"]
+    assert c.proxies[0].sips and not c.proxies[2].sips
+    assert Config(with_(dns={"server": "10.0.0.53"})).dns_server == ("10.0.0.53", 53)
+    for bad in ("dns.example", "1.2.3.4:x", "1.2.3.4:70000", ""):
+        assert names(error(with_(dns={"server": bad})), "dns.server"), bad
 
 
 def test_transport_detection_and_ports():

@@ -4,7 +4,8 @@ from tinysip.outbound import keepalive_wait, recovery_wait, refresh_wait, transi
 
 STATES = (ob.IDLE, ob.CONNECTING, ob.REGISTERING, ob.UP, ob.BACKOFF, ob.STOPPED)
 INPUTS = (ob.START, ob.CONNECTED, ob.CONNECT_FAILED, ob.CONNECTION_LOST, ob.REGISTERED,
-          ob.REGISTER_FAILED, ob.PONG_TIMEOUT, ob.RETRY_DUE, ob.STOP, ob.REFORM)
+          ob.REGISTER_FAILED, ob.PONG_TIMEOUT, ob.RETRY_DUE, ob.STOP, ob.REFORM,
+          ob.NEXT_TARGET)
 R16 = (0, 1, 255, 256, 12345, 32767, 32768, 40000, 65534, 65535)
 
 
@@ -161,6 +162,9 @@ EXPECTED = (
     (ob.UP, ob.REFORM, ob.CONNECTING, ob.A_FAIL_RETRY_NOW),
     (ob.BACKOFF, ob.RETRY_DUE, ob.CONNECTING, ob.A_CONNECT),
     (ob.BACKOFF, ob.REFORM, ob.CONNECTING, ob.A_CONNECT),
+    # RFC 3263 failover: the next target at once, no backoff, while targets are left
+    (ob.CONNECTING, ob.NEXT_TARGET, ob.CONNECTING, ob.A_FAIL_RETRY_NOW),
+    (ob.REGISTERING, ob.NEXT_TARGET, ob.CONNECTING, ob.A_FAIL_RETRY_NOW),
 )
 
 

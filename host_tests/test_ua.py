@@ -32,7 +32,7 @@ def test_start_connect_register_401_authenticate_200():
     a = ua.pop_action()
     assert a[0] == ACT_CONNECT and ua.pop_action() is None
     conn = a[1]
-    assert a[2:] == ("edge1.lab.test", 5061, True, "edge1.lab.test", None)  # no client cert
+    assert a[2:] == ("edge1.lab.test", 5061, True, "edge1.lab.test", None, False)  # no client cert, not UDP
     assert ua.pop_event().fields() == {"event": "flow_connecting", "flow": 0, "reg_id": 1,
                                        "server": "edge1.lab.test:5061", "transport": "tls"}
     assert ua.next_timer() == clock.now + 10000  # connect timeout

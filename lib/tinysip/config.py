@@ -84,6 +84,17 @@ def Config(cfg):
     s.base_some_up_ms = _num(cfg, "flow.base_some_up", 90, 0.01, 86400, 1000)
     s.max_backoff_ms = _num(cfg, "flow.max_backoff", 1800, 0.01, 86400, 1000)
     s.connect_timeout_ms = _num(cfg, "flow.connect_timeout", 10, 0.1, 600, 1000)
+    s.keepalive_udp_ms = _num(cfg, "flow.keepalive_udp", 29, 1, 86400, 1000)
+    s.stun = lookup(cfg, "flow.stun", True)
+    if not isinstance(s.stun, bool):
+        raise ConfigError("flow.stun", "must be true or false")
+    s.dns_server = _str(cfg, "dns.server", None)
+    if s.dns_server is not None:
+        h, _, port = s.dns_server.rpartition(":") if s.dns_server.count(":") == 1 else (
+            s.dns_server, "", "53")
+        if not _numeric(h) or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("dns.server", "must be an IP address, optionally with :port")
+        s.dns_server = (h, int(port))
     s.t1 = _num(cfg, "sip.t1", 500, 10, 60000)
     s.max_message = _num(cfg, "sip.max_message", 16384, 1024, 65535)
     s.user_agent = _str(cfg, "user_agent", "tinysip/0.1").encode()
@@ -112,16 +123,32 @@ def Config(cfg):
             raise ConfigError(key, "must be a sip: or sips: URI")
         # the transport param, else tls for sips: and udp (refused) for sip:; sips: over
         # ;transport=tcp is still TLS
-        t = (u.param(b"transport") or (b"tls" if sips else b"udp")).lower()
-        if t != b"tls" and t != b"tcp":
-            raise ConfigError(key, "transport %s not supported; use sips: or ;transport=tls"
-                              % t.decode())
+        tp = u.param(b"transport")
+        t = (tp or (b"tls" if sips else b"udp")).lower()
+        if t != b"tls" and t != b"tcp" and t != b"udp":
+            raise ConfigError(key, "transport %s not supported (udp, tcp, tls)" % t.decode())
+        if sips and t == b"udp":
+            raise ConfigError(key, "sips: cannot use UDP (RFC 3261 §26.2)")
         p = Settings()
         p.uri = u
         p.tls = sips or t == b"tls"
+        p.udp = t == b"udp"
+        # RFC 5626 §4.4.2 keepalive on a UDP flow: STUN unless flow.stun is false; a ;stun
+        # param on the proxy URI asks for it even when the registrar does not do outbound
+        forced = False
+        for n, _ in u.params:
+            forced = forced or n.lower() == b"stun"
+        p.stun = p.udp and (s.stun or forced)
+        p.stun_forced = p.udp and forced
         p.host = u.host.decode()
         if p.host[:1] == "[":
             p.host = p.host[1:-1]  # no IPv6 brackets
+        # RFC 3263 (locate.py) for a host name when a DNS server is configured; else the
+        # board's getaddrinfo finds its A record and the URI's (or default) port is used
+        p.resolve = s.dns_server is not None and not _numeric(p.host)
+        p.sips = sips
+        p.transport = tp.lower() if tp else None  # as written: RFC 3263 step 1 needs it
+        p.port_given = u.port
         p.port = (5061 if p.tls else 5060) if u.port is None else u.port
         p.server_name = s.server_name or p.host
         # the proxy URI as a loose-routing Route value: ;lr added unless it is there
@@ -140,6 +167,14 @@ def Config(cfg):
             if p.tls:
                 raise ConfigError("tls.ca", "required for a TLS outbound proxy")
     return s
+
+
+def _numeric(host):
+    """True for an IPv4 dotted quad or an IPv6 address (no DNS needed)."""
+    if ":" in host:
+        return True
+    parts = host.split(".")
+    return len(parts) == 4 and all(x.isdigit() and int(x) < 256 for x in parts)
 
 
 def _uris(cfg, key, what, most, user=False):

@@ -1,7 +1,8 @@
 """SIP Outbound flows (RFC 5626 §4.2, §4.4, §4.5): the flow state machine and its policies.
 
-Owns: the life of one flow (connect -> register -> up -> failed -> recover), the CRLF
-keepalive schedule and pong deadline, and the two policy functions the RFC defines:
+Owns: the life of one flow (connect -> register -> up -> failed -> recover; on to the next
+RFC 3263 target at once while there is one), the CRLF or STUN keepalive schedule and the
+pong deadline, and the two policy functions the RFC defines:
 `keepalive_wait` (ping at a random 80-100 % of the interval) and `recovery_wait` (the §4.5
 backoff). Must not: touch sockets or clocks (ua.py feeds `now` and performs the actions the
 table names) or build SIP messages (register.py does).
@@ -28,6 +29,7 @@ PONG_TIMEOUT = const(6)
 RETRY_DUE = const(7)
 STOP = const(8)
 REFORM = const(9)  # network change: re-form now, forget the backoff
+NEXT_TARGET = const(10)  # RFC 3263 failover: this server failed, try the next one now
 
 # actions
 A_CONNECT = const(1)  # open a new connection and send nothing yet
@@ -59,6 +61,8 @@ TRANSITIONS = (
     UP, REFORM, CONNECTING, A_FAIL_RETRY_NOW,
     BACKOFF, RETRY_DUE, CONNECTING, A_CONNECT,
     BACKOFF, REFORM, CONNECTING, A_CONNECT,
+    CONNECTING, NEXT_TARGET, CONNECTING, A_FAIL_RETRY_NOW,
+    REGISTERING, NEXT_TARGET, CONNECTING, A_FAIL_RETRY_NOW,
 )
 
 
@@ -146,10 +150,21 @@ class Flow:
         self.registration = None  # register.Registration
         self.binding = None  # register.Binding of the last success
         self.retry_after = None  # seconds a 503/500/480 asked us to wait, for the backoff
+        # UDP flows (set by ua): STUN keepalive (RFC 5626 §4.4.2) and the RFC 3263 targets
+        self.udp = False
+        self.stun = False  # keepalive with STUN Binding requests
+        self.mapped = None  # (ip, port) the first STUN answer of this flow reported
+        self.stun_txid = None  # the Binding request in flight
+        self.stun_rexmit_at = None  # its next retransmission (RFC 5389 §7.2.1 doubling)
+        self.stun_rto = 0
+        self.resolve = False  # host is a name: RFC 3263 before connecting
+        self.targets = None  # [(transport, ip, port, name)] from locate.targets, or None
+        self.target_i = 0
 
     def next_timer(self):
         t = None
-        for v in (self.retry_at, self.refresh_at, self.ping_at, self.pong_deadline):
+        for v in (self.retry_at, self.refresh_at, self.ping_at, self.pong_deadline,
+                  self.stun_rexmit_at):
             if v is not None and (t is None or v < t):
                 t = v
         return t
@@ -160,3 +175,4 @@ class Flow:
         self.ping_at = None
         self.pong_deadline = None
         self.ping_sent_at = None
+        self.stun_rexmit_at = None

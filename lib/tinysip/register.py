@@ -119,16 +119,22 @@ class Registration:
         self.outbound = True
         self.cseq = 0
         self.auth_rounds = 0
-        self.transport = transport
         self.host = host = hexlify(rng(6)) + b".invalid"
         self.call_id = hexlify(rng(10)) + b"@" + host
         self.to = b"<" + aor.to_bytes() + b">"
         self.from_tag = hexlify(rng(6))
-        t = transport.lower()
-        self.contact = (b"<sip:" + (aor.user or b"tinysip") + b"@" + host
-                        + (b"" if t == b"udp" else b";transport=" + t)
-                        + b'>;+sip.instance="<' + instance + b'>"')
+        self.user = aor.user or b"tinysip"
+        self.set_transport(transport)
         self.request_uri = aor.scheme + b":" + aor.host + (b":%d" % aor.port if aor.port else b"")
+
+    def set_transport(self, transport):
+        """The Via transport and Contact of the flow's current server (RFC 3263 may pick a
+        server with another transport than the last one)."""
+        self.transport = transport
+        t = transport.lower()
+        self.contact = (b"<sip:" + self.user + b"@" + self.host
+                        + (b"" if t == b"udp" else b";transport=" + t)
+                        + b'>;+sip.instance="<' + self.instance + b'>"')
 
     def build(self, expires=None):
         """(REGISTER bytes, branch). Uses the current credentials if challenged before."""

@@ -6,9 +6,13 @@ Inputs (each takes `now`, integer ms from a monotonic clock):
     connection_lost(conn, now, reason), receive(conn, data, now)   from the driver
     handle_timer(now)                                         when next_timer() is due
 Outputs, drained by the driver after every input:
-    pop_action() -> (ACT_CONNECT, conn, host, port, tls, server_name, client) | (ACT_SEND, conn,
-                    bytes) | (ACT_CLOSE, conn) | (ACT_MEDIA, call_id, mode, pt, port)
-                    | (ACT_MEDIA_STOP, call_id) | None
+    pop_action() -> (ACT_CONNECT, conn, host, port, tls, server_name, client, udp)
+                    | (ACT_SEND, conn, bytes) | (ACT_CLOSE, conn)
+                    | (ACT_RESOLVE, conn, host, port or None, transport param or None, sips)
+                    | (ACT_MEDIA, call_id, mode, pt, port) | (ACT_MEDIA_STOP, call_id) | None
+    The driver answers ACT_RESOLVE with resolved(conn, locate.targets(...), now): RFC 3263,
+    then the flow tries each target in turn (connect failure, timeout or 503: the next).
+    A UDP conn carries datagrams: SIP, or STUN for the keepalive (RFC 5626 §4.4.2).
     The driver answers ACT_MEDIA with media_ready(call_id, port, now) (or
     media_failed(call_id, reason, now)) and ACT_MEDIA_STOP with media_stopped(call_id, rx,
     tx, now).
@@ -50,6 +54,7 @@ ACT_SEND = const(2)
 ACT_CLOSE = const(3)
 ACT_MEDIA = const(4)
 ACT_MEDIA_STOP = const(5)
+ACT_RESOLVE = const(6)
 
 SUPPORTED = iv.SUPPORTED
 ALLOW = iv.ALLOW
@@ -71,10 +76,11 @@ class UserAgent:
         for i in range(len(config.proxies)):
             p = config.proxies[i]
             f = ob.Flow(i, p.uri, p.tls, p.host, p.port, p.server_name)
+            f.udp, f.stun, f.resolve, f.settings = p.udp, p.stun, p.resolve, p
             digest = DigestClient(config.username, config.password, rng)
             f.registration = Registration(config.aor, instance, f.reg_id, config.expires,
-                                          p.route, b"TLS" if p.tls else b"TCP", digest, rng,
-                                          config.user_agent)
+                                          p.route, b"TLS" if p.tls else b"UDP" if p.udp
+                                          else b"TCP", digest, rng, config.user_agent)
             self.flows.append(f)
         self.conns = {}  # conn id -> (flow, StreamFramer)
         self._conn_seq = 0
@@ -168,7 +174,21 @@ class UserAgent:
             self._ev("tls_error", f.index, f.server_name, reason)
         self._ev("flow_failed", f.index, f.reg_id,
                  "tls_error" if tls else "connect_failed: %s" % reason)
-        self._guard(self._input, f, ob.CONNECT_FAILED, now)
+        if not self._next_target(f, now):
+            self._guard(self._input, f, ob.CONNECT_FAILED, now)
+
+    def resolved(self, conn, targets, now):
+        """The driver's answer to ACT_RESOLVE: locate.targets() for the flow's host, in
+        order ([] when DNS gave nothing)."""
+        f = self._flow_of(conn)
+        if f is None:
+            return
+        f.targets, f.target_i = targets, 0
+        if targets:
+            self._guard(self._open, f, conn)
+        else:
+            self._ev("flow_failed", f.index, f.reg_id, "dns: no server for %s" % f.host)
+            self._guard(self._input, f, ob.CONNECT_FAILED, now)
 
     def connection_lost(self, conn, now, reason="connection_lost"):
         f = self._flow_of(conn)
@@ -185,6 +205,12 @@ class UserAgent:
         if c is None:
             return
         f, framer = c
+        if framer is None:  # UDP: one datagram, SIP or STUN (RFC 5626 §8 / RFC 5389)
+            if data[:1] == b"\x00" or data[:1] == b"\x01":
+                self._guard(self._on_stun, f, data, now)
+            elif data.strip(b"\r\n"):  # CRLF alone: a peer's keepalive, dropped
+                self._guard(self._on_message, f, conn, data, now, True)
+            return
         framer.feed(data)
         while conn in self.conns:
             unit = framer.next()
@@ -195,13 +221,7 @@ class UserAgent:
                 self._guard(self._on_message, f, conn, payload, now)
             elif kind == FRAME_PONG:
                 if f.pong_deadline is not None:  # else unsolicited: ignore (§4.4.1)
-                    if f.keepalive_ms:
-                        # ping to ping is 80-100 % of the interval, whatever the pong took
-                        f.ping_at = f.ping_sent_at + ob.keepalive_wait(
-                            f.keepalive_ms, ob.random16(self.rng))
-                    self._ev("keepalive", f.index, now - f.ping_sent_at)
-                    f.pong_deadline = None
-                    f.ping_sent_at = None
+                    self._pong(f, now)
             elif kind == FRAME_PING:
                 self._send(conn, PONG)
             else:  # FRAME_ERROR: the stream cannot be resynchronised
@@ -212,6 +232,43 @@ class UserAgent:
 
     def handle_timer(self, now):
         self._guard(self._timers, now)
+
+    def _pong(self, f, now):
+        """The keepalive was answered (CRLF pong or STUN Binding response)."""
+        if f.keepalive_ms:
+            # ping to ping is 80-100 % of the interval, whatever the pong took
+            f.ping_at = f.ping_sent_at + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
+        self._ev("keepalive", f.index, now - f.ping_sent_at)
+        f.pong_deadline = f.ping_sent_at = f.stun_rexmit_at = f.stun_txid = None
+
+    def _on_stun(self, f, data, now):
+        """A STUN Binding response on a UDP flow: a pong, unless the NAT mapping changed."""
+        from tinysip.stun import parse_response
+
+        if f.stun_txid is None:
+            return  # nothing asked (a late retransmission's answer): ignored
+        try:
+            mapped = parse_response(data, f.stun_txid)
+        except ParseError as e:
+            self._ev("message_dropped", f.index, "STUN from %s: %s" % (f.server, e))
+            return
+        if f.mapped is not None and mapped != f.mapped:
+            # RFC 5626 §4.4.2: a new mapped address means the NAT lost our binding; the
+            # proxy's flow token names the old one, so this flow is gone: re-form it
+            f.pong_deadline = None
+            self._input(f, ob.PONG_TIMEOUT, now, "stun_mapped_changed")
+            return
+        f.mapped = mapped
+        self._pong(f, now)
+
+    def _next_target(self, f, now):
+        """RFC 3263 §4.3 failover: True when the flow moved on to its next target."""
+        if f.targets and f.target_i + 1 < len(f.targets) and f.state in (ob.CONNECTING,
+                                                                         ob.REGISTERING):
+            f.target_i += 1
+            self._input(f, ob.NEXT_TARGET, now)
+            return True
+        return False
 
     # -- internals -----------------------------------------------------------------------
     def _ev(self, name, *values):
@@ -247,10 +304,13 @@ class UserAgent:
             f.retry_at = None
             f.refresh_at = now + ob.refresh_wait(b.expires)
             f.keepalive_ms = None
-            if b.outbound:
-                f.keepalive_ms = b.flow_timer * 1000 if b.flow_timer else self.cfg.keepalive_ms
+            if (b.outbound or f.settings.stun_forced) and (f.stun or not f.udp):
+                f.keepalive_ms = b.flow_timer * 1000 if b.flow_timer else (
+                    self.cfg.keepalive_udp_ms if f.udp else self.cfg.keepalive_ms)
                 if f.ping_at is None and f.pong_deadline is None:
-                    f.ping_at = now + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
+                    # a new UDP flow asks STUN at once, to learn the mapping it must keep
+                    f.ping_at = now if f.udp and f.mapped is None else now + ob.keepalive_wait(
+                        f.keepalive_ms, ob.random16(self.rng))
             self._ev("registered", f.index, f.reg_id, b.expires, b.pub_gruu, b.temp_gruu,
                      b.outbound, b.flow_timer, b.service_route)
             if self.cfg.certs is not None and not self.stopping:
@@ -260,12 +320,15 @@ class UserAgent:
                     self.certsvc = CertService(self)
                 self.certsvc.flow_up(f, now)
         elif action == ob.A_FAIL_RETRY_NOW:
+            if inp != ob.NEXT_TARGET:
+                f.targets = None  # a flow that failed after working re-resolves (TTL cache)
             self._close(f)
             if reason:
                 self._ev("flow_failed", f.index, f.reg_id, reason)
             self._connect(f, now)
         elif action == ob.A_FAIL_BACKOFF:
             self._close(f)
+            f.targets = None
             f.failures += 1
             all_down = True
             for g in self.flows:
@@ -285,13 +348,32 @@ class UserAgent:
     def _connect(self, f, now):
         self._conn_seq += 1
         conn = self._conn_seq
-        self.conns[conn] = (f, StreamFramer(self.cfg.max_message))
+        self.conns[conn] = (f, None)
         f.conn = conn
         f.clear_timers()
+        f.mapped = f.stun_txid = None
         f.retry_at = now + self.cfg.connect_timeout_ms  # the driver reports success first
-        self.actions.append((ACT_CONNECT, conn, f.host, f.port, f.tls, f.server_name,
-                             self.client_cert if f.tls else None))
-        self._ev("flow_connecting", f.index, f.reg_id, f.server, "tls" if f.tls else "tcp")
+        if f.resolve and f.targets is None:  # RFC 3263 first: resolved() goes on
+            self.actions.append((ACT_RESOLVE, conn, f.host, f.settings.port_given,
+                                 f.settings.transport, f.settings.sips))
+            return
+        self._open(f, conn)
+
+    def _open(self, f, conn):
+        """Connect `conn` to the flow's current target (or its configured host)."""
+        host, port = f.host, f.port
+        if f.targets:
+            t = f.targets[f.target_i]
+            host, port = t[1].decode(), t[2]
+            f.tls, f.udp = t[0] == b"tls", t[0] == b"udp"
+            f.registration.set_transport(t[0].upper())
+            f.server = "%s:%d" % (host, port)
+            self._ev("target_selected", f.index, f.host, t[0], host, port)
+        self.conns[conn] = (f, None if f.udp else StreamFramer(self.cfg.max_message))
+        self.actions.append((ACT_CONNECT, conn, host, port, f.tls, f.server_name,
+                             self.client_cert if f.tls else None, f.udp))
+        self._ev("flow_connecting", f.index, f.reg_id, f.server,
+                 "tls" if f.tls else "udp" if f.udp else "tcp")
 
     def _drop_ctx(self, f):
         for branch in list(self.ctx):
@@ -308,7 +390,7 @@ class UserAgent:
 
     def _send_register(self, f, now, expires=None):
         data, branch = f.registration.build(expires)
-        tx = ClientTransaction(data, branch, b"REGISTER", now, True, t1=self.cfg.t1)
+        tx = ClientTransaction(data, branch, b"REGISTER", now, not f.udp, t1=self.cfg.t1)
         self.ctx[branch] = (tx, f)
         self._flush(tx, f.conn)
 
@@ -318,7 +400,8 @@ class UserAgent:
                 f.retry_at = None
                 if f.state == ob.CONNECTING:  # the driver never reported: give up on it
                     self._ev("flow_failed", f.index, f.reg_id, "connect_timeout")
-                    self._input(f, ob.CONNECT_FAILED, now)
+                    if not self._next_target(f, now):
+                        self._input(f, ob.CONNECT_FAILED, now)
                 else:
                     self._input(f, ob.RETRY_DUE, now)
             if f.pong_deadline is not None and now >= f.pong_deadline:
@@ -328,7 +411,20 @@ class UserAgent:
                 f.ping_at = None
                 f.ping_sent_at = now
                 f.pong_deadline = now + self.cfg.pong_timeout_ms
-                self._send(f.conn, PING)
+                if f.udp:  # STUN Binding, retransmitted from T1 doubling until the deadline
+                    from tinysip.stun import new_txid
+
+                    f.stun_txid = new_txid(self.rng)
+                    f.stun_rto = self.cfg.t1
+                    f.stun_rexmit_at = now
+                else:
+                    self._send(f.conn, PING)
+            if f.stun_rexmit_at is not None and now >= f.stun_rexmit_at:
+                from tinysip.stun import binding_request
+
+                f.stun_rexmit_at = now + f.stun_rto
+                f.stun_rto *= 2
+                self._send(f.conn, binding_request(f.stun_txid))
             if f.refresh_at is not None and now >= f.refresh_at:
                 f.refresh_at = None
                 if f.state == ob.UP:
@@ -374,14 +470,18 @@ class UserAgent:
             self._close(f)
             return
         self._ev("registration_failed", f.index, f.reg_id, status, reason)
-        if timeout and f.state == ob.UP:
+        if (status == 503 or timeout) and self._next_target(f, now):
+            return  # RFC 3263 §4.3: the next server, in a new transaction
+        if status == 430:  # RFC 5626 §5.3 Flow Failed: the edge lost this flow, re-form it
+            self._input(f, ob.CONNECTION_LOST, now, "flow_failed_430")
+        elif timeout and f.state == ob.UP:
             self._input(f, ob.PONG_TIMEOUT, now, "register_timeout")
         else:
             self._input(f, ob.REGISTER_FAILED, now)
 
-    def _on_message(self, f, conn, data, now):
+    def _on_message(self, f, conn, data, now, datagram=False):
         try:
-            msg = parse(data, self.cfg.max_message, datagram=False)
+            msg = parse(data, self.cfg.max_message, datagram=datagram)
         except ParseError as e:
             resp = error_response(data, e)
             if resp is not None:
@@ -491,7 +591,7 @@ class UserAgent:
         data = resp.to_bytes()
         if (msg.branch and msg.branch.startswith(b"z9hG4bK") and len(msg.branch) > 7
                 and msg.method != b"INVITE"):  # no INVITE server transaction: stateless
-            tx = ServerTransaction(msg, now, True, t1=self.cfg.t1)
+            tx = ServerTransaction(msg, now, not f.udp, t1=self.cfg.t1)
             self.stx[key] = (tx, conn)
             tx.respond(data, status, now)
             self._flush(tx, conn)
@@ -611,7 +711,7 @@ class UserAgent:
         via, contact = self._local(f)
         d = Dial(target, cfg.aor.to_bytes(), via, contact, [f.registration.route], body, now,
                  self.rng, DigestClient(cfg.username, cfg.password, self.rng), headers, cfg.t1,
-                 True, cfg.ring_ms if answer_ms is None else answer_ms, cfg.user_agent)
+                 not f.udp, cfg.ring_ms if answer_ms is None else answer_ms, cfg.user_agent)
         cid = d.call_id
         self.calls[cid] = [d, f, None, None, "out", 0]
         self._ev("call_outgoing", f.index, cid, target)
@@ -716,7 +816,7 @@ class UserAgent:
         d = c.pop_send()
         while d is not None:
             if d.startswith(b"BYE "):
-                tx = ClientTransaction(d, c.bye_branch, b"BYE", now, True, t1=self.cfg.t1)
+                tx = ClientTransaction(d, c.bye_branch, b"BYE", now, not f.udp, t1=self.cfg.t1)
                 self.ctx[c.bye_branch] = (tx, None)
                 self._flush(tx, conn)
             else:
