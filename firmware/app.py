@@ -13,6 +13,7 @@ from tinysip.compat import urandom
 from tinysip.io.clock import Clock, wall
 
 _clock = Clock()
+_ua = None  # the running UserAgent (on_event gives its wall clock to the board)
 
 
 def emit(fields):
@@ -23,7 +24,11 @@ def emit(fields):
 
 def on_event(e):
     emit(e.fields())
-    board.status(e.name)
+    board.status(e)
+    if e.name == "registered" and wall() is None and _ua.wall_ms is not None:
+        # no NTP: the registrar's Date set the UA's clock; the board's RTC follows, so that
+        # later TLS handshakes check certificate validity against it
+        board.set_clock(_ua.wall_s(_clock.now()))
 
 
 def fatal(message):
@@ -93,6 +98,7 @@ def _anchors(c, ConfigError):
 def _boot(path):
     """Settings, instance and CA from the config, the boot-only modules dropped, then the UA
     and its driver (imported only now: the config code is gone before the UA's code loads)."""
+    global _ua
     cfg, instance, ca = load(path)
     import tinysip
 
@@ -106,10 +112,10 @@ def _boot(path):
     from tinysip.io.driver import Driver
     from tinysip.ua import UserAgent
 
-    ua = UserAgent(cfg, instance, urandom)
+    ua = _ua = UserAgent(cfg, instance, urandom)
     emit({"event": "boot", "board": board.NAME, "instance": instance.decode(),
           "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})
-    driver = Driver(ua, _clock, ca, on_event)
+    driver = Driver(ua, _clock, ca, on_event, cfg.dns_server)
     t = wall()
     if t is not None:  # else the first REGISTER 200's Date sets it
         ua.set_wall_clock(t, _clock.now())

@@ -23,6 +23,7 @@ import gc
 
 # tinysip.ua first: MicroPython compiles the biggest module while the least is loaded
 from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_SEND  # noqa: I001
+from tinysip.ua import ACT_RESOLVE
 from tinysip.ua import UserAgent
 
 from testutil import FakeClock, FakeRandom
@@ -138,6 +139,8 @@ class FakeRegistrar:
 
     def handle(self, conn, data):
         """Bytes from the UA on `conn` -> list of (delay_ms, bytes) to send back."""
+        if data[:1] == b"\x00" or data[:1] == b"\x01":  # a STUN keepalive on a UDP flow
+            return self._stun(conn, data)
         fr = self._framers.get(conn)
         if fr is None:
             fr = self._framers[conn] = StreamFramer(65535)
@@ -181,6 +184,26 @@ class FakeRegistrar:
                 reply = self._register(conn, msg, now)
                 if reply is not None:
                     out.append((self.reply_delay_ms, reply))
+
+    def _stun(self, conn, data):
+        """Answer a Binding request like an edge proxy's STUN server (RFC 5626 §8): the
+        mapped address is 198.51.100.7 and port 40000 + conn + nat_shift (a NAT that
+        changes nat_shift has lost the UA's binding)."""
+        from tinysip import stun
+
+        now = self.clock.now
+        self.n_ping += 1
+        if self.keep_log:
+            self.pings.append(now)
+        if self.on_ping is not None:
+            self.on_ping(now, conn)
+        if not self.answer_pongs or not stun.is_stun(data):
+            return []
+        self.n_pong += 1
+        return [(self.pong_delay_ms, stun.binding_response(
+            data[8:20], b"198.51.100.7", 40000 + conn + self.nat_shift))]
+
+    nat_shift = 0
 
     # -- REGISTER ---------------------------------------------------------------------------
     def _answer(self, msg, status, extra=()):
@@ -357,13 +380,15 @@ class Link:
         self.clock = clock
         self.conns = {}  # open conn -> host
         self.connect_policy = {}
+        self.dns = {}  # host -> targets, the answer to ACT_RESOLVE (RFC 3263, locate.py)
+        self.resolves = []  # (now, conn, host, port, transport, sips)
         self.deliveries = []  # [due, seq, conn, bytes]
         self._seq = 0
         self.keep_log = True
         self.events = []
         self.counts = {}
         self.on_event = None
-        self.connects = []  # (now, conn, host, port, tls, server_name, client cert)
+        self.connects = []  # (now, conn, host, port, tls, server_name, client cert, udp)
         self.closes = []  # (now, conn)
         self.keep_sent = False  # the registrar logs REGISTERs and pings; this is for the rest
         self.sent = []  # (now, conn, bytes) written by the UA (with keep_sent)
@@ -396,7 +421,7 @@ class Link:
             kind = a[0]
             if kind == ACT_CONNECT:
                 conn, host = a[1], a[2]
-                self.connects.append((now, conn, host, a[3], a[4], a[5], a[6]))
+                self.connects.append((now, conn, host, a[3], a[4], a[5], a[6], a[7]))
                 policy = self.connect_policy.get(host, "ok")
                 if policy == "ok":
                     self.conns[conn] = host
@@ -407,6 +432,9 @@ class Link:
                     ua.connection_failed(conn, now, "certificate verify failed", True)
                 elif policy != "hang":
                     raise ValueError("connect policy %r" % policy)
+            elif kind == ACT_RESOLVE:
+                self.resolves.append((now,) + a[1:])
+                ua.resolved(a[1], self.dns.get(a[2], []), now)
             elif kind == ACT_SEND:
                 conn, data = a[1], a[2]
                 if conn not in self.conns:
@@ -543,11 +571,11 @@ class Link:
 T1 = 500  # sip.t1 default
 
 
-def config(flows=1, extra=None):
+def config(flows=1, extra=None, outbound=None):
     d = {
         "aor": "sip:alice@lab.test",
         "auth": {"username": "alice", "password": "secret"},
-        "outbound": ["sips:edge%d.lab.test" % (i + 1) for i in range(flows)],
+        "outbound": outbound or ["sips:edge%d.lab.test" % (i + 1) for i in range(flows)],
         "tls": {"ca": "/flash/ca.pem"},
     }
     if extra:
@@ -556,10 +584,10 @@ def config(flows=1, extra=None):
     return Config(d)
 
 
-def setup(flows=1, extra=None, seed=1, rng=None, start=True, **regopts):
+def setup(flows=1, extra=None, seed=1, rng=None, start=True, outbound=None, **regopts):
     clock = FakeClock()
     reg = FakeRegistrar(clock, **regopts)
-    ua = UserAgent(config(flows, extra), INSTANCE, rng or FakeRandom(seed))
+    ua = UserAgent(config(flows, extra, outbound), INSTANCE, rng or FakeRandom(seed))
     link = Link(ua, reg, clock)
     if start:
         link.start()
@@ -679,11 +707,12 @@ class Watch:
         return self.bad == [] and self.min_gap is not None
 
 
-def watched(flows=1, ft=30, granted=600, extra=None, rng=None, ka_ms=None, **regopts):
+def watched(flows=1, ft=30, granted=600, extra=None, rng=None, ka_ms=None, outbound=None,
+            **regopts):
     """A started UA with logging off and a Watch on it: (link, reg, ua, clock, watch).
     `ft` is the registrar's Flow-Timer (None: none, then `ka_ms` is the interval)."""
     link, reg, ua, clock = setup(flows, extra, rng=rng, flow_timer=ft, max_expires=granted,
-                                 start=False, **regopts)
+                                 start=False, outbound=outbound, **regopts)
     link.keep_log = False
     reg.keep_log = False
     watch = Watch(link, reg, ka_ms or (ft or 120) * 1000, granted)

@@ -17,6 +17,7 @@ KINDS = (
     "registration_failed flow reg_id status reason",
     "flow_failed flow reg_id reason",
     "flow_recovering flow reg_id delay_ms failures",
+    "target_selected flow host transport ip port",  # RFC 3263: the server this flow tries now
     "tls_error flow server reason",
     "keepalive flow rtt_ms",
     "message_dropped flow reason",  # a peer's message could not be used, and why

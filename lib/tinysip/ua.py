@@ -243,12 +243,16 @@ class UserAgent:
 
     def _on_stun(self, f, data, now):
         """A STUN Binding response on a UDP flow: a pong, unless the NAT mapping changed."""
-        from tinysip.stun import parse_response
+        from tinysip import stun
 
+        if not stun.is_stun(data):
+            self._ev("message_dropped", f.index, "from %s: a datagram neither SIP nor STUN"
+                     % f.server)
+            return
         if f.stun_txid is None:
             return  # nothing asked (a late retransmission's answer): ignored
         try:
-            mapped = parse_response(data, f.stun_txid)
+            mapped = stun.parse_response(data, f.stun_txid)
         except ParseError as e:
             self._ev("message_dropped", f.index, "STUN from %s: %s" % (f.server, e))
             return

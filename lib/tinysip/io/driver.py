@@ -8,13 +8,15 @@ closes what is left (`close` every id in `conns`).
 import select
 
 from tinysip.io.stream import StreamConn, StreamError
-from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_SEND
+from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_RESOLVE, ACT_SEND
 
 
 class Driver:
-    def __init__(self, ua, clock, ca_der, on_event):
+    def __init__(self, ua, clock, ca_der, on_event, dns_server=None):
         """`ca_der` the CA certificate TLS flows verify against; `on_event(e)` gets every
-        UA event."""
+        UA event; `dns_server` (ip, port) for RFC 3263 (config dns.server, or the board's)."""
+        self.dns_server = dns_server
+        self.resolver = None
         self.ua = ua
         self.clock = clock
         self.ca_der = ca_der
@@ -44,10 +46,15 @@ class Driver:
                     except StreamError as e:
                         self.close(conn)
                         ua.connection_lost(conn, self.clock.now(), "connection_lost: " + e.args[0])
-            elif kind == ACT_CONNECT:  # (kind, conn, host, port, tls, server_name, client)
+            elif kind == ACT_CONNECT:  # (kind, conn, host, port, tls, server_name, client, udp)
                 try:
-                    s = StreamConn(a[2], a[3], a[4], a[5], self.ca_der, ua.cfg.connect_timeout_ms,
-                                   a[6])
+                    if a[7]:
+                        from tinysip.io.dgram import DatagramConn
+
+                        s = DatagramConn(a[2], a[3])
+                    else:
+                        s = StreamConn(a[2], a[3], a[4], a[5], self.ca_der,
+                                       ua.cfg.connect_timeout_ms, a[6])
                 except StreamError as e:
                     ua.connection_failed(conn, self.clock.now(), e.args[0], e.args[1])
                     continue
@@ -56,6 +63,8 @@ class Driver:
                 ua.connected(conn, self.clock.now())
             elif kind == ACT_CLOSE:
                 self.close(conn)
+            elif kind == ACT_RESOLVE:  # (kind, conn, host, port, transport, sips): RFC 3263
+                ua.resolved(conn, self._locate(a), self.clock.now())
             elif kind == ACT_MEDIA:  # (kind, call id, mode, pt, port): open the mirror
                 # imported on the first answered call: an idle phone does not carry it
                 from tinysip.io.media import MediaPort
@@ -77,6 +86,22 @@ class Driver:
                     m.close()
                     rx, tx = m.mirror.rx, m.mirror.tx
                 ua.media_stopped(conn, rx, tx, self.clock.now())
+
+    def _locate(self, a):
+        """RFC 3263 targets for an ACT_RESOLVE. Blocks for the DNS round trips (at most
+        timeout x tries per query; answers are cached for their TTL), as getaddrinfo does."""
+        from tinysip.locate import targets
+
+        if self.resolver is None:
+            from tinysip.io.resolver import Resolver
+
+            if self.dns_server is None:
+                return []
+            self.resolver = Resolver(self.dns_server, self.clock.now)
+        try:
+            return targets(a[2].encode(), a[3], a[4], a[5], self.resolver.lookup, self.ua.rng)
+        except Exception:  # noqa: BLE001 - a DNS failure is a flow failure, not a crash
+            return []
 
     def add_media(self, key, port):
         """Poll another media port (anything with `sock` and `step()`, e.g. the loopback
