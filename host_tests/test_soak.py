@@ -3,6 +3,7 @@ keepalive): the exact number of refreshes and keepalives, then the same day with
 (server restarts, a NAT rebinding, a silent path) where every recovery delay must sit inside
 its RFC 5626 §4.5 bounds, both flows must come back each time, and, on MicroPython, the
 heap must not grow."""
+# mpy: heap 320k
 import gc
 import sys
 
