@@ -48,7 +48,7 @@ def test_missing_key_stops_boot_naming_it(tmp_path, key):
     assert key in err
 
 
-@pytest.mark.parametrize("key,value", [("aor", "mailto:x@y"), ("outbound", ["sip:h;transport=udp"]),
+@pytest.mark.parametrize("key,value", [("aor", "mailto:x@y"), ("outbound", ["sip:h;transport=sctp"]),
                                        ("expires", "soon"), ("mac", "zz:zz")])
 def test_bad_value_names_the_key(tmp_path, key, value):
     cfg = dict(GOOD)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System packages for the interop lab (Kamailio, SIPp, baresip, openssl, socat, iproute2) on Debian 12.
+# System packages for the interop lab (Kamailio, SIPp, baresip, openssl, socat, iproute2, dnsmasq) on Debian 12.
 # Idempotent: checks the dpkg database first, so a machine that has everything does nothing.
 # Missing packages: as root, one `apt-get update` + `apt-get install`; otherwise print the
 # command to run and exit 1.
@@ -18,8 +18,10 @@ PACKAGES=(
     python3-venv                # `python3 -m venv` for make venv on a stock Debian python3
     socat                       # the unix port behind a pty for mpremote (phone as source)
     iproute2                    # ip netns + TUN links for the loopcall accuracy tests
+    dnsmasq-base                # dnsmasq binary only (no service grabbing port 53): NAPTR/SRV/A
+                                # for the RFC 3263 tests (host_tests/interop/dnslab.py)
 )
-COMMANDS=(kamailio kamcmd sipp baresip openssl socat ip)
+COMMANDS=(kamailio kamcmd sipp baresip openssl socat ip dnsmasq)
 
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
@@ -34,7 +36,7 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
         exit 0
     fi
     echo "deps.sh: not a Debian system and missing: ${missing_cmds[*]}" >&2
-    echo "deps.sh: install Kamailio (with tls/outbound/extra/utils/secsipid modules), SIPp, baresip and openssl" >&2
+    echo "deps.sh: install Kamailio (with tls/outbound/extra/utils/secsipid modules), SIPp, baresip, openssl and dnsmasq" >&2
     exit 1
 fi
 

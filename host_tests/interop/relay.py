@@ -21,6 +21,7 @@ class Relay:
         self.pairs = []
         self.accepted = 0
         self.silent = False
+        self.refusing = False  # accept, then close at once: the TLS handshake fails
         self.lock = threading.Lock()
         self.running = True
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -44,6 +45,9 @@ class Relay:
         try:
             client, _ = self.listener.accept()
         except OSError:
+            return
+        if self.refusing:
+            client.close()
             return
         upstream = socket.create_connection(self.target)
         with self.lock:
@@ -87,6 +91,12 @@ class Relay:
         for p in pairs:
             self._close_pair(p)
         return len(pairs)
+
+    def refuse(self, on=True):
+        """Refuse new connections (and cut the open ones): a listener that is down."""
+        self.refusing = on
+        if on:
+            self.drop_all()
 
     def blackhole(self, on=True):
         self.silent = on

@@ -335,6 +335,7 @@ def test_port_layout(lab):
     assert lab.ports == {
         "udp": 15060, "tls": 15061, "tls_expired": 15062, "tls_wronghost": 15063,
         "tls_untrusted": 15064, "registrar": 15070, "mtls": 15065, "certsvc": 15080,
+        "tcp": 15066, "tls2": 15067,
     }
     assert (lab.port_udp, lab.port_tls, lab.port_registrar) == (15060, 15061, 15070)
     assert lab.running and lab.pid > 0

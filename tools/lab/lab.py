@@ -17,11 +17,27 @@ Port layout (offsets from port_base):
     +4   tls_untrusted  UA-facing TLS, certificate from a CA the phone does not trust
     +5   mtls           UA-facing TLS, good certificate; requires a client certificate
                         that chains to pki user_ca (e.g. the phone's credential phone1_cred)
+    +6   tcp            UA-facing plain TCP (edge role, like tls: Path + flow token)
+    +7   tls2           a second UA-facing TLS port, good certificate (edge role, like tls):
+                        the second listener of RFC 3263 / multi-flow tests
     +10  registrar      internal UDP: registrar role (auth, save, lookup; certificate and
                         credential SUBSCRIBEs to the certificate service)
     +20  certsvc        NOT Kamailio: the UDP port where a test's certificate service (SIPp,
                         host_tests/interop/notifier.py) listens; Kamailio sends it the
                         RFC 6072 SUBSCRIBEs and takes its NOTIFYs on the udp port
+
+The edge role is the same on udp, tls, tcp and tls2 (and the negative TLS ports): REGISTER
+gets a Path with a flow token (;ob for an outbound REGISTER) and goes to the registrar; the
+registrar's requests for a binding come back down the registering flow (TCP/TLS: the same
+connection or 430; UDP: the address the REGISTER came from, 430 when nothing answers within
+fr_timer / 2, so the registrar tries the instance's next flow).
+Kamailio's stun module answers RFC 5389 Binding requests on the UDP ports (udp, registrar).
+
+Fault switch: Lab.fail_register(retry_after) makes every REGISTER (or, with role=, only
+those arriving on one listener) get `503 Service Unavailable` (+ `Retry-After: n`) until
+Lab.fail_register(False). It is an htable (`lab`, key `reg503::<port>` or `reg503::all`)
+set with kamcmd at run time, re-applied after a restart; the edge answers for the registrar
+(the same response on the wire), before any digest challenge.
 
 RFC 8224: the edge signs in-dialog NOTIFYs that carry `X-Lab-Sign: domain` (pki identity) or
 `X-Lab-Sign: rogue` (pki rogue_identity) with secsipid (kamailio-secsipid-modules, x5u
@@ -61,11 +77,17 @@ PORT_OFFSETS = (
     ("tls_wronghost", 3),
     ("tls_untrusted", 4),
     ("mtls", 5),
+    ("tcp", 6),
+    ("tls2", 7),
     ("registrar", 10),
     ("certsvc", 20),
 )
 # roles served over TLS (the rest are UDP)
-TLS_ROLES = ("tls", "tls_expired", "tls_wronghost", "tls_untrusted", "mtls")
+TLS_ROLES = ("tls", "tls_expired", "tls_wronghost", "tls_untrusted", "mtls", "tls2")
+# roles served over plain TCP
+TCP_ROLES = ("tcp",)
+# UA-facing edge listeners (fail_register(role=...) accepts these)
+EDGE_ROLES = ("udp",) + TLS_ROLES + TCP_ROLES
 # modules the config loads beyond tls.so/outbound.so, with the Debian package that has them
 _NEEDED_MODULES = (
     ("secsipid.so", "kamailio-secsipid-modules"),
@@ -78,6 +100,8 @@ ROLE_TEXT = {
     "tls_wronghost": "edge, TLS, certificate for wrong.example only",
     "tls_untrusted": "edge, TLS, certificate from the untrusted rogue CA",
     "mtls": "edge, mutual TLS: good certificate, client certificate from user_ca required",
+    "tcp": "edge, plain TCP (like tls: Path with flow token, registrar behind)",
+    "tls2": "edge, second TLS port, good certificate (like tls; RFC 3263 second target)",
     "registrar": "registrar role, internal UDP (auth, save, lookup; certificate/credential SUBSCRIBE)",
     "certsvc": "not Kamailio: the test's certificate service (SIPp UDP) listens here",
 }
@@ -260,6 +284,8 @@ class Lab(object):
         self.port_tls_wronghost = self.ports["tls_wronghost"]
         self.port_tls_untrusted = self.ports["tls_untrusted"]
         self.port_mtls = self.ports["mtls"]
+        self.port_tcp = self.ports["tcp"]
+        self.port_tls2 = self.ports["tls2"]
         self.port_registrar = self.ports["registrar"]
         self.port_certsvc = self.ports["certsvc"]
         # x5u / Identity info URI the edge puts in the Identity headers it signs (nothing
@@ -285,6 +311,7 @@ class Lab(object):
         self.proc = None
         self.pid = None
         self._log_file = None
+        self._reg503 = {}  # htable key (reg503::<port> | reg503::all) -> Retry-After (-1: none)
 
     # ------------------------------------------------------------------ helpers
 
@@ -311,13 +338,15 @@ class Lab(object):
         port = self.ports[role]
         if role in TLS_ROLES:
             return "sip:%s:%d;transport=tls;lr" % (self.host, port)
+        if role in TCP_ROLES:
+            return "sip:%s:%d;transport=tcp;lr" % (self.host, port)
         return "sip:%s:%d;lr" % (self.host, port)
 
     def describe(self):
         """One line per port: 'role host:port proto  text'."""
         lines = []
         for role, _ in PORT_OFFSETS:
-            proto = "tls" if role in TLS_ROLES else "udp"
+            proto = "tls" if role in TLS_ROLES else ("tcp" if role in TCP_ROLES else "udp")
             lines.append("%-14s %s %s:%d  %s" % (role, proto, self.host, self.ports[role], ROLE_TEXT[role]))
         return lines
 
@@ -345,6 +374,8 @@ class Lab(object):
             "PORT_TLS_WRONGHOST": str(self.port_tls_wronghost),
             "PORT_TLS_UNTRUSTED": str(self.port_tls_untrusted),
             "PORT_MTLS": str(self.port_mtls),
+            "PORT_TCP": str(self.port_tcp),
+            "PORT_TLS2": str(self.port_tls2),
             "PORT_REGISTRAR": str(self.port_registrar),
             "PORT_CERTSVC": str(self.port_certsvc),
             "IDENTITY_X5U": self.identity_x5u,
@@ -352,6 +383,7 @@ class Lab(object):
             "CTL_SOCKET": self.ctl_socket,
             "FR_TIMER_MS": str(int(self.fr_timer * 1000)),
             "FR_INV_TIMER_MS": str(int(self.fr_inv_timer * 1000)),
+            "FLOW_FR_TIMER_MS": str(max(500, int(self.fr_timer * 500))),
             "PATH_MODE": str(self.path_mode),
             "OUTBOUND_MODE": str(self.outbound_mode),
             "FLOW_TIMER": str(self.flow_timer),
@@ -439,6 +471,7 @@ class Lab(object):
             if os.path.exists(self.ctl_socket):
                 ok, out = self._kamcmd(["core.uptime"], timeout=3)
                 if ok:
+                    self._apply_reg503()
                     return
                 last = out
             if time.monotonic() > deadline:
@@ -543,6 +576,68 @@ class Lab(object):
         self.users[user] = password
         if self.running:
             self.rpc("htable.sets", "users", user, password)
+
+    # ------------------------------------------------------------ fault switches
+
+    def _reg503_key(self, role):
+        if role is None:
+            return "reg503::all"
+        if isinstance(role, int) and not isinstance(role, bool):
+            port = role
+        elif role in EDGE_ROLES:
+            port = self.ports[role]
+        else:
+            raise ValueError("fail_register: role must be None, a port or one of %s" % (EDGE_ROLES,))
+        if port not in [self.ports[r] for r in EDGE_ROLES]:
+            raise ValueError("fail_register: %d is not an edge listener port" % port)
+        return "reg503::%d" % port
+
+    def fail_register(self, retry_after=None, role=None):
+        """Make REGISTER fail with 503 Service Unavailable, at run time.
+
+        fail_register()                   every REGISTER: 503 without Retry-After
+        fail_register(120)                every REGISTER: 503 + `Retry-After: 120`
+        fail_register(5, role="tls")      only REGISTERs arriving on that listener (a role
+                                          name from EDGE_ROLES or its port number), e.g.
+                                          "the first SRV target answers 503"
+        fail_register(False)              stop failing everywhere (all switches off)
+        fail_register(False, role="tls")  switch that listener's own switch off only
+
+        A per-listener switch wins over the global one. The switches survive restart().
+        """
+        if retry_after is False:
+            if role is None:
+                keys = list(self._reg503)
+                self._reg503.clear()
+            else:
+                key = self._reg503_key(role)
+                keys = [key]
+                self._reg503.pop(key, None)
+            if self.running:
+                for key in keys:
+                    self._kamcmd(["htable.delete", "lab", key])
+            return
+        if retry_after is True or retry_after is None:
+            value = -1
+        else:
+            value = int(retry_after)
+            if not 0 <= value <= 2 ** 31 - 1:
+                raise ValueError("retry_after must be None, False or 0..2^31-1 seconds")
+        key = self._reg503_key(role)
+        self._reg503[key] = value
+        if self.running:
+            self.rpc("--", "htable.seti", "lab", key, value)  # "--": -1 is a value, not an option
+
+    def _apply_reg503(self):
+        for key, value in self._reg503.items():
+            self.rpc("--", "htable.seti", "lab", key, value)  # "--": -1 is a value, not an option
+
+    def register_failures(self):
+        """The 503 switches as Kamailio has them: {key: retry_after or -1}."""
+        out = {}
+        for m in re.finditer(r"name:\s*(reg503::\S+)\s+value:\s*(-?\d+)", self.rpc("htable.dump", "lab")):
+            out[m.group(1)] = int(m.group(2))
+        return out
 
     def log_tail(self, n=60, quiet=False):
         """The last n lines of kamailio.log (all starts of this work directory).
