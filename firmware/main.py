@@ -3,15 +3,17 @@
 Host board (unix port):  micropython firmware/main.py CONFIG.json
     lib/ and boards/host/ are found next to this file; TINYSIP_LIB names a compiled
     (.mpy) tree to use first, as `make phone` does.
-Device: main.py runs at boot, reads /config.json; lib and app.mpy live in /lib and the
-board module is /board.py, or all of them in the ROMFS partition's /rom/lib (on sys.path).
+Device: main.py runs at boot, reads /config.json; lib, app.mpy and the board module
+(board.mpy) live in /lib (make deploy), or all of them in the ROMFS partition's /rom/lib
+(on sys.path; make deploy ROMFS=1), or are frozen into the firmware (boards/*/manifest.py).
 TINYSIP_ROMFS=<address>:<length> (set by tools/romfs.py run) mounts an image the host maps.
 """
 import sys
 
 _f = globals().get("__file__", "")
 _here = _f.rpartition("/")[0] if "/" in _f else "."
-_paths = [_here, _here + "/../lib", _here + "/../boards/host"]  # a device has /lib already
+# a device has /lib on sys.path already; the unix port playing one (make deploy) has not
+_paths = [_here, _here + "/lib", _here + "/../lib", _here + "/../boards/host"]
 try:
     import os
 

@@ -35,12 +35,24 @@ class _WLAN:
         self.connects += 1
         self.ssid = ssid
 
+    def disconnect(self):
+        pass
+
+    def ifconfig(self):
+        return ("192.168.1.50", "255.255.255.0", "192.168.1.1", "192.168.1.1")
+
     def isconnected(self):
         return self.connects > _WLAN.fail_first
 
 
 class _Mod:
     pass
+
+
+class _Ntp:
+    @staticmethod
+    def settime():
+        pass
 
 
 class _Time:
@@ -51,13 +63,28 @@ class _Time:
         _Time.slept += ms
 
 
+class _NeoPixel:
+    def __init__(self, pin, n):
+        self.px = [None] * n
+
+    def __setitem__(self, i, v):
+        self.px[i] = v
+
+    def write(self):
+        pass
+
+
 def _load(board_dir):
     machine = _Mod()
     machine.Pin = _Pin
+    neopixel = _Mod()
+    neopixel.NeoPixel = _NeoPixel
+    sys.modules["neopixel"] = neopixel
     network = _Mod()
     network.WLAN = _WLAN
     sys.modules["machine"] = machine
     sys.modules["network"] = network
+    sys.modules["ntptime"] = _Ntp
     for p in (HERE + "/../firmware", HERE + "/../boards/" + board_dir):
         if p not in sys.path:
             sys.path.insert(0, p)
@@ -74,6 +101,12 @@ def _load(board_dir):
 class _Cfg:
     def __init__(self, raw):
         self.raw = raw
+
+
+class _Event:
+    def __init__(self, name, flow=0):
+        self.name = name
+        self.flow = flow
 
 
 def test_mac_comes_from_the_station_interface():
@@ -105,7 +138,40 @@ def test_missing_ssid_names_the_key():
 
 def test_led_follows_registration():
     board = _load("ESP32_GENERIC")
-    board.status("registered")
+    board.status(_Event("registered"))
     assert board._board._led.v == 1
-    board.status("flow_failed")
+    board.status(_Event("flow_failed"))
     assert board._board._led.v == 0
+
+
+def test_freeze_manifests_name_files_that_exist():
+    """Each board's manifest.py, run with the upstream manifest functions stubbed: it
+    includes the port's manifest and freezes lib/tinysip, app, esp32board and board."""
+    import os
+
+    for d in ("ESP32_GENERIC", "ESP32_S3"):
+        bdir = HERE + "/../boards/" + d
+        calls = []
+
+        def path(p, base_path="."):
+            return p if p.startswith("$(") else bdir + "/" + base_path + "/" + p
+
+        env = {
+            "include": lambda p: calls.append(("include", p)),
+            "package": lambda p, files=None, base_path=".", opt=None: calls.append(
+                ("package", path(p, base_path), opt)),
+            "module": lambda p, base_path=".", opt=None: calls.append(
+                ("module", path(p, base_path), opt)),
+            "freeze": lambda p, script=None, opt=None: calls.append(("freeze", path(p), opt)),
+            "require": lambda name, **kw: calls.append(("require", name)),
+        }
+        with open(bdir + "/manifest.py") as f:
+            exec(f.read(), env)
+        assert calls[0] == ("include", "$(PORT_DIR)/boards/manifest.py"), calls
+        names = []
+        for c in calls[1:]:
+            os.stat(c[1])  # exists (a directory for package)
+            names.append(c[1].rpartition("/")[2])
+            assert c[2] == 3, c  # -O3, what make mpy ships
+        assert names == ["tinysip", "app.py", "esp32board.py", "board.py"], names
+        assert os.stat(bdir + "/../../lib/tinysip/ua.py")

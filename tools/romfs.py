@@ -34,7 +34,8 @@ def _compile(src, rel, out):
 
 
 def stage(dest, board="host"):
-    """Lay out the image's tree in dest: lib/tinysip/**.mpy, lib/app.mpy, lib/board.mpy."""
+    """Lay out the image's tree in dest: lib/tinysip/**.mpy, lib/app.mpy, lib/board.mpy (and
+    lib/esp32board.mpy for the ESP32 boards). tools/deploy.py copies the same tree."""
     lib = os.path.join(ROOT, "lib")
     for dirpath, _, files in os.walk(lib):
         for name in sorted(files):
@@ -47,6 +48,11 @@ def stage(dest, board="host"):
     if not os.path.exists(board_py):
         raise SystemExit("romfs: no board %r (looked for %s)" % (board, board_py))
     _compile(board_py, "board.py", os.path.join(dest, "lib", "board.mpy"))
+    with open(board_py) as f:
+        esp32 = "esp32board" in f.read()
+    if esp32:  # the ESP32 boards' shared code (Wi-Fi, NTP, LED) that their board.py imports
+        _compile(os.path.join(ROOT, "firmware", "esp32board.py"), "esp32board.py",
+                 os.path.join(dest, "lib", "esp32board.mpy"))
     return dest
 
 

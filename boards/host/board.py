@@ -20,5 +20,9 @@ def network_up(cfg):
     """Nothing to bring up: the host's network is already there."""
 
 
-def status(event_name):
+def set_clock(epoch_s):
+    """The host's clock is the operating system's: never set from here."""
+
+
+def status(event):
     """No LED on the host; event lines on stdout are the status."""
