@@ -20,6 +20,11 @@ HEAP ?=
 ARGS ?=
 # make bench [PACING_MINUTES=<n>] (loopcall pacing run, issue 4's budget is 10 minutes)
 PACING_MINUTES ?= 10
+# make deploy PORT=<port> [CONFIG=<file>] [BOARD=<board>] [ROMFS=1] [NO_RESET=1]; make bench-device PORT=<port>
+PORT ?=
+BOARD ?= ESP32_GENERIC
+ROMFS ?=
+NO_RESET ?=
 # make fuzz-long [FUZZ_CASES=<n>]
 FUZZ_CASES ?=
 # extra mpy-cross flags for `make mpy`, e.g. MPY_FLAGS=-O2
@@ -29,13 +34,15 @@ MPY_DIR := build/mpy
 MPY_SRC := $(sort $(shell find lib -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) $(wildcard firmware/*.py))
 MPY_OUT := $(patsubst %.py,$(MPY_DIR)/%.mpy,$(MPY_SRC))
 
-.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean loopcall
+.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean loopcall deploy bench-device port-required
 
 help: ## list the targets
 	@echo "tinysip targets:"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-11s %s\n", $$1, $$2}'
 	@echo "variables: CONFIG=<file> HEAP=<size> (phone), FUZZ_CASES=<n> (fuzz-long),"
 	@echo "           PYTEST_ARGS=... (test/unit/interop), MPY_FLAGS=... (mpy), PYTHON=python3"
+	@echo "           PORT=<port> BOARD=ESP32_GENERIC|ESP32_S3|host CONFIG=<file> ROMFS=1 NO_RESET=1"
+	@echo "           (deploy; bench-device takes PORT)"
 
 # The venv is a file target: its stamp is older than requirements-dev.txt -> pip re-installs.
 $(STAMP): requirements-dev.txt
@@ -81,7 +88,19 @@ loopcall: $(STAMP) ## the diagnostics tool: make loopcall ARGS="--target ... --p
 bench: $(STAMP) ## benchmarks (tools/bench/run.py) [PACING_MINUTES=10]
 	PACING_MINUTES=$(PACING_MINUTES) $(BIN)/python tools/bench/run.py
 
-mpy-size: $(STAMP) ## .mpy bytes per module vs the 32 KiB budget
+deploy: port-required $(STAMP) ## .mpy + firmware + board + config onto a device: PORT=<port> [CONFIG=] [BOARD=]
+	$(BIN)/python tools/deploy.py --port $(PORT) --board $(BOARD) $(if $(CONFIG),--config $(CONFIG)) \
+	    $(if $(ROMFS),--romfs) $(if $(NO_RESET),--no-reset)
+
+bench-device: port-required $(STAMP) ## on-device self-test + benchmark table over mpremote: PORT=<port>
+	$(BIN)/python tools/bench/device.py --port $(PORT)
+
+port-required:
+	@if [ -z "$(PORT)" ]; then \
+	    echo "make $(MAKECMDGOALS): PORT is required, e.g. PORT=/dev/ttyUSB0 (anything mpremote connect takes)" >&2; exit 2; \
+	fi
+
+mpy-size: $(STAMP) ## .mpy bytes per module vs the 48 KiB budget
 	$(BIN)/python tools/bench/mpy_size.py
 
 mpy: $(MPY_OUT) ## compile lib/**/*.py and firmware/*.py into build/mpy/ with mpy-cross
