@@ -139,8 +139,11 @@ def main(path="config.json"):
     ua = None
     try:
         cfg, ua, driver = _boot(path)
+        poll = getattr(board, "poll", None)  # the board watches its network (ESP32 Wi-Fi)
         while True:
             driver.step()
+            if poll is not None:
+                poll(ua, _clock.now())
     except KeyboardInterrupt:
         if ua is not None:
             _shutdown(ua, driver)

@@ -33,6 +33,8 @@ class Esp32Board:
         self.led = 0  # what the LED shows: 0 idle, 1 registered, 2 in call, 3 failing
         self._timer = None
         self._on = 0
+        self._ip = None  # the station address the flows were formed on
+        self._check_at = 0
 
     def mac(self, cfg):
         """The station MAC (the eFuse base MAC under the IDF convention): stable per device."""
@@ -65,8 +67,17 @@ class Esp32Board:
             else:
                 wlan.disconnect()  # give up this attempt before the next connect()
             delay = min(delay * 2, 30)
+        ifc = wlan.ifconfig()
+        self._ip = ifc[0]
         if lookup(cfg.raw, "media.ip", None) is None:  # RTP on the station's own address
-            cfg.media_ip = wlan.ifconfig()[0].encode()
+            cfg.media_ip = ifc[0].encode()
+        if cfg.dns_server is None and ifc[3] != "0.0.0.0":
+            # RFC 3263 through the DNS server DHCP gave us, for proxies named by host name
+            from tinysip.config import _numeric
+
+            cfg.dns_server = (ifc[3], 53)
+            for p in cfg.proxies:
+                p.resolve = not _numeric(p.host)
         self.ntp(lookup(cfg.raw, "ntp.host", None))
 
     def ntp(self, host=None, tries=3):
@@ -83,6 +94,27 @@ class Esp32Board:
             except (OSError, OverflowError):  # timeout, no route, a bogus answer
                 time.sleep_ms(500 << i)
         return False
+
+    def poll(self, ua, now):
+        """Once a second from the main loop: Wi-Fi lost means reconnecting (the flows fail on
+        their own); back on Wi-Fi, or on a new address, every flow re-forms at once
+        (ua.network_changed) instead of waiting out its backoff."""
+        if now < self._check_at:
+            return
+        self._check_at = now + 1000
+        wlan = self._wlan
+        if not wlan.isconnected():
+            if self._ip is not None:
+                self._ip = None
+                try:
+                    wlan.connect()  # the last ssid/password; the IDF keeps trying too
+                except OSError:
+                    pass
+            return
+        ip = wlan.ifconfig()[0]
+        if ip != self._ip:
+            self._ip = ip
+            ua.network_changed(now)
 
     def set_clock(self, epoch_s):
         """Set the RTC to `epoch_s` (s since 1970, UTC): the app does this when NTP failed and

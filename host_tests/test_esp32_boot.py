@@ -63,22 +63,26 @@ class _WLAN:
         assert key == "mac" and self.on
         return b"\x24\x6f\x28\x0a\x0b\x0c"
 
-    def connect(self, ssid, password):
+    def connect(self, ssid=None, password=None):
         assert self.on
         self.connects += 1
-        self.ssid = ssid
-        self.password = password
+        if ssid is not None:  # connect() alone: again with the last credentials
+            self.ssid = ssid
+            self.password = password
         _log.append("wifi")
 
     def disconnect(self):
         self.disconnects += 1
 
+    down = False  # the access point went away
+    ip = "192.168.1.50"
+
     def isconnected(self):
-        return self.connects > _WLAN.fail_first
+        return self.connects > _WLAN.fail_first and not _WLAN.down
 
     def ifconfig(self):
         assert self.isconnected()
-        return ("192.168.1.50", "255.255.255.0", "192.168.1.1", "192.168.1.1")
+        return (_WLAN.ip, "255.255.255.0", "192.168.1.1", "192.168.1.53")
 
 
 class _NeoPixel:
@@ -356,3 +360,46 @@ def test_rgb_led_on_the_s3():
     board.status(_ev("flow_failed", 0, 1, "tls_error"))
     assert np.px[0] == (24, 0, 0) and np.writes == 4
     assert board.LED == 48 and board.BUTTON == 0 and board.I2S is None
+
+
+def test_dns_server_from_wifi_resolves_named_proxies():
+    app, board = _boot_modules("ESP32_GENERIC")
+    _Events(app)
+    path = _config({"outbound": ["sips:lab.test", "sips:10.0.0.1"]})
+    try:
+        cfg, ua, driver = app._boot(path)
+    finally:
+        _remove(path)
+    assert cfg.dns_server == ("192.168.1.53", 53) and driver.dns_server == cfg.dns_server
+    assert [f.resolve for f in ua.flows] == [True, False]
+
+
+def test_network_change_reforms_every_flow():
+    class UA:
+        changes = []
+
+        def network_changed(self, now):
+            self.changes.append(now)
+
+    app, board = _boot_modules("ESP32_GENERIC")
+    _Events(app)
+    path = _config()
+    try:
+        app._boot(path)
+    finally:
+        _remove(path)
+    ua = UA()
+    poll = board.poll
+    poll(ua, 10000)
+    assert ua.changes == []  # same network as at boot
+    _WLAN.down = True
+    poll(ua, 11000)
+    n = board._board._wlan.connects
+    poll(ua, 11500)  # checked once a second only
+    _WLAN.down = False
+    poll(ua, 12000)
+    assert ua.changes == [12000] and n >= 2  # Wi-Fi back: the flows re-form at once
+    _WLAN.ip = "192.168.1.77"  # DHCP gave a new address
+    poll(ua, 13000)
+    _WLAN.ip = "192.168.1.50"
+    assert ua.changes == [12000, 13000]

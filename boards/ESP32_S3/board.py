@@ -17,3 +17,4 @@ mac = _board.mac
 network_up = _board.network_up
 set_clock = _board.set_clock
 status = _board.status
+poll = _board.poll
