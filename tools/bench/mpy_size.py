@@ -1,4 +1,4 @@
-"""Size of the compiled tinysip payload (.mpy bytes per module), against the 32 KiB budget.
+"""Size of the compiled tinysip payload (.mpy bytes per module), against the 48 KiB budget.
 
     .venv/bin/python tools/bench/mpy_size.py [--json]
 
@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUDGET = 32768
+BUDGET = 49152  # issue 7: the `.mpy` total <= 48 KB (was 32 KiB, the Foundation issue)
 VARIANTS = [("plain", []), ("-O2", ["-O2"]), ("-O3", ["-O3"])]
 
 

@@ -1,83 +1,294 @@
-"""`make bench`: the figures the issues budget, printed as one table.
+"""`make bench`: every budgeted figure in one table (issue 7), each row with its budget and
+an OK / OVER status (OVER: the figure misses its budget, a ceiling or a floor).
 
-Rows: .mpy bytes of lib/ + firmware/ (budget 32 KB for the Foundation issue); the smallest
-MicroPython heap at which the registered idle phone passes with one TLS flow (budget 96 KB)
-and with two flows, and with one active loopback call (the extra over idle: target 8 KB),
-each found by bisection against the lab's Kamailio; the RTP mirror's bytes allocated per
-packet (target 0) and packets per second (target >= 20,000) on the unix port; the loopcall
-tool's send-timing error and drift at 50 pps for PACING_MINUTES (default 10) minutes.
-Benchmarks print figures; they never fail the build.
+    .venv/bin/python tools/bench/run.py [--json] [--only heap,mirror,mpy,parse,boot,certs,pacing]
+
+Rows, in order:
+- heap: the smallest `-X heapsize` at which each phone scenario passes, by bisection against
+  the lab's Kamailio (tools/bench/heap.py; the code run in place from a ROMFS image, as
+  shipped, and for comparison the idle phone from .mpy files): idle with one TLS flow
+  (budget 96 KB, issue 2); two flows; one active loopback call; three cached certificates;
+  the full scenario (two flows + three cached certificates + a loopback call, budget
+  64 KB); the call's extra heap over idle, as the difference of the smallest heaps and as
+  the live heap (gc.mem_alloc() at keepalives, idle vs during the call), budget 8 KB each
+  (issue 3);
+- mirror: bytes allocated per mirrored RTP packet (0) and packets/s (>= 20,000)
+  (tools/bench/mirror.py, worst mode with the zero-copy read the phone uses);
+- mpy: `.mpy` bytes (-O3) per module and the total (<= 48 KB) (tools/bench/mpy_size.py);
+- parse: SIP parse + serialize messages/s on CPython, tinysip against sipmessage and pyVoIP,
+  and the ratio to the faster of the two (>= 3x) (tools/bench/parse.py);
+- boot: process start to the `registered` event, median of 5 runs (ROMFS, 128 KB heap);
+- certs: heap held by three cached certificates (<= 6 KB, issue 5; tools/bench/certs.py);
+- pacing: the loopcall tool's send-timing error and drift at 50 pps for PACING_MINUTES
+  (default 10) minutes (tools/bench/pacing.py).
+Lab ports: bases 38000-38900 (the interop tests use 15060, `make run` 5060). Benchmarks
+print figures; they never fail the build (exit 0).
 """
 import json
 import os
+import platform
+import statistics
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = sys.executable
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+SECTIONS = ("heap", "mirror", "mpy", "parse", "boot", "certs", "pacing")
+QUIET = False
 
 
-def run(args):
-    out = subprocess.run([PY] + args, cwd=ROOT, capture_output=True, text=True)
+def say(text):
+    print(text, file=sys.stderr if QUIET else sys.stdout, flush=True)
+
+
+def run(args, exe=PY, timeout=None):
+    """stdout of a bench script (its stderr passed through)."""
+    try:
+        out = subprocess.run([exe] + args, cwd=ROOT, capture_output=True, text=True,
+                             timeout=timeout)
+    except subprocess.TimeoutExpired:
+        say("  %s: timed out" % " ".join(args[:1]))
+        return ""
     sys.stderr.write(out.stderr)
     return out.stdout
 
 
-def main():
-    rows = []
-    sizes = json.loads(run(["tools/bench/mpy_size.py", "--json"]))
-    totals = sizes["totals"]
-    rows.append((".mpy bytes, lib/ + firmware/, -O3 (shipped)", totals["-O3"], 32768, "bytes"))
-    rows.append((".mpy bytes, lib/ + firmware/, plain", totals["plain"], None, "bytes"))
-    heaps = {}
-    for name, flows, port, extra in (("idle", 1, 18060, []), ("idle", 2, 18160, []),
-                                     ("call", 1, 18260, ["--call"])):
-        print("bisecting the heap: %s, %d flow(s) ..." % (name, flows), flush=True)
-        text = run(["tools/bench/heap.py", "--flows", str(flows), "--port-base", str(port),
-                    "--low", "48", "--high", "320", "--json"] + extra)
-        sys.stdout.write(text)
-        last = [l for l in text.splitlines() if l.startswith("{")]
-        kb = json.loads(last[-1])["smallest_heap_kb"] if last else None
-        heaps[(name, flows)] = kb
-        label = ("registered idle" if name == "idle" else "one loopback call") + \
-            ", %d TLS flow(s)" % flows
-        rows.append(("smallest heap, " + label, kb, 96 if (name, flows) == ("idle", 1) else None,
-                     "KB"))
-    idle, busy = heaps[("idle", 1)], heaps[("call", 1)]
-    rows.append(("extra heap for one loopback call", None if idle is None or busy is None
-                 else busy - idle, 8, "KB"))
-    print("measuring the RTP mirror ...", flush=True)
-    mirror = json.loads(run(["tools/bench/mirror.py", "--json"]) or "{}").get("results", [])
-    zc = [r for r in mirror if r["read"] == "zero-copy"]
-    if zc:
-        rows.append(("RTP mirror bytes per packet (worst mode)",
-                     max(r["bytes_per_packet"] for r in zc), 0, "B"))
-        rows.append(("RTP mirror packets/s (slowest mode, at least)",
-                     min(r["packets_per_s"] for r in zc), -20000, "/s"))
-    minutes = os.environ.get("PACING_MINUTES", "10")
-    print("loopcall pacing, %s min at 50 pps ..." % minutes, flush=True)
-    text = run(["tools/bench/pacing.py", "--minutes", minutes, "--json"])
-    pace = json.loads(text.splitlines()[-1]) if text.strip() else {}
-    rows.append(("loopcall send-timing error p99, 50 pps, %s min" % minutes,
-                 pace.get("send_error_p99_ms"), None, "ms"))
-    rows.append(("loopcall drift after %s min (last packet)" % minutes,
-                 None if pace.get("drift_ms") is None else round(pace["drift_ms"], 3), None, "ms"))
-    rows.append(("loopcall packets sent of expected, %s min" % minutes,
-                 "%s/%s" % (pace.get("sent"), pace.get("expected")) if pace else None, None, ""))
-    print()
-    print("%-50s %10s %10s  %s" % ("figure", "value", "budget", "status"))
-    for name, value, budget, unit in rows:
-        # a negative budget is a floor (at least), a positive one a ceiling
-        if budget is None or value is None:
+def last_json(text):
+    lines = [ln for ln in text.splitlines() if ln.startswith("{") or ln.startswith("[")]
+    try:
+        return json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, section, figure, value, unit="", budget=None, floor=False, note=""):
+        """`budget`: a ceiling, or with floor=True a floor; None: reported only."""
+        if budget is None:
             status = "-"
-        elif budget < 0:
-            status = "OK" if value >= -budget else "UNDER"
+        elif value is None or isinstance(value, str):
+            status = "n/a"
+        elif floor:
+            status = "OK" if value >= budget else "OVER"
         else:
             status = "OK" if value <= budget else "OVER"
-        shown = "-" if budget is None else abs(budget)
-        print("%-50s %7s %s %7s %s  %s" % (name, value, unit[:2], shown,
-                                           unit[:2] if budget is not None else "", status))
+        self.rows.append({"section": section, "figure": figure, "value": value, "unit": unit,
+                          "budget": budget, "budget_kind": None if budget is None else
+                          ("floor" if floor else "ceiling"), "status": status, "note": note})
+
+    @staticmethod
+    def _fmt(v):
+        if v is None:
+            return "n/a"
+        if isinstance(v, float):
+            if v == int(v) and abs(v) >= 10:
+                return "{:,.0f}".format(v)
+            return "{:,.2f}".format(v).rstrip("0").rstrip(".") if abs(v) < 100 else \
+                "{:,.0f}".format(v)
+        if isinstance(v, int):
+            return "{:,}".format(v)
+        return str(v)
+
+    def text(self):
+        cells = []
+        for r in self.rows:
+            budget = "-" if r["budget"] is None else ("%s %s" % (
+                ">=" if r["budget_kind"] == "floor" else "<=", self._fmt(r["budget"])))
+            value = self._fmt(r["value"]) + (" " + r["unit"] if r["unit"] and
+                                             r["value"] is not None else "")
+            cells.append((r["figure"], value, budget + (" " + r["unit"] if r["unit"] and
+                                                        r["budget"] is not None else ""),
+                          r["status"] + ("  " + r["note"] if r["note"] else "")))
+        head = ("figure", "value", "budget", "status")
+        w = [max(len(c[i]) for c in cells + [head]) for i in range(3)]
+        out = ["%-*s  %*s  %*s  %s" % (w[0], head[0], w[1], head[1], w[2], head[2], head[3]),
+               "%s  %s  %s  %s" % ("-" * w[0], "-" * w[1], "-" * w[2], "-" * 6)]
+        for c in cells:
+            out.append("%-*s  %*s  %*s  %s" % (w[0], c[0], w[1], c[1], w[2], c[2], c[3]))
+        return "\n".join(out)
+
+
+def heap_rows(t):
+    scen = [  # key, label, heap.py args, port base
+        ("idle", "idle, 1 TLS flow (ROMFS, as shipped)", [], 38000),
+        ("idle_files", "idle, 1 TLS flow (.mpy files, for comparison)", ["--files"], 38050),
+        ("flows2", "idle, 2 TLS flows", ["--flows", "2"], 38100),
+        ("call", "1 TLS flow + 1 active loopback call", ["--call"], 38150),
+        ("certs", "1 TLS flow + 3 cached certificates", ["--certs", "3"], 38200),
+        ("full", "full: 2 flows + 3 cached certificates + 1 loopback call",
+         ["--flows", "2", "--certs", "3", "--call"], 38250),
+    ]
+    budgets = {"idle": 96, "full": 64}
+    got = {}
+    for key, label, extra, port in scen:
+        say("bisecting the heap: %s ..." % label)
+        t0 = time.time()
+        text = run(["tools/bench/heap.py", "--port-base", str(port), "--low", "32",
+                    "--high", "320", "--json"] + extra)
+        for line in text.splitlines():
+            if line.startswith("  heap") or line.startswith("scenario fails"):
+                say(line)
+        res = last_json(text) or {}
+        got[key] = res.get("smallest_heap_kb")
+        say("  -> %s KB (%.0f s)" % (got[key], time.time() - t0))
+        note = "" if got[key] is not None or not res.get("failed_at_kb") else \
+            "fails even at %d KB" % res["failed_at_kb"]
+        t.add("heap", "smallest heap, " + label, got[key], "KB", budgets.get(key), note=note)
+    idle, call = got.get("idle"), got.get("call")
+    t.add("heap", "loopback call's extra heap: difference of the smallest heaps",
+          None if idle is None or call is None else call - idle, "KB", 8)
+    say("live heap, idle and in a call (gc.mem_alloc at keepalives, 256 KB heap) ...")
+    live = last_json(run(["tools/bench/heap.py", "--port-base", "38300", "--live", "--json"]))
+    live = live or {}
+    diff = live.get("diff")
+    t.add("heap", "loopback call's extra heap: live heap (gc.mem_alloc) in call - idle%s" % (
+        " (%.1f - %.1f KB)" % (live["call"] / 1024, live["idle"] / 1024) if diff is not None
+        else ""), None if diff is None else round(diff / 1024, 1), "KB", 8)
+    say("live heap with 3 cached certificates ...")
+    lc = last_json(run(["tools/bench/heap.py", "--port-base", "38400", "--live", "--certs", "3",
+                        "--json"])) or {}
+    t.add("heap", "live heap (gc.mem_alloc), registered idle, 1 TLS flow",
+          round(live["idle"] / 1024, 1) if live.get("idle") else None, "KB")
+    t.add("heap", "live heap (gc.mem_alloc), idle with 3 cached certificates",
+          round(lc["idle"] / 1024, 1) if lc.get("idle") else None, "KB")
+    live["certs"] = lc
+    return live
+
+
+def mirror_rows(t):
+    say("measuring the RTP mirror ...")
+    data = last_json(run(["tools/bench/mirror.py", "--json"])) or {}
+    zc = [r for r in data.get("results", []) if r["read"] == "zero-copy"]
+    bpp = [r["bytes_per_packet"] for r in zc]
+    t.add("mirror", "RTP mirror, bytes allocated per packet, steady state (worst mode)",
+          None if not bpp or None in bpp else max(bpp), "B", 0)
+    t.add("mirror", "RTP mirror, packets/s (slowest mode)",
+          min(r["packets_per_s"] for r in zc) if zc else None, "/s", 20000, floor=True)
+
+
+def mpy_rows(t):
+    say("compiling .mpy sizes ...")
+    data = last_json(run(["tools/bench/mpy_size.py", "--json"]).replace("\n", " ")) or {}
+    for m in data.get("modules", []):
+        t.add("mpy", ".mpy bytes, " + m["module"], m["-O3"], "B")
+    totals = data.get("totals", {})
+    t.add("mpy", ".mpy bytes, total, -O3 (shipped)", totals.get("-O3"), "B", 49152)
+    t.add("mpy", ".mpy bytes, total, plain", totals.get("plain"), "B")
+
+
+def parse_rows(t):
+    say("SIP parse + serialize on CPython: tinysip, sipmessage, pyVoIP ...")
+    data = last_json(run(["tools/bench/parse.py", "--json"])) or {}
+    libs = data.get("libraries", {})
+    n = len(data.get("messages", []))
+    for lib in ("tinysip", "sipmessage", "pyVoIP"):
+        ver = data.get("versions", {}).get(lib)
+        label = "SIP parse+serialize, %s%s, %d messages" % (
+            lib, "" if lib == "tinysip" else " " + str(ver), n)
+        if lib in libs:
+            t.add("parse", label, libs[lib]["parse_serialize_per_s"], "msg/s")
+        else:
+            why = data.get("unavailable", {}).get(lib, "not measured")
+            t.add("parse", "SIP parse+serialize, %s" % lib, why)
+    if "ratio" in data:
+        t.add("parse", "SIP parse+serialize, tinysip / faster of the two (%s)"
+              % data["faster_competitor"], data["ratio"], "x", 3.0, floor=True)
+    else:
+        t.add("parse", "SIP parse+serialize, tinysip / faster of the two", None, "x", 3.0,
+              floor=True, note="no competitor installed")
+    return data
+
+
+def boot_rows(t):
+    say("boot to registered, 5 runs ...")
+    data = last_json(run(["tools/bench/heap.py", "--port-base", "38350", "--boot", "5",
+                          "--json"])) or {}
+    med = data.get("median_s")
+    t.add("boot", "boot to registered, median of %d runs (ROMFS, 128 KB heap)"
+          % len(data.get("runs_s", [])), None if med is None else round(med * 1000), "ms")
+    return data
+
+
+def certs_rows(t):
+    say("heap held by cached certificates ...")
+    data = last_json(run(["tools/bench/certs.py", "--json"], exe=MICROPYTHON)) or {}
+    v = data.get("heap_3_cached_B")
+    t.add("certs", "heap held by 3 cached certificates (tinysip.certs.Cache)",
+          None if v is None else round(v / 1024, 1), "KB", 6)
+
+
+def pacing_rows(t):
+    minutes = os.environ.get("PACING_MINUTES", "10")
+    say("loopcall pacing, %s min at 50 pps ..." % minutes)
+    pace = last_json(run(["tools/bench/pacing.py", "--minutes", minutes, "--port-base", "38900",
+                          "--json"])) or {}
+    t.add("pacing", "loopcall send-timing error p99, 50 pps, %s min" % minutes,
+          pace.get("send_error_p99_ms"), "ms")
+    t.add("pacing", "loopcall drift after %s min (last packet)" % minutes,
+          None if pace.get("drift_ms") is None else round(pace["drift_ms"], 3), "ms")
+    t.add("pacing", "loopcall packets sent of expected, %s min" % minutes,
+          "%s/%s" % (pace.get("sent"), pace.get("expected")) if pace else None)
+
+
+def machine():
+    out = {"nproc": os.cpu_count(), "platform": platform.platform(),
+           "python": platform.python_version()}
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in lscpu.splitlines():
+            k, _, v = line.partition(":")
+            if k.strip() in ("Model name", "Architecture", "CPU(s)", "Thread(s) per core"):
+                out[k.strip()] = v.strip()
+    except OSError:
+        pass
+    try:
+        out["micropython"] = subprocess.run(
+            [MICROPYTHON, "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3] "
+             "+ ('-' + sys.implementation.version[3] if len(sys.implementation.version) > 3 and "
+             "sys.implementation.version[3] else ''))"], capture_output=True,
+            text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    try:
+        out["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                       capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    return out
+
+
+def main(argv):
+    global QUIET
+    QUIET = "--json" in argv
+    only = SECTIONS
+    if "--only" in argv:
+        only = argv[argv.index("--only") + 1].split(",")
+    t = Table()
+    started = time.time()
+    extra = {}
+    for name, fn in (("heap", heap_rows), ("mirror", mirror_rows), ("mpy", mpy_rows),
+                     ("parse", parse_rows), ("boot", boot_rows), ("certs", certs_rows),
+                     ("pacing", pacing_rows)):
+        if name in only:
+            extra[name] = fn(t)
+    doc = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "rows": t.rows,
+           "details": {k: v for k, v in extra.items() if v},
+           "seconds": round(time.time() - started)}
+    if QUIET:
+        print(json.dumps(doc))
+        return 0
+    print()
+    print("tinysip bench %s, %s (%s CPUs), MicroPython %s; %d s" % (
+        doc["date"], doc["machine"].get("Model name", platform.machine()),
+        doc["machine"].get("nproc"), doc["machine"].get("micropython", "?"), doc["seconds"]))
+    print(t.text())
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))
