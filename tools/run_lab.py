@@ -1,7 +1,9 @@
 """`make run`: the bundled lab (Kamailio + throwaway PKI) and the phone on the unix port.
 
 Starts Kamailio on 127.0.0.1 with the project's config (tools/lab), writes a phone config
-with a primary and a backup TLS flow, boots firmware/main.py under MicroPython and shows
+with a primary TLS flow (CRLF keepalive) and a backup UDP flow (STUN keepalive, answered by
+Kamailio), boots firmware/main.py under MicroPython with its code in place from a ROMFS
+image (tools/romfs.py, as a device runs it; --files: plain source) and shows
 what happens: every event line of the phone, rendered for people, plus Kamailio's own view
 of each binding (instance, reg-id, Path flow token) after each registration.
 Ctrl-C stops the phone (it unregisters) and then Kamailio.
@@ -34,7 +36,7 @@ def phone_config(lab, path):
         "aor": lab.aor("phone1"),
         "auth": {"username": "phone1", "password": lab.users["phone1"]},
         "outbound": ["sips:127.0.0.1:%d" % lab.port_tls,
-                     "sip:127.0.0.1:%d;transport=tls" % lab.port_tls],
+                     "sip:127.0.0.1:%d;transport=udp" % lab.port_udp],
         "tls": {"ca": lab.ca_der, "server_name": "127.0.0.1"},
         "mac": "02:00:5e:10:00:01",
         "expires": 300,
@@ -43,6 +45,9 @@ def phone_config(lab, path):
     with open(path, "w") as f:
         json.dump(cfg, f, indent=2)
     return cfg
+
+
+_TRANSPORT = {}  # flow -> its transport, from flow_connecting
 
 
 def render(ev):
@@ -55,16 +60,20 @@ def render(ev):
         text = "phone booted: %s, instance %s, %d flow(s)" % (ev["aor"], ev["instance"],
                                                               ev["flows"])
     elif name == "flow_connecting":
+        _TRANSPORT[flow] = ev["transport"]
         text = "%s (reg-id %s): connecting %s to %s" % (who, ev["reg_id"], ev["transport"],
                                                         ev["server"])
     elif name == "flow_up":
-        text = "%s: TLS verified, registering" % who
+        text = "%s: connected to %s%s, registering" % (
+            who, ev["server"], " (TLS: certificate and name verified)"
+            if _TRANSPORT.get(flow) == "tls" else "")
     elif name == "registered":
         text = "%s REGISTERED (reg-id %s) for %ss, outbound=%s, Flow-Timer=%s\n%s pub-gruu:  %s\n%s temp-gruu: %s" % (
             who, ev["reg_id"], ev["expires"], ev["outbound"], ev["flow_timer"],
             " " * 10, ev["pub_gruu"], " " * 10, ev["temp_gruu"])
     elif name == "keepalive":
-        text = "%s: keepalive pong in %s ms" % (who, ev["rtt_ms"])
+        kind = "STUN Binding answered" if _TRANSPORT.get(flow) == "udp" else "CRLF pong"
+        text = "%s: keepalive (%s) in %s ms" % (who, kind, ev["rtt_ms"])
     elif name == "tls_error":
         text = "%s: TLS ERROR with %s: %s" % (who, ev["server"], ev["reason"])
     elif name == "flow_failed":
@@ -100,6 +109,7 @@ def main(argv=None):
     ap.add_argument("--port-base", type=int, default=int(os.environ.get("LAB_PORT_BASE", 5060)))
     ap.add_argument("--json", action="store_true", help="print raw event lines too")
     ap.add_argument("--heap", default=None, help="micropython -X heapsize (e.g. 96k)")
+    ap.add_argument("--files", action="store_true", help="run lib/ from source, not ROMFS")
     args = ap.parse_args(argv)
 
     os.makedirs(WORKDIR, exist_ok=True)
@@ -115,6 +125,13 @@ def main(argv=None):
     cfg_path = os.path.join(WORKDIR, "phone.json")
     phone_config(lab, cfg_path)
     cmd = [micropython()]
+    if not args.files:
+        sys.path.insert(0, os.path.join(ROOT, "tools"))
+        import romfs
+
+        image = romfs.build(os.path.join(WORKDIR, "tinysip.romfs"))
+        print("the phone's code: %s (%d bytes, run in place)" % (image, os.path.getsize(image)))
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "romfs.py"), "run", image]
     if args.heap:
         cmd += ["-X", "heapsize=%s" % args.heap]
     cmd += [os.path.join(ROOT, "firmware", "main.py"), cfg_path]
