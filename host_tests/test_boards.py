@@ -99,8 +99,12 @@ def _load(board_dir):
 
 
 class _Cfg:
+    """The Settings fields the board reads and writes (a real one comes from config.Config)."""
+
     def __init__(self, raw):
         self.raw = raw
+        self.dns_server = None
+        self.proxies = []
 
 
 class _Event:

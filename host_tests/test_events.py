@@ -12,6 +12,7 @@ ALL = (
     ("registration_failed", ("flow", "reg_id", "status", "reason")),
     ("flow_failed", ("flow", "reg_id", "reason")),
     ("flow_recovering", ("flow", "reg_id", "delay_ms", "failures")),
+    ("target_selected", ("flow", "host", "transport", "ip", "port")),
     ("tls_error", ("flow", "server", "reason")),
     ("keepalive", ("flow", "rtt_ms")),
     ("message_dropped", ("flow", "reason")),

@@ -41,7 +41,7 @@ def test_options_become_settings(tmp_path):
 
 @pytest.mark.parametrize("extra,text", [
     (["--proxy", "sips:127.0.0.1"], "--ca: required for a TLS outbound proxy"),
-    (["--proxy", "sip:1.2.3.4"], "--proxy: transport udp not supported"),
+    (["--proxy", "sip:1.2.3.4;transport=sctp"], "--proxy: transport sctp not supported"),
     (["--proxy", "http://x"], "--proxy: "),
     (["--proxy", "sips:1.2.3.4", "--ca", "/nonexistent/ca.der"], "--ca: cannot read"),
     (["--proxy", "sip:h;transport=tcp", "--aor", "tel:123"], "--aor: "),
