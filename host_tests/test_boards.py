@@ -177,5 +177,5 @@ def test_freeze_manifests_name_files_that_exist():
             os.stat(c[1])  # exists (a directory for package)
             names.append(c[1].rpartition("/")[2])
             assert c[2] == 3, c  # -O3, what make mpy ships
-        assert names == ["tinysip", "app.py", "esp32board.py", "board.py"], names
+        assert names == ["tinysip", "app.py", "diag.py", "esp32board.py", "board.py"], names
         assert os.stat(bdir + "/../../lib/tinysip/ua.py")

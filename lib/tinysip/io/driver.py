@@ -5,7 +5,10 @@ poll the open streams until the next timer, feed what arrived to the UA, fire du
 The application loops on step(); to stop, it calls ua.stop(), steps until ua.idle(), then
 closes what is left (`close` every id in `conns`).
 """
+import gc
 import select
+
+from tinysip.compat import MICROPYTHON
 
 from tinysip.io.stream import StreamConn, StreamError
 from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_RESOLVE, ACT_SEND
@@ -163,6 +166,12 @@ class Driver:
                     self.close(conn)
                     ua.connection_lost(conn, self.clock.now(), "connection_lost")
                     break
+                if MICROPYTHON:
+                    # collect here, with a shallow stack and the last message's objects
+                    # dead, rather than deep inside the parse when the heap runs out: the
+                    # phone then needs a smaller heap (a few ms per SIP message; the RTP
+                    # path above allocates nothing and never collects)
+                    gc.collect()
                 ua.receive(conn, data, self.clock.now())
                 s = self.conns.get(conn)
         now = self.clock.now()

@@ -41,24 +41,10 @@ def _reason(e):
 def _load_client(ctx, cert, key):
     if MICROPYTHON:
         ctx.load_cert_chain(cert, key)
-        return
-    import base64
-    import os
-    import tempfile
+    else:  # CPython loads a client certificate only from PEM files: io/pemfiles does that
+        from tinysip.io.pemfiles import load_cert_chain
 
-    paths = []
-    try:
-        for data in (ssl.DER_cert_to_PEM_cert(cert).encode(),
-                     b"-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(key)
-                     + b"-----END PRIVATE KEY-----\n"):
-            fd, path = tempfile.mkstemp(suffix=".pem")  # mode 0600
-            paths.append(path)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        ctx.load_cert_chain(paths[0], paths[1])
-    finally:
-        for path in paths:
-            os.remove(path)
+        load_cert_chain(ctx, cert, key)
 
 
 class StreamConn:
@@ -70,6 +56,10 @@ class StreamConn:
         self.port = port
         self.sock = None
         self._raw = None
+        # every read lands in this one buffer, taken while the heap is young: a fresh 2 KB
+        # block per read was the allocation that failed first on a fragmented heap
+        self._buf = bytearray(2048)
+        self._mv = memoryview(self._buf)
         try:
             addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
         except (OSError, IndexError) as e:
@@ -113,14 +103,18 @@ class StreamConn:
 
     def recv(self):
         """Bytes read now; b'' when the peer closed; None when nothing is ready."""
+        s = self.sock
         try:
-            return self.sock.recv(2048) if hasattr(self.sock, "recv") else self.sock.read(2048)
+            n = s.recv_into(self._buf) if hasattr(s, "recv_into") else s.readinto(self._buf)
         except _WANT:
             return None
         except OSError as e:
             if e.args and e.args[0] in _EAGAIN:
                 return None
             raise StreamError("read %s:%d: %s" % (self.host, self.port, _reason(e)), False)
+        if n is None:  # MicroPython: a non-blocking TLS read with nothing ready
+            return None
+        return bytes(self._mv[:n])
 
     def send(self, data):
         """Write everything (blocking up to a few seconds); StreamError on failure."""
