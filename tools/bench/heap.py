@@ -113,19 +113,23 @@ def call(lab, workdir, phone, packets=200, interval=0.0, hold_ms=3000):
     return rc == 0 and got == packets and end["rx"] == packets
 
 
-def phone_config(lab, heap_kb, flows, certs_cfg=None):
+def phone_config(lab, heap_kb, flows, certs_cfg=None, udp=False):
     extra = {}
     if certs_cfg:
         extra["certificates"] = certs_cfg
     # one device for every probe: each probe's REGISTER replaces the last one's binding
     # (same instance and reg-id), so the 200 OK lists this phone's contacts only, as for
     # a phone alone on its AoR, whatever the probes before it left behind
-    return lab_config(lab, "02:00:00:00:0b:01", ports=[lab.port_tls] * flows,
-                      autoanswer={"allow": ["sip:tester@lab.test"]},
-                      media={"ip": "127.0.0.1", "port": 43000}, **extra)
+    cfg = lab_config(lab, "02:00:00:00:0b:01", ports=[lab.port_tls] * flows,
+                     autoanswer={"allow": ["sip:tester@lab.test"]},
+                     media={"ip": "127.0.0.1", "port": 43000}, **extra)
+    if udp:  # the last flow over UDP with STUN keepalive (issue 6: TLS + UDP)
+        cfg["outbound"][-1] = "sip:127.0.0.1:%d;transport=udp" % lab.port_udp
+    return cfg
 
 
-def scenario(lab, workdir, lib, heap_kb, flows, with_call=False, certs=0, timeout=12.0):
+def scenario(lab, workdir, lib, heap_kb, flows, with_call=False, certs=0, timeout=12.0,
+             udp=False):
     """True when the phone registers every flow, caches `certs` certificates and sees two
     keepalives per flow (and, with with_call, mirrors a loopback call)."""
     from notifier import Notifier
@@ -134,7 +138,7 @@ def scenario(lab, workdir, lib, heap_kb, flows, with_call=False, certs=0, timeou
     service = Notifier(lab, workdir, script) if certs else None
     phone = None
     try:
-        phone = Phone(workdir, phone_config(lab, heap_kb, flows, certs_cfg),
+        phone = Phone(workdir, phone_config(lab, heap_kb, flows, certs_cfg, udp),
                       heap="%dk" % heap_kb, **lib)
         for f in range(flows):
             phone.wait_for("registered", flow=f, timeout=timeout)
@@ -233,6 +237,7 @@ def main(argv=None):
     ap.add_argument("--low", type=int, default=32, help="KB known or assumed to fail")
     ap.add_argument("--high", type=int, default=256, help="KB expected to pass")
     ap.add_argument("--flows", type=int, default=1)
+    ap.add_argument("--udp", action="store_true", help="the last flow over UDP (STUN)")
     ap.add_argument("--call", action="store_true", help="also take a loopback call")
     ap.add_argument("--certs", type=int, default=0, help="cache this many AoRs' certificates")
     ap.add_argument("--live", action="store_true",
@@ -267,14 +272,14 @@ def main(argv=None):
             print(json.dumps(res) if args.json else res)
             return 0
         low, high = args.low, args.high
-        if not scenario(lab, work, lib, high, args.flows, args.call, args.certs):
+        if not scenario(lab, work, lib, high, args.flows, args.call, args.certs, udp=args.udp):
             print("scenario fails even at %d KB" % high)
             if args.json:
                 print(json.dumps({"smallest_heap_kb": None, "failed_at_kb": high}))
             return 0
         while high - low > 2:
             mid = (low + high) // 2
-            ok = scenario(lab, work, lib, mid, args.flows, args.call, args.certs)
+            ok = scenario(lab, work, lib, mid, args.flows, args.call, args.certs, udp=args.udp)
             print("  heap %4d KB: %s" % (mid, "pass" if ok else "FAIL"), flush=True)
             if ok:
                 high = mid

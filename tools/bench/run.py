@@ -1,7 +1,7 @@
 """`make bench`: every budgeted figure in one table (issue 7), each row with its budget and
 an OK / OVER status (OVER: the figure misses its budget, a ceiling or a floor).
 
-    .venv/bin/python tools/bench/run.py [--json] [--only heap,mirror,mpy,parse,boot,certs,pacing]
+    .venv/bin/python tools/bench/run.py [--json] [--only heap,mirror,mpy,parse,boot,certs,recovery,pacing]
 
 Rows, in order:
 - heap: the smallest `-X heapsize` at which each phone scenario passes, by bisection against
@@ -19,6 +19,9 @@ Rows, in order:
   and the ratio to the faster of the two (>= 3x) (tools/bench/parse.py);
 - boot: process start to the `registered` event, median of 5 runs (ROMFS, 128 KB heap);
 - certs: heap held by three cached certificates (<= 6 KB, issue 5; tools/bench/certs.py);
+- recovery: a flow's failure to re-registered while another flow is up (TLS cut, UDP NAT
+  rebinding) and a network change to every flow registered, on loopback
+  (tools/bench/recovery.py, issue 6);
 - pacing: the loopcall tool's send-timing error and drift at 50 pps for PACING_MINUTES
   (default 10) minutes (tools/bench/pacing.py).
 Lab ports: bases 38000-38900 (the interop tests use 15060, `make run` 5060). Benchmarks
@@ -35,7 +38,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = sys.executable
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-SECTIONS = ("heap", "mirror", "mpy", "parse", "boot", "certs", "pacing")
+SECTIONS = ("heap", "mirror", "mpy", "parse", "boot", "certs", "recovery", "pacing")
 QUIET = False
 
 
@@ -118,6 +121,8 @@ def heap_rows(t):
         ("idle", "idle, 1 TLS flow (ROMFS, as shipped)", [], 38000),
         ("idle_files", "idle, 1 TLS flow (.mpy files, for comparison)", ["--files"], 38050),
         ("flows2", "idle, 2 TLS flows", ["--flows", "2"], 38100),
+        ("tlsudp", "idle, 2 flows: TLS + UDP (STUN keepalive)", ["--flows", "2", "--udp"],
+         38125),
         ("call", "1 TLS flow + 1 active loopback call", ["--call"], 38150),
         ("certs", "1 TLS flow + 3 cached certificates", ["--certs", "3"], 38200),
         ("full", "full: 2 flows + 3 cached certificates + 1 loopback call",
@@ -222,6 +227,23 @@ def certs_rows(t):
           None if v is None else round(v / 1024, 1), "KB", 6)
 
 
+def recovery_rows(t):
+    """Issue 6: flow failure -> re-registered with another flow up, and network change ->
+    every flow registered, on loopback (tools/bench/recovery.py, TLS + UDP flows)."""
+    say("flow recovery on loopback (10 runs) ...")
+    r = last_json(run(["tools/bench/recovery.py", "--runs", "10", "--port-base", "38700",
+                       "--json"])) or {}
+    for key, label in (("tls_cut", "TLS flow cut -> re-registered, UDP flow up"),
+                       ("udp_rebind", "UDP NAT rebinding seen by STUN -> re-registered"),
+                       ("udp_rebind_from_change", "UDP NAT rebinding -> re-registered "
+                                                  "(Flow-Timer 3 s)"),
+                       ("network_change", "network change -> both flows registered")):
+        v = r.get(key) or {}
+        t.add("recovery", "recovery, %s, median / max" % label,
+              None if not v else "%.0f / %.0f" % (v["median_ms"], v["max_ms"]), "ms")
+    return r
+
+
 def pacing_rows(t):
     minutes = os.environ.get("PACING_MINUTES", "10")
     say("loopcall pacing, %s min at 50 pps ..." % minutes)
@@ -273,7 +295,7 @@ def main(argv):
     extra = {}
     for name, fn in (("heap", heap_rows), ("mirror", mirror_rows), ("mpy", mpy_rows),
                      ("parse", parse_rows), ("boot", boot_rows), ("certs", certs_rows),
-                     ("pacing", pacing_rows)):
+                     ("recovery", recovery_rows), ("pacing", pacing_rows)):
         if name in only:
             extra[name] = fn(t)
     doc = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "rows": t.rows,
