@@ -159,3 +159,12 @@ def test_refusal_reason_is_the_loopback_streams():
     offer = PKT.replace(b"a=loopback-source\r\n", b"") + b"m=audio 6000 RTP/AVP 0\r\n"
     assert refusal(offer) == "offer: loopback without a=loopback-source"
 
+
+
+def test_decide_only_gives_the_same_params_and_no_body():
+    for offer in (PKT, MEDIA):
+        body, params = answer(sdp.parse(offer), ME, PORT, 77, 1, False)
+        assert body is None and params == run(offer)[1]
+    e = raises(ParseError, answer, sdp.parse(HEAD + b"m=audio 5 RTP/AVP 0\r\n"), ME, 0, 0, 0,
+               False)
+    assert e.status == 488

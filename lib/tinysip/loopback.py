@@ -92,9 +92,11 @@ def _pick(m):
     return "offer: no loopback type we can mirror"
 
 
-def answer(offer, ip, port, sess_id, sess_ver):
+def answer(offer, ip, port, sess_id, sess_ver, body=True):
     """Answer a parsed offer (tinysip.sdp.parse) as the RFC 6849 mirror.
 
+    body=False only decides: the sdp is None (the UA decides when the INVITE arrives and
+    writes the answer once the mirror's port is bound, without a throwaway SDP between).
     ip: our media address (bytes); port: our RTP port; sess_id, sess_ver: o= numbers.
     Returns (sdp, params) with params = (type, mode, pt, clock, peer_ip, peer_port):
     type b"rtp-pkt-loopback" or b"rtp-media-loopback"; mode 1 encaprtp, 2 rtploopback,
@@ -116,4 +118,4 @@ def answer(offer, ip, port, sess_id, sess_ver):
         sections.append((m[0], port, m[2], r[4], r[5]))
     if params is None:
         raise ParseError(488, why)
-    return write(ip, sess_id, sess_ver, sections), params
+    return (write(ip, sess_id, sess_ver, sections) if body else None), params

@@ -617,7 +617,7 @@ class UserAgent:
         params = None
         status = 0
         try:  # the parsed offer is dropped at once; media_ready parses the body again
-            params = loopback_answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0)[1][:3]
+            params = loopback_answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0, False)[1][:3]
         except ParseError as e:  # not an offer the mirror can serve
             status = e.status if require and allowed else 0
         unknown = iv.requires_unknown(msg, SUPPORTED)
