@@ -7,6 +7,7 @@ import struct
 import sys
 from binascii import unhexlify
 
+from testutil import lcg
 from tinysip import dns
 from tinysip.errors import ParseError
 
@@ -15,17 +16,6 @@ def h(text):
     return unhexlify(text.replace(b" ", b""))
 
 
-def lcg(seed):
-    st = [seed]
-
-    def rng(n):
-        out = bytearray(n)
-        for i in range(n):
-            st[0] = (st[0] * 1103515245 + 12345) & 0x7FFFFFFF
-            out[i] = st[0] >> 23
-        return bytes(out)
-
-    return rng
 
 
 def raises(fn, *args):

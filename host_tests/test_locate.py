@@ -1,20 +1,10 @@
 """tinysip.locate: RFC 3263 target selection with RFC 2782 SRV and RFC 3403 NAPTR ordering,
 driven by a dict-backed lookup (records as tinysip.dns.parse returns them)."""
+from testutil import lcg
 from tinysip import locate
 from tinysip.dns import A, AAAA, NAPTR, SRV
 
 
-def lcg(seed):
-    st = [seed]
-
-    def rng(n):
-        out = bytearray(n)
-        for i in range(n):
-            st[0] = (st[0] * 1103515245 + 12345) & 0x7FFFFFFF
-            out[i] = st[0] >> 23
-        return bytes(out)
-
-    return rng
 
 
 def fake(table):

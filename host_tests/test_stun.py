@@ -1,6 +1,7 @@
 """tinysip.stun: RFC 5389 Binding request/response codec for RFC 5626 keepalives."""
 from binascii import unhexlify
 
+from testutil import lcg
 from tinysip import stun
 from tinysip.errors import ParseError
 
@@ -9,18 +10,6 @@ TXID0 = bytes(range(12))  # 00 01 .. 0b
 TXID = unhexlify(b"b7e7a701bc34d686fa87dfae")
 
 
-def lcg(seed):
-    """A deterministic rng(n) -> bytes (the textbook 32-bit LCG, top byte of each step)."""
-    st = [seed]
-
-    def rng(n):
-        out = bytearray(n)
-        for i in range(n):
-            st[0] = (st[0] * 1103515245 + 12345) & 0x7FFFFFFF
-            out[i] = st[0] >> 23
-        return bytes(out)
-
-    return rng
 
 
 def h(text):

@@ -56,3 +56,17 @@ class FakeRandom:
 
 
 MICROPYTHON = sys.implementation.name == "micropython"
+
+
+def lcg(seed):
+    """A deterministic rng(n) -> bytes (the textbook 31-bit LCG, top byte of each step)."""
+    st = [seed]
+
+    def rng(n):
+        out = bytearray(n)
+        for i in range(n):
+            st[0] = (st[0] * 1103515245 + 12345) & 0x7FFFFFFF
+            out[i] = st[0] >> 23
+        return bytes(out)
+
+    return rng

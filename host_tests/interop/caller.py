@@ -103,3 +103,35 @@ def parse_trace(path, skip_call_id=None):
             continue
         out.append((lines[0], headers, body))
     return out
+
+
+def loopback_call(lab, workdir, phone, packets=20, interval=0.0, hold_ms=1500, timeout_s=30):
+    """One auto-answered loopback call from SIPp (as `tester`) to the phone's AoR: send
+    `packets` RTP packets to the port it answered with (`interval` s apart; 0: ping-pong),
+    count the mirrored ones, wait for the end. Returns (SIPp exit code, mirrored packets,
+    the call_incoming event, the call_ended event); raises AssertionError (with the phone's
+    output) when the phone never answers or never ends the call."""
+    import time
+
+    mark = len(phone.events)
+    c = Call(lab, workdir, lab.aor("phone1"), "tester", "testpw",
+             answer_mode="Answer-Mode: Auto", hold_ms=hold_ms, timeout_s=timeout_s)
+    got = 0
+    inc = None
+    try:
+        ans = phone.wait_for("call_answered", start=mark, timeout=10)
+        inc = phone.wait_for("call_incoming", start=mark, timeout=1)
+        c.rtp.settimeout(0.5)
+        for i in range(packets):
+            c.rtp.sendto(rtp_packet(i, 160 * i), ("127.0.0.1", ans["port"]))
+            try:
+                c.rtp.recvfrom(2048)
+                got += 1
+            except OSError:
+                pass
+            if interval:
+                time.sleep(interval)
+    finally:
+        rc, _ = c.finish(timeout=timeout_s + 5)
+    end = phone.wait_for("call_ended", start=mark, timeout=10)
+    return rc, got, inc, end

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from caller import Call, rtp_packet, sipp_binary
+from caller import loopback_call, sipp_binary
 from conftest import peer_unavailable
 from phone import Phone, lab_config
 from relay import Relay
@@ -59,25 +59,8 @@ def reach(lab, tmp_path, phone, packets=20):
     itself and mirrors its RTP; returns the call_incoming event (its flow)."""
     if sipp_binary() is None:
         peer_unavailable("sipp (Debian sip-tester) is not installed")
-    mark = len(phone.events)
-    c = Call(lab, tmp_path, lab.aor("phone1"), "tester", "testpw",
-             answer_mode="Answer-Mode: Auto", hold_ms=1500, timeout_s=20)
-    got = 0
-    try:
-        inc = phone.wait_for("call_incoming", start=mark, timeout=10)
-        ans = phone.wait_for("call_answered", start=mark, timeout=10)
-        c.rtp.settimeout(0.5)
-        for i in range(packets):
-            c.rtp.sendto(rtp_packet(i, 160 * i), ("127.0.0.1", ans["port"]))
-            try:
-                c.rtp.recvfrom(2048)
-                got += 1
-            except OSError:
-                pass
-    finally:
-        rc, _ = c.finish(timeout=25)
-    phone.wait_for("call_ended", start=mark, timeout=10)
-    assert rc == 0 and got >= packets - 2, (rc, got, c.stderr())
+    rc, got, inc, _ = loopback_call(lab, tmp_path, phone, packets, timeout_s=20)
+    assert rc == 0 and got >= packets - 2, (rc, got)
     return inc
 
 

@@ -89,27 +89,9 @@ def cert_setup(lab, workdir, n):
 def call(lab, workdir, phone, packets=200, interval=0.0, hold_ms=3000):
     """One auto-answered loopback call: True when all packets come back and it ends.
     `interval` s between packets (0: ping-pong as fast as the mirror answers)."""
-    from caller import Call, rtp_packet
+    from caller import loopback_call
 
-    mark = len(phone.events)
-    c = Call(lab, workdir, lab.aor("phone1"), "tester", "testpw",
-             answer_mode="Answer-Mode: Auto", hold_ms=hold_ms)
-    got = 0
-    try:
-        ans = phone.wait_for("call_answered", start=mark, timeout=8)
-        c.rtp.settimeout(0.5)
-        for i in range(packets):
-            c.rtp.sendto(rtp_packet(i, 160 * i), ("127.0.0.1", ans["port"]))
-            try:
-                c.rtp.recvfrom(2048)
-                got += 1
-            except OSError:
-                pass
-            if interval:
-                time.sleep(interval)
-    finally:
-        rc, _ = c.finish(timeout=15)
-    end = phone.wait_for("call_ended", start=mark, timeout=8)
+    rc, got, _, end = loopback_call(lab, workdir, phone, packets, interval, hold_ms, 15)
     return rc == 0 and got == packets and end["rx"] == packets
 
 
