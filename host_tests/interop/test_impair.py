@@ -42,10 +42,10 @@ ECHO = r"""
 import socket, struct, sys, threading, time
 port = int(sys.argv[1])
 seen = open(sys.argv[2], "w")
+ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # listening before "ready" is said
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", port)); ls.listen(4)
 def tcp():
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("0.0.0.0", port)); ls.listen(4)
     while True:
         c, _ = ls.accept()
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
