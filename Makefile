@@ -70,8 +70,9 @@ interop: deps $(STAMP) ## interop tests against Kamailio / SIPp
 run: deps $(STAMP) ## the lab + phone demo (tools/run_lab.py)
 	$(BIN)/python tools/run_lab.py
 
-phone: phone-config $(STAMP) mpy ## run the firmware (from .mpy) under MicroPython: CONFIG=<file> [HEAP=<size>]
-	TINYSIP_LIB=$(MPY_DIR)/lib $(BIN)/micropython $(if $(HEAP),-X heapsize=$(HEAP)) firmware/main.py $(CONFIG)
+phone: phone-config $(STAMP) ## run the firmware (code in place from a ROMFS image) under MicroPython: CONFIG=<file> [HEAP=<size>]
+	$(BIN)/python tools/romfs.py build build/tinysip.romfs
+	$(BIN)/python tools/romfs.py run build/tinysip.romfs $(if $(HEAP),-X heapsize=$(HEAP)) firmware/main.py $(CONFIG)
 
 phone-config:
 	@if [ -z "$(CONFIG)" ]; then \
