@@ -10,10 +10,17 @@ import socket
 from tinysip.io.stream import _EAGAIN, StreamError, _reason
 
 
+_BUF = 4096  # the largest datagram taken: SIP over UDP stays under the MTU (RFC 3261 §18.1.1)
+
+
 class DatagramConn:
     def __init__(self, host, port):
         self.host = host
         self.port = port
+        # one receive buffer for the flow's life: recv(65535) would ask the heap for a
+        # 64 KB block per datagram, more than a phone has in one piece
+        self._buf = bytearray(_BUF)
+        self._mv = memoryview(self._buf)
         try:
             addr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
             self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
@@ -28,17 +35,23 @@ class DatagramConn:
         self.sock.setblocking(False)
 
     def recv(self):
-        """One datagram; None when nothing is ready (an empty datagram is skipped)."""
+        """One datagram; None when nothing is ready (an empty datagram is skipped). One
+        longer than the buffer comes cut: its Content-Length then exceeds what arrived, and
+        the UA answers or drops it as malformed (RFC 3261 §18.3), with a message_dropped
+        event."""
+        s = self.sock
         while True:
             try:
-                d = self.sock.recv(65535)
+                n = s.recv_into(self._buf) if hasattr(s, "recv_into") else s.readinto(self._buf)
             except OSError as e:
                 if e.args and e.args[0] in _EAGAIN:
                     return None
                 raise StreamError("read %s:%d (udp): %s" % (self.host, self.port, _reason(e)),
                                   False)
-            if d:
-                return d
+            if n is None:
+                return None
+            if n:
+                return bytes(self._mv[:n])
 
     def send(self, data):
         try:
