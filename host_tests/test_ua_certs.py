@@ -230,3 +230,16 @@ def test_no_certificates_configured_loads_nothing():
     link, reg, ua, clock = setup()
     assert ua.certsvc is None and not subs(reg)
     assert ua.subscribe_certificate(AOR, clock.now) is False
+
+
+def test_subscriptions_go_over_a_stream_flow_not_udp():
+    ex = {"certificates.subscribe": ["sip:alice@lab.test"], "certificates.ca": "/f/users.der"}
+    link, reg, ua, clock = setup(2, extra=ex, start=False,
+                                 outbound=["sip:edge1.lab.test;transport=udp", "sips:edge2.lab.test"])
+    ua.cfg.certs.ca_der = der("rsa_ca")
+    ua.set_wall_clock(NOW, clock.now)
+    link.start()
+    s = subs(reg)
+    assert len(s) == 1 and s[0][0] == ua.flows[1].conn  # the TLS flow, never the UDP one
+    assert ua.up_flow() is ua.flows[0] and ua.up_flow(True) is ua.flows[1]
+    no_internal_errors(link)

@@ -63,8 +63,8 @@ class CertService:
             s = e[2]
             if s is not None and (s.state == TERMINATED or e[3].conn == e[4]):
                 continue
-            if e[1] == b"credential" and not f.tls:
-                continue
+            if e[1] == b"credential" and not f.tls or f.udp:
+                continue  # SUBSCRIBE runs over a stream flow (no retransmission here)
             self._start(e, f, now)
 
     def _start(self, e, f, now):
@@ -90,7 +90,7 @@ class CertService:
         else:
             e = [uri, b"certificate", None, None, None, False]
             self.subs.append(e)
-        f = self.ua.up_flow()
+        f = self.ua.up_flow(True)
         if f is None:
             e[2] = None
             return False

@@ -666,10 +666,10 @@ class UserAgent:
         """Seconds since 1970, or None while the wall clock is unknown."""
         return None if self.wall_ms is None else (now + self.wall_ms) // 1000
 
-    def up_flow(self):
-        """The first registered flow with a connection, or None."""
+    def up_flow(self, stream=False):
+        """The first registered flow with a connection (`stream`: a TLS/TCP one), or None."""
         for g in self.flows:
-            if g.state == ob.UP and g.conn is not None:
+            if g.state == ob.UP and g.conn is not None and not (stream and g.udp):
                 return g
         return None
 
