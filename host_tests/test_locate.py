@@ -5,8 +5,6 @@ from tinysip import locate
 from tinysip.dns import A, AAAA, NAPTR, SRV
 
 
-
-
 def fake(table):
     """(lookup, calls): lookup(name, qtype) over {(name, qtype): records}; calls logs each
     query (a list: MicroPython functions take no attributes)."""

@@ -2,6 +2,7 @@
 from binascii import unhexlify
 
 from testutil import lcg
+from testutil import raises as _raises
 from tinysip import stun
 from tinysip.errors import ParseError
 
@@ -10,18 +11,13 @@ TXID0 = bytes(range(12))  # 00 01 .. 0b
 TXID = unhexlify(b"b7e7a701bc34d686fa87dfae")
 
 
-
-
 def h(text):
     return unhexlify(text.replace(b" ", b""))
 
 
 def raises(fn, *args):
-    try:
-        fn(*args)
-    except ParseError as e:
-        return e
-    raise AssertionError("no ParseError")
+    """The ParseError fn(*args) raises (testutil.raises, the type fixed)."""
+    return _raises(ParseError, fn, *args)
 
 
 # RFC 5769 §2.2: IPv4 Binding success response (SOFTWARE, XOR-MAPPED-ADDRESS,
