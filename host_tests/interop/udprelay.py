@@ -94,10 +94,13 @@ class UdpRelay(object):
         if self.silent:
             self.dropped += 1
             return
+        # count before sending: the receiver may see the datagram (and a test read the
+        # counters) before this thread runs again
+        self.forwarded_up += 1
         try:
             up.sendto(data, self.target)
-            self.forwarded_up += 1
         except OSError:
+            self.forwarded_up -= 1
             self.dropped += 1
 
     def _from_upstream(self, up):
@@ -110,10 +113,11 @@ class UdpRelay(object):
         if phone is None or self.silent:
             self.dropped += 1
             return
+        self.forwarded_down += 1
         try:
             self.sock.sendto(data, phone)
-            self.forwarded_down += 1
         except OSError:
+            self.forwarded_down -= 1
             self.dropped += 1
 
     def _new_upstream(self):
