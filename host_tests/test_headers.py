@@ -49,6 +49,10 @@ def test_split_top_escaped_quote_and_separator():
     assert split_top(b'"a\\\\";b', 59) == [b'"a\\\\"', b"b"]  # escaped backslash, then closing quote
     assert split_top(b"<a;b>;c", 59) == [b"<a;b>", b"c"]
     assert split_top(b"", 44) == [b""]
+    # without quotes (the find() path) brackets still protect separators
+    assert split_top(b"<a;b>;c;<d>", 59) == [b"<a;b>", b"c", b"<d>"]
+    assert split_top(b" <sip:a@b>;x , <sip:c,d> ", 44) == [b"<sip:a@b>;x", b"<sip:c,d>"]
+    assert split_top(b"a>b;c", 59) == [b"a>b", b"c"]  # a stray '>' closes nothing
 
 
 def test_split_errors():
@@ -58,6 +62,7 @@ def test_split_errors():
     err(split_top, b'"unterminated, x', 44)
     err(split_top, b'"ends in backslash\\"', 44)
     err(split_top, b"<sip:a@b, c", 44)
+    err(split_top, b"<a>;<b", 59)
 
 
 def quote(value):

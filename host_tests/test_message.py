@@ -198,6 +198,18 @@ def test_header_names_case_insensitive_canonical_storage():
     assert canon(b"CONTENT-LENGTH") == b"Content-Length" and canon(b"cseq") == b"CSeq"
 
 
+def test_a_canonically_spelled_name_is_kept_as_the_same_object():
+    # the parser allocates nothing for a name already spelled right (most senders do)
+    for name in (b"Via", b"Call-ID", b"CSeq", b"WWW-Authenticate", b"Content-Length", b"To",
+                 b"P-Asserted-Identity"):
+        n = bytes(bytearray(name))  # a fresh object, like a slice of the received bytes
+        assert canon(n) is n
+    # a blob entry's neighbours never match: "To" is an entry, "Refer-To" its own one
+    assert canon(b"o") == b"Event" and canon(b"Refer") == b"Refer"
+    assert canon(b"Via|To") == b"Via|To" and canon(b"") == b""
+    assert canon(b"VIA") == b"Via" and canon(b"via") == b"Via" and canon(b"V") == b"Via"
+
+
 def test_whitespace_around_colon_and_values():
     m = parse(opt(b"Subject   :   hello there  \r\nX-Tab:\tv\t\r\nX-Empty:\r\n"))
     assert m.get(b"Subject") == b"hello there"

@@ -16,8 +16,17 @@ FRAME_PING = const(2)
 FRAME_PONG = const(3)
 FRAME_ERROR = const(4)
 
+_WS = b" \t\r\n\x0b\x0c"  # what bytes.strip() removes
 PING = b"\r\n\r\n"
 PONG = b"\r\n"
+
+
+def _one_length(cl, cur):
+    """The Content-Length so far after one more value `cur`: repeats must agree."""
+    cur = cur.strip()
+    if cl is not None and cur != cl:
+        raise ParseError(400, "conflicting Content-Length headers")
+    return cur
 
 
 class StreamFramer:
@@ -35,7 +44,8 @@ class StreamFramer:
 
     def feed(self, data):
         if self.error is None:
-            self.buf += data
+            # bytes are immutable: keep them as they are when nothing is pending
+            self.buf = data if not self.buf and isinstance(data, bytes) else self.buf + data
 
     def next(self):
         """(kind, payload) for the next complete unit, or None when more bytes are needed.
@@ -74,21 +84,34 @@ class StreamFramer:
                 # continues on lines starting with SP or HTAB, other folded lines are skipped
                 cl = None
                 cur = None  # the Content-Length value being read
-                for line in buf[:end].split(b"\n") + [b""]:
-                    if line[:1] in (b" ", b"\t"):
+                # offsets into buf: a line costs nothing unless it is Content-Length
+                i = 0
+                while i <= end:
+                    j = buf.find(b"\n", i, end)
+                    if j < 0:
+                        j = end
+                    if j > i and buf[i] in b" \t":
                         if cur is not None:
-                            cur += b" " + line.strip()
+                            cur += b" " + buf[i:j].strip()
+                        i = j + 1
                         continue
                     if cur is not None:  # a complete Content-Length value
-                        cur = cur.strip()
-                        if cl is not None and cur != cl:
-                            raise ParseError(400, "conflicting Content-Length headers")
-                        cl = cur
+                        cl = _one_length(cl, cur)
                         cur = None
-                    name, colon, v = line.partition(b":")
-                    name = name.strip().lower()
-                    if colon and (name == b"content-length" or name == b"l"):
-                        cur = v.strip()
+                    c = buf.find(b":", i, j)
+                    if c >= 0:
+                        a, e = i, c
+                        while a < e and buf[a] in _WS:
+                            a += 1
+                        while e > a and buf[e - 1] in _WS:
+                            e -= 1
+                        if e - a == 14 or e - a == 1:  # "Content-Length" or its compact "l"
+                            name = buf[a:e].lower()
+                            if name == b"content-length" or name == b"l":
+                                cur = buf[c + 1 : j].strip()
+                    i = j + 1
+                if cur is not None:
+                    cl = _one_length(cl, cur)
                 if cl is None:
                     raise ParseError(400, "stream message without Content-Length")
                 # leading zeros are legal (RFC 4475 wsinv); more than 9 digits is a 400
@@ -101,5 +124,8 @@ class StreamFramer:
             return FRAME_ERROR, e
         if end < 0 or len(buf) < total:
             return None
+        if total == len(buf):  # the usual case: one whole message, handed on uncopied
+            self.buf = b""
+            return FRAME_MESSAGE, buf
         self.buf = buf[total:]
         return FRAME_MESSAGE, buf[:total]

@@ -16,6 +16,8 @@ def split_top(value, sep):
 
     Pieces are stripped of LWS. An unterminated quoted string or '<' is a ParseError.
     """
+    if 34 not in value:  # no quoted string: let find() scan (most values have none)
+        return _split_plain(value, b";" if sep == 59 else b"," if sep == 44 else bytes((sep,)))
     out = []
     start = 0
     i = 0
@@ -40,6 +42,23 @@ def split_top(value, sep):
             start = i + 1
         i += 1
     if angle:
+        raise ParseError(400, "unclosed <")
+    out.append(value[start:].strip())
+    return out
+
+
+def _split_plain(value, sep):
+    """split_top() for a value without '"': a `sep` counts unless it is inside <...>, that
+    is unless the last angle bracket before it is a '<'."""
+    out = []
+    start = 0
+    p = value.find(sep)
+    while p >= 0:
+        if value.rfind(b"<", 0, p) <= value.rfind(b">", 0, p):
+            out.append(value[start:p].strip())
+            start = p + 1
+        p = value.find(sep, p + 1)
+    if value.rfind(b"<") > value.rfind(b">"):
         raise ParseError(400, "unclosed <")
     out.append(value[start:].strip())
     return out
@@ -78,12 +97,16 @@ def _params(obj, pieces):
     """
     out = obj.params = []
     for piece in pieces:
-        name, eq, value = piece.partition(b"=")
-        name = name.strip()
-        value = value.strip() if eq else None
+        eq = piece.find(b"=")
+        if eq < 0:
+            name = piece  # split_top() stripped it
+            value = None
+        else:
+            name = piece[:eq].strip()
+            value = piece[eq + 1 :].strip()
         if not is_token(name) or value == b"":
             raise ParseError(400, "bad header parameter")
-        out.append((name.lower(), value))
+        out.append((name if name.islower() else name.lower(), value))
     return obj
 
 
@@ -96,9 +119,10 @@ def parse_name_addr(value):
     v = value.strip()
     na = Params()
     na.display = None
+    n = len(v)
+    lt = -1  # where <URI> starts, if it does
     if v[:1] == b'"':
         i = 1
-        n = len(v)
         while i < n and v[i] != 34:
             if v[i] == 92:
                 i += 1
@@ -106,36 +130,38 @@ def parse_name_addr(value):
         if i >= n:
             raise ParseError(400, "unclosed quoted string")
         na.display = v[: i + 1]
-        rest = v[i + 1 :].lstrip()
-        if rest[:1] != b"<":
+        lt = i + 1
+        while lt < n and v[lt] in b" \t\r\n\x0b\x0c":
+            lt += 1
+        if lt >= n or v[lt] != 60:
             raise ParseError(400, "display name without <URI>")
     else:
         lt = v.find(b"<")
-        rest = None
-        if lt >= 0:
+        if lt > 0:
             # a display name of tokens (RFC 4475 lwsdisp); anything else needs quotes
             display = v[:lt].strip()
             for word in display.replace(b"\t", b" ").split(b" "):
                 if word and not is_token(word):
                     raise ParseError(400, "display name needs quotes")
             na.display = display or None
-            rest = v[lt:]
-    if rest is None:
+    if lt < 0:
         # addr-spec: the URI runs to the first ';', which starts header parameters
-        uri_text, semi, ptext = v.partition(b";")
-        uri_text = uri_text.strip()
+        semi = v.find(b";")
+        uri_text = v if semi < 0 else v[:semi].strip()
         if b"?" in uri_text or b"," in uri_text:
             raise ParseError(400, "URI with ? or , outside <>")
-        pieces = split_top(ptext, 59) if semi else []
+        pieces = split_top(v[semi + 1 :], 59) if semi >= 0 else []
     else:
-        gt = rest.find(b">")
+        gt = v.find(b">", lt)
         if gt < 0:
             raise ParseError(400, "unclosed <")
-        uri_text = rest[1:gt]
-        ptext = rest[gt + 1 :].strip()
-        if ptext and ptext[:1] != b";":
+        uri_text = v[lt + 1 : gt]
+        p = gt + 1
+        while p < n and v[p] in b" \t\r\n\x0b\x0c":
+            p += 1
+        if p < n and v[p] != 59:
             raise ParseError(400, "junk after >")
-        pieces = split_top(ptext[1:], 59) if ptext else []
+        pieces = split_top(v[p + 1 :], 59) if p < n else []
     na.uri = parse_uri(uri_text)
     return _params(na, pieces)
 

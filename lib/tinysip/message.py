@@ -21,42 +21,41 @@ _FIVE = (b"Via", b"From", b"To", b"Call-ID", b"CSeq")
 def canon(name):
     """Canonical spelling of a header name (expands compact forms)."""
     # Header names are kept in blobs, local to this function (not ~100 small bytes objects
-    # or dicts: on the phone every object and global costs heap). `special`: "|key=Name|"
-    # for the compact forms (RFC 3261 §7.3.3 and later RFCs) and the three names not
-    # spelled as capitalised words; `known`: the other known names in lower case, whose
-    # canonical spelling capitalises each word.
-    special = (
-        b"|i=Call-ID|m=Contact|e=Content-Encoding|l=Content-Length|c=Content-Type|f=From"
-        b"|s=Subject|k=Supported|t=To|v=Via|a=Accept-Contact|b=Referred-By"
-        b"|d=Request-Disposition|j=Reject-Contact|n=Identity-Info|o=Event|r=Refer-To"
-        b"|u=Allow-Events|x=Session-Expires|y=Identity"
-        b"|call-id=Call-ID|cseq=CSeq|www-authenticate=WWW-Authenticate|"
-    )
+    # or dicts: on the phone every object and global costs heap). `known`: the canonical
+    # spelling of every known name; `compact`: "|key=Name|" for the compact forms (RFC 3261
+    # §7.3.3 and later RFCs). A name already spelled canonically, as nearly every sender
+    # writes them, is returned as it is: no allocation on the common path.
     known = (
-        b"|accept|allow|authorization|contact|content-length|content-type|date"
-        b"|event|expires|flow-timer|from|max-forwards|min-expires|path|proxy-authenticate"
-        b"|proxy-authorization|proxy-require|record-route|require|retry-after|route|server"
-        b"|service-route|subject|supported|to|unsupported|user-agent|via"
-        b"|answer-mode|priv-answer-mode|p-asserted-identity|subscription-state|allow-events"
-        b"|content-encoding|accept-contact|referred-by|request-disposition|reject-contact"
-        b"|identity-info|refer-to|session-expires|identity|"
+        b"|Accept|Allow|Authorization|Contact|Content-Length|Content-Type|Date|Event"
+        b"|Expires|Flow-Timer|From|Max-Forwards|Min-Expires|Path|Proxy-Authenticate"
+        b"|Proxy-Authorization|Proxy-Require|Record-Route|Require|Retry-After|Route|Server"
+        b"|Service-Route|Subject|Supported|To|Unsupported|User-Agent|Via|Answer-Mode"
+        b"|Priv-Answer-Mode|P-Asserted-Identity|Subscription-State|Allow-Events"
+        b"|Content-Encoding|Accept-Contact|Referred-By|Request-Disposition|Reject-Contact"
+        b"|Identity-Info|Refer-To|Session-Expires|Identity|Call-ID|CSeq|WWW-Authenticate|"
     )
+    n = len(name)
+    i = known.find(name) if n else -1
+    while i >= 0:
+        if known[i - 1] == 124 and known[i + n] == 124:  # |name|, or a non-token like
+            return name  # "To|Via", which is returned as it is anyway
+        i = known.find(name, i + 1)
     if not is_token(name):
         return name  # never let '|' or '=' match across two entries of a blob
     low = name.lower()
-    i = special.find(b"|" + low + b"=")
-    if i >= 0:
-        i += len(low) + 2
-        return special[i : special.find(b"|", i)]
-    if known.find(b"|" + low + b"|") < 0:
+    if n == 1:
+        compact = (
+            b"|i=Call-ID|m=Contact|e=Content-Encoding|l=Content-Length|c=Content-Type|f=From"
+            b"|s=Subject|k=Supported|t=To|v=Via|a=Accept-Contact|b=Referred-By"
+            b"|d=Request-Disposition|j=Reject-Contact|n=Identity-Info|o=Event|r=Refer-To"
+            b"|u=Allow-Events|x=Session-Expires|y=Identity|"
+        )
+        i = compact.find(b"|" + low + b"=")
+        if i >= 0:
+            return compact[i + 3 : compact.find(b"|", i + 3)]
         return name
-    out = bytearray(low)  # letters and single '-' only: it matched an entry
-    up = True
-    for i in range(len(out)):
-        if up:
-            out[i] -= 32
-        up = out[i] == 45  # '-'
-    return bytes(out)
+    i = known.lower().find(b"|" + low + b"|")  # another spelling: rare, may allocate
+    return known[i + 1 : i + 1 + n] if i >= 0 else name
 
 
 def reason_phrase(status):
@@ -172,7 +171,11 @@ def _head(data):
     and the body start is -1. `fault` is a ParseError for the first folded line before
     any header or bad header line (kept as it comes), else None: parse() raises it once
     the start line is checked; error_response() answers anyway.
+
+    Works on offsets into `data`: each header costs its name and value slices and their
+    list, nothing else (no per-line copies, strips or partitions).
     """
+    ws = b" \t\r\n\x0b\x0c"  # what bytes.strip() removes
     start = 0
     n = len(data)
     while start < n and data[start] in b"\r\n":
@@ -186,23 +189,50 @@ def _head(data):
     if end < 0:
         end = n
         body = -1
-    lines = data[start:end].split(b"\n")
     headers = []
     fault = None
-    for i in range(1, len(lines)):
-        line = lines[i].rstrip(b"\r")
-        if line and line[0] in b" \t":  # a folded line continues the header above it
+    first = None
+    i = start
+    while i <= end:
+        j = data.find(b"\n", i, end)
+        if j < 0:
+            j = end
+        k = j
+        while k > i and data[k - 1] == 13:  # the line without its trailing CRs
+            k -= 1
+        if first is None:
+            first = data[i:k]
+        elif k > i and data[i] in b" \t":  # a folded line continues the header above it
             if headers:
-                headers[-1][1] = (headers[-1][1] + b" " + line.strip()).strip()
+                while i < k and data[i] in ws:
+                    i += 1
+                while k > i and data[k - 1] in ws:
+                    k -= 1
+                h = headers[-1]
+                h[1] = (h[1] + b" " + data[i:k]).strip()
             elif fault is None:
                 fault = ParseError(400, "folded line before any header")
-            continue
-        name, colon, value = line.partition(b":")
-        name = name.strip()
-        if fault is None and not (colon and is_token(name)):
-            fault = ParseError(400, "bad header line")
-        headers.append([canon(name), value.strip()])
-    return lines[0].rstrip(b"\r"), headers, body, fault
+        else:
+            c = data.find(b":", i, k)
+            colon = c >= 0
+            v = c + 1
+            if not colon:
+                c = v = k
+            while i < c and data[i] in ws:
+                i += 1
+            e = c
+            while e > i and data[e - 1] in ws:
+                e -= 1
+            while v < k and data[v] in ws:
+                v += 1
+            while k > v and data[k - 1] in ws:
+                k -= 1
+            name = data[i:e]
+            if fault is None and not (colon and is_token(name)):
+                fault = ParseError(400, "bad header line")
+            headers.append([canon(name), data[v:k]])
+        i = j + 1
+    return first, headers, body, fault
 
 
 def parse(data, max_size=16384, datagram=True):

@@ -42,18 +42,19 @@ def parse(body):
     medias = []
     first = True
     for line in body.split(b"\n"):
-        if line[-1:] == b"\r":
-            line = line[:-1]
-        if not line:
+        e = len(line)  # the line ends before a CR (compared as ints: no slices per line)
+        if e and line[e - 1] == 13:
+            e -= 1
+        if not e:
             continue
         if first:  # RFC 8866 §5.1: v=0 comes first
-            if line != b"v=0":
+            if line[:e] != b"v=0":
                 _bad("SDP does not start with v=0")
             first = False
             continue
-        k = line[:2]
-        v = line[2:]
-        if k == b"m=":  # m=<media> <port>[/<count>] <proto> <fmt> ... (§5.14)
+        k = line[0] if e > 1 and line[1] == 61 else 0  # the type letter of "<type>="
+        v = line[2:e]
+        if k == 109:  # m=<media> <port>[/<count>] <proto> <fmt> ... (§5.14)
             if len(medias) == _MAX_MEDIA:
                 raise ParseError(488, "offer: over %d m= lines" % _MAX_MEDIA)
             f = v.split()
@@ -71,7 +72,7 @@ def parse(body):
                         _bad("bad RTP payload type")
             m = [f[0], int(port), f[2], fmts, None, [], [], None, sdir]
             medias.append(m)
-        elif k == b"c=":  # c=IN IP4|IP6 <address>[/ttl...] (§5.7)
+        elif k == 99:  # c=IN IP4|IP6 <address>[/ttl...] (§5.7)
             f = v.split()
             if len(f) != 3 or f[0] != b"IN":
                 _bad("bad c= line")
@@ -82,11 +83,11 @@ def parse(body):
                 conn = c
             else:
                 m[4] = c
-        elif k == b"o=":  # o=<user> <sess-id> <sess-version> IN <addrtype> <addr> (§5.2)
+        elif k == 111:  # o=<user> <sess-id> <sess-version> IN <addrtype> <addr> (§5.2)
             origin = v.split()
             if len(origin) != 6:
                 _bad("bad o= line")
-        elif k == b"a=":
+        elif k == 97:  # a=
             name, _, val = v.partition(b":")
             if name in _DIRS:  # §6.7: media-level wins over session-level
                 if m is None:
@@ -109,7 +110,7 @@ def parse(body):
                 if m[7] is not None and m[7] != name:
                     _bad("both loopback roles on one m= line")
                 m[7] = name
-        elif line[1:2] != b"=" or not line[:1].isalpha():
+        elif not 97 <= k | 32 <= 122:
             _bad("SDP line is not <type>=<value>")
     if first:
         _bad("empty SDP")

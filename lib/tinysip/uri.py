@@ -24,6 +24,8 @@ def is_token(value, extra=b"-.!%*_+`'~"):
 
     The default `extra` makes it the RFC 3261 §25.1 token test.
     """
+    if value.isalpha():  # one C call for most names (Via, From, tag, branch, ...)
+        return True
     if not value:
         return False
     for c in value:
@@ -98,7 +100,8 @@ class Uri(Params):
         self.opaque = None
         self.is_sip = True
         # a valueless ';transport' gives the default: no AttributeError on a peer's URI
-        t = (self.param(b"transport") or b"").lower()
+        t = self.param(b"transport")
+        t = t.lower() if t else b""
         self.secure = scheme == b"sips" or t == b"tls"
         self.transport = t or (b"tls" if scheme == b"sips" else b"udp")
 
@@ -132,50 +135,61 @@ class Uri(Params):
 
 
 def parse_uri(text):
-    """Parse a URI given without angle brackets; raises ParseError(400) when malformed."""
-    scheme, colon, rest = text.partition(b":")
-    if not colon or not is_token(scheme, b"+-.") or not 97 <= scheme[0] | 32 <= 122:
+    """Parse a URI given without angle brackets; raises ParseError(400) when malformed.
+
+    Works on offsets into `text`: the fields are its only slices (on the phone every
+    intermediate bytes object is heap the next packet may not find).
+    """
+    n = len(text)
+    c = text.find(b":")
+    scheme = text[:c] if c > 0 else b""
+    if not is_token(scheme, b"+-.") or not 97 <= scheme[0] | 32 <= 122:
         raise ParseError(400, "URI: bad scheme")
-    for c in text:
-        if c <= 32 or c == 127:
+    for ch in text:
+        if ch <= 32 or ch == 127:
             raise ParseError(400, "URI: space or control char")
-    scheme = scheme.lower()
     if scheme != b"sip" and scheme != b"sips":
-        if not rest:
+        scheme = scheme.lower()
+    if scheme != b"sip" and scheme != b"sips":
+        if c + 1 == n:
             raise ParseError(400, "URI: empty after scheme")
         u = Uri(scheme)
-        u.opaque = rest
+        u.opaque = text[c + 1 :]
         u.is_sip = False
         return u
+    i = c + 1
     user = password = None
-    at = rest.find(b"@")
+    at = text.find(b"@", i)
     if at >= 0:
-        user, colon, password = rest[:at].partition(b":")
+        pc = text.find(b":", i, at)
+        user = text[i : at if pc < 0 else pc]
         if not user:
             raise ParseError(400, "URI: empty user")
-        if not colon:
-            password = None
-        rest = rest[at + 1 :]
+        if pc >= 0:
+            password = text[pc + 1 : at]
+        i = at + 1
     # host[:port] ends at the first ';' or '?' (neither occurs inside an IPv6 reference)
-    end = len(rest)
-    for i in (rest.find(b";"), rest.find(b"?")):
-        if 0 <= i < end:
-            end = i
-    host = rest[:end]
-    tail = rest[end:]
-    if host[:1] == b"[":
+    end = n
+    for k in (text.find(b";", i), text.find(b"?", i)):
+        if 0 <= k < end:
+            end = k
+    if i < end and text[i] == 91:  # '[': an IPv6 reference
+        host = text[i:end]
         close = host.find(b"]")
         # the brackets hold hex digits, ':' (48-58 with the digits) and '.' only
         ok = close > 2
-        for c in host[1:close]:
-            if not (48 <= c <= 58 or 97 <= c | 32 <= 102 or c == 46):
+        for ch in host[1:close]:
+            if not (48 <= ch <= 58 or 97 <= ch | 32 <= 102 or ch == 46):
                 ok = False
         junk, colon, port = host[close + 1 :].partition(b":")
         if junk:
             ok = False
         host = host[: close + 1]
     else:
-        host, colon, port = host.partition(b":")
+        pc = text.find(b":", i, end)
+        colon = pc >= 0
+        host = text[i : pc if colon else end]
+        port = text[pc + 1 : end] if colon else None
         ok = is_token(host, b"-._")
     if not ok:
         raise ParseError(400, "URI: bad host")
@@ -183,12 +197,19 @@ def parse_uri(text):
     port = parse_port(port) if colon else None
     params = []
     headers = None
-    if tail[:1] == b";":
-        tail, q, headers = tail[1:].partition(b"?")
-        if not q:
-            headers = None
-        for part in tail.split(b";"):  # "sip:h;" is one empty parameter
-            name, eq, value = part.partition(b"=")
+    if end < n and text[end] == 59:  # ';'
+        q = text.find(b"?", end)
+        stop = n
+        if q >= 0:
+            headers = text[q + 1 :]
+            stop = q
+        j = end + 1
+        while j <= stop:  # "sip:h;" is one empty parameter
+            k = text.find(b";", j, stop)
+            if k < 0:
+                k = stop
+            eq = text.find(b"=", j, k)
+            name = text[j : k if eq < 0 else eq]
             if not name:
                 raise ParseError(400, "URI: empty parameter")
             # a name is decoded (esc01: ';%6C%72' is ';lr') unless decoding yields a byte
@@ -198,9 +219,11 @@ def parse_uri(text):
             plain = unescape(name)
             if is_token(plain, b"[]/:&+$-_.!~*'()"):
                 name = plain
-            params.append((name.lower(), value if eq else None))
-    elif tail:  # '?'
-        headers = tail[1:]
-    u = Uri(scheme, user, host.lower(), port, params, headers)
+            params.append((name if name.islower() else name.lower(),
+                           None if eq < 0 else text[eq + 1 : k]))
+            j = k + 1
+    elif end < n:  # '?'
+        headers = text[end + 1 :]
+    u = Uri(scheme, user, host if host.islower() else host.lower(), port, params, headers)
     u.password = password
     return u

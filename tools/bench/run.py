@@ -9,14 +9,16 @@ Rows, in order:
   shipped, and for comparison the idle phone from .mpy files): idle with one TLS flow
   (budget 96 KB, issue 2); two flows; one active loopback call; three cached certificates;
   the full scenario (two flows + three cached certificates + a loopback call, budget
-  64 KB); the call's extra heap over idle, as the difference of the smallest heaps and as
+  64 KB); the call's extra heap over idle, as the difference of the smallest heaps (idle
+  and call: the median of 3 bisections each, since one moves 2-4 KB run to run) and as
   the live heap (gc.mem_alloc() at keepalives, idle vs during the call), budget 8 KB each
   (issue 3);
 - mirror: bytes allocated per mirrored RTP packet (0) and packets/s (>= 20,000)
   (tools/bench/mirror.py, worst mode with the zero-copy read the phone uses);
 - mpy: `.mpy` bytes (-O3) per module and the total (<= 48 KB) (tools/bench/mpy_size.py);
 - parse: SIP parse + serialize messages/s on CPython, tinysip against sipmessage and pyVoIP,
-  and the ratio to the faster of the two (>= 3x) (tools/bench/parse.py);
+  and the ratio to the faster of the two (>= 3x) (tools/bench/parse.py); bytes allocated
+  on the MicroPython unix port to receive one INVITE (tools/bench/rxalloc.py);
 - boot: process start to the `registered` event, median of 5 runs (ROMFS, 128 KB heap);
 - certs: heap held by three cached certificates (<= 6 KB, issue 5; tools/bench/certs.py);
 - recovery: a flow's failure to re-registered while another flow is up (TLS cut, UDP NAT
@@ -117,13 +119,15 @@ class Table:
 
 
 def heap_rows(t):
+    # idle and call: the median of 3 bisections each, as their difference is a budget
     scen = [  # key, label, heap.py args, port base
-        ("idle", "idle, 1 TLS flow (ROMFS, as shipped)", [], 38000),
+        ("idle", "idle, 1 TLS flow (ROMFS, as shipped; median of 3)", ["--repeat", "3"], 38000),
         ("idle_files", "idle, 1 TLS flow (.mpy files, for comparison)", ["--files"], 38050),
         ("flows2", "idle, 2 TLS flows", ["--flows", "2"], 38100),
         ("tlsudp", "idle, 2 flows: TLS + UDP (STUN keepalive)", ["--flows", "2", "--udp"],
          38125),
-        ("call", "1 TLS flow + 1 active loopback call", ["--call"], 38150),
+        ("call", "1 TLS flow + 1 active loopback call (median of 3)",
+         ["--call", "--repeat", "3"], 38150),
         ("certs", "1 TLS flow + 3 cached certificates", ["--certs", "3"], 38200),
         ("full", "full: 2 flows + 3 cached certificates + 1 loopback call",
          ["--flows", "2", "--certs", "3", "--call"], 38250),
@@ -136,7 +140,7 @@ def heap_rows(t):
         text = run(["tools/bench/heap.py", "--port-base", str(port), "--low", "32",
                     "--high", "320", "--json"] + extra)
         for line in text.splitlines():
-            if line.startswith("  heap") or line.startswith("scenario fails"):
+            if line.startswith(("  heap", "scenario fails", "bisection", "median")):
                 say(line)
         res = last_json(text) or {}
         got[key] = res.get("smallest_heap_kb")
@@ -145,7 +149,7 @@ def heap_rows(t):
             "fails even at %d KB" % res["failed_at_kb"]
         t.add("heap", "smallest heap, " + label, got[key], "KB", budgets.get(key), note=note)
     idle, call = got.get("idle"), got.get("call")
-    t.add("heap", "loopback call's extra heap: difference of the smallest heaps",
+    t.add("heap", "loopback call's extra heap: difference of the smallest heaps (medians)",
           None if idle is None or call is None else call - idle, "KB", 8)
     say("live heap, idle and in a call (gc.mem_alloc at keepalives, 256 KB heap) ...")
     live = last_json(run(["tools/bench/heap.py", "--port-base", "38300", "--live", "--json"]))
@@ -206,6 +210,13 @@ def parse_rows(t):
     else:
         t.add("parse", "SIP parse+serialize, tinysip / faster of the two", None, "x", 3.0,
               floor=True, note="no competitor installed")
+    say("bytes allocated to receive one INVITE on the MicroPython unix port ...")
+    rx = last_json(run(["tools/bench/rxalloc.py", "--json"])) or {}
+    for key, label in (("parse", "message.parse"),
+                       ("ua_receive_invite", "the UA's whole step (frame, parse, answer)")):
+        t.add("parse", "allocated (garbage included) to receive a loopback INVITE, %s" % label,
+              rx.get(key), "B")
+    data["rx_alloc"] = rx
     return data
 
 
