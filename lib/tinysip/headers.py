@@ -214,5 +214,5 @@ def tokens(values):
         for t in v.split(b","):
             t = t.strip()
             if t:
-                out.append(t.lower())
+                out.append(t if t.islower() else t.lower())
     return out

@@ -329,9 +329,12 @@ SUPPORTED = b"outbound, path, gruu, answermode"
 
 def requires_unknown(msg, ours):
     """Option tags in Require that are not in `ours` (a bytes list like SUPPORTED)."""
+    req = msg.get_all(b"Require")
+    if not req:
+        return []  # most requests: nothing to split
     mine = tokens([ours])
     out = []
-    for t in tokens(msg.get_all(b"Require")):
+    for t in tokens(req):
         if t not in mine:
             out.append(t)
     return out
