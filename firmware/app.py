@@ -139,14 +139,36 @@ def main(path="config.json"):
     ua = None
     try:
         cfg, ua, driver = _boot(path)
-        poll = getattr(board, "poll", None)  # the board watches its network (ESP32 Wi-Fi)
-        while True:
-            driver.step()
-            if poll is not None:
-                poll(ua, _clock.now())
+        # the board watches its network (ESP32 Wi-Fi)
+        run(ua, driver, getattr(board, "poll", None))
     except KeyboardInterrupt:
         if ua is not None:
             _shutdown(ua, driver)
+
+
+def run(ua, driver, poll=None):
+    """The main loop, until KeyboardInterrupt. The core catches its own errors; a
+    MemoryError from an adapter (a read, a new connection) is reported as a low_memory
+    event, at most one a second with the count so far, and the loop goes on: the flows
+    recover as after any fault, and the phone never stops over it."""
+    short = 0
+    last = None
+    while True:
+        try:
+            driver.step()
+            if poll is not None:
+                poll(ua, _clock.now())
+        except MemoryError:
+            short += 1
+            now = _clock.now()
+            if last is None or now - last >= 1000:
+                last = now
+                gc.collect()
+                try:
+                    emit({"event": "low_memory", "count": short,
+                          "free": gc.mem_free() if hasattr(gc, "mem_free") else None})
+                except MemoryError:
+                    pass
 
 
 def loopcall(*args, **kwargs):

@@ -85,3 +85,41 @@ def test_certificate_anchors_name_their_key(tmp_path, key, path, why):
     rc, lines, _ = boot(tmp_path, cfg)
     assert rc == 2 and lines[-1]["event"] == "boot_failed", lines
     assert "'%s'" % key in lines[-1]["error"] and why in lines[-1]["error"], lines
+
+
+def test_the_main_loop_survives_a_heap_that_runs_out(capsys, monkeypatch):
+    import sys
+
+    for p in ("lib", os.path.join("boards", "host"), "firmware"):
+        monkeypatch.syspath_prepend(os.path.join(REPO, p))
+    for name in ("app", "board"):  # a fresh app on the host board (other tests patch theirs)
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import app
+
+    class Clock:  # 400 ms pass between two looks at the clock
+        t = 0
+
+        def now(self):
+            self.t += 400
+            return self.t
+
+    class Driver:  # the heap runs out in five steps, then one works, then Ctrl-C
+        n = 0
+
+        def step(self):
+            self.n += 1
+            if self.n <= 5:
+                raise MemoryError("test: heap exhausted")
+            if self.n > 6:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(app, "_clock", Clock())
+    d = Driver()
+    with pytest.raises(KeyboardInterrupt):
+        app.run(None, d)
+    lines = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
+    low = [ln for ln in lines if ln["event"] == "low_memory"]
+    assert d.n == 7  # the loop went on after every MemoryError
+    # at most one event a second (the clock: 400 ms a look), each with the count so far
+    assert [ln["count"] for ln in low] == [1, 3, 5]
+    assert all(b["t"] - a["t"] >= 1000 for a, b in zip(low, low[1:]))

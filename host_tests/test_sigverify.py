@@ -109,6 +109,22 @@ def _ec():
     return data, keys
 
 
+class _Exhausted:
+    """Data whose length cannot be taken: the heap runs out the moment it is read."""
+
+    def __len__(self):
+        raise MemoryError("test: heap exhausted")
+
+
+def test_a_heap_that_runs_out_is_no_verdict():
+    # bad data gives False; an exhausted heap must not look like a bad signature
+    data = _load("rsa2048.json")
+    n = int(data["keys"]["a"]["n"], 16)
+    raises(MemoryError, rsa_pkcs1_sha256, n, 65537, b"m", _Exhausted())
+    raises(MemoryError, ec_point, _Exhausted())
+    raises(MemoryError, ecdsa_p256_sha256, _Exhausted(), b"m", 1, 1)
+
+
 def test_ecdsa_vectors():
     data, keys = _ec()
     good = bad = 0

@@ -119,6 +119,29 @@ def test_each_failed_check_is_an_event_and_nothing_is_cached():
     no_internal_errors(link)
 
 
+def test_a_heap_that_runs_out_while_checking_is_no_verdict_and_the_next_notify_caches():
+    import tinysip.certservice as cs
+
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    leaf = der("rsa_leaf_rsa_ca")
+    real = cs.check
+
+    def exhausted(*args):
+        raise MemoryError("test: heap exhausted")
+
+    cs.check = exhausted
+    try:
+        notify(link, conn, sub, 1, leaf)
+    finally:
+        cs.check = real
+    e = link.of("certificate_rejected")[-1]
+    assert e.reason.split(":")[0] == "out_of_memory" and not link.of("certificate_cached")
+    notify(link, conn, sub, 2, leaf)  # a refresh brings it again, with memory to check it
+    assert link.of("certificate_cached")[-1].aor == AOR
+    no_internal_errors(link)
+
+
 def test_without_a_wall_clock_nothing_is_trusted_and_a_register_date_sets_it():
     link, reg, ua, clock = start(clock_set=False)
     conn, sub = subscribed(reg, link)

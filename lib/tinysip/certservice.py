@@ -206,6 +206,10 @@ class CertService:
         except CertRejected as err:
             ua._ev("certificate_rejected", aor, err.args[0])
             return
+        except MemoryError:  # not a verdict on the certificate: the next refresh's NOTIFY
+            ua._ev("certificate_rejected", aor, "out_of_memory: not checked; it is checked "
+                   "again when the subscription's refresh brings it")
+            return
         changed = self.cache.put(aor, cert, now_s)
         if aor in self.refetch:
             old = self.refetch.pop(aor)

@@ -40,6 +40,8 @@ def _show(b):
     """Printable text of peer bytes for a reason string (never raises on bad UTF-8)."""
     try:
         return b.decode()
+    except MemoryError:  # the heap ran out: no verdict on the data
+        raise
     except Exception:  # noqa: BLE001
         return repr(b)
 
@@ -164,6 +166,8 @@ def parse_identity(value):
 def _json_object(raw, what):
     try:
         obj = json.loads(raw)
+    except MemoryError:  # the heap ran out: no verdict on the data
+        raise
     except Exception:  # noqa: BLE001 - ValueError, UnicodeError, deep nesting: all the sender's
         raise ParseError(_INVALID, "PASSporT %s is not valid JSON" % what)
     if not isinstance(obj, dict):
@@ -241,5 +245,7 @@ def verify(value, point):
         return True, claims
     except ParseError as e:
         return False, e.reason
+    except MemoryError:  # the heap ran out: no verdict on the data
+        raise
     except Exception as e:  # noqa: BLE001 - a peer's header must never take the UA down
         return False, "malformed Identity header (%s)" % type(e).__name__

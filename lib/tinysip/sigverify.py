@@ -71,6 +71,8 @@ def rsa_pkcs1_sha256(n, e, message, signature):
         em = pow(s, e, n).to_bytes(k, "big")
         expected = b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
         return _same(em, expected)
+    except MemoryError:  # the heap ran out: no verdict on the data
+        raise
     except Exception:  # noqa: BLE001 - wrong types or sizes from the caller's data: not valid
         return False
 
@@ -199,6 +201,8 @@ def ec_point(point):
             return None
         x = int.from_bytes(bytes(point[1:33]), "big")
         y = int.from_bytes(bytes(point[33:65]), "big")
+    except MemoryError:  # the heap ran out: no verdict on the data
+        raise
     except Exception:  # noqa: BLE001
         return None
     p = _P
@@ -236,6 +240,8 @@ def ecdsa_p256_sha256(point, message, r, s):
         if (r * zz - X) % p == 0:
             return True
         return r + n < p and ((r + n) * zz - X) % p == 0
+    except MemoryError:  # the heap ran out: no verdict on the data
+        raise
     except Exception:  # noqa: BLE001 - wrong types from the caller's data: not valid
         return False
 

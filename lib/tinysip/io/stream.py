@@ -114,7 +114,11 @@ class StreamConn:
             raise StreamError("read %s:%d: %s" % (self.host, self.port, _reason(e)), False)
         if n is None:  # MicroPython: a non-blocking TLS read with nothing ready
             return None
-        return bytes(self._mv[:n])
+        try:
+            return bytes(self._mv[:n])
+        except MemoryError:  # the bytes are read but cannot be kept: the stream has a hole
+            raise StreamError("read %s:%d: out of memory, %d bytes lost" % (
+                self.host, self.port, n), False)
 
     def send(self, data):
         """Write everything (blocking up to a few seconds); StreamError on failure."""
