@@ -61,6 +61,10 @@ class Driver:
                 except StreamError as e:
                     ua.connection_failed(conn, self.clock.now(), e.args[0], e.args[1])
                     continue
+                except MemoryError:  # e.g. in the TLS handshake: the flow backs off, retries
+                    ua.connection_failed(conn, self.clock.now(),
+                                         "connect %s:%d: out of memory" % (a[2], a[3]), False)
+                    continue
                 self.conns[conn] = s
                 self.poll.register(s.sock, select.POLLIN)
                 ua.connected(conn, self.clock.now())

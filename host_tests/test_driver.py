@@ -1,0 +1,53 @@
+"""io/driver: what the loop tells the UA when an adapter fails (fake UA, no sockets)."""
+import tinysip.io.driver as drv
+from tinysip.ua import ACT_CONNECT
+
+
+class _Cfg:
+    connect_timeout_ms = 5000
+
+
+class _UA:
+    """Queues one connect action; records what the driver reports back."""
+
+    cfg = _Cfg()
+
+    def __init__(self):
+        self.actions = [(ACT_CONNECT, 7, "192.0.2.1", 5061, True, "edge.test", None, False)]
+        self.failed = []
+        self.ok = []
+
+    def pop_action(self):
+        return self.actions.pop(0) if self.actions else None
+
+    def pop_event(self):
+        return None
+
+    def connection_failed(self, conn, now, reason, tls=False):
+        self.failed.append((conn, reason, tls))
+
+    def connected(self, conn, now):
+        self.ok.append(conn)
+
+
+class _Clock:
+    def now(self):
+        return 1000
+
+
+def _exhausted(*args):
+    raise MemoryError("test: heap exhausted")
+
+
+def test_a_connect_the_heap_cannot_hold_fails_the_connection_instead_of_the_loop():
+    ua = _UA()
+    d = drv.Driver(ua, _Clock(), None, lambda e: None)
+    real = drv.StreamConn
+    drv.StreamConn = _exhausted
+    try:
+        d.pump()
+    finally:
+        drv.StreamConn = real
+    # the UA hears of it (its flow backs off and retries) instead of waiting forever
+    assert ua.failed == [(7, "connect 192.0.2.1:5061: out of memory", False)]
+    assert ua.ok == [] and d.conns == {}
