@@ -9,14 +9,13 @@ the framer reports FRAME_ERROR once and stays broken, and the transport must be 
 """
 from tinysip.compat import const
 from tinysip.errors import ParseError
-from tinysip.headers import parse_uint
+from tinysip.headers import STRIP_WS, parse_uint
 
 FRAME_MESSAGE = const(1)
 FRAME_PING = const(2)
 FRAME_PONG = const(3)
 FRAME_ERROR = const(4)
 
-_WS = b" \t\r\n\x0b\x0c"  # what bytes.strip() removes
 PING = b"\r\n\r\n"
 PONG = b"\r\n"
 
@@ -101,9 +100,9 @@ class StreamFramer:
                     c = buf.find(b":", i, j)
                     if c >= 0:
                         a, e = i, c
-                        while a < e and buf[a] in _WS:
+                        while a < e and buf[a] in STRIP_WS:
                             a += 1
-                        while e > a and buf[e - 1] in _WS:
+                        while e > a and buf[e - 1] in STRIP_WS:
                             e -= 1
                         if e - a == 14 or e - a == 1:  # "Content-Length" or its compact "l"
                             name = buf[a:e].lower()

@@ -10,6 +10,9 @@ parser sets; `param(name)` reads a header parameter.
 from tinysip.errors import ParseError
 from tinysip.uri import Params, is_token, parse_port, parse_uri  # noqa: F401 - is_token re-exported
 
+# The bytes bytes.strip() removes, for code that trims by offsets instead of slicing
+STRIP_WS = b" \t\r\n\x0b\x0c"
+
 
 def split_top(value, sep):
     """Split on the byte `sep` where it stands outside quoted strings and <...>.
@@ -131,7 +134,7 @@ def parse_name_addr(value):
             raise ParseError(400, "unclosed quoted string")
         na.display = v[: i + 1]
         lt = i + 1
-        while lt < n and v[lt] in b" \t\r\n\x0b\x0c":
+        while lt < n and v[lt] in STRIP_WS:
             lt += 1
         if lt >= n or v[lt] != 60:
             raise ParseError(400, "display name without <URI>")
@@ -157,7 +160,7 @@ def parse_name_addr(value):
             raise ParseError(400, "unclosed <")
         uri_text = v[lt + 1 : gt]
         p = gt + 1
-        while p < n and v[p] in b" \t\r\n\x0b\x0c":
+        while p < n and v[p] in STRIP_WS:
             p += 1
         if p < n and v[p] != 59:
             raise ParseError(400, "junk after >")

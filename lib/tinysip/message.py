@@ -11,7 +11,7 @@ in their canonical spelling, so look-ups use canonical names (b"Call-ID", b"CSeq
 `canon()` maps any spelling or compact form to it.
 """
 from tinysip.errors import ParseError
-from tinysip.headers import parse_name_addr, parse_uint, parse_via, split_list, tokens
+from tinysip.headers import STRIP_WS, parse_name_addr, parse_uint, parse_via, split_list, tokens
 from tinysip.uri import is_token, parse_uri
 
 # the five headers a response copies from its request (RFC 3261 §8.2.6)
@@ -175,7 +175,6 @@ def _head(data):
     Works on offsets into `data`: each header costs its name and value slices and their
     list, nothing else (no per-line copies, strips or partitions).
     """
-    ws = b" \t\r\n\x0b\x0c"  # what bytes.strip() removes
     start = 0
     n = len(data)
     while start < n and data[start] in b"\r\n":
@@ -204,9 +203,9 @@ def _head(data):
             first = data[i:k]
         elif k > i and data[i] in b" \t":  # a folded line continues the header above it
             if headers:
-                while i < k and data[i] in ws:
+                while i < k and data[i] in STRIP_WS:
                     i += 1
-                while k > i and data[k - 1] in ws:
+                while k > i and data[k - 1] in STRIP_WS:
                     k -= 1
                 h = headers[-1]
                 h[1] = (h[1] + b" " + data[i:k]).strip()
@@ -218,14 +217,14 @@ def _head(data):
             v = c + 1
             if not colon:
                 c = v = k
-            while i < c and data[i] in ws:
+            while i < c and data[i] in STRIP_WS:
                 i += 1
             e = c
-            while e > i and data[e - 1] in ws:
+            while e > i and data[e - 1] in STRIP_WS:
                 e -= 1
-            while v < k and data[v] in ws:
+            while v < k and data[v] in STRIP_WS:
                 v += 1
-            while k > v and data[k - 1] in ws:
+            while k > v and data[k - 1] in STRIP_WS:
                 k -= 1
             name = data[i:e]
             if fault is None and not (colon and is_token(name)):

@@ -148,15 +148,15 @@ def parse_uri(text):
     for ch in text:
         if ch <= 32 or ch == 127:
             raise ParseError(400, "URI: space or control char")
-    if scheme != b"sip" and scheme != b"sips":
+    if scheme != b"sip" and scheme != b"sips":  # lower-cased only when not already sip(s)
         scheme = scheme.lower()
-    if scheme != b"sip" and scheme != b"sips":
-        if c + 1 == n:
-            raise ParseError(400, "URI: empty after scheme")
-        u = Uri(scheme)
-        u.opaque = text[c + 1 :]
-        u.is_sip = False
-        return u
+        if scheme != b"sip" and scheme != b"sips":
+            if c + 1 == n:
+                raise ParseError(400, "URI: empty after scheme")
+            u = Uri(scheme)
+            u.opaque = text[c + 1 :]
+            u.is_sip = False
+            return u
     i = c + 1
     user = password = None
     at = text.find(b"@", i)

@@ -272,13 +272,14 @@ def main(argv=None):
                    "median_s": round(times[len(times) // 2], 3) if times else None}
             print(json.dumps(res) if args.json else res)
             return 0
+        def passes(kb):
+            return scenario(lab, work, lib, kb, args.flows, args.call, args.certs,
+                            udp=args.udp)
+
         runs = []
         for r in range(args.repeat):
             if args.repeat > 1:
                 print("bisection %d of %d" % (r + 1, args.repeat), flush=True)
-            def passes(kb):
-                return scenario(lab, work, lib, kb, args.flows, args.call, args.certs,
-                                udp=args.udp)
             kb = None
             if runs:  # the later runs search near the first result first (fewer probes)
                 kb = bisect(passes, max(args.low, runs[0] - 12), runs[0] + 12)
