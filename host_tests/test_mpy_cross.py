@@ -15,7 +15,7 @@ ROOT = os.path.dirname(HERE)
 
 
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
-from mpy_size import find_mpy_cross, sources  # noqa: E402  (one definition of what ships)
+from mpy_size import FEATURES, feature_of, find_mpy_cross, sources  # noqa: E402  (one definition of what ships)
 
 
 def _sources():
@@ -53,3 +53,21 @@ def test_compiles(src, tmp_path):
     if proc.returncode != 0:
         pytest.fail("mpy-cross rejected %s:\n%s" % (src, msg), pytrace=False)
     assert out.exists() and out.stat().st_size > 0, "mpy-cross wrote nothing for " + src
+
+
+def test_every_shipped_module_is_classified_by_feature():
+    """The size bench splits the .mpy total by the issue that added each module: a new
+    module must be named in mpy_size.FEATURES, once."""
+    labels = [label for label, _ in FEATURES]
+    unclassified = [src for src in sources() if feature_of(src) not in labels]
+    assert unclassified == [], "add these to tools/bench/mpy_size.py FEATURES: %r" % unclassified
+    names = [n for _, group in FEATURES for n in group]
+    assert len(names) == len(set(names)), "a module is named in two FEATURES groups"
+    stale = [n for n in names if not any(
+        src[:-3].endswith("/" + n) or src[:-3] == n for src in sources())]
+    assert stale == [], "FEATURES names modules that no longer exist: %r" % stale
+    assert feature_of("lib/tinysip/x509.py").startswith("certificates")
+    assert feature_of("lib/tinysip/io/udp.py").startswith("resilient flows")
+    assert feature_of("firmware/app.py").startswith("foundation")
+    assert feature_of("lib/tinysip/__init__.py").startswith("foundation")
+    assert feature_of("lib/tinysip/new_thing.py") == "unclassified"
