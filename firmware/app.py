@@ -9,7 +9,7 @@ import sys
 import json
 
 import board
-from tinysip.compat import urandom
+from tinysip.compat import mem_free, urandom
 from tinysip.io.clock import Clock, wall
 
 _clock = Clock()
@@ -166,7 +166,7 @@ def run(ua, driver, poll=None):
                 gc.collect()
                 try:
                     emit({"event": "low_memory", "count": short,
-                          "free": gc.mem_free() if hasattr(gc, "mem_free") else None})
+                          "free": mem_free()})
                 except MemoryError:
                     pass
 

@@ -27,3 +27,13 @@ def test_micropython_flag_matches_the_runtime():
     import sys
 
     assert compat.MICROPYTHON == (sys.implementation.name == "micropython")
+
+
+def test_mem_free_is_the_micropython_heap_figure():
+    free = compat.mem_free()
+    if compat.MICROPYTHON:
+        import gc
+
+        assert isinstance(free, int) and 0 < free <= gc.mem_free() + gc.mem_alloc()
+    else:
+        assert free is None  # CPython has no heap figure: the event says null

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(HERE)
 
 
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
-from mpy_size import FEATURES, feature_of, find_mpy_cross, sources  # noqa: E402  (one definition of what ships)
+from mpy_size import FEATURES, feature_of, find_mpy_cross, module_key, sources  # noqa: E402  (one definition of what ships)
 
 
 def _sources():
@@ -63,8 +63,8 @@ def test_every_shipped_module_is_classified_by_feature():
     assert unclassified == [], "add these to tools/bench/mpy_size.py FEATURES: %r" % unclassified
     names = [n for _, group in FEATURES for n in group]
     assert len(names) == len(set(names)), "a module is named in two FEATURES groups"
-    stale = [n for n in names if not any(
-        src[:-3].endswith("/" + n) or src[:-3] == n for src in sources())]
+    keys = [module_key(src) for src in sources()]
+    stale = [n for n in names if n not in keys]
     assert stale == [], "FEATURES names modules that no longer exist: %r" % stale
     assert feature_of("lib/tinysip/x509.py").startswith("certificates")
     assert feature_of("lib/tinysip/io/udp.py").startswith("resilient flows")

@@ -1,9 +1,10 @@
 """The one place that looks at the interpreter.
 
 Everything that differs between CPython and MicroPython and that protocol code needs is
-here: ``const``, hashes as lowercase hex, ``urandom``. I/O differences (sockets, ssl,
+here: ``const``, hashes as lowercase hex, ``urandom``, ``mem_free``. I/O differences (sockets, ssl,
 clocks) live in ``tinysip.io``, which may import this module too.
 """
+import gc
 import sys
 import hashlib
 from binascii import hexlify
@@ -27,3 +28,8 @@ def md5_hex(data):
 def sha256_hex(data):
     """Lowercase hex SHA-256 of ``data`` as bytes."""
     return hexlify(hashlib.sha256(data).digest())
+
+
+def mem_free():
+    """Free bytes of the MicroPython heap; None on CPython, which has no such figure."""
+    return gc.mem_free() if MICROPYTHON else None

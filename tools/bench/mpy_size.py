@@ -27,7 +27,7 @@ VARIANTS = [("plain", []), ("-O2", ["-O2"]), ("-O3", ["-O3"])]
 # "unclassified" and fails host_tests/test_mpy_cross.py.
 FEATURES = (
     ("foundation (issue 2: TLS outbound registration, GRUU)", (
-        "tinysip/__init__", "compat", "errors", "events", "config", "message", "headers",
+        "__init__", "compat", "errors", "events", "config", "message", "headers",
         "uri", "framing", "transaction", "digest", "instance", "register", "outbound", "ua",
         "io/__init__", "io/clock", "io/driver", "io/stream", "io/pemfiles",
         "firmware/main", "firmware/app")),
@@ -43,12 +43,16 @@ FEATURES = (
 )
 
 
-def feature_of(src):
-    """The FEATURES label of a shipped source path (lib/tinysip/x.py, firmware/y.py)."""
+def module_key(src):
+    """A shipped source path as FEATURES names it: lib/tinysip/io/udp.py is io/udp,
+    firmware/app.py is firmware/app."""
     top, _, rest = src[:-3].partition("/")
-    key = "firmware/" + rest if top == "firmware" else rest.split("/", 1)[1]
-    if key == "__init__":
-        key = "tinysip/__init__"
+    return src[:-3] if top == "firmware" else rest.partition("/")[2]
+
+
+def feature_of(src):
+    """The FEATURES label of a shipped source path, or "unclassified"."""
+    key = module_key(src)
     for label, names in FEATURES:
         if key in names:
             return label

@@ -18,13 +18,13 @@ import sys
 
 
 def child():
-    import gc
     import json
 
     here = __file__.rpartition("/")[0] or "."
-    sys.path[:0] = [here + "/../../lib", here + "/../../host_tests"]
+    sys.path[:0] = [here + "/../../lib", here + "/../../host_tests", here]
     import test_ua_calls as calls
     from fakeregistrar import last_conn
+    from sigverify import heap_cost  # tools/bench/sigverify.py: the same GC-off reading
     from tinysip.framing import StreamFramer
     from tinysip.message import parse
     from tinysip.sdp import parse as parse_sdp
@@ -37,13 +37,7 @@ def child():
         return raw.replace(b"srv-call-1@", b"srv-call-%d@" % i)
 
     def alloc(fn):
-        gc.collect()
-        gc.disable()
-        a = gc.mem_alloc()
-        fn()
-        b = gc.mem_alloc()
-        gc.enable()
-        return b - a
+        return heap_cost(fn)[0]  # allocated with the GC off, garbage included
 
     def frame(raw):
         f = StreamFramer()
