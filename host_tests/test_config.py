@@ -49,7 +49,8 @@ def test_minimal_config_and_defaults():
     assert c.username == b"alice" and c.password == b"secret"
     assert isinstance(c.username, bytes)
     assert c.expires == 3600
-    assert c.keepalive_ms == 120000
+    assert c.keepalive_ms == 25000
+    assert c.outbound_mode == "auto"
     assert c.pong_timeout_ms == 10000
     assert c.base_all_down_ms == 30000
     assert c.base_some_up_ms == 90000

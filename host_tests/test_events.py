@@ -8,7 +8,9 @@ ALL = (
     ("flow_connecting", ("flow", "reg_id", "server", "transport")),
     ("flow_up", ("flow", "reg_id", "server")),
     ("registered", ("flow", "reg_id", "expires", "pub_gruu", "temp_gruu", "outbound",
-                    "flow_timer", "service_route")),
+                    "flow_timer", "service_route", "contact")),
+    ("contact_rewritten", ("flow", "reg_id", "contact")),
+    ("flow_standby", ("flow", "reg_id", "server")),
     ("registration_failed", ("flow", "reg_id", "status", "reason")),
     ("flow_failed", ("flow", "reg_id", "reason")),
     ("flow_recovering", ("flow", "reg_id", "delay_ms", "failures")),
@@ -61,7 +63,8 @@ def test_unknown_names_and_keys_raise():
 
 def test_fields_decode_bytes():
     e = E("registered", 0, 1, 3600, b"sip:alice@lab.test;gr=urn:uuid:x",
-                                 b"sip:t@lab.test;gr", True, 30, b"<sip:core;lr>")
+                                 b"sip:t@lab.test;gr", True, 30, b"<sip:core;lr>",
+          b"sip:alice@192.0.2.1:5061;transport=tls")
     f = e.fields()
     assert f == {
         "event": "registered",
@@ -73,6 +76,7 @@ def test_fields_decode_bytes():
         "outbound": True,
         "flow_timer": 30,
         "service_route": "<sip:core;lr>",
+        "contact": "sip:alice@192.0.2.1:5061;transport=tls",
     }
     for v in f.values():
         assert not isinstance(v, bytes)

@@ -2,10 +2,10 @@
 from tinysip import outbound as ob
 from tinysip.outbound import keepalive_wait, recovery_wait, refresh_wait, transition
 
-STATES = (ob.IDLE, ob.CONNECTING, ob.REGISTERING, ob.UP, ob.BACKOFF, ob.STOPPED)
+STATES = (ob.IDLE, ob.CONNECTING, ob.REGISTERING, ob.UP, ob.BACKOFF, ob.STOPPED, ob.STANDBY)
 INPUTS = (ob.START, ob.CONNECTED, ob.CONNECT_FAILED, ob.CONNECTION_LOST, ob.REGISTERED,
           ob.REGISTER_FAILED, ob.PONG_TIMEOUT, ob.RETRY_DUE, ob.STOP, ob.REFORM,
-          ob.NEXT_TARGET)
+          ob.NEXT_TARGET, ob.HOLD, ob.PROMOTE)
 R16 = (0, 1, 255, 256, 12345, 32767, 32768, 40000, 65534, 65535)
 
 
@@ -165,6 +165,12 @@ EXPECTED = (
     # RFC 3263 failover: the next target at once, no backoff, while targets are left
     (ob.CONNECTING, ob.NEXT_TARGET, ob.CONNECTING, ob.A_FAIL_RETRY_NOW),
     (ob.REGISTERING, ob.NEXT_TARGET, ob.CONNECTING, ob.A_FAIL_RETRY_NOW),
+    # a plain registrar keeps one binding: the other connected flows wait as standby
+    (ob.REGISTERING, ob.HOLD, ob.STANDBY, ob.A_STANDBY),
+    (ob.STANDBY, ob.PROMOTE, ob.REGISTERING, ob.A_REGISTER),
+    (ob.STANDBY, ob.CONNECTION_LOST, ob.CONNECTING, ob.A_FAIL_RETRY_NOW),
+    (ob.STANDBY, ob.PONG_TIMEOUT, ob.CONNECTING, ob.A_FAIL_RETRY_NOW),
+    (ob.STANDBY, ob.REFORM, ob.CONNECTING, ob.A_FAIL_RETRY_NOW),
 )
 
 

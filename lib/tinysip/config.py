@@ -78,7 +78,12 @@ def Config(cfg):
     s.server_name = _str(cfg, "tls.server_name", None)
     s.ca_path = _str(cfg, "tls.ca", None)
     s.mac = lookup(cfg, "mac", None)
-    s.keepalive_ms = _num(cfg, "flow.keepalive", 120, 1, 86400, 1000)
+    s.keepalive_ms = _num(cfg, "flow.keepalive", 25, 1, 86400, 1000)
+    # RFC 5626 §4.2: ask for outbound (reg-id) and use it when the registrar confirms (auto,
+    # on), or never (off: registrars that misbehave on reg-id)
+    s.outbound_mode = lookup(cfg, "flow.outbound", "auto")
+    if s.outbound_mode not in ("auto", "on", "off"):
+        raise ConfigError("flow.outbound", "must be auto, on or off")
     s.pong_timeout_ms = _num(cfg, "flow.pong_timeout", 10, 0.1, 600, 1000)
     s.base_all_down_ms = _num(cfg, "flow.base_all_down", 30, 0.01, 86400, 1000)
     s.base_some_up_ms = _num(cfg, "flow.base_some_up", 90, 0.01, 86400, 1000)

@@ -13,7 +13,12 @@ and object costs the phone heap, a line of text costs a few bytes.
 KINDS = (
     "flow_connecting flow reg_id server transport",
     "flow_up flow reg_id server",  # connected (TLS verified), REGISTER on the way
-    "registered flow reg_id expires pub_gruu temp_gruu outbound flow_timer service_route",
+    # outbound: the registrar confirmed RFC 5626 (else a plain binding of `contact`)
+    "registered flow reg_id expires pub_gruu temp_gruu outbound flow_timer service_route contact",
+    # a plain registrar saw us at another address (NAT): re-registering with this Contact
+    "contact_rewritten flow reg_id contact",
+    # connected, not registered: another flow holds the one plain binding (takes over)
+    "flow_standby flow reg_id server",
     "registration_failed flow reg_id status reason",
     "flow_failed flow reg_id reason",
     "flow_recovering flow reg_id delay_ms failures",

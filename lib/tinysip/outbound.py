@@ -7,6 +7,12 @@ pong deadline, and the two policy functions the RFC defines:
 backoff). Must not: touch sockets or clocks (ua.py feeds `now` and performs the actions the
 table names) or build SIP messages (register.py does).
 
+Standby: a registrar that does not confirm outbound (no `outbound` in the 2xx's Require,
+RFC 5626 §4.2.1) keeps one plain RFC 3261 binding per Contact, so only one flow may hold
+the instance's binding. A connected flow that may not register now waits in STANDBY (its
+connection kept alive) and is promoted the moment the registered flow fails; ua.py decides
+when (HOLD, PROMOTE).
+
 Transitions (state, input) -> (new state, action). Actions are performed by ua.UserAgent.
 """
 from tinysip.compat import const
@@ -17,6 +23,7 @@ REGISTERING = const(2)
 UP = const(3)
 BACKOFF = const(4)
 STOPPED = const(5)
+STANDBY = const(6)  # connected, not registered: another flow holds the plain binding
 
 # inputs
 START = const(0)
@@ -30,6 +37,8 @@ RETRY_DUE = const(7)
 STOP = const(8)
 REFORM = const(9)  # network change: re-form now, forget the backoff
 NEXT_TARGET = const(10)  # RFC 3263 failover: this server failed, try the next one now
+HOLD = const(11)  # connected, but another flow holds the plain binding: wait as standby
+PROMOTE = const(12)  # the standby may register now (the registered flow failed)
 
 # actions
 A_CONNECT = const(1)  # open a new connection and send nothing yet
@@ -39,6 +48,7 @@ A_FAIL_RETRY_NOW = const(4)  # an up flow broke: close it, re-form at once (§4.
 A_FAIL_BACKOFF = const(5)  # an attempt failed: close, count it, wait recovery_wait
 A_CLOSE = const(6)
 A_NONE = const(7)
+A_STANDBY = const(8)  # keep the connection alive, send no REGISTER
 
 # The transition table, one row of four per transition that does something:
 # state, input, new state, action. A flat tuple of small ints is the cheapest table in heap
@@ -63,6 +73,11 @@ TRANSITIONS = (
     BACKOFF, REFORM, CONNECTING, A_CONNECT,
     CONNECTING, NEXT_TARGET, CONNECTING, A_FAIL_RETRY_NOW,
     REGISTERING, NEXT_TARGET, CONNECTING, A_FAIL_RETRY_NOW,
+    REGISTERING, HOLD, STANDBY, A_STANDBY,
+    STANDBY, PROMOTE, REGISTERING, A_REGISTER,
+    STANDBY, CONNECTION_LOST, CONNECTING, A_FAIL_RETRY_NOW,
+    STANDBY, PONG_TIMEOUT, CONNECTING, A_FAIL_RETRY_NOW,
+    STANDBY, REFORM, CONNECTING, A_FAIL_RETRY_NOW,
 )
 
 
@@ -146,7 +161,9 @@ class Flow:
         self.ping_at = None
         self.pong_deadline = None
         self.ping_sent_at = None
-        self.keepalive_ms = None  # None: no outbound on this flow, no keepalive
+        self.keepalive_ms = None  # None: no keepalive on this flow
+        self.pongs = True  # the keepalive's answer is promised (outbound): a missing one fails
+        self.settled = False  # the first connection attempt ended (connected or failed)
         self.registration = None  # register.Registration
         self.binding = None  # register.Binding of the last success
         self.retry_after = None  # seconds a 503/500/480 asked us to wait, for the backoff

@@ -9,9 +9,20 @@ keep time; the flow machine in outbound.py and ua.py decide when to call it. Nor
 Contact URIs to find our binding in a 2xx (registrars rewrite them: `+sip.instance` and
 reg-id identify it) or invent a GRUU.
 
+Outbound or plain (RFC 5626 §4.2.1): a 2xx without `outbound` in Require means the
+registrar keeps an ordinary RFC 3261 binding that it reaches through the Contact itself, so
+the Contact must then be an address that reaches this connection: the top Via's
+`received`/`rport` (RFC 3581: what the registrar saw, NAT included), else the connection's
+local address when the driver knows it. A Contact that differs is re-registered at once
+(R_REWRITE), removing the old one in the same request (`Contact: <old>;expires=0`), so the
+registrar never holds two bindings for us (RFC 3261 §10.2.2). A `sips:` AoR registers a
+`sips:` Contact (§8.1.1.8).
+
 Outcomes of on_response(), as a table of status -> handling:
     1xx                      -> R_PROVISIONAL
     2xx                      -> R_OK with a Binding
+    2xx plain, Contact wrong -> R_REWRITE with the Contact URI just bound (register again
+                                with the address the Via showed, removing that one)
     401 / 407 (new nonce)    -> R_RETRY (credentials added); same nonce again -> R_FAIL
     423 with Min-Expires     -> R_RETRY with expires raised to Min-Expires
     439                      -> R_RETRY without reg-id / outbound (RFC 5626 §4.2.1)
@@ -19,7 +30,7 @@ Outcomes of on_response(), as a table of status -> handling:
 """
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError
-from tinysip.headers import parse_uint, unquote
+from tinysip.headers import parse_uint, parse_via, unquote
 from tinysip.message import contacts
 from tinysip.transaction import new_branch
 
@@ -27,13 +38,14 @@ R_PROVISIONAL = const(0)
 R_OK = const(1)
 R_RETRY = const(2)
 R_FAIL = const(3)
+R_REWRITE = const(4)
 
 _MAX_AUTH_ROUNDS = const(3)  # challenges answered in one attempt (a stale-nonce loop guard)
 
 # The REGISTER on the wire (one constant instead of a constant per header name), filled by
 # Registration.build: Request-URI; Via transport, host, branch; the Route line (or nothing);
-# To and From tag; To; Call-ID; CSeq; b"outbound, " (or nothing); Contact and its reg-id
-# (or nothing); Expires; User-Agent; the Authorization line (or nothing). No body.
+# To and From tag; To; Call-ID; CSeq; b"outbound, " (or nothing); the Contact to remove (or
+# nothing), our Contact and its reg-id (or nothing); Expires; User-Agent; the Authorization line (or nothing). No body.
 _REGISTER = (
     b"REGISTER %s SIP/2.0\r\n"
     b"Via: SIP/2.0/%s %s;branch=%s;rport\r\n"
@@ -44,7 +56,7 @@ _REGISTER = (
     b"Call-ID: %s\r\n"
     b"CSeq: %d REGISTER\r\n"
     b"Supported: %spath, gruu\r\n"
-    b"Contact: %s%s\r\n"
+    b"Contact: %s%s%s\r\n"
     b"Expires: %d\r\n"
     b"User-Agent: %s\r\n"
     b"%s"
@@ -96,19 +108,37 @@ def _uint(value, limit):
     return None
 
 
+def via_address(msg):
+    """(host, port) the registrar saw our request come from, from the top Via of its
+    response: `received` (else the sent-by host) and `rport` (RFC 3581); None when the Via
+    says neither (nothing learned) or cannot be read."""
+    vias = msg.values(b"Via")
+    try:
+        v = parse_via(vias[0])
+    except (ParseError, IndexError):
+        return None
+    received = v.param(b"received")
+    rport = _uint(v.param(b"rport"), 65535)
+    if not received and not rport:
+        return None
+    return received or v.host, rport or v.port or (5061 if v.transport == b"TLS" else 5060)
+
+
 class Binding:
     """What a successful REGISTER granted: `expires` (s; our contact's expires param, else
     the Expires header, else what we asked), `pub_gruu` and `temp_gruu` (URIs as bytes or
     None), `outbound` (RFC 5626 in use), `flow_timer` (s or None), `service_route` (bytes
-    or None). Set by Registration.on_response."""
+    or None), `contact` (the Contact URI we registered). Set by Registration.on_response."""
 
 
 class Registration:
     def __init__(self, aor, instance, reg_id, expires, proxy_route, transport, digest, rng,
-                 user_agent=b"tinysip"):
+                 user_agent=b"tinysip", mode="auto"):
         """`aor` a Uri; `instance` b'urn:uuid:..'; `proxy_route` the Route value (bytes) or
         None; `transport` b"TLS" / b"TCP" / b"UDP" for the Via; `digest` a DigestClient or
-        None."""
+        None; `mode` config flow.outbound: "auto" asks for outbound and uses it when the 2xx
+        confirms it, "on" takes every 2xx as outbound (an edge that does outbound behind
+        a registrar that does not say so), "off" never asks (no reg-id)."""
         self.instance = instance
         self.reg_id = reg_id
         self.expires = expires
@@ -116,7 +146,11 @@ class Registration:
         self.digest = digest
         self.rng = rng
         self.user_agent = user_agent
-        self.outbound = True
+        self.outbound = mode != "off"
+        self.force = mode == "on"
+        self.address = None  # b"host:port" of the Contact once known, else the .invalid host
+        self.sips = aor.scheme == b"sips"
+        self.rewrites = 0  # Contact rewrites on this connection (ua resets it per connection)
         self.cseq = 0
         self.auth_rounds = 0
         self.host = host = hexlify(rng(6)) + b".invalid"
@@ -132,12 +166,23 @@ class Registration:
         server with another transport than the last one)."""
         self.transport = transport
         t = transport.lower()
-        self.contact = (b"<sip:" + self.user + b"@" + self.host
-                        + (b"" if t == b"udp" else b";transport=" + t)
-                        + b'>;+sip.instance="<' + self.instance + b'>"')
+        sips = self.sips and t == b"tls"  # a sips: AoR: a sips: Contact (RFC 3261 §8.1.1.8)
+        self.uri = ((b"sips:" if sips else b"sip:") + self.user + b"@"
+                    + (self.address or self.host)
+                    + (b"" if t == b"udp" or sips else b";transport=" + t))
+        self.contact = b"<" + self.uri + b'>;+sip.instance="<' + self.instance + b'>"'
 
-    def build(self, expires=None):
-        """(REGISTER bytes, branch). Uses the current credentials if challenged before."""
+    def set_address(self, host, port):
+        """Register `host`:`port` (bytes, int) as the Contact's address from now on."""
+        if b":" in host and host[:1] != b"[":
+            host = b"[" + host + b"]"  # IPv6 (received= and getsockname write it bare)
+        self.address = host + b":%d" % port
+        self.set_transport(self.transport)
+
+    def build(self, expires=None, remove=None):
+        """(REGISTER bytes, branch). Uses the current credentials if challenged before.
+        `remove`: a Contact URI bound before (another address, another flow) to unbind in
+        the same request."""
         self.cseq += 1
         branch = new_branch(self.rng)
         auth = None
@@ -148,7 +193,7 @@ class Registration:
             b"Route: " + self.route + b"\r\n" if self.route else b"",
             self.to, self.from_tag, self.to, self.call_id, self.cseq,
             b"outbound, " if self.outbound else b"",
-            self.contact, b";reg-id=%d" % self.reg_id if self.outbound else b"",
+            b"<" + remove + b">;expires=0, " if remove else b"", self.contact, b";reg-id=%d" % self.reg_id if self.outbound else b"",
             self.expires if expires is None else expires, self.user_agent,
             auth[0] + b": " + auth[1] + b"\r\n" if auth else b"",
         ), branch
@@ -177,7 +222,16 @@ class Registration:
             b.expires = self.expires if granted is None else granted
             b.pub_gruu = unquote(pub) if pub else None
             b.temp_gruu = unquote(temp) if temp else None
-            b.outbound = self.outbound and msg.has_tag(b"Require", b"outbound")
+            b.outbound = self.outbound and (self.force or msg.has_tag(b"Require", b"outbound"))
+            if not b.outbound:
+                seen = via_address(msg)
+                if (seen is not None and self.address != seen[0] + b":%d" % seen[1]
+                        and self.rewrites < 2):  # a NAT that moves on every request: stop
+                    self.rewrites += 1
+                    old = self.uri
+                    self.set_address(seen[0], seen[1])
+                    return R_REWRITE, old
+            b.contact = self.uri
             b.flow_timer = _uint(msg.get(b"Flow-Timer"), 86400)
             sr = msg.get_all(b"Service-Route")
             b.service_route = b", ".join(sr) if sr else None

@@ -44,7 +44,7 @@ from tinysip.events import Event
 from tinysip.framing import FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG, PING, PONG
 from tinysip.framing import StreamFramer
 from tinysip.message import error_response, parse, response
-from tinysip.register import R_FAIL, R_OK, R_PROVISIONAL, R_RETRY, Registration
+from tinysip.register import R_FAIL, R_OK, R_PROVISIONAL, R_RETRY, R_REWRITE, Registration
 from tinysip.transaction import ClientTransaction, ServerTransaction
 from tinysip.loopback import answer as loopback_answer
 from tinysip.sdp import parse as parse_sdp
@@ -80,8 +80,13 @@ class UserAgent:
             digest = DigestClient(config.username, config.password, rng)
             f.registration = Registration(config.aor, instance, f.reg_id, config.expires,
                                           p.route, b"TLS" if p.tls else b"UDP" if p.udp
-                                          else b"TCP", digest, rng, config.user_agent)
+                                          else b"TCP", digest, rng, config.user_agent,
+                                          config.outbound_mode)
             self.flows.append(f)
+        # what the registrar does (RFC 5626 §4.2.1): 0 not known yet, 1 outbound (each flow
+        # its own binding, by reg-id), 2 plain RFC 3261 (one binding: one flow registers)
+        self.ob_mode = 2 if config.outbound_mode == "off" else 0
+        self.bound = None  # plain: the Contact URI the registrar holds for us, any flow's
         self.conns = {}  # conn id -> (flow, StreamFramer)
         self._conn_seq = 0
         self.ctx = {}  # branch -> (ClientTransaction, flow)
@@ -161,9 +166,13 @@ class UserAgent:
         c = self.conns.get(conn)
         return c[0] if c is not None and c[0].conn == conn else None
 
-    def connected(self, conn, now):
+    def connected(self, conn, now, local=None):
+        """The driver connected `conn`; `local` its (ip str, port) when the socket can tell
+        (a plain registrar's Contact then names it from the first REGISTER on)."""
         f = self._flow_of(conn)
         if f is not None:
+            if local is not None:
+                f.registration.set_address(local[0].encode(), local[1])
             self._guard(self._input, f, ob.CONNECTED, now)
 
     def connection_failed(self, conn, now, reason, tls=False):
@@ -220,7 +229,7 @@ class UserAgent:
             if kind == FRAME_MESSAGE:
                 self._guard(self._on_message, f, conn, payload, now)
             elif kind == FRAME_PONG:
-                if f.pong_deadline is not None:  # else unsolicited: ignore (§4.4.1)
+                if f.ping_sent_at is not None:  # else unsolicited: ignore (§4.4.1)
                     self._pong(f, now)
             elif kind == FRAME_PING:
                 self._send(conn, PONG)
@@ -235,7 +244,7 @@ class UserAgent:
 
     def _pong(self, f, now):
         """The keepalive was answered (CRLF pong or STUN Binding response)."""
-        if f.keepalive_ms:
+        if f.keepalive_ms and f.pongs:
             # ping to ping is 80-100 % of the interval, whatever the pong took
             f.ping_at = f.ping_sent_at + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
         self._ev("keepalive", f.index, now - f.ping_sent_at)
@@ -296,27 +305,32 @@ class UserAgent:
 
     def _input(self, f, inp, now, reason=None):
         f.state, action = ob.transition(f.state, inp)
+        if f.state != ob.CONNECTING and f.state != ob.IDLE:
+            f.settled = True
         if action == ob.A_CONNECT:
             self._connect(f, now)
         elif action == ob.A_REGISTER:
             f.retry_at = None  # the connect timeout no longer applies
-            self._ev("flow_up", f.index, f.reg_id, f.server)
-            self._send_register(f, now)
+            if inp == ob.CONNECTED:
+                self._ev("flow_up", f.index, f.reg_id, f.server)
+            if self._may_register(f):
+                self._send_register(f, now)
+            else:
+                self._input(f, ob.HOLD, now)
+        elif action == ob.A_STANDBY:
+            # keep the connection open (a server drops idle ones) to take over at once
+            self._ev("flow_standby", f.index, f.reg_id, f.server)
+            self._keepalive(f, None, now)
         elif action == ob.A_UP:
             b = f.binding
             f.failures = 0
             f.retry_at = None
             f.refresh_at = now + ob.refresh_wait(b.expires)
-            f.keepalive_ms = None
-            if (b.outbound or f.settings.stun_forced) and (f.stun or not f.udp):
-                f.keepalive_ms = b.flow_timer * 1000 if b.flow_timer else (
-                    self.cfg.keepalive_udp_ms if f.udp else self.cfg.keepalive_ms)
-                if f.ping_at is None and f.pong_deadline is None:
-                    # a new UDP flow asks STUN at once, to learn the mapping it must keep
-                    f.ping_at = now if f.udp and f.mapped is None else now + ob.keepalive_wait(
-                        f.keepalive_ms, ob.random16(self.rng))
+            self._keepalive(f, b, now)
             self._ev("registered", f.index, f.reg_id, b.expires, b.pub_gruu, b.temp_gruu,
-                     b.outbound, b.flow_timer, b.service_route)
+                     b.outbound, b.flow_timer, b.service_route, b.contact)
+            if b.outbound:
+                self._promote(now)  # outbound: every standby flow registers its own reg-id
             if self.cfg.certs is not None and not self.stopping:
                 if self.certsvc is None:
                     from tinysip.certservice import CertService  # only when configured
@@ -330,6 +344,7 @@ class UserAgent:
             if reason:
                 self._ev("flow_failed", f.index, f.reg_id, reason)
             self._connect(f, now)
+            self._promote(now)
         elif action == ob.A_FAIL_BACKOFF:
             self._close(f)
             f.targets = None
@@ -346,8 +361,60 @@ class UserAgent:
             f.retry_after = None
             f.retry_at = now + delay
             self._ev("flow_recovering", f.index, f.reg_id, delay, f.failures)
+            self._promote(now)
         elif action == ob.A_CLOSE:
             self._close(f)
+
+    def _keepalive(self, f, b, now):
+        """Arm the keepalive of a registered (binding `b`) or standby (None) flow.
+
+        Outbound (RFC 5626 §4.4): CRLF or STUN at 80-100 % of Flow-Timer (else the config
+        interval), a missing pong fails the flow. Plain registrar or standby: CRLF on
+        TCP/TLS every flow.keepalive, nothing is promised back (RFC 3261 §7.5 only says a
+        server ignores it); on UDP a re-REGISTER at that interval keeps the NAT binding,
+        or STUN where the proxy URI says ;stun. A dead connection still shows: a read
+        error or reset, a REGISTER refresh without an answer."""
+        c = self.cfg
+        f.keepalive_ms = None
+        f.pongs = True
+        if b is not None and b.outbound:
+            if f.stun or not f.udp:
+                f.keepalive_ms = b.flow_timer * 1000 if b.flow_timer else (
+                    c.keepalive_udp_ms if f.udp else c.keepalive_ms)
+        elif f.udp:
+            if f.settings.stun_forced:
+                f.keepalive_ms = c.keepalive_udp_ms
+            elif b is not None:
+                t = now + ob.keepalive_wait(c.keepalive_ms, ob.random16(self.rng))
+                if t < f.refresh_at:
+                    f.refresh_at = t  # the refresh is the keepalive
+        else:
+            f.keepalive_ms = c.keepalive_ms
+            f.pongs = False
+        if f.keepalive_ms and f.ping_at is None and f.pong_deadline is None:
+            # a new UDP flow asks STUN at once, to learn the mapping it must keep
+            f.ping_at = now if f.udp and f.mapped is None else now + ob.keepalive_wait(
+                f.keepalive_ms, ob.random16(self.rng))
+
+    def _may_register(self, f):
+        """May flow f register now? Always under outbound; with a plain (or not yet known)
+        registrar only while no other flow is registered or registering, and not before
+        the flows configured ahead of it made their first attempt: one binding, on the
+        first configured flow that works."""
+        if self.ob_mode == 1:
+            return True
+        for g in self.flows:
+            if g is not f and (g.state == ob.UP or g.state == ob.REGISTERING
+                               or g.index < f.index and not g.settled):
+                return False
+        return True
+
+    def _promote(self, now):
+        """Standby flows that may register now do (the registered flow failed, or the
+        registrar turned out to do outbound)."""
+        for g in self.flows:
+            if g.state == ob.STANDBY and self._may_register(g):
+                self._input(g, ob.PROMOTE, now)
 
     def _connect(self, f, now):
         self._conn_seq += 1
@@ -356,6 +423,7 @@ class UserAgent:
         f.conn = conn
         f.clear_timers()
         f.mapped = f.stun_txid = None
+        f.registration.rewrites = 0
         f.retry_at = now + self.cfg.connect_timeout_ms  # the driver reports success first
         if f.resolve and f.targets is None:  # RFC 3263 first: resolved() goes on
             self.actions.append((ACT_RESOLVE, conn, f.host, f.settings.port_given,
@@ -393,7 +461,10 @@ class UserAgent:
         f.clear_timers()
 
     def _send_register(self, f, now, expires=None):
-        data, branch = f.registration.build(expires)
+        reg = f.registration
+        # plain: the binding another address (flow, NAT port) holds goes in the same request
+        old = self.bound if self.ob_mode != 1 and expires != 0 and self.bound != reg.uri else None
+        data, branch = reg.build(expires, old)
         tx = ClientTransaction(data, branch, b"REGISTER", now, not f.udp, t1=self.cfg.t1)
         self.ctx[branch] = (tx, f)
         self._flush(tx, f.conn)
@@ -414,7 +485,10 @@ class UserAgent:
             if f.ping_at is not None and now >= f.ping_at and f.conn is not None:
                 f.ping_at = None
                 f.ping_sent_at = now
-                f.pong_deadline = now + self.cfg.pong_timeout_ms
+                if f.pongs:
+                    f.pong_deadline = now + self.cfg.pong_timeout_ms
+                else:  # nothing promised back: the next ping is due whatever comes
+                    f.ping_at = now + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
                 if f.udp:  # STUN Binding, retransmitted from T1 doubling until the deadline
                     from tinysip.stun import new_txid
 
@@ -522,11 +596,21 @@ class UserAgent:
             if outcome == R_RETRY and msg.status in (401, 407):
                 self._send_register(f, now, 0)
             else:
+                if self.bound == f.registration.uri:
+                    self.bound = None
                 self._ev("unregistered", f.index, f.reg_id)
                 self._close(f)
         elif outcome == R_RETRY:
             self._send_register(f, now)
+        elif outcome == R_REWRITE:  # plain registrar, behind a NAT: register what it saw
+            self.ob_mode = 2
+            self.bound = info  # the Contact just registered: the next request removes it
+            self._ev("contact_rewritten", f.index, f.reg_id, f.registration.uri)
+            self._send_register(f, now)
         elif outcome == R_OK:
+            self.ob_mode = 1 if info.outbound else 2
+            if not info.outbound:
+                self.bound = info.contact
             if self.wall_ms is None and msg.get(b"Date"):  # no NTP: the registrar's clock
                 from tinysip.sipdate import parse as parse_date
 
@@ -548,6 +632,13 @@ class UserAgent:
                 or msg.to_tag is not None):
             e = self.calls.get(msg.call_id)
             if e is not None and (msg.to_tag is None or msg.to_tag == e[0].local_tag):
+                if m == b"INVITE" and msg.to_tag is None and msg.branch != (
+                        e[0].invite.branch if e[4] != "out" else None):
+                    # the same call on another branch: a fork of it (or a loop) reached us
+                    # twice; the first goes on, this one is refused (RFC 3261 §8.2.2.2)
+                    self._send(conn, response(msg, 482, to_tag=hexlify(self.rng(6))).to_bytes())
+                    self._ev("request_answered", f.index, m, 482)
+                    return
                 if m != b"INVITE" or msg.to_tag is not None:  # else a retransmitted INVITE
                     if e[4] == "out":
                         self._dial_input(msg.call_id, e[0].receive, msg, now)
@@ -608,12 +699,12 @@ class UserAgent:
         """A new INVITE: reject, auto-answer (policy + loopback offer) or ring."""
         cfg = self.cfg
         b = f.binding
-        via, contact = self._local(f)
+        via, contact = self._local(f, msg.ruri.scheme == b"sips")
         am = iv.answer_mode(msg)
         auto = am is not None and am[1] == b"auto"
         require = am is not None and am[2]
         allowed = auto and iv.may_auto_answer(msg, cfg.autoanswer,
-                                              f.state == ob.UP and b is not None and b.outbound)
+                                              f.state == ob.UP and b is not None)
         params = None
         status = 0
         try:  # the parsed offer is dropped at once; media_ready parses the body again
@@ -650,12 +741,17 @@ class UserAgent:
             self.answer(msg.call_id, now)
         self._call_flush(msg.call_id, now)
 
-    def _local(self, f):
-        """(Via without branch, Contact URI) for a dialog on flow f: the GRUU with ;ob."""
+    def _local(self, f, sips=False):
+        """(Via without branch, Contact URI) for a dialog on flow f: the GRUU, else the
+        registered Contact; ;ob on an outbound flow (RFC 5626 §4.3); a sips: Contact for a
+        sips: Request-URI (RFC 3261 §8.1.1.8)."""
         b = f.binding
         reg = f.registration
+        c = b.pub_gruu if b is not None and b.pub_gruu else reg.uri
+        if sips and c[:4] == b"sip:":
+            c = b"sips:" + c[4:].replace(b";transport=tls", b"")
         return (b"SIP/2.0/" + reg.transport + b" " + reg.host,
-                (b.pub_gruu if b is not None and b.pub_gruu else iv.addr(reg.contact)) + b";ob")
+                c + b";ob" if b is not None and b.outbound else c)
 
     # -- certificates (RFC 6072, tinysip.certservice) ----------------------------------------
     def set_wall_clock(self, epoch_s, now):

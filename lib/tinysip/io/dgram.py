@@ -7,7 +7,7 @@ flow fails at once instead of waiting out Timer F.
 """
 import socket
 
-from tinysip.io.stream import _EAGAIN, StreamError, _reason
+from tinysip.io.stream import _EAGAIN, StreamError, _reason, local_address
 
 
 _BUF = 4096  # the largest datagram taken: SIP over UDP stays under the MTU (RFC 3261 §18.1.1)
@@ -33,6 +33,9 @@ class DatagramConn:
             self.sock.close()
             raise StreamError("connect %s:%d (udp): %s" % (host, port, _reason(e)), False)
         self.sock.setblocking(False)
+
+    def local(self):
+        return local_address(self.sock)
 
     def recv(self):
         """One datagram; None when nothing is ready (an empty datagram is skipped). One
