@@ -7,6 +7,7 @@
 
 CLI:
     python tools/lab/lab.py up --dir DIR [--port-base N] [--flow-timer S] [--user U:P ...]
+                               [--profile outbound|plain|nat] [--tcp-lifetime S]
     python tools/lab/lab.py pki DIR
 
 Port layout (offsets from port_base):
@@ -68,6 +69,9 @@ if HERE not in sys.path:
 import pki  # noqa: E402  (tools/lab/pki.py)
 
 HOST = "127.0.0.1"
+
+# lab profiles: what the registrar does (see Lab.__init__)
+PROFILES = ("outbound", "plain", "nat")
 
 # role -> offset from port_base
 PORT_OFFSETS = (
@@ -238,7 +242,15 @@ class Lab(object):
     def __init__(self, workdir, port_base=5060, flow_timer=30, users=None, domain="lab.test",
                  min_expires=60, max_expires=3600, default_expires=3600, tcp_lifetime=None,
                  auth_algorithm="MD5", auth_qop=True, path_mode=1, outbound_mode=1,
-                 fr_timer=10, fr_inv_timer=60, debug=2, shm_mb=64, pkg_mb=8, listen_extra=()):
+                 fr_timer=10, fr_inv_timer=60, debug=2, shm_mb=64, pkg_mb=8, listen_extra=(),
+                 profile="outbound"):
+        """`profile`: "outbound" (edge + registrar with outbound, Path and GRUU:
+        kamailio.cfg), "plain" (registrar + usrloc only on the UA-facing ports, no outbound,
+        path or GRUU: kamailio-plain.cfg) or "nat" (plain with nathelper's
+        fix_nated_register: the registrar routes to the address a REGISTER came from)."""
+        if profile not in PROFILES:
+            raise ValueError("profile must be one of %s" % ", ".join(PROFILES))
+        self.profile = profile
         if users is None:
             users = {"phone1": "secret1"}
         if auth_algorithm not in ("MD5", "SHA-256"):
@@ -396,6 +408,12 @@ class Lab(object):
             "PKI_DIR": self.pki_dir,
             "EXTRA_LISTEN": "\n".join("listen=tls:%s:%d" % (ip, self.port_tls)
                                       for ip in self.listen_extra) or "# none",
+            "NAT_MODULES": 'loadmodule "nathelper.so"' if self.profile == "nat" else "# no nathelper",
+            "NAT_PARAMS": ('modparam("nathelper", "received_avp", "$avp(RECEIVED)")\n'
+                           'modparam("registrar", "received_avp", "$avp(RECEIVED)")'
+                           if self.profile == "nat" else "# no received_avp"),
+            "NAT_REGISTER": ("\t\tfix_nated_register();" if self.profile == "nat"
+                             else "\t\t# plain: the Contact as sent"),
         }
 
     @staticmethod
@@ -419,7 +437,8 @@ class Lab(object):
         pki.make_pki(self.pki_dir)
         subs = self._substitutions()
         self._render(os.path.join(HERE, "tls.cfg"), subs, self.tls_cfg_path)
-        self._render(os.path.join(HERE, "kamailio.cfg"), subs, self.cfg_path)
+        template = "kamailio.cfg" if self.profile == "outbound" else "kamailio-plain.cfg"
+        self._render(os.path.join(HERE, template), subs, self.cfg_path)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -671,7 +690,8 @@ def _cmd_up(args):
         u, p = spec.split(":", 1)
         users[u] = p
     lab = Lab(args.dir, port_base=args.port_base, flow_timer=args.flow_timer, users=users,
-              domain=args.domain, auth_algorithm=args.auth_algorithm, debug=args.debug)
+              domain=args.domain, auth_algorithm=args.auth_algorithm, debug=args.debug,
+              profile=args.profile, tcp_lifetime=args.tcp_lifetime)
     stop = {"flag": False}
 
     def on_signal(signum, frame):
@@ -722,6 +742,10 @@ def main(argv=None):
     up.add_argument("--dir", required=True, help="work directory (config, PKI, log)")
     up.add_argument("--port-base", type=int, default=5060)
     up.add_argument("--flow-timer", type=int, default=30)
+    up.add_argument("--profile", default="outbound", choices=PROFILES,
+                    help="outbound edge + registrar (default), plain registrar, or plain + NAT handling")
+    up.add_argument("--tcp-lifetime", type=int, default=None,
+                    help="idle TCP/TLS connections closed after this many seconds")
     up.add_argument("--domain", default="lab.test")
     up.add_argument("--user", action="append", help="USER:PASSWORD (repeatable; default phone1:secret1)")
     up.add_argument("--auth-algorithm", default="MD5", choices=("MD5", "SHA-256"))
