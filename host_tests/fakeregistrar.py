@@ -256,7 +256,11 @@ class FakeRegistrar:
         self._nonces[nonce] = nc
         return True
 
-    def _register(self, conn, msg, now):
+    GO_ON = object()  # _gate: the REGISTER passed (scripted, silent, challenged ones did not)
+
+    def _gate(self, conn, msg, now):
+        """Count the REGISTER, play the script, stay silent, check digest: the answer to
+        send (None: none), or GO_ON when the REGISTER is authenticated and unscripted."""
         self.n_register += 1
         if self.on_register is not None:
             self.on_register(now, conn, msg)
@@ -277,6 +281,12 @@ class FakeRegistrar:
                 self.auth_bad += 1
                 return self._challenge(msg)
             self.auth_ok += 1
+        return self.GO_ON
+
+    def _register(self, conn, msg, now):
+        gate = self._gate(conn, msg, now)
+        if gate is not self.GO_ON:
+            return gate
         cs = contacts(msg)
         if len(cs) != 1:
             return self._answer(msg, 400)

@@ -38,20 +38,9 @@ class PlainRegistrar(FakeRegistrar):
         return sorted(u for u, (t, _) in self.plain.items() if t > now)
 
     def _register(self, conn, msg, now):
-        self.n_register += 1
-        if self.on_register is not None:
-            self.on_register(now, conn, msg)
-        if self.script:
-            step = self.script.pop(0)
-            if step is not None:
-                if step[0] == "drop":
-                    return None
-                return self._answer(msg, step[1], step[2] if len(step) > 2 else ())
-        if self.challenge:
-            if not self.check_auth(msg):
-                self.auth_bad += 1
-                return self._challenge(msg)
-            self.auth_ok += 1
+        gate = self._gate(conn, msg, now)
+        if gate is not self.GO_ON:
+            return gate
         default = int(msg.get(b"Expires", b"3600"))
         for na in contacts(msg):
             ev = na.param(b"expires")

@@ -138,8 +138,10 @@ def test_keepalive_holds_the_connection_and_a_cut_is_recovered(lab_factory, tmp_
 
 
 @pytest.mark.parametrize("backup", ["tls2", "udp"])
-def test_two_flows_one_binding_and_the_standby_takes_over(lab_factory, tmp_path, backup):
-    lab = _lab(lab_factory, "plain")
+@pytest.mark.parametrize("profile", ["plain", "nat"])
+def test_two_flows_one_binding_and_the_standby_takes_over(lab_factory, tmp_path, profile,
+                                                          backup):
+    lab = _lab(lab_factory, profile)
     relay = Relay(lab.port_tls)
     second = _proxy(lab, "tls", lab.port_tls2) if backup == "tls2" else _proxy(lab, "udp")
     p = _phone(lab, tmp_path, "02:00:00:00:14:03", [_proxy(lab, "tls", relay.port), second],
