@@ -211,3 +211,18 @@ def test_sips_request_uri_gets_a_sips_contact():
     ring = [m for _, _, m in reg.responses[n:] if m.status == 180]
     assert ring and contacts(ring[0])[0].uri.to_bytes() == b"sips:alice@203.0.113.5:60001"
     assert parse(ring[0].to_bytes()).status == 180
+
+
+def test_after_a_network_change_the_first_flow_that_works_holds_the_binding():
+    link, reg, ua, clock = plain(flows=2)
+    assert [f.state for f in ua.flows] == [ob.UP, ob.STANDBY]
+    # the new network: the first flow's server does not answer; the second connects at once
+    link.connect_policy["edge1.lab.test"] = "hang"
+    ua.network_changed(clock.now)
+    link.settle()
+    assert ua.flows[1].state == ob.STANDBY  # waits for the first flow's attempt
+    link.advance(11000)  # flow.connect_timeout (10 s): the first flow failed, the second goes
+    assert ua.flows[1].state == ob.UP and ua.flows[0].state in (ob.BACKOFF, ob.CONNECTING)
+    assert len(reg.live()) == 1 and b":6000" in reg.live()[0]
+    assert reg.live()[0] == link.of("registered")[-1].contact
+    no_internal_errors(link)

@@ -133,6 +133,8 @@ class UserAgent:
         """The board's network changed (new IP, Wi-Fi back): re-form every flow at once."""
         for f in self.flows:
             f.failures = 0  # a new network is a fresh start, not one more failure
+            f.settled = False  # and the first configured flow that works holds the binding
+        for f in self.flows:
             self._input(f, ob.REFORM, now, "network_changed")
 
     def stop(self, now):
