@@ -21,7 +21,8 @@ if LAB_DIR not in sys.path:
 
 from lab import Lab, LabError  # noqa: E402
 
-PORT_BASE = 15060
+# TINYSIP_LAB_PORT_BASE moves the session lab, so two test runs on one machine do not collide
+PORT_BASE = int(os.environ.get("TINYSIP_LAB_PORT_BASE", "15060"))
 LOG_LINES = 80
 
 _extra_labs = {}  # test nodeid -> Labs made by lab_factory, for the failure report
