@@ -42,7 +42,7 @@ def test_a_day_two_flows_tls_and_udp_exact_counts():
     assert w.bad == [] and w.min_gap == w.max_gap == 27000
     for name in ("flow_failed", "flow_recovering", "registration_failed", "message_dropped"):
         assert link.counts.get(name, 0) == 0, name
-    assert len(link.connects) == 2 and ua.ctx == {} and ua.stx == {}
+    assert len(link.connects) == 2 and ua.ctx == {}
     no_internal_errors(link)
 
 

@@ -109,6 +109,16 @@ def Config(cfg):
     s.media_ip = _str(cfg, "media.ip", "127.0.0.1").encode()
     s.media_port = _num(cfg, "media.port", 40000, 1024, 65534)
     s.ring_ms = _num(cfg, "call.ring_timeout", 60, 1, 3600, 1000)
+    # RFC 3325 §9: whose P-Asserted-Identity is believed: the proxy's over these transports
+    s.trust = lookup(cfg, "autoanswer.trust", ["tls"])
+    if not isinstance(s.trust, list) or [t for t in s.trust if t not in ("tls", "tcp", "udp")]:
+        raise ConfigError("autoanswer.trust", 'must be a list of "tls", "tcp", "udp"')
+    # bounded state: calls held at once (ringing, answered, ending); more get 503
+    s.max_calls = _num(cfg, "call.max", 2, 1, 8)
+    # a call whose RTP stops is ended with BYE; a loopback call has a length limit
+    s.rtp_timeout_ms = _num(cfg, "call.rtp_timeout", 60, 1, 86400, 1000)
+    s.auto_rtp_timeout_ms = _num(cfg, "autoanswer.rtp_timeout", 30, 1, 86400, 1000)
+    s.auto_max_ms = _num(cfg, "autoanswer.max_duration", 600, 1, 86400, 1000)
     s.certs = _certificates(cfg)
 
     value = lookup(cfg, "outbound")

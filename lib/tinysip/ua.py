@@ -17,10 +17,14 @@ Outputs, drained by the driver after every input:
     media_failed(call_id, reason, now)) and ACT_MEDIA_STOP with media_stopped(call_id, rx,
     tx, now).
 Calls: an INVITE is auto-answered only when Answer-Mode/Priv-Answer-Mode asks for it, the
-policy allows it (invite.may_auto_answer: over a registered flow, caller in
+policy allows it (invite.caller + may_auto_answer: the proxy's P-Asserted-Identity over
+a registered flow of a transport in autoanswer.trust, or a verified RFC 8224 Identity, is in
 config autoanswer.allow) and the offer is an RFC 6849 loopback offer; the call is then
 loopback only (the mirror, never a microphone). Any other INVITE rings: call_incoming,
 then answer(call_id, now) or reject(call_id, now, status), or 480 after call.ring_timeout.
+Bounded state: requests outside a call are answered statelessly (§8.2.7), INVITEs refused
+(busy, 420, 403, 503 beyond call.max) too; a running call whose RTP stops (the driver
+reports media_rx(call_id, now)) or that lasts too long is ended with BYE.
 Certificates (RFC 6072, only with config certificates.*; tinysip.certservice is imported on
 the first registration): subscribe_certificate(uri, now), certificate(aor, now),
 certificate_unsupported(aor, now) for a 437; set_wall_clock(epoch_s, now) when the board
@@ -37,7 +41,7 @@ where the method stays readable.
 """
 from tinysip import invite as iv
 from tinysip import outbound as ob
-from tinysip.compat import const, hexlify
+from tinysip.compat import const, sha256_hex
 from tinysip.digest import DigestClient
 from tinysip.errors import ParseError
 from tinysip.events import Event
@@ -45,7 +49,7 @@ from tinysip.framing import FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG, 
 from tinysip.framing import StreamFramer
 from tinysip.message import error_response, parse, response
 from tinysip.register import R_FAIL, R_OK, R_PROVISIONAL, R_RETRY, R_REWRITE, Registration
-from tinysip.transaction import ClientTransaction, ServerTransaction
+from tinysip.transaction import ClientTransaction
 from tinysip.loopback import answer as loopback_answer
 from tinysip.sdp import parse as parse_sdp
 
@@ -90,7 +94,9 @@ class UserAgent:
         self.conns = {}  # conn id -> (flow, StreamFramer)
         self._conn_seq = 0
         self.ctx = {}  # branch -> (ClientTransaction, flow)
-        self.stx = {}  # (branch, method) -> (ServerTransaction, conn)
+        # requests outside a call are answered statelessly (RFC 3261 §8.2.7): no server
+        # transaction, no stored response, whatever a peer sends; this keys their To tags
+        self.tag_key = rng(8)
         # call id -> [Call, flow, SDP offer bytes until answered, media params (type, mode,
         # pt), mode, media state: 0 none, 1 opening, 2 running, 3 stopping]
         self.calls = {}
@@ -112,9 +118,12 @@ class UserAgent:
         t = None
         for f in self.flows:
             t = _earliest(t, f.next_timer())
-        for d in (self.ctx, self.stx, self.calls):
+        for d in (self.ctx, self.calls):
             for e in d.values():
                 t = _earliest(t, e[0].next_timer())
+        for e in self.calls.values():
+            if e[5] == 2:  # media running: its inactivity and length limits
+                t = _earliest(_earliest(t, e[6]), e[7])
         if self.certsvc is not None:
             t = _earliest(t, self.certsvc.next_timer())
         return t
@@ -526,7 +535,13 @@ class UserAgent:
             if tx.terminated:
                 self.ctx.pop(branch, None)
         for cid in list(self.calls):
-            c = self.calls[cid][0]
+            e = self.calls[cid]
+            if e[5] == 2 and (now >= e[6] or e[7] is not None and now >= e[7]):
+                e[5] = 4  # the limits fire once; _call_flush stops the mirror
+                e[0].end_reason = "rtp_timeout" if now >= e[6] else "max_duration"
+                e[0].step(iv.HANGUP, now)  # BYE (or, not yet acknowledged, end it)
+                self._call_flush(cid, now)
+            c = e[0]
             t = c.next_timer()
             if t is not None and now >= t:
                 state = c.state
@@ -536,14 +551,6 @@ class UserAgent:
                 self._call_flush(cid, now)
         if self.certsvc is not None:
             self.certsvc.handle_timer(now)
-        for key in list(self.stx):
-            tx, conn = self.stx[key]
-            t = tx.next_timer()
-            if t is not None and now >= t:
-                tx.handle_timer(now)
-                self._flush(tx, conn)
-            if tx.terminated:
-                del self.stx[key]
 
     def _register_failed(self, f, now, status, reason, timeout=False):
         if f.state == ob.STOPPED:
@@ -638,7 +645,7 @@ class UserAgent:
                         e[0].invite.branch if e[4] != "out" else None):
                     # the same call on another branch: a fork of it (or a loop) reached us
                     # twice; the first goes on, this one is refused (RFC 3261 §8.2.2.2)
-                    self._send(conn, response(msg, 482, to_tag=hexlify(self.rng(6))).to_bytes())
+                    self._send(conn, response(msg, 482, to_tag=self._tag(msg)).to_bytes())
                     self._ev("request_answered", f.index, m, 482)
                     return
                 if m != b"INVITE" or msg.to_tag is not None:  # else a retransmitted INVITE
@@ -661,12 +668,6 @@ class UserAgent:
                 self._send(conn, response(msg, 481).to_bytes())  # no such dialog/transaction
                 self._ev("request_answered", f.index, m, 481)
                 return
-        key = (msg.branch, msg.method)
-        entry = self.stx.get(key)
-        if entry is not None:  # a retransmission: the transaction repeats its answer
-            entry[0].receive_request(now)
-            self._flush(entry[0], conn)
-            return
         common = [(b"Allow", ALLOW), (b"Supported", SUPPORTED)]
         extra = common
         if msg.ruri.scheme not in (b"sip", b"sips"):
@@ -682,19 +683,18 @@ class UserAgent:
                 extra = common + [(b"Accept", b"application/sdp")]
             else:
                 status = 405 if msg.method in _SIP_METHODS else 501
-        resp = response(msg, status, to_tag=hexlify(self.rng(6)))
+        resp = response(msg, status, to_tag=self._tag(msg))
         for name, value in extra:
             resp.add(name, value)
-        data = resp.to_bytes()
-        if (msg.branch and msg.branch.startswith(b"z9hG4bK") and len(msg.branch) > 7
-                and msg.method != b"INVITE"):  # no INVITE server transaction: stateless
-            tx = ServerTransaction(msg, now, not f.udp, t1=self.cfg.t1)
-            self.stx[key] = (tx, conn)
-            tx.respond(data, status, now)
-            self._flush(tx, conn)
-        else:
-            self._send(conn, data)  # no RFC 3261 branch: answer statelessly
+        # stateless (§8.2.7): a retransmission is answered again the same way; nothing is
+        # kept, so a flood of OPTIONS or MESSAGEs costs no heap beyond the answer in flight
+        self._send(conn, resp.to_bytes())
         self._ev("request_answered", f.index, msg.method, status)
+
+    def _tag(self, msg):
+        """The To tag of a stateless answer: the same for every copy of one request."""
+        return sha256_hex(self.tag_key + (msg.call_id or b"") + (msg.from_tag or b"")
+                          + (msg.branch or b""))[:12]
 
     # -- calls (the phone as called party) ------------------------------------------------
     def _on_invite(self, f, msg, now):
@@ -705,8 +705,15 @@ class UserAgent:
         am = iv.answer_mode(msg)
         auto = am is not None and am[1] == b"auto"
         require = am is not None and am[2]
-        allowed = auto and iv.may_auto_answer(msg, cfg.autoanswer,
-                                              f.state == ob.UP and b is not None)
+        # who is calling, as far as anyone vouches: the proxy's P-Asserted-Identity over a
+        # registered flow of a trusted transport (RFC 3325 §9: TLS by default), or an RFC
+        # 8224 Identity signed by our domain; never From, never a UDP source by default
+        verified = None
+        if auto and self.certsvc is not None and self.certsvc.domain is not None:
+            verified = iv.identity_from(msg, self.certsvc.domain.ec_point, self.wall_s(now))
+        who = iv.caller(msg, f.state == ob.UP and b is not None and (
+            "tls" if f.tls else "udp" if f.udp else "tcp") in cfg.trust, verified)
+        allowed = auto and iv.may_auto_answer(who, cfg.autoanswer)
         params = None
         status = 0
         try:  # the parsed offer is dropped at once; media_ready parses the body again
@@ -718,27 +725,37 @@ class UserAgent:
         for e in self.calls.values():
             if e[0].state != iv.ENDED:
                 busy = True
-        if unknown:
+        extra = [(b"Allow", ALLOW), (b"Supported", SUPPORTED)]
+        if len(self.calls) >= cfg.max_calls:
+            status = 503  # bounded state: nothing is stored for this one
+            extra.append((b"Retry-After", b"%d" % (cfg.t1 // 100 + 1)))
+        elif unknown:
             status = 420
+            extra.append((b"Unsupported", b", ".join(unknown)))
         elif busy:
             status = 486
         elif auto and require and not allowed:
             status = 403  # RFC 5373: the required mode cannot be honoured
         elif params is None:
             allowed = False  # an auto-answered call is loopback only: ring instead
-        ring = None if status or allowed else cfg.ring_ms
-        call = iv.Call(msg, now, via, contact, self.rng, cfg.t1, ring)
-        self.calls[msg.call_id] = [call, f, msg.body if params else None, params,
-                                   "auto" if allowed else "manual", 0]
-        who = msg.get(b"P-Asserted-Identity") or msg.get(b"From")
-        self._ev("call_incoming", f.index, msg.call_id, iv.addr(who or b""),
+        self._ev("call_incoming", f.index, msg.call_id,
+                 who or iv.addr(msg.get(b"From") or b""),
                  am[1] + (b";require" if require else b"") if am else None)
         if status:
-            if unknown:
-                call.extra = [(b"Unsupported", b", ".join(unknown))]
-            call.final = status
-            call.step(iv.REJECT, now)
-        elif allowed:
+            # refused statelessly (§8.2.7): the same answer to every retransmission, its
+            # ACK absorbed, and no call kept, so a flood of INVITEs costs no heap
+            resp = response(msg, status, to_tag=self._tag(msg))
+            for name, value in extra:
+                resp.add(name, value)
+            self._send(f.conn, resp.to_bytes())
+            self._ev("call_ended", msg.call_id, "rejected", status, 0, 0)
+            return
+        call = iv.Call(msg, now, via, contact, self.rng, cfg.t1,
+                       None if allowed else cfg.ring_ms)
+        # [Call, flow, offer, media params, mode, media state, RTP deadline, length limit]
+        self.calls[msg.call_id] = [call, f, msg.body if params else None, params,
+                                   "auto" if allowed else "manual", 0, None, None]
+        if allowed:
             call.extra = [(am[0], b"Auto")]
             self.answer(msg.call_id, now)
         self._call_flush(msg.call_id, now)
@@ -815,7 +832,7 @@ class UserAgent:
                  self.rng, DigestClient(cfg.username, cfg.password, self.rng), headers, cfg.t1,
                  not f.udp, cfg.ring_ms if answer_ms is None else answer_ms, cfg.user_agent)
         cid = d.call_id
-        self.calls[cid] = [d, f, None, None, "out", 0]
+        self.calls[cid] = [d, f, None, None, "out", 0, None, None]
         self._ev("call_outgoing", f.index, cid, target)
         self._call_flush(cid, now)
         return cid
@@ -882,6 +899,7 @@ class UserAgent:
             return
         c = e[0]
         e[5] = 2  # running
+        self._arm_media(e, now)
         if c.state != iv.RINGING:  # cancelled meanwhile
             self._call_flush(call_id, now)
             return
@@ -891,6 +909,22 @@ class UserAgent:
         p = e[3]
         self._ev("call_answered", call_id, e[4], p[0], p[2], port)
         self._call_flush(call_id, now)
+
+    def _arm_media(self, e, now):
+        """The mirror runs: end the call when its RTP stops (autoanswer.rtp_timeout for an
+        auto-answered call, call.rtp_timeout otherwise) or, auto-answered, when it has
+        lasted autoanswer.max_duration: a call whose BYE never comes must not keep the
+        phone busy for ever."""
+        c = self.cfg
+        e[6] = now + (c.auto_rtp_timeout_ms if e[4] == "auto" else c.rtp_timeout_ms)
+        e[7] = now + c.auto_max_ms if e[4] == "auto" else None
+
+    def media_rx(self, call_id, now):
+        """The driver saw RTP for the call's mirror: its inactivity limit starts again."""
+        e = self.calls.get(call_id)
+        if e is not None and e[5] == 2:
+            e[6] = now + (self.cfg.auto_rtp_timeout_ms if e[4] == "auto"
+                          else self.cfg.rtp_timeout_ms)
 
     def media_failed(self, call_id, reason, now):
         e = self.calls.get(call_id)

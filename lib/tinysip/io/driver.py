@@ -144,11 +144,15 @@ class Driver:
         for item in self.poll.poll(wait):
             # MicroPython's poll returns the registered object, CPython's a file descriptor
             obj = item[0]
-            for m in self.media.values():  # RTP first: it is the latency-sensitive path
+            for key, m in self.media.items():  # RTP first: the latency-sensitive path
                 if m.sock is obj or (isinstance(obj, int) and m.sock.fileno() == obj):
+                    mir = getattr(m, "mirror", None)  # a call's mirror (not a loopcall port)
+                    sent = mir.tx if mir is not None else 0
                     for _ in range(64):  # bounded: a flood must not starve signalling
                         if not m.step():
                             break
+                    if mir is not None and mir.tx != sent:  # RTP that was mirrored
+                        ua.media_rx(key, self.clock.now())
                     obj = None
             if obj is None:
                 continue
