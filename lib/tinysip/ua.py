@@ -537,10 +537,15 @@ class UserAgent:
         for cid in list(self.calls):
             e = self.calls[cid]
             if e[5] == 2 and (now >= e[6] or e[7] is not None and now >= e[7]):
-                e[5] = 4  # the limits fire once; _call_flush stops the mirror
-                e[0].end_reason = "rtp_timeout" if now >= e[6] else "max_duration"
-                e[0].step(iv.HANGUP, now)  # BYE (or, not yet acknowledged, end it)
-                self._call_flush(cid, now)
+                if e[0].state == iv.CONFIRMED:
+                    e[5] = 4  # the limits fire once; _call_flush stops the mirror
+                    e[0].end_reason = "rtp_timeout" if now >= e[6] else "max_duration"
+                    e[0].step(iv.HANGUP, now)  # BYE
+                    self._call_flush(cid, now)
+                else:  # the 2xx is not acknowledged yet: the ACK, or Timer H, decides
+                    e[6] = now + 1000
+                    if e[7] is not None and now >= e[7]:
+                        e[7] = e[6]
             c = e[0]
             t = c.next_timer()
             if t is not None and now >= t:
@@ -717,7 +722,8 @@ class UserAgent:
         params = None
         status = 0
         try:  # the parsed offer is dropped at once; media_ready parses the body again
-            params = loopback_answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0, False)[1][:3]
+            params = loopback_answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0, False)[1]
+            params = params[:3] + params[4:]  # type, mode, pt, the offer's RTP ip and port
         except ParseError as e:  # not an offer the mirror can serve
             status = e.status if require and allowed else 0
         unknown = iv.requires_unknown(msg, SUPPORTED)
@@ -871,7 +877,12 @@ class UserAgent:
             return False
         p = e[3]
         e[5] = 1  # opening the mirror: media_ready (or media_failed) goes on
-        self.actions.append((ACT_MEDIA, call_id, p[1], p[2], self.cfg.media_port))
+        # an even port drawn at random from media.port_min..port_max (the driver walks on
+        # from it when taken), so the mirror's port cannot be guessed from the config
+        lo = self.cfg.media_port
+        r = self.rng(3)
+        port = lo + (r[0] << 16 | r[1] << 8 | r[2]) % ((self.cfg.media_port_max - lo) // 2 + 1) * 2
+        self.actions.append((ACT_MEDIA, call_id, p[1], p[2], port, p[3], p[4]))
         return True
 
     def reject(self, call_id, now, status=486):

@@ -1,0 +1,220 @@
+"""Issue 15: the hostile network, replayed against the phone behind the lab edge (Kamailio,
+the reference deployment) on 127.0.0.0/8, bounded in count and time.
+
+Each attack comes from strangers (sources spread over 127.0.0.x, as many hosts would be),
+and each test then checks what matters: the phone never auto-answered a stranger, it is
+still registered (no flow failed), a legitimate loopback call from the allowed caller
+placed afterwards gets every packet mirrored, and nothing inside the phone broke
+(no internal_error). The phone runs from its ROMFS image in a constrained heap, as on a
+device.
+"""
+import random
+import socket
+import time
+
+import pytest
+
+from caller import Call, loopback_call, sipp_binary
+from conftest import peer_unavailable
+from phone import Phone, build_romfs, lab_config
+
+USERS = {"phone1": "secret1", "tester": "testpw", "mallory": "mallorypw"}
+ALLOW = "sip:tester@lab.test"
+HEAP = "160k"  # the ROMFS phone idles in ~90 KB (make bench); a flood must not need more
+PORT_BASE = 22060
+
+
+@pytest.fixture(scope="module")
+def romfs(tmp_path_factory):
+    return build_romfs(tmp_path_factory.mktemp("hostile-romfs"))
+
+
+@pytest.fixture
+def edge(lab_factory):
+    if sipp_binary() is None:
+        peer_unavailable("sipp is not installed (make deps)")
+    return lab_factory("kamailio-hostile", port_base=PORT_BASE, users=USERS, flow_timer=30)
+
+
+def _phone(edge, tmp_path, romfs, mac, **extra):
+    cfg = lab_config(edge, mac, autoanswer={"allow": [ALLOW], "rtp_timeout": 3},
+                     media={"ip": "127.0.0.1", "port": 43000}, call={"ring_timeout": 2},
+                     **extra)
+    p = Phone(tmp_path, cfg, heap=HEAP, romfs=romfs)
+    p.wait_for("registered", timeout=20)
+    return p
+
+
+def _still_fine(edge, tmp_path, p, mark=0):
+    """Registered, no flow failed, nothing broke, and the allowed caller's loopback call
+    gets every packet back."""
+    assert p.proc.poll() is None, p.log()
+    bad = [e for e in p.events[mark:] if e.get("event") in ("flow_failed", "internal_error")]
+    assert bad == [], bad
+    rc, got, inc, end = loopback_call(edge, tmp_path, p, packets=20)
+    assert rc == 0 and got == 20, (rc, got, p.log()[-3000:])
+
+
+def _sender(i):
+    """A UDP socket on 127.0.0.<2 + i % 200>: one of many strangers."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.%d" % (2 + i % 200), 0))
+    return s
+
+
+def _options(edge, i, body=b""):
+    host, port = "127.0.0.%d" % (2 + i % 200), 5070 + i % 1000
+    return (b"OPTIONS sip:phone1@lab.test SIP/2.0\r\n"
+            b"Via: SIP/2.0/UDP %s:%d;branch=z9hG4bKflood%d;rport\r\n"
+            b"Max-Forwards: 70\r\n"
+            b"From: <sip:stranger%d@example.com>;tag=f%d\r\n"
+            b"To: <sip:phone1@lab.test>\r\n"
+            b"Call-ID: flood-%d@example.com\r\n"
+            b"CSeq: 1 OPTIONS\r\n"
+            b"Content-Length: %d\r\n\r\n" % (host.encode(), port, i, i, i, i, len(body)) + body)
+
+
+def test_relayed_options_flood_keeps_no_state_and_the_phone_answers(edge, tmp_path, romfs):
+    """Finding 3: 100 relayed OPTIONS a second for 20 s at a constrained heap. Each used to
+    keep a transaction and its response for Timer J (32 s): the heap filled, the TLS flow
+    was lost and the allowed caller's test call failed."""
+    p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:01")
+    mark = len(p.events)
+    socks = [_sender(i) for i in range(20)]
+    answered = 0
+    try:
+        for s in socks:
+            s.setblocking(False)
+        t0 = time.time()
+        for i in range(2000):  # 100/s for 20 s
+            socks[i % len(socks)].sendto(_options(edge, i), ("127.0.0.1", edge.port_udp))
+            while time.time() < t0 + (i + 1) / 100.0:
+                for s in socks:
+                    try:
+                        while True:
+                            data = s.recv(4096)
+                            answered += data.startswith(b"SIP/2.0 200")
+                    except OSError:
+                        pass
+                time.sleep(0.002)
+        time.sleep(1)
+        for s in socks:
+            try:
+                while True:
+                    answered += s.recv(4096).startswith(b"SIP/2.0 200")
+            except OSError:
+                pass
+    finally:
+        for s in socks:
+            s.close()
+    # the edge may rate-limit strangers (pike); what reaches the phone is answered
+    served = [e for e in p.events[mark:] if e.get("event") == "request_answered"
+              and e.get("method") == "OPTIONS"]
+    assert served and answered >= len(served) * 9 // 10, (answered, len(served))
+    assert not [e for e in p.events[mark:] if e.get("event") == "low_memory"]
+    _still_fine(edge, tmp_path, p, mark)
+    p.stop()
+
+
+def test_call_whose_bye_never_comes_ends_on_rtp_silence(edge, tmp_path, romfs):
+    """Finding 5: an answered call whose BYE never comes (the caller vanished) used to stay
+    up for ever, and the phone answered 486 to everyone after it."""
+    p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:02")
+    mark = len(p.events)
+    c = Call(edge, tmp_path, edge.aor("phone1"), "tester", "testpw",
+             answer_mode="Answer-Mode: Auto", hold_ms=60000, timeout_s=90)
+    try:
+        p.wait_for("call_answered", start=mark, timeout=15)
+        time.sleep(1)  # SIPp acknowledges the 200
+        c.proc.kill()  # then the caller is gone: no RTP, no BYE
+        end = p.wait_for("call_ended", start=mark, timeout=15)
+        assert end["reason"] == "rtp_timeout"  # autoanswer.rtp_timeout = 3 s
+    finally:
+        c.finish(timeout=5)
+    _still_fine(edge, tmp_path, p, mark)  # not busy any more
+    p.stop()
+
+
+def _invite(i, frm, pai=None, route=None, transport=b"UDP"):
+    body = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n"
+            b"m=audio 4000 RTP/AVP 100\r\na=loopback:rtp-pkt-loopback\r\n"
+            b"a=loopback-source\r\na=rtpmap:100 encaprtp/8000\r\n")
+    return (b"INVITE sip:phone1@lab.test SIP/2.0\r\n"
+            b"Via: SIP/2.0/%s 127.0.0.9:5099;branch=z9hG4bKspoof%d;rport\r\n" % (transport, i)
+            + (b"Route: " + route + b"\r\n" if route else b"")
+            + b"Max-Forwards: 70\r\n"
+            b"From: <" + frm + b">;tag=s%d\r\n" % i
+            + b"To: <sip:phone1@lab.test>\r\n"
+            b"Call-ID: spoof-%d@example.com\r\nCSeq: 1 INVITE\r\n" % i
+            + b"Contact: <sip:x@127.0.0.9:5099>\r\n"
+            + (b"P-Asserted-Identity: <" + pai + b">\r\n" if pai else b"")
+            + b"Answer-Mode: Auto\r\nContent-Type: application/sdp\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def test_spoofed_identities_never_auto_answer(edge, tmp_path, romfs):
+    """Finding 1: a stranger's INVITE claiming the allowed caller (in From, or in its own
+    P-Asserted-Identity, with or without a Route) must never be auto-answered."""
+    p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:03")
+    mark = len(p.events)
+    s = _sender(7)
+    s.settimeout(0.5)
+    try:
+        for i, (pai, route) in enumerate([
+                (None, None), (ALLOW.encode(), None), (None, b"<sip:127.0.0.1;lr>"),
+                (ALLOW.encode(), b"<sip:127.0.0.1:%d;lr>" % edge.port_udp)]):
+            s.sendto(_invite(i, ALLOW.encode(), pai, route), ("127.0.0.1", edge.port_udp))
+            time.sleep(1.0)
+    finally:
+        s.close()
+    answered = [e for e in p.events[mark:] if e.get("event") == "call_answered"]
+    assert answered == [], answered
+    time.sleep(2.5)  # what rang has given up (call.ring_timeout)
+    _still_fine(edge, tmp_path, p, mark)
+    p.stop()
+
+
+def _mutate(rng, data):
+    b = bytearray(data)
+    for _ in range(rng.randint(1, 6)):
+        op = rng.randint(0, 5)
+        i = rng.randrange(len(b))
+        if op == 0:
+            b[i] = rng.randrange(256)
+        elif op == 1:
+            del b[i:i + rng.randint(1, 20)]
+        elif op == 2:
+            b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 30)))
+        elif op == 3:
+            b[i:i] = b"\r\n" * rng.randint(1, 3)
+        elif op == 4:
+            j = data.find(b"\r\n", i)
+            b[i:i] = data[i:j + 2] * rng.randint(2, 40) if j > 0 else b";x=y"
+        else:
+            b[i:i] = b";" + b"p" * rng.randint(1, 2000) + b"=1"
+    return bytes(b)
+
+
+def test_seeded_mutations_relayed_through_the_edge(edge, tmp_path, romfs):
+    """A seeded mutation fuzz run of OPTIONS, MESSAGE and INVITE through Kamailio: what the
+    edge relays, the phone answers or drops; it never breaks and keeps working."""
+    p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:04")
+    mark = len(p.events)
+    rng = random.Random(15)
+    socks = [_sender(i) for i in range(40)]
+    seeds = [_options(edge, 0), _options(edge, 1, b"hello").replace(b"OPTIONS", b"MESSAGE"),
+             _invite(0, b"sip:mallory@example.com")]
+    try:
+        for i in range(2000):
+            data = _mutate(rng, seeds[i % 3].replace(b"flood0", b"fz%d" % i)
+                           .replace(b"spoof0", b"fz%d" % i))
+            socks[i % len(socks)].sendto(data[:8000], ("127.0.0.1", edge.port_udp))
+            if i % 50 == 49:
+                time.sleep(0.05)
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(2)
+    assert not [e for e in p.events[mark:] if e.get("event") == "call_answered"]
+    _still_fine(edge, tmp_path, p, mark)
+    p.stop()
