@@ -1,7 +1,7 @@
 """`make bench`: every budgeted figure in one table (issue 7), each row with its budget and
 an OK / OVER status (OVER: the figure misses its budget, a ceiling or a floor).
 
-    .venv/bin/python tools/bench/run.py [--json] [--only heap,mirror,mpy,parse,boot,certs,recovery,pacing]
+    .venv/bin/python tools/bench/run.py [--json] [--only heap,mirror,mpy,parse,boot,certs,recovery,flood,pacing]
 
 Rows, in order:
 - heap: the smallest `-X heapsize` at which each phone scenario passes, by bisection against
@@ -25,6 +25,10 @@ Rows, in order:
 - recovery: a flow's failure to re-registered while another flow is up (TLS cut, UDP NAT
   rebinding) and a network change to every flow registered, on loopback
   (tools/bench/recovery.py, issue 6);
+- flood: strangers' OPTIONS relayed by the edge at 100/s for 20 s to the phone (ROMFS,
+  160 KB heap): a probe's round trip through Kamailio and the phone after the flood
+  (<= 100 ms, issue 15), during it, and the phone's worst-case state from its config
+  (tools/bench/flood.py);
 - pacing: the loopcall tool's send-timing error and drift at 50 pps for PACING_MINUTES
   (default 10) minutes (tools/bench/pacing.py).
 Lab ports: bases 38000-38900 (the interop tests use 15060, `make run` 5060). Benchmarks
@@ -41,7 +45,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = sys.executable
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-SECTIONS = ("heap", "mirror", "mpy", "parse", "boot", "certs", "recovery", "pacing")
+SECTIONS = ("heap", "mirror", "mpy", "parse", "boot", "certs", "recovery", "flood", "pacing")
 QUIET = False
 
 
@@ -260,6 +264,27 @@ def recovery_rows(t):
     return r
 
 
+def flood_rows(t):
+    """Issue 15: a relayed OPTIONS flood (tools/bench/flood.py)."""
+    say("relayed OPTIONS flood, 100/s for 20 s ...")
+    r = last_json(run(["tools/bench/flood.py", "--port-base", "38850", "--json"])) or {}
+    after, during = r.get("after") or {}, r.get("during") or {}
+    t.add("flood", "probe round trip after the flood, worst of 10", after.get("max_ms"), "ms",
+          100)
+    t.add("flood", "probe round trip during the flood, median / worst",
+          None if not during.get("n") else "%s / %s" % (during.get("median_ms"),
+                                                        during.get("max_ms")), "ms")
+    t.add("flood", "flood OPTIONS answered of sent",
+          "%s/%s" % (r.get("flood_answered"), r.get("flood_sent")) if r else None)
+    t.add("flood", "low_memory events + flow failures during the flood",
+          None if not r else r.get("low_memory", 0) + r.get("flow_failed", 0), "", 0)
+    b = r.get("state_bound") or {}
+    t.add("flood", "state bound: server transactions / calls / client transactions",
+          "%s / %s / %s" % (b.get("server_transactions"), b.get("calls"),
+                            b.get("client_transactions")) if b else None)
+    return r
+
+
 def pacing_rows(t):
     minutes = os.environ.get("PACING_MINUTES", "10")
     say("loopcall pacing, %s min at 50 pps ..." % minutes)
@@ -311,7 +336,8 @@ def main(argv):
     extra = {}
     for name, fn in (("heap", heap_rows), ("mirror", mirror_rows), ("mpy", mpy_rows),
                      ("parse", parse_rows), ("boot", boot_rows), ("certs", certs_rows),
-                     ("recovery", recovery_rows), ("pacing", pacing_rows)):
+                     ("recovery", recovery_rows), ("flood", flood_rows),
+                     ("pacing", pacing_rows)):
         if name in only:
             extra[name] = fn(t)
     doc = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "rows": t.rows,
