@@ -264,6 +264,25 @@ def test_range_message_says_the_range():
     assert "between" in msg
 
 
+# -- media: the mirror's RTP port range ---------------------------------------------------------
+def test_media_port_range_defaults_alias_and_errors():
+    c = Config(base())
+    assert (c.media_port, c.media_port_max) == (40000, 40998)  # 500 even ports
+    c = Config(with_(media={"port": 44000}))  # the older key names the range's start
+    assert (c.media_port, c.media_port_max) == (44000, 44998)
+    c = Config(with_(media={"port": 44000, "port_min": 30001, "port_max": 30011}))
+    assert (c.media_port, c.media_port_max) == (30002, 30011)  # RTP on even ports
+    c = Config(with_(media={"port_min": 65533}))
+    assert (c.media_port, c.media_port_max) == (65534, 65534)
+    c = Config(with_(media={"port_min": 50000, "port_max": 50000}))  # one fixed port
+    assert (c.media_port, c.media_port_max) == (50000, 50000)
+    assert names(error(with_(media={"port_min": 50000, "port_max": 49998})), "media.port_max")
+    assert names(error(with_(media={"port_min": 50001, "port_max": 50001})), "media.port_max")
+    for key in ("port", "port_min", "port_max"):
+        for bad in (80, 65535, 4.5, "40000", True):
+            assert names(error(with_(media={key: bad})), "media." + key), (key, bad)
+
+
 # -- outbound proxies ------------------------------------------------------------------------------
 def test_outbound_must_be_a_non_empty_list():
     for v in ("sips:edge1.lab.test", [], {}, None, 5):

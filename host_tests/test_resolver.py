@@ -85,8 +85,9 @@ class FakeDns:
         name = dns.parse(q).qname
         if name in self.silent:
             return
-        if name in self.spoof:
-            self.u.sendto(b"\xff\xff" + self._answer(q, True)[2:], peer)
+        if name in self.spoof:  # three forged replies queued right before the real one
+            for _ in range(3):
+                self.u.sendto(b"\xff\xff" + self._answer(q, True)[2:], peer)
         self.u.sendto(self._answer(q, True), peer)
 
     def _tcp(self):
@@ -184,6 +185,8 @@ def test_nxdomain_cached_servfail_not():
 
 
 def test_reply_with_wrong_id_is_ignored():
+    # each reply is read as one datagram (recv), so the forged ones before the real answer
+    # are dropped one by one and the answer after them still parses
     def t(srv, r):
         srv.spoof.append(b"sip.example.com")
         assert r.lookup(b"sip.example.com", dns.A) == [A_REC]

@@ -50,14 +50,16 @@ def test_allowed_caller_with_auto_and_loopback_offer_is_answered_by_the_mirror()
     assert ok.get(b"Answer-Mode") == b"Auto"
     assert ok.get(b"Contact") == b"<" + PUB + b";ob>"  # GRUU with ob on an outbound flow
     assert ok.get(b"Record-Route") == b"<sip:192.0.2.1:5061;transport=tls;lr>"
-    assert b"a=loopback-mirror" in ok.body and b"m=audio 40000 " in ok.body
-    assert b"c=IN IP4 192.0.2.50" in ok.body
     media = link.media_opened[-1]
-    assert media[0] == ACT_MEDIA and media[4] == 40000
+    port = media[4]  # media.port 40000: an even port of 40000..40998, drawn at random
+    assert media[0] == ACT_MEDIA and 40000 <= port <= 40998 and port % 2 == 0
+    assert media[5:] == (b"192.0.2.9", 30000)  # the offer's c=/m=: the only RTP source taken
+    assert b"a=loopback-mirror" in ok.body and b"m=audio %d " % port in ok.body
+    assert b"c=IN IP4 192.0.2.50" in ok.body
     inc = link.of("call_incoming")[-1]
     assert (inc.caller, inc.answer_mode) == (b"sip:tester@lab.test", b"auto")
     ans = link.of("call_answered")[-1]
-    assert (ans.mode, ans.loopback, ans.pt, ans.port) == ("auto", b"rtp-pkt-loopback", 100, 40000)
+    assert (ans.mode, ans.loopback, ans.pt, ans.port) == ("auto", b"rtp-pkt-loopback", 100, port)
     # ACK, then the caller hangs up
     tag = ok.to_tag
     link.inject(last_conn(link), invite(method=b"ACK", to=b"<sip:alice@lab.test>;tag=" + tag,
@@ -178,17 +180,45 @@ def test_ringing_call_keeps_the_offer_as_bytes_and_answers_the_port_bound():
     link.inject(last_conn(link), invite())
     cid = link.of("call_incoming")[-1].call_id
     e = ua.calls[cid]
-    assert e[2] == LOOP and e[3] == (b"rtp-pkt-loopback", 1, 100)  # not the parsed offer
+    # not the parsed offer: what the mirror needs, with the offer's RTP address
+    assert e[2] == LOOP and e[3] == (b"rtp-pkt-loopback", 1, 100, b"192.0.2.9", 30000)
     assert ua.answer(cid, clock.now)
     a = ua.pop_action()  # play the driver: the port asked for is taken, the next one bound
-    assert a[0] == ACT_MEDIA and a[2:] == (1, 100, 40000)
-    ua.media_ready(cid, 40002, clock.now)
+    assert a[0] == ACT_MEDIA and a[2:4] == (1, 100) and a[5:] == (b"192.0.2.9", 30000)
+    ua.media_ready(cid, a[4] + 2, clock.now)
     link.settle()
     ok = answers(reg, n)[-1]
-    assert ok.status == 200 and b"m=audio 40002 RTP/AVP 100\r\n" in ok.body
+    assert ok.status == 200 and b"m=audio %d RTP/AVP 100\r\n" % (a[4] + 2) in ok.body
     assert ua.calls[cid][2] is None  # answered: the offer is gone
-    assert link.of("call_answered")[-1].port == 40002
+    assert link.of("call_answered")[-1].port == a[4] + 2
     no_internal_errors(link)
+
+
+def test_each_answer_draws_the_mirror_port_from_the_media_port_range():
+    extra = {"media": {"ip": "192.0.2.50", "port_min": 41001, "port_max": 41006}}
+    link, reg, ua, clock = setup(extra=extra)
+    up(link)
+    ports = set()
+    for i in range(12):
+        n = len(reg.responses)
+        raw = invite(branch=b"z9hG4bKr%d" % i).replace(b"srv-call-1@", b"srv-call-r%d@" % i)
+        link.inject(last_conn(link), raw)
+        cid = link.of("call_incoming")[-1].call_id
+        assert ua.answer(cid, clock.now)
+        a = ua.pop_action()
+        assert a[0] == ACT_MEDIA and a[5:] == (b"192.0.2.9", 30000)
+        ports.add(a[4])
+        ua.media_failed(cid, "test", clock.now)  # a 500: the call ends once it is acked
+        link.settle()
+        tag = answers(reg, n)[-1].to_tag
+        ack = invite(method=b"ACK", to=b"<sip:alice@lab.test>;tag=" + tag, body=b"",
+                     branch=b"z9hG4bKr%d" % i)
+        link.inject(last_conn(link), ack.replace(b"srv-call-1@", b"srv-call-r%d@" % i))
+        assert cid not in ua.calls
+        no_internal_errors(link)
+        reg.responses.clear()  # the logs, not the phone, would outgrow a 256 KB heap
+        link.events.clear()
+    assert ports == {41002, 41004, 41006}  # even ports of the range only, every one drawn
 
 
 def test_cancel_while_ringing():

@@ -107,7 +107,13 @@ def Config(cfg):
     # calls: auto-answer only for these callers (none: off), where the mirror listens
     s.autoanswer = _uris(cfg, "autoanswer.allow", "caller URIs", 64)
     s.media_ip = _str(cfg, "media.ip", "127.0.0.1").encode()
-    s.media_port = _num(cfg, "media.port", 40000, 1024, 65534)
+    # each call's mirror port: an even port drawn at random from media_port..media_port_max
+    # (media.port is the older name of media.port_min); 500 even ports by default
+    lo = _num(cfg, "media.port_min", _num(cfg, "media.port", 40000, 1024, 65534), 1024, 65534)
+    s.media_port = lo = lo + (lo & 1)
+    s.media_port_max = _num(cfg, "media.port_max", min(lo + 998, 65534), 1024, 65534)
+    if s.media_port_max < lo:
+        raise ConfigError("media.port_max", "must be at least media.port_min (%d)" % lo)
     s.ring_ms = _num(cfg, "call.ring_timeout", 60, 1, 3600, 1000)
     # RFC 3325 §9: whose P-Asserted-Identity is believed: the proxy's over these transports
     s.trust = lookup(cfg, "autoanswer.trust", ["tls"])

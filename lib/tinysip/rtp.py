@@ -27,7 +27,10 @@ Header rules (RFC 6849 §6, §7; RFC 3550 §5.1):
 - Dropped: shorter than a header, not version 2, a PT in 64-95 (RTCP multiplexed on the
   RTP port, RFC 5761 §4: we do not loop RTCP, §9), a bad CSRC/extension/padding length, or
   bigger than the limit (a reply must fit `mtu` bytes; encaprtp adds 12).
-- Never more than received: at most one reply per datagram, and only from its bytes.
+- Never more than received: at most one reply per datagram, and only from its bytes (as
+  long as it, or 12 bytes longer with encaprtp). reflect(n) must be given exactly one
+  datagram: io.media reads one per step and never splits a read into several packets (one
+  forged 1,452-byte datagram of RTP headers used to come back as 121 packets).
 """
 import struct
 

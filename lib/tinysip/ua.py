@@ -9,7 +9,10 @@ Outputs, drained by the driver after every input:
     pop_action() -> (ACT_CONNECT, conn, host, port, tls, server_name, client, udp)
                     | (ACT_SEND, conn, bytes) | (ACT_CLOSE, conn)
                     | (ACT_RESOLVE, conn, host, port or None, transport param or None, sips)
-                    | (ACT_MEDIA, call_id, mode, pt, port) | (ACT_MEDIA_STOP, call_id) | None
+                    | (ACT_MEDIA, call_id, mode, pt, port, rtp_ip, rtp_port)
+                    | (ACT_MEDIA_STOP, call_id) | None
+    ACT_MEDIA: port is the RTP port to bind (drawn from media.port_min..port_max), rtp_ip
+    (bytes) / rtp_port the offer's c=/m= address: the only source the mirror may latch on.
     The driver answers ACT_RESOLVE with resolved(conn, locate.targets(...), now): RFC 3263,
     then the flow tries each target in turn (connect failure, timeout or 503: the next).
     A UDP conn carries datagrams: SIP, or STUN for the keepalive (RFC 5626 §4.4.2).
@@ -881,7 +884,8 @@ class UserAgent:
         # from it when taken), so the mirror's port cannot be guessed from the config
         lo = self.cfg.media_port
         r = self.rng(3)
-        port = lo + (r[0] << 16 | r[1] << 8 | r[2]) % ((self.cfg.media_port_max - lo) // 2 + 1) * 2
+        port = lo + (r[0] << 16 | r[1] << 8 | r[2]) % ((self.cfg.media_port_max - lo) // 2 + 1)
+        port += port - lo
         self.actions.append((ACT_MEDIA, call_id, p[1], p[2], port, p[3], p[4]))
         return True
 

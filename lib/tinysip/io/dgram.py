@@ -1,26 +1,28 @@
 """A UDP flow's socket: connected to its proxy, so the 5-tuple RFC 5626 keeps alive is fixed.
 
 Same interface as io.stream.StreamConn (sock, recv, send, close): the driver polls it like a
-stream, and each recv() is one datagram (SIP or STUN). A connected UDP socket also reports
-ICMP port-unreachable as ECONNREFUSED on the next read or write: the proxy is gone, so the
-flow fails at once instead of waiting out Timer F.
+stream, and each recv() is exactly one datagram (SIP or STUN) on both runtimes, read with
+io.udp.recv: on MicroPython `readinto` would hand back every queued datagram as one (the
+parser kept the first message and lost the rest: 18 of 40 back-to-back OPTIONS), so it reads
+with recv(4096), which leaves the datagram's bytes object as garbage (224 B for a 172-byte
+one, measured on the unix port; the figures are in io/udp.py) and needs a transient 4 KB
+block per read instead of a 4 KB buffer for the flow's life. CPython recv is one datagram too.
+A connected UDP socket also reports ICMP port-unreachable as ECONNREFUSED on the next read or
+write: the proxy is gone, so the flow fails at once instead of waiting out Timer F.
 """
 import socket
 
 from tinysip.io.stream import _EAGAIN, StreamError, _reason, local_address
-
+from tinysip.io.udp import recv, waiter
 
 _BUF = 4096  # the largest datagram taken: SIP over UDP stays under the MTU (RFC 3261 §18.1.1)
+_EMPTY = 8  # empty reads in a row that end the flow (ESP32 sockets then never read again)
 
 
 class DatagramConn:
     def __init__(self, host, port):
         self.host = host
         self.port = port
-        # one receive buffer for the flow's life: recv(65535) would ask the heap for a
-        # 64 KB block per datagram, more than a phone has in one piece
-        self._buf = bytearray(_BUF)
-        self._mv = memoryview(self._buf)
         try:
             addr = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
             self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
@@ -33,28 +35,34 @@ class DatagramConn:
             self.sock.close()
             raise StreamError("connect %s:%d (udp): %s" % (host, port, _reason(e)), False)
         self.sock.setblocking(False)
+        self._w = waiter(self.sock)
 
     def local(self):
         return local_address(self.sock)
 
     def recv(self):
-        """One datagram; None when nothing is ready (an empty datagram is skipped). One
-        longer than the buffer comes cut: its Content-Length then exceeds what arrived, and
-        the UA answers or drops it as malformed (RFC 3261 §18.3), with a message_dropped
-        event."""
-        s = self.sock
-        while True:
+        """One datagram; None when nothing is ready. An empty datagram is skipped; a run of
+        _EMPTY empty reads fails the flow (ESP32 marks a socket that read 0 bytes as closed
+        and reads nothing more from it: the flow re-forms on a new socket). One longer than
+        _BUF comes cut: its Content-Length then exceeds what arrived, and the UA answers or
+        drops it as malformed (RFC 3261 §18.3), with a message_dropped event. A heap too
+        fragmented for the read's 4 KB fails the flow too (it re-forms; the datagram is lost,
+        as UDP may lose it)."""
+        why = "empty datagrams"
+        for _ in range(_EMPTY):
             try:
-                n = s.recv_into(self._buf) if hasattr(s, "recv_into") else s.readinto(self._buf)
+                d = recv(self.sock, self._w, _BUF)
             except OSError as e:
                 if e.args and e.args[0] in _EAGAIN:
                     return None
-                raise StreamError("read %s:%d (udp): %s" % (self.host, self.port, _reason(e)),
-                                  False)
-            if n is None:
-                return None
-            if n:
-                return bytes(self._mv[:n])
+                why = _reason(e)
+                break
+            except MemoryError:
+                why = "out of memory"
+                break
+            if d is None or d:
+                return d
+        raise StreamError("read %s:%d (udp): %s" % (self.host, self.port, why), False)
 
     def send(self, data):
         try:

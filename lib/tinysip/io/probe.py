@@ -13,23 +13,24 @@ time.ticks_diff(ticks_us) (ticks_us wraps after ~17.9 min on ESP32; now_us must 
 least every ~8 min, which the poll loop does), on CPython time.perf_counter_ns() // 1000.
 Starting at 0 keeps the µs values small ints (31-bit on ESP32) for ~17 minutes of test.
 
-Sockets (measured facts in tinysip.io.media): MicroPython UDP sockets have no recv_into;
-readinto(buf, n) allocates nothing but reads like a stream, so a backlog of several
-datagrams comes back concatenated and a datagram longer than what is left is cut. Every
-reply of one test has the same size (our packet, +12 with encaprtp), so we read a whole
-number of that size and split the read by it (no slicing: Source.receive takes an offset).
-A read that is not a multiple of the size (a foreign datagram among ours) is fed whole:
-its first datagram is accounted, the rest of that read is lost to the measurement. CPython
-reads one datagram per recv_into. Sending uses sendto(buf, addr) with the source's own
-buffer (exactly one packet long, no slice) and a sockaddr resolved once by target(); the
-socket stays unconnected, so replies from another address reach receive() (and count as
-foreign when they carry no stamp).
+Sockets (measured facts in tinysip.io.udp): CPython reads one datagram per recv_into.
+MicroPython sockets have no read that keeps datagram boundaries without allocating (recv
+leaves ~224 B per reply). Every reply of one test has the same size (our packet, +12 with
+encaprtp), so MicroPython reads with readinto(buf, size): readinto stops once `size` bytes
+are in, so a backlog of replies comes one reply per read with no allocation and nothing is
+split afterwards. A longer datagram is cut to `size` (still one read; the kernel drops its
+rest); a shorter one (never one of ours) is read with whatever waits behind it, so a reply
+queued right behind a short foreign datagram is lost to the measurement (both count as
+foreign). Sending uses sendto(buf, addr) with the source's own buffer (exactly one packet
+long, no slice) and a sockaddr resolved once by target(); the socket stays unconnected, so
+replies from another address reach receive() (and count as foreign when they carry no
+stamp).
 """
 import socket
 import time
 from array import array
 
-from tinysip.io.udp import bind
+from tinysip.io.udp import bind, recv_into
 from tinysip.probe import ENCAP
 
 if hasattr(time, "ticks_us"):
@@ -40,8 +41,6 @@ else:
 
     def _ticks():
         return time.perf_counter_ns() // 1000
-
-_BACKLOG = 8  # replies one MicroPython read may carry
 
 
 class ProbePort:
@@ -58,7 +57,7 @@ class ProbePort:
         self.sock, self.port = bind(host, port, tries)
         self.addr = None
         self.size = len(source.buf) + (12 if source.mode == ENCAP else 0)  # one reply
-        self.rbuf = bytearray(self.size * _BACKLOG if self.mp else 2048)
+        self.rbuf = bytearray(self.size if self.mp else 2048)
         self.interval = source.interval_ms * 1000
         self.start = None  # now_us of packet 0
         self.errs = array("i", bytearray(4 * source.capacity))  # send time - due time, µs
@@ -109,30 +108,21 @@ class ProbePort:
         src = self.source
         s = self.sock
         buf = self.rbuf
-        size = self.size
         got = 0
         while True:
             try:
-                if self.mp:
-                    n = s.readinto(buf, len(buf))
-                    if n is None:
-                        return got
+                if self.mp:  # one reply per read (see the module docstring), no allocation
+                    n = s.readinto(buf, self.size)
                 else:
-                    n = s.recv_into(buf)
-            except OSError as e:  # EAGAIN (CPython: BlockingIOError), or ICMP unreachable
+                    n = recv_into(s, None, buf, len(buf))
+            except OSError as e:  # ICMP unreachable
                 if e.args and e.args[0] not in (11, 35):
                     self.errors += 1  # the next step() reads what waits behind it
                 return got
-            now = self.now_us()
-            if self.mp and n > size and n % size == 0:  # readinto joined same-size replies
-                off = 0
-                while off < n:
-                    src.receive(buf, size, now, off)
-                    off += size
-                    got += 1
-            else:
-                src.receive(buf, n, now)
-                got += 1
+            if not n:  # None: nothing waits; 0: an empty datagram (ESP32: then all are)
+                return got
+            src.receive(buf, n, self.now_us())
+            got += 1
 
     def timing(self):
         """Send timing error (actual - scheduled, µs) over the packets sent: dict(p50_us,

@@ -11,6 +11,11 @@ What it accepts: only an answer from the server's address (the UDP socket is con
 with our query ID and our question (case-insensitive), QR set. A reply that fails any of
 these, or does not parse, is ignored and the wait goes on. NXDOMAIN and empty answers are
 cached as negatives (dns.Cache keeps them briefly); a timeout or SERVFAIL is not cached.
+
+Reading: one answer per recv(4096), once poll says one waits, on every runtime: recv is
+one datagram, where MicroPython's readinto would join a spoofed reply and the real one
+queued behind it into one unparseable read (io/udp.py has the measurements). The few
+hundred bytes recv allocates per answer do not matter on this path.
 """
 import os
 import select
