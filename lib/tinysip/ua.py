@@ -101,7 +101,8 @@ class UserAgent:
         # transaction, no stored response, whatever a peer sends; this keys their To tags
         self.tag_key = rng(8)
         # call id -> [Call, flow, SDP offer bytes until answered, media params (type, mode,
-        # pt), mode, media state: 0 none, 1 opening, 2 running, 3 stopping]
+        # pt, the offer's RTP ip and port), mode, media state: 0 none, 1 opening, 2 running,
+        # 3 stopping, 4 its limits fired; the RTP inactivity deadline; the length limit]
         self.calls = {}
         self.actions = []
         self.events = []

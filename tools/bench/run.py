@@ -177,12 +177,18 @@ def heap_rows(t):
 def mirror_rows(t):
     say("measuring the RTP mirror ...")
     data = last_json(run(["tools/bench/mirror.py", "--json"])) or {}
-    zc = [r for r in data.get("results", []) if r["read"] == "zero-copy"]
-    bpp = [r["bytes_per_packet"] for r in zc]
-    t.add("mirror", "RTP mirror, bytes allocated per packet, steady state (worst mode)",
-          None if not bpp or None in bpp else max(bpp), "B", 0)
-    t.add("mirror", "RTP mirror, packets/s (slowest mode)",
-          min(r["packets_per_s"] for r in zc) if zc else None, "/s", 20000, floor=True)
+    # the phone reads exactly one datagram per read (issue 15): MicroPython has no
+    # allocation-free way to, so its figure misses the 0 B budget; zero-copy (readinto, which
+    # merges a backlog) is what the host-side probe uses, shown for comparison
+    for read, label in (("exact", "the phone's one-datagram read"),
+                        ("zero-copy", "readinto, probe side")):
+        rows = [r for r in data.get("results", []) if r["read"] == read]
+        bpp = [r["bytes_per_packet"] for r in rows]
+        t.add("mirror", "RTP mirror, bytes allocated per packet, %s (worst mode)" % label,
+              None if not bpp or None in bpp else max(bpp), "B", 0,
+              note="no allocation-free datagram read on MicroPython" if read == "exact" else "")
+        t.add("mirror", "RTP mirror, packets/s, %s (slowest mode)" % label,
+              min(r["packets_per_s"] for r in rows) if rows else None, "/s", 20000, floor=True)
 
 
 def mpy_rows(t):
