@@ -1,3 +1,4 @@
+# mpy: heap 320k
 """The firmware's boot on an ESP32 board, on the host: fake `machine`, `network`, `ntptime`
 and `neopixel` modules in sys.modules, the real firmware/app.py, esp32board.py and board
 modules. Wi-Fi comes up with backoff, the MAC is the station's, NTP sets the clock before

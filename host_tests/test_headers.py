@@ -282,3 +282,25 @@ def test_parse_port():
 def test_tokens():
     assert tokens([b"outbound, Path", b"gruu", b" , 100rel"]) == [b"outbound", b"path", b"gruu", b"100rel"]
     assert tokens([]) == []
+
+
+# ------------------------------------------------------------------ caps (issue 15)
+
+
+def test_caps_are_counted_before_splitting():
+    from tinysip.headers import MAX_PARAMS, MAX_VALUES
+
+    assert (MAX_PARAMS, MAX_VALUES) == (32, 64)
+    assert len(split_list(b", ".join([b"a"] * MAX_VALUES))) == MAX_VALUES
+    e = err(split_list, b",".join([b"a"] * (MAX_VALUES + 1)))
+    assert e.reason == "more than 64 list elements"
+    via = b"SIP/2.0/UDP h;branch=z9hG4bK1" + b";p" * (MAX_PARAMS - 1)
+    assert len(parse_via(via).params) == MAX_PARAMS
+    assert err(parse_via, via + b";q").reason == "Via with more than 32 parameters"
+    # header parameters and the URI's own are counted apart
+    uri = b"<sip:a@h" + b";u" * MAX_PARAMS + b">"
+    assert len(parse_name_addr(uri + b";t" * MAX_PARAMS).params) == MAX_PARAMS
+    e = err(parse_name_addr, uri + b";t" * (MAX_PARAMS + 1))
+    assert e.reason == "header value with more than 32 parameters"
+    e = err(parse_name_addr, b"sip:a@h" + b";t" * (MAX_PARAMS + 1))  # addr-spec form
+    assert e.reason == "header value with more than 32 parameters"

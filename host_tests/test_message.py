@@ -629,3 +629,34 @@ def test_module_exports():
                  "error_response", "reason_phrase"):
         assert hasattr(message, name), name
     assert parse_name_addr(parse(INVITE).get(b"To")).display == b"Bob"
+
+
+# ------------------------------------------------------------------ where the head ends (issue 15)
+
+
+def test_a_line_starting_with_cr_or_lf_ends_the_head():
+    # Kamailio 5.6's parser rule, so the phone and its proxy agree: CRLF CRLF, LF LF, and
+    # CRLF CR followed by anything else (the body starts after the CR)
+    for end, body in ((b"\r\n\r\n", b"abc"), (b"\n\n", b"abc"), (b"\r\n\r", b"abc"),
+                      (b"\r\n\n", b"abc"), (b"\n\r\n", b"abc"), (b"\r\n\r", b"")):
+        data = opt(cl=False)[:-2] + b"Content-Length: %d" % len(body) + end + body
+        m = parse(data, datagram=False)
+        assert m.body == body and m.get(b"Content-Length") == b"%d" % len(body), end
+        assert m.call_id == b"c1"
+    # a head ending CRLF CR right before another request: not a header of this one (a
+    # datagram's bytes past Content-Length are dropped)
+    data = opt()[:-1] + opt().replace(b"c1", b"c2")
+    m = parse(data)
+    assert m.call_id == b"c1" and m.body == b"" and len(m.headers) == 6
+
+
+def test_error_response_copies_only_the_five_lines():
+    many = b"".join(b"X-%d: v\r\n" % i for i in range(700)) + b"v: SIP/2.0/TCP h2\r\n"
+    data = opt(many)
+    e = bad(data)
+    assert e.reason == "more than 64 header lines"
+    m = parse(error_response(data, e))
+    assert [h[0] for h in m.headers] == [b"Via", b"From", b"To", b"Call-ID", b"CSeq", b"Via",
+                                        b"Warning", b"Content-Length"]
+    assert m.get_all(b"Via")[1] == b"SIP/2.0/TCP h2"  # compact "v" spelled out
+    assert reason_phrase(414) == b"Request-URI Too Long"

@@ -600,23 +600,38 @@ def test_malformed_response_dropped():
 
 
 def test_framing_errors_drop_close_and_recover():
+    # a bad Content-Length or a message too large costs that message, not the flow
+    # (issue 15): the framer keeps step (host_tests/test_limits.py has the answers)
     link, reg, ua, clock = setup()
     conn = last_conn(link)
     mark = link.mark()
     link.inject(conn, b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -5\r\n\r\n")
+    link.inject(conn, b"SIP/2.0 200 OK\r\nContent-Length: x\r\n\r\n")
+    assert link.names(mark) == ["message_dropped"] * 2
+    link, reg, ua, clock = setup(extra={"sip.max_message": 2048})  # oversize: 5000 skipped
+    mark = link.mark()
+    link.inject(last_conn(link), b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5000\r\n\r\n")
+    for _ in range(5):
+        link.inject(last_conn(link), b"x" * 1000)
+    link.inject(last_conn(link), request(b"OPTIONS"))
+    assert "513 message larger than 2048 bytes" in link.of("message_dropped", mark)[0].reason
+    assert [(r.status, r.cseq_method) for r in answers(reg)] == [(200, b"OPTIONS")]
+    assert link.counts.get("flow_failed", 0) == 0 and link.closes == []
+    # a stream that cannot be followed (no start line within sip.max_message) is closed
+    link, reg, ua, clock = setup(extra={"sip.max_message": 2048})
+    conn = last_conn(link)
+    mark = link.mark()
+    link.inject(conn, b"\x16\x03\x01" + b"z" * 3000)
     assert link.names(mark)[0] == "message_dropped"
     assert "framing" in link.of("message_dropped", mark)[0].reason
     assert first(link, "flow_failed").reason == "framing_error"
     assert (clock.now, conn) in link.closes
     assert link.connects[-1][1] != conn and link.connects[-1][0] == clock.now
     assert link.counts["registered"] == 2
-    link, reg, ua, clock = setup(extra={"sip.max_message": 2048})  # oversize
-    link.inject(last_conn(link), b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5000\r\n\r\n")
-    assert first(link, "flow_failed").reason == "framing_error"
-    link, reg, ua, clock = setup(start=False)  # while registering: backoff
+    link, reg, ua, clock = setup(start=False, extra={"sip.max_message": 2048})  # backoff
     reg.silent = True
     link.start()
-    link.inject(last_conn(link), b"SIP/2.0 200 OK\r\nContent-Length: x\r\n\r\n")
+    link.inject(last_conn(link), b"SIP/2.0 200 OK\r\n" + b"X-Pad: pad\r\n" * 800)
     assert first(link, "flow_failed").reason == "framing_error"
     assert ua.flows[0].state == ob.BACKOFF
     no_internal_errors(link)
