@@ -6,7 +6,8 @@
 set -euo pipefail
 
 PACKAGES=(
-    kamailio                    # kamailio, kamcmd
+    kamailio                    # kamailio, kamcmd; its modules include sanity.so and pike.so
+                                # (the lab edge's syntax checks and per-source rate limit)
     kamailio-tls-modules
     kamailio-outbound-modules
     kamailio-extra-modules

@@ -259,7 +259,7 @@ class UdpPeer(object):
             "From: <%s>;tag=%s" % (self.uri, from_tag),
             "To: <%s>%s" % (to_uri or ruri, (";tag=" + to_tag) if to_tag else ""),
             "Call-ID: " + (call_id or (uuid.uuid4().hex + "@peer")),
-            "CSeq: %d %s" % (cseq, "INVITE" if method == "ACK" else method),
+            "CSeq: %d %s" % (cseq, method),
             "Contact: <%s>" % self.uri,
         ]
         lines += ["Route: " + r for r in routes]
@@ -332,12 +332,13 @@ def peer(lab):
 
 
 def test_port_layout(lab):
-    assert lab.ports == {
-        "udp": 15060, "tls": 15061, "tls_expired": 15062, "tls_wronghost": 15063,
-        "tls_untrusted": 15064, "registrar": 15070, "mtls": 15065, "certsvc": 15080,
-        "tcp": 15066, "tls2": 15067,
+    base = lab.port_base  # 15060 unless TINYSIP_LAB_PORT_BASE moves the session lab
+    assert dict((role, port - base) for role, port in lab.ports.items()) == {
+        "udp": 0, "tls": 1, "tls_expired": 2, "tls_wronghost": 3, "tls_untrusted": 4,
+        "mtls": 5, "tcp": 6, "tls2": 7, "tls_cnonly": 8, "registrar": 10, "certsvc": 20,
     }
-    assert (lab.port_udp, lab.port_tls, lab.port_registrar) == (15060, 15061, 15070)
+    assert (lab.port_udp, lab.port_tls, lab.port_registrar, lab.port_tls_cnonly) == (
+        base, base + 1, base + 10, base + 8)
     assert lab.running and lab.pid > 0
     assert os.path.exists(lab.log_path) and os.path.exists(lab.cfg_path)
     assert "uptime" in lab.rpc("core.uptime")
@@ -446,6 +447,31 @@ def test_negative_ports_fail_verification(lab, role, why):
     assert why in str(info.value), str(info.value)
 
 
+def test_cnonly_port_serves_a_lab_ca_certificate_without_subjectaltname(lab):
+    """The finding-9 certificate: chains to the lab CA, names the server only in its CN."""
+    ctx = tls_context(lab)
+    ctx.check_hostname = False  # look at the certificate itself
+    raw = socket.create_connection((lab.host, lab.port_tls_cnonly), timeout=TIMEOUT)
+    with ctx.wrap_socket(raw) as s:
+        cert = s.getpeercert()
+    assert "subjectAltName" not in cert, cert
+    cns = [v for rdn in cert["subject"] for k, v in rdn if k == "commonName"]
+    assert cns == ["127.0.0.1", "localhost", "lab.test"], cert
+    # OpenSSL never matches an IP in the CN, and with hostname_checks_common_name off not a
+    # DNS name either (RFC 9525); CPython's default still falls back to the CN for DNS names
+    with pytest.raises(ssl.SSLCertVerificationError) as info:
+        tls_connect(lab, lab.port_tls_cnonly).close()
+    assert "mismatch" in str(info.value)
+    strict = tls_context(lab)
+    strict.hostname_checks_common_name = False
+    raw = socket.create_connection((lab.host, lab.port_tls_cnonly), timeout=TIMEOUT)
+    with pytest.raises(ssl.SSLCertVerificationError) as info:
+        strict.wrap_socket(raw, server_hostname="lab.test")
+    raw.close()
+    assert "mismatch" in str(info.value)
+    tls_connect(lab, lab.port_tls_cnonly, server_hostname="lab.test").close()
+
+
 MPY_TLS = r"""
 import socket, ssl, sys
 
@@ -481,7 +507,8 @@ def test_micropython_tls_handshake(lab, tmp_path):
         pytest.skip("MicroPython unix port not found at " + mpy)
     script = tmp_path / "mpy_tls.py"
     script.write_text(MPY_TLS)
-    ports = [lab.port_tls, lab.port_tls_expired, lab.port_tls_wronghost, lab.port_tls_untrusted]
+    ports = [lab.port_tls, lab.port_tls_expired, lab.port_tls_wronghost, lab.port_tls_untrusted,
+             lab.port_tls_cnonly]
     r = subprocess.run([mpy, str(script), lab.ca_der] + [str(p) for p in ports],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -490,6 +517,9 @@ def test_micropython_tls_handshake(lab, tmp_path):
     assert result[str(lab.port_tls_expired)].startswith("FAIL") and "expired" in result[str(lab.port_tls_expired)]
     assert result[str(lab.port_tls_wronghost)].startswith("FAIL"), result
     assert result[str(lab.port_tls_untrusted)].startswith("FAIL") and "trusted CA" in result[str(lab.port_tls_untrusted)]
+    # mbedTLS alone takes the CN when there is no subjectAltName: why tinysip checks the
+    # certificate itself (io/stream.py, tinysip.tlsname); test_phone shows the phone refusing it
+    assert result[str(lab.port_tls_cnonly)] == "OK b'\\r\\n'", result
 
 
 # ------------------------------------------------------------------ tests: routing to the UA

@@ -93,6 +93,8 @@ def test_stop_unregisters(lab, phones):
     ("tls_expired", ("expired",)),
     ("tls_wronghost", ("cn", "hostname", "match")),
     ("tls_untrusted", ("trusted", "issuer", "signed")),
+    # finding 9: the names only in the CN, which mbedTLS alone would accept
+    ("tls_cnonly", ("no subjectaltname",)),
 ])
 def test_bad_server_certificates_never_register(lab, phones, role, words):
     mac = "02:00:00:00:02:%02x" % (lab.ports[role] % 256)
@@ -104,6 +106,36 @@ def test_bad_server_certificates_never_register(lab, phones, role, words):
     assert not phone.named("registered")
     check_backoff(phone.named("flow_recovering"), 1000, 8000)
     assert bindings_of(lab, mac) == []
+
+
+def test_a_dns_server_name_only_in_the_cn_is_refused_too(lab, phones):
+    """Finding 9 with a configured server name: the CN says lab.test, subjectAltName is absent."""
+    mac = "02:00:00:00:02:f9"
+    phone = phones(lab_config(lab, mac, ports=[lab.port_tls_cnonly],
+                              tls={"ca": lab.ca_der, "server_name": "lab.test"}))
+    err = phone.wait_for("tls_error")
+    assert err["server"] == "lab.test"
+    assert err["reason"] == ("TLS lab.test (127.0.0.1:%d): certificate has no subjectAltName "
+                             "(a server name only in the CN is not accepted)" % lab.port_tls_cnonly)
+    phone.wait_for("flow_recovering", failures=1, timeout=10)
+    assert not phone.named("registered")
+    assert bindings_of(lab, mac) == []
+
+
+def test_the_host_side_refuses_a_cn_only_certificate_too(lab):
+    """tools/loopcall runs the same io/stream.py on CPython: OpenSSL's CN fallback is off and
+    tinysip.tlsname checks the server certificate after the handshake."""
+    from tinysip.io.stream import StreamConn, StreamError
+
+    with open(lab.ca_der, "rb") as f:
+        ca = f.read()
+    for name in ("127.0.0.1", "localhost", "lab.test"):
+        with pytest.raises(StreamError) as e:
+            StreamConn("127.0.0.1", lab.port_tls_cnonly, True, name, ca, 3000)
+        assert e.value.args[1] is True, e.value.args
+        assert e.value.args[0].startswith("TLS %s (127.0.0.1:%d): " % (name, lab.port_tls_cnonly))
+        assert "mismatch" in e.value.args[0] or "no subjectAltName" in e.value.args[0]
+    StreamConn("127.0.0.1", lab.port_tls, True, "lab.test", ca, 3000).close()
 
 
 def test_dropped_connection_recovers_at_once(lab, phones):

@@ -43,7 +43,9 @@ def _proxy(lab, transport, port=None):
 
 
 def _phone(lab, work, mac, proxies, media_port, **extra):
-    cfg = lab_config(lab, mac, autoanswer={"allow": [ALLOW]},
+    # the proxy's assertion is believed on every transport here (loopback: nobody can spoof
+    # the lab); the default, TLS only, is tested in test_hostile and test_ua_hostile
+    cfg = lab_config(lab, mac, autoanswer={"allow": [ALLOW], "trust": ["tls", "tcp", "udp"]},
                      media={"ip": "127.0.0.1", "port": media_port}, call={"ring_timeout": 20},
                      **extra)
     cfg["outbound"] = proxies

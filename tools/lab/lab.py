@@ -21,6 +21,8 @@ Port layout (offsets from port_base):
     +6   tcp            UA-facing plain TCP (edge role, like tls: Path + flow token)
     +7   tls2           a second UA-facing TLS port, good certificate (edge role, like tls):
                         the second listener of RFC 3263 / multi-flow tests
+    +8   tls_cnonly     UA-facing TLS, certificate from the lab CA with the server's names
+                        only in the subject CN (no subjectAltName): RFC 9525 clients refuse it
     +10  registrar      internal UDP: registrar role (auth, save, lookup; certificate and
                         credential SUBSCRIBEs to the certificate service)
     +20  certsvc        NOT Kamailio: the UDP port where a test's certificate service (SIPp,
@@ -33,6 +35,14 @@ registrar's requests for a binding come back down the registering flow (TCP/TLS:
 connection or 430; UDP: the address the REGISTER came from, 430 when nothing answers within
 fr_timer / 2, so the registrar tries the instance's next flow).
 Kamailio's stun module answers RFC 5389 Binding requests on the UDP ports (udp, registrar).
+
+Trust boundary (the same on every edge listener; tools/lab/README.md "What the edge trusts"):
+only the registrar role is inside. Every request from outside is rate-limited per source IP
+(pike, Lab(pike_density=...)), sanity-checked and stripped of P-Asserted-Identity /
+P-Preferred-Identity; every dialog-creating one (INVITE, SUBSCRIBE, REFER without To tag) is
+digest-authenticated (407) and gets the authenticated user as P-Asserted-Identity, except a
+certificate SUBSCRIBE for a local user (RFC 6072, public data: to the certificate service
+only). Replies that match no transaction are dropped.
 
 Fault switch: Lab.fail_register(retry_after) makes every REGISTER (or, with role=, only
 those arriving on one listener) get `503 Service Unavailable` (+ `Retry-After: n`) until
@@ -83,11 +93,13 @@ PORT_OFFSETS = (
     ("mtls", 5),
     ("tcp", 6),
     ("tls2", 7),
+    ("tls_cnonly", 8),
     ("registrar", 10),
     ("certsvc", 20),
 )
 # roles served over TLS (the rest are UDP)
-TLS_ROLES = ("tls", "tls_expired", "tls_wronghost", "tls_untrusted", "mtls", "tls2")
+TLS_ROLES = ("tls", "tls_expired", "tls_wronghost", "tls_untrusted", "mtls", "tls2",
+             "tls_cnonly")
 # roles served over plain TCP
 TCP_ROLES = ("tcp",)
 # UA-facing edge listeners (fail_register(role=...) accepts these)
@@ -106,6 +118,7 @@ ROLE_TEXT = {
     "mtls": "edge, mutual TLS: good certificate, client certificate from user_ca required",
     "tcp": "edge, plain TCP (like tls: Path with flow token, registrar behind)",
     "tls2": "edge, second TLS port, good certificate (like tls; RFC 3263 second target)",
+    "tls_cnonly": "edge, TLS, certificate without subjectAltName (names only in the CN)",
     "registrar": "registrar role, internal UDP (auth, save, lookup; certificate/credential SUBSCRIBE)",
     "certsvc": "not Kamailio: the test's certificate service (SIPp UDP) listens here",
 }
@@ -243,11 +256,14 @@ class Lab(object):
                  min_expires=60, max_expires=3600, default_expires=3600, tcp_lifetime=None,
                  auth_algorithm="MD5", auth_qop=True, path_mode=1, outbound_mode=1,
                  fr_timer=10, fr_inv_timer=60, debug=2, shm_mb=64, pkg_mb=8, listen_extra=(),
-                 profile="outbound"):
+                 profile="outbound", pike_density=100):
         """`profile`: "outbound" (edge + registrar with outbound, Path and GRUU:
         kamailio.cfg), "plain" (registrar + usrloc only on the UA-facing ports, no outbound,
         path or GRUU: kamailio-plain.cfg) or "nat" (plain with nathelper's
-        fix_nated_register: the registrar routes to the address a REGISTER came from)."""
+        fix_nated_register: the registrar routes to the address a REGISTER came from).
+        `pike_density`: the edge's rate limit (outbound profile), requests per 2 s from one
+        source IP before pike drops that IP's requests (it blocks somewhere between 1x and
+        3x); every test shares 127.0.0.1, hence the generous default."""
         if profile not in PROFILES:
             raise ValueError("profile must be one of %s" % ", ".join(PROFILES))
         self.profile = profile
@@ -259,6 +275,9 @@ class Lab(object):
             raise ValueError("port_base out of range")
         if flow_timer < 0:
             raise ValueError("flow_timer must be >= 0")
+        if not isinstance(pike_density, int) or pike_density < 1:
+            raise ValueError("pike_density must be an int >= 1")
+        self.pike_density = pike_density
         for user, password in users.items():
             self._check_user(user, password)
         if not re.match(r"^[A-Za-z0-9.-]+$", domain):
@@ -298,6 +317,7 @@ class Lab(object):
         self.port_mtls = self.ports["mtls"]
         self.port_tcp = self.ports["tcp"]
         self.port_tls2 = self.ports["tls2"]
+        self.port_tls_cnonly = self.ports["tls_cnonly"]
         self.port_registrar = self.ports["registrar"]
         self.port_certsvc = self.ports["certsvc"]
         # x5u / Identity info URI the edge puts in the Identity headers it signs (nothing
@@ -388,6 +408,8 @@ class Lab(object):
             "PORT_MTLS": str(self.port_mtls),
             "PORT_TCP": str(self.port_tcp),
             "PORT_TLS2": str(self.port_tls2),
+            "PORT_TLS_CNONLY": str(self.port_tls_cnonly),
+            "PIKE_DENSITY": str(self.pike_density),
             "PORT_REGISTRAR": str(self.port_registrar),
             "PORT_CERTSVC": str(self.port_certsvc),
             "IDENTITY_X5U": self.identity_x5u,

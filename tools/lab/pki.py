@@ -8,6 +8,9 @@ make_pki(outdir) writes, each as a PEM and a DER file (certificate and private k
   wronghost       same CA, SAN only DNS:wrong.example
   rogue_ca        a second CA the phone does not trust
   untrusted       SAN like server, signed by rogue_ca
+  cnonly          issued by ca, NO subjectAltName: the server's names only in the subject
+                  (CN=127.0.0.1, CN=localhost, CN=lab.test). RFC 9525 clients refuse it;
+                  mbedTLS (MicroPython) and OpenSSL with a DNS name fall back to the CN
 
 RFC 6072 certificate service (issue 5):
 
@@ -64,6 +67,7 @@ SPEC = {
     "expired": ("ca", GOOD_SAN, "expired"),
     "wronghost": ("ca", ("dns:wrong.example",), "good"),
     "untrusted": ("rogue_ca", GOOD_SAN, "good"),
+    "cnonly": ("ca", (), "good"),
     "user_ca": (None, (), "ca"),
     "alice": ("user_ca", (ALICE,), "good"),
     "alice_new": ("user_ca", (ALICE,), "good"),
@@ -78,7 +82,7 @@ SPEC = {
     "phone1_cred": ("user_ca", ("uri:sip:phone1@lab.test",), "good"),
 }
 # generation order: issuers first
-ORDER = ("ca", "rogue_ca", "server", "expired", "wronghost", "untrusted",
+ORDER = ("ca", "rogue_ca", "server", "expired", "wronghost", "untrusted", "cnonly",
          "user_ca", "alice", "alice_new", "alice_ec", "alice_expired", "alice_future",
          "alice_wrongsan", "alice_rogue", "alice_self", "identity", "rogue_identity",
          "phone1_cred")
@@ -117,6 +121,8 @@ COMMON_NAMES = {
     "expired": "lab.test (expired)",
     "wronghost": "wrong.example",
     "untrusted": "lab.test (untrusted issuer)",
+    # one CN attribute per name the phone may use for the lab (a tuple: several CNs)
+    "cnonly": ("127.0.0.1", "localhost", "lab.test"),
     "user_ca": "tinysip lab user certificate CA",
     "alice": "alice@lab.test",
     "alice_new": "alice@lab.test (renewed)",
@@ -200,10 +206,11 @@ def _new_key(name):
 
 def _build(name, key, issuer_cert, issuer_key, now):
     issuer_name, san, kind = SPEC[name]
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tinysip interop lab"),
-        x509.NameAttribute(NameOID.COMMON_NAME, COMMON_NAMES[name]),
-    ])
+    cns = COMMON_NAMES[name]
+    if not isinstance(cns, tuple):
+        cns = (cns,)
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tinysip interop lab")]
+                        + [x509.NameAttribute(NameOID.COMMON_NAME, cn) for cn in cns])
     not_before, not_after = _validity(kind, now)
     builder = (
         x509.CertificateBuilder()
@@ -239,7 +246,8 @@ def _build(name, key, issuer_cert, issuer_key, now):
         eku = EKU.get(name, (_SERVER_AUTH, _CLIENT_AUTH))
         if eku:
             builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), False)
-        builder = builder.add_extension(_san(san), False)
+        if san:  # cnonly: no subjectAltName extension at all
+            builder = builder.add_extension(_san(san), False)
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
         )

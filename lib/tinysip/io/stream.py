@@ -12,9 +12,19 @@ non-blocking and read from the poll loop. Per-runtime differences are kept here:
 - A client certificate (the RFC 6072 credential, DER certificate and PKCS#8 key) goes to
   MicroPython's load_cert_chain as bytes; CPython only loads it from files, so it is
   written to two private temporary PEM files for the call.
+- The server name must be in the certificate's subjectAltName (RFC 9525): a name only in
+  the subject CN is refused. mbedTLS falls back to the CN when a certificate has no
+  subjectAltName, and so does OpenSSL for a DNS name unless told not to. So after every
+  handshake tinysip.tlsname checks the server certificate itself (imported for that and
+  dropped again, it is not kept between connects): CPython gives it with getpeercert(True);
+  MicroPython's SSLSocket has no getpeercert (mbedTLS built without
+  MBEDTLS_SSL_KEEP_PEER_CERTIFICATE), so the handshake's verify callback (tls.SSLContext
+  .verify_callback, MicroPython 1.23+, behind ssl.SSLContext._context) copies it. CPython's
+  own CN fallback is switched off as well (hostname_checks_common_name).
 """
 import socket
 import ssl
+import sys
 import time
 
 from tinysip.compat import MICROPYTHON
@@ -91,14 +101,36 @@ class StreamConn:
             raw.close()
             raise StreamError("no CA for TLS", True)
         server_name = server_name or host
+        # the server certificate as the handshake saw it (MicroPython), and whether the heap
+        # could not hold a copy; the callback fills slots that exist: it must not allocate
+        # more than the copy, nor raise inside mbedTLS, nor return anything but an int.
+        # Its names are ones the firmware has interned already (n: the depth in the chain,
+        # 0 for the server's own certificate).
+        leaf = [None, False]
+
+        def verify_callback(cert, n):
+            if n == 0:
+                try:
+                    leaf[0] = bytes(cert)
+                except MemoryError:
+                    leaf[1] = True
+            return 0
+
         try:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.verify_mode = ssl.CERT_REQUIRED
-            if hasattr(ctx, "check_hostname"):
+            if hasattr(ctx, "check_hostname"):  # CPython (setattr: no interned name)
                 ctx.check_hostname = True
+                setattr(ctx, "hostname_checks_common_name", False)
             ctx.load_verify_locations(cadata=ca_der)
             if client is not None:
                 _load_client(ctx, client[0], client[1])
+            if MICROPYTHON:
+                try:
+                    getattr(ctx, "_context", ctx).verify_callback = verify_callback
+                except AttributeError:
+                    raise ValueError("this firmware cannot show the server certificate "
+                                     "(tls verify_callback, MicroPython 1.23+)")
             self.sock = ctx.wrap_socket(raw, server_hostname=server_name)
             # MicroPython may defer the handshake to the first write: SIP speaks first, but
             # verification must fail here, before any SIP byte, so force it now.
@@ -106,9 +138,33 @@ class StreamConn:
                 self.sock.do_handshake()
             else:
                 self.sock.write(b"")
+            why = None
+            if not MICROPYTHON:
+                leaf[0] = getattr(self.sock, "getpeercert")(True)
+            if leaf[1]:
+                raise MemoryError
+            if leaf[0] is None:
+                why = "no server certificate seen"
+            else:
+                from tinysip import tlsname
+
+                why = tlsname.match(leaf[0], server_name)
         except (OSError, ValueError) as e:
-            raw.close()
+            self.close()
             raise StreamError("TLS %s (%s:%d): %s" % (server_name, host, port, _reason(e)), True)
+        except MemoryError:  # the driver fails the flow, which backs off and retries
+            self.close()
+            raise
+        finally:
+            leaf[0] = None
+            if sys.modules.pop("tinysip.tlsname", None) is not None:
+                try:
+                    delattr(sys.modules["tinysip"], "tlsname")
+                except (AttributeError, KeyError):
+                    pass
+        if why is not None:
+            self.close()
+            raise StreamError("TLS %s (%s:%d): %s" % (server_name, host, port, why), True)
         self.sock.setblocking(False)  # CPython's wrap_socket detached `raw` already
 
     def local(self):
