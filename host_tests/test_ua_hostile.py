@@ -158,3 +158,4 @@ def test_a_loopback_call_has_a_length_limit():
     end = link.of("call_ended")[-1]
     assert end.reason == "max_duration" and cid not in ua.calls
     no_internal_errors(link)
+

@@ -122,9 +122,11 @@ def Config(cfg):
     # bounded state: calls held at once (ringing, answered, ending); more get 503
     s.max_calls = _num(cfg, "call.max", 2, 1, 8)
     # a call whose RTP stops is ended with BYE; a loopback call has a length limit
-    s.rtp_timeout_ms = _num(cfg, "call.rtp_timeout", 60, 1, 86400, 1000)
-    s.auto_rtp_timeout_ms = _num(cfg, "autoanswer.rtp_timeout", 30, 1, 86400, 1000)
-    s.auto_max_ms = _num(cfg, "autoanswer.max_duration", 600, 1, 86400, 1000)
+    # (ms) RTP silence that ends a manual / an auto-answered call, an auto-answered call's
+    # length: one attribute (each name costs the phone heap)
+    s.rtp_limits = (_num(cfg, "call.rtp_timeout", 60, 1, 86400, 1000),
+                    _num(cfg, "autoanswer.rtp_timeout", 30, 1, 86400, 1000),
+                    _num(cfg, "autoanswer.max_duration", 600, 1, 86400, 1000))
     s.certs = _certificates(cfg)
 
     value = lookup(cfg, "outbound")

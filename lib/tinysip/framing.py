@@ -20,7 +20,7 @@ message.parse() answers it; the UA sends that answer and keeps the flow):
   exactly Content-Length body bytes are skipped;
 - a head longer than max_size whose first line is a start line: the bytes so far are
   handed on (parse() answers 513 from their whole lines), the rest of the head is dropped
-  line by line (its Content-Length noted, up to DROP_MAX x max_size), then the body;
+  line by line (its Content-Length noted, up to _DROP_MAX x max_size), then the body;
 - no Content-Length, a bad or conflicting one: the head is handed on (parse() answers 400)
   and the framer hunts: it drops lines until one looks like a start line (keepalives
   still count);
@@ -28,7 +28,7 @@ message.parse() answers it; the UA sends that answer and keeps the flow):
   head is handed on without it (400) and the next message starts there.
 FRAME_ERROR (once; then the stream is dead and the transport must be closed) only when the
 stream cannot be followed any more: no start line within max_size bytes (garbage), a head
-that does not end within DROP_MAX x max_size bytes, or one line longer than max_size.
+that does not end within _DROP_MAX x max_size bytes, or one line longer than max_size.
 """
 from tinysip.compat import const
 from tinysip.errors import ParseError
@@ -42,7 +42,7 @@ FRAME_ERROR = const(4)
 PING = b"\r\n\r\n"
 PONG = b"\r\n"
 
-DROP_MAX = const(4)  # a head too large is followed for up to this many times max_size
+_DROP_MAX = const(4)  # a head too large is followed for up to this many times max_size
 
 # what next() is doing
 _IDLE = const(0)  # between messages: keepalives, then a start line (hunting for one)
@@ -306,8 +306,8 @@ class StreamFramer:
                 self.need = b + self.cl
                 continue
             self.buf = buf[i:]
-            if self.need > DROP_MAX * self.max_size or len(buf) - i > self.max_size:
+            if self.need > _DROP_MAX * self.max_size or len(buf) - i > self.max_size:
                 return self._fail(513, "header block larger than %d bytes"
-                                  % (DROP_MAX * self.max_size))
+                                  % (_DROP_MAX * self.max_size))
             return None
         return None

@@ -8,16 +8,17 @@ A parsed name-addr or Via is a plain Params object (see uri.py) holding the fiel
 parser sets; `param(name)` reads a header parameter.
 
 Caps, counted before anything is split (parsed, a Via or Contact costs the heap 20-35
-times its bytes and a URI parameter ~170 B on the 64-bit port): MAX_VALUES elements in one
+times its bytes and a URI parameter ~170 B on the 64-bit port): _MAX_VALUES elements in one
 comma list (split_list; Message.values applies it across all lines of a header: RFC 4475
 longreq has 34 Vias, a proxy chain stops at Max-Forwards 70) and uri.MAX_PARAMS parameters
 per Via or name-addr. Over a cap is a 400 naming it.
 """
 from tinysip.compat import const
 from tinysip.errors import ParseError
-from tinysip.uri import MAX_PARAMS, Params, is_token, parse_port, parse_uri  # noqa: F401 is_token
+from tinysip.uri import Params, is_token, parse_port, parse_uri  # noqa: F401 is_token
 
-MAX_VALUES = const(64)
+_MAX_VALUES = const(64)
+_MAX_PARAMS = const(32)  # uri's: a private const per module costs the phone no name
 
 # The bytes bytes.strip() removes, for code that trims by offsets instead of slicing
 STRIP_WS = b" \t\r\n\x0b\x0c"
@@ -78,8 +79,8 @@ def _split_plain(value, sep):
 
 def split_list(value):
     """A comma-separated header value as a list of non-empty stripped elements."""
-    if value.count(b",") >= MAX_VALUES:
-        raise ParseError(400, "more than %d list elements" % MAX_VALUES)
+    if value.count(b",") >= _MAX_VALUES:
+        raise ParseError(400, "more than %d list elements" % _MAX_VALUES)
     out = split_top(value, 44)
     for item in out:
         if not item:
@@ -105,10 +106,10 @@ def unquote(value):
 
 
 def _count(value, start, what):
-    """Raise the 400 of a value with more than MAX_PARAMS ';' from `start` on (one C call:
+    """Raise the 400 of a value with more than _MAX_PARAMS ';' from `start` on (one C call:
     the check comes before split_top() allocates the pieces)."""
-    if value.count(b";", start) > MAX_PARAMS:
-        raise ParseError(400, "%s with more than %d parameters" % (what, MAX_PARAMS))
+    if value.count(b";", start) > _MAX_PARAMS:
+        raise ParseError(400, "%s with more than %d parameters" % (what, _MAX_PARAMS))
 
 
 def _params(obj, pieces):

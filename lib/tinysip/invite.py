@@ -4,7 +4,7 @@ answer modes and the auto-answer policy.
 Owns: the call's state (ringing, answered until the ACK, confirmed, rejected, ended), the
 responses the phone sends for it (100, 180, the final, its 2xx retransmissions), the dialog
 (route set from Record-Route, remote target, CSeq numbers) and the BYE it sends; the pure
-policy functions `answer_mode`, `caller`, `identity_from` and `may_auto_answer`.
+policy functions `answer_mode`, `caller` and `may_auto_answer`.
 Must not: do I/O or read a clock (`now` is passed in), parse SDP or choose media (the UA
 hands the answer body), choose the flow (the UA sends what `pop_send` returns on the flow
 the INVITE came from).
@@ -112,20 +112,20 @@ def addr(value):
     return value.split(b";")[0].strip()
 
 
-def caller(msg, trusted, verified=None):
-    """Who the phone may believe is calling (URI bytes), or None.
+def caller(msg, trusted):
+    """The caller the phone's proxy asserts (URI bytes), or None.
 
     RFC 3325 §9: a P-Asserted-Identity means something only from inside the trust domain,
     over a connection that cannot be spoofed: `trusted` says the INVITE came over a
     registered TLS flow to the phone's own proxy (or TCP/UDP where config autoanswer.trust
-    says so). `verified` is the From URI an RFC 8224 Identity header vouched for (see
-    `identity_from`), which needs no trusted channel. From alone is never believed.
+    says so). The other voucher is an RFC 8224 Identity header (tinysip.identity). From
+    alone is never believed.
     """
     if trusted:
         pai = msg.get(b"P-Asserted-Identity")
         if pai:
             return addr(pai)
-    return verified
+    return None
 
 
 def may_auto_answer(who, allow):
@@ -137,47 +137,6 @@ def may_auto_answer(who, allow):
     for a in allow:
         if a.lower() == who:
             return True
-    return False
-
-
-def identity_from(msg, point, wall_s, max_age=60):
-    """The From URI of `msg` if its RFC 8224 Identity header verifies, else None.
-
-    `point` the uncompressed P-256 key of the domain that signs Identity headers
-    (config certificates.identity), `wall_s` the wall clock (s since 1970, None unknown).
-    RFC 8224 §6.2: the signature verifies, `iat` is within `max_age` seconds of now, and the
-    PASSporT's orig names the From (its `uri`, or its `tn` as the From user's digits) and
-    dest the To. Loads tinysip.passport only when a header is there.
-    """
-    value = msg.get(b"Identity")
-    if value is None or point is None or wall_s is None:
-        return None
-    from tinysip.passport import verify
-
-    good, claims = verify(value, point)
-    if not good:
-        return None
-    iat = claims["iat"]
-    if iat > wall_s + max_age or iat < wall_s - max_age:
-        return None
-    frm = addr(msg.get(b"From") or b"")
-    if not _names(claims["orig"], frm) or not _names(claims["dest"], addr(msg.get(b"To") or b"")):
-        return None
-    return frm
-
-
-def _names(party, uri):
-    """Does the PASSporT orig/dest object `party` name `uri`? (its uri, or tn = the user's
-    digits without visual separators or a leading +)"""
-    low = uri.lower().decode()
-    user = low.partition(":")[2].partition("@")[0].partition(";")[0]
-    digits = "".join(c for c in user if c not in "+-.()")
-    for key in ("uri", "tn"):
-        v = party.get(key)
-        for x in (v if isinstance(v, list) else [v]):
-            if isinstance(x, str) and x and (x.lower() == low if key == "uri"
-                                              else x.lstrip("+") == digits):
-                return True
     return False
 
 

@@ -21,23 +21,27 @@ phone's heap, with a wide margin over what real messages carry: a baresip INVITE
 by Kamailio has 15 header lines of at most ~95 bytes, RFC 4475 longreq 45 lines, the
 longest 594 bytes):
 - max_size bytes per message (sip.max_message, 16384): 513 Message Too Large;
-- MAX_HEADERS header lines (64): 400 "more than 64 header lines";
-- MAX_LINE bytes per header value (4096, folded lines joined; room for a registrar's 2xx
+- _MAX_HEADERS header lines (64): 400 "more than 64 header lines";
+- _MAX_LINE bytes per header value (4096, folded lines joined; room for a registrar's 2xx
   that lists ~10 bindings with GRUUs on one Contact line) and per name: 400 naming it;
-  no value may hold more than 2 x MAX_PARAMS ';' per comma-list element;
+  no value may hold more than 2 x _MAX_PARAMS ';' per comma-list element;
 - uri.MAX_URI bytes of Request-URI (1024): 414 Request-URI Too Long; of another URI: 400;
 - uri.MAX_PARAMS parameters per URI, Via or name-addr (32), headers.MAX_VALUES comma-list
-  elements per header (64) and MAX_CONTACTS parsed Contacts (32): 400 naming the cap.
+  elements per header (64) and _MAX_CONTACTS parsed Contacts (32): 400 naming the cap.
 """
 from tinysip.compat import const
 from tinysip.errors import ParseError
-from tinysip.headers import (MAX_VALUES, STRIP_WS, parse_name_addr, parse_uint, parse_via,
+from tinysip.headers import (STRIP_WS, parse_name_addr, parse_uint, parse_via,
                              split_list, tokens)
-from tinysip.uri import MAX_PARAMS, MAX_URI, is_token, parse_uri
+from tinysip.uri import is_token, parse_uri
 
-MAX_HEADERS = const(64)
-MAX_LINE = const(4096)
-MAX_CONTACTS = const(32)  # a REGISTER 2xx lists every binding of the AoR
+_MAX_HEADERS = const(64)
+# the caps of headers.py and uri.py again: private consts are folded, importing costs names
+_MAX_VALUES = const(64)
+_MAX_PARAMS = const(32)
+_MAX_URI = const(1024)
+_MAX_LINE = const(4096)
+_MAX_CONTACTS = const(32)  # a REGISTER 2xx lists every binding of the AoR
 
 # the five headers a response copies from its request (RFC 3261 §8.2.6); _LOW: their names
 # in lower case, each ended by '|', and _COMPACT the compact forms of the first four
@@ -152,8 +156,8 @@ class Message:
         n = 0
         for v in lines:
             n += v.count(b",") + 1
-        if n > MAX_VALUES:
-            raise ParseError(400, "more than %d %s values" % (MAX_VALUES, name.decode()))
+        if n > _MAX_VALUES:
+            raise ParseError(400, "more than %d %s values" % (_MAX_VALUES, name.decode()))
         out = []
         for v in lines:
             out.extend(split_list(v))
@@ -239,8 +243,8 @@ def _head(data):
     end, body = _end(data, start)
     if end < 0:
         end = n
-    if data.count(b"\n", start, end) > MAX_HEADERS:
-        raise ParseError(400, "more than %d header lines" % MAX_HEADERS)
+    if data.count(b"\n", start, end) > _MAX_HEADERS:
+        raise ParseError(400, "more than %d header lines" % _MAX_HEADERS)
     headers = []
     fault = None
     first = None
@@ -258,13 +262,13 @@ def _head(data):
             if i == start:
                 if sweep:
                     first = data[i:k]
-                elif k - i > MAX_URI:  # the Request-URI is the text between the first 2 SP
+                elif k - i > _MAX_URI:  # the Request-URI is the text between the first 2 SP
                     s1 = data.find(b" ", i, k)
                     s2 = data.find(b" ", s1 + 1, k) if s1 > i else -1
-                    if s2 - s1 > MAX_URI + 1 and data[i : i + 4].upper() != b"SIP/":
-                        raise ParseError(414, "Request-URI longer than %d bytes" % MAX_URI)
-                    if k - i > MAX_LINE:
-                        raise ParseError(400, "start line longer than %d bytes" % MAX_LINE)
+                    if s2 - s1 > _MAX_URI + 1 and data[i : i + 4].upper() != b"SIP/":
+                        raise ParseError(414, "Request-URI longer than %d bytes" % _MAX_URI)
+                    if k - i > _MAX_LINE:
+                        raise ParseError(400, "start line longer than %d bytes" % _MAX_LINE)
             elif k > i and data[i] in b" \t":  # a folded line continues the header above
                 if not sweep:
                     pass  # checked once joined
@@ -274,13 +278,13 @@ def _head(data):
                     while k > i and data[k - 1] in STRIP_WS:
                         k -= 1
                     h = headers[-1]
-                    if len(h[1]) + k - i >= MAX_LINE:
+                    if len(h[1]) + k - i >= _MAX_LINE:
                         raise ParseError(400, "%s header longer than %d bytes" % (
-                            _what(h[0]), MAX_LINE))
+                            _what(h[0]), _MAX_LINE))
                     v = h[1] = (h[1] + b" " + data[i:k]).strip()
-                    if v.count(b";") > 2 * MAX_PARAMS * (v.count(b",") + 1):
+                    if v.count(b";") > 2 * _MAX_PARAMS * (v.count(b",") + 1):
                         raise ParseError(400, "%s header with more than %d parameters in one "
-                                         "value" % (_what(h[0]), 2 * MAX_PARAMS))
+                                         "value" % (_what(h[0]), 2 * _MAX_PARAMS))
                 elif fault is None:
                     fault = ParseError(400, "folded line before any header")
             else:
@@ -304,15 +308,15 @@ def _head(data):
                         fault = ParseError(400, "bad header line")
                     headers.append([name, data[v:k]])
                 # no value carries so many ';' in one comma-list element (one that parse()
-                # splits is held to MAX_PARAMS by headers.py)
-                elif k - v > MAX_LINE or e - i > MAX_LINE or data.count(b";", v, k) > (
-                        2 * MAX_PARAMS * (data.count(b",", v, k) + 1)):
+                # splits is held to _MAX_PARAMS by headers.py)
+                elif k - v > _MAX_LINE or e - i > _MAX_LINE or data.count(b";", v, k) > (
+                        2 * _MAX_PARAMS * (data.count(b",", v, k) + 1)):
                     what = _what(data[i:e] if e - i < 41 else b"")
-                    if k - v > MAX_LINE or e - i > MAX_LINE:
+                    if k - v > _MAX_LINE or e - i > _MAX_LINE:
                         raise ParseError(400, "%s header longer than %d bytes" % (
-                            what, MAX_LINE))
+                            what, _MAX_LINE))
                     raise ParseError(400, "%s header with more than %d parameters in one "
-                                     "value" % (what, 2 * MAX_PARAMS))
+                                     "value" % (what, 2 * _MAX_PARAMS))
             i = j + 1
     return first, headers, body, fault
 
@@ -423,14 +427,14 @@ def parse(data, max_size=16384, datagram=True):
 
 def contacts(msg, keep=True):
     """Parsed Contact values of a message (the '*' wildcard is skipped); more than
-    MAX_CONTACTS of them is a ParseError(400), counted before any is parsed. With `keep`
+    _MAX_CONTACTS of them is a ParseError(400), counted before any is parsed. With `keep`
     False each is parsed (checked) and let go: the list is empty."""
     lines = msg.get_all(b"Contact")
     n = 0
     for value in lines:
         n += value.count(b",") + 1
-    if n > MAX_CONTACTS:
-        raise ParseError(400, "more than %d Contact values" % MAX_CONTACTS)
+    if n > _MAX_CONTACTS:
+        raise ParseError(400, "more than %d Contact values" % _MAX_CONTACTS)
     out = []
     for value in lines:
         if value.strip() != b"*":
@@ -529,7 +533,7 @@ def error_response(data, err):
                     have |= 1 << w
                     if w == 0:
                         vias += 1
-                        if vias > MAX_HEADERS:
+                        if vias > _MAX_HEADERS:
                             return None
                     c += 1
                     while c < k and data[c] in STRIP_WS:

@@ -108,22 +108,6 @@ def _uint(value, limit):
     return None
 
 
-def via_address(msg):
-    """(host, port) the registrar saw our request come from, from the top Via of its
-    response: `received` (else the sent-by host) and `rport` (RFC 3581); None when the Via
-    says neither (nothing learned) or cannot be read."""
-    vias = msg.values(b"Via")
-    try:
-        v = parse_via(vias[0])
-    except (ParseError, IndexError):
-        return None
-    received = v.param(b"received")
-    rport = _uint(v.param(b"rport"), 65535)
-    if not received and not rport:
-        return None
-    return received or v.host, rport or v.port or (5061 if v.transport == b"TLS" else 5060)
-
-
 class Binding:
     """What a successful REGISTER granted: `expires` (s; our contact's expires param, else
     the Expires header, else what we asked), `pub_gruu` and `temp_gruu` (URIs as bytes or
@@ -224,7 +208,15 @@ class Registration:
             b.temp_gruu = unquote(temp) if temp else None
             b.outbound = self.outbound and (self.force or msg.has_tag(b"Require", b"outbound"))
             if not b.outbound:
-                seen = via_address(msg)
+                seen = None  # where the registrar saw us: top Via received/rport (RFC 3581)
+                try:
+                    v = parse_via(msg.values(b"Via")[0])
+                    rport = _uint(v.param(b"rport"), 65535)
+                    if v.param(b"received") or rport:
+                        seen = (v.param(b"received") or v.host,
+                                rport or v.port or (5061 if v.transport == b"TLS" else 5060))
+                except (ParseError, IndexError):
+                    pass
                 if (seen is not None and self.address != seen[0] + b":%d" % seen[1]
                         and self.rewrites < 2):  # a NAT that moves on every request: stop
                     self.rewrites += 1

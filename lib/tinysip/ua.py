@@ -97,9 +97,6 @@ class UserAgent:
         self.conns = {}  # conn id -> (flow, StreamFramer)
         self._conn_seq = 0
         self.ctx = {}  # branch -> (ClientTransaction, flow)
-        # requests outside a call are answered statelessly (RFC 3261 §8.2.7): no server
-        # transaction, no stored response, whatever a peer sends; this keys their To tags
-        self.tag_key = rng(8)
         # call id -> [Call, flow, SDP offer bytes until answered, media params (type, mode,
         # pt, the offer's RTP ip and port), mode, media state: 0 none, 1 opening, 2 running,
         # 3 stopping, 4 its limits fired; the RTP inactivity deadline; the length limit]
@@ -181,13 +178,9 @@ class UserAgent:
         c = self.conns.get(conn)
         return c[0] if c is not None and c[0].conn == conn else None
 
-    def connected(self, conn, now, local=None):
-        """The driver connected `conn`; `local` its (ip str, port) when the socket can tell
-        (a plain registrar's Contact then names it from the first REGISTER on)."""
+    def connected(self, conn, now):
         f = self._flow_of(conn)
         if f is not None:
-            if local is not None:
-                f.registration.set_address(local[0].encode(), local[1])
             self._guard(self._input, f, ob.CONNECTED, now)
 
     def connection_failed(self, conn, now, reason, tls=False):
@@ -702,7 +695,7 @@ class UserAgent:
 
     def _tag(self, msg):
         """The To tag of a stateless answer: the same for every copy of one request."""
-        return sha256_hex(self.tag_key + (msg.call_id or b"") + (msg.from_tag or b"")
+        return sha256_hex(self.instance + (msg.call_id or b"") + (msg.from_tag or b"")
                           + (msg.branch or b""))[:12]
 
     # -- calls (the phone as called party) ------------------------------------------------
@@ -717,11 +710,12 @@ class UserAgent:
         # who is calling, as far as anyone vouches: the proxy's P-Asserted-Identity over a
         # registered flow of a trusted transport (RFC 3325 §9: TLS by default), or an RFC
         # 8224 Identity signed by our domain; never From, never a UDP source by default
-        verified = None
-        if auto and self.certsvc is not None and self.certsvc.domain is not None:
-            verified = iv.identity_from(msg, self.certsvc.domain.ec_point, self.wall_s(now))
         who = iv.caller(msg, f.state == ob.UP and b is not None and (
-            "tls" if f.tls else "udp" if f.udp else "tcp") in cfg.trust, verified)
+            "tls" if f.tls else "udp" if f.udp else "tcp") in cfg.trust)
+        if who is None and auto and msg.get(b"Identity") is not None:
+            from tinysip.identity import vouched  # only for a signed INVITE
+
+            who = vouched(msg, self.certsvc, self.wall_s(now))
         allowed = auto and iv.may_auto_answer(who, cfg.autoanswer)
         params = None
         status = 0
@@ -914,8 +908,11 @@ class UserAgent:
         if e is None:
             return
         c = e[0]
-        e[5] = 2  # running
-        self._arm_media(e, now)
+        e[5] = 2  # running: ended when its RTP stops, or (auto-answered) lasts too long, so
+        # a call whose BYE never comes cannot keep the phone busy for ever
+        lim = self.cfg.rtp_limits
+        e[6] = now + lim[1 if e[4] == "auto" else 0]
+        e[7] = now + lim[2] if e[4] == "auto" else None
         if c.state != iv.RINGING:  # cancelled meanwhile
             self._call_flush(call_id, now)
             return
@@ -926,21 +923,11 @@ class UserAgent:
         self._ev("call_answered", call_id, e[4], p[0], p[2], port)
         self._call_flush(call_id, now)
 
-    def _arm_media(self, e, now):
-        """The mirror runs: end the call when its RTP stops (autoanswer.rtp_timeout for an
-        auto-answered call, call.rtp_timeout otherwise) or, auto-answered, when it has
-        lasted autoanswer.max_duration: a call whose BYE never comes must not keep the
-        phone busy for ever."""
-        c = self.cfg
-        e[6] = now + (c.auto_rtp_timeout_ms if e[4] == "auto" else c.rtp_timeout_ms)
-        e[7] = now + c.auto_max_ms if e[4] == "auto" else None
-
     def media_rx(self, call_id, now):
         """The driver saw RTP for the call's mirror: its inactivity limit starts again."""
         e = self.calls.get(call_id)
         if e is not None and e[5] == 2:
-            e[6] = now + (self.cfg.auto_rtp_timeout_ms if e[4] == "auto"
-                          else self.cfg.rtp_timeout_ms)
+            e[6] = now + self.cfg.rtp_limits[1 if e[4] == "auto" else 0]
 
     def media_failed(self, call_id, reason, now):
         e = self.calls.get(call_id)

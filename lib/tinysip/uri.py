@@ -16,17 +16,17 @@ Choices:
   escaped.
 - No URI comparison (RFC 3261 §19.1.4): nothing in the UA compares URIs yet.
 - Caps, checked before anything is split out, so that what a peer's URI costs the heap
-  is bounded (a parsed parameter ~170 B on the 64-bit port): MAX_URI bytes per URI
+  is bounded (a parsed parameter ~170 B on the 64-bit port): _MAX_URI bytes per URI
   (Kamailio's own MAX_URI_SIZE; the longest URI in RFC 4475 is 107 bytes, a GRUU
-  Request-URI ~100) and MAX_PARAMS parameters per URI or header value (real ones carry up
+  Request-URI ~100) and _MAX_PARAMS parameters per URI or header value (real ones carry up
   to ~12: an IMS Contact's feature tags; RFC 4475 at most 5). Over a cap is a 400 naming
   it; message.parse() answers an over-long Request-URI 414 before it gets here.
 """
 from tinysip.compat import const
 from tinysip.errors import ParseError
 
-MAX_URI = const(1024)
-MAX_PARAMS = const(32)
+_MAX_URI = const(1024)
+_MAX_PARAMS = const(32)
 
 
 def is_token(value, extra=b"-.!%*_+`'~"):
@@ -151,8 +151,8 @@ def parse_uri(text):
     intermediate bytes object is heap the next packet may not find).
     """
     n = len(text)
-    if n > MAX_URI:
-        raise ParseError(400, "URI longer than %d bytes" % MAX_URI)
+    if n > _MAX_URI:
+        raise ParseError(400, "URI longer than %d bytes" % _MAX_URI)
     c = text.find(b":")
     scheme = text[:c] if c > 0 else b""
     if not is_token(scheme, b"+-.") or not 97 <= scheme[0] | 32 <= 122:
@@ -210,8 +210,8 @@ def parse_uri(text):
     params = []
     headers = None
     if end < n and text[end] == 59:  # ';'
-        if text.count(b";", end) > MAX_PARAMS:
-            raise ParseError(400, "URI with more than %d parameters" % MAX_PARAMS)
+        if text.count(b";", end) > _MAX_PARAMS:
+            raise ParseError(400, "URI with more than %d parameters" % _MAX_PARAMS)
         q = text.find(b"?", end)
         stop = n
         if q >= 0:

@@ -40,7 +40,8 @@ FEATURES = (
     ("resilient flows (issue 6: UDP, STUN, RFC 3263)", (
         "stun", "dns", "locate", "io/resolver", "io/dgram", "io/udp")),
     ("board (issue 7: ESP32 boot, Wi-Fi, LED)", ("firmware/esp32board",)),
-    ("hostile network (issue 15: TLS names)", ("tlsname",)),
+    ("hostile network (issue 15: TLS names, RFC 8224 Identity on INVITEs)",
+     ("tlsname", "identity")),
 )
 
 

@@ -12,7 +12,7 @@ write: the proxy is gone, so the flow fails at once instead of waiting out Timer
 """
 import socket
 
-from tinysip.io.stream import _EAGAIN, StreamError, _reason, local_address
+from tinysip.io.stream import _EAGAIN, StreamError, _reason
 from tinysip.io.udp import recv, waiter
 
 _BUF = 4096  # the largest datagram taken: SIP over UDP stays under the MTU (RFC 3261 §18.1.1)
@@ -36,9 +36,6 @@ class DatagramConn:
             raise StreamError("connect %s:%d (udp): %s" % (host, port, _reason(e)), False)
         self.sock.setblocking(False)
         self._w = waiter(self.sock)
-
-    def local(self):
-        return local_address(self.sock)
 
     def recv(self):
         """One datagram; None when nothing is ready. An empty datagram is skipped; a run of

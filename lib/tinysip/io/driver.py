@@ -67,7 +67,7 @@ class Driver:
                     continue
                 self.conns[conn] = s
                 self.poll.register(s.sock, select.POLLIN)
-                ua.connected(conn, self.clock.now(), s.local())
+                ua.connected(conn, self.clock.now())
             elif kind == ACT_CLOSE:
                 self.close(conn)
             elif kind == ACT_RESOLVE:  # (kind, conn, host, port, transport, sips): RFC 3263

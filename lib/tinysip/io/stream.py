@@ -57,16 +57,6 @@ def _load_client(ctx, cert, key):
         load_cert_chain(ctx, cert, key)
 
 
-def local_address(sock):
-    """(ip, port) of a connected socket's own end, or None where the socket cannot tell
-    (MicroPython has no getsockname: the registrar's Via rport says it instead)."""
-    try:
-        a = sock.getsockname()
-        return a[0], a[1]
-    except (AttributeError, OSError, TypeError, IndexError):
-        return None
-
-
 class StreamConn:
     """One connected TCP/TLS stream. `sock` is the object to register with select.poll."""
 
@@ -166,9 +156,6 @@ class StreamConn:
             self.close()
             raise StreamError("TLS %s (%s:%d): %s" % (server_name, host, port, why), True)
         self.sock.setblocking(False)  # CPython's wrap_socket detached `raw` already
-
-    def local(self):
-        return local_address(self.sock)
 
     def recv(self):
         """Bytes read now; b'' when the peer closed; None when nothing is ready."""
