@@ -8,7 +8,6 @@ from tinysip.transaction import (
     TERMINATED,
     TRYING,
     ClientTransaction,
-    ServerTransaction,
     new_branch,
 )
 
@@ -93,17 +92,15 @@ def test_new_branch_has_cookie_and_16_hex_digits():
 
 
 def test_keys_are_branch_and_method():
-    server = ServerTransaction(_parsed_request(b"REGISTER"), START, False)
-    assert server.key == (BRANCH, b"REGISTER")
     client = ClientTransaction(_request(b"REGISTER"), BRANCH, b"REGISTER", START, False)
-    assert client.key == server.key
+    assert client.key == (BRANCH, b"REGISTER")
     assert _key(_response(200, b"REGISTER")) == client.key
     assert _key(_response(180)) == (BRANCH, b"OPTIONS")
 
 
 # The figures as (state, input) -> (new state, actions); the action flags of transaction.py
-# (private consts there). Inputs: 0 1xx, 1 final, 2 Timer F (client) / request retransmission
-# (server), 3 Timer E (client), 4 Timer K / J, 5 transport error. Absent: absorbed.
+# (private consts there). Inputs: 0 1xx, 1 final, 2 Timer F, 3 Timer E, 4 Timer K,
+# 5 transport error. Absent: absorbed.
 PASS, SEND, E_UP, E_T2, END, ABORT = 4, 8, 16, 32, 64, 128
 FIGURE_6 = {
     (TRYING, 0): (PROCEEDING, PASS),
@@ -118,21 +115,8 @@ FIGURE_6 = {
     (PROCEEDING, 5): (TERMINATED, ABORT),
     (COMPLETED, 4): (TERMINATED, 0),
 }
-FIGURE_8 = {
-    (TRYING, 0): (PROCEEDING, PASS),
-    (TRYING, 1): (COMPLETED, PASS | END),
-    (PROCEEDING, 0): (PROCEEDING, PASS),
-    (PROCEEDING, 1): (COMPLETED, PASS | END),
-    (PROCEEDING, 2): (PROCEEDING, SEND),
-    (PROCEEDING, 5): (TERMINATED, ABORT),
-    (COMPLETED, 2): (COMPLETED, SEND),
-    (COMPLETED, 4): (TERMINATED, 0),
-    (COMPLETED, 5): (TERMINATED, ABORT),
-}
-
-
 def test_tables_are_the_figures():
-    for table, figure in ((transaction._CLIENT, FIGURE_6), (transaction._SERVER, FIGURE_8)):
+    for table, figure in ((transaction._CLIENT, FIGURE_6),):
         assert len(table) == 24
         for state in (TRYING, PROCEEDING, COMPLETED, TERMINATED):
             for inp in range(6):
@@ -418,157 +402,3 @@ def test_client_timer_f_wins_a_tie_with_e():
     sends, timeouts = _run(tr, clock, 100000)
     assert sends == [250 * k for k in range(1, 64)]  # nothing at 16000
     assert timeouts == [16000]
-
-
-# -- server -----------------------------------------------------------------------------------
-
-
-def _server(clock, reliable=False, **timers):
-    return ServerTransaction(_parsed_request(), clock.now, reliable, **timers)
-
-
-def test_server_key_and_initial_state():
-    clock = FakeClock()
-    tr = _server(clock)
-    assert tr.key == (BRANCH, b"OPTIONS")
-    assert tr.state == TRYING and not tr.terminated and not tr.failed
-    assert tr.pop_send() is None
-    assert tr.next_timer() is None
-
-
-def test_server_rejects_invite_ack_and_bad_status():
-    clock = FakeClock()
-    e = raises(ValueError, ServerTransaction, _parsed_request(b"INVITE"), clock.now, False)
-    assert "method" in str(e)
-    raises(ValueError, ServerTransaction, _parsed_request(b"ACK"), clock.now, False)
-    assert "t1" in str(raises(ValueError, _server, clock, False, t1=0))
-    tr = _server(clock)
-    assert "status" in str(raises(ValueError, tr.respond, b"x", 99, clock.now))
-    raises(ValueError, tr.respond, b"x", 700, clock.now)
-    assert tr.state == TRYING
-
-
-def test_server_trying_absorbs_retransmission():
-    clock = FakeClock()
-    tr = _server(clock)
-    assert tr.receive_request(clock.now) is False
-    assert tr.pop_send() is None
-    assert tr.state == TRYING
-
-
-def test_server_proceeding_resends_latest_provisional():
-    clock = FakeClock()
-    tr = _server(clock)
-    assert tr.respond(b"100", 100, clock.now) is True
-    assert tr.state == PROCEEDING
-    assert _drain(tr) == [b"100"]
-    assert tr.receive_request(clock.now) is True
-    assert _drain(tr) == [b"100"]
-    tr.respond(b"180", 180, clock.now)
-    assert _drain(tr) == [b"180"]
-    tr.receive_request(clock.now)
-    assert _drain(tr) == [b"180"]
-    assert tr.next_timer() is None  # no timer in Proceeding
-
-
-def test_server_completed_resends_final_then_timer_j():
-    clock = FakeClock()
-    tr = _server(clock)
-    tr.respond(b"100", 100, clock.now)
-    clock.advance(300)
-    assert tr.respond(b"200", 200, clock.now) is True
-    assert tr.state == COMPLETED
-    assert _drain(tr) == [b"100", b"200"]
-    assert tr.next_timer() == START + 300 + 32000  # J = 64*T1
-    tr.receive_request(clock.now)
-    tr.receive_request(clock.now)
-    assert _drain(tr) == [b"200", b"200"]
-    # any other response from the TU is discarded
-    assert tr.respond(b"500", 500, clock.now) is False
-    assert tr.respond(b"180", 180, clock.now) is False
-    assert tr.pop_send() is None
-    tr.receive_request(clock.now)
-    assert _drain(tr) == [b"200"]
-    assert tr.handle_timer(START + 32299) is False
-    assert tr.state == COMPLETED
-    assert tr.handle_timer(START + 32300) is False
-    assert tr.state == TERMINATED and tr.terminated and not tr.failed
-    assert tr.next_timer() is None
-    assert tr.receive_request(clock.now) is False
-    assert tr.respond(b"200", 200, clock.now) is False
-    assert tr.pop_send() is None
-
-
-def test_server_final_from_trying():
-    clock = FakeClock()
-    tr = _server(clock)
-    tr.respond(b"404", 404, clock.now)
-    assert tr.state == COMPLETED
-    assert _drain(tr) == [b"404"]
-    tr.receive_request(clock.now)
-    assert _drain(tr) == [b"404"]
-
-
-def test_server_reliable_final_terminates_at_once_but_still_sends():
-    clock = FakeClock()
-    tr = _server(clock, reliable=True)
-    tr.respond(b"100", 100, clock.now)
-    assert tr.respond(b"200", 200, clock.now) is True
-    assert tr.state == TERMINATED and tr.terminated  # J = 0
-    assert tr.next_timer() is None
-    assert _drain(tr) == [b"100", b"200"]
-    assert tr.receive_request(clock.now) is False
-
-
-def test_server_custom_t1_sets_timer_j():
-    clock = FakeClock()
-    tr = _server(clock, t1=100)
-    tr.respond(b"200", 200, clock.now)
-    assert tr.next_timer() == START + 6400
-
-
-def test_server_transport_error():
-    clock = FakeClock()
-    tr = _server(clock)
-    tr.transport_error(clock.now)  # nothing sent in Trying: ignored
-    assert tr.state == TRYING and not tr.failed
-    tr.respond(b"100", 100, clock.now)
-    tr.transport_error(clock.now)
-    assert tr.terminated and tr.failed
-    assert tr.pop_send() is None  # pending output dropped
-    tr2 = _server(clock)
-    tr2.respond(b"200", 200, clock.now)
-    _drain(tr2)
-    tr2.transport_error(clock.now)
-    assert tr2.terminated and tr2.failed
-    assert tr2.next_timer() is None
-    assert tr2.handle_timer(START + 100000) is False
-
-
-# -- both sides over an in-memory link ------------------------------------------------------
-
-
-def test_client_and_server_over_lossy_link():
-    clock = FakeClock()
-    client = _client(clock)
-    # the first request is lost; the retransmission at 500 arrives
-    client.pop_send()
-    clock.now = client.next_timer()
-    client.handle_timer(clock.now)
-    wire = client.pop_send()
-    req = message.parse(wire)
-    assert _key(req) == client.key
-    server = ServerTransaction(req, clock.now, False)
-    resp = message.response(req, 200, to_tag=b"b2").to_bytes()
-    server.respond(resp, 200, clock.now)
-    server.pop_send()  # the 200 is lost too
-    # the next request retransmission makes the server resend the 200
-    clock.now = client.next_timer()
-    client.handle_timer(clock.now)
-    assert _key(message.parse(client.pop_send())) == server.key
-    assert server.receive_request(clock.now) is True
-    got = message.parse(server.pop_send())
-    assert _key(got) == client.key
-    assert client.receive(got, clock.now) is got
-    assert client.final.status == 200
-    assert client.state == COMPLETED and server.state == COMPLETED

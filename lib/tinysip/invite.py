@@ -112,30 +112,31 @@ def addr(value):
     return value.split(b";")[0].strip()
 
 
-def caller(msg, trusted):
+def caller(msg, secure):
     """The caller the phone's proxy asserts (URI bytes), or None.
 
     RFC 3325 §9: a P-Asserted-Identity means something only from inside the trust domain,
-    over a connection that cannot be spoofed: `trusted` says the INVITE came over a
+    over a connection that cannot be spoofed: `secure` says the INVITE came over a
     registered TLS flow to the phone's own proxy (or TCP/UDP where config autoanswer.trust
     says so). The other voucher is an RFC 8224 Identity header (tinysip.identity). From
     alone is never believed.
     """
-    if trusted:
+    if secure:
         pai = msg.get(b"P-Asserted-Identity")
         if pai:
             return addr(pai)
     return None
 
 
-def may_auto_answer(who, allow):
-    """The auto-answer policy: `who` (from `caller`, None when nobody vouched) is one of
-    `allow` (URIs as bytes, compared case-insensitively)."""
-    if who is None or not allow:
+def may_auto_answer(uri, allow):
+    """The auto-answer policy: `uri` (the caller someone vouched for, None when nobody did)
+    is one of `allow` (URIs as bytes, compared case-insensitively). Argument names are
+    ones the phone has interned anyway: each new one costs heap for good."""
+    if uri is None or not allow:
         return False
-    who = who.lower()
+    uri = uri.lower()
     for a in allow:
-        if a.lower() == who:
+        if a.lower() == uri:
             return True
     return False
 

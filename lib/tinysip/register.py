@@ -14,14 +14,14 @@ registrar keeps an ordinary RFC 3261 binding that it reaches through the Contact
 the Contact must then be an address that reaches this connection: the top Via's
 `received`/`rport` (RFC 3581: what the registrar saw, NAT included), else the connection's
 local address when the driver knows it. A Contact that differs is re-registered at once
-(R_REWRITE), removing the old one in the same request (`Contact: <old>;expires=0`), so the
+(outcome 4, "rewrite"), removing the old one in the same request (`Contact: <old>;expires=0`), so the
 registrar never holds two bindings for us (RFC 3261 §10.2.2). A `sips:` AoR registers a
 `sips:` Contact (§8.1.1.8).
 
 Outcomes of on_response(), as a table of status -> handling:
     1xx                      -> R_PROVISIONAL
     2xx                      -> R_OK with a Binding
-    2xx plain, Contact wrong -> R_REWRITE with the Contact URI just bound (register again
+    2xx plain, Contact wrong -> 4 (rewrite) with the Contact URI just bound (register again
                                 with the address the Via showed, removing that one)
     401 / 407 (new nonce)    -> R_RETRY (credentials added); same nonce again -> R_FAIL
     423 with Min-Expires     -> R_RETRY with expires raised to Min-Expires
@@ -38,7 +38,7 @@ R_PROVISIONAL = const(0)
 R_OK = const(1)
 R_RETRY = const(2)
 R_FAIL = const(3)
-R_REWRITE = const(4)
+_R_REWRITE = const(4)  # ua.py tests for 4 (a private name costs the phone no heap)
 
 _MAX_AUTH_ROUNDS = const(3)  # challenges answered in one attempt (a stale-nonce loop guard)
 
@@ -130,8 +130,9 @@ class Registration:
         self.digest = digest
         self.rng = rng
         self.user_agent = user_agent
-        self.outbound = mode != "off"
-        self.force = mode == "on"
+        # 0: never ask (off), 1: ask, use it when confirmed (auto), 2: take every 2xx as
+        # outbound (on); a 439 makes it 0
+        self.outbound = 0 if mode == "off" else 2 if mode == "on" else 1
         self.address = None  # b"host:port" of the Contact once known, else the .invalid host
         self.sips = aor.scheme == b"sips"
         self.rewrites = 0  # Contact rewrites on this connection (ua resets it per connection)
@@ -177,7 +178,8 @@ class Registration:
             b"Route: " + self.route + b"\r\n" if self.route else b"",
             self.to, self.from_tag, self.to, self.call_id, self.cseq,
             b"outbound, " if self.outbound else b"",
-            b"<" + remove + b">;expires=0, " if remove else b"", self.contact, b";reg-id=%d" % self.reg_id if self.outbound else b"",
+            b"<" + remove + b">;expires=0, " if remove else b"", self.contact,
+            b";reg-id=%d" % self.reg_id if self.outbound else b"",
             self.expires if expires is None else expires, self.user_agent,
             auth[0] + b": " + auth[1] + b"\r\n" if auth else b"",
         ), branch
@@ -206,7 +208,8 @@ class Registration:
             b.expires = self.expires if granted is None else granted
             b.pub_gruu = unquote(pub) if pub else None
             b.temp_gruu = unquote(temp) if temp else None
-            b.outbound = self.outbound and (self.force or msg.has_tag(b"Require", b"outbound"))
+            b.outbound = self.outbound == 2 or self.outbound == 1 and msg.has_tag(b"Require",
+                                                                                  b"outbound")
             if not b.outbound:
                 seen = None  # where the registrar saw us: top Via received/rport (RFC 3581)
                 try:
@@ -222,7 +225,7 @@ class Registration:
                     self.rewrites += 1
                     old = self.uri
                     self.set_address(seen[0], seen[1])
-                    return R_REWRITE, old
+                    return _R_REWRITE, old
             b.contact = self.uri
             b.flow_timer = _uint(msg.get(b"Flow-Timer"), 86400)
             sr = msg.get_all(b"Service-Route")
@@ -246,7 +249,7 @@ class Registration:
             else:
                 self.expires = value
         elif status == 439 and self.outbound:
-            self.outbound = False
+            self.outbound = 0
         else:
             ra = msg.get(b"Retry-After")
             outcome = R_FAIL

@@ -1,7 +1,9 @@
-"""Non-INVITE transactions (RFC 3261 §17.1.2 client, Figure 6; §17.2.2 server, Figure 8).
+"""Non-INVITE client transactions (RFC 3261 §17.1.2, Figure 6).
 
 Owns: the state of one non-INVITE request/response exchange, its retransmissions and its
-timers (E, F, K client side; J server side; values in §17.1.2.2, §17.2.2 and Appendix A).
+timers (E, F, K; values in §17.1.2.2 and Appendix A). There is no server side: the UA
+answers requests outside a call statelessly (§8.2.7, ua.py), which keeps no state per
+request a stranger sends, and the INVITE server transaction lives in invite.py.
 Must not: do I/O, read a clock or draw randomness (`now` is integer ms passed in, `rng` is
 injected), match messages to transactions (the caller does, by top Via branch and method,
 §17.1.3 and §17.2.3), build or parse messages (it is handed bytes and parsed responses), or
@@ -28,17 +30,16 @@ _T2 = const(4000)
 _T4 = const(5000)
 
 # -- inputs (the table column); a timer's input is also its slot in `_due` -----------------
-_IN_1XX = const(0)  # client: a 100-199 response arrived; server: the TU passes one
+_IN_1XX = const(0)  # a 100-199 response arrived
 _IN_FINAL = const(1)  # the same for 200-699
 _IN_F = const(2)  # client: Timer F fired
-_IN_REQ = const(2)  # server: a retransmission of the request arrived
 _IN_E = const(3)  # client: Timer E fired
-_IN_END = const(4)  # Timer K (client) or J (server) fired
+_IN_END = const(4)  # Timer K fired
 _IN_ERROR = const(5)  # the transport failed to send
 
 # -- actions (bit flags above the two state bits), run in this order -----------------------
-_PASS = const(4)  # client: hand the response to the TU; server: queue the TU's response
-_SEND = const(8)  # queue the last message again (client: the request; server: the response)
+_PASS = const(4)  # hand the response to the TU
+_SEND = const(8)  # queue the request again
 _E_UP = const(16)  # re-arm Timer E, interval doubled, capped at T2
 _E_T2 = const(32)  # re-arm Timer E at T2
 _END = const(64)  # stop E and F; arm K or J (0 on reliable transports: it fires at once)
@@ -56,19 +57,6 @@ _CLIENT = (
     b"\x02\x02\x02\x02\x03\x02"  # Completed
     b"\x03\x03\x03\x03\x03\x03"  # Terminated
 )
-
-# Figure 8 (server). TU responses in Completed are discarded (§17.2.2).
-#              TU 1xx            TU final              request again      (unused)  Timer J     transport error
-# Trying       Proceeding PASS   Completed PASS|END    - (absorbed)       -         -           -
-# Proceeding   Proceeding PASS   Completed PASS|END    Proceeding SEND    -         -           Terminated ABORT
-# Completed    -                 -                     Completed SEND     -         Terminated  Terminated ABORT
-_SERVER = (
-    b"\x05\x46\x00\x00\x00\x00"  # Trying
-    b"\x05\x46\x09\x01\x01\x83"  # Proceeding
-    b"\x02\x02\x0a\x02\x03\x83"  # Completed
-    b"\x03\x03\x03\x03\x03\x03"  # Terminated
-)
-
 
 def new_branch(rng):
     """A fresh RFC 3261 branch: the magic cookie plus 16 hex digits from rng(8)."""
@@ -111,7 +99,7 @@ class _Transaction:
 
     def handle_timer(self, now):
         """Fire every timer due at `now` (may queue a retransmission). Returns True once: on
-        the call in which Timer F timed the transaction out (never for a server)."""
+        the call in which Timer F timed the transaction out."""
         before = self.timed_out
         due = self._due
         while True:
@@ -192,40 +180,3 @@ class ClientTransaction(_Transaction):
                 self.final = msg
             return msg
         return None
-
-
-class ServerTransaction(_Transaction):
-    """Non-INVITE server transaction (Figure 8), created for a new request (not INVITE/ACK).
-
-    `key` is (top Via branch, method) of the request `msg`. The TU answers with `respond()`;
-    `receive_request()` reports a retransmission of the request. Drain with `pop_send()`
-    after every call: output queued before the transaction terminated (a final on TCP/TLS
-    terminates at once) is still handed out. `t4` is accepted for a uniform signature; the
-    non-INVITE server has no timer that uses it.
-    """
-
-    _table = _SERVER
-
-    def __init__(self, msg, now, reliable, t1=_T1, t4=_T4):
-        self.key = (msg.branch, msg.method)
-        _check(msg.method, t1, _T2, t4)
-        self._wait = 0 if reliable else 64 * t1  # Timer J
-        self._last = None  # the last response sent
-        self._out = []
-        self._due = [None] * 5
-
-    def respond(self, data, status, now):
-        """The TU sends response bytes `data` (queued). 1xx -> Proceeding, 200-699 ->
-        Completed. Returns False if the response was discarded (after the final, §17.2.2)."""
-        if not 100 <= status <= 699:
-            raise ValueError("status: %d not in 100-699" % status)
-        if self._step(_IN_1XX if status < 200 else _IN_FINAL, now) & _PASS:
-            self._last = data
-            self._out.append(data)
-            return True
-        return False
-
-    def receive_request(self, now):
-        """A retransmission of the request arrived: the last response is queued again in
-        Proceeding/Completed; absorbed in Trying. Returns True if something was queued."""
-        return (self._step(_IN_REQ, now) & _SEND) != 0

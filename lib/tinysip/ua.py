@@ -51,10 +51,8 @@ from tinysip.events import Event
 from tinysip.framing import FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG, PING, PONG
 from tinysip.framing import StreamFramer
 from tinysip.message import error_response, parse, response
-from tinysip.register import R_FAIL, R_OK, R_PROVISIONAL, R_RETRY, R_REWRITE, Registration
+from tinysip.register import R_FAIL, R_OK, R_PROVISIONAL, R_RETRY, Registration
 from tinysip.transaction import ClientTransaction
-from tinysip.loopback import answer as loopback_answer
-from tinysip.sdp import parse as parse_sdp
 
 ACT_CONNECT = const(1)
 ACT_SEND = const(2)
@@ -62,6 +60,7 @@ ACT_CLOSE = const(3)
 ACT_MEDIA = const(4)
 ACT_MEDIA_STOP = const(5)
 ACT_RESOLVE = const(6)
+_R_REWRITE = const(4)  # register.py's outcome "register again with the Contact the Via showed"
 
 SUPPORTED = iv.SUPPORTED
 ALLOW = iv.ALLOW
@@ -613,7 +612,7 @@ class UserAgent:
                 self._close(f)
         elif outcome == R_RETRY:
             self._send_register(f, now)
-        elif outcome == R_REWRITE:  # plain registrar, behind a NAT: register what it saw
+        elif outcome == _R_REWRITE:  # plain registrar, behind a NAT: register what it saw
             self.ob_mode = 2
             self.bound = info  # the Contact just registered: the next request removes it
             self._ev("contact_rewritten", f.index, f.reg_id, f.registration.uri)
@@ -720,7 +719,12 @@ class UserAgent:
         params = None
         status = 0
         try:  # the parsed offer is dropped at once; media_ready parses the body again
-            params = loopback_answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0, False)[1]
+            # SDP and the RFC 6849 choice load with the first INVITE: an idle phone does not
+            # carry them (nor their names, which would stay interned)
+            from tinysip.loopback import answer
+            from tinysip.sdp import parse as parse_sdp
+
+            params = answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0, False)[1]
             params = params[:3] + params[4:]  # type, mode, pt, the offer's RTP ip and port
         except ParseError as e:  # not an offer the mirror can serve
             status = e.status if require and allowed else 0
@@ -916,6 +920,9 @@ class UserAgent:
         if c.state != iv.RINGING:  # cancelled meanwhile
             self._call_flush(call_id, now)
             return
+        from tinysip.loopback import answer as loopback_answer
+        from tinysip.sdp import parse as parse_sdp
+
         c.body = loopback_answer(parse_sdp(e[2]), self.cfg.media_ip, port, now & 0xFFFFFF, 1)[0]
         e[2] = None  # the offer is not needed any more: free its heap for the call
         c.step(iv.ANSWER, now)
