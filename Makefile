@@ -80,8 +80,9 @@ phone-config:
 	fi
 	@if [ ! -f "$(CONFIG)" ]; then echo "make phone: CONFIG file '$(CONFIG)' not found" >&2; exit 2; fi
 
-fuzz-long: $(STAMP) ## long fuzz run (host_tests/fuzz_long.py) [FUZZ_CASES=<n>]
+fuzz-long: deps $(STAMP) ## long fuzz runs: the parser (host_tests/fuzz_long.py) and 20,000 mutations relayed by Kamailio to the phone [FUZZ_CASES=<n>]
 	$(if $(FUZZ_CASES),FUZZ_CASES=$(FUZZ_CASES)) $(BIN)/python host_tests/fuzz_long.py
+	HOSTILE_CASES=$(if $(FUZZ_CASES),$(FUZZ_CASES),20000) $(BIN)/pytest host_tests/interop/test_hostile.py -q -k mutations
 
 loopcall: $(STAMP) ## the diagnostics tool: make loopcall ARGS="--target ... --proxy ..."
 	$(BIN)/python tools/loopcall $(ARGS)

@@ -8,6 +8,7 @@ placed afterwards gets every packet mirrored, and nothing inside the phone broke
 (no internal_error). The phone runs from its ROMFS image in a constrained heap, as on a
 device.
 """
+import os
 import random
 import socket
 import time
@@ -21,7 +22,7 @@ from phone import Phone, build_romfs, lab_config
 USERS = {"phone1": "secret1", "tester": "testpw", "mallory": "mallorypw"}
 ALLOW = "sip:tester@lab.test"
 HEAP = "160k"  # the ROMFS phone idles in ~90 KB (make bench); a flood must not need more
-PORT_BASE = 22060
+PORT_BASE = int(os.environ.get("TINYSIP_HOSTILE_PORT_BASE", "22060"))
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +206,7 @@ def test_seeded_mutations_relayed_through_the_edge(edge, tmp_path, romfs):
     seeds = [_options(edge, 0), _options(edge, 1, b"hello").replace(b"OPTIONS", b"MESSAGE"),
              _invite(0, b"sip:mallory@example.com")]
     try:
-        for i in range(2000):
+        for i in range(int(os.environ.get("HOSTILE_CASES", "2000"))):  # make fuzz-long: more
             data = _mutate(rng, seeds[i % 3].replace(b"flood0", b"fz%d" % i)
                            .replace(b"spoof0", b"fz%d" % i))
             socks[i % len(socks)].sendto(data[:8000], ("127.0.0.1", edge.port_udp))
@@ -217,4 +218,95 @@ def test_seeded_mutations_relayed_through_the_edge(edge, tmp_path, romfs):
     time.sleep(2)
     assert not [e for e in p.events[mark:] if e.get("event") == "call_answered"]
     _still_fine(edge, tmp_path, p, mark)
+    p.stop()
+
+
+def _relay(edge, data, src=9):
+    s = _sender(src)
+    try:
+        s.sendto(data, ("127.0.0.1", edge.port_udp))
+    finally:
+        s.close()
+
+
+def test_oversize_request_and_crlf_cr_head_keep_the_flow(edge, tmp_path, romfs):
+    """Finding 4: one relayed request over sip.max_message (16 KB) used to be a framing
+    error (the TLS flow dropped, re-registered); a head ending CR LF CR, which Kamailio
+    relays as it is, made the framer glue the next message onto it."""
+    p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:05")
+    mark = len(p.events)
+    big = _options(edge, 7001, b"x" * 20000)
+    _relay(edge, big)
+    time.sleep(1.5)
+    head = _options(edge, 7002).replace(b"\r\n\r\n", b"\r\n\r", 1)
+    _relay(edge, head)
+    _relay(edge, _options(edge, 7003))
+    time.sleep(1.5)
+    statuses = [(e["method"], e["status"]) for e in p.events[mark:]
+                if e.get("event") == "request_answered"]
+    dropped = [e["reason"] for e in p.events[mark:] if e.get("event") == "message_dropped"]
+    # the oversize one answered 513 (from its head; its 20 KB body skipped), then both the
+    # request whose head ends CR LF CR and the one after it answered 200
+    assert any(r.endswith("513 message larger than 16384 bytes") for r in dropped), dropped
+    assert statuses.count(("OPTIONS", 200)) == 2, (statuses, dropped)
+    _still_fine(edge, tmp_path, p, mark)  # no flow_failed: the stream stayed in step
+    p.stop()
+
+
+def test_strangers_spraying_the_media_port_change_nothing(edge, tmp_path, romfs):
+    """Finding 2: RTP from anyone but the offer's address is never answered, and never
+    takes the call over; a datagram of many packet headers gets one reply at most."""
+    import struct
+
+    from caller import rtp_packet
+
+    p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:06")
+    mark = len(p.events)
+    c = Call(edge, tmp_path, edge.aor("phone1"), "tester", "testpw",
+             answer_mode="Answer-Mode: Auto", hold_ms=4000, timeout_s=30)
+    spray = [_sender(50 + i) for i in range(5)]
+    try:
+        ans = p.wait_for("call_answered", start=mark, timeout=15)
+        port = ans["port"]
+        for s in spray:  # strangers first: before the tester's first packet
+            s.settimeout(0.05)
+            s.sendto(rtp_packet(1, 160), ("127.0.0.1", port))
+        c.rtp.settimeout(1.0)
+        got = 0
+        for i in range(20):
+            for s in spray:
+                s.sendto(rtp_packet(100 + i, 160 * i, ssrc=0x5A5A5A5A), ("127.0.0.1", port))
+            c.rtp.sendto(rtp_packet(i, 160 * i), ("127.0.0.1", port))
+            try:
+                c.rtp.recvfrom(2048)
+                got += 1
+            except OSError:
+                pass
+        assert got == 20  # every packet of the tester mirrored, to the tester
+        stolen = 0
+        for s in spray:
+            try:
+                while True:
+                    s.recvfrom(2048)
+                    stolen += 1
+            except OSError:
+                pass
+        assert stolen == 0
+        # amplification: one datagram of 121 packet headers from the tester: one reply
+        blob = struct.pack("!BBHII", 0x80, 0, 9, 9, 0x11223344) * 121
+        c.rtp.sendto(blob, ("127.0.0.1", port))
+        replies = []
+        c.rtp.settimeout(0.5)
+        try:
+            while True:
+                replies.append(len(c.rtp.recvfrom(4096)[0]))
+        except OSError:
+            pass
+        assert len(replies) <= 1 and sum(replies) <= len(blob) + 12
+    finally:
+        for s in spray:
+            s.close()
+        c.finish(timeout=20)
+    assert not [e for e in p.events[mark:] if e.get("event") in ("internal_error",
+                                                                 "flow_failed")]
     p.stop()
