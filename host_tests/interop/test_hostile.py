@@ -17,7 +17,7 @@ import pytest
 
 from caller import Call, loopback_call, sipp_binary
 from conftest import peer_unavailable
-from phone import Phone, build_romfs, lab_config
+from phone import REPO, Phone, build_romfs, lab_config
 
 USERS = {"phone1": "secret1", "tester": "testpw", "mallory": "mallorypw"}
 ALLOW = "sip:tester@lab.test"
@@ -34,22 +34,56 @@ def romfs(tmp_path_factory):
 def edge(lab_factory):
     if sipp_binary() is None:
         peer_unavailable("sipp is not installed (make deps)")
-    return lab_factory("kamailio-hostile", port_base=PORT_BASE, users=USERS, flow_timer=30)
+    # Flow-Timer 3 s: a keepalive every 2.4-3 s, each one a reading of the phone's live heap
+    return lab_factory("kamailio-hostile", port_base=PORT_BASE, users=USERS, flow_timer=3)
 
 
 def _phone(edge, tmp_path, romfs, mac, **extra):
     cfg = lab_config(edge, mac, autoanswer={"allow": [ALLOW], "rtp_timeout": 3},
                      media={"ip": "127.0.0.1", "port": 43000}, call={"ring_timeout": 2},
                      **extra)
-    p = Phone(tmp_path, cfg, heap=HEAP, romfs=romfs)
+    # tools/bench/memphone.py runs the firmware and adds its live heap (gc.mem_alloc() after
+    # gc.collect()) to each keepalive event
+    p = Phone(tmp_path, cfg, heap=HEAP, romfs=romfs, wrap=_memphone)
     p.wait_for("registered", timeout=20)
     return p
 
 
-def _still_fine(edge, tmp_path, p, mark=0):
-    """Registered, no flow failed, nothing broke, and the allowed caller's loopback call
-    gets every packet back."""
+def _memphone(cmd):
+    main = os.path.join(REPO, "firmware", "main.py")
+    return [os.path.join(REPO, "tools", "bench", "memphone.py") if c == main else c
+            for c in cmd]
+
+
+def _heap(p, start=0, n=2, timeout=15):
+    """The phone's live heap (bytes) at the next `n` keepalives after event `start`: the
+    smallest reading (a keepalive can fall while an answer's garbage is still referenced)."""
+    got = []
+    i = start
+    while len(got) < n:
+        e = p.wait_for("keepalive", start=i, timeout=timeout)
+        i = e["_index"] + 1
+        if "mem" in e:
+            got.append(e["mem"])
+    return min(got)
+
+
+def _warm(edge, tmp_path, p):
+    """A first loopback call loads what any call loads for good (SDP, the mirror, their
+    interned names), then the live heap: the figure an attack must not move."""
+    rc, got, inc, end = loopback_call(edge, tmp_path, p, packets=5)
+    assert rc == 0 and got == 5, p.log()[-2000:]
+    return _heap(p, len(p.events))
+
+
+def _still_fine(edge, tmp_path, p, mark=0, before=None):
+    """Registered, no flow failed, nothing broke, the live heap (if `before` was read) is
+    within 4 KB of before the attack, and the allowed caller's loopback call gets every
+    packet back."""
     assert p.proc.poll() is None, p.log()
+    if before is not None:
+        after = _heap(p, len(p.events))
+        assert after - before <= 4096, (before, after)
     bad = [e for e in p.events[mark:] if e.get("event") in ("flow_failed", "internal_error")]
     assert bad == [], bad
     rc, got, inc, end = loopback_call(edge, tmp_path, p, packets=20)
@@ -80,6 +114,7 @@ def test_relayed_options_flood_keeps_no_state_and_the_phone_answers(edge, tmp_pa
     keep a transaction and its response for Timer J (32 s): the heap filled, the TLS flow
     was lost and the allowed caller's test call failed."""
     p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:01")
+    before = _warm(edge, tmp_path, p)
     mark = len(p.events)
     socks = [_sender(i) for i in range(20)]
     answered = 0
@@ -113,7 +148,7 @@ def test_relayed_options_flood_keeps_no_state_and_the_phone_answers(edge, tmp_pa
               and e.get("method") == "OPTIONS"]
     assert served and answered >= len(served) * 9 // 10, (answered, len(served))
     assert not [e for e in p.events[mark:] if e.get("event") == "low_memory"]
-    _still_fine(edge, tmp_path, p, mark)
+    _still_fine(edge, tmp_path, p, mark, before)
     p.stop()
 
 
@@ -157,6 +192,7 @@ def test_spoofed_identities_never_auto_answer(edge, tmp_path, romfs):
     """Finding 1: a stranger's INVITE claiming the allowed caller (in From, or in its own
     P-Asserted-Identity, with or without a Route) must never be auto-answered."""
     p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:03")
+    before = _warm(edge, tmp_path, p)
     mark = len(p.events)
     s = _sender(7)
     s.settimeout(0.5)
@@ -171,7 +207,7 @@ def test_spoofed_identities_never_auto_answer(edge, tmp_path, romfs):
     answered = [e for e in p.events[mark:] if e.get("event") == "call_answered"]
     assert answered == [], answered
     time.sleep(2.5)  # what rang has given up (call.ring_timeout)
-    _still_fine(edge, tmp_path, p, mark)
+    _still_fine(edge, tmp_path, p, mark, before)
     p.stop()
 
 
@@ -200,6 +236,7 @@ def test_seeded_mutations_relayed_through_the_edge(edge, tmp_path, romfs):
     """A seeded mutation fuzz run of OPTIONS, MESSAGE and INVITE through Kamailio: what the
     edge relays, the phone answers or drops; it never breaks and keeps working."""
     p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:04")
+    before = _warm(edge, tmp_path, p)
     mark = len(p.events)
     rng = random.Random(15)
     socks = [_sender(i) for i in range(40)]
@@ -217,7 +254,7 @@ def test_seeded_mutations_relayed_through_the_edge(edge, tmp_path, romfs):
             s.close()
     time.sleep(2)
     assert not [e for e in p.events[mark:] if e.get("event") == "call_answered"]
-    _still_fine(edge, tmp_path, p, mark)
+    _still_fine(edge, tmp_path, p, mark, before)
     p.stop()
 
 
@@ -234,6 +271,7 @@ def test_oversize_request_and_crlf_cr_head_keep_the_flow(edge, tmp_path, romfs):
     error (the TLS flow dropped, re-registered); a head ending CR LF CR, which Kamailio
     relays as it is, made the framer glue the next message onto it."""
     p = _phone(edge, tmp_path, romfs, "02:00:00:00:15:05")
+    before = _warm(edge, tmp_path, p)
     mark = len(p.events)
     big = _options(edge, 7001, b"x" * 20000)
     _relay(edge, big)
@@ -249,7 +287,7 @@ def test_oversize_request_and_crlf_cr_head_keep_the_flow(edge, tmp_path, romfs):
     # request whose head ends CR LF CR and the one after it answered 200
     assert any(r.endswith("513 message larger than 16384 bytes") for r in dropped), dropped
     assert statuses.count(("OPTIONS", 200)) == 2, (statuses, dropped)
-    _still_fine(edge, tmp_path, p, mark)  # no flow_failed: the stream stayed in step
+    _still_fine(edge, tmp_path, p, mark, before)  # no flow_failed: the stream stayed in step
     p.stop()
 
 
