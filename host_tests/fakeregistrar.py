@@ -28,7 +28,7 @@ from tinysip.ua import UserAgent
 
 from testutil import FakeClock, FakeRandom
 
-from tinysip import outbound as ob
+import obnames as ob
 from tinysip import digest
 from tinysip.config import Config
 from tinysip.errors import ParseError

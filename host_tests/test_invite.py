@@ -1,7 +1,7 @@
 """INVITE server side: call states, responses, 2xx retransmission, dialog, RFC 5373 policy."""
 from testutil import FakeRandom
 
-from tinysip import invite as iv
+import ivnames as iv
 from tinysip.message import parse
 
 VIA = b"SIP/2.0/TLS 0a0b0c.invalid"
@@ -297,3 +297,17 @@ def test_addr():
 def test_requires_unknown():
     m = req(extra=b"Require: answermode, 100rel\r\n")
     assert iv.requires_unknown(m, iv.SUPPORTED) == [b"100rel"]
+
+
+def test_the_names_the_tests_use_are_the_modules_numbers():
+    """invite.py keeps call states and inputs as private consts (`_C_NAME`), ua.py the ones it
+    needs (`_IV_NAME`); on CPython const() is the identity, so both can be compared."""
+    import sys
+
+    from tinysip import invite
+    from tinysip import ua
+
+    assert iv.check(invite, "_C_") == [] and iv.check(ua, "_IV_") == []
+    if sys.implementation.name != "micropython":
+        assert len([n for n in iv.NAMES if hasattr(invite, "_C_" + n)]) == len(iv.NAMES)
+        assert len([n for n in iv.NAMES if hasattr(ua, "_IV_" + n)]) >= 6

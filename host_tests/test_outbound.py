@@ -1,5 +1,5 @@
 """RFC 5626 flow policies (keepalive jitter, §4.5 recovery, refresh) and the flow table."""
-from tinysip import outbound as ob
+import obnames as ob
 from tinysip.outbound import keepalive_wait, recovery_wait, refresh_wait, transition
 
 STATES = (ob.IDLE, ob.CONNECTING, ob.REGISTERING, ob.UP, ob.BACKOFF, ob.STOPPED, ob.STANDBY)
@@ -252,3 +252,18 @@ def test_flow_next_timer_is_earliest_and_clear():
     assert f.next_timer() is None
     assert f.ping_sent_at is None
     assert (f.retry_at, f.refresh_at, f.ping_at, f.pong_deadline) == (None, None, None, None)
+
+
+def test_the_names_the_tests_use_are_the_modules_numbers():
+    """outbound.py and ua.py keep states, inputs and actions as private consts (folded on
+    MicroPython: no interned name); on CPython const() is the identity, so both modules'
+    `_NAME` values are there to compare with obnames."""
+    import sys
+
+    from tinysip import outbound
+    from tinysip import ua
+
+    assert ob.check(outbound) == [] and ob.check(ua) == []
+    if sys.implementation.name != "micropython":
+        assert len([n for n in ob.NAMES if hasattr(outbound, "_" + n)]) == len(ob.NAMES)
+        assert len([n for n in ob.NAMES if hasattr(ua, "_" + n)]) >= 25

@@ -9,7 +9,7 @@ import sys
 
 from fakeregistrar import PinnedR16, no_internal_errors, watched
 from testutil import FakeRandom
-from tinysip import outbound as ob
+import obnames as ob
 
 MICROPYTHON = sys.implementation.name == "micropython"
 FLOWS = ["sips:edge1.lab.test", "sip:edge2.lab.test;transport=udp"]

@@ -7,7 +7,7 @@ from testutil import MICROPYTHON, FakeRandom
 
 from fakeregistrar import (INSTANCE, PING, PONG, T1, PinnedR16, answers, last_conn, long_run,
                            no_internal_errors, registers, request, setup, up, watched)
-from tinysip import outbound as ob
+import obnames as ob
 from tinysip.headers import tokens
 from tinysip.message import contacts, parse
 from tinysip.ua import ACT_CONNECT, ACT_SEND

@@ -10,7 +10,7 @@ import tinysip.certservice  # noqa: F401, I001
 from testutil import read_vector
 
 from fakeregistrar import last_conn, no_internal_errors, setup
-from tinysip import outbound as ob
+import obnames as ob
 from tinysip.message import response
 
 AOR = b"sip:alice@lab.test"

@@ -7,7 +7,7 @@ from testutil import read_vector
 
 from fakeregistrar import no_internal_errors, setup
 from test_ua_certs import AOR, NOW, der, notify, subscribed
-from tinysip import outbound as ob
+import obnames as ob
 
 # -- the credential (RFC 6072 §7) and mutual TLS ------------------------------------------
 B = b"cred-boundary"

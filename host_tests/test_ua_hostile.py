@@ -7,7 +7,7 @@ import gc
 from fakeregistrar import answers, last_conn, no_internal_errors, setup, up
 from test_ua_calls import LOOP, invite, statuses
 
-from tinysip import invite as iv
+import ivnames as iv
 
 AUTO = b"Answer-Mode: Auto\r\n"
 

@@ -7,8 +7,8 @@ from fakeregistrar import registers, request
 from plainregistrar import PlainRegistrar
 from testutil import FakeClock, FakeRandom
 
-from tinysip import invite as iv
-from tinysip import outbound as ob
+import ivnames as iv
+import obnames as ob
 from tinysip.message import contacts, parse
 from tinysip.ua import UserAgent
 

@@ -19,20 +19,23 @@ from tinysip.headers import tokens
 from tinysip.message import reason_phrase, request, response
 
 # states (public: the UA reads call.state)
-RINGING = const(0)  # 100 and 180 sent; the user (or the policy) decides
-ANSWERED = const(1)  # 2xx sent, retransmitted until the ACK
-CONFIRMED = const(2)  # ACK received: the media flows
-REJECTED = const(3)  # a non-2xx final sent; its ACK ends the call
-ENDED = const(4)
+# Call states and inputs are private consts (folded: a public name would be interned on the
+# phone for good); ua.py keeps the numbers it needs as its own, and host_tests/ivnames.py
+# states them for the tests and checks them against this module on CPython.
+_C_RINGING = const(0)  # 100 and 180 sent; the user (or the policy) decides
+_C_ANSWERED = const(1)  # 2xx sent, retransmitted until the ACK
+_C_CONFIRMED = const(2)  # ACK received: the media flows
+_C_REJECTED = const(3)  # a non-2xx final sent; its ACK ends the call
+_C_ENDED = const(4)
 
 # inputs (public: the UA feeds them with `step`)
-ANSWER = const(0)
-REJECT = const(1)
-ACK = const(2)
-BYE = const(3)
-CANCEL = const(4)
-HANGUP = const(5)
-REINVITE = const(6)
+_C_ANSWER = const(0)
+_C_REJECT = const(1)
+_C_ACK = const(2)
+_C_BYE = const(3)
+_C_CANCEL = const(4)
+_C_HANGUP = const(5)
+_C_REINVITE = const(6)
 _TIMER_G = const(7)
 _TIMER_H = const(8)
 _RING_TIMEOUT = const(9)
@@ -48,23 +51,23 @@ _BYE = const(32)  # send our BYE (the UA runs its client transaction)
 # one byte per cell: a bytes object is ~1/8 of the heap of a tuple of ints; built from a
 # list (not a tuple constant, which the module would keep as well)
 TRANSITIONS = bytes([
-    RINGING, ANSWER, ANSWERED, _SEND_2XX,
-    RINGING, REJECT, REJECTED, _FINAL,
-    RINGING, _RING_TIMEOUT, REJECTED, _FINAL,  # nobody answered: 480
-    RINGING, CANCEL, REJECTED, _OK_REQ | _FINAL,  # 200 to the CANCEL, 487 to the INVITE
-    RINGING, HANGUP, REJECTED, _FINAL,  # the user declined
-    ANSWERED, ACK, CONFIRMED, _STOP,
-    ANSWERED, _TIMER_G, ANSWERED, _RESEND,
-    ANSWERED, _TIMER_H, ENDED, _STOP | _BYE,  # no ACK: the dialog is dead (§13.3.1.4)
-    ANSWERED, BYE, ENDED, _OK_REQ | _STOP,
-    ANSWERED, CANCEL, ANSWERED, _OK_REQ,  # too late: the 2xx stands
-    CONFIRMED, BYE, ENDED, _OK_REQ,
-    CONFIRMED, HANGUP, ENDED, _BYE,
-    CONFIRMED, REINVITE, ANSWERED, _SEND_2XX,  # target refresh, same media
-    CONFIRMED, CANCEL, CONFIRMED, _OK_REQ,
-    REJECTED, ACK, ENDED, _STOP,
-    REJECTED, _TIMER_H, ENDED, 0,
-    REJECTED, CANCEL, REJECTED, _OK_REQ,
+    _C_RINGING, _C_ANSWER, _C_ANSWERED, _SEND_2XX,
+    _C_RINGING, _C_REJECT, _C_REJECTED, _FINAL,
+    _C_RINGING, _RING_TIMEOUT, _C_REJECTED, _FINAL,  # nobody answered: 480
+    _C_RINGING, _C_CANCEL, _C_REJECTED, _OK_REQ | _FINAL,  # 200 to the CANCEL, 487 to the INVITE
+    _C_RINGING, _C_HANGUP, _C_REJECTED, _FINAL,  # the user declined
+    _C_ANSWERED, _C_ACK, _C_CONFIRMED, _STOP,
+    _C_ANSWERED, _TIMER_G, _C_ANSWERED, _RESEND,
+    _C_ANSWERED, _TIMER_H, _C_ENDED, _STOP | _BYE,  # no ACK: the dialog is dead (§13.3.1.4)
+    _C_ANSWERED, _C_BYE, _C_ENDED, _OK_REQ | _STOP,
+    _C_ANSWERED, _C_CANCEL, _C_ANSWERED, _OK_REQ,  # too late: the 2xx stands
+    _C_CONFIRMED, _C_BYE, _C_ENDED, _OK_REQ,
+    _C_CONFIRMED, _C_HANGUP, _C_ENDED, _BYE,
+    _C_CONFIRMED, _C_REINVITE, _C_ANSWERED, _SEND_2XX,  # target refresh, same media
+    _C_CONFIRMED, _C_CANCEL, _C_CONFIRMED, _OK_REQ,
+    _C_REJECTED, _C_ACK, _C_ENDED, _STOP,
+    _C_REJECTED, _TIMER_H, _C_ENDED, 0,
+    _C_REJECTED, _C_CANCEL, _C_REJECTED, _OK_REQ,
 ])
 
 _T2 = const(4000)
@@ -163,7 +166,7 @@ class Call:
         self.via = via
         self.rng = rng
         self.t1 = t1
-        self.state = RINGING
+        self.state = _C_RINGING
         self.target = b""
         self._keep(invite)
         d = []
@@ -242,7 +245,7 @@ class Call:
         state, acts = lookup(TRANSITIONS, self.state, inp)
         applied = state != self.state or acts != 0
         self.state = state
-        if state >= REJECTED and self.end_reason is None:
+        if state >= _C_REJECTED and self.end_reason is None:
             self.end_reason = _REASONS[inp]
         if acts & _OK_REQ:
             self.out.append(self._response(200, req))
@@ -250,7 +253,7 @@ class Call:
             if acts & _SEND_2XX:
                 self.ring_at = None
                 self.final = 200
-                if req is not None and inp == REINVITE:
+                if req is not None and inp == _C_REINVITE:
                     self._keep(req)  # the 2xx answers the re-INVITE
                 self.last_2xx = self._response(200)
                 self.g_int = self.t1
@@ -261,7 +264,7 @@ class Call:
             self.g_at = now + self.g_int
         if acts & _FINAL:
             self.ring_at = None
-            if inp == CANCEL:
+            if inp == _C_CANCEL:
                 self.final = 487
             elif inp == _RING_TIMEOUT:
                 self.final = 480
@@ -291,7 +294,7 @@ class Call:
             m.add(b"Call-ID", self.call_id)
             m.add(b"CSeq", b"1 BYE")
             self.out.append(m.to_bytes())
-        if self.state == ENDED:
+        if self.state == _C_ENDED:
             self.g_at = self.h_at = self.ring_at = None
         return applied
 
@@ -313,20 +316,20 @@ class Call:
         m = msg.method
         if m == b"ACK":
             if msg.cseq == self.cseq:
-                self.step(ACK, now, msg)
+                self.step(_C_ACK, now, msg)
             return
         if m == b"CANCEL":
-            self.step(CANCEL, now, msg)
+            self.step(_C_CANCEL, now, msg)
             return
         if msg.cseq <= self.remote_cseq:
             self.out.append(self._response(500, msg))
             return
         self.remote_cseq = msg.cseq
         if m == b"BYE":
-            if not self.step(BYE, now, msg):
+            if not self.step(_C_BYE, now, msg):
                 self.out.append(self._response(481, msg))
         elif m == b"INVITE":
-            if not self.step(REINVITE, now, msg):
+            if not self.step(_C_REINVITE, now, msg):
                 self.out.append(self._response(491, msg))
         else:
             r = 200 if m == b"OPTIONS" else 405

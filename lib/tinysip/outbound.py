@@ -9,87 +9,91 @@ table names) or build SIP messages (register.py does).
 
 Standby: a registrar that does not confirm outbound (no `outbound` in the 2xx's Require,
 RFC 5626 §4.2.1) keeps one plain RFC 3261 binding per Contact, so only one flow may hold
-the instance's binding. A connected flow that may not register now waits in STANDBY (its
+the instance's binding. A connected flow that may not register now waits in _STANDBY (its
 connection kept alive) and is promoted the moment the registered flow fails; ua.py decides
-when (HOLD, PROMOTE).
+when (_HOLD, _PROMOTE).
 
 Transitions (state, input) -> (new state, action). Actions are performed by ua.UserAgent.
 """
 from tinysip.compat import const
 
-IDLE = const(0)
-CONNECTING = const(1)
-REGISTERING = const(2)
-UP = const(3)
-BACKOFF = const(4)
-STOPPED = const(5)
-STANDBY = const(6)  # connected, not registered: another flow holds the plain binding
+# States, inputs and actions are private consts (folded into the code: a public name would be
+# interned on the phone for good, ~30 B each, and 5 pools hold only 620 names before a 6th
+# costs ~7.5 KB). ua.py holds the same numbers as its own private consts; the tests read
+# them from host_tests/obnames.py, which checks them against this module on CPython.
+_IDLE = const(0)
+_CONNECTING = const(1)
+_REGISTERING = const(2)
+_UP = const(3)
+_BACKOFF = const(4)
+_STOPPED = const(5)
+_STANDBY = const(6)  # connected, not registered: another flow holds the plain binding
 
 # inputs
-START = const(0)
-CONNECTED = const(1)
-CONNECT_FAILED = const(2)
-CONNECTION_LOST = const(3)
-REGISTERED = const(4)
-REGISTER_FAILED = const(5)
-PONG_TIMEOUT = const(6)
-RETRY_DUE = const(7)
-STOP = const(8)
-REFORM = const(9)  # network change: re-form now, forget the backoff
-NEXT_TARGET = const(10)  # RFC 3263 failover: this server failed, try the next one now
-HOLD = const(11)  # connected, but another flow holds the plain binding: wait as standby
-PROMOTE = const(12)  # the standby may register now (the registered flow failed)
+_START = const(0)
+_CONNECTED = const(1)
+_CONNECT_FAILED = const(2)
+_CONNECTION_LOST = const(3)
+_REGISTERED = const(4)
+_REGISTER_FAILED = const(5)
+_PONG_TIMEOUT = const(6)
+_RETRY_DUE = const(7)
+_STOP = const(8)
+_REFORM = const(9)  # network change: re-form now, forget the backoff
+_NEXT_TARGET = const(10)  # RFC 3263 failover: this server failed, try the next one now
+_HOLD = const(11)  # connected, but another flow holds the plain binding: wait as standby
+_PROMOTE = const(12)  # the standby may register now (the registered flow failed)
 
 # actions
-A_CONNECT = const(1)  # open a new connection and send nothing yet
-A_REGISTER = const(2)  # send the initial REGISTER on the new connection
-A_UP = const(3)  # registered: reset failures, arm refresh + keepalive
-A_FAIL_RETRY_NOW = const(4)  # an up flow broke: close it, re-form at once (§4.5)
-A_FAIL_BACKOFF = const(5)  # an attempt failed: close, count it, wait recovery_wait
-A_CLOSE = const(6)
-A_NONE = const(7)
-A_STANDBY = const(8)  # keep the connection alive, send no REGISTER
+_A_CONNECT = const(1)  # open a new connection and send nothing yet
+_A_REGISTER = const(2)  # send the initial REGISTER on the new connection
+_A_UP = const(3)  # registered: reset failures, arm refresh + keepalive
+_A_FAIL_RETRY_NOW = const(4)  # an up flow broke: close it, re-form at once (§4.5)
+_A_FAIL_BACKOFF = const(5)  # an attempt failed: close, count it, wait recovery_wait
+_A_CLOSE = const(6)
+_A_NONE = const(7)
+_A_STANDBY = const(8)  # keep the connection alive, send no REGISTER
 
 # The transition table, one row of four per transition that does something:
 # state, input, new state, action. A flat tuple of small ints is the cheapest table in heap
 # (a dict keyed by tuples costs ~2 KB on the phone).
 TRANSITIONS = (
-    IDLE, START, CONNECTING, A_CONNECT,
-    CONNECTING, CONNECTED, REGISTERING, A_REGISTER,
-    CONNECTING, CONNECT_FAILED, BACKOFF, A_FAIL_BACKOFF,
-    CONNECTING, CONNECTION_LOST, BACKOFF, A_FAIL_BACKOFF,
-    CONNECTING, REFORM, CONNECTING, A_FAIL_RETRY_NOW,
-    REGISTERING, REGISTERED, UP, A_UP,
-    REGISTERING, REGISTER_FAILED, BACKOFF, A_FAIL_BACKOFF,
-    REGISTERING, CONNECTION_LOST, BACKOFF, A_FAIL_BACKOFF,
-    REGISTERING, PONG_TIMEOUT, BACKOFF, A_FAIL_BACKOFF,
-    REGISTERING, REFORM, CONNECTING, A_FAIL_RETRY_NOW,
-    UP, REGISTERED, UP, A_UP,  # a refresh succeeded
-    UP, CONNECTION_LOST, CONNECTING, A_FAIL_RETRY_NOW,
-    UP, PONG_TIMEOUT, CONNECTING, A_FAIL_RETRY_NOW,
-    UP, REGISTER_FAILED, BACKOFF, A_FAIL_BACKOFF,
-    UP, REFORM, CONNECTING, A_FAIL_RETRY_NOW,
-    BACKOFF, RETRY_DUE, CONNECTING, A_CONNECT,
-    BACKOFF, REFORM, CONNECTING, A_CONNECT,
-    CONNECTING, NEXT_TARGET, CONNECTING, A_FAIL_RETRY_NOW,
-    REGISTERING, NEXT_TARGET, CONNECTING, A_FAIL_RETRY_NOW,
-    REGISTERING, HOLD, STANDBY, A_STANDBY,
-    STANDBY, PROMOTE, REGISTERING, A_REGISTER,
-    STANDBY, CONNECTION_LOST, CONNECTING, A_FAIL_RETRY_NOW,
-    STANDBY, PONG_TIMEOUT, CONNECTING, A_FAIL_RETRY_NOW,
-    STANDBY, REFORM, CONNECTING, A_FAIL_RETRY_NOW,
+    _IDLE, _START, _CONNECTING, _A_CONNECT,
+    _CONNECTING, _CONNECTED, _REGISTERING, _A_REGISTER,
+    _CONNECTING, _CONNECT_FAILED, _BACKOFF, _A_FAIL_BACKOFF,
+    _CONNECTING, _CONNECTION_LOST, _BACKOFF, _A_FAIL_BACKOFF,
+    _CONNECTING, _REFORM, _CONNECTING, _A_FAIL_RETRY_NOW,
+    _REGISTERING, _REGISTERED, _UP, _A_UP,
+    _REGISTERING, _REGISTER_FAILED, _BACKOFF, _A_FAIL_BACKOFF,
+    _REGISTERING, _CONNECTION_LOST, _BACKOFF, _A_FAIL_BACKOFF,
+    _REGISTERING, _PONG_TIMEOUT, _BACKOFF, _A_FAIL_BACKOFF,
+    _REGISTERING, _REFORM, _CONNECTING, _A_FAIL_RETRY_NOW,
+    _UP, _REGISTERED, _UP, _A_UP,  # a refresh succeeded
+    _UP, _CONNECTION_LOST, _CONNECTING, _A_FAIL_RETRY_NOW,
+    _UP, _PONG_TIMEOUT, _CONNECTING, _A_FAIL_RETRY_NOW,
+    _UP, _REGISTER_FAILED, _BACKOFF, _A_FAIL_BACKOFF,
+    _UP, _REFORM, _CONNECTING, _A_FAIL_RETRY_NOW,
+    _BACKOFF, _RETRY_DUE, _CONNECTING, _A_CONNECT,
+    _BACKOFF, _REFORM, _CONNECTING, _A_CONNECT,
+    _CONNECTING, _NEXT_TARGET, _CONNECTING, _A_FAIL_RETRY_NOW,
+    _REGISTERING, _NEXT_TARGET, _CONNECTING, _A_FAIL_RETRY_NOW,
+    _REGISTERING, _HOLD, _STANDBY, _A_STANDBY,
+    _STANDBY, _PROMOTE, _REGISTERING, _A_REGISTER,
+    _STANDBY, _CONNECTION_LOST, _CONNECTING, _A_FAIL_RETRY_NOW,
+    _STANDBY, _PONG_TIMEOUT, _CONNECTING, _A_FAIL_RETRY_NOW,
+    _STANDBY, _REFORM, _CONNECTING, _A_FAIL_RETRY_NOW,
 )
 
 
 def transition(state, event):
     """(new state, action); inputs that do not apply in a state change nothing."""
-    if event == STOP:
-        return STOPPED, A_CLOSE
+    if event == _STOP:
+        return _STOPPED, _A_CLOSE
     t = TRANSITIONS
     for i in range(0, len(t), 4):
         if t[i] == state and t[i + 1] == event:
             return t[i + 2], t[i + 3]
-    return state, A_NONE
+    return state, _A_NONE
 
 
 def random16(rng):
@@ -153,7 +157,7 @@ class Flow:
         self.port = port
         self.server_name = server_name
         self.server = "%s:%d" % (host, port)  # for events and logs
-        self.state = IDLE
+        self.state = _IDLE
         self.conn = None  # connection id the driver knows
         self.failures = 0
         self.retry_at = None

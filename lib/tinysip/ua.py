@@ -60,7 +60,43 @@ ACT_CLOSE = const(3)
 ACT_MEDIA = const(4)
 ACT_MEDIA_STOP = const(5)
 ACT_RESOLVE = const(6)
+# invite.py's call states and inputs (private there too; host_tests/ivnames.py checks them)
+_IV_RINGING = const(0)
+_IV_CONFIRMED = const(2)
+_IV_ENDED = const(4)
+_IV_ANSWER = const(0)
+_IV_REJECT = const(1)
+_IV_HANGUP = const(5)
 _R_REWRITE = const(4)  # register.py's outcome "register again with the Contact the Via showed"
+# outbound.py's states, inputs and actions, as private consts there too (no interned names;
+# host_tests/obnames.py checks that both agree)
+_IDLE = const(0)
+_CONNECTING = const(1)
+_REGISTERING = const(2)
+_UP = const(3)
+_BACKOFF = const(4)
+_STOPPED = const(5)
+_STANDBY = const(6)
+_START = const(0)
+_CONNECTED = const(1)
+_CONNECT_FAILED = const(2)
+_CONNECTION_LOST = const(3)
+_REGISTERED = const(4)
+_REGISTER_FAILED = const(5)
+_PONG_TIMEOUT = const(6)
+_RETRY_DUE = const(7)
+_STOP = const(8)
+_REFORM = const(9)
+_NEXT_TARGET = const(10)
+_HOLD = const(11)
+_PROMOTE = const(12)
+_A_CONNECT = const(1)
+_A_REGISTER = const(2)
+_A_UP = const(3)
+_A_FAIL_RETRY_NOW = const(4)
+_A_FAIL_BACKOFF = const(5)
+_A_CLOSE = const(6)
+_A_STANDBY = const(8)
 
 SUPPORTED = iv.SUPPORTED
 ALLOW = iv.ALLOW
@@ -136,7 +172,7 @@ class UserAgent:
     def start(self, now):
         """Form every flow: queues connect actions."""
         for f in self.flows:
-            self._input(f, ob.START, now)
+            self._input(f, _START, now)
 
     def network_changed(self, now):
         """The board's network changed (new IP, Wi-Fi back): re-form every flow at once."""
@@ -144,7 +180,7 @@ class UserAgent:
             f.failures = 0  # a new network is a fresh start, not one more failure
             f.settled = False  # and the first configured flow that works holds the binding
         for f in self.flows:
-            self._input(f, ob.REFORM, now, "network_changed")
+            self._input(f, _REFORM, now, "network_changed")
 
     def stop(self, now):
         """Unregister up flows (Expires: 0) and close the rest; poll idle() to finish."""
@@ -153,22 +189,22 @@ class UserAgent:
             c = self.calls[cid][0]
             if self.calls[cid][4] == "out":
                 c.hangup(now)
-            elif c.state == iv.RINGING:
+            elif c.state == _IV_RINGING:
                 c.final = 480
-                c.step(iv.REJECT, now)
+                c.step(_IV_REJECT, now)
             else:
-                c.step(iv.HANGUP, now)
+                c.step(_IV_HANGUP, now)
             self._call_flush(cid, now)
         if self.certsvc is not None:  # unsubscribe while the flows still carry it
             self.certsvc.stop(now)
         for f in self.flows:
-            if f.state == ob.UP and f.conn is not None:
-                f.state = ob.STOPPED
+            if f.state == _UP and f.conn is not None:
+                f.state = _STOPPED
                 f.clear_timers()
                 self._drop_ctx(f)  # a refresh in flight must not end the stop
                 self._send_register(f, now, 0)
             else:
-                f.state, _ = ob.transition(f.state, ob.STOP)
+                f.state, _ = ob.transition(f.state, _STOP)
                 self._close(f)
 
     # -- driver inputs -----------------------------------------------------------------
@@ -180,7 +216,7 @@ class UserAgent:
     def connected(self, conn, now):
         f = self._flow_of(conn)
         if f is not None:
-            self._guard(self._input, f, ob.CONNECTED, now)
+            self._guard(self._input, f, _CONNECTED, now)
 
     def connection_failed(self, conn, now, reason, tls=False):
         f = self._flow_of(conn)
@@ -191,7 +227,7 @@ class UserAgent:
         self._ev("flow_failed", f.index, f.reg_id,
                  "tls_error" if tls else "connect_failed: %s" % reason)
         if not self._next_target(f, now):
-            self._guard(self._input, f, ob.CONNECT_FAILED, now)
+            self._guard(self._input, f, _CONNECT_FAILED, now)
 
     def resolved(self, conn, targets, now):
         """The driver's answer to ACT_RESOLVE: locate.targets() for the flow's host, in
@@ -204,17 +240,17 @@ class UserAgent:
             self._guard(self._open, f, conn)
         else:
             self._ev("flow_failed", f.index, f.reg_id, "dns: no server for %s" % f.host)
-            self._guard(self._input, f, ob.CONNECT_FAILED, now)
+            self._guard(self._input, f, _CONNECT_FAILED, now)
 
     def connection_lost(self, conn, now, reason="connection_lost"):
         f = self._flow_of(conn)
         if f is None:
             self.conns.pop(conn, None)
-        elif f.state == ob.STOPPED:
+        elif f.state == _STOPPED:
             self._close(f)
         else:
             self._ev("flow_failed", f.index, f.reg_id, reason)
-            self._guard(self._input, f, ob.CONNECTION_LOST, now)
+            self._guard(self._input, f, _CONNECTION_LOST, now)
 
     def receive(self, conn, data, now):
         c = self.conns.get(conn)
@@ -276,17 +312,17 @@ class UserAgent:
             # RFC 5626 §4.4.2: a new mapped address means the NAT lost our binding; the
             # proxy's flow token names the old one, so this flow is gone: re-form it
             f.pong_deadline = None
-            self._input(f, ob.PONG_TIMEOUT, now, "stun_mapped_changed")
+            self._input(f, _PONG_TIMEOUT, now, "stun_mapped_changed")
             return
         f.mapped = mapped
         self._pong(f, now)
 
     def _next_target(self, f, now):
         """RFC 3263 §4.3 failover: True when the flow moved on to its next target."""
-        if f.targets and f.target_i + 1 < len(f.targets) and f.state in (ob.CONNECTING,
-                                                                         ob.REGISTERING):
+        if f.targets and f.target_i + 1 < len(f.targets) and f.state in (_CONNECTING,
+                                                                         _REGISTERING):
             f.target_i += 1
-            self._input(f, ob.NEXT_TARGET, now)
+            self._input(f, _NEXT_TARGET, now)
             return True
         return False
 
@@ -312,23 +348,23 @@ class UserAgent:
 
     def _input(self, f, inp, now, reason=None):
         f.state, action = ob.transition(f.state, inp)
-        if f.state != ob.CONNECTING and f.state != ob.IDLE:
+        if f.state != _CONNECTING and f.state != _IDLE:
             f.settled = True
-        if action == ob.A_CONNECT:
+        if action == _A_CONNECT:
             self._connect(f, now)
-        elif action == ob.A_REGISTER:
+        elif action == _A_REGISTER:
             f.retry_at = None  # the connect timeout no longer applies
-            if inp == ob.CONNECTED:
+            if inp == _CONNECTED:
                 self._ev("flow_up", f.index, f.reg_id, f.server)
             if self._may_register(f):
                 self._send_register(f, now)
             else:
-                self._input(f, ob.HOLD, now)
-        elif action == ob.A_STANDBY:
+                self._input(f, _HOLD, now)
+        elif action == _A_STANDBY:
             # keep the connection open (a server drops idle ones) to take over at once
             self._ev("flow_standby", f.index, f.reg_id, f.server)
             self._keepalive(f, None, now)
-        elif action == ob.A_UP:
+        elif action == _A_UP:
             b = f.binding
             f.failures = 0
             f.retry_at = None
@@ -344,21 +380,21 @@ class UserAgent:
 
                     self.certsvc = CertService(self)
                 self.certsvc.flow_up(f, now)
-        elif action == ob.A_FAIL_RETRY_NOW:
-            if inp != ob.NEXT_TARGET:
+        elif action == _A_FAIL_RETRY_NOW:
+            if inp != _NEXT_TARGET:
                 f.targets = None  # a flow that failed after working re-resolves (TTL cache)
             self._close(f)
             if reason:
                 self._ev("flow_failed", f.index, f.reg_id, reason)
             self._connect(f, now)
             self._promote(now)
-        elif action == ob.A_FAIL_BACKOFF:
+        elif action == _A_FAIL_BACKOFF:
             self._close(f)
             f.targets = None
             f.failures += 1
             all_down = True
             for g in self.flows:
-                if g is not f and g.state == ob.UP:
+                if g is not f and g.state == _UP:
                     all_down = False
             c = self.cfg
             delay = ob.recovery_wait(f.failures, all_down, ob.random16(self.rng),
@@ -369,7 +405,7 @@ class UserAgent:
             f.retry_at = now + delay
             self._ev("flow_recovering", f.index, f.reg_id, delay, f.failures)
             self._promote(now)
-        elif action == ob.A_CLOSE:
+        elif action == _A_CLOSE:
             self._close(f)
 
     def _keepalive(self, f, b, now):
@@ -411,7 +447,7 @@ class UserAgent:
         if self.ob_mode == 1:
             return True
         for g in self.flows:
-            if g is not f and (g.state == ob.UP or g.state == ob.REGISTERING
+            if g is not f and (g.state == _UP or g.state == _REGISTERING
                                or g.index < f.index and not g.settled):
                 return False
         return True
@@ -420,8 +456,8 @@ class UserAgent:
         """Standby flows that may register now do (the registered flow failed, or the
         registrar turned out to do outbound)."""
         for g in self.flows:
-            if g.state == ob.STANDBY and self._may_register(g):
-                self._input(g, ob.PROMOTE, now)
+            if g.state == _STANDBY and self._may_register(g):
+                self._input(g, _PROMOTE, now)
 
     def _connect(self, f, now):
         self._conn_seq += 1
@@ -480,15 +516,15 @@ class UserAgent:
         for f in self.flows:
             if f.retry_at is not None and now >= f.retry_at:
                 f.retry_at = None
-                if f.state == ob.CONNECTING:  # the driver never reported: give up on it
+                if f.state == _CONNECTING:  # the driver never reported: give up on it
                     self._ev("flow_failed", f.index, f.reg_id, "connect_timeout")
                     if not self._next_target(f, now):
-                        self._input(f, ob.CONNECT_FAILED, now)
+                        self._input(f, _CONNECT_FAILED, now)
                 else:
-                    self._input(f, ob.RETRY_DUE, now)
+                    self._input(f, _RETRY_DUE, now)
             if f.pong_deadline is not None and now >= f.pong_deadline:
                 f.pong_deadline = None
-                self._input(f, ob.PONG_TIMEOUT, now, "pong_timeout")
+                self._input(f, _PONG_TIMEOUT, now, "pong_timeout")
             if f.ping_at is not None and now >= f.ping_at and f.conn is not None:
                 f.ping_at = None
                 f.ping_sent_at = now
@@ -512,7 +548,7 @@ class UserAgent:
                 self._send(f.conn, binding_request(f.stun_txid))
             if f.refresh_at is not None and now >= f.refresh_at:
                 f.refresh_at = None
-                if f.state == ob.UP:
+                if f.state == _UP:
                     self._send_register(f, now)
         for branch in list(self.ctx):
             entry = self.ctx.get(branch)
@@ -533,10 +569,10 @@ class UserAgent:
         for cid in list(self.calls):
             e = self.calls[cid]
             if e[5] == 2 and (now >= e[6] or e[7] is not None and now >= e[7]):
-                if e[0].state == iv.CONFIRMED:
+                if e[0].state == _IV_CONFIRMED:
                     e[5] = 4  # the limits fire once; _call_flush stops the mirror
                     e[0].end_reason = "rtp_timeout" if now >= e[6] else "max_duration"
-                    e[0].step(iv.HANGUP, now)  # BYE
+                    e[0].step(_IV_HANGUP, now)  # BYE
                     self._call_flush(cid, now)
                 else:  # the 2xx is not acknowledged yet: the ACK, or Timer H, decides
                     e[6] = now + 1000
@@ -554,18 +590,18 @@ class UserAgent:
             self.certsvc.handle_timer(now)
 
     def _register_failed(self, f, now, status, reason, timeout=False):
-        if f.state == ob.STOPPED:
+        if f.state == _STOPPED:
             self._close(f)
             return
         self._ev("registration_failed", f.index, f.reg_id, status, reason)
         if (status == 503 or timeout) and self._next_target(f, now):
             return  # RFC 3263 §4.3: the next server, in a new transaction
         if status == 430:  # RFC 5626 §5.3 Flow Failed: the edge lost this flow, re-form it
-            self._input(f, ob.CONNECTION_LOST, now, "flow_failed_430")
-        elif timeout and f.state == ob.UP:
-            self._input(f, ob.PONG_TIMEOUT, now, "register_timeout")
+            self._input(f, _CONNECTION_LOST, now, "flow_failed_430")
+        elif timeout and f.state == _UP:
+            self._input(f, _PONG_TIMEOUT, now, "register_timeout")
         else:
-            self._input(f, ob.REGISTER_FAILED, now)
+            self._input(f, _REGISTER_FAILED, now)
 
     def _on_message(self, f, conn, data, now, datagram=False):
         try:
@@ -602,7 +638,7 @@ class UserAgent:
         outcome, info = f.registration.on_response(out)
         if outcome == R_PROVISIONAL:
             return
-        if f.state == ob.STOPPED:
+        if f.state == _STOPPED:
             if outcome == R_RETRY and msg.status in (401, 407):
                 self._send_register(f, now, 0)
             else:
@@ -628,7 +664,7 @@ class UserAgent:
                 if t is not None:
                     self.set_wall_clock(t, now)
             f.binding = info
-            self._input(f, ob.REGISTERED, now)
+            self._input(f, _REGISTERED, now)
         elif outcome == R_FAIL:
             status, reason, f.retry_after = info
             self._register_failed(f, now, status, reason)
@@ -709,7 +745,7 @@ class UserAgent:
         # who is calling, as far as anyone vouches: the proxy's P-Asserted-Identity over a
         # registered flow of a trusted transport (RFC 3325 §9: TLS by default), or an RFC
         # 8224 Identity signed by our domain; never From, never a UDP source by default
-        who = iv.caller(msg, f.state == ob.UP and b is not None and (
+        who = iv.caller(msg, f.state == _UP and b is not None and (
             "tls" if f.tls else "udp" if f.udp else "tcp") in cfg.trust)
         if who is None and auto and msg.get(b"Identity") is not None:
             from tinysip.identity import vouched  # only for a signed INVITE
@@ -731,7 +767,7 @@ class UserAgent:
         unknown = iv.requires_unknown(msg, SUPPORTED)
         busy = False
         for e in self.calls.values():
-            if e[0].state != iv.ENDED:
+            if e[0].state != _IV_ENDED:
                 busy = True
         extra = [(b"Allow", ALLOW), (b"Supported", SUPPORTED)]
         if len(self.calls) >= cfg.max_calls:
@@ -792,7 +828,7 @@ class UserAgent:
     def up_flow(self, stream=False):
         """The first registered flow with a connection (`stream`: a TLS/TCP one), or None."""
         for g in self.flows:
-            if g.state == ob.UP and g.conn is not None and not (stream and g.udp):
+            if g.state == _UP and g.conn is not None and not (stream and g.udp):
                 return g
         return None
 
@@ -817,9 +853,9 @@ class UserAgent:
         """A credential was installed: TLS flows that are not up (a port that requires a
         client certificate refused them) re-form with it at once."""
         for f in self.flows:
-            if f.tls and f.state == ob.BACKOFF:
+            if f.tls and f.state == _BACKOFF:
                 f.failures = 0
-                self._input(f, ob.REFORM, now)
+                self._input(f, _REFORM, now)
 
     # -- calls (the phone as caller) -------------------------------------------------------
     def dial(self, target, now, body, headers=(), answer_ms=None):
@@ -870,11 +906,11 @@ class UserAgent:
     def answer(self, call_id, now):
         """Answer a ringing call by hand (only loopback offers: the host has no audio)."""
         e = self.calls.get(call_id)
-        if e is None or e[4] == "out" or e[0].state != iv.RINGING or e[5]:
+        if e is None or e[4] == "out" or e[0].state != _IV_RINGING or e[5]:
             return False
         if e[3] is None:
             e[0].final = 488
-            e[0].step(iv.REJECT, now)
+            e[0].step(_IV_REJECT, now)
             self._call_flush(call_id, now)
             return False
         p = e[3]
@@ -890,10 +926,10 @@ class UserAgent:
 
     def reject(self, call_id, now, status=486):
         e = self.calls.get(call_id)
-        if e is None or e[4] == "out" or e[0].state != iv.RINGING:
+        if e is None or e[4] == "out" or e[0].state != _IV_RINGING:
             return False
         e[0].final = status
-        e[0].step(iv.REJECT, now)
+        e[0].step(_IV_REJECT, now)
         self._call_flush(call_id, now)
         return True
 
@@ -902,7 +938,7 @@ class UserAgent:
         if e is None:
             return False
         c = e[0]
-        ok = c.hangup(now) if e[4] == "out" else c.step(iv.HANGUP, now)
+        ok = c.hangup(now) if e[4] == "out" else c.step(_IV_HANGUP, now)
         self._call_flush(call_id, now)
         return ok
 
@@ -917,7 +953,7 @@ class UserAgent:
         lim = self.cfg.rtp_limits
         e[6] = now + lim[1 if e[4] == "auto" else 0]
         e[7] = now + lim[2] if e[4] == "auto" else None
-        if c.state != iv.RINGING:  # cancelled meanwhile
+        if c.state != _IV_RINGING:  # cancelled meanwhile
             self._call_flush(call_id, now)
             return
         from tinysip.loopback import answer as loopback_answer
@@ -925,7 +961,7 @@ class UserAgent:
 
         c.body = loopback_answer(parse_sdp(e[2]), self.cfg.media_ip, port, now & 0xFFFFFF, 1)[0]
         e[2] = None  # the offer is not needed any more: free its heap for the call
-        c.step(iv.ANSWER, now)
+        c.step(_IV_ANSWER, now)
         p = e[3]
         self._ev("call_answered", call_id, e[4], p[0], p[2], port)
         self._call_flush(call_id, now)
@@ -943,7 +979,7 @@ class UserAgent:
         e[5] = 0
         self._ev("message_dropped", e[1].index, "media: %s" % reason)
         e[0].final = 500
-        e[0].step(iv.REJECT, now)
+        e[0].step(_IV_REJECT, now)
         self._call_flush(call_id, now)
 
     def media_stopped(self, call_id, rx, tx, now):
@@ -968,7 +1004,7 @@ class UserAgent:
             else:
                 self._send(conn, d)
             d = c.pop_send()
-        if c.state == iv.ENDED and e[5] != 3:
+        if c.state == _IV_ENDED and e[5] != 3:
             if e[5]:  # the mirror is open (or opening): stop it, media_stopped finishes
                 e[5] = 3
                 self.actions.append((ACT_MEDIA_STOP, cid))

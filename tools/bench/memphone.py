@@ -10,32 +10,37 @@ import gc
 import os
 import sys
 
-_rom = os.getenv("TINYSIP_ROMFS")
-_lib = os.getenv("TINYSIP_LIB")
-_here = __file__.rpartition("/")[0] or "."
-sys.path[0:0] = [_here + "/../../firmware", _here + "/../../lib", _here + "/../../boards/host"]
-if _lib:
-    sys.path[0:0] = [_lib, _lib + "/../firmware"]
-if _rom:
-    import uctypes
-    import vfs
 
-    _a, _, _n = _rom.partition(":")
-    vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(_a), int(_n))), "/rom")
-    sys.path.insert(0, "/rom/lib")
+def _run():
+    # everything lives in this function: its locals are not interned, so the wrapper adds
+    # almost no names to the phone's qstr pools (which decide its heap at ~620 names)
+    rom = os.getenv("TINYSIP_ROMFS")
+    lib = os.getenv("TINYSIP_LIB")
+    here = __file__.rpartition("/")[0] or "."
+    sys.path[0:0] = [here + "/../../firmware", here + "/../../lib", here + "/../../boards/host"]
+    if lib:
+        sys.path[0:0] = [lib, lib + "/../firmware"]
+    if rom:
+        import uctypes
+        import vfs
 
-import app  # noqa: E402
+        a, _, n = rom.partition(":")
+        vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(a), int(n))), "/rom")
+        sys.path.insert(0, "/rom/lib")
 
-_emit = app.emit
-_MEASURED = ("keepalive", "registered", "certificate_cached", "call_answered", "call_ended")
+    import app
+
+    first = app.emit
+    measured = ("keepalive", "registered", "certificate_cached", "call_answered", "call_ended")
+
+    def emit(fields):
+        if fields.get("event") in measured:
+            gc.collect()
+            fields["mem"] = gc.mem_alloc()
+        first(fields)
+
+    app.emit = emit
+    app.main(sys.argv[1] if len(sys.argv) > 1 else "config.json")
 
 
-def emit(fields):
-    if fields.get("event") in _MEASURED:
-        gc.collect()
-        fields["mem"] = gc.mem_alloc()
-    _emit(fields)
-
-
-app.emit = emit
-app.main(sys.argv[1] if len(sys.argv) > 1 else "config.json")
+_run()
