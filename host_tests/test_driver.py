@@ -51,3 +51,33 @@ def test_a_connect_the_heap_cannot_hold_fails_the_connection_instead_of_the_loop
     # the UA hears of it (its flow backs off and retries) instead of waiting forever
     assert ua.failed == [(7, "connect 192.0.2.1:5061: out of memory", False)]
     assert ua.ok == [] and d.conns == {}
+
+
+def test_a_mirror_the_heap_cannot_hold_refuses_the_call_instead_of_losing_it():
+    import sys
+
+    from tinysip.ua import ACT_MEDIA
+
+    class _MediaCfg(_Cfg):
+        media_ip = b"127.0.0.1"
+        media_port = 40000
+        media_port_max = 40998
+
+    ua = _UA()
+    ua.cfg = _MediaCfg()
+    ua.rng = lambda n: bytes(n)
+    ua.actions = [(ACT_MEDIA, b"call-1", 1, 100, 40000, b"127.0.0.1", 4000)]
+    ua.media = []
+    ua.media_failed = lambda cid, reason, now: ua.media.append((cid, reason))
+    import tinysip.io.media as media
+
+    real = media.MediaPort
+    media.MediaPort = _exhausted
+    try:
+        drv.Driver(ua, _Clock(), None, lambda e: None).pump()
+    finally:
+        media.MediaPort = real
+    # the UA refuses the call (500) instead of leaving it ringing with the action lost
+    assert len(ua.media) == 1 and ua.media[0][0] == b"call-1"
+    assert "MemoryError" in ua.media[0][1] and "heap exhausted" in ua.media[0][1]
+    assert sys.modules.get("tinysip.io.media") is media

@@ -73,16 +73,22 @@ class Driver:
             elif kind == ACT_RESOLVE:  # (kind, conn, host, port, transport, sips): RFC 3263
                 ua.resolved(conn, self._locate(a), self.clock.now())
             elif kind == ACT_MEDIA:  # (kind, call id, mode, pt, port, rtp ip, rtp port)
-                # imported on the first answered call: an idle phone does not carry it
-                from tinysip.io.media import MediaPort
-                from tinysip.rtp import Mirror
-
+                if MICROPYTHON:
+                    # the INVITE's garbage is dead now: collect before the call's long-lived
+                    # blocks (modules, mirror buffer, socket) so they do not land between it
+                    gc.collect()
                 cfg = ua.cfg
                 try:  # mirrors only the offer's c=/m= address, one reply per datagram
+                    # imported on the first answered call: an idle phone does not carry it
+                    from tinysip.io.media import MediaPort
+                    from tinysip.rtp import Mirror
+
                     m = MediaPort(Mirror(a[2], a[3], ua.rng), cfg.media_ip.decode(), a[4],
                                   True, 16, (a[5].decode(), a[6]), cfg.media_port,
                                   cfg.media_port_max)
-                except (OSError, ValueError) as e:  # ValueError: a c= that is not UTF-8
+                except (OSError, ValueError, MemoryError) as e:
+                    # ValueError: a c= that is not UTF-8; MemoryError: the call is refused
+                    # (500) rather than left ringing with its action lost
                     ua.media_failed(conn, "RTP port %d: %r" % (a[4], e), self.clock.now())
                     continue
                 self.media[conn] = m
