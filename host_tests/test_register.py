@@ -511,3 +511,21 @@ def test_2xx_without_contacts():
     outcome, b = reg.on_response(answer(req, 200))
     assert outcome == R_OK
     assert b.expires == 3600 and b.pub_gruu is None and b.service_route is None
+
+
+def _seen_at(req, host, port):
+    """A plain 200 to `req` whose top Via says where the registrar saw it (RFC 3581)."""
+    raw = answer(req, 200).to_bytes().replace(b";rport", b";received=%s;rport=%d" % (host, port),
+                                              1)
+    return parse(raw, 65535, datagram=False)
+
+
+def test_plain_2xx_rewrites_the_contact_once_per_address_ipv6_too():
+    reg = make()
+    first = reg.uri
+    outcome, old = reg.on_response(_seen_at(build(reg), b"2001:db8::7", 40123))
+    assert (outcome, old) == (4, first)  # register again, removing `old`
+    assert reg.uri == b"sip:alice@[2001:db8::7]:40123;transport=tls"
+    # the same address, written bare again by the registrar: nothing to rewrite
+    outcome, b = reg.on_response(_seen_at(build(reg), b"2001:db8::7", 40123))
+    assert outcome == R_OK and b.outbound is False and b.contact == reg.uri

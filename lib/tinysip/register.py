@@ -12,9 +12,9 @@ reg-id identify it) or invent a GRUU.
 Outbound or plain (RFC 5626 §4.2.1): a 2xx without `outbound` in Require means the
 registrar keeps an ordinary RFC 3261 binding that it reaches through the Contact itself, so
 the Contact must then be an address that reaches this connection: the top Via's
-`received`/`rport` (RFC 3581: what the registrar saw, NAT included), else the connection's
-local address when the driver knows it. A Contact that differs is re-registered at once
-(outcome 4, "rewrite"), removing the old one in the same request (`Contact: <old>;expires=0`), so the
+`received`/`rport` (RFC 3581: what the registrar saw, NAT included; neither MicroPython port
+can tell a socket's own address). A Contact that differs is re-registered at once (outcome
+4, "rewrite"), removing the old one in the same request (`Contact: <old>;expires=0`), so the
 registrar never holds two bindings for us (RFC 3261 §10.2.2). A `sips:` AoR registers a
 `sips:` Contact (§8.1.1.8).
 
@@ -45,7 +45,8 @@ _MAX_AUTH_ROUNDS = const(3)  # challenges answered in one attempt (a stale-nonce
 # The REGISTER on the wire (one constant instead of a constant per header name), filled by
 # Registration.build: Request-URI; Via transport, host, branch; the Route line (or nothing);
 # To and From tag; To; Call-ID; CSeq; b"outbound, " (or nothing); the Contact to remove (or
-# nothing), our Contact and its reg-id (or nothing); Expires; User-Agent; the Authorization line (or nothing). No body.
+# nothing), our Contact and its reg-id (or nothing); Expires; User-Agent; the Authorization
+# line (or nothing). No body.
 _REGISTER = (
     b"REGISTER %s SIP/2.0\r\n"
     b"Via: SIP/2.0/%s %s;branch=%s;rport\r\n"
@@ -158,11 +159,16 @@ class Registration:
         self.contact = b"<" + self.uri + b'>;+sip.instance="<' + self.instance + b'>"'
 
     def set_address(self, host, port):
-        """Register `host`:`port` (bytes, int) as the Contact's address from now on."""
+        """Register `host`:`port` (bytes, int) as the Contact's address from now on; False
+        when that is the address already in it."""
         if b":" in host and host[:1] != b"[":
-            host = b"[" + host + b"]"  # IPv6 (received= and getsockname write it bare)
-        self.address = host + b":%d" % port
+            host = b"[" + host + b"]"  # IPv6: received= writes it bare
+        address = host + b":%d" % port
+        if address == self.address:
+            return False
+        self.address = address
         self.set_transport(self.transport)
+        return True
 
     def build(self, expires=None, remove=None):
         """(REGISTER bytes, branch). Uses the current credentials if challenged before.
@@ -220,11 +226,10 @@ class Registration:
                                 rport or v.port or (5061 if v.transport == b"TLS" else 5060))
                 except (ParseError, IndexError):
                     pass
-                if (seen is not None and self.address != seen[0] + b":%d" % seen[1]
-                        and self.rewrites < 2):  # a NAT that moves on every request: stop
+                old = self.uri
+                # at most twice a connection: a NAT that moves on every request is not chased
+                if seen is not None and self.rewrites < 2 and self.set_address(*seen):
                     self.rewrites += 1
-                    old = self.uri
-                    self.set_address(seen[0], seen[1])
                     return _R_REWRITE, old
             b.contact = self.uri
             b.flow_timer = _uint(msg.get(b"Flow-Timer"), 86400)

@@ -154,10 +154,10 @@ class UserAgent:
         t = None
         for f in self.flows:
             t = _earliest(t, f.next_timer())
-        for d in (self.ctx, self.calls):
-            for e in d.values():
-                t = _earliest(t, e[0].next_timer())
+        for e in self.ctx.values():
+            t = _earliest(t, e[0].next_timer())
         for e in self.calls.values():
+            t = _earliest(t, e[0].next_timer())
             if e[5] == 2:  # media running: its inactivity and length limits
                 t = _earliest(_earliest(t, e[6]), e[7])
         if self.certsvc is not None:
@@ -754,16 +754,6 @@ class UserAgent:
         allowed = auto and iv.may_auto_answer(who, cfg.autoanswer)
         params = None
         status = 0
-        try:  # the parsed offer is dropped at once; media_ready parses the body again
-            # SDP and the RFC 6849 choice load with the first INVITE: an idle phone does not
-            # carry them (nor their names, which would stay interned)
-            from tinysip.loopback import answer
-            from tinysip.sdp import parse as parse_sdp
-
-            params = answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0, False)[1]
-            params = params[:3] + params[4:]  # type, mode, pt, the offer's RTP ip and port
-        except ParseError as e:  # not an offer the mirror can serve
-            status = e.status if require and allowed else 0
         unknown = iv.requires_unknown(msg, SUPPORTED)
         busy = False
         for e in self.calls.values():
@@ -780,8 +770,19 @@ class UserAgent:
             status = 486
         elif auto and require and not allowed:
             status = 403  # RFC 5373: the required mode cannot be honoured
-        elif params is None:
-            allowed = False  # an auto-answered call is loopback only: ring instead
+        else:  # the offer is read only for a call that may go on (not for each refusal)
+            try:  # the parsed offer is dropped at once; media_ready parses the body again
+                # SDP and the RFC 6849 choice load with the first INVITE: an idle phone does
+                # not carry them (nor their names, which would stay interned)
+                from tinysip.loopback import answer
+                from tinysip.sdp import parse as parse_sdp
+
+                params = answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0, False)[1]
+                params = params[:3] + params[4:]  # type, mode, pt, the offer's RTP ip, port
+            except ParseError as e:  # not an offer the mirror can serve
+                status = e.status if require and allowed else 0
+            if params is None:
+                allowed = False  # an auto-answered call is loopback only: ring instead
         self._ev("call_incoming", f.index, msg.call_id,
                  who or iv.addr(msg.get(b"From") or b""),
                  am[1] + (b";require" if require else b"") if am else None)
@@ -919,8 +920,8 @@ class UserAgent:
         # from it when taken), so the mirror's port cannot be guessed from the config
         lo = self.cfg.media_port
         r = self.rng(3)
-        port = lo + (r[0] << 16 | r[1] << 8 | r[2]) % ((self.cfg.media_port_max - lo) // 2 + 1)
-        port += port - lo
+        even = (self.cfg.media_port_max - lo) // 2 + 1  # even ports in the range
+        port = lo + 2 * ((r[0] << 16 | r[1] << 8 | r[2]) % even)
         self.actions.append((ACT_MEDIA, call_id, p[1], p[2], port, p[3], p[4]))
         return True
 
