@@ -1,9 +1,11 @@
 """tinysip.loopback: the RFC 6849 mirror's offer/answer decision."""
 from testutil import raises
 
-from tinysip import rtp, sdp
+from tinysip import sdp
 from tinysip.errors import ParseError
 from tinysip.loopback import answer
+from tinysip.probe import DIRECT, ENCAP
+from tinysip.probe import MEDIA as MEDIA_MODE
 
 ME = b"192.0.2.10"
 PORT = 40000
@@ -36,7 +38,7 @@ def refusal(body):
 
 def test_packet_loopback_encaprtp():
     body, params = run(PKT)
-    assert params == (b"rtp-pkt-loopback", rtp.ENCAP, 112, 8000, b"198.51.100.7", 49170)
+    assert params == (b"rtp-pkt-loopback", ENCAP, 112, 8000, b"198.51.100.7", 49170)
     assert body == (b"v=0\r\no=- 77 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n"
                     b"t=0 0\r\nm=audio 40000 RTP/AVP 112 0\r\n"
                     b"a=rtpmap:112 encaprtp/8000\r\n"
@@ -50,7 +52,7 @@ def test_packet_loopback_rtploopback_keeps_the_offered_rate():
                     b"a=rtpmap:96 L16/16000\r\n"
                     b"a=loopback:rtp-pkt-loopback\r\na=loopback-source\r\n")
     body, params = run(offer)
-    assert params == (b"rtp-pkt-loopback", rtp.DIRECT, 113, 16000, b"198.51.100.7", 5000)
+    assert params == (b"rtp-pkt-loopback", DIRECT, 113, 16000, b"198.51.100.7", 5000)
     assert b"m=audio 40000 RTP/AVP 113 96\r\n" in body
     assert b"a=rtpmap:113 rtploopback/16000\r\na=rtpmap:96 L16/16000\r\n" in body
     assert b"encaprtp" not in body
@@ -58,7 +60,7 @@ def test_packet_loopback_rtploopback_keeps_the_offered_rate():
 
 def test_media_loopback_pcmu():
     body, params = run(MEDIA)
-    assert params == (b"rtp-media-loopback", rtp.MEDIA, 0, 8000, b"198.51.100.7", 49172)
+    assert params == (b"rtp-media-loopback", MEDIA_MODE, 0, 8000, b"198.51.100.7", 49172)
     assert body.endswith(b"m=audio 40000 RTP/AVP 0\r\n"
                          b"a=loopback:rtp-media-loopback\r\na=loopback-mirror\r\n")
 
@@ -68,7 +70,7 @@ def test_media_loopback_picks_g711_among_codecs():
                     b"a=rtpmap:96 opus/48000/2\r\n"
                     b"a=loopback:rtp-media-loopback\r\na=loopback-source\r\n")
     body, params = run(offer)
-    assert params[1:4] == (rtp.MEDIA, 8, 8000)
+    assert params[1:4] == (MEDIA_MODE, 8, 8000)
     assert b"m=audio 40000 RTP/AVP 8\r\n" in body and b"opus" not in body
 
 
@@ -76,7 +78,7 @@ def test_media_loopback_dynamic_pcma():
     offer = HEAD + (b"m=audio 5000 RTP/AVP 97\r\na=rtpmap:97 pcma/8000\r\n"
                     b"a=loopback:rtp-media-loopback\r\na=loopback-source\r\n")
     body, params = run(offer)
-    assert params[1:4] == (rtp.MEDIA, 97, 8000)
+    assert params[1:4] == (MEDIA_MODE, 97, 8000)
     assert b"m=audio 40000 RTP/AVP 97\r\na=rtpmap:97 pcma/8000\r\n" in body
 
 
@@ -84,7 +86,7 @@ def test_choice_of_types_answers_exactly_one():
     offer = HEAD + (b"m=audio 5000 RTP/AVP 0 112\r\na=rtpmap:112 encaprtp/8000\r\n"
                     b"a=loopback:rtp-media-loopback rtp-pkt-loopback\r\na=loopback-source\r\n")
     body, params = run(offer)
-    assert params[:3] == (b"rtp-media-loopback", rtp.MEDIA, 0)
+    assert params[:3] == (b"rtp-media-loopback", MEDIA_MODE, 0)
     m = sdp.parse(body)[2][0]
     assert m[6] == [b"rtp-media-loopback"] and m[7] == b"loopback-mirror"
     assert m[3] == [b"0"]
@@ -95,7 +97,7 @@ def test_choice_falls_to_the_type_we_can_serve():
                     b"a=loopback:x-future\r\na=loopback:rtp-media-loopback\r\n"
                     b"a=loopback:rtp-pkt-loopback\r\na=loopback-source\r\n")
     body, params = run(offer)
-    assert params[:3] == (b"rtp-pkt-loopback", rtp.ENCAP, 112)
+    assert params[:3] == (b"rtp-pkt-loopback", ENCAP, 112)
     assert sdp.parse(body)[2][0][6] == [b"rtp-pkt-loopback"]
 
 

@@ -480,7 +480,7 @@ def test_probe_port_against_the_media_mirror():
     for mode in (ENCAP, DIRECT, MEDIA):
         src = Source(mode, 8, RX_PT[mode], 10, FakeRandom(8), 50)
         mir = Mirror(mode, RX_PT[mode], FakeRandom(9))
-        mp = MediaPort(mir, "127.0.0.1", 33000)
+        mp = MediaPort(mir, "127.0.0.1", 33000, size=0)
         pp = ProbePort(src, "127.0.0.1", 33100)
         try:
             pp.target(b"127.0.0.1", mp.port)
@@ -584,7 +584,7 @@ def test_probe_port_no_allocation_per_packet():
         return
     src = Source(ENCAP, 8, 96, 20, FakeRandom(14), 400)
     mir = Mirror(ENCAP, 96, FakeRandom(15))
-    mp = MediaPort(mir, "127.0.0.1", 33800)
+    mp = MediaPort(mir, "127.0.0.1", 33800, size=0)  # the tools read: zero-copy
     pp = ProbePort(src, "127.0.0.1", 33900)
     try:
         pp.target("127.0.0.1", mp.port)

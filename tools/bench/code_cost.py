@@ -1,6 +1,6 @@
 """What each shipped module costs in RAM once imported from .mpy, and why.
 
-    .venv/bin/python tools/bench/code_cost.py [--json] [module ...]
+    .venv/bin/python tools/bench/code_cost.py [--romfs] [--json] [module ...]
 
 For every module of lib/ and firmware/ (or the ones named, e.g. ``tinysip.ua``) compiled
 with ``mpy-cross -O3`` it prints:
@@ -13,6 +13,14 @@ with ``mpy-cross -O3`` it prints:
 - ``str``: bytes of string constants (each also costs an object header in the heap);
 - ``heap``: bytes still allocated after importing the module on the MicroPython unix port,
   minus what its own imports allocate (measured, gc.collect() before both readings).
+
+With ``--romfs`` the modules are imported from the ROMFS image instead (tools/romfs.py,
+bytecode run in place, as a device with a ROMFS partition does) and each row says:
+- ``heap``: bytes allocated by importing it (after its own imports, as above);
+- ``names``: qstrs it interned (``micropython.qstr_info``; after its imports' names);
+- ``left``: bytes still allocated after it is dropped again (sys.modules entry and the
+  package attribute removed, gc.collect()): what dropping a rarely used module cannot give
+  back (its interned names, mostly; the names' pool grows in steps, see docs/benchmarks.md).
 
 A benchmark: prints figures and always exits 0.
 """
@@ -137,8 +145,78 @@ def heap_delta(micropython, libdir, fwdir, mod, deps):
         return None  # needs hardware modules (esp32board) or failed to import
 
 
+_ROM_MEASURE = """
+import gc, sys, micropython
+sys.path.insert(0, '/rom/lib')
+for m in %r:
+    __import__(m)
+gc.collect()
+micropython.qstr_info()
+a = gc.mem_alloc()
+__import__(%r)
+gc.collect()
+b = gc.mem_alloc()
+micropython.qstr_info()
+mod = %r
+del sys.modules[mod]
+pkg, _, leaf = mod.rpartition('.')
+if pkg:
+    delattr(sys.modules[pkg], leaf)
+gc.collect()
+print('heap', b - a, 'left', gc.mem_alloc() - a)
+"""
+
+
+def _mount_code():
+    """The ROMFS mount firmware/main.py does under tools/romfs.py run."""
+    return ("import os, uctypes, vfs\n_a, _, _n = os.getenv('TINYSIP_ROMFS').partition(':')\n"
+            "vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(_a), int(_n))), '/rom')\n")
+
+
+def romfs_rows(wanted, known, graph):
+    """[module, heap, names, left] per module imported from a ROMFS image, measured in a
+    fresh unix-port process each (tools/romfs.py run)."""
+    import re as _re
+
+    tmp = tempfile.mkdtemp(prefix="tinysip-cost-")
+    image = os.path.join(tmp, "tinysip.romfs")
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "romfs.py"), "build", image],
+                   check=True, stdout=subprocess.DEVNULL)
+    rows = []
+    for mod in sorted(known):
+        if (wanted and mod not in wanted) or mod in ("main", "app", "esp32board"):
+            continue
+        code = _mount_code() + _ROM_MEASURE % (closure(mod, graph), mod, mod)
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "romfs.py"), "run",
+                            image, "-c", code], capture_output=True, text=True)
+        q = [int(x) for x in _re.findall(r"n_qstr=(\d+)", p.stdout)]
+        m = _re.search(r"heap (-?\d+) left (-?\d+)", p.stdout)
+        if m and len(q) == 2:
+            rows.append({"module": mod, "heap": int(m.group(1)), "names": q[1] - q[0],
+                         "left": int(m.group(2))})
+        else:
+            rows.append({"module": mod, "heap": None, "names": None, "left": None})
+    return rows
+
+
 def main(argv):
     as_json = "--json" in argv
+    if "--romfs" in argv:
+        srcs = sources()
+        known = {module_name(s): s for s in srcs}
+        graph = {m: imports_of(s, known) for m, s in known.items()}
+        rows = romfs_rows([a for a in argv if not a.startswith("--")], known, graph)
+        if as_json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        print("imported from the ROMFS image (code in place), MicroPython unix port")
+        print("%-22s %8s %6s %8s" % ("module", "heap", "names", "left"))
+        for r in rows:
+            print("%-22s %8s %6s %8s" % (r["module"], *("n/a" if r[k] is None else r[k]
+                                                         for k in ("heap", "names", "left"))))
+        print("%-22s %8d %6d %8d" % ("total", *(sum(r[k] or 0 for r in rows)
+                                                for k in ("heap", "names", "left"))))
+        return 0
     wanted = [a for a in argv if not a.startswith("--")]
     tool = find_mpy_cross()
     micropython = os.path.join(ROOT, ".venv", "bin", "micropython")

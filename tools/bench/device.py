@@ -80,7 +80,9 @@ def _device():
     gc.collect()
     free1 = gc.mem_free()
     from tinysip.instance import instance_urn
-    from tinysip.rtp import DIRECT, ENCAP, Mirror
+    from tinysip.rtp import Mirror
+
+    ENCAP, DIRECT = 1, 2  # the mirror modes (tinysip.probe names them; not loaded here)
     import struct
 
     def rng(n):

@@ -30,7 +30,8 @@ def child(packets, what):
     here = __file__.rpartition("/")[0] or "."
     sys.path.insert(0, here + "/../../lib")
     from tinysip.io.media import MediaPort
-    from tinysip.rtp import DIRECT, ENCAP, MEDIA, Mirror
+    from tinysip.probe import DIRECT, ENCAP, MEDIA
+    from tinysip.rtp import Mirror
 
     def rng(n):
         import os
@@ -55,7 +56,7 @@ def child(packets, what):
         for exact in (True, False):
             base += 20
             mir = Mirror(mode, 0, rng)
-            mp = MediaPort(mir, "127.0.0.1", base, exact=exact)
+            mp = MediaPort(mir, "127.0.0.1", base, size=-1 if exact else 0)
             src = sender(base + 1)
             dst = socket.getaddrinfo("127.0.0.1", mp.port)[0][-1]
             src.sendto(pkt, dst)  # latch

@@ -84,8 +84,7 @@ class Driver:
                     from tinysip.rtp import Mirror
 
                     m = MediaPort(Mirror(a[2], a[3], ua.rng), cfg.media_ip.decode(), a[4],
-                                  True, 16, (a[5].decode(), a[6]), cfg.media_port,
-                                  cfg.media_port_max)
+                                  (a[5].decode(), a[6]), cfg.media_port, cfg.media_port_max)
                 except (OSError, ValueError, MemoryError) as e:
                     # ValueError: a c= that is not UTF-8; MemoryError: the call is refused
                     # (500) rather than left ringing with its action lost

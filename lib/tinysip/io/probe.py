@@ -50,11 +50,11 @@ class ProbePort:
     (e.g. an ICMP unreachable), which never raise.
     """
 
-    def __init__(self, source, host, port, tries=16):
+    def __init__(self, source, host, port):
         self.source = source
         self.errors = 0
         self.mp = hasattr(socket.socket, "readinto")
-        self.sock, self.port = bind(host, port, tries)
+        self.sock, self.port = bind(host, port)
         self.addr = None
         self.size = len(source.buf) + (12 if source.mode == ENCAP else 0)  # one reply
         self.rbuf = bytearray(self.size if self.mp else 2048)

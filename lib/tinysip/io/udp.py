@@ -38,17 +38,15 @@ also its STUN answers) and the media ports read through them.
 import select
 import socket
 
-_EAGAIN = (11, 35)  # EAGAIN: Linux and ESP32 (lwIP), macOS
 
-
-def bind(host, port, tries=16, lo=None, hi=None):
-    """(socket, bound port); the last OSError when every port tried is taken. With lo..hi
-    (lo even) the walk wraps to lo after hi and never leaves the range."""
-    n = tries if lo is None else min(tries, (hi - lo) // 2 + 1)
+def bind(host, port, low=None, high=None):
+    """(socket, bound port); the last OSError when every port tried (16) is taken. With
+    low..high (low even) the walk wraps to low after high and never leaves the range."""
+    n = 16 if low is None else min(16, (high - low) // 2 + 1)
     for i in range(n):
         p = port + 2 * i
-        if lo is not None:
-            p = lo + (p - lo) % ((hi - lo) // 2 * 2 + 2)
+        if low is not None:
+            p = low + (p - low) % ((high - low) // 2 * 2 + 2)
         s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
                           socket.SOCK_DGRAM)
         try:
@@ -72,33 +70,33 @@ def waiter(sock):
     return p
 
 
-def recv(sock, w, size):
+def recv(sock, poll, size):
     """One waiting datagram as bytes (at most `size`: the kernel drops the rest of a longer
-    one), or None when none waits. w: waiter(sock). An OSError other than EAGAIN (e.g. an
+    one), or None when none waits. poll: waiter(sock). An OSError other than EAGAIN (e.g. an
     ICMP port unreachable on a connected socket) is raised."""
-    if w is not None:
-        for _ in w.ipoll(0):
+    if poll is not None:
+        for _ in poll.ipoll(0):
             return sock.recv(size)
         return None
     try:
         return sock.recv(size)
     except OSError as e:
-        if e.args and e.args[0] in _EAGAIN:
+        if e.args and e.args[0] in (11, 35):  # EAGAIN: Linux and ESP32 (lwIP), macOS
             return None
         raise
 
 
-def recv_into(sock, w, view, size):
+def recv_into(sock, poll, view, size):
     """recv() into view[0:] instead: the datagram's length (0 for an empty one), or None when
     none waits. CPython allocates nothing; MicroPython allocates what recv() does."""
-    if w is None:
+    if poll is None:
         try:
             return sock.recv_into(view, size)
         except OSError as e:
-            if e.args and e.args[0] in _EAGAIN:
+            if e.args and e.args[0] in (11, 35):  # EAGAIN: Linux and ESP32 (lwIP), macOS
                 return None
             raise
-    d = recv(sock, w, size)
+    d = recv(sock, poll, size)
     if d is None:
         return None
     n = len(d)
