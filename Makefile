@@ -25,6 +25,10 @@ PORT ?=
 BOARD ?= ESP32_GENERIC
 ROMFS ?=
 NO_RESET ?=
+# make image FIRMWARE=<stock MicroPython .bin> [BOARD=<board>] [OUT=<file>] [ROMFS_SIZE=<size>]
+FIRMWARE ?=
+OUT ?=
+ROMFS_SIZE ?=
 # make fuzz-long [FUZZ_CASES=<n>]
 FUZZ_CASES ?=
 # extra mpy-cross flags for `make mpy`, e.g. MPY_FLAGS=-O2
@@ -34,7 +38,7 @@ MPY_DIR := build/mpy
 MPY_SRC := $(sort $(shell find lib -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) $(wildcard firmware/*.py))
 MPY_OUT := $(patsubst %.py,$(MPY_DIR)/%.mpy,$(MPY_SRC))
 
-.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean loopcall deploy bench-device port-required
+.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean loopcall deploy image bench-device port-required
 
 help: ## list the targets
 	@echo "tinysip targets:"
@@ -43,6 +47,7 @@ help: ## list the targets
 	@echo "           PYTEST_ARGS=... (test/unit/interop), MPY_FLAGS=... (mpy), PYTHON=python3"
 	@echo "           PORT=<port> BOARD=ESP32_GENERIC|ESP32_S3|host CONFIG=<file> ROMFS=1 NO_RESET=1"
 	@echo "           (deploy; bench-device takes PORT)"
+	@echo "           FIRMWARE=<stock .bin> BOARD=... OUT=<file> ROMFS_SIZE=<size> PORT= CONFIG= (image)"
 
 # The venv is a file target: its stamp is older than requirements-dev.txt -> pip re-installs.
 $(STAMP): requirements-dev.txt
@@ -93,6 +98,13 @@ bench: $(STAMP) ## benchmarks (tools/bench/run.py) [PACING_MINUTES=10]
 deploy: port-required $(STAMP) ## .mpy + firmware + board + config onto a device: PORT=<port> [CONFIG=] [BOARD=]
 	$(BIN)/python tools/deploy.py --port $(PORT) --board $(BOARD) $(if $(CONFIG),--config $(CONFIG)) \
 	    $(if $(ROMFS),--romfs) $(if $(NO_RESET),--no-reset)
+
+image: $(STAMP) ## one .bin to flash: stock MicroPython firmware + a ROMFS partition with the phone: FIRMWARE=<stock .bin> [BOARD=] [OUT=] [ROMFS_SIZE=]
+	@if [ -z "$(FIRMWARE)" ]; then \
+	    echo "make image: FIRMWARE is required: a stock MicroPython .bin (1.25+) from micropython.org/download, e.g. FIRMWARE=ESP32_GENERIC-20250415-v1.25.0.bin" >&2; exit 2; \
+	fi
+	$(BIN)/python tools/image.py $(FIRMWARE) --board $(BOARD) $(if $(OUT),--out $(OUT)) \
+	    $(if $(ROMFS_SIZE),--romfs-size $(ROMFS_SIZE)) $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG))
 
 bench-device: port-required $(STAMP) ## on-device self-test + benchmark table over mpremote: PORT=<port>
 	$(BIN)/python tools/bench/device.py --port $(PORT)

@@ -17,8 +17,14 @@ _ua = None  # the running UserAgent (on_event gives its wall clock to the board)
 
 
 def emit(fields):
-    """One JSON line per event on stdout; `t` is ms since boot."""
+    """One JSON line per event on stdout; `t` is ms since boot. On a board that reads its
+    system heap (board.sys_heap: ESP32) boot, flow_up and low_memory also say how much of it
+    is free and its largest free block (`sys_free`, `sys_largest`, bytes): what Wi-Fi, the
+    GC heap and the open flows leave for the next TLS handshake."""
     fields["t"] = _clock.now()
+    h = getattr(board, "sys_heap", None)
+    if h is not None and fields["event"] in ("boot", "flow_up", "low_memory"):
+        fields["sys_free"], fields["sys_largest"] = h()
     print(json.dumps(fields))
 
 
@@ -100,22 +106,29 @@ def _boot(path):
     and its driver (imported only now: the config code is gone before the UA's code loads)."""
     global _ua
     cfg, instance, ca = load(path)
-    import tinysip
+    from tinysip.compat import drop
 
-    for name in ("config", "instance"):
-        sys.modules.pop("tinysip." + name, None)
-        try:
-            delattr(tinysip, name)
-        except AttributeError:
-            pass
+    drop("config", "instance", "x509", "sipdate")  # x509: the anchors' check
     gc.collect()
     from tinysip.io.driver import Driver
     from tinysip.ua import UserAgent
 
+    if cfg.certs is not None:
+        # The certificate checks load for each NOTIFY and are dropped after it, but the
+        # names they intern stay, and the first time they push the phone past its qstr
+        # pools the next pool is one block of ~7.5 KB (64-bit): found now, while the heap
+        # is in one piece, not in the middle of a NOTIFY (docs/benchmarks.md).
+        import tinysip.certs
+        import tinysip.certservice  # noqa: F401 - stays: the UA makes one per phone
+        import tinysip.passport  # noqa: F401
+
+        drop("certs", "x509", "sigverify", "sipdate", "passport")
+        gc.collect()
+
     ua = _ua = UserAgent(cfg, instance, urandom)
     emit({"event": "boot", "board": board.NAME, "instance": instance.decode(),
           "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})
-    driver = Driver(ua, _clock, ca, on_event, cfg.dns_server)
+    driver = Driver(ua, _clock, ca, on_event, cfg.dns_server, getattr(board, "sys_heap", None))
     t = wall()
     if t is not None:  # else the first REGISTER 200's Date sets it
         ua.set_wall_clock(t, _clock.now())

@@ -5,14 +5,30 @@ Board modules (boards/<BOARD>/board.py) only name their pins.
 Status LED, from the UA's events: off while no flow is registered yet, on (RGB: green)
 while a flow is registered, off (RGB: red) when every flow failed, blinking (RGB: blue)
 during a call (answered or connected).
+
+sys_heap(): the ESP-IDF heap's free bytes and largest free block, which the app adds to its
+boot, flow_up and low_memory events and the driver checks before a flow connects.
 """
 import time
 
+import esp32
 import machine
 import network
 
 _EPOCH_2000 = 946684800  # boards whose time() counts from 2000
 _RGB = ((0, 0, 0), (0, 24, 0), (0, 0, 32), (24, 0, 0))  # idle, registered, in call, failing
+
+
+def sys_heap():
+    """(free bytes, largest free block) of the ESP-IDF heap that mbedTLS, lwIP and Wi-Fi
+    allocate from and the GC heap grows into: esp32.idf_heap_info(HEAP_DATA) lists one
+    (total, free, largest free block, least free ever) tuple per region (modesp32.c)."""
+    free = big = 0
+    for r in esp32.idf_heap_info(esp32.HEAP_DATA):
+        free += r[1]
+        if r[2] > big:
+            big = r[2]
+    return free, big
 
 
 class Esp32Board:

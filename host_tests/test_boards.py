@@ -1,7 +1,9 @@
-"""ESP32 boards on the host, with fake `machine` and `network` modules: the MAC comes from
-the Wi-Fi station interface, Wi-Fi retries with backoff, the LED follows registration."""
+"""ESP32 boards on the host, with fake `machine`, `network` and `esp32` modules: the MAC
+comes from the Wi-Fi station interface, Wi-Fi retries with backoff, the LED follows
+registration."""
 import sys
 
+from test_esp32_boot import _Esp32
 from testutil import HERE, raises
 
 
@@ -85,6 +87,7 @@ def _load(board_dir):
     sys.modules["machine"] = machine
     sys.modules["network"] = network
     sys.modules["ntptime"] = _Ntp
+    sys.modules["esp32"] = _Esp32
     for p in (HERE + "/../firmware", HERE + "/../boards/" + board_dir):
         if p not in sys.path:
             sys.path.insert(0, p)

@@ -4,6 +4,7 @@ import json
 from testutil import raises, read_vector
 
 from tinysip import certs, x509
+from tinysip.certservice import Cache
 from tinysip.errors import ParseError
 
 AOR = b"sip:alice@lab.test"
@@ -23,12 +24,9 @@ def reason(fn, *args, **kw):
     return raises(certs.CertRejected, fn, *args, **kw).args[0].split(":")[0]
 
 
-class Domain:
-    """What check() reads of the domain certificate that signs Identity headers."""
-
-    def __init__(self, point_hex):
-        self.key_type = "ec"
-        self.ec_point = bytes(bytearray.fromhex(point_hex))
+def Domain(point_hex):
+    """What check() takes of the domain certificate that signs Identity headers: its key."""
+    return bytes(bytearray.fromhex(point_hex))
 
 
 def test_leaf_signed_by_the_configured_ca_is_trusted_with_either_algorithm():
@@ -83,7 +81,7 @@ def test_uri_comparison_ignores_parameters_and_host_case():
 
 
 def test_cache_reports_changes_and_forgets_old_entries():
-    c = certs.Cache(max_age_s=3600)
+    c = Cache(max_age_s=3600)
     a = x509.parse(der("rsa_leaf_rsa_ca"))
     b = x509.parse(der("ec_leaf_rsa_ca"))
     assert c.put(AOR, a, NOW) is None

@@ -264,6 +264,13 @@ def test_range_message_says_the_range():
     assert "between" in msg
 
 
+def test_min_sys_heap_default_0_for_off_and_errors():
+    assert Config(base()).min_sys_heap == 40000  # bytes before a TLS flow connects
+    assert Config(with_(flow={"min_sys_heap": 0})).min_sys_heap == 0  # never checked
+    for bad in (-1, 1.5, "40k", True):
+        assert names(error(with_(flow={"min_sys_heap": bad})), "flow.min_sys_heap")
+
+
 # -- media: the mirror's RTP port range ---------------------------------------------------------
 def test_media_port_range_defaults_alias_and_errors():
     c = Config(base())

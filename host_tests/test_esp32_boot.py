@@ -1,9 +1,9 @@
 # mpy: heap 320k
-"""The firmware's boot on an ESP32 board, on the host: fake `machine`, `network`, `ntptime`
-and `neopixel` modules in sys.modules, the real firmware/app.py, esp32board.py and board
-modules. Wi-Fi comes up with backoff, the MAC is the station's, NTP sets the clock before
-the UA exists (so before any TLS handshake), a REGISTER 200's Date sets the RTC when NTP
-failed, and the status LED follows registered / failing / in call."""
+"""The firmware's boot on an ESP32 board, on the host: fake `machine`, `network`, `ntptime`,
+`neopixel` and `esp32` modules in sys.modules, the real firmware/app.py, esp32board.py and
+board modules. Wi-Fi comes up with backoff, the MAC is the station's, NTP sets the clock
+before the UA exists (so before any TLS handshake), a REGISTER 200's Date sets the RTC when
+NTP failed, and the status LED follows registered / failing / in call."""
 import sys
 import time
 
@@ -115,6 +115,22 @@ class _Ntp:
             raise OSError(110)
 
 
+class _Esp32:
+    """The esp32 module's heap report: one (total, free, largest free block, least free ever)
+    tuple per ESP-IDF heap region (ports/esp32/modesp32.c)."""
+
+    HEAP_DATA = 4  # MALLOC_CAP_8BIT
+    # what upstream's docs show after booting (docs/library/esp32.rst, idf_heap_info)
+    BOOTED = [(240, 0, 0, 0), (7288, 0, 0, 0), (16648, 4, 4, 4), (79912, 35712, 35512, 35108),
+              (15072, 15036, 15036, 15036), (113840, 0, 0, 0)]
+    regions = BOOTED
+
+    @staticmethod
+    def idf_heap_info(caps):
+        assert caps == _Esp32.HEAP_DATA
+        return list(_Esp32.regions)
+
+
 class _Time:
     slept = 0
     gmtime = time.gmtime
@@ -137,6 +153,8 @@ def _fakes():
     sys.modules["network"] = network
     sys.modules["neopixel"] = neopixel
     sys.modules["ntptime"] = _Ntp
+    sys.modules["esp32"] = _Esp32
+    _Esp32.regions = _Esp32.BOOTED
     _Ntp.fail = False
     _Ntp.calls = 0
     _Ntp.host = "pool.ntp.org"

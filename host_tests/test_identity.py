@@ -10,16 +10,11 @@ from tinysip.identity import vouched
 from tinysip.message import parse
 
 
-class _Cert:
-    def __init__(self, point):
-        self.ec_point = point
-
-
 class _Svc:
     """Also enough of one for a UserAgent (ua.certsvc): it takes no request or timer."""
 
     def __init__(self, point):
-        self.domain = None if point is None else _Cert(point)
+        self.domain = point
 
     def receive(self, msg, conn, now):
         return False

@@ -120,25 +120,53 @@ def test_each_failed_check_is_an_event_and_nothing_is_cached():
 
 
 def test_a_heap_that_runs_out_while_checking_is_no_verdict_and_the_next_notify_caches():
-    import tinysip.certservice as cs
+    import sys
+
+    import tinysip.certs as real
 
     link, reg, ua, clock = start()
     conn, sub = subscribed(reg, link)
     leaf = der("rsa_leaf_rsa_ca")
-    real = cs.check
 
-    def exhausted(*args):
-        raise MemoryError("test: heap exhausted")
+    class Exhausted:  # stands in for tinysip.certs, which certservice imports per NOTIFY
+        CertRejected = real.CertRejected
+        credential = real.credential
 
-    cs.check = exhausted
+        @staticmethod
+        def check(*args):
+            raise MemoryError("test: heap exhausted")
+
+    sys.modules["tinysip.certs"] = Exhausted
     try:
         notify(link, conn, sub, 1, leaf)
     finally:
-        cs.check = real
+        sys.modules.pop("tinysip.certs", None)
     e = link.of("certificate_rejected")[-1]
     assert e.reason.split(":")[0] == "out_of_memory" and not link.of("certificate_cached")
     notify(link, conn, sub, 2, leaf)  # a refresh brings it again, with memory to check it
     assert link.of("certificate_cached")[-1].aor == AOR
+    no_internal_errors(link)
+
+
+def test_the_certificate_code_is_dropped_after_each_notify_and_the_cache_keeps_bytes():
+    # issue 16: code that is not needed now is not in RAM. The DER reader, the signature
+    # arithmetic and the trust checks load for a NOTIFY and are gone after it; what stays
+    # is the cache's bytes, and the next NOTIFY loads them again.
+    import sys
+
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    gone = ("tinysip.certs", "tinysip.x509", "tinysip.sigverify", "tinysip.sipdate")
+    for n in range(2):
+        notify(link, conn, sub, 1 + n, der("rsa_leaf_rsa_ca"))
+        assert link.of("certificate_cached")[-1].aor == AOR
+        assert [m for m in gone if m in sys.modules] == []
+        entry = ua.certsvc.cache.entries[AOR]
+        assert isinstance(entry[0], bytes) and isinstance(entry[1], (bytes, str))
+    assert ua.certificate(AOR, clock.now) == der("rsa_leaf_rsa_ca")
+    notify(link, conn, sub, 3, b"not DER")  # a rejection drops them too
+    assert link.of("certificate_rejected")[-1].reason.startswith("malformed")
+    assert [m for m in gone if m in sys.modules] == []
     no_internal_errors(link)
 
 

@@ -35,6 +35,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MPREMOTE = os.path.join(ROOT, ".venv", "bin", "mpremote")
 CERT_KEYS = ("tls.ca", "certificates.ca", "certificates.identity")
+NO_ROMFS_HINT = ("stock firmware has no ROMFS partition: `make image FIRMWARE=<stock .bin>` "
+                 "makes one .bin (MicroPython 1.25+) with it and the phone in it, to flash "
+                 "with esptool")
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import romfs  # noqa: E402
@@ -138,10 +141,14 @@ def deploy(port, board="ESP32_GENERIC", config=None, use_romfs=False, lib=True, 
     if use_romfs:
         image = os.path.join(ROOT, "build", "deploy", board + ".romfs")
         romfs.build(image, board)
-        q = mpremote(port, "romfs", "query", resume=unix, capture=True)
-        if "not enabled" in q or "no ROMFS" in q.lower():
-            raise DeployError("%s has no ROMFS partition (mpremote romfs query: %s)"
-                              % (port, q.strip()))
+        try:
+            q = mpremote(port, "romfs", "query", resume=unix, capture=True)
+        except DeployError as e:  # mpremote: "ROMFS0 partition not found on device"
+            raise DeployError("%s (if it says ROMFS0 partition not found: %s)"
+                              % (e, NO_ROMFS_HINT))
+        if "not enabled" in q or "no romfs" in q.lower():  # "No ROMFS partitions available"
+            raise DeployError("%s has no ROMFS partition (mpremote romfs query: %s); %s"
+                              % (port, q.strip(), NO_ROMFS_HINT))
         cmds += ["romfs", "deploy", image, "+"]
     elif lib:
         tree = stage(board)

@@ -6,6 +6,7 @@ I2S: (sck, ws, data out, data in) of an external codec, None when none is wired:
 only mirrors RTP today and never opens a microphone.
 """
 from esp32board import Esp32Board  # not "esp32": that name is a built-in on the device
+from esp32board import sys_heap  # noqa: F401 - the ESP-IDF heap figures (app, driver)
 
 LED = 2
 BUTTON = 0

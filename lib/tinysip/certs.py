@@ -1,11 +1,9 @@
-"""RFC 6072 certificates the phone learns: the trust checks, the per-AoR cache and the
-credential body.
+"""RFC 6072 certificates the phone learns: the trust checks and the credential body.
 
 Owns: deciding whether a certificate that came in a `certificate` NOTIFY may be used
-(`check`), remembering the usable ones per AoR with a maximum age and noticing when a
-fingerprint changes before the old certificate expired (`Cache`), and cutting a
-`credential` NOTIFY's multipart/mixed body into the certificate and the PKCS#8 key
-(`credential`).
+(`check`) and cutting a `credential` NOTIFY's multipart/mixed body into the certificate and
+the PKCS#8 key (`credential`). The per-AoR cache is certservice's (it stays loaded; this
+module and the DER and signature code it loads are dropped after each NOTIFY).
 Must not: subscribe or answer NOTIFYs (tinysip.subscribe and the UA do), read a clock (the
 wall-clock time `now_s`, seconds since 1970, is passed in: on ESP32 it comes from NTP or a
 REGISTER 200's Date), parse DER itself (tinysip.x509) or do the arithmetic of signatures
@@ -63,9 +61,9 @@ def check(aor, subscribed, notify_from, der, now_s, ca=None, identity=None, doma
     was trusted ("ca" or "identity"), or CertRejected.
 
     aor: the AoR the certificate must name (bytes URI); subscribed: the URI we subscribed to;
-    notify_from: the NOTIFY's From header value; der: the body; ca / domain: parsed
-    x509.Certificate of the configured CA / of the domain that signs Identity headers (or
-    None); identity: the NOTIFY's Identity header value or None; channel: when neither a CA
+    notify_from: the NOTIFY's From header value; der: the body; ca: the parsed
+    x509.Certificate of the configured CA (or None); domain: the P-256 public key (the
+    uncompressed point, bytes) of the domain certificate that signs Identity headers, or None; identity: the NOTIFY's Identity header value or None; channel: when neither a CA
     nor a domain is configured, the name of the authenticated channel the certificate came
     over (the credential on a verified TLS flow: "tls"), which is then how it is trusted.
     """
@@ -93,58 +91,16 @@ def check(aor, subscribed, notify_from, der, now_s, ca=None, identity=None, doma
     if ca is not None and signed_by(cert, ca):
         return cert, "ca"
     why = "not signed by the configured CA"
-    if identity is not None and domain is not None and domain.key_type == "ec":
+    if identity is not None and domain is not None:
         from tinysip.passport import verify  # only when a NOTIFY carries Identity
 
-        good, info = verify(identity, domain.ec_point)
+        good, info = verify(identity, domain)
         if good:
             return cert, "identity"
         why += ", Identity: " + info
     elif identity is None:
         why += ", no Identity header"
     raise CertRejected("untrusted: " + why)
-
-
-class Cache:
-    """Usable certificates per AoR: aor -> [der, fingerprint, not_after, stored at].
-
-    `get` forgets an entry older than `max_age_s` (default one day) or past its not_after.
-    Only the DER and two numbers stay per AoR: the parsed form is re-made on demand.
-    """
-
-    def __init__(self, max_age_s=86400):
-        self.max_age_s = max_age_s
-        self.entries = {}
-
-    def put(self, aor, cert, now_s):
-        """Store a checked certificate. Returns None for a new AoR, False when the same
-        certificate came again, True when it replaces a different one that had not expired
-        (worth reporting: a key change before expiry)."""
-        old = self.entries.get(aor)
-        self.entries[aor] = [cert.der, cert.fingerprint, cert.not_after, now_s]
-        if old is None:
-            return None
-        if old[1] == cert.fingerprint:
-            return False
-        return now_s <= old[2]
-
-    def get(self, aor, now_s):
-        """The DER of aor's usable certificate, or None."""
-        e = self.entries.get(aor)
-        if e is None:
-            return None
-        if now_s > e[2] or now_s - e[3] > self.max_age_s:
-            del self.entries[aor]
-            return None
-        return e[0]
-
-    def fingerprint(self, aor):
-        e = self.entries.get(aor)
-        return e[1] if e is not None else None
-
-    def drop(self, aor):
-        """Forget aor (revoked, or a 437 Unsupported Certificate for it). True if known."""
-        return self.entries.pop(aor, None) is not None
 
 
 def _param(value, name):

@@ -3,7 +3,7 @@
 Owns, for the UA: one tinysip.subscribe Subscription per URI of config
 `certificates.subscribe` (Event: certificate) and, with `certificates.credential`, one for
 the phone's own AoR (Event: credential, over a TLS flow, with digest); what each NOTIFY
-means (the certs.check trust checks in the issue's order, the per-AoR certs.Cache, the
+means (the certs.check trust checks in the issue's order, the per-AoR Cache, the
 credential's multipart body and its key); the 437 re-fetch; and the events
 certificate_cached, certificate_revoked, certificate_rejected, credential_installed and
 subscription_ended.
@@ -29,8 +29,7 @@ Choices the RFC leaves to the client, made here:
   current state); the next certificate_cached says in `changed` whether it differs from the
   dropped one.
 """
-from tinysip import x509
-from tinysip.certs import Cache, CertRejected, check, credential
+from tinysip.compat import drop
 from tinysip.digest import DigestClient
 from tinysip.errors import ParseError
 from tinysip.subscribe import ACTIVE, PENDING, TERMINATED, Subscription
@@ -39,15 +38,72 @@ _ACCEPT_CERT = b"application/pkix-cert"
 _ACCEPT_CRED = b"multipart/mixed, application/pkix-cert, application/pkcs8"
 
 
+# What a certificate check loads and what is dropped again after it: the DER reader, the
+# signature arithmetic, the trust checks (and PASSporTs). Only the cache's bytes stay.
+_CHECK_MODULES = ("certs", "x509", "sigverify", "sipdate", "passport")
+
+
+class Cache:
+    """Usable certificates per AoR: aor -> [der, fingerprint, not_after, stored at].
+
+    `get` forgets an entry older than `max_age_s` (default one day) or past its not_after.
+    Only the DER and two numbers stay per AoR: the parsed form is re-made on demand.
+    """
+
+    def __init__(self, max_age_s=86400):
+        self.max_age_s = max_age_s
+        self.entries = {}
+
+    def put(self, aor, cert, now_s):
+        """Store a checked certificate. Returns None for a new AoR, False when the same
+        certificate came again, True when it replaces a different one that had not expired
+        (worth reporting: a key change before expiry)."""
+        old = self.entries.get(aor)
+        self.entries[aor] = [cert.der, cert.fingerprint, cert.not_after, now_s]
+        if old is None:
+            return None
+        if old[1] == cert.fingerprint:
+            return False
+        return now_s <= old[2]
+
+    def get(self, aor, now_s):
+        """The DER of aor's usable certificate, or None."""
+        e = self.entries.get(aor)
+        if e is None:
+            return None
+        if now_s > e[2] or now_s - e[3] > self.max_age_s:
+            del self.entries[aor]
+            return None
+        return e[0]
+
+    def fingerprint(self, aor):
+        e = self.entries.get(aor)
+        return e[1] if e is not None else None
+
+    def drop(self, aor):
+        """Forget aor (revoked, or a 437 Unsupported Certificate for it). True if known."""
+        return self.entries.pop(aor, None) is not None
+
+
 class CertService:
-    """Entries [uri, event, Subscription or None, flow, connection id, ended reported]."""
+    """Entries [uri, event, Subscription or None, flow, connection id, ended reported].
+
+    `domain`: the P-256 key (uncompressed point) of config certificates.identity, the
+    certificate whose key signs Identity headers, or None. The certificate code (x509,
+    signatures, the checks) is imported for each NOTIFY and dropped after it
+    (compat.drop): between NOTIFYs the phone holds only the cache's bytes.
+    """
 
     def __init__(self, ua):
         c = ua.cfg.certs
         self.ua = ua
         self.cache = Cache(c.max_age)
-        self.ca = x509.parse(c.ca_der) if c.ca_der else None
-        self.domain = x509.parse(c.identity_der) if c.identity_der else None
+        self.domain = None
+        if c.identity_der:  # app.py checked at boot that it is an EC certificate
+            from tinysip.x509 import parse
+
+            self.domain = parse(c.identity_der).ec_point
+            drop(*_CHECK_MODULES)
         self.subs = []
         self.refetch = {}  # aor -> the fingerprint dropped by unsupported()
         for u in c.subscribe:
@@ -181,6 +237,16 @@ class CertService:
                     ua.client_cert = None
                 ua._ev("certificate_revoked", aor, e[1])
             return
+        try:
+            self._check(e, aor, ctype, body, msg, now)
+        finally:  # what the check loaded goes again, whatever the verdict
+            drop(*_CHECK_MODULES)
+
+    def _check(self, e, aor, ctype, body, msg, now):
+        from tinysip.certs import CertRejected, check, credential
+        from tinysip.x509 import parse
+
+        ua = self.ua
         now_s = ua.wall_s(now)
         try:
             if now_s is None:
@@ -197,7 +263,9 @@ class CertService:
                 if t != _ACCEPT_CERT:
                     raise CertRejected("malformed: Content-Type %s, not application/pkix-cert"
                                        % t.decode())
-            cert, how = check(aor, aor, msg.get(b"From"), body, now_s, self.ca,
+            ca = ua.cfg.certs.ca_der
+            cert, how = check(aor, aor, msg.get(b"From"), body, now_s,
+                              parse(ca) if ca else None,
                               msg.get(b"Identity"), self.domain,
                               "tls" if key is not None and e[3].tls else None)
             if key is not None:
@@ -219,8 +287,11 @@ class CertService:
     def _install(self, aor, cert, key, now):
         """A checked credential: its key must be the certificate's; then the UA uses it as
         the TLS client certificate (flows that are not up re-form with it at once)."""
+        from tinysip.certs import CertRejected
+        from tinysip.x509 import pkcs8_public
+
         try:
-            kind, pub = x509.pkcs8_public(key)
+            kind, pub = pkcs8_public(key)
         except ParseError as err:
             raise CertRejected("malformed: credential key: " + err.reason)
         if kind != cert.key_type or pub is not None and pub != (

@@ -1,7 +1,7 @@
 """The one place that looks at the interpreter.
 
 Everything that differs between CPython and MicroPython and that protocol code needs is
-here: ``const``, hashes as lowercase hex, ``urandom``, ``mem_free``. I/O differences (sockets, ssl,
+here: ``const``, hashes as lowercase hex, ``urandom``, ``mem_free``, ``drop``. I/O differences (sockets, ssl,
 clocks) live in ``tinysip.io``, which may import this module too.
 """
 import gc
@@ -33,3 +33,17 @@ def sha256_hex(data):
 def mem_free():
     """Free bytes of the MicroPython heap; None on CPython, which has no such figure."""
     return gc.mem_free() if MICROPYTHON else None
+
+
+def drop(*names):
+    """Forget tinysip modules that are rarely needed (the certificate checks, RFC 8224):
+    their module objects, functions and classes become garbage once nothing else holds
+    them, and the next import loads them again (from ROMFS: cheap). Their interned names
+    stay: MicroPython never frees a qstr (docs/benchmarks.md has what each module leaves)."""
+    pkg = sys.modules.get("tinysip")
+    for n in names:
+        if sys.modules.pop("tinysip." + n, None) is not None and pkg is not None:
+            try:
+                delattr(pkg, n)
+            except AttributeError:
+                pass

@@ -89,6 +89,9 @@ def Config(cfg):
     s.base_some_up_ms = _num(cfg, "flow.base_some_up", 90, 0.01, 86400, 1000)
     s.max_backoff_ms = _num(cfg, "flow.max_backoff", 1800, 0.01, 86400, 1000)
     s.connect_timeout_ms = _num(cfg, "flow.connect_timeout", 10, 0.1, 600, 1000)
+    # bytes of system heap (ESP-IDF: mbedTLS, lwIP) free before a TLS flow connects, a
+    # quarter of it for TCP/UDP; 0: never checked (io/driver.py, the board's sys_heap)
+    s.min_sys_heap = _num(cfg, "flow.min_sys_heap", 40000, 0, 0xFFFFFFFF)
     s.keepalive_udp_ms = _num(cfg, "flow.keepalive_udp", 29, 1, 86400, 1000)
     s.stun = lookup(cfg, "flow.stun", True)
     if not isinstance(s.stun, bool):

@@ -3,7 +3,7 @@
 Owns: the verifier's checks of RFC 8224 §6.2 against the INVITE (the PASSporT's signature
 by the domain key, `iat` freshness, orig/dest against From/To) for the auto-answer policy
 (invite.may_auto_answer). Must not: fetch certificates (the domain certificate is config
-certificates.identity, parsed by certservice) or read a clock (`wall_s` is passed in).
+certificates.identity, whose key certservice keeps) or read a clock (`wall_s` is passed in).
 
 Imported by the UA only when an INVITE carries an Identity header: its names cost the idle
 phone nothing.
@@ -18,8 +18,8 @@ _MAX_AGE = const(60)  # s: RFC 8224 §6.2.1 recommends a minute either way
 def vouched(msg, certsvc, wall_s):
     """The From URI of `msg` if its RFC 8224 Identity header verifies, else None.
 
-    `certsvc` the UA's certservice (its `domain`: the certificate of config
-    certificates.identity, whose P-256 key signs Identity headers; None: not configured),
+    `certsvc` the UA's certservice (its `domain`: the P-256 key of config
+    certificates.identity, which signs Identity headers; None: not configured),
     `wall_s` the wall clock (s since 1970, None unknown).
     RFC 8224 §6.2: the signature verifies, `iat` is within a minute of now, and the
     PASSporT's orig names the From (its `uri`, or its `tn` as the From user's digits) and
@@ -29,7 +29,7 @@ def vouched(msg, certsvc, wall_s):
     domain = None if certsvc is None else certsvc.domain
     if value is None or domain is None or wall_s is None:
         return None
-    good, claims = verify(value, domain.ec_point)
+    good, claims = verify(value, domain)
     if not good:
         return None
     iat = claims["iat"]

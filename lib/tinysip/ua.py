@@ -44,7 +44,7 @@ where the method stays readable.
 """
 from tinysip import invite as iv
 from tinysip import outbound as ob
-from tinysip.compat import const, sha256_hex
+from tinysip.compat import const, drop, sha256_hex
 from tinysip.digest import DigestClient
 from tinysip.errors import ParseError
 from tinysip.events import Event
@@ -661,6 +661,7 @@ class UserAgent:
                 from tinysip.sipdate import parse as parse_date
 
                 t = parse_date(msg.get(b"Date"))
+                drop("sipdate")  # needed once
                 if t is not None:
                     self.set_wall_clock(t, now)
             f.binding = info
@@ -751,6 +752,7 @@ class UserAgent:
             from tinysip.identity import vouched  # only for a signed INVITE
 
             who = vouched(msg, self.certsvc, self.wall_s(now))
+            drop("identity", "passport", "sigverify")  # and gone again after it
         allowed = auto and iv.may_auto_answer(who, cfg.autoanswer)
         params = None
         status = 0

@@ -1,5 +1,5 @@
 """Certificate budgets (issue 5): heap a checked (parsed + verified) certificate holds, and heap
-held by three cached certificates (tinysip.certs.Cache), on the runtime that runs this script.
+held by three cached certificates (tinysip.certservice.Cache), on the runtime that runs this script.
 
     .venv/bin/micropython tools/bench/certs.py [--json]      (the budgeted figures)
     python3 tools/bench/certs.py                              (CPython: no heap figures)
@@ -14,6 +14,7 @@ _here = __file__.rpartition("/")[0] or "."
 sys.path.insert(0, _here + "/../../lib")
 
 from tinysip import certs, x509  # noqa: E402
+from tinysip.certservice import Cache  # noqa: E402
 from tinysip import sigverify  # noqa: E402,F401  (imported before measuring: code, not state)
 
 DATA = _here + "/../../host_tests/data/x509/"
@@ -46,7 +47,7 @@ def main():
         del cert
         gc.collect()
     # three cached certificates: only DER + fingerprint + not_after + time stay per AoR
-    cache = certs.Cache()
+    cache = Cache()
     base = alloc()
     ec_ca = x509.parse(read("ec_ca"))
     for i, der in enumerate(leaves):

@@ -249,7 +249,7 @@ def certs_rows(t):
     say("heap held by cached certificates ...")
     data = last_json(run(["tools/bench/certs.py", "--json"], exe=MICROPYTHON)) or {}
     v = data.get("heap_3_cached_B")
-    t.add("certs", "heap held by 3 cached certificates (tinysip.certs.Cache)",
+    t.add("certs", "heap held by 3 cached certificates (tinysip.certservice.Cache)",
           None if v is None else round(v / 1024, 1), "KB", 6)
 
 

@@ -4,21 +4,34 @@ One iteration: perform the UA's queued actions (connect, send, close), dispatch 
 poll the open streams until the next timer, feed what arrived to the UA, fire due timers.
 The application loops on step(); to stop, it calls ua.stop(), steps until ua.idle(), then
 closes what is left (`close` every id in `conns`).
+
+A flow connects only while the system heap has room for it (ESP32: the ESP-IDF heap that
+mbedTLS and lwIP allocate from, read by the board's `sys_heap`): config flow.min_sys_heap
+bytes free for TLS (and one block for mbedTLS's incoming record buffer), a quarter of it
+for TCP and UDP. Short of that the connect fails (`low_sys_heap`, the figures) and the
+flow backs off as after any failed connect, instead of failing inside the handshake.
 """
 import gc
 import select
 
-from tinysip.compat import MICROPYTHON
+from tinysip.compat import MICROPYTHON, const
 
 from tinysip.io.stream import StreamConn, StreamError
 from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_RESOLVE, ACT_SEND
 
+# mbedTLS's incoming record buffer, one allocation: 16 KiB of content + 320 B of IV, MAC
+# and padding + a 13-byte header (MBEDTLS_SSL_IN_BUFFER_LEN, ESP-IDF's default content length)
+_TLS_IN_BUF = const(16717)
+
 
 class Driver:
-    def __init__(self, ua, clock, ca_der, on_event, dns_server=None):
+    def __init__(self, ua, clock, ca_der, on_event, dns_server=None, sys_heap=None):
         """`ca_der` the CA certificate TLS flows verify against; `on_event(e)` gets every
-        UA event; `dns_server` (ip, port) for RFC 3263 (config dns.server, or the board's)."""
+        UA event; `dns_server` (ip, port) for RFC 3263 (config dns.server, or the board's);
+        `sys_heap()` -> (free bytes, largest free block) of the system heap, checked before
+        each connect (None: not checked)."""
         self.dns_server = dns_server
+        self.sys_heap = sys_heap
         self.resolver = None
         self.ua = ua
         self.clock = clock
@@ -50,6 +63,15 @@ class Driver:
                         self.close(conn)
                         ua.connection_lost(conn, self.clock.now(), "connection_lost: " + e.args[0])
             elif kind == ACT_CONNECT:  # (kind, conn, host, port, tls, server_name, client, udp)
+                h = self.sys_heap and self.sys_heap()
+                if h:  # (free, largest block): room for the socket (and the TLS session)?
+                    n = ua.cfg.min_sys_heap >> (0 if a[4] else 2)
+                    if n and (h[0] < n or a[4] and h[1] < _TLS_IN_BUF):
+                        ua.connection_failed(conn, self.clock.now(), "low_sys_heap: %d B free, "
+                                             "largest block %d B (needs %d B free%s)" % (
+                                                 h[0], h[1], n, ", a %d B block" % _TLS_IN_BUF
+                                                 if a[4] else ""), False)
+                        continue
                 try:
                     if a[7]:
                         from tinysip.io.dgram import DatagramConn
