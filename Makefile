@@ -38,7 +38,7 @@ MPY_DIR := build/mpy
 MPY_SRC := $(sort $(shell find lib -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) $(wildcard firmware/*.py))
 MPY_OUT := $(patsubst %.py,$(MPY_DIR)/%.mpy,$(MPY_SRC))
 
-.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean loopcall deploy image bench-device port-required
+.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean loopcall deploy image bench-device bench-w32 record-w32 port-required
 
 help: ## list the targets
 	@echo "tinysip targets:"
@@ -105,6 +105,12 @@ image: $(STAMP) ## one .bin to flash: stock MicroPython firmware + a ROMFS parti
 	fi
 	$(BIN)/python tools/image.py $(FIRMWARE) --board $(BOARD) $(if $(OUT),--out $(OUT)) \
 	    $(if $(ROMFS_SIZE),--romfs-size $(ROMFS_SIZE)) $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG))
+
+bench-w32: $(STAMP) ## the phone's heap on 32 bits (MicroPython WebAssembly port, node) beside 64 bits
+	$(BIN)/python tools/bench/wasm32/bench.py --anytime
+
+record-w32: deps $(STAMP) ## re-record the bench-w32 scenarios from the lab (Kamailio, SIPp)
+	$(BIN)/python tools/bench/wasm32/record.py
 
 bench-device: port-required $(STAMP) ## on-device self-test + benchmark table over mpremote: PORT=<port>
 	$(BIN)/python tools/bench/device.py --port $(PORT)

@@ -393,6 +393,24 @@ def test_two_flows_register_with_reg_ids_1_and_2():
                                                         b"<sips:edge2.lab.test;lr>"])
 
 
+def test_a_flow_held_in_standby_keeps_alive_at_the_flow_timer_once_registered():
+    # The second flow waits in standby until the first 2xx says the registrar does outbound
+    # (issue 14), with the standby's flow.keepalive (25 s) armed; once it registers it must
+    # keep alive at 80-100 % of the Flow-Timer like the first. Found by issue 16's recorded
+    # lab runs: flow 1's first ping came after ~24 s with a Flow-Timer of 2 s.
+    link, reg, ua, clock = setup(flows=2, flow_timer=2)
+    up(link, 2)
+    seen = []
+    reg.on_ping = lambda now, conn: seen.append((now, conn))
+    t0 = clock.now
+    link.advance(5000)
+    conns = set(f.conn for f in ua.flows)
+    for c in conns:
+        times = [t for t, k in seen if k == c]
+        assert times and times[0] - t0 <= 2000 and len(times) >= 2, (c, times)
+    no_internal_errors(link)
+
+
 def test_two_flows_backoff_bases():
     link, reg, ua, clock = setup(flows=2)
     f1, f2 = ua.flows

@@ -41,6 +41,16 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 1
 fi
 
+# Node.js + npm: the 32-bit heap bench (tools/bench/wasm32) runs MicroPython's WebAssembly port
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "deps.sh: node/npm missing; install them with: sudo apt-get install -y nodejs npm" >&2
+        exit 1
+    fi
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     installed "$p" || missing+=("$p")

@@ -418,6 +418,7 @@ class UserAgent:
         or STUN where the proxy URI says ;stun. A dead connection still shows: a read
         error or reset, a REGISTER refresh without an answer."""
         c = self.cfg
+        was = f.keepalive_ms
         f.keepalive_ms = None
         f.pongs = True
         if b is not None and b.outbound:
@@ -434,8 +435,10 @@ class UserAgent:
         else:
             f.keepalive_ms = c.keepalive_ms
             f.pongs = False
-        if f.keepalive_ms and f.ping_at is None and f.pong_deadline is None:
-            # a new UDP flow asks STUN at once, to learn the mapping it must keep
+        if f.keepalive_ms and f.pong_deadline is None and (f.ping_at is None
+                                                           or f.keepalive_ms != was):
+            # a new UDP flow asks STUN at once, to learn the mapping it must keep; a flow
+            # whose interval changed (standby -> registered at the Flow-Timer) re-arms
             f.ping_at = now if f.udp and f.mapped is None else now + ob.keepalive_wait(
                 f.keepalive_ms, ob.random16(self.rng))
 
