@@ -32,8 +32,12 @@ def sys_heap():
 
 
 class Esp32Board:
-    def __init__(self, name, led_pin, rgb=False):
+    def __init__(self, name, led_pin, rgb=False, button=None):
         self.NAME = name
+        # the call button (pressed: low): answers the call that rings, else hangs up
+        self._btn = None if button is None else machine.Pin(button, machine.Pin.IN,
+                                                            machine.Pin.PULL_UP)
+        self._was = 1
         pin = machine.Pin(led_pin, machine.Pin.OUT)
         if rgb:  # a WS2812 needs its protocol: a level on the pin does not light it
             import neopixel
@@ -114,7 +118,18 @@ class Esp32Board:
     def poll(self, ua, now):
         """Once a second from the main loop: Wi-Fi lost means reconnecting (the flows fail on
         their own); back on Wi-Fi, or on a new address, every flow re-forms at once
-        (ua.network_changed) instead of waiting out its backoff."""
+        (ua.network_changed) instead of waiting out its backoff. The call button is read
+        on every call (each loop iteration): a press answers what rings, else hangs up."""
+        b = self._btn
+        if b is not None:
+            v = b.value()
+            if v != self._was:
+                self._was = v
+                if not v:
+                    import app
+
+                    if not app.answer():
+                        app.hangup()
         if now < self._check_at:
             return
         self._check_at = now + 1000

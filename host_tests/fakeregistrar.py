@@ -23,7 +23,7 @@ import gc
 
 # tinysip.ua first: MicroPython compiles the biggest module while the least is loaded
 from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_SEND  # noqa: I001
-from tinysip.ua import ACT_RESOLVE
+from tinysip.ua import ACT_RESOLVE, ACT_VOICE
 from tinysip.ua import UserAgent
 
 from testutil import FakeClock, FakeRandom
@@ -406,6 +406,7 @@ class Link:
         self.dead_sends = 0  # sends on a connection that is not open
         self.media_policy = "ok"  # or a reason given to media_failed
         self.media_opened = []  # ACT_MEDIA actions
+        self.voices = []  # ACT_VOICE actions: (kind, call id, tinysip.audio params)
         self.media_closed = []  # call ids
         self.media_counts = (0, 0)  # (rx, tx) reported when a mirror stops
 
@@ -466,6 +467,8 @@ class Link:
                     ua.media_ready(a[1], a[4], now)
                 else:
                     ua.media_failed(a[1], self.media_policy, now)
+            elif kind == ACT_VOICE:
+                self.voices.append(a)
             elif kind == ACT_MEDIA_STOP:
                 self.media_closed.append(a[1])
                 rx, tx = self.media_counts

@@ -9,12 +9,16 @@ from testutil import HERE, raises
 
 class _Pin:
     OUT = 1
+    IN = 0
+    PULL_UP = 2
 
-    def __init__(self, n, mode):
+    def __init__(self, n, mode, pull=None):
         self.n = n
-        self.v = None
+        self.v = 1 if mode == 0 else None  # an input (the call button) reads released
 
-    def value(self, v):
+    def value(self, v=None):
+        if v is None:
+            return self.v
         self.v = v
 
 
@@ -182,3 +186,40 @@ def test_freeze_manifests_name_files_that_exist():
             assert c[2] == 3, c  # -O3, what make mpy ships
         assert names == ["tinysip", "app.py", "diag.py", "esp32board.py", "board.py"], names
         assert os.stat(bdir + "/../../lib/tinysip/ua.py")
+
+
+def test_the_call_button_answers_what_rings_else_hangs_up():
+    # issue 17: the BOOT button (low when pressed) is the phone's call button; each press
+    # (a change to low) answers the ringing call, or ends the calls when none rings
+    board = _load("ESP32_GENERIC")
+    did = []
+
+    class App:
+        ringing = True
+
+        @staticmethod
+        def answer():
+            did.append("answer")
+            return App.ringing
+
+        @staticmethod
+        def hangup():
+            did.append("hangup")
+            return True
+
+    sys.modules["app"] = App
+    try:
+        pin = board._board._btn
+        assert pin.n == board.BUTTON
+        board.poll(None, 0)  # released: nothing
+        pin.v = 0
+        board.poll(None, 0)  # pressed: answers
+        board.poll(None, 0)  # still held: nothing more
+        pin.v = 1
+        board.poll(None, 0)
+        App.ringing = False
+        pin.v = 0
+        board.poll(None, 0)  # pressed again, nothing rings: hangs up
+        assert did == ["answer", "answer", "hangup"]
+    finally:
+        sys.modules.pop("app", None)

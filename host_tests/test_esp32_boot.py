@@ -14,10 +14,12 @@ _log = []  # what the fake hardware was asked to do, in order
 
 class _Pin:
     OUT = 1
+    IN = 0
+    PULL_UP = 2
 
-    def __init__(self, n, mode=None):
+    def __init__(self, n, mode=None, pull=None):
         self.n = n
-        self.v = None
+        self.v = 1 if mode == 0 else None  # an input (the call button) reads released
 
     def value(self, v=None):
         if v is None:

@@ -167,7 +167,7 @@ def test_output_holds_the_tinysip_romfs_image(stock_result):
 
 def test_prints_progress_and_the_flash_and_copy_commands(stock_result):
     _, out, _, stdout = stock_result
-    assert "romfs partition 0x2" in stdout and "vfs 0x200000" in stdout
+    assert "image: romfs partition 0x" in stdout and "vfs 0x200000" in stdout
     assert ".venv/bin/esptool --chip esp32 --port /dev/ttyUSB0 erase-flash" in stdout
     assert ("esptool --chip esp32 --port /dev/ttyUSB0 write-flash 0x1000 %s" % out) in stdout
     assert ("mpremote connect /dev/ttyUSB0 fs cp firmware/main.py :main.py + fs cp phone.json "

@@ -26,3 +26,29 @@ def set_clock(epoch_s):
 
 def status(event):
     """No LED on the host; event lines on stdout are the status."""
+
+
+_keys = None  # select.poll on stdin (fd 0) once polled; False after end of input
+
+
+def poll(ua, now):
+    """The host's button: control lines on stdin (app.command: answer, hangup, call <uri>,
+    dtmf <call_id> <digits>), read without blocking the phone's loop."""
+    global _keys
+    if _keys is False:
+        return
+    import select
+    import sys
+
+    if _keys is None:
+        _keys = select.poll()
+        _keys.register(0, select.POLLIN)
+    if not _keys.poll(0):
+        return
+    line = sys.stdin.readline()
+    if not line:  # end of input (stdin is /dev/null, or the pipe closed): stop polling
+        _keys = False
+        return
+    import app
+
+    app.command(line)

@@ -47,3 +47,24 @@ def drop(*names):
                 delattr(pkg, n)
             except AttributeError:
                 pass
+
+
+def aes_ecb(key):
+    """AES in ECB mode under `key` (16 bytes) for tinysip.srtp: an object whose
+    encrypt(src, dst) encrypts len(src) bytes, a multiple of 16, into dst (as long or longer;
+    it may be src itself). MicroPython: cryptolib.aes mode 1 (the ESP32's AES hardware),
+    which allocates nothing per call; CPython: the `cryptography` package."""
+    if MICROPYTHON:
+        from cryptolib import aes
+
+        return aes(key, 1)
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    class Ecb:
+        def __init__(self, enc):
+            self.u = enc.update
+
+        def encrypt(self, src, dst):
+            dst[: len(src)] = self.u(src)
+
+    return Ecb(Cipher(algorithms.AES(key), modes.ECB()).encryptor())

@@ -131,6 +131,20 @@ def Config(cfg):
                     _num(cfg, "autoanswer.rtp_timeout", 30, 1, 86400, 1000),
                     _num(cfg, "autoanswer.max_duration", 600, 1, 86400, 1000))
     s.certs = _certificates(cfg)
+    # voice calls (tinysip.audio): (codecs in offer order as bytes, SDES 0 off / 1 optional /
+    # 2 required, ptime ms, the microphone, the speaker); one attribute for all of it
+    codecs = lookup(cfg, "media.codecs", ["PCMU", "PCMA"])
+    if not isinstance(codecs, list) or not codecs or [c for c in codecs
+                                                       if c not in ("PCMU", "PCMA")]:
+        raise ConfigError("media.codecs", 'must be a list of "PCMU" and/or "PCMA"')
+    srtp = lookup(cfg, "media.srtp", "required")
+    if srtp not in ("off", "optional", "required"):
+        raise ConfigError("media.srtp", 'must be "required", "optional" or "off"')
+    ptime = _num(cfg, "media.ptime", 20, 10, 60)
+    if ptime % 10:
+        raise ConfigError("media.ptime", "must be 10, 20, 30, 40, 50 or 60 (ms)")
+    s.voice = ([c.encode() for c in codecs], ("off", "optional", "required").index(srtp),
+               ptime, _str(cfg, "audio.mic", None), _str(cfg, "audio.speaker", None))
 
     value = lookup(cfg, "outbound")
     if not isinstance(value, list) or not 1 <= len(value) <= 4:

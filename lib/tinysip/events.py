@@ -35,8 +35,10 @@ KINDS = (
     # type mirrored and our RTP port
     "call_answered call_id mode loopback pt port",
     # reason bye/hangup/cancelled/rejected/no_answer/no_ack; status of a rejection; RTP
-    # packets received and sent back by the mirror
-    "call_ended call_id reason status rx tx",
+    # packets received and sent back by the mirror (a voice call: received and sent) and a
+    # voice call's media figures (loss, jitter, delay, RTT: tinysip.voice)
+    "call_ended call_id reason status rx tx media",
+    "dtmf call_id digit",  # a voice call's peer sent an RFC 4733 digit
     # a call from the phone (tinysip.dial): placed, provisional responses, answered, refused
     "call_outgoing flow call_id target",
     "call_progress call_id status reason",

@@ -1,9 +1,10 @@
 """Lean SDP (RFC 8866) reader for offers and writer for answers, bytes end to end.
 
-Owns: cutting an offer into its origin, session connection and media sections, and writing
-an answer. It reads only what the loopback mirror needs (c=, o=, m=, a=rtpmap, the RFC 6849
-loopback attributes, the direction attributes) and skips every other line. It does not
-decide anything: tinysip.loopback does.
+Owns: cutting an offer (or an answer) into its origin, session connection and media
+sections, and writing one. It reads only what the loopback mirror and a voice call need
+(c=, o=, m=, a=rtpmap, a=fmtp, a=ptime, a=crypto, the RFC 6849 loopback attributes, the
+direction attributes) and skips every other line. It does not decide anything:
+tinysip.loopback and tinysip.audio do.
 
 parse(body) -> (origin, conn, medias)
   origin  the six o= fields, a list of bytes
@@ -16,6 +17,9 @@ parse(body) -> (origin, conn, medias)
     [6] loopback types, list of bytes (every a=loopback token)
     [7] role b"loopback-source" / b"loopback-mirror" / None
     [8] direction b"sendrecv" / b"sendonly" / b"recvonly" / b"inactive" / None (default)
+    [9] SDES keys: every a=crypto value (RFC 4568 §9.1), bytes, in order
+    [10] a=ptime in ms (RFC 8866 §6.4), or 0 when absent
+    [11] a=fmtp values (RFC 8866 §6.15), list of (pt bytes, parameters bytes)
 
 Malformed SDP raises ParseError(400); SDP over the bounds below raises ParseError(488).
 """
@@ -70,7 +74,7 @@ def parse(body):
                 for p in fmts:
                     if not p.isdigit() or len(p) > 3 or int(p) > 127:
                         _bad("bad RTP payload type")
-            m = [f[0], int(port), f[2], fmts, None, [], [], None, sdir]
+            m = [f[0], int(port), f[2], fmts, None, [], [], None, sdir, [], 0, []]
             medias.append(m)
         elif k == 99:  # c=IN IP4|IP6 <address>[/ttl...] (§5.7)
             f = v.split()
@@ -104,6 +108,20 @@ def parse(body):
                 if not pt.isdigit() or not ename or not clock.isdigit() or len(clock) > 9:
                     _bad("bad a=rtpmap")
                 m[5].append((pt, ename.lower(), int(clock), val))
+            elif name == b"crypto":  # RFC 4568 §9.1: read by tinysip.sdes
+                if len(m[9]) == _MAX_FMTS:
+                    raise ParseError(488, "offer: over %d a=crypto lines" % _MAX_FMTS)
+                m[9].append(val)
+            elif name == b"ptime":  # §6.4: packet time in ms (a fraction is cut)
+                val = val.strip().partition(b".")[0]
+                if not val.isdigit() or len(val) > 4:
+                    _bad("bad a=ptime")
+                m[10] = int(val)
+            elif name == b"fmtp":  # §6.15: a=fmtp:<format> <parameters>
+                pt, _, par = val.partition(b" ")
+                if len(m[11]) == _MAX_FMTS:
+                    raise ParseError(488, "offer: over %d a=fmtp lines" % _MAX_FMTS)
+                m[11].append((pt, par.strip()))
             elif name == b"loopback":  # RFC 6849 §4.1: one or more types
                 m[6].extend(val.split())
             elif name == b"loopback-source" or name == b"loopback-mirror":  # RFC 6849 §4.2

@@ -10,9 +10,12 @@ Outputs, drained by the driver after every input:
                     | (ACT_SEND, conn, bytes) | (ACT_CLOSE, conn)
                     | (ACT_RESOLVE, conn, host, port or None, transport param or None, sips)
                     | (ACT_MEDIA, call_id, mode, pt, port, rtp_ip, rtp_port)
-                    | (ACT_MEDIA_STOP, call_id) | None
+                    | (ACT_MEDIA_STOP, call_id) | (ACT_VOICE, call_id, params) | None
     ACT_MEDIA: port is the RTP port to bind (drawn from media.port_min..port_max), rtp_ip
     (bytes) / rtp_port the offer's c=/m= address: the only source the mirror may latch on.
+    mode 0 is a voice call's port (pt, rtp_ip, rtp_port unused): once media_ready has
+    written the answer, ACT_VOICE gives the driver the call's tinysip.audio params to run
+    (tinysip.voice on that port; the peer's address is in params).
     The driver answers ACT_RESOLVE with resolved(conn, locate.targets(...), now): RFC 3263,
     then the flow tries each target in turn (connect failure, timeout or 503: the next).
     A UDP conn carries datagrams: SIP, or STUN for the keepalive (RFC 5626 §4.4.2).
@@ -25,6 +28,8 @@ a registered flow of a transport in autoanswer.trust, or a verified RFC 8224 Ide
 config autoanswer.allow) and the offer is an RFC 6849 loopback offer; the call is then
 loopback only (the mirror, never a microphone). Any other INVITE rings: call_incoming,
 then answer(call_id, now) or reject(call_id, now, status), or 480 after call.ring_timeout.
+answer() takes a loopback offer as the mirror and any other as a voice call (tinysip.audio:
+G.711, telephone-event, SDES per media.srtp; 488 when nothing in the offer fits).
 Bounded state: requests outside a call are answered statelessly (§8.2.7), INVITEs refused
 (busy, 420, 403, 503 beyond call.max) too; a running call whose RTP stops (the driver
 reports media_rx(call_id, now)) or that lasts too long is ended with BYE.
@@ -60,6 +65,7 @@ ACT_CLOSE = const(3)
 ACT_MEDIA = const(4)
 ACT_MEDIA_STOP = const(5)
 ACT_RESOLVE = const(6)
+ACT_VOICE = const(7)
 # invite.py's call states and inputs (private there too; host_tests/ivnames.py checks them)
 _IV_RINGING = const(0)
 _IV_CONFIRMED = const(2)
@@ -803,7 +809,7 @@ class UserAgent:
         call = iv.Call(msg, now, via, contact, self.rng, cfg.t1,
                        None if allowed else cfg.ring_ms)
         # [Call, flow, offer, media params, mode, media state, RTP deadline, length limit]
-        self.calls[msg.call_id] = [call, f, msg.body if params else None, params,
+        self.calls[msg.call_id] = [call, f, msg.body, params,
                                    "auto" if allowed else "manual", 0, None, None]
         if allowed:
             call.extra = [(am[0], b"Auto")]
@@ -864,13 +870,15 @@ class UserAgent:
                 self._input(f, _REFORM, now)
 
     # -- calls (the phone as caller) -------------------------------------------------------
-    def dial(self, target, now, body, headers=(), answer_ms=None):
+    def dial(self, target, now, body, headers=(), answer_ms=None, media=False):
         """Call `target` (URI bytes) with the offer `body` over the first registered flow.
 
         Returns the call id, or None when no flow is up. `headers`: extra (name, value) pairs
         (Answer-Mode). Events: call_outgoing, call_progress, call_connected or call_failed,
         then call_ended. The application reads the answer from dial_answer() once connected
-        and runs the media itself; hangup(call_id, now) ends the call."""
+        and runs the media itself; hangup(call_id, now) ends the call. media=True: the
+        driver runs it (a voice call's port): ending the call asks it to stop with
+        ACT_MEDIA_STOP, and call_ended waits for media_stopped (with the media figures)."""
         from tinysip.dial import Dial  # the caller side is loaded only when used
 
         f = self.up_flow()
@@ -882,7 +890,7 @@ class UserAgent:
                  self.rng, DigestClient(cfg.username, cfg.password, self.rng), headers, cfg.t1,
                  not f.udp, cfg.ring_ms if answer_ms is None else answer_ms, cfg.user_agent)
         cid = d.call_id
-        self.calls[cid] = [d, f, None, None, "out", 0, None, None]
+        self.calls[cid] = [d, f, None, None, "out", 1 if media else 0, None, None]
         self._ev("call_outgoing", f.index, cid, target)
         self._call_flush(cid, now)
         return cid
@@ -914,13 +922,8 @@ class UserAgent:
         e = self.calls.get(call_id)
         if e is None or e[4] == "out" or e[0].state != _IV_RINGING or e[5]:
             return False
-        if e[3] is None:
-            e[0].final = 488
-            e[0].step(_IV_REJECT, now)
-            self._call_flush(call_id, now)
-            return False
-        p = e[3]
-        e[5] = 1  # opening the mirror: media_ready (or media_failed) goes on
+        p = e[3] or (0, 0, 0, None, 0)  # no loopback offer: a voice call (mode 0)
+        e[5] = 1  # opening the port: media_ready (or media_failed) goes on
         # an even port drawn at random from media.port_min..port_max (the driver walks on
         # from it when taken), so the mirror's port cannot be guessed from the config
         lo = self.cfg.media_port
@@ -962,14 +965,35 @@ class UserAgent:
         if c.state != _IV_RINGING:  # cancelled meanwhile
             self._call_flush(call_id, now)
             return
-        from tinysip.loopback import answer as loopback_answer
         from tinysip.sdp import parse as parse_sdp
 
-        c.body = loopback_answer(parse_sdp(e[2]), self.cfg.media_ip, port, now & 0xFFFFFF, 1)[0]
+        cfg = self.cfg
+        if e[3] is None:  # a voice call: our answer, then the driver runs its media
+            from tinysip.audio import answer
+
+            v = cfg.voice
+            try:
+                c.body, p = answer(parse_sdp(e[2]), cfg.media_ip, port, now & 0xFFFFFF, v[0],
+                                   v[1], self.rng(30) if v[1] else None, v[2])
+            except ParseError as err:  # nothing we can take: 488, the port is closed
+                self._ev("message_dropped", e[1].index, err.reason)
+                e[2] = None
+                c.final = 488
+                c.step(_IV_REJECT, now)
+                self._call_flush(call_id, now)
+                return
+            e[3] = p
+            self.actions.append((ACT_VOICE, call_id, p))
+            label = None
+        else:
+            from tinysip.loopback import answer as loopback_answer
+
+            c.body = loopback_answer(parse_sdp(e[2]), cfg.media_ip, port, now & 0xFFFFFF, 1)[0]
+            p = e[3]
+            label = p[0]
         e[2] = None  # the offer is not needed any more: free its heap for the call
         c.step(_IV_ANSWER, now)
-        p = e[3]
-        self._ev("call_answered", call_id, e[4], p[0], p[2], port)
+        self._ev("call_answered", call_id, e[4], label, p[0] if label is None else p[2], port)
         self._call_flush(call_id, now)
 
     def media_rx(self, call_id, now):
@@ -988,11 +1012,18 @@ class UserAgent:
         e[0].step(_IV_REJECT, now)
         self._call_flush(call_id, now)
 
-    def media_stopped(self, call_id, rx, tx, now):
+    def media_stopped(self, call_id, rx, tx, now, stats=None):
+        """The driver closed the call's port: rx/tx packets; stats: a voice call's media
+        figures (tinysip.voice.Voice.stats), for call_ended."""
         e = self.calls.pop(call_id, None)
         if e is not None:
             c = e[0]
-            self._ev("call_ended", call_id, c.end_reason or "ended", c.final, rx, tx)
+            self._ev("call_ended", call_id, c.end_reason or "ended", c.final, rx, tx, stats)
+
+    def media_dtmf(self, call_id, digit, now):
+        """The peer of a voice call sent an RFC 4733 digit (its ASCII code)."""
+        if call_id in self.calls:
+            self._ev("dtmf", call_id, chr(digit))
 
     def _call_flush(self, cid, now):
         """Send what the call queued on its flow; finish it once it ended."""

@@ -1,7 +1,7 @@
 """`make bench`: every budgeted figure in one table (issue 7), each row with its budget and
 an OK / OVER status (OVER: the figure misses its budget, a ceiling or a floor).
 
-    .venv/bin/python tools/bench/run.py [--json] [--only heap,w32,mirror,mpy,parse,boot,certs,recovery,flood,pacing]
+    .venv/bin/python tools/bench/run.py [--json] [--only heap,w32,voice,mirror,mpy,parse,boot,certs,recovery,flood,pacing]
 
 Rows, in order:
 - heap: the smallest `-X heapsize` at which each phone scenario passes, by bisection against
@@ -19,6 +19,8 @@ Rows, in order:
   grows its GC heap. Each 64-bit smallest heap is converted with the ratio measured for the
   same scenario on 32 bits (w32 below; the issue's 0.67 when that did not run) and checked
   against 56 KB; the 64-bit figure itself against the issue's 64-bit target of 88 KB;
+- voice (issue 17): a G.711 + SRTP call's 20 ms frame both ways (<= 250 us on the unix
+  port, 0 B per frame) and the heap one call adds (<= 12 KB, 64-bit) (tools/bench/voice.py);
 - w32: the phone's sans-IO core replayed through recorded lab exchanges on MicroPython's
   WebAssembly port (32-bit) and the unix port (64-bit): live, peak and smallest heaps on
   both word sizes and their ratio (tools/bench/wasm32/bench.py; node + npm);
@@ -52,7 +54,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = sys.executable
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-SECTIONS = ("heap", "w32", "mirror", "mpy", "parse", "boot", "certs", "recovery", "flood", "pacing")
+SECTIONS = ("heap", "w32", "voice", "mirror", "mpy", "parse", "boot", "certs", "recovery", "flood", "pacing")
 QUIET = False
 
 
@@ -303,6 +305,30 @@ def certs_rows(t):
           None if v is None else round(v / 1024, 1), "KB", 6)
 
 
+def voice_rows(t):
+    """Issue 17: one G.711 + SRTP call's frame path (encode, protect, unprotect, jitter
+    buffer, decode) per 20 ms frame and its allocation, on MicroPython (the code in place
+    from a ROMFS image) and CPython; the heap one voice call adds (tools/bench/voice.py)."""
+    say("voice call: frame path and heap (tools/bench/voice.py) ...")
+    import tempfile
+
+    image = os.path.join(tempfile.mkdtemp(prefix="tinysip-voice-"), "tinysip.romfs")
+    run(["tools/romfs.py", "build", image])
+    mp = last_json(run(["tools/romfs.py", "run", image, "tools/bench/voice.py", "--json"]))
+    cp = last_json(run(["tools/bench/voice.py", "--json"])) or {}
+    mp = mp or {}
+    for who, r in (("MicroPython (ROMFS)", mp), ("CPython", cp)):
+        t.add("voice", "one 20 ms frame both ways with SRTP, %s" % who, r.get("frame_us"),
+              "us", 250)
+    t.add("voice", "bytes allocated per frame, MicroPython", mp.get("frame_alloc_B"), "B", 0)
+    v = mp.get("heap_call_total_B")
+    t.add("voice", "a voice call's extra heap with SRTP (modules %s KB + engine %s KB)" % (
+        round(mp.get("heap_modules_B", 0) / 1024, 1),
+        round(mp.get("heap_one_call_engine_B", 0) / 1024, 1)),
+        None if v is None else round(v / 1024, 1), "KB", 12)
+    return {"micropython": mp, "cpython": cp}
+
+
 def recovery_rows(t):
     """Issue 6: flow failure -> re-registered with another flow up, and network change ->
     every flow registered, on loopback (tools/bench/recovery.py, TLS + UDP flows)."""
@@ -390,7 +416,8 @@ def main(argv):
     t = Table()
     started = time.time()
     extra = {}
-    for name, fn in (("heap", heap_rows), ("w32", w32_rows), ("mirror", mirror_rows), ("mpy", mpy_rows),
+    for name, fn in (("heap", heap_rows), ("w32", w32_rows), ("voice", voice_rows),
+                     ("mirror", mirror_rows), ("mpy", mpy_rows),
                      ("parse", parse_rows), ("boot", boot_rows), ("certs", certs_rows),
                      ("recovery", recovery_rows), ("flood", flood_rows),
                      ("pacing", pacing_rows)):

@@ -1,0 +1,482 @@
+"""SRTP and SRTCP (RFC 3711) with AES_CM_128_HMAC_SHA1_80 and _32, in place, sans-IO.
+
+Owns: one direction of one media stream under one SDES master key (RFC 4568: each side
+protects what it sends with its own key): the session keys (§4.3, the AES-CM PRF, key
+derivation rate 0), AES counter mode (§4.1.1), HMAC-SHA1 tags (§4.2) over the packet and
+the ROC, the sender's ROC and the receiver's index estimate (§3.3.1, Appendix A), a replay
+window of 64 packets (§3.3.2) that moves only after a packet authenticates, and SRTCP
+(§3.4: E flag, 31-bit SRTCP index, an 80-bit tag in both suites, RFC 4568 §6.2). It does
+not read sockets, parse SDP (tinysip.sdes does) or re-key; no MKI (tinysip.sdes refuses
+it), no key derivation rate; the receiver follows one SSRC (the first that authenticates).
+
+    ctx = Context(key, tag=80)   key: the 30 bytes of an a=crypto inline key; tag 80 or 32
+    protect(buf, n, off=0) -> length      RTP packet at buf[off:off + n], encrypted in place,
+                                          tag appended: buf needs 10 (or 4) more bytes
+    unprotect(buf, n, off=0) -> length    the RTP length, or -1 tag wrong, -2 replayed or
+                                          older than the window, -3 too short, -4 another SSRC
+    protect_rtcp / unprotect_rtcp         the same for SRTCP (14 more bytes: E|index + tag)
+
+Allocation: nothing per packet on MicroPython where the port compiles viper code (unix,
+ESP32): the counter blocks, the keystream, the SHA-1 state and its tail blocks live in one
+bytearray per context (`s`, layout below), AES (cryptolib, the ESP32's hardware) runs in
+place over a cached memoryview of it (one per block count, made on first use), and the tag
+is our own SHA-1 compression from precomputed inner and outer key states (RFC 2104's
+ipad/opad blocks hashed once per key). hashlib would cost two hash objects and two digests
+per packet (384 B on the 64-bit unix port): MicroPython's can be neither copied nor
+updated after digest(). SRTCP (one packet in ~5 s) builds its AES object per packet, which
+keeps a 480 B AES context (64-bit) out of each Context.
+
+Native code: the hot loops (counter blocks, XOR, SHA-1, HMAC) are viper functions compiled
+from source at import (below): mpy-cross without -march cannot carry native code, and lib/
+is built arch-independent. The compile passes ~15 KB of heap (64-bit) and keeps the machine
+code outside the GC heap (ESP32: ~4 KB of IRAM, never freed: import this module once and
+keep it). Viper functions take at most 4 arguments (a fifth makes every call allocate),
+hence the packed `x` flags. Where the port has no native emitter (webassembly) or the
+compile fails (no heap), and on CPython, the plain functions run (hashlib, big-int XOR):
+the same packets, ~10x slower and allocating. test_srtp runs both paths; the viper source
+names the layout by number. Figures: tools/bench/voice_srtp.py.
+"""
+import struct
+from hashlib import sha1
+
+from tinysip.compat import MICROPYTHON, aes_ecb, const
+
+# Context.s: offsets (the viper source below repeats the numbers)
+_KP = const(0)  # SRTP HMAC key: inner then outer SHA-1 state, 20 B each (viper path)
+_KR = const(40)  # SRTCP HMAC key, the same
+_H = const(80)  # SHA-1 chaining value, 5 words
+_W = const(100)  # SHA-1 message schedule, 16 words (a ring)
+_IX = const(164)  # this packet's 48-bit index i: ROC (4 B) + SEQ (2 B), or the SRTCP index
+_SP = const(170)  # SRTP session salt, 14 B
+_SR = const(184)  # SRTCP session salt
+_EK = const(198)  # SRTCP session key, 16 B
+_RP = const(214)  # SRTP replay window: one byte per index mod 64 (1: seen)
+_RR = const(278)  # SRTCP replay window
+_KS = const(344)  # keystream, _NB blocks; SHA-1 tail blocks (128 B) reuse it
+_NB = const(16)  # keystream blocks per AES call (a 20-30 ms G.711 payload in one)
+_SIZE = const(600)  # _KS + 16 * _NB
+_PB = const(600)  # plain path only: HMAC inner and outer key blocks, SRTP then SRTCP (256 B)
+
+# x flags of the hot functions
+_RTCP = const(32)  # SRTCP keys (no ROC in the tag, SSRC at 4, the SRTCP salt)
+_CHECK = const(64)  # compare the tag at the end of the packet instead of writing it
+
+_AUTH = const(-1)
+_REPLAY = const(-2)
+_SHORT = const(-3)
+_OTHER = const(-4)
+
+
+def _ctr(s, p, x, k):
+    """Counter blocks k.. (x & 31 of them) into s[_KS:]; x >> 8 is the packet's offset in p."""
+    o = (x >> 8) + (4 if x & _RTCP else 8)
+    a = _SR if x & _RTCP else _SP
+    iv = bytearray(s[a:a + 14])
+    for i in range(4):
+        iv[4 + i] ^= p[o + i]
+    for i in range(6):
+        iv[8 + i] ^= s[_IX + i]
+    t = _KS
+    for b in range(x & 31):
+        s[t:t + 14] = iv
+        s[t + 14] = (k + b) >> 8 & 255
+        s[t + 15] = (k + b) & 255
+        t += 16
+
+
+def _xor(p, s, off, n):
+    """p[off:off + n] ^= the keystream."""
+    p[off:off + n] = (int.from_bytes(p[off:off + n], "big")
+                      ^ int.from_bytes(s[_KS:_KS + n], "big")).to_bytes(n, "big")
+
+
+def _mac(s, p, n, x):
+    """HMAC-SHA1 of the packet p[o:o + n] (o = x >> 8), then the ROC unless x & _RTCP; its
+    first x & 31 bytes are written after the packet or, with x & _CHECK, compared with what
+    is there (returns non-zero when they differ)."""
+    k = _PB + (128 if x & _RTCP else 0)
+    o = x >> 8
+    m = memoryview(s)
+    h = sha1(m[k:k + 64])
+    h.update(memoryview(p)[o:o + n])
+    if not x & _RTCP:
+        h.update(m[_IX:_IX + 4])
+    d = sha1(m[k + 64:k + 128])
+    d.update(h.digest())
+    d = d.digest()
+    t = x & 31
+    if x & _CHECK:
+        r = 0
+        for i in range(t):
+            r |= d[i] ^ p[o + n + i]
+        return r
+    p[o + n:o + n + t] = d[:t]
+    return 0
+
+
+def _setkey(s, k, key):
+    """Keep the HMAC key for _mac: its inner and outer blocks (RFC 2104) at s[_PB:]."""
+    k = _PB + (128 if k else 0)
+    key = key + bytes(44)
+    s[k:k + 64] = bytes([b ^ 0x36 for b in key])
+    s[k + 64:k + 128] = bytes([b ^ 0x5C for b in key])
+
+
+_P = (_ctr, _xor, _mac, _setkey)  # the plain path, also for the tests where viper replaces it
+if MICROPYTHON:
+    # The same functions as viper code. The compiler interns every name it meets for good,
+    # so the names are MicroPython's own or ones the phone already has (single letters).
+    try:  # one source each: the compiler's peak heap is that of the largest, not of all
+        exec("""
+@micropython.viper
+def _ctr(s: ptr8, p: ptr8, x: int, k: int):
+    off = (x >> 8) + (4 if x & 32 else 8)
+    a = 184 if x & 32 else 170
+    n = x & 31
+    t = ptr8(int(s) + 344)
+    i = 0
+    while i < 14:
+        v = s[a + i]
+        if 4 <= i < 8:
+            v ^= p[off + i - 4]
+        elif i >= 8:
+            v ^= s[156 + i]
+        t[i] = v
+        i += 1
+    b = 0
+    while b < n:
+        if b:
+            i = 0
+            while i < 14:
+                t[i] = t[i - 16]
+                i += 1
+        t[14] = ((k + b) >> 8) & 255
+        t[15] = (k + b) & 255
+        t = ptr8(int(t) + 16)
+        b += 1
+""", globals())
+        exec("""
+@micropython.viper
+def _xor(p: ptr8, s: ptr8, off: int, n: int):
+    t = ptr8(int(s) + 344 - off)
+    n += off
+    while off < n:
+        p[off] = p[off] ^ t[off]
+        off += 1
+""", globals())
+        # SHA-1 (FIPS 180-4 §6.1.2) of the 64 bytes at p[off:] into the chaining value at
+        # s[80:100] (5 words, the CPU's order), the schedule a ring of 16 words at s[100:];
+        # the working variables a..e are a, b, r, d, e and m masks to 32 bits (a no-op on
+        # 32-bit ports, where viper ints are 32 bits wide)
+        exec("""
+@micropython.viper
+def _sha(s: ptr8, p: ptr8, off: int):
+    m = (uint(0xFFFF) << 16) | uint(0xFFFF)
+    t = ptr32(int(s) + 80)
+    w = ptr32(int(s) + 100)
+    p = ptr8(int(p) + off)
+    i = 0
+    while i < 16:
+        off = i << 2
+        w[i] = (p[off] << 24) | (p[off + 1] << 16) | (p[off + 2] << 8) | p[off + 3]
+        i += 1
+    a = uint(t[0]) & m
+    b = uint(t[1]) & m
+    r = uint(t[2]) & m
+    d = uint(t[3]) & m
+    e = uint(t[4]) & m
+    i = 0
+    while i < 80:
+        if i >= 16:
+            u = uint(w[(i - 3) & 15] ^ w[(i - 8) & 15] ^ w[(i - 14) & 15] ^ w[i & 15]) & m
+            w[i & 15] = (u << 1) | (u >> 31)
+        if i < 20:
+            u = ((b & r) | ((b ^ m) & d)) + ((uint(0x5A82) << 16) | 0x7999)
+        elif i < 40:
+            u = (b ^ r ^ d) + ((uint(0x6ED9) << 16) | 0xEBA1)
+        elif i < 60:
+            u = ((b & r) | (b & d) | (r & d)) + ((uint(0x8F1B) << 16) | 0xBCDC)
+        else:
+            u = (b ^ r ^ d) + ((uint(0xCA62) << 16) | 0xC1D6)
+        u = (((a << 5) | (a >> 27)) + u + e + (uint(w[i & 15]) & m)) & m
+        e = d
+        d = r
+        r = ((b << 30) | (b >> 2)) & m
+        b = a
+        a = u
+        i += 1
+    t[0] = uint(t[0]) + a
+    t[1] = uint(t[1]) + b
+    t[2] = uint(t[2]) + r
+    t[3] = uint(t[3]) + d
+    t[4] = uint(t[4]) + e
+""", globals())
+        # HMAC-SHA1 (RFC 2104) from the precomputed inner/outer states at s[k:k + 40]: the
+        # packet's whole blocks straight from p, its tail (+ ROC, padding, bit length) in
+        # the keystream area s[344:472], then the outer block there; returns as _mac above
+        exec("""
+@micropython.viper
+def _mac(s, p, n: int, x: int) -> int:
+    b = ptr8(s)
+    w = ptr32(b)
+    t = ptr8(int(b) + 344)
+    q = ptr8(int(ptr8(p)) + (x >> 8))
+    k = 10 if x & 32 else 0
+    f = n >> 6
+    i = 0
+    while i < 5:
+        w[20 + i] = w[k + i]
+        i += 1
+    r = n & 63
+    i = 0
+    while i < r:
+        t[i] = q[(f << 6) + i]
+        i += 1
+    if not x & 32:
+        i = 0
+        while i < 4:
+            t[r] = b[164 + i]
+            r += 1
+            i += 1
+    t[r] = 0x80
+    r += 1
+    e = 1 if r <= 56 else 2
+    while r < (e << 6) - 4:
+        t[r] = 0
+        r += 1
+    i = (n + 64 + (0 if x & 32 else 4)) << 3
+    t[r] = (i >> 24) & 255
+    t[r + 1] = (i >> 16) & 255
+    t[r + 2] = (i >> 8) & 255
+    t[r + 3] = i & 255
+    a = 0
+    while a < f:
+        _sha(s, p, (x >> 8) + (a << 6))
+        a += 1
+    a = 0
+    while a < e:
+        _sha(s, s, 344 + (a << 6))
+        a += 1
+    i = 0
+    while i < 20:
+        t[i] = (uint(w[20 + (i >> 2)]) >> (24 - ((i & 3) << 3))) & 255
+        i += 1
+    t[20] = 0x80
+    i = 21
+    while i < 62:
+        t[i] = 0
+        i += 1
+    t[62] = 2
+    t[63] = 0xA0
+    i = 0
+    while i < 5:
+        w[20 + i] = w[k + 5 + i]
+        i += 1
+    _sha(s, s, 344)
+    r = 0
+    i = 0
+    while i < (x & 31):
+        a = int((uint(w[20 + (i >> 2)]) >> (24 - ((i & 3) << 3))) & 255)
+        if x & 64:
+            r |= a ^ q[n + i]
+        else:
+            q[n + i] = a
+        i += 1
+    return r
+""", globals())
+
+        def _setkey(s, k, key):  # noqa: F811 - the inner and outer states, not the key
+            key = key + bytes(44)
+            for v in (0x36, 0x5C):  # SHA-1's IV as ptr32 words (little-endian CPUs), then
+                s[_H:_H + 20] = (b"\x01\x23\x45\x67\x89\xab\xcd\xef\xfe\xdc"  # the block
+                                 b"\xba\x98\x76\x54\x32\x10\xf0\xe1\xd2\xc3")
+                _sha(s, bytes([b ^ v for b in key]), 0)  # noqa: F821 - made by exec
+                s[k:k + 20] = s[_H:_H + 20]
+                k += 20
+    except Exception:  # noqa: BLE001 - no native emitter, or no heap to compile: plain path
+        _ctr, _xor, _mac, _setkey = _P
+
+
+def _prf(aes, s, t, n):
+    """n bytes of the AES-CM PRF (RFC 3711 §4.3.3): aes under the master key, s the master
+    salt, t the label."""
+    x = bytearray(s) + bytes(2)
+    x[7] ^= t
+    out = bytearray(16 * ((n + 15) >> 4))
+    for j in range(len(out) >> 4):
+        x[15] = j
+        aes.encrypt(x, memoryview(out)[16 * j:])
+    return bytes(out[:n])
+
+
+def _fresh(s, off, end, n):
+    """True if index n was not seen in the window at s[off:off + 64] whose highest index is
+    end (-1: none yet)."""
+    d = end - n
+    return d < 0 or (d < 64 and not s[off + (n & 63)])
+
+
+def _seen(s, off, end, n):
+    """Mark index n in the window (after it authenticated); the slots it skips become
+    unseen."""
+    if n > end:
+        if end < 0 or n - end >= 64:
+            end = n - 64
+        for k in range(end + 1, n):
+            s[off + (k & 63)] = 0
+    s[off + (n & 63)] = 1
+
+
+class Context:
+    """One direction under one 30-byte master key||salt (RFC 4568 inline key) and suite
+    tag: 80 (AES_CM_128_HMAC_SHA1_80) or 32 (_32), the SRTP tag in bits. Use one context to
+    protect what we send and another (the peer's key) to unprotect what we receive.
+
+    n = [ROC, highest SEQ (-1: none yet), highest SRTCP index received (-1: none), next
+    SRTCP index to send, the SSRC followed as two 16-bit halves (-1: none yet)]."""
+
+    def __init__(self, key, tag=80):
+        if len(key) != 30 or tag not in (80, 32):
+            raise ValueError("SRTP needs 30 key bytes and tag 80 or 32")
+        m = aes_ecb(key[:16])
+        salt = key[16:]
+        s = self.s = bytearray(_SIZE if _setkey is not _P[3] else _SIZE + 256)
+        self.e = aes_ecb(_prf(m, salt, 0, 16))
+        _setkey(s, _KP, _prf(m, salt, 1, 20))
+        s[_SP:_SP + 14] = _prf(m, salt, 2, 14)
+        s[_EK:_EK + 16] = _prf(m, salt, 3, 16)
+        _setkey(s, _KR, _prf(m, salt, 4, 20))
+        s[_SR:_SR + 14] = _prf(m, salt, 5, 14)
+        self.t = tag >> 3
+        self.n = [0, -1, -1, 0, -1, -1]
+        self.v = [None] * (_NB + 1)
+
+    def _cm(self, aes, p, a, b, x):
+        """XOR p[a:b] with the AES-CM keystream of this packet (s[_IX] holds its index)."""
+        s = self.s
+        j = 0
+        while a < b:
+            k = b - a
+            if k > 16 * _NB:
+                k = 16 * _NB
+            nb = (k + 15) >> 4
+            _ctr(s, p, x | nb, j)
+            v = self.v[nb]
+            if v is None:
+                v = self.v[nb] = memoryview(s)[_KS:_KS + 16 * nb]
+            aes.encrypt(v, v)
+            _xor(p, s, a, k)
+            a += k
+            j += nb
+
+    def _roc(self, q):
+        """The ROC guessed for sequence number q (RFC 3711 Appendix A; -1: before ROC 0)."""
+        roc = self.n[0]
+        sl = self.n[1]
+        if sl < 0:
+            return roc
+        if sl < 32768:
+            return roc - 1 if q - sl > 32768 else roc
+        return roc + 1 if sl - 32768 > q else roc
+
+    def protect(self, buf, n, off=0):
+        """Encrypt the RTP packet at buf[off:off + n] in place and append its tag; returns
+        the SRTP length (n + 10, or n + 4 with the _32 suite)."""
+        h = _payload(buf, n, off)
+        if h < 0:
+            raise ValueError("not an RTP packet")
+        q = buf[off + 2] << 8 | buf[off + 3]
+        roc = self._roc(q)
+        if roc < 0:
+            raise ValueError("RTP sequence number went back before ROC 0")
+        st = self.n
+        if st[1] < 0 or roc > st[0] or roc == st[0] and q > st[1]:
+            st[0] = roc
+            st[1] = q
+        struct.pack_into(">HHH", self.s, _IX, roc >> 16, roc & 0xFFFF, q)
+        self._cm(self.e, buf, off + h, off + n, off << 8)
+        _mac(self.s, buf, n, off << 8 | self.t)
+        return n + self.t
+
+    def unprotect(self, buf, n, off=0):
+        """Check and decrypt the SRTP packet at buf[off:off + n] in place: the RTP length,
+        or -1 (tag wrong), -2 (replayed, or older than the window), -3 (too short), -4 (from
+        another SSRC than the first one that authenticated: one stream per context). Only a
+        packet that authenticates moves the ROC and the replay window."""
+        n -= self.t
+        h = _payload(buf, n, off)
+        if h < 0:
+            return _SHORT
+        st = self.n
+        a = buf[off + 8] << 8 | buf[off + 9]
+        b = buf[off + 10] << 8 | buf[off + 11]
+        if st[4] >= 0 and (a != st[4] or b != st[5]):
+            return _OTHER
+        q = buf[off + 2] << 8 | buf[off + 3]
+        roc = self._roc(q)
+        s = self.s
+        hi = st[0] << 16 | st[1] if st[1] >= 0 else -1
+        i = roc << 16 | q
+        if roc < 0 or not _fresh(s, _RP, hi, i):
+            return _REPLAY
+        struct.pack_into(">HHH", s, _IX, roc >> 16, roc & 0xFFFF, q)
+        if _mac(s, buf, n, off << 8 | _CHECK | self.t):
+            return _AUTH
+        self._cm(self.e, buf, off + h, off + n, off << 8)
+        _seen(s, _RP, hi, i)
+        if i > hi:
+            st[0] = roc
+            st[1] = q
+        st[4] = a
+        st[5] = b
+        return n
+
+    def protect_rtcp(self, buf, n, off=0):
+        """Encrypt the RTCP compound packet at buf[off:off + n] in place, append E=1 and the
+        SRTCP index, then the 80-bit tag; returns the SRTCP length (n + 14)."""
+        if n < 8:
+            raise ValueError("not an RTCP packet")
+        s = self.s
+        i = self.n[3]
+        self.n[3] = (i + 1) & 0x7FFFFFFF
+        struct.pack_into(">HHH", s, _IX, 0, i >> 16, i & 0xFFFF)
+        self._cm(aes_ecb(bytes(s[_EK:_EK + 16])), buf, off + 8, off + n, off << 8 | _RTCP)
+        struct.pack_into(">HHH", buf, off + n, 0x8000 | i >> 16, i & 0xFFFF, 0)  # + 2 tag bytes
+        _mac(s, buf, n + 4, off << 8 | _RTCP | 10)
+        return n + 14
+
+    def unprotect_rtcp(self, buf, n, off=0):
+        """Check and decrypt the SRTCP packet at buf[off:off + n] in place: the RTCP length,
+        or -1, -2, -3 as unprotect (any SSRC: the window is on the SRTCP index)."""
+        n -= 14
+        if n < 8:
+            return _SHORT
+        s = self.s
+        e = buf[off + n]
+        i = (e & 0x7F) << 24 | buf[off + n + 1] << 16 | buf[off + n + 2] << 8 | buf[off + n + 3]
+        hi = self.n[2]
+        if not _fresh(s, _RR, hi, i):
+            return _REPLAY
+        if _mac(s, buf, n + 4, off << 8 | _RTCP | _CHECK | 10):
+            return _AUTH
+        if e & 0x80:
+            struct.pack_into(">HHH", s, _IX, 0, i >> 16, i & 0xFFFF)
+            self._cm(aes_ecb(bytes(s[_EK:_EK + 16])), buf, off + 8, off + n, off << 8 | _RTCP)
+        _seen(s, _RR, hi, i)
+        if i > hi:
+            self.n[2] = i
+        return n
+
+
+def _payload(p, n, off):
+    """Where the payload of the RTP packet p[off:off + n] starts (after CSRCs and the header
+    extension), or -1 if it is shorter than its header says."""
+    if n < 12:
+        return -1
+    b = p[off]
+    h = 12 + (b & 15) * 4
+    if b & 0x10:
+        if h + 4 > n:
+            return -1
+        h += 4 + (p[off + h + 2] << 8 | p[off + h + 3]) * 4
+    return h if h <= n else -1

@@ -1,0 +1,129 @@
+"""Voice call budgets (issue 17) on the runtime that runs this script: the whole per-frame
+path of a G.711 call with SRTP, and the heap one call adds.
+
+    .venv/bin/python tools/romfs.py run IMAGE tools/bench/voice.py [--json]
+                                          (MicroPython, the code in place: time and heap)
+    .venv/bin/micropython tools/bench/voice.py [--json]     (MicroPython from lib/ source)
+    .venv/bin/python tools/bench/voice.py [--json]          (CPython: time only)
+
+- frame: one 20 ms frame both ways through two tinysip.voice.Voice engines in memory, as a
+  call does it: encode + RTP + SRTP protect (send), SRTP unprotect + jitter buffer (receive),
+  jitter buffer + decode (play); microseconds per frame (best of 5 runs of 500 frames;
+  budget 250 us on the unix port, issue 17) and bytes allocated per frame in steady state
+  (MicroPython, gc off; budget 0).
+- heap: gc.mem_alloc() after gc.collect() before and after importing the voice modules and
+  making one call's engine with SRTP (two SRTP contexts, jitter buffer, RTCP, DTMF), on the
+  MicroPython port that runs this (64-bit unix: budget 12 KB over the idle phone, whose
+  modules are imported first). Run from a ROMFS image (tools/bench/run.py does) for the
+  device's figure.
+A benchmark: prints its figures and exits 0.
+"""
+import gc
+import sys
+import time
+
+_here = __file__.rpartition("/")[0] or "."
+sys.path.insert(0, _here + "/../../lib")
+MP = sys.implementation.name == "micropython"
+if MP:  # tools/romfs.py run: the modules in place from the image, as on a device
+    import os
+
+    _rom = os.getenv("TINYSIP_ROMFS")
+    if _rom:
+        import uctypes
+        import vfs
+
+        _a, _, _n = _rom.partition(":")
+        vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(_a), int(_n))), "/rom")
+        sys.path.insert(0, "/rom/lib")
+
+
+def _us():
+    return time.ticks_us() if MP else int(time.perf_counter() * 1e6)
+
+
+def _diff(a, b):
+    return time.ticks_diff(a, b) if MP else a - b
+
+
+def _rng(n, _s=[7]):
+    out = bytearray(n)
+    for i in range(n):
+        _s[0] = (_s[0] * 1103515245 + 12345) & 0x7FFFFFFF
+        out[i] = _s[0] >> 16 & 0xFF
+    return bytes(out)
+
+
+def _alloc():
+    gc.collect()
+    return gc.mem_alloc() if MP else 0
+
+
+def main():
+    as_json = "--json" in sys.argv
+    res = {}
+    import tinysip.ua  # noqa: F401 - the idle phone's modules: what a call adds is the figure
+    import tinysip.io.driver  # noqa: F401
+
+    a0 = _alloc()
+    from tinysip.voice import Voice  # noqa: F401 - the call's modules, as at its set-up
+    import tinysip.srtp  # noqa: F401
+    import tinysip.audio  # noqa: F401
+    import tinysip.sdes  # noqa: F401
+
+    a1 = _alloc()
+    k1, k2 = _rng(30), _rng(30)
+    p = [0, b"PCMU", 101, 20, b"127.0.0.1", 4000, 80, k1, k2, b"sendrecv"]
+    a = Voice(p, _rng, 0)
+    a2 = _alloc()
+    b = Voice([0, b"PCMU", 101, 20, b"127.0.0.1", 4000, 80, k2, k1, b"sendrecv"], _rng, 0)
+    if MP:
+        res["heap_modules_B"] = a1 - a0
+        res["heap_one_call_engine_B"] = a2 - a1
+        res["heap_call_total_B"] = a2 - a0
+    b.rx = a.tx  # the wire (a socket read allocates on its own: io/udp)
+    for i in range(0, len(a.pcm), 2):  # a loud square-ish tone
+        a.pcm[i + 1] = 0x30 if (i // 20) & 1 else 0xD0
+    t = 0
+    for k in range(60):  # the jitter buffer anchors, views are made
+        t = 20 * k
+        n = a.send(t)
+        b.receive(n, t + 2)
+        b.play(t + 2)
+    best = None
+    for run in range(5):
+        t0 = _us()
+        for k in range(500):
+            t += 20
+            n = a.send(t)
+            b.receive(n, t + 2)
+            b.play(t + 2)
+        us = _diff(_us(), t0) / 500
+        best = us if best is None or us < best else best
+    res["frame_us"] = round(best, 1)
+    res["frame_budget_us"] = 250
+    if MP:
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        for k in range(200):
+            t += 20
+            n = a.send(t)
+            b.receive(n, t + 2)
+            b.play(t + 2)
+        after = gc.mem_alloc()
+        gc.enable()
+        res["frame_alloc_B"] = (after - before) / 200
+        res["heap_budget_B"] = 12 * 1024
+    res["runtime"] = sys.implementation.name
+    res["received"] = b.stats()["received"]
+    if as_json:
+        import json
+
+        print(json.dumps(res))
+        return
+    for k in sorted(res):
+        print("%-26s %s" % (k, res[k]))
+
+
+main()
