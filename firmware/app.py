@@ -14,7 +14,7 @@ from tinysip.io.clock import Clock, wall
 
 _clock = Clock()
 _ua = None  # the running UserAgent (on_event gives its wall clock to the board)
-_driver = None  # its driver (voice calls: call, dtmf)
+_driver = None  # its driver (firmware/callctl.py places calls through it)
 
 
 def emit(fields):
@@ -109,7 +109,7 @@ def _boot(path):
     cfg, instance, ca = load(path)
     from tinysip.compat import drop
 
-    drop("config", "instance", "x509", "sipdate")  # x509: the anchors' check
+    drop("config instance x509 sipdate")  # x509: the anchors' check
     gc.collect()
     from tinysip.io.driver import Driver
     from tinysip.ua import UserAgent
@@ -119,11 +119,9 @@ def _boot(path):
         # names they intern stay, and the first time they push the phone past its qstr
         # pools the next pool is one block of ~7.5 KB (64-bit): found now, while the heap
         # is in one piece, not in the middle of a NOTIFY (docs/benchmarks.md).
-        import tinysip.certs
-        import tinysip.certservice  # noqa: F401 - stays: the UA makes one per phone
-        import tinysip.passport  # noqa: F401
-
-        drop("certs", "x509", "sigverify", "sipdate", "passport")
+        for n in "certs certservice passport".split():  # certservice stays (the UA's)
+            __import__("tinysip." + n)
+        drop("certs x509 sigverify sipdate passport")
         gc.collect()
 
     global _driver
@@ -131,7 +129,7 @@ def _boot(path):
     emit({"event": "boot", "board": board.NAME, "instance": instance.decode(),
           "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})
     driver = _driver = Driver(ua, _clock, ca, on_event, cfg.dns_server,
-                              getattr(board, "sys_heap", None), _audio(cfg))
+                              getattr(board, "sys_heap", None), _audio)
     t = wall()
     if t is not None:  # else the first REGISTER 200's Date sets it
         ua.set_wall_clock(t, _clock.now())
@@ -187,88 +185,12 @@ def run(ua, driver, poll=None):
                     pass
 
 
-def _audio(cfg):
-    """The microphone and speaker of each voice call, made for its ptime: the board's
-    (ESP32: I2S, when board.I2S is set: tinysip.io.i2s) or config audio.mic ("tone:<Hz>" or a 16-bit 8 kHz mono WAV
-    file, looped) and audio.speaker (a WAV file the call is recorded into); None of either:
-    silence is sent, nothing is played."""
-    def make(ptime):
-        if getattr(board, "I2S", None):  # an ESP32 board with its microphone and amplifier
-            from tinysip.io.i2s import audio
+def _audio(t):
+    """A voice call's (microphone, speaker) for its ptime t (ms): firmware/callctl.py,
+    loaded with the first call (an idle phone carries none of the call API's names)."""
+    from callctl import audio
 
-            return audio(board, ptime) or (None, None)
-        from tinysip.io.wav import ToneSource, WavSink, WavSource
-
-        v = cfg.voice
-        mic = spk = None
-        if v[3]:
-            mic = ToneSource(int(v[3][5:]), 8000, ptime) if v[3][:5] == "tone:" else \
-                WavSource(v[3], True, ptime)
-        if v[4]:
-            spk = WavSink(v[4], ptime)
-        return mic, spk
-
-    return make
-
-
-def _ringing():
-    """The id of the call that rings (the newest), or None."""
-    for cid, e in _ua.calls.items():
-        if e[4] != "out" and e[0].state == 0 and not e[5]:  # invite's RINGING
-            return cid
-    return None
-
-
-def call(target):
-    """Call `target` (a SIP URI) with voice: G.711 from config media.codecs, SRTP per
-    media.srtp, the board's audio. Returns the call id (events: call_outgoing ...
-    call_connected, call_ended), or None when no flow is registered."""
-    return _driver.call(target.encode() if isinstance(target, str) else target)
-
-
-def answer(call_id=None):
-    """Answer the ringing call (the newest when call_id is None): a loopback offer is
-    mirrored, any other is a voice call. True when answering started."""
-    cid = call_id or _ringing()
-    return cid is not None and _ua.answer(cid, _clock.now())
-
-
-def hangup(call_id=None):
-    """End a call (BYE, CANCEL, or 486 while it rings): the given one, else every call."""
-    ids = [call_id] if call_id else list(_ua.calls)
-    ok = False
-    for cid in ids:
-        e = _ua.calls.get(cid)
-        if e is not None and e[4] != "out" and e[0].state == 0:
-            ok = _ua.reject(cid, _clock.now()) or ok
-        else:
-            ok = _ua.hangup(cid, _clock.now()) or ok
-    return ok
-
-
-def dtmf(call_id, digits):
-    """Send digits ("0-9*#A-D") on a voice call as RFC 4733 events."""
-    return _driver.dtmf(call_id, digits)
-
-
-def command(line):
-    """One control line (the host board reads them from stdin; a REPL can call it too):
-    answer [call_id] | hangup [call_id] | call <uri> | dtmf <call_id> <digits>."""
-    f = line.split()
-    if not f:
-        return None
-    cid = f[1].encode() if len(f) > 1 else None
-    if f[0] == "answer":
-        return answer(cid)
-    if f[0] == "hangup":
-        return hangup(cid)
-    if f[0] == "call" and cid:
-        return call(cid)
-    if f[0] == "dtmf" and len(f) == 3:
-        return dtmf(cid, f[2])
-    emit({"event": "message_dropped", "flow": None,
-          "reason": "command: %r is not answer/hangup/call/dtmf" % line.strip()})
-    return None
+    return audio(_ua.cfg, t)
 
 
 def loopcall(*args, **kwargs):

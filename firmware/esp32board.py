@@ -126,10 +126,10 @@ class Esp32Board:
             if v != self._was:
                 self._was = v
                 if not v:
-                    import app
+                    import callctl
 
-                    if not app.answer():
-                        app.hangup()
+                    if not callctl.answer():
+                        callctl.hangup()
         if now < self._check_at:
             return
         self._check_at = now + 1000

@@ -184,7 +184,8 @@ def test_freeze_manifests_name_files_that_exist():
             os.stat(c[1])  # exists (a directory for package)
             names.append(c[1].rpartition("/")[2])
             assert c[2] == 3, c  # -O3, what make mpy ships
-        assert names == ["tinysip", "app.py", "diag.py", "esp32board.py", "board.py"], names
+        assert names == ["tinysip", "app.py", "diag.py", "callctl.py", "esp32board.py",
+                         "board.py"], names
         assert os.stat(bdir + "/../../lib/tinysip/ua.py")
 
 
@@ -207,7 +208,7 @@ def test_the_call_button_answers_what_rings_else_hangs_up():
             did.append("hangup")
             return True
 
-    sys.modules["app"] = App
+    sys.modules["callctl"] = App
     try:
         pin = board._board._btn
         assert pin.n == board.BUTTON
@@ -222,4 +223,4 @@ def test_the_call_button_answers_what_rings_else_hangs_up():
         board.poll(None, 0)  # pressed again, nothing rings: hangs up
         assert did == ["answer", "answer", "hangup"]
     finally:
-        sys.modules.pop("app", None)
+        sys.modules.pop("callctl", None)

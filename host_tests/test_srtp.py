@@ -8,7 +8,7 @@ from binascii import unhexlify
 from testutil import MICROPYTHON, lcg, read_vector
 
 from tinysip import srtp
-from tinysip.compat import aes_ecb
+from tinysip.srtp import aes_ecb
 
 # Context.s offsets (srtp's private consts are folded away on MicroPython; checked against
 # the module on CPython by test_layout)

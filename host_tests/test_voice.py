@@ -148,6 +148,97 @@ def test_rtcp_reports_go_both_ways_and_give_an_rtt():
     assert s["peer_lost"] == 0 and s["refused"] == 0 and s["received"] > 500
 
 
+def test_srtcp_fits_the_report_buffer_and_crosses_the_wire_whole():
+    # interop (baresip 1.0.0): the buffer held the RTCP compound only, so SRTCP's 14 bytes
+    # (E|index, 80-bit tag) went past its end (viper: written out of bounds; CPython: the
+    # buffer grew) and a socket send of the buffer cut the tag: every SRTCP was refused
+    for suite in (80, 32):
+        a, b = pair(suite)
+        size = len(a.ctl.buf)
+        wall = 1760000000000
+        n = 0
+        for k in range(400):  # until a's first report (2.5 s x 0.5..1.5): an SR with a
+            now = 20 * k       # report block (a hears b) and SDES, the largest there is
+            for x, y in ((a, b), (b, a)):
+                tone(x.pcm, 400, 160 * k)
+                m = x.send(now)
+                y.rx[0:m] = x.tx[0:m]
+                y.receive(m, now + 3)
+            n = a.report(now, wall + now)
+            if n:
+                break
+        assert n and len(a.ctl.buf) == size and n <= size, (suite, n, size, len(a.ctl.buf))
+        wire = bytearray(bytes(a.ctl.buf[0:n]))  # what a datagram of the buffer carries
+        b.control(n, now, wall + now, wire)
+        got = b.ctl.stats()
+        assert (got["received"], got["refused"], b.stats()["refused"]) == (1, 0, 0), got
+
+
+class _Clock:
+    t = 1000
+
+    def now(self):
+        return self.t
+
+
+class _Cfg:
+    media_ip = b"127.0.0.1"
+    media_port = 47800
+    media_port_max = 47898
+
+
+class _UA:
+    cfg = _Cfg()
+    wall_ms = None
+
+    def __init__(self):
+        self.rng = FakeRandom(7)
+
+    def media_rx(self, cid, now):
+        pass
+
+    def media_dtmf(self, cid, digit, now):
+        pass
+
+
+class _Driver:
+    def __init__(self, ptime_seen):
+        from tinysip.io.wav import ToneSource
+
+        self.ua = _UA()
+        self.clock = _Clock()
+        self.audio = lambda ptime: (ptime_seen.append(ptime) or ToneSource(440, 8000, ptime),
+                                    None)
+
+
+def test_voiceport_sends_the_tone_from_its_first_frame_when_the_loop_runs_late():
+    # interop (baresip 1.0.0): the microphone was paced by the loop's `now` while the frame
+    # clock ran from the call's start, so a first tick late by a few ms made the tone's
+    # second frame "not due yet" and the port sent a frame of silence in its place
+    from tinysip.io.voiceport import VoicePort
+
+    sent = []
+
+    class Port(VoicePort):
+        def _out(self, s, b, n):
+            if s is self.sock:
+                sent.append(bytes(b[0:n]))
+
+    seen = []
+    d = _Driver(seen)
+    port = Port(d, b"cid", 47800)
+    try:
+        port.start(params(suite=0))  # the Voice's frame clock starts at 1000
+        for t in [1015] + list(range(1020, 1400, 20)) + [1405, 1410, 1420]:  # late, jittery
+            d.clock.t = t
+            port.handle_timer(t)
+    finally:
+        port.close()
+    assert seen == [20] and len(sent) >= 20
+    silent = [k for k, p in enumerate(sent) if p[12:] == bytes([p[12]]) * (len(p) - 12)]
+    assert not silent, silent  # every frame carries the tone (PCMU silence: all 0xFF)
+
+
 def test_no_allocation_per_frame_in_steady_state():
     if not MICROPYTHON:
         return

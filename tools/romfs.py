@@ -34,8 +34,8 @@ def _compile(src, rel, out):
 
 
 def stage(dest, board="host", prefix=""):
-    """Lay out the image's tree in dest: lib/tinysip/**.mpy, lib/app.mpy, lib/diag.mpy, lib/board.mpy (and
-    lib/esp32board.mpy for the ESP32 boards). tools/deploy.py copies the same tree.
+    """Lay out the image's tree in dest: lib/tinysip/**.mpy, lib/app.mpy, lib/diag.mpy,
+    lib/callctl.mpy, lib/board.mpy (and lib/esp32board.mpy for the ESP32 boards). tools/deploy.py copies the same tree.
 
     `prefix`: each module's source name (for tracebacks) is prefix + its path under lib/
     with .mpy, e.g. "/rom/lib/tinysip/ua.mpy": the very string its __file__ will be once
@@ -52,7 +52,8 @@ def stage(dest, board="host", prefix=""):
                 src = os.path.join(dirpath, name)
                 rel = os.path.relpath(src, lib)
                 _compile(src, srcname(rel), os.path.join(dest, "lib", rel[:-3] + ".mpy"))
-    for fw in ("app", "diag"):  # diag: app.loopcall's body, loaded only when used
+    # diag: app.loopcall's body; callctl: the call controls; both loaded only when used
+    for fw in ("app", "diag", "callctl"):
         _compile(os.path.join(ROOT, "firmware", fw + ".py"), srcname(fw + ".py"),
                  os.path.join(dest, "lib", fw + ".mpy"))
     board_py = os.path.join(ROOT, "boards", board, "board.py")

@@ -14,5 +14,6 @@ include("$(PORT_DIR)/boards/manifest.py")
 package("tinysip", base_path="../../lib", opt=3)  # lib/tinysip/**.py, io/ included
 module("app.py", base_path="../../firmware", opt=3)
 module("diag.py", base_path="../../firmware", opt=3)
+module("callctl.py", base_path="../../firmware", opt=3)
 module("esp32board.py", base_path="../../firmware", opt=3)
 module("board.py", opt=3)  # this board's names (the LED pin ...)

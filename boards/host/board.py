@@ -32,8 +32,8 @@ _keys = None  # select.poll on stdin (fd 0) once polled; False after end of inpu
 
 
 def poll(ua, now):
-    """The host's button: control lines on stdin (app.command: answer, hangup, call <uri>,
-    dtmf <call_id> <digits>), read without blocking the phone's loop."""
+    """The host's button: control lines on stdin (callctl.command: answer, hangup,
+    call <uri>, dtmf <call_id> <digits>), read without blocking the phone's loop."""
     global _keys
     if _keys is False:
         return
@@ -49,6 +49,6 @@ def poll(ua, now):
     if not line:  # end of input (stdin is /dev/null, or the pipe closed): stop polling
         _keys = False
         return
-    import app
+    import callctl
 
-    app.command(line)
+    callctl.command(line)

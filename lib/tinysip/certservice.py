@@ -40,7 +40,7 @@ _ACCEPT_CRED = b"multipart/mixed, application/pkix-cert, application/pkcs8"
 
 # What a certificate check loads and what is dropped again after it: the DER reader, the
 # signature arithmetic, the trust checks (and PASSporTs). Only the cache's bytes stay.
-_CHECK_MODULES = ("certs", "x509", "sigverify", "sipdate", "passport")
+_CHECK_MODULES = "certs x509 sigverify sipdate passport"
 
 
 class Cache:
@@ -103,7 +103,7 @@ class CertService:
             from tinysip.x509 import parse
 
             self.domain = parse(c.identity_der).ec_point
-            drop(*_CHECK_MODULES)
+            drop(_CHECK_MODULES)
         self.subs = []
         self.refetch = {}  # aor -> the fingerprint dropped by unsupported()
         for u in c.subscribe:
@@ -240,7 +240,7 @@ class CertService:
         try:
             self._check(e, aor, ctype, body, msg, now)
         finally:  # what the check loaded goes again, whatever the verdict
-            drop(*_CHECK_MODULES)
+            drop(_CHECK_MODULES)
 
     def _check(self, e, aor, ctype, body, msg, now):
         from tinysip.certs import CertRejected, check, credential

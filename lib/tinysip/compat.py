@@ -1,7 +1,8 @@
 """The one place that looks at the interpreter.
 
 Everything that differs between CPython and MicroPython and that protocol code needs is
-here: ``const``, hashes as lowercase hex, ``urandom``, ``mem_free``, ``drop``. I/O differences (sockets, ssl,
+here: ``const``, hashes as lowercase hex, ``urandom``, ``mem_free``, ``drop``
+(AES for SRTP is tinysip.srtp's: cryptolib here, tinysip/cpyaes.py on CPython). I/O differences (sockets, ssl,
 clocks) live in ``tinysip.io``, which may import this module too.
 """
 import gc
@@ -35,36 +36,20 @@ def mem_free():
     return gc.mem_free() if MICROPYTHON else None
 
 
-def drop(*names):
+def drop(names):
     """Forget tinysip modules that are rarely needed (the certificate checks, RFC 8224):
     their module objects, functions and classes become garbage once nothing else holds
-    them, and the next import loads them again (from ROMFS: cheap). Their interned names
-    stay: MicroPython never frees a qstr (docs/benchmarks.md has what each module leaves)."""
+    them, and the next import loads them again (from ROMFS: cheap). `names`: one string,
+    space-separated ("x509 sigverify"): a short string constant would be interned on the
+    phone, a long one is not; a single module by its full name ("tinysip.sipdate"), the
+    qstr its import made already. Their interned names stay: MicroPython never frees a
+    qstr (docs/benchmarks.md has what each module leaves)."""
     pkg = sys.modules.get("tinysip")
-    for n in names:
-        if sys.modules.pop("tinysip." + n, None) is not None and pkg is not None:
+    for n in names.split():
+        if n[:8] != "tinysip.":
+            n = "tinysip." + n
+        if sys.modules.pop(n, None) is not None and pkg is not None:
             try:
-                delattr(pkg, n)
+                delattr(pkg, n[8:])
             except AttributeError:
                 pass
-
-
-def aes_ecb(key):
-    """AES in ECB mode under `key` (16 bytes) for tinysip.srtp: an object whose
-    encrypt(src, dst) encrypts len(src) bytes, a multiple of 16, into dst (as long or longer;
-    it may be src itself). MicroPython: cryptolib.aes mode 1 (the ESP32's AES hardware),
-    which allocates nothing per call; CPython: the `cryptography` package."""
-    if MICROPYTHON:
-        from cryptolib import aes
-
-        return aes(key, 1)
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    class Ecb:
-        def __init__(self, enc):
-            self.u = enc.update
-
-        def encrypt(self, src, dst):
-            dst[: len(src)] = self.u(src)
-
-    return Ecb(Cipher(algorithms.AES(key), modes.ECB()).encryptor())

@@ -133,18 +133,22 @@ def Config(cfg):
     s.certs = _certificates(cfg)
     # voice calls (tinysip.audio): (codecs in offer order as bytes, SDES 0 off / 1 optional /
     # 2 required, ptime ms, the microphone, the speaker); one attribute for all of it
-    codecs = lookup(cfg, "media.codecs", ["PCMU", "PCMA"])
-    if not isinstance(codecs, list) or not codecs or [c for c in codecs
-                                                       if c not in ("PCMU", "PCMA")]:
+    # (the short words come out of long strings: each str constant of up to 10 characters
+    # would stay interned on the phone after this module is dropped)
+    keys = "PCMU PCMA media.srtp audio.mic off optional required".split()
+    known = keys[:2]
+    keys = keys[2:]
+    codecs = lookup(cfg, "media.codecs", known)
+    if not isinstance(codecs, list) or not codecs or [c for c in codecs if c not in known]:
         raise ConfigError("media.codecs", 'must be a list of "PCMU" and/or "PCMA"')
-    srtp = lookup(cfg, "media.srtp", "required")
-    if srtp not in ("off", "optional", "required"):
-        raise ConfigError("media.srtp", 'must be "required", "optional" or "off"')
+    srtp = lookup(cfg, keys[0], keys[4])
+    if srtp not in keys[2:]:
+        raise ConfigError(keys[0], 'must be "required", "optional" or "off"')
     ptime = _num(cfg, "media.ptime", 20, 10, 60)
     if ptime % 10:
         raise ConfigError("media.ptime", "must be 10, 20, 30, 40, 50 or 60 (ms)")
-    s.voice = ([c.encode() for c in codecs], ("off", "optional", "required").index(srtp),
-               ptime, _str(cfg, "audio.mic", None), _str(cfg, "audio.speaker", None))
+    s.voice = ([c.encode() for c in codecs], keys.index(srtp) - 2, ptime,
+               _str(cfg, keys[1], None), _str(cfg, "audio.speaker", None))
 
     value = lookup(cfg, "outbound")
     if not isinstance(value, list) or not 1 <= len(value) <= 4:

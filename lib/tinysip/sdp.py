@@ -31,9 +31,6 @@ _MAX_LINES = const(100)
 _MAX_MEDIA = const(4)
 _MAX_FMTS = const(32)
 
-_DIRS = (b"sendrecv", b"sendonly", b"recvonly", b"inactive")
-
-
 def _bad(what):
     raise ParseError(400, "offer: " + what)
 
@@ -93,7 +90,8 @@ def parse(body):
                 _bad("bad o= line")
         elif k == 97:  # a=
             name, _, val = v.partition(b":")
-            if name in _DIRS:  # §6.7: media-level wins over session-level
+            if name in (b"sendrecv", b"sendonly", b"recvonly", b"inactive"):  # §6.7: the
+                # media-level one wins over the session-level one
                 if m is None:
                     sdir = name
                 else:
@@ -131,7 +129,7 @@ def parse(body):
         elif not 97 <= k | 32 <= 122:
             _bad("SDP line is not <type>=<value>")
     if first:
-        _bad("empty SDP")
+        _bad("empty SDP body")
     if origin is None:
         _bad("SDP without o=")
     if not medias:

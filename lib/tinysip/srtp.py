@@ -39,7 +39,15 @@ names the layout by number. Figures: tools/bench/voice_srtp.py.
 import struct
 from hashlib import sha1
 
-from tinysip.compat import MICROPYTHON, aes_ecb, const
+from tinysip.compat import MICROPYTHON, const
+
+if MICROPYTHON:  # AES-ECB (cryptolib: the ESP32's AES hardware), allocating nothing per call
+    from cryptolib import aes
+
+    def aes_ecb(key):
+        return aes(key, 1)
+else:  # CPython: the cryptography package (its own module: the phone interns none of it)
+    from tinysip.cpyaes import ecb as aes_ecb
 
 # Context.s: offsets (the viper source below repeats the numbers)
 _KP = const(0)  # SRTP HMAC key: inner then outer SHA-1 state, 20 B each (viper path)

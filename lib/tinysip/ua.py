@@ -10,7 +10,7 @@ Outputs, drained by the driver after every input:
                     | (ACT_SEND, conn, bytes) | (ACT_CLOSE, conn)
                     | (ACT_RESOLVE, conn, host, port or None, transport param or None, sips)
                     | (ACT_MEDIA, call_id, mode, pt, port, rtp_ip, rtp_port)
-                    | (ACT_MEDIA_STOP, call_id) | (ACT_VOICE, call_id, params) | None
+                    | (ACT_MEDIA_STOP, call_id) | (7 ACT_VOICE, call_id, params) | None
     ACT_MEDIA: port is the RTP port to bind (drawn from media.port_min..port_max), rtp_ip
     (bytes) / rtp_port the offer's c=/m= address: the only source the mirror may latch on.
     mode 0 is a voice call's port (pt, rtp_ip, rtp_port unused): once media_ready has
@@ -65,7 +65,7 @@ ACT_CLOSE = const(3)
 ACT_MEDIA = const(4)
 ACT_MEDIA_STOP = const(5)
 ACT_RESOLVE = const(6)
-ACT_VOICE = const(7)
+_ACT_VOICE = const(7)  # private (a name fewer on the phone): the driver states it too
 # invite.py's call states and inputs (private there too; host_tests/ivnames.py checks them)
 _IV_RINGING = const(0)
 _IV_CONFIRMED = const(2)
@@ -670,7 +670,7 @@ class UserAgent:
                 from tinysip.sipdate import parse as parse_date
 
                 t = parse_date(msg.get(b"Date"))
-                drop("sipdate")  # needed once
+                drop("tinysip.sipdate")  # needed once
                 if t is not None:
                     self.set_wall_clock(t, now)
             f.binding = info
@@ -761,7 +761,7 @@ class UserAgent:
             from tinysip.identity import vouched  # only for a signed INVITE
 
             who = vouched(msg, self.certsvc, self.wall_s(now))
-            drop("identity", "passport", "sigverify")  # and gone again after it
+            drop("identity passport sigverify")  # and gone again after it
         allowed = auto and iv.may_auto_answer(who, cfg.autoanswer)
         params = None
         status = 0
@@ -983,7 +983,7 @@ class UserAgent:
                 self._call_flush(call_id, now)
                 return
             e[3] = p
-            self.actions.append((ACT_VOICE, call_id, p))
+            self.actions.append((_ACT_VOICE, call_id, p))
             label = None
         else:
             from tinysip.loopback import answer as loopback_answer
@@ -1012,18 +1012,18 @@ class UserAgent:
         e[0].step(_IV_REJECT, now)
         self._call_flush(call_id, now)
 
-    def media_stopped(self, call_id, rx, tx, now, stats=None):
-        """The driver closed the call's port: rx/tx packets; stats: a voice call's media
-        figures (tinysip.voice.Voice.stats), for call_ended."""
+    def media_stopped(self, call_id, rx, tx, now, media=None):
+        """The driver closed the call's port: rx/tx packets; media: a voice call's figures
+        (tinysip.voice.Voice.stats), for call_ended."""
         e = self.calls.pop(call_id, None)
         if e is not None:
             c = e[0]
-            self._ev("call_ended", call_id, c.end_reason or "ended", c.final, rx, tx, stats)
+            self._ev("call_ended", call_id, c.end_reason or "ended", c.final, rx, tx, media)
 
-    def media_dtmf(self, call_id, digit, now):
-        """The peer of a voice call sent an RFC 4733 digit (its ASCII code)."""
+    def media_dtmf(self, call_id, d, now):
+        """The peer of a voice call sent an RFC 4733 digit (d: its ASCII code)."""
         if call_id in self.calls:
-            self._ev("dtmf", call_id, chr(digit))
+            self._ev("dtmf", call_id, chr(d))
 
     def _call_flush(self, cid, now):
         """Send what the call queued on its flow; finish it once it ended."""

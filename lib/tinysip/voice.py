@@ -65,7 +65,9 @@ class Voice:
         from tinysip.rtcp import Rtcp
 
         st = self.state
-        self.ctl = Rtcp(st[0] << 16 | st[1], b"%x@tinysip" % (st[2] << 16 | st[4]), rng, now)
+        self.ctl = c = Rtcp(st[0] << 16 | st[1], b"%x@tinysip" % (st[2] << 16 | st[4]), rng, now)
+        if self.enc is not None:  # SRTCP appends E|index and the 80-bit tag: 14 more bytes
+            c.buf = bytearray(len(c.buf) + 14)
 
     def send(self, now):
         """The packet for the frame due at now (in `tx`): its length, 0 when nothing is

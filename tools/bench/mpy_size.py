@@ -44,7 +44,7 @@ FEATURES = (
      ("tlsname", "identity")),
     ("voice (issue 17: G.711, RFC 4733, SRTP/SDES, jitter buffer, RTCP, audio I/O)",
      ("audio", "g711", "dtmf", "srtp", "sdes", "jitter", "rtcp", "voice", "io/voiceport",
-      "io/wav", "io/i2s")),
+      "io/wav", "io/i2s", "cpyaes", "firmware/callctl")),
 )
 
 

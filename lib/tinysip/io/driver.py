@@ -18,11 +18,11 @@ from tinysip.compat import MICROPYTHON, const
 
 from tinysip.io.stream import StreamConn, StreamError
 from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_RESOLVE, ACT_SEND
-from tinysip.ua import ACT_VOICE
 
 # mbedTLS's incoming record buffer, one allocation: 16 KiB of content + 320 B of IV, MAC
 # and padding + a 13-byte header (MBEDTLS_SSL_IN_BUFFER_LEN, ESP-IDF's default content length)
 _TLS_IN_BUF = const(16717)
+_ACT_VOICE = const(7)  # ua.py's (private there too: a name fewer on the phone)
 
 
 class Driver:
@@ -32,7 +32,9 @@ class Driver:
         UA event; `dns_server` (ip, port) for RFC 3263 (config dns.server, or the board's);
         `sys_heap()` -> (free bytes, largest free block) of the system heap, checked before
         each connect (None: not checked); `audio(ptime)` -> (microphone, speaker) for a
-        voice call (io.wav, io.i2s; None: silence sent, nothing played)."""
+        voice call (io.wav, io.i2s; None: silence sent, nothing played). Voice calls run on
+        io.voiceport.VoicePort (ACT_MEDIA mode 0, ACT_VOICE); io.voiceport.call() places
+        one."""
         self.audio = audio
         self.dns_server = dns_server
         self.sys_heap = sys_heap
@@ -54,8 +56,10 @@ class Driver:
                 e = ua.pop_event()
                 if e is None:
                     return
-                if e.name == "call_connected" and e.values[0] in self.media:
-                    self._connected(e.values[0])  # our voice call was answered
+                if e.name == "call_connected":  # our voice call was answered: its media
+                    f = getattr(self.media.get(e.values[0]), "connected", None)
+                    if f is not None:
+                        f()
                 self.on_event(e)
                 continue
             kind = a[0]
@@ -111,8 +115,7 @@ class Driver:
                     if a[2] == 0:  # a voice call's port: its media starts with ACT_VOICE
                         from tinysip.io.voiceport import VoicePort
 
-                        m = VoicePort(cfg.media_ip.decode(), a[4], cfg.media_port,
-                                      cfg.media_port_max, self.clock.now, self._wall)
+                        m = VoicePort(self, conn, a[4])
                     else:
                         from tinysip.io.media import MediaPort
                         from tinysip.rtp import Mirror
@@ -128,24 +131,17 @@ class Driver:
                 self.media[conn] = m
                 self.poll.register(m.sock, select.POLLIN)
                 ua.media_ready(conn, m.port, self.clock.now())
-            elif kind == ACT_VOICE:  # (kind, call id, tinysip.audio params): run the call
+            elif kind == _ACT_VOICE:  # (kind, call id, tinysip.audio params): run the call
                 m = self.media.get(conn)
                 if m is not None:
-                    self._voice(m, a[2])
+                    m.start(a[2])
             elif kind == ACT_MEDIA_STOP:
                 m = self.media.pop(conn, None)
-                rx = tx = 0
-                stats = None
+                r = (0, 0, None)
                 if m is not None:
                     self.poll.unregister(m.sock)
-                    m.close()
-                    v = getattr(m, "voice", None)
-                    if v is not None:
-                        stats = v.stats()
-                        rx, tx = stats["received"], stats["sent"]
-                    elif hasattr(m, "mirror"):
-                        rx, tx = m.mirror.rx, m.mirror.tx
-                ua.media_stopped(conn, rx, tx, self.clock.now(), stats)
+                    r = m.close()  # (received, sent, a voice call's figures)
+                ua.media_stopped(conn, r[0], r[1], self.clock.now(), r[2])
 
     def _locate(self, a):
         """RFC 3263 targets for an ACT_RESOLVE. Blocks for the DNS round trips (at most
@@ -162,74 +158,6 @@ class Driver:
             return targets(a[2].encode(), a[3], a[4], a[5], self.resolver.lookup, self.ua.rng)
         except Exception:  # noqa: BLE001 - a DNS failure is a flow failure, not a crash
             return []
-
-    def _wall(self):
-        """ms since 1970 (RTCP's NTP timestamps), or None while the UA has no wall clock."""
-        w = self.ua.wall_ms
-        return None if w is None else self.clock.now() + w
-
-    def _voice(self, m, p):
-        """Start a voice call's media on its port m: tinysip.audio params p."""
-        from tinysip.voice import Voice
-
-        mic = speaker = None
-        if self.audio is not None:
-            mic, speaker = self.audio(p[3])
-        m.start(Voice(p, self.ua.rng, self.clock.now()), (p[4].decode(), p[5]), mic, speaker)
-
-    def call(self, target, headers=()):
-        """Place a voice call to `target` (URI bytes): bind its RTP port, offer G.711 (and
-        SDES per media.srtp), dial. Returns the call id, or None when no flow is up. The
-        media starts once it is answered (call_connected); digits with dtmf()."""
-        from tinysip.audio import offer
-        from tinysip.io.voiceport import VoicePort
-
-        ua = self.ua
-        cfg = ua.cfg
-        v = cfg.voice
-        now = self.clock.now()
-        r = ua.rng(3)
-        lo = cfg.media_port
-        port = lo + 2 * ((r[0] << 16 | r[1] << 8 | r[2]) % ((cfg.media_port_max - lo) // 2 + 1))
-        m = VoicePort(cfg.media_ip.decode(), port, lo, cfg.media_port_max, self.clock.now,
-                      self._wall)
-        key = ua.rng(30) if v[1] else None
-        cid = ua.dial(target, now, offer(cfg.media_ip, m.port, now & 0xFFFFFF, v[0], v[1],
-                                         key, v[2]), headers, media=True)
-        if cid is None:
-            m.close()
-            return None
-        m.key = key
-        self.media[cid] = m
-        self.poll.register(m.sock, select.POLLIN)
-        return cid
-
-    def dtmf(self, call_id, digits):
-        """Send digits ("0-9*#A-D") on a running voice call as RFC 4733 events; False when
-        the call has no voice media running or its peer took no telephone-event."""
-        m = self.media.get(call_id)
-        v = getattr(m, "voice", None)
-        return v is not None and v.dtmf(digits)
-
-    def _connected(self, cid):
-        """An outgoing voice call was answered: read the answer, start its media (or hang
-        up: 488-like, the answer is not one we can take)."""
-        from tinysip.audio import accept
-        from tinysip.errors import ParseError
-        from tinysip.sdp import parse
-
-        ua = self.ua
-        m = self.media[cid]
-        v = ua.cfg.voice
-        try:
-            p = accept(parse(ua.dial_answer(cid) or b""), v[0], v[1], m.key, v[2])
-        except ParseError as e:  # said as message_dropped, then the call is hung up
-            from tinysip.events import Event
-
-            self.on_event(Event("message_dropped", (ua.calls[cid][1].index, e.reason)))
-            ua.hangup(cid, self.clock.now())
-            return
-        self._voice(m, p)
 
     def add_media(self, key, port):
         """Poll another media port (anything with `sock` and `step()`, e.g. the loopback
@@ -261,7 +189,8 @@ class Driver:
         now = self.clock.now()
         t = ua.next_timer()
         for m in self.media.values():  # voice calls: the next frame (or RTCP) due
-            d = m.due() if hasattr(m, "due") else None
+            f = getattr(m, "next_timer", None)
+            d = f() if f is not None else None
             if d is not None and (t is None or d < t):
                 t = d
         wait = max_wait_ms if t is None else max(0, min(max_wait_ms, t - now))
@@ -278,12 +207,6 @@ class Driver:
                             break
                     if mir is not None and mir.tx != sent:  # RTP that was mirrored
                         ua.media_rx(key, self.clock.now())
-                    d = getattr(m, "digits", None)  # a voice call: RTP came, digits heard
-                    if d is not None:
-                        ua.media_rx(key, self.clock.now())
-                        for c in d:
-                            ua.media_dtmf(key, c, self.clock.now())
-                        d[:] = b""
                     obj = None
             if obj is None:
                 continue
@@ -314,9 +237,10 @@ class Driver:
                 ua.receive(conn, data, self.clock.now())
                 s = self.conns.get(conn)
         now = self.clock.now()
-        for m in self.media.values():
-            if hasattr(m, "tick"):
-                m.tick(now)
+        for m in list(self.media.values()):
+            f = getattr(m, "handle_timer", None)
+            if f is not None:
+                f(now)
         t = ua.next_timer()
         if t is not None and now >= t:
             ua.handle_timer(now)

@@ -131,4 +131,6 @@ class MediaPort:
             return 0
 
     def close(self):
+        """Close the socket: (datagrams mirrored in, replies out, None)."""
         self.sock.close()
+        return self.mirror.rx, self.mirror.tx, None

@@ -1,18 +1,21 @@
 """UDP and audio adapter for one voice call (tinysip.voice.Voice): driven from the driver's
 poll loop like the loopback mirror (io.media): `sock` registered for POLLIN, step() when it
-is readable, tick(now) every loop iteration (the frame clock), close() at the end.
+is readable, handle_timer(now) when next_timer() is due (the frame clock), close() at the
+end (-> received, sent, the media figures). Everything voice-specific of the driver is
+here too, loaded with the first call: `call(driver, target)` places one, the port's
+start(params) runs an answered one, connected() reads the answer to ours. Digits the peer
+sends and the RTP that keeps a call alive go straight to the UA (media_dtmf, media_rx).
 
 Sockets: RTP on an even port drawn by the UA (udp.bind walks on inside media.port_min..max)
 and RTCP on the next one (RFC 3550 §11), when free. Strict source (issue 15): once started
 both are connect()ed to the address the peer's SDP names (c=, m= port and port + 1), so the
 kernel drops every other source; a NAT that changes the peer's port is not followed.
 
-Frames: tick(now) asks the microphone for the frame due (`read_frame(buf, due)`, due being
+Frames: handle_timer(now) asks the microphone for the frame due (`read_frame(buf, due)`, due being
 the frame clock's time of that frame; silence when it has none), sends it, and hands the
 speaker the frame to play (`write_frame(buf, now)`), at the Voice's ptime; RTCP every ~5 s.
-DTMF digits the peer sends collect in
-`digits` (bytearray of ASCII codes) for the driver to report. Nothing allocates per frame
-on CPython; on MicroPython a read leaves the datagram's bytes as garbage (io.udp).
+Nothing allocates per frame on CPython; on MicroPython a read leaves the datagram's bytes as
+garbage (io.udp).
 """
 import socket
 
@@ -20,11 +23,16 @@ from tinysip.io.udp import bind, recv_into, waiter
 
 
 class VoicePort:
-    """host: local address (str); port: the RTP port wanted; low/high: the port range;
-    clock(): ms now; wall(): ms since 1970 or None."""
+    """One call's port for `driver` (io.driver.Driver: its UA, clock and audio factory)
+    under call id `cid`, bound at or after `port` (even) in media.port_min..port_max."""
 
-    def __init__(self, host, port, low, high, clock, wall):
-        self.sock, self.port = bind(host, port, low, high)
+    def __init__(self, driver, cid, port):
+        cfg = driver.ua.cfg
+        host = cfg.media_ip.decode()
+        self.driver = driver
+        self.cid = cid
+        self.key = None  # our SDES key, for a call we place
+        self.sock, self.port = bind(host, port, cfg.media_port, cfg.media_port_max)
         self.poll = waiter(self.sock)
         self.ctl = None  # the RTCP socket, port + 1, when we could bind it
         try:
@@ -36,13 +44,45 @@ class VoicePort:
             self._cw = waiter(s)
         except OSError:
             s.close()
-        self.now = clock
-        self.wall = wall
         self.voice = self.mic = self.speaker = None
-        self.digits = bytearray()
         self.errors = 0
 
-    def start(self, voice, addr, mic, speaker):
+    def wall(self):
+        """ms since 1970 (RTCP's NTP timestamps), or None while the UA has no wall clock."""
+        w = self.driver.ua.wall_ms
+        return None if w is None else self.driver.clock.now() + w
+
+    def start(self, p):
+        """Run the call: tinysip.audio params p (the peer's address is in them), with the
+        driver's audio devices for its ptime (none: silence sent, nothing played)."""
+        from tinysip.voice import Voice
+
+        d = self.driver
+        mic = speaker = None
+        if d.audio is not None:
+            mic, speaker = d.audio(p[3])
+        self._run(Voice(p, d.ua.rng, d.clock.now()), (p[4].decode(), p[5]), mic, speaker)
+
+    def connected(self):
+        """Our call was answered (call_connected): read the answer, start the media; an
+        answer we cannot take is said (message_dropped) and the call hung up."""
+        from tinysip.audio import accept
+        from tinysip.errors import ParseError
+        from tinysip.sdp import parse
+
+        ua = self.driver.ua
+        v = ua.cfg.voice
+        try:
+            p = accept(parse(ua.dial_answer(self.cid) or b""), v[0], v[1], self.key, v[2])
+        except ParseError as e:  # said (message_dropped), then the call is hung up
+            e2 = ua.calls.get(self.cid)
+            if e2 is not None:
+                ua._ev("message_dropped", e2[1].index, e.reason)
+                ua.hangup(self.cid, self.driver.clock.now())
+            return
+        self.start(p)
+
+    def _run(self, voice, addr, mic, speaker):
         """Run `voice` with the peer at addr (ip str, RTP port), mic/speaker adapters (or
         None: silence sent, nothing played)."""
         self.voice = voice
@@ -69,22 +109,25 @@ class VoicePort:
             return 0
         if not n:
             return 0
-        d = v.receive(n, self.now())
+        ua = self.driver.ua
+        now = self.driver.clock.now()
+        d = v.receive(n, now)
+        ua.media_rx(self.cid, now)  # RTP came: the call's silence limit starts again
         if d:
-            self.digits.append(d)
+            ua.media_dtmf(self.cid, d, now)
         return 1
 
-    def due(self):
-        """When tick() has work next (ms), or None before start()."""
+    def next_timer(self):
+        """When handle_timer() has work next (ms), or None before the media runs."""
         v = self.voice
         if v is None:
             return None
         return min(v.state[10], v.ctl.due)
 
-    def tick(self, now):
+    def handle_timer(self, now):
         """Send and play the frames due at now, and RTCP when due."""
         v = self.voice
-        if v is None or now < self.due():
+        if v is None or now < self.next_timer():
             return
         s = self.sock
         if now >= v.state[10]:
@@ -125,9 +168,41 @@ class VoicePort:
             self.errors += 1
 
     def close(self):
+        """Close the sockets and devices: (packets received, sent, the media figures or
+        None when the media never ran)."""
         self.sock.close()
         if self.ctl is not None:
             self.ctl.close()
         for d in (self.mic, self.speaker):
             if d is not None:
                 d.close()
+        v = self.voice
+        if v is None:
+            return 0, 0, None
+        st = v.stats()
+        return st["received"], st["sent"], st
+
+
+def call(driver, target, headers=()):
+    """Place a voice call to `target` (URI bytes) from `driver`'s UA: bind its RTP port,
+    offer G.711 (and SDES per media.srtp), dial. Returns the call id, or None when no flow
+    is up. The media starts once it is answered (call_connected: connected())."""
+    from tinysip.audio import offer
+
+    ua = driver.ua
+    cfg = ua.cfg
+    v = cfg.voice
+    now = driver.clock.now()
+    r = ua.rng(3)
+    lo = cfg.media_port
+    m = VoicePort(driver, None, lo + 2 * ((r[0] << 16 | r[1] << 8 | r[2])
+                                         % ((cfg.media_port_max - lo) // 2 + 1)))
+    m.key = ua.rng(30) if v[1] else None
+    cid = ua.dial(target, now, offer(cfg.media_ip, m.port, now & 0xFFFFFF, v[0], v[1],
+                                     m.key, v[2]), headers, media=True)
+    if cid is None:
+        m.close()
+        return None
+    m.cid = cid
+    driver.add_media(cid, m)
+    return cid
