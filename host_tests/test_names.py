@@ -1,0 +1,56 @@
+# mpy: skip
+"""The qstr-pool guard (issues 15-17): the names the phone interns decide its heap.
+
+MicroPython interns every identifier and short string of each module it loads and never
+frees them; 5 pools hold 620 names and the 621st allocates a 6th pool (~7.5 KB on the
+64-bit unix port, one block: the loopback-call regression of session 14 was a phone that
+could not find that block at call set-up). Measured with the lab phone (firmware/app.py,
+ROMFS, tools/bench): the running phone interns RUNTIME more names than its modules' import
+does (config keys, event fields, the config path, the TLS session), so the modules of the
+idle phone plus those a loopback call loads must stay under 620 - RUNTIME, or a call crosses
+the cliff. Voice calls (tinysip.voice and friends) cross it by design: their modules are
+loaded with the call, after the boot-time heap is laid out.
+"""
+import os
+import re
+import subprocess
+import sys
+
+from testutil import HERE
+
+ROOT = os.path.dirname(HERE)
+RUNTIME = 45  # measured 2026-12-06: 590 names idle, 614 in a loopback call (544/567 here)
+POOLS_5 = 620
+
+SCRIPT = """
+import os, sys
+import uctypes, vfs, micropython
+a, _, n = os.getenv("TINYSIP_ROMFS").partition(":")
+vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(a), int(n))), "/rom")
+sys.path.insert(0, "/rom/lib")
+import app, tinysip.ua, tinysip.io.driver, tinysip.io.stream
+micropython.qstr_info()
+import tinysip.sdp, tinysip.loopback, tinysip.io.media, tinysip.rtp
+micropython.qstr_info()
+"""
+
+
+def test_boot_and_loopback_call_modules_leave_room_under_five_qstr_pools(tmp_path):
+    image = str(tmp_path / "t.romfs")
+    py = os.path.join(ROOT, ".venv", "bin", "python")
+    romfs = os.path.join(ROOT, "tools", "romfs.py")
+    subprocess.run([py, romfs, "build", image], check=True, stdout=subprocess.DEVNULL)
+    script = tmp_path / "names.py"
+    script.write_text(SCRIPT)
+    p = subprocess.run([py, romfs, "run", image, str(script)], capture_output=True, text=True,
+                       cwd=os.path.join(ROOT, "boards", "host"), timeout=120)
+    counts = [int(x) for x in re.findall(r"n_qstr=(\d+)", p.stdout)]
+    assert len(counts) == 2, p.stdout + p.stderr
+    idle, call = counts
+    assert idle < call  # the call's modules are loaded with the call, not at boot
+    assert call + RUNTIME <= POOLS_5, (
+        "the boot and loopback-call modules intern %d names; with the ~%d the running phone "
+        "adds, a call needs a 6th qstr pool (~7.5 KB in one block): cut names (private "
+        "consts, locals, long strings) or load the new code later" % (call, RUNTIME))
+    if sys.implementation.name == "cpython":
+        print("names: idle modules %d, with a loopback call's %d" % (idle, call))
