@@ -38,7 +38,7 @@ MPY_DIR := build/mpy
 MPY_SRC := $(sort $(shell find lib -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) $(wildcard firmware/*.py))
 MPY_OUT := $(patsubst %.py,$(MPY_DIR)/%.mpy,$(MPY_SRC))
 
-.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean loopcall deploy image bench-device bench-w32 record-w32 port-required
+.PHONY: help venv deps test unit interop run phone phone-config fuzz-long bench mpy-size mpy clean distclean loopcall deploy image call bench-device bench-w32 record-w32 port-required
 
 help: ## list the targets
 	@echo "tinysip targets:"
@@ -105,6 +105,9 @@ image: $(STAMP) ## one .bin to flash: stock MicroPython firmware + a ROMFS parti
 	fi
 	$(BIN)/python tools/image.py $(FIRMWARE) --board $(BOARD) $(if $(OUT),--out $(OUT)) \
 	    $(if $(ROMFS_SIZE),--romfs-size $(ROMFS_SIZE)) $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG))
+
+call: deps $(STAMP) ## a voice call: the phone calls baresip through the lab, both sides recorded and checked [SECONDS=10 MODE=srtp|sdes-optional|plain|plain-optional PLOT=1]
+	$(BIN)/python tools/call_demo.py --seconds $(or $(SECONDS),10) --mode $(or $(MODE),srtp) $(if $(PLOT),--plot)
 
 bench-w32: $(STAMP) ## the phone's heap on 32 bits (MicroPython WebAssembly port, node) beside 64 bits
 	$(BIN)/python tools/bench/wasm32/bench.py --anytime

@@ -25,6 +25,18 @@ never touches ~/.baresip:
   edge's public UDP port like those of any phone in the domain, and the INVITE is
   challenged (407) and authenticated with the account's credentials.
 
+Voice calls (host_tests/interop/voicecall.py): `tone_hz` is ausine's frequency (ausine
+1.0.0 runs at 48 kHz stereo only: `ausrc_srate 48000`, `ausrc_channels 2`, and baresip
+resamples to the codec's 8 kHz mono); `record=True` loads the `sndfile` filter, which writes
+each call's audio as WAV files under `snd_dir`: dump-<YYYY-MM-DD-HH-MM-SS>-enc.wav (what
+baresip encodes and sends) and ...-dec.wav (what it decoded from RTP, one frame per packet
+received: lost packets are missing, not silence), 8 kHz mono 16-bit (`recordings()`);
+`mediaenc` ("srtp": RTP/AVP + a=crypto, "srtp-mand": RTP/SAVP only) loads the `srtp`
+module and puts `;mediaenc=` on the account (CALL_MENC event once the stream is secured).
+send_dtmf(digits) sends RFC 4733 events (menu's `sndcode`, one digit at a time); digits
+baresip receives come as CALL_DTMF_START events (`param` the digit), each followed by
+CALL_DTMF_END (`dtmf_heard()`).
+
 baresip writes its log to stdout (collected in `baresip.log` and `self.lines`); ctrl_tcp
 events are collected in `self.events` (dicts with "type", "param", ...). Only the PID of
 the process started here is ever signalled.
@@ -43,7 +55,10 @@ import time
 MODULE_DIRS = ("/usr/lib/baresip/modules", "/usr/lib/x86_64-linux-gnu/baresip/modules",
                "/usr/lib/aarch64-linux-gnu/baresip/modules", "/usr/local/lib/baresip/modules")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+# menu's call status, several a second in a call (1.0.0 has no setting to turn it off)
+_STATUS_RE = re.compile(r"\[\d+:\d\d:\d\d\] audio=\d+/\d+ \(bit/s\)\s*")
 MODULES = ("g711", "ausine", "aubridge", "account", "menu", "ctrl_tcp")
+MEDIAENC = ("srtp", "srtp-mand", "srtp-mandf")  # the srtp module's modes (account mediaenc)
 
 
 class BaresipError(Exception):
@@ -60,6 +75,15 @@ def module_dir():
         if all(os.path.exists(os.path.join(d, m + ".so")) for m in MODULES):
             return d
     return None
+
+
+def missing_modules(names):
+    """The modules of `names` (without .so) that the module directory lacks (all of them
+    when baresip's modules are not found)."""
+    d = module_dir()
+    if d is None:
+        return list(names)
+    return [m for m in names if not os.path.exists(os.path.join(d, m + ".so"))]
 
 
 def free_port(kind=socket.SOCK_DGRAM):
@@ -169,7 +193,7 @@ class Baresip:
     """One headless baresip with one account `user`@lab.domain registering to `lab`."""
 
     def __init__(self, workdir, lab, user, password=None, answermode="manual", regint=600,
-                 start_timeout=10.0):
+                 start_timeout=10.0, tone_hz=440, record=False, mediaenc=None):
         self.binary = baresip_binary()
         if self.binary is None:
             raise BaresipError("baresip is not installed (make deps: baresip-core)")
@@ -177,12 +201,25 @@ class Baresip:
         if self.mod_dir is None:
             raise BaresipError("baresip modules %s not found in %s" % (", ".join(MODULES),
                                                                       ", ".join(MODULE_DIRS)))
+        if mediaenc is not None and mediaenc not in MEDIAENC:
+            raise ValueError("mediaenc must be one of %s" % ", ".join(MEDIAENC))
+        extra = (["sndfile"] if record else []) + (["srtp"] if mediaenc else [])
+        lacking = missing_modules(extra)
+        if lacking:
+            raise BaresipError("baresip module(s) %s missing in %s (Debian baresip-core "
+                               "ships them: tools/deps.sh)" % (", ".join(m + ".so" for m in
+                                                                        lacking), self.mod_dir))
+        self.extra_modules = extra
+        self.tone_hz = tone_hz
+        self.mediaenc = mediaenc
         self.lab = lab
         self.aor = "sip:%s@%s" % (user, lab.domain)
         self.password = password if password is not None else lab.users[user]
         self.dir = os.path.join(str(workdir), "baresip-" + user)
         os.makedirs(self.dir, exist_ok=True)
         self.log_path = os.path.join(self.dir, "baresip.log")
+        self.snd_dir = os.path.join(self.dir, "snd")
+        os.makedirs(self.snd_dir, exist_ok=True)
         self.sip_port = free_port(socket.SOCK_DGRAM)
         self.ctrl_port = free_port(socket.SOCK_STREAM)
         self.dns = DnsStub(lab.domain, lab.port_udp)
@@ -212,7 +249,9 @@ class Baresip:
             "call_max_calls\t\t4",
             "audio_player\t\taubridge,tinysip",
             "audio_alert\t\taubridge,tinysip-alert",
-            "audio_source\t\tausine,440",
+            "audio_source\t\tausine,%d" % self.tone_hz,
+            "ausrc_srate\t\t48000",  # all ausine 1.0.0 does: 48 kHz stereo, resampled
+            "ausrc_channels\t\t2",
             "audio_level\t\tno",
             "ausrc_format\t\ts16",
             "auplay_format\t\ts16",
@@ -229,6 +268,8 @@ class Baresip:
             "module\t\t\tg711.so",
             "module\t\t\tausine.so",
             "module\t\t\taubridge.so",
+        ] + ["module\t\t\t%s.so" % m for m in self.extra_modules] + [
+            "snd_path\t\t%s" % self.snd_dir,
             "module_tmp\t\taccount.so",
             "module_app\t\tmenu.so",
             "module_app\t\tctrl_tcp.so",
@@ -236,6 +277,8 @@ class Baresip:
         ]
         account = "<%s>;auth_pass=%s;answermode=%s;regint=%d;audio_codecs=pcmu,pcma" % (
             self.aor, self.password, answermode, regint)
+        if self.mediaenc:
+            account += ";mediaenc=" + self.mediaenc
         files = {"config": config, "accounts": [account], "contacts": []}
         for name, lines in files.items():
             with open(os.path.join(self.dir, name), "w") as f:
@@ -277,7 +320,9 @@ class Baresip:
         for raw in self.proc.stdout:
             self._log.write(raw)
             self._log.flush()
-            line = raw.decode("utf-8", "replace").rstrip()
+            line = _STATUS_RE.sub("", raw.decode("utf-8", "replace")).rstrip()
+            if not line:  # only status (baresip.log keeps it)
+                continue
             with self.cond:
                 self.lines.append(line)
                 self.cond.notify_all()
@@ -395,6 +440,32 @@ class Baresip:
         if self.running:
             return self.command("hangup")
         return None
+
+    def send_dtmf(self, digits, gap=0.3):
+        """Send digits on the current call as RFC 4733 events: one `sndcode` per digit (its
+        press and release), `gap` seconds apart, as keyed by hand (baresip 1.0.0's sndcode
+        with several digits presses each and releases only the last)."""
+        for i, d in enumerate(digits):
+            if i:
+                time.sleep(gap)
+            r = self.command("sndcode", d)
+            if not r.get("ok"):
+                raise BaresipError("sndcode %s failed: %r\n%s" % (d, r, self.log()))
+
+    def dtmf_heard(self, start=0):
+        """The digits baresip received (CALL_DTMF_START events from index `start`)."""
+        with self.cond:
+            return "".join(e.get("param") or "?" for e in self.events[start:]
+                           if e.get("type") == "CALL_DTMF_START")
+
+    def recordings(self):
+        """(enc, dec): the sndfile WAVs of the newest call (paths, None when absent)."""
+        names = sorted(os.listdir(self.snd_dir))
+        out = []
+        for kind in ("enc", "dec"):
+            got = [n for n in names if n.startswith("dump-") and n.endswith("-%s.wav" % kind)]
+            out.append(os.path.join(self.snd_dir, got[-1]) if got else None)
+        return tuple(out)
 
     # ------------------------------------------------------------- waiting
 

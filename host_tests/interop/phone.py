@@ -1,4 +1,5 @@
 """Run the firmware (firmware/main.py) under the MicroPython unix port and read its events."""
+import contextlib
 import json
 import os
 import signal
@@ -29,6 +30,22 @@ def lab_config(lab, mac, ports=None, **extra):
         else:
             cfg[k] = v
     return cfg
+
+
+@contextlib.contextmanager
+def logs_on_failure(*peers):
+    """Re-raise an AssertionError with every peer's log appended: a Phone's output, and
+    any other peer's log() (baresip's, which names itself)."""
+    try:
+        yield
+    except AssertionError as e:
+        logs = []
+        for p in peers:
+            if isinstance(p, Phone):
+                logs.append("phone output:\n" + p.log())
+            else:
+                logs.append(p.log())
+        raise AssertionError("%s\n\n%s" % (e, "\n\n".join(logs))) from None
 
 
 def build_mpy(dest):
@@ -64,9 +81,13 @@ def build_romfs(dest):
 
 
 class Phone:
-    def __init__(self, workdir, cfg, heap=None, mpy_lib=None, wrap=None, romfs=None):
+    def __init__(self, workdir, cfg, heap=None, mpy_lib=None, wrap=None, romfs=None,
+                 stdin=False):
         """`wrap(cmd) -> cmd` runs the phone elsewhere, e.g. in a network namespace.
-        `romfs`: an image from build_romfs, run in place as a device's ROMFS partition."""
+        `romfs`: an image from build_romfs, run in place as a device's ROMFS partition.
+        `stdin=True`: the phone's stdin is a pipe that command(line) writes to (the host
+        board reads control lines from it: answer, hangup, call <uri>, dtmf <id> <digits>);
+        else it is /dev/null (never the terminal pytest runs in)."""
         self.cfg_path = os.path.join(str(workdir), "phone-%s.json" % cfg.get("mac", "x").replace(":", ""))
         with open(self.cfg_path, "w") as f:
             json.dump(cfg, f)
@@ -86,7 +107,9 @@ class Phone:
         env = dict(os.environ)
         if mpy_lib:
             env["TINYSIP_LIB"] = mpy_lib
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd,
+                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      cwd=REPO, start_new_session=True, env=env)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -126,11 +149,25 @@ class Phone:
                         name, match, timeout, self.log()))
                 self.cond.wait(min(left, 0.2))
 
+    def command(self, line):
+        """Write one control line to the phone's stdin (Phone(..., stdin=True))."""
+        if self.proc.stdin is None:
+            raise RuntimeError("the phone was started without stdin=True")
+        with self.cond:
+            self.lines.append("[test] stdin: " + line)
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
     def named(self, name):
         with self.cond:
             return [e for e in self.events if e.get("event") == name]
 
     def stop(self, timeout=6.0):
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
             try:

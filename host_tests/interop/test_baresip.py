@@ -6,32 +6,15 @@ autoanswer.allow list, and give up with 480 after call.ring_timeout.
 The test has its own Kamailio lab on port_base 17560. baresip authenticates at the edge
 (407, digest as tester) so the phone sees P-Asserted-Identity sip:tester@lab.test.
 """
-import contextlib
-
 import pytest
 
 from baresip import MODULES, Baresip, BaresipError, baresip_binary, module_dir
 from conftest import peer_unavailable
-from phone import Phone, lab_config
+from phone import Phone, lab_config, logs_on_failure
 
 PORT_BASE = 17560
 ALLOW = "sip:tester@lab.test"
 RING_TIMEOUT = 4  # s; baresip's own call_local_timeout is 120 s: the phone always ends it
-
-
-@contextlib.contextmanager
-def logs_on_failure(*peers):
-    """Re-raise an AssertionError with the phone's and baresip's logs appended."""
-    try:
-        yield
-    except AssertionError as e:
-        logs = []
-        for p in peers:
-            if isinstance(p, Phone):
-                logs.append("phone output:\n" + p.log())
-            else:
-                logs.append(p.log())
-        raise AssertionError("%s\n\n%s" % (e, "\n\n".join(logs))) from None
 
 
 @pytest.fixture
