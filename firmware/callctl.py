@@ -8,6 +8,7 @@ From a REPL (mpremote exec) or a script on the device:
     callctl.call("sip:bob@example.net")   # -> call id
     callctl.answer()                      # the ringing call
     callctl.dtmf(call_id, "159#")
+    callctl.hold()                        # and callctl.resume(): re-INVITEs (call_held)
     callctl.hangup()
 
 The host board reads the same as lines on stdin (command()); ESP32 boards answer or hang up
@@ -79,6 +80,30 @@ def hangup(call_id=None):
     return ok
 
 
+def _running(call_id):
+    """call_id, else the first call whose voice media runs (None: none)."""
+    if call_id:
+        return call_id
+    for cid, e in app._ua.calls.items():
+        if type(e[3]) is list:  # a voice call's params: its media runs
+            return cid
+    return None
+
+
+def hold(call_id=None):
+    """Put a voice call on hold (call_id, else the running one): a re-INVITE with our offer
+    sendonly (RFC 3264 §8.4); `call_held` follows with the direction and the status. True
+    when the re-INVITE went out."""
+    cid = _running(call_id)
+    return cid is not None and app._ua.hold(cid, _now())
+
+
+def resume(call_id=None):
+    """Take a call we hold off hold (our offer sendrecv again), as hold()."""
+    cid = _running(call_id)
+    return cid is not None and app._ua.resume(cid, _now())
+
+
 def dtmf(call_id, digits):
     """Send digits ("0-9*#A-D") on a running voice call as RFC 4733 events; False when it
     has no voice media running or its peer took no telephone-event."""
@@ -88,7 +113,8 @@ def dtmf(call_id, digits):
 
 def command(line):
     """One control line: answer [call_id] | hangup [call_id] | call <uri> |
-    dtmf <call_id> <digits>. Anything else is said on stderr and ignored."""
+    hold [call_id] | resume [call_id] | dtmf <call_id> <digits>. Anything else is said on
+    stderr and ignored."""
     f = line.split()
     if not f:
         return None
@@ -99,9 +125,14 @@ def command(line):
         return hangup(cid)
     if f[0] == "call" and cid:
         return call(cid)
+    if f[0] == "hold":
+        return hold(cid)
+    if f[0] == "resume":
+        return resume(cid)
     if f[0] == "dtmf" and len(f) == 3:
         return dtmf(cid, f[2])
     import sys
 
-    sys.stderr.write("tinysip: command %r is not answer/hangup/call/dtmf\n" % line.strip())
+    sys.stderr.write("tinysip: command %r is not answer/hangup/call/hold/resume/dtmf\n"
+                     % line.strip())
     return None

@@ -25,6 +25,7 @@ ALL = (
     ("call_answered", ("call_id", "mode", "loopback", "pt", "port")),
     ("call_ended", ("call_id", "reason", "status", "rx", "tx", "media")),
     ("dtmf", ("call_id", "digit")),
+    ("call_held", ("call_id", "direction", "status")),
     ("call_outgoing", ("flow", "call_id", "target")),
     ("call_progress", ("call_id", "status", "reason")),
     ("call_connected", ("call_id", "status")),

@@ -1,7 +1,12 @@
+# mpy: heap 400k
+# (the UA, the fake registrar, the call and SDP tests it reuses and the hold tests: 256 KB
+# leaves no block for compiling this module)
 """The UA's voice calls (issue 17): a ringing call with a voice offer answered by hand runs
 tinysip.audio's answer (codecs, telephone-event, SDES per media.srtp), asks the driver for a
 port (ACT_MEDIA mode 0) and then to run the media (ACT_VOICE); what cannot be taken gets
-488; call_ended carries the media figures; DTMF digits become `dtmf` events."""
+488; call_ended carries the media figures; DTMF digits become `dtmf` events. Hold and resume
+(RFC 3264 §8.4), both ways, in calls the phone answered and placed: the peer's re-INVITEs
+(tinysip.audio.reinvite) and ours (ua.hold/resume, tinysip.hold), each a `call_held`."""
 from fakeregistrar import answers, last_conn, no_internal_errors, setup, up
 from test_audio import KEY, PEER, baresip_offer
 from test_ua_calls import invite
@@ -9,7 +14,8 @@ from test_ua_calls import invite
 
 def ack(link, ok):
     link.inject(last_conn(link), invite(method=b"ACK", to=b"<sip:alice@lab.test>;tag=" +
-                                        ok.to_tag, body=b"", branch=b"z9hG4bKack"))
+                                        ok.to_tag, body=b"", branch=b"z9hG4bKa%d" % ok.cseq,
+                                        cseq=ok.cseq))
 
 from tinysip import sdp
 
@@ -79,4 +85,226 @@ def test_optional_srtp_answers_a_plain_offer_and_call_ended_has_the_media_figure
     link.settle()
     e = link.of("call_ended")[-1]
     assert e.rx == 10 and e.tx == 12 and e.media is None  # the fake driver has no figures
+    no_internal_errors(link)
+
+
+def answered(srtp="required"):
+    """A voice call the phone answered and the peer acknowledged: (link, reg, ua, clock,
+    call id, the 200's To tag, the 200)."""
+    link, reg, ua, clock = voice_phone(srtp)
+    link.inject(last_conn(link), invite(body=baresip_offer(b"RTP/SAVP")))
+    cid = link.of("call_incoming")[-1].call_id
+    ua.answer(cid, clock.now)
+    link.settle()
+    ok = answers(reg, 0)[-1]
+    ack(link, ok)
+    return link, reg, ua, clock, cid, ok
+
+
+def reoffer(link, reg, tag, cseq, direction, crypto=True, port=None):
+    """The peer's re-INVITE in the answered call: the phone's answer (200 or not)."""
+    n = len(reg.responses)
+    body = baresip_offer(b"RTP/SAVP" if crypto else b"RTP/AVP", crypto, direction)
+    if port is not None:
+        body = body.replace(b"43010", b"%d" % port)
+    link.inject(last_conn(link), invite(body=body, to=b"<sip:alice@lab.test>;tag=" + tag,
+                                        branch=b"z9hG4bKre%d" % cseq, cseq=cseq))
+    return answers(reg, n)[-1]
+
+
+def test_the_peer_holds_and_resumes_an_answered_call_with_re_invites():
+    link, reg, ua, clock, cid, ok = answered()
+    first = sdp.parse(ok.body)
+    r = reoffer(link, reg, ok.to_tag, 12, b"sendonly")
+    assert r.status == 200 and r.cseq == 12
+    a = sdp.parse(r.body)
+    m = a[2][0]
+    assert m[8] == b"recvonly" and m[1] == first[2][0][1]  # mirrored, our port kept
+    assert a[0][1] == first[0][1] and a[0][2] == b"2"  # same session, o= version + 1
+    assert m[9] == first[2][0][9]  # our key: the SRTP contexts go on
+    assert link.voices[-1][1] == cid and link.voices[-1][2][9] == b"recvonly"
+    assert link.of("call_held")[-1].direction == "recvonly"
+    ack(link, r)
+    link.advance(70000)  # the peer may go silent while it holds: no rtp_timeout BYE
+    assert not link.of("call_ended")
+    r = reoffer(link, reg, ok.to_tag, 13, None, port=43020)  # resumed, from another port
+    m = sdp.parse(r.body)[2][0]
+    assert r.status == 200 and m[8] == b"sendrecv" and sdp.parse(r.body)[0][2] == b"3"
+    assert link.voices[-1][2][9] == b"sendrecv" and link.voices[-1][2][5] == 43020
+    assert link.of("call_held")[-1].direction == "sendrecv"
+    ack(link, r)
+    assert ua.calls[cid][0].state == 2  # invite.py's CONFIRMED
+    ua.hangup(cid, clock.now)
+    link.settle()
+    assert link.of("call_ended")[-1].reason == "hangup"
+    no_internal_errors(link)
+
+
+def test_a_re_offer_we_cannot_take_gets_488_and_the_call_goes_on():
+    link, reg, ua, clock, cid, ok = answered()
+    n = len(link.voices)
+    r = reoffer(link, reg, ok.to_tag, 12, b"sendonly", crypto=False)  # plain: refused
+    assert r.status == 488 and len(link.voices) == n and not link.of("call_held")
+    assert reoffer(link, reg, ok.to_tag, 13, b"inactive").status == 200
+    assert link.voices[-1][2][9] == b"inactive"
+    no_internal_errors(link)
+
+
+def placed():
+    """A voice call the phone placed (our offer: session 77, RTP port 40002, PCMA first)
+    and the peer answered with PCMA and SRTP: (link, reg, ua, clock, call id, our INVITE,
+    the peer's answer)."""
+    from test_dial import TARGET, reply
+
+    from tinysip.audio import accept, offer
+
+    link, reg, ua, clock = voice_phone()
+    ours = offer(b"192.0.2.50", 40002, 77, [b"PCMA", b"PCMU"], 2, KEY)
+    cid = ua.dial(TARGET, clock.now, ours, media=True)
+    link.settle()
+    inv = reg.requests[-1][2]
+    peer = baresip_offer(b"RTP/SAVP").replace(b"0 8 101", b"8 101")
+    link.inject(last_conn(link), reply(inv, 200, extra=[(b"Contact", b"<sip:b@192.0.2.9>")],
+                                       body=peer).to_bytes())
+    assert link.of("call_connected")[-1].call_id == cid
+    ua.calls[cid][3] = accept(sdp.parse(peer), [b"PCMA", b"PCMU"], 2, KEY)  # io.voiceport
+    return link, reg, ua, clock, cid, inv, peer
+
+
+def test_the_peer_holds_a_call_we_placed():
+    from test_dial import TARGET
+
+    from tinysip.sdes import line
+
+    link, reg, ua, clock, cid, inv, peer = placed()
+    n = len(reg.responses)
+    re = (b"INVITE sip:alice@192.0.2.50 SIP/2.0\r\nVia: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bKh1"
+          b"\r\nFrom: <" + TARGET + b">;tag=far1\r\nTo: <sip:alice@lab.test>;tag="
+          + inv.from_tag + b"\r\nCall-ID: " + cid + b"\r\nCSeq: 5 INVITE\r\n"
+          b"Contact: <sip:b@192.0.2.9>\r\nContent-Type: application/sdp\r\n"
+          b"Content-Length: %d\r\n\r\n")
+    body = peer.replace(b"a=ptime", b"a=sendonly\r\na=ptime")
+    link.inject(last_conn(link), re % len(body) + body)
+    r = answers(reg, n)[-1]
+    assert r.status == 200 and r.cseq == 5
+    a = sdp.parse(r.body)
+    assert a[0][1:3] == [b"77", b"2"] and a[2][0][1] == 40002
+    assert a[2][0][3] == [b"8", b"101"] and a[2][0][8] == b"recvonly"
+    assert a[2][0][9] == [line(1, 80, KEY)[7:]]
+    assert link.voices[-1][1] == cid and link.voices[-1][2][9] == b"recvonly"
+    assert link.voices[-1][2][7] == KEY and link.voices[-1][2][8] == PEER
+    body = peer  # resumed
+    link.inject(last_conn(link), (re % len(body) + body).replace(b"CSeq: 5", b"CSeq: 6"))
+    r = answers(reg, n)[-1]
+    assert r.status == 200 and sdp.parse(r.body)[2][0][8] == b"sendrecv"
+    assert sdp.parse(r.body)[0][2] == b"3" and link.voices[-1][2][9] == b"sendrecv"
+    no_internal_errors(link)
+
+
+def holds(ua):
+    """Our re-INVITEs (tinysip.hold) the UA still runs."""
+    return [x for x, f in ua.ctx.values() if hasattr(x, "on")]
+
+
+def peer_answer(req, direction, status=200):
+    """The peer's response to the phone's re-INVITE `req` (a parsed request)."""
+    from test_dial import reply
+
+    return reply(req, status, tag=None, body=baresip_offer(b"RTP/SAVP", direction=direction)
+                 if status == 200 else b"").to_bytes()
+
+
+def test_we_hold_and_resume_an_answered_call():
+    link, reg, ua, clock, cid, ok = answered()
+    ours = sdp.parse(ok.body)
+    assert ua.hold(cid, clock.now)
+    link.settle()
+    inv = reg.requests[-1][2]
+    assert inv.method == b"INVITE" and inv.cseq == 1 and inv.call_id == cid
+    assert inv.to_tag == b"c1" and inv.from_tag == ok.to_tag  # From/To swapped (§12.2.1.1)
+    assert inv.get(b"Contact") and inv.values(b"Route")  # the route set from Record-Route
+    o = sdp.parse(inv.body)
+    assert o[2][0][8] == b"sendonly" and o[0][1:3] == [ours[0][1], b"2"]
+    assert o[2][0][1] == ours[2][0][1] and o[2][0][3] == [b"0", b"101"]
+    assert o[2][0][9][0].endswith(ours[2][0][9][0][-40:])  # our key again
+    assert not ua.hold(cid, clock.now)  # one INVITE at a time (§14.1)
+    link.inject(last_conn(link), peer_answer(inv, b"recvonly"))
+    a = reg.requests[-1][2]
+    assert a.method == b"ACK" and a.cseq == 1 and a.branch != inv.branch
+    assert link.voices[-1][2][9] == b"sendonly"
+    h = link.of("call_held")[-1]
+    assert (h.call_id, h.direction, h.status) == (cid, "sendonly", 200)
+    # the peer's own new offer while we hold: we stay on hold (§8.4)
+    r = reoffer(link, reg, ok.to_tag, 12, None)
+    assert r.status == 200 and sdp.parse(r.body)[2][0][8] == b"sendonly"
+    assert sdp.parse(r.body)[0][2] == b"3"
+    ack(link, r)
+    assert ua.resume(cid, clock.now)
+    link.settle()
+    inv = reg.requests[-1][2]
+    assert inv.cseq == 2 and sdp.parse(inv.body)[2][0][8] == b"sendrecv"
+    assert sdp.parse(inv.body)[0][2] == b"4"
+    link.inject(last_conn(link), peer_answer(inv, None))
+    assert link.voices[-1][2][9] == b"sendrecv"
+    assert link.of("call_held")[-1].direction == "sendrecv"
+    ua.hangup(cid, clock.now)
+    link.settle()
+    bye = reg.requests[-1][2]
+    assert bye.method == b"BYE" and bye.cseq == 3  # after our re-INVITEs' CSeqs
+    no_internal_errors(link)
+
+
+def test_our_hold_refused_keeps_the_call_491_is_tried_again_glare_gets_491():
+    link, reg, ua, clock, cid, ok = answered()
+    assert ua.hold(cid, clock.now)
+    link.settle()
+    inv = reg.requests[-1][2]
+    r = reoffer(link, reg, ok.to_tag, 12, b"sendonly")  # the peer's crossed ours
+    assert r.status == 491
+    link.inject(last_conn(link), peer_answer(inv, None, 491))
+    a = reg.requests[-1][2]
+    assert a.method == b"ACK" and a.branch == inv.branch  # hop by hop
+    assert not link.of("call_held")
+    link.advance(2100)  # we do not own the Call-ID: 0-2 s
+    inv2 = reg.requests[-1][2]
+    assert inv2.method == b"INVITE" and inv2.cseq == 2 and inv2.branch != inv.branch
+    link.inject(last_conn(link), peer_answer(inv2, None, 488))
+    h = link.of("call_held")[-1]
+    assert (h.direction, h.status) == ("sendrecv", 488)  # unchanged, and said
+    assert link.voices[-1][2][9] == b"sendrecv" and ua.calls[cid][0].state == 2
+    assert sdp.parse(ua.calls[cid][0].body)[2][0][8] == b"sendrecv"  # our last SDP again
+    link.advance(10)
+    assert not holds(ua)  # its transaction is gone
+    assert ua.hold(cid, clock.now)  # and the next try goes out
+    link.settle()
+    link.inject(last_conn(link), peer_answer(reg.requests[-1][2], None, 481))
+    link.settle()
+    assert reg.requests[-1][2].method == b"BYE"  # §14.1: the dialog is gone
+    no_internal_errors(link)
+
+
+def test_we_hold_a_call_we_placed():
+    from test_dial import reply
+
+    link, reg, ua, clock, cid, inv, peer = placed()
+    assert ua.hold(cid, clock.now)
+    link.settle()
+    re = reg.requests[-1][2]
+    assert re.method == b"INVITE" and re.cseq == 2 and re.to_tag == b"far1"
+    assert re.ruri.to_bytes() == b"sip:b@192.0.2.9"  # the remote target
+    o = sdp.parse(re.body)
+    assert o[0][1:3] == [b"77", b"2"] and o[2][0][3] == [b"8", b"101"]
+    assert o[2][0][8] == b"sendonly" and o[2][0][2] == b"RTP/SAVP"
+    link.inject(last_conn(link), reply(re, 200, tag=None, body=peer.replace(
+        b"a=ptime", b"a=recvonly\r\na=ptime")).to_bytes())
+    assert reg.requests[-1][2].method == b"ACK" and reg.requests[-1][2].cseq == 2
+    assert link.voices[-1][2][9] == b"sendonly" and link.voices[-1][2][1] == b"PCMA"
+    link.advance(40000)  # the re-INVITE's transaction is dropped after 64*T1
+    assert not holds(ua)
+    assert ua.resume(cid, clock.now)
+    link.settle()
+    re = reg.requests[-1][2]
+    link.advance(40000)  # no answer at all (Timer B): the dialog is given up (§14.1)
+    assert link.of("call_held")[-1].status == 408
+    assert reg.requests[-1][2].method == b"BYE"
     no_internal_errors(link)

@@ -239,6 +239,51 @@ def test_voiceport_sends_the_tone_from_its_first_frame_when_the_loop_runs_late()
     assert not silent, silent  # every frame carries the tone (PCMU silence: all 0xFF)
 
 
+def test_voiceport_update_follows_hold_resume_and_a_new_address_keeping_srtp():
+    # a re-INVITE (tinysip.audio.reinvite / tinysip.hold) gives the running port new params
+    from tinysip.io.voiceport import VoicePort
+
+    sent = []
+    peers = []
+
+    class Port(VoicePort):
+        def _out(self, s, b, n):
+            if s is self.sock:
+                sent.append(n)
+
+        def _connect(self, addr):
+            peers.append(addr)
+            VoicePort._connect(self, addr)
+
+    d = _Driver([])
+    port = Port(d, b"cid", 47800)
+    try:
+        port.start(params())
+        v = port.voice
+        enc, dec = v.enc, v.dec
+        for t in range(1000, 1100, 20):
+            port.handle_timer(t)
+        n = len(sent)
+        assert n == 5
+        port.start(params(direction=b"recvonly"))  # the peer holds: we send nothing
+        assert port.voice is v and v.enc is enc and v.dec is dec  # ROC, replay window go on
+        for t in range(1100, 1200, 20):
+            port.handle_timer(t)
+        assert len(sent) == n
+        p = params(theirs=KEY_A)  # resumed, with a new key of the peer's, from a new port
+        p[5] = 4010
+        port.start(p)
+        assert port.voice is v and v.enc is enc and v.dec is not dec
+        assert peers == [("127.0.0.1", 4000), ("127.0.0.1", 4010)]
+        for t in range(1200, 1300, 20):
+            port.handle_timer(t)
+        assert len(sent) == n + 5
+        port.start(params(codec=b"PCMA"))  # a new codec: a new Voice on the same socket
+        assert port.voice is not v and port.voice.params[1] == b"PCMA"
+    finally:
+        port.close()
+
+
 def test_no_allocation_per_frame_in_steady_state():
     if not MICROPYTHON:
         return

@@ -25,7 +25,15 @@ one of the phone's RTCP reports (SRTCP with SRTP) before the call is hung up.
   CALL_DTMF_START events, baresip's `sndcode` digits as the phone's `dtmf` events; these
   calls are hung up by the other side (so each direction sees a BYE from each side).
 
-Not covered: hold and resume (re-INVITE), which the phone does not implement yet.
+- hold and resume (RFC 3264 §8.4), both ways in one call, in each direction of call (an
+  answered call: tinysip.invite; a placed one: tinysip.dial): baresip's menu `hold` and
+  `resume` (re-INVITEs sendonly, sendrecv: the phone answers recvonly, sendrecv and stops
+  sending meanwhile), then the phone's "hold <call_id>" and "resume <call_id>" (our
+  re-INVITEs: baresip answers recvonly and stops sending); each step is a call_held event.
+  The phone's media figures count the frames it sent (all but baresip's hold) and received
+  (all but both holds); its recording has the two holds as gaps of their length and
+  baresip's tone up to the end; the call ends with a BYE as usual. (baresip's own decode
+  recording stops at its first hold: its sndfile filter does not follow the stream update.)
 
 The module has its own Kamailio lab on port_base 17660 (17660-17680); the phone's RTP is on
 42400-42599, baresip's on 43000-43100. Missing baresip: skipped, or failed with CI=true; a
@@ -169,3 +177,46 @@ def test_a_phone_with_optional_srtp_is_refused_by_a_mandatory_srtp_baresip(peers
         assert failed["status"] == 488  # RTP/AVP with a=crypto: srtp-mand takes RTP/SAVP only
         end = phone.wait_for("call_ended", start=mark, timeout=10)
         assert end["reason"] == "rejected" and end["media"] is None
+
+
+HOLD_S = 2  # each side's hold
+
+
+@pytest.mark.parametrize("direction,mode,hangup", [
+    ("incoming", "srtp", "baresip"),
+    ("outgoing", "plain", "phone"),
+])
+def test_hold_and_resume_both_ways(voice_lab, peers, direction, mode, hangup):
+    phone, baresip = peers(mode, answermode="manual" if direction == "incoming" else "auto")
+    with logs_on_failure(phone, baresip):
+        if direction == "incoming":
+            r = incoming(phone, baresip, voice_lab, SECONDS, hangup=hangup, hold=HOLD_S)
+            t0 = r["answered"]["t"]
+        else:
+            r = outgoing(phone, baresip, SECONDS, hangup=hangup, hold=HOLD_S)
+            t0 = r["connected"]["t"]
+        text = report(r)
+        print(text)
+        held = r["held"]
+        assert [(h["direction"], h["status"]) for h in held] == [
+            ("recvonly", 200), ("sendrecv", 200), ("sendonly", 200), ("sendrecv", 200)]
+        assert r["ended"]["reason"] == ("hangup" if hangup == "phone" else "bye")
+        assert r["ended"]["status"] == 200
+        theirs = (held[1]["t"] - held[0]["t"]) // 20  # frames of baresip's hold
+        ours = (held[3]["t"] - held[2]["t"]) // 20  # of the phone's
+        total = (r["ended"]["t"] - t0) // 20
+        m = r["ended"]["media"]
+        # the phone sends but while baresip holds, and hears baresip but while either holds
+        assert total - theirs - 25 <= m["sent"] <= total - theirs + 10, (m, total, theirs)
+        assert total - theirs - ours - 25 <= m["received"] <= total - theirs - ours + 10, (
+            m, total, theirs, ours)
+        assert m["lost"] <= voicecall.MAX_LOST, m
+        fig = r["audio"]["to phone"]  # the phone's recording: baresip's tone, both holds
+        assert fig["freq_ok"] and fig["snr_good_db"] > voicecall.MIN_SNR_DB, text
+        big = [g for g in fig["gaps"] if g > 10]
+        assert len(big) == 2 and abs(big[0] - theirs) <= 15 and abs(big[1] - ours) <= 15, (
+            fig["gaps"], theirs, ours)
+        assert fig["gap_frames"] - sum(big) <= voicecall.MAX_GAP_FRAMES + 1, fig["gaps"]
+        assert fig["end_ms"] >= (r["ended"]["t"] - t0) - 1500  # heard after the resume
+        assert not voicecall.audio_problems("phone -> baresip", r["audio"]["to baresip"])
+        assert (r["menc"] is not None) == MODES[mode][2], r["menc"]

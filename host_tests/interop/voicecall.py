@@ -137,6 +137,29 @@ def _media(phone, baresip, r, seconds, dtmf):
         time.sleep(left)
 
 
+def _hold(phone, baresip, r, seconds):
+    """Each side holds the running call for `seconds`, then resumes it: baresip first (its
+    menu's hold/resume: re-INVITEs with its offer sendonly, then sendrecv; the phone
+    answers recvonly, then sendrecv), then the phone ("hold <call_id>" and "resume
+    <call_id>" on its stdin: our offer sendonly, then sendrecv). The phone's call_held
+    events, in order, go in r["held"]; `seconds` of media follow the last resume."""
+    cid = r["call_id"]
+    r["held"] = []
+    for who, what, direction in (("baresip", "hold", "recvonly"),
+                                 ("baresip", "resume", "sendrecv"),
+                                 ("phone", "hold", "sendonly"),
+                                 ("phone", "resume", "sendrecv")):
+        mark = len(phone.events)
+        if who == "baresip":
+            got = baresip.command(what)
+            assert got.get("ok"), "baresip %s: %r" % (what, got)
+        else:
+            phone.command("%s %s" % (what, cid))
+        r["held"].append(phone.wait_for("call_held", start=mark, timeout=10, call_id=cid,
+                                        direction=direction))
+        time.sleep(seconds)
+
+
 def _end(phone, baresip, r, hangup):
     """`hangup` ("phone" or "baresip") sends the BYE; both sides see the call end."""
     if hangup == "phone":
@@ -159,9 +182,10 @@ def _start(phone, baresip):
             "dtmf_mark": len(phone.named("dtmf")), "mode": phone.mode, "ptime": phone.ptime}
 
 
-def incoming(phone, baresip, lab, seconds=3, hangup="baresip", dtmf=None):
+def incoming(phone, baresip, lab, seconds=3, hangup="baresip", dtmf=None, hold=None):
     """baresip (answermode manual) calls the phone, which rings until the test answers on
-    its stdin; media for `seconds`; `hangup` ends it. The call's figures as a dict."""
+    its stdin; media for `seconds`; with hold=s each side holds it s seconds (_hold);
+    `hangup` ends it. The call's figures as a dict."""
     r = _start(phone, baresip)
     r["direction"] = "baresip -> phone"
     baresip.dial(lab.aor("phone1"))
@@ -173,12 +197,15 @@ def incoming(phone, baresip, lab, seconds=3, hangup="baresip", dtmf=None):
                                    call_id=r["call_id"])
     r["established"] = baresip.wait_event("CALL_ESTABLISHED", start=r["ev_mark"], timeout=10)
     _media(phone, baresip, r, seconds, dtmf)
+    if hold:
+        _hold(phone, baresip, r, hold)
     return _end(phone, baresip, r, hangup)
 
 
-def outgoing(phone, baresip, seconds=3, hangup="phone", dtmf=None):
+def outgoing(phone, baresip, seconds=3, hangup="phone", dtmf=None, hold=None):
     """The phone calls baresip (answermode auto) from a `call` line on its stdin; media for
-    `seconds`; `hangup` ends it. The call's figures as a dict."""
+    `seconds`; with hold=s each side holds it s seconds (_hold); `hangup` ends it. The
+    call's figures as a dict."""
     r = _start(phone, baresip)
     r["direction"] = "phone -> baresip"
     phone.command("call %s" % baresip.aor)
@@ -188,6 +215,8 @@ def outgoing(phone, baresip, seconds=3, hangup="phone", dtmf=None):
                                     call_id=r["call_id"])
     r["established"] = baresip.wait_event("CALL_ESTABLISHED", start=r["ev_mark"], timeout=10)
     _media(phone, baresip, r, seconds, dtmf)
+    if hold:
+        _hold(phone, baresip, r, hold)
     return _end(phone, baresip, r, hangup)
 
 

@@ -2,8 +2,12 @@
 
 Owns: the SDP a voice call offers (our codecs in config order, RFC 4733 telephone-event,
 ptime, SDES keys per `media.srtp`), the answer to a peer's offer, and reading the answer to
-ours; what the media engine needs comes out as one `params` list. It does not open sockets
-or touch keys beyond choosing them (tinysip.srtp uses them), and it does not parse SDP lines
+ours; what the media engine needs comes out as one `params` list. Within a running call
+(RFC 3264 §8): the answer to a peer's new offer (reanswer; reinvite runs it for the UA, on
+either side of the call) and our own new offer (reoffer, sent by tinysip.hold), both from
+our last SDP (same address, port, session and key, the o= version one more), and update(),
+which hands a call's new params to the driver and the app. It does not open sockets or
+touch keys beyond choosing them (tinysip.srtp uses them), and it does not parse SDP lines
 (tinysip.sdp does) or crypto attributes (tinysip.sdes does).
 
 Rules (RFC 3264 §5, §6, §8.4; RFC 3551; RFC 4568; RFC 4733):
@@ -16,7 +20,9 @@ Rules (RFC 3264 §5, §6, §8.4; RFC 3551; RFC 4568; RFC 4733):
 - ptime: we offer `ptime` (20 ms by default); we send at the peer's a=ptime when it gives one
   between 10 and 60 ms in steps of 10, else at ours.
 - Direction (hold, §8.4): the answer mirrors the offer (sendonly -> recvonly, recvonly ->
-  sendonly, inactive -> inactive); `params[9]` is our direction as bytes.
+  sendonly, inactive -> inactive); `params[9]` is our direction as bytes. While we hold
+  (`params[10]`, set by a re-INVITE) our answers stay sendonly/inactive; our hold offer
+  is sendonly, inactive while the peer holds us.
 - SRTP (`srtp`): 2 required: offer RTP/SAVP with a=crypto, refuse (488) an offer without
   usable keys; 1 optional: offer RTP/AVP with a=crypto (best effort) and accept either in the
   answer; 0 off: plain RTP/AVP, an RTP/SAVP offer is refused. One key per direction: ours
@@ -25,7 +31,8 @@ Rules (RFC 3264 §5, §6, §8.4; RFC 3551; RFC 4568; RFC 4733):
 
 params = [pt, codec b"PCMU"/b"PCMA", te_pt (-1: none), ptime ms, peer ip bytes, peer port,
           suite (0 none, 80 or 32: the HMAC tag bits), our key (bytes or None),
-          the peer's key (bytes or None), our direction b"sendrecv"/b"sendonly"/...]
+          the peer's key (bytes or None), our direction b"sendrecv"/b"sendonly"/...,
+          and after a re-INVITE: whether we hold]
 """
 from tinysip.compat import const
 from tinysip.errors import ParseError
@@ -103,10 +110,11 @@ def offer(ip, port, sess_id, codecs, srtp, key, ptime=20, direction=b"sendrecv")
                                    fmts, attrs)])
 
 
-def answer(offer_sdp, ip, port, sess_id, codecs, srtp, key, ptime=20, hold=False):
+def answer(offer_sdp, ip, port, sess_id, codecs, srtp, key, ptime=20, hold=False, ver=1):
     """Answer a parsed offer (tinysip.sdp.parse): (sdp bytes, params). The first audio
     stream we can take is answered, every other m= line rejected (port 0). hold: we put the
-    call on hold (sendonly, or inactive when the offer is recvonly/inactive).
+    call on hold (sendonly, or inactive when the offer is recvonly/inactive); ver: the o=
+    version (a re-answer's is one more than our last SDP's, RFC 3264 §8).
     Raises ParseError(488, reason) when no stream is acceptable."""
     sections = []
     params = None
@@ -129,27 +137,33 @@ def answer(offer_sdp, ip, port, sess_id, codecs, srtp, key, ptime=20, hold=False
             d = _MIRROR[2 * i + 1]
         p[7] = key if p[6] else None
         p[9] = d
-        fmts = [b"%d" % p[0]]
-        attrs = [b"rtpmap:%d %s/8000" % (p[0], p[1])]
-        if p[2] >= 0:
-            fmts.append(b"%d" % p[2])
-            attrs.append(b"rtpmap:%d telephone-event/8000" % p[2])
-            attrs.append(b"fmtp:%d 0-15" % p[2])
-        attrs.append(b"ptime:%d" % p[3])
-        if p[6]:
-            from tinysip.sdes import line
-
-            attrs.append(line(p[10][0], p[6], key))
-        attrs.append(d)
+        sections.append((m[0], port, m[2]) + _media(p, p[10][0] if p[6] else 0, d))
         del p[10:]
-        sections.append((m[0], port, m[2], fmts, attrs))
         params = p
     if params is None:
         raise ParseError(488, why)
-    return write(ip, sess_id, 1, sections), params
+    return write(ip, sess_id, ver, sections), params
 
 
 _DIRS = (b"sendrecv", b"sendonly", b"recvonly", b"inactive")
+
+
+def _media(p, tag, d):
+    """(formats, attributes) of an m= line for params p: its codec, telephone-event when
+    it has one, ptime, our key (p[7]) under crypto tag `tag` when SRTP is on, direction d."""
+    fmts = [b"%d" % p[0]]
+    attrs = [b"rtpmap:%d %s/8000" % (p[0], p[1])]
+    if p[2] >= 0:
+        fmts.append(b"%d" % p[2])
+        attrs.append(b"rtpmap:%d telephone-event/8000" % p[2])
+        attrs.append(b"fmtp:%d 0-15" % p[2])
+    attrs.append(b"ptime:%d" % p[3])
+    if p[6]:
+        from tinysip.sdes import line
+
+        attrs.append(line(tag, p[6], p[7]))
+    attrs.append(d)
+    return fmts, attrs
 
 
 def _choose(m, codecs, srtp, ptime):
@@ -181,3 +195,104 @@ def accept(answer_sdp, codecs, srtp, key, ptime=20):
         del p[10:]
         return p
     raise ParseError(488, "answer: no audio stream accepted")
+
+
+def _ours(ours):
+    """(ip, RTP port, session id, next o= version, proto) of our last SDP `ours` (bytes)."""
+    from tinysip.sdp import parse
+
+    o, _, ms = parse(ours)
+    for m in ms:
+        if m[0] == b"audio" and m[1]:
+            return m[4][1], m[1], int(o[1]), int(o[2]) + 1, m[2]
+    raise ParseError(488, "our SDP has no audio stream")
+
+
+def reoffer(p, ours, hold):
+    """Our new offer in a running call with params p, ours our last SDP (bytes): hold
+    (RFC 3264 §8.4: sendonly, inactive while the peer holds us) or resume (sendrecv), with
+    the running codec, telephone-event, ptime and key, the same address, port, session and
+    proto, the o= version one more."""
+    ip, port, sid, ver, proto = _ours(ours)
+    d = b"sendrecv"
+    if hold:
+        d = b"sendonly" if p[9] == d or p[9] == b"sendonly" else b"inactive"
+    return write(ip, sid, ver, [(b"audio", port, proto) + _media(p, 1, d)])
+
+
+def reanswer(offer_sdp, p, ours, codecs, srtp):
+    """Answer a peer's new offer (parsed) within a running call (RFC 3264 §8): p the call's
+    params, ours our last SDP (bytes). The same address, port, session and key (so the SRTP
+    contexts go on), the o= version one more; the running codec while the offer still has
+    it; the direction mirrored, or kept on hold while we hold (p[10], §8.4). A call running
+    plain RTP stays plain. (sdp bytes, params + [our hold]); ParseError(488) as answer()."""
+    ip, port, sid, ver, _ = _ours(ours)
+    hold = len(p) > 10 and p[10]
+    if p[7] is None:
+        srtp = 0
+    try:
+        body, q = answer(offer_sdp, ip, port, sid, [p[1]], srtp, p[7], p[3], hold, ver)
+    except ParseError:
+        body, q = answer(offer_sdp, ip, port, sid, codecs, srtp, p[7], p[3], hold, ver)
+    q.append(hold)
+    return body, q
+
+
+def reinvite(ua, msg, now):
+    """A re-INVITE `msg` within ua's running voice call (its params in ua.calls[cid][3],
+    either side: tinysip.invite.Call or tinysip.dial.Dial): its offer is answered with
+    reanswer() in the 200 the call's machine sends, and once that machine took it (a 491
+    or 500 changes nothing) the driver gets the new params (ACT_VOICE again: io.voiceport
+    updates the running media) and the app `call_held` with our direction. An offer we
+    cannot take is answered 488 and the call goes on as it was (RFC 3261 §14.2); a
+    re-INVITE without an offer gets our last SDP again (a target refresh)."""
+    from tinysip.sdp import parse
+
+    cid = msg.call_id
+    e = ua.calls[cid]
+    c = e[0]
+    p = e[3]
+    out = e[4] == "out"
+    old, was, seq = c.body, c.state, c.remote_cseq
+    q = None
+    status = 0
+    if getattr(c, "hold", None):  # ours is on its way (tinysip.hold): glare, RFC 3261 §14.2
+        status = 491
+    elif msg.body:
+        v = ua.cfg.voice
+        try:
+            c.body, q = reanswer(parse(msg.body), p, old, v[0], v[1])
+        except ParseError as err:
+            ua._ev("message_dropped", e[1].index, err.reason)
+            status = 488
+    if status and (seq is None or msg.cseq > seq):  # (an old CSeq: the machine's 500)
+        from tinysip.message import response
+
+        c.remote_cseq = msg.cseq
+        ua._send(e[1].conn, response(msg, status).to_bytes())
+        return
+    if out:
+        ua._dial_input(cid, c.receive, msg, now)
+    else:
+        c.receive(msg, now)
+        ua._call_flush(cid, now)
+    if q is None:
+        return
+    if c.remote_cseq == msg.cseq != seq and (c.state == 3 if out else was == 2 == c.state + 1):
+        update(ua, cid, q, now, 200)
+    else:
+        c.body = old
+
+
+def update(ua, cid, q, now, status):
+    """Call cid now runs with params q (an offer/answer finished with `status`): the driver
+    updates its media (ACT_VOICE again), the app hears `call_held` with our direction. On
+    hold either way the peer need not send (music on hold or nothing): the call's RTP
+    silence limit waits for a day, and is back at once when the call resumes."""
+    e = ua.calls[cid]
+    e[3] = q
+    ua.actions.append((7, cid, q))  # ua's private ACT_VOICE
+    if e[5] == 2:
+        e[6] = now + (ua.cfg.rtp_limits[1 if e[4] == "auto" else 0]
+                      if q[9] == b"sendrecv" else 86400000)
+    ua._ev("call_held", cid, q[9].decode(), status)

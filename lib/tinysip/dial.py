@@ -5,8 +5,9 @@ Owns: the INVITE we send (with an offer and extra headers such as Answer-Mode), 
 a non-2xx final, §17.1.1.3; end to end for every 2xx, §13.2.2.4), CANCEL (§9.1: only after a
 provisional response, so a hang-up before any 1xx waits for one), the dialog (route set from
 the 2xx's Record-Route in reverse, remote target from its Contact, CSeq) and the BYE, and the
-answers to the peer's in-dialog requests (BYE 200, re-INVITE 200 with our offer unchanged,
-OPTIONS 200, others 405).
+answers to the peer's in-dialog requests (BYE 200, re-INVITE 200 with `body`: our offer
+unchanged, or the UA's answer to its new offer in a voice call (tinysip.audio.reinvite),
+OPTIONS 200, others 405); request() builds our re-INVITEs (hold, resume: tinysip.hold).
 Must not: do I/O or read a clock (`now` is passed in), look inside the SDP (the application
 checks the answer body), choose the flow (the UA sends what `pop_send` returns on the flow
 it chose, and runs the BYE's non-INVITE client transaction).
@@ -223,6 +224,14 @@ class Dial:
         c = resp.get(b"Contact")
         if c:
             self.target = addr(c)
+
+    def request(self, method, branch, cseq):
+        """Our request in the dialog (§12.2.1.1); an INVITE (hold, resume: tinysip.hold)
+        carries our Contact. Our CSeq numbers are `cseq` (the last one used)."""
+        m = self._request(method, self.target, branch, cseq, True)
+        if method == b"INVITE":
+            m.add(b"Contact", b"<" + self.contact + b">")
+        return m
 
     def _ack(self):
         self.out.append(self._request(b"ACK", self.target, b"z9hG4bK" + hexlify(self.rng(8)),

@@ -39,6 +39,10 @@ KINDS = (
     # voice call's media figures (loss, jitter, delay, RTT: tinysip.voice)
     "call_ended call_id reason status rx tx media",
     "dtmf call_id digit",  # a voice call's peer sent an RFC 4733 digit
+    # a voice call's re-INVITE (hold, resume: RFC 3264 §8.4) ended: our media direction now
+    # ("sendrecv": nobody holds; "recvonly": the peer holds; "sendonly"/"inactive": we do),
+    # unchanged when ours was refused; status: the re-INVITE's final response
+    "call_held call_id direction status",
     # a call from the phone (tinysip.dial): placed, provisional responses, answered, refused
     "call_outgoing flow call_id target",
     "call_progress call_id status reason",

@@ -2,8 +2,10 @@
 answer modes and the auto-answer policy.
 
 Owns: the call's state (ringing, answered until the ACK, confirmed, rejected, ended), the
-responses the phone sends for it (100, 180, the final, its 2xx retransmissions), the dialog
-(route set from Record-Route, remote target, CSeq numbers) and the BYE it sends; the pure
+responses the phone sends for it (100, 180, the final, its 2xx retransmissions; a re-INVITE's
+200 carries `body`, the UA's answer to its offer), the dialog (route set from Record-Route,
+remote target, CSeq numbers both ways), the BYE it sends and request(), which builds our
+other requests in the dialog (re-INVITEs: tinysip.hold runs their transaction); the pure
 policy functions `answer_mode`, `caller` and `may_auto_answer`.
 Must not: do I/O or read a clock (`now` is passed in), parse SDP or choose media (the UA
 hands the answer body), choose the flow (the UA sends what `pop_send` returns on the flow
@@ -183,6 +185,7 @@ class Call:
         self.ring_at = None
         self.last_2xx = None
         self.bye_branch = None  # set when the phone sent BYE: the UA tracks its transaction
+        self.lseq = 0  # the CSeq of our last request in the dialog (BYE, re-INVITE)
         self.end_reason = None  # "bye", "hangup", "cancelled", "rejected", "no_answer", ...
         if ring_ms is not None:
             self.ring_at = now + ring_ms
@@ -273,30 +276,41 @@ class Call:
         if acts & _STOP:
             self.g_at = self.h_at = None
             self.last_2xx = None  # acknowledged: no more retransmissions
-        if acts & _BYE:  # our BYE (§15.1.1): remote target, route set, From/To swapped,
-            # CSeq 1 (the phone's only request in a dialog it did not start)
+        if acts & _BYE:  # our BYE (§15.1.1)
             self.g_at = self.h_at = self.ring_at = None
             self.bye_branch = b"z9hG4bK" + hexlify(self.rng(8))
-            m = request(b"BYE", self.target)
-            m.add(b"Via", self.via + b";branch=" + self.bye_branch + b";rport")
-            ours = theirs = None
-            for line in (self.dlg + self.head).split(b"\r\n"):
-                n, _, v = line.partition(b": ")
-                if n == b"Record-Route":
-                    m.add(b"Route", v)
-                elif n == b"To":  # with our tag
-                    ours = v
-                elif n == b"From":
-                    theirs = v
-            m.add(b"Max-Forwards", b"70")
-            m.add(b"From", ours)
-            m.add(b"To", theirs)
-            m.add(b"Call-ID", self.call_id)
-            m.add(b"CSeq", b"1 BYE")
-            self.out.append(m.to_bytes())
+            self.lseq += 1
+            self.out.append(self.request(b"BYE", self.bye_branch, self.lseq).to_bytes())
         if self.state == _C_ENDED:
             self.g_at = self.h_at = self.ring_at = None
         return applied
+
+    def request(self, method, branch, cseq):
+        """Our request in this dialog (§12.2.1.1): remote target, route set, From/To
+        swapped; an INVITE (hold, resume: tinysip.hold) carries our Contact. Our CSeq
+        numbers (`lseq`, the last one used) start at 1: the BYE's is one more than the
+        last re-INVITE's."""
+        m = request(method, self.target)
+        m.add(b"Via", self.via + b";branch=" + branch + b";rport")
+        ours = theirs = me = None
+        for line in (self.dlg + self.head).split(b"\r\n"):
+            n, _, v = line.partition(b": ")
+            if n == b"Record-Route":
+                m.add(b"Route", v)
+            elif n == b"To":  # with our tag
+                ours = v
+            elif n == b"From":
+                theirs = v
+            elif n == b"Contact":
+                me = v
+        m.add(b"Max-Forwards", b"70")
+        m.add(b"From", ours)
+        m.add(b"To", theirs)
+        m.add(b"Call-ID", self.call_id)
+        m.add(b"CSeq", b"%d %s" % (cseq, method))
+        if method == b"INVITE":
+            m.add(b"Contact", me)
+        return m
 
     def handle_timer(self, now):
         if self.ring_at is not None and now >= self.ring_at:

@@ -30,6 +30,10 @@ loopback only (the mirror, never a microphone). Any other INVITE rings: call_inc
 then answer(call_id, now) or reject(call_id, now, status), or 480 after call.ring_timeout.
 answer() takes a loopback offer as the mirror and any other as a voice call (tinysip.audio:
 G.711, telephone-event, SDES per media.srtp; 488 when nothing in the offer fits).
+Hold and resume (RFC 3264 §8.4): a peer's re-INVITE in a voice call is answered by
+tinysip.audio.reinvite, ours are sent by hold(call_id, now) / resume(call_id, now)
+(tinysip.hold, in ctx under its branch like a BYE); each ends in `call_held` and, when it
+went through, a new ACT_VOICE for the call (the driver updates its running media).
 Bounded state: requests outside a call are answered statelessly (§8.2.7), INVITEs refused
 (busy, 420, 403, 503 beyond call.max) too; a running call whose RTP stops (the driver
 reports media_rx(call_id, now)) or that lasts too long is ended with BYE.
@@ -567,7 +571,8 @@ class UserAgent:
             t = tx.next_timer()
             if t is not None and now >= t:
                 timed_out = tx.handle_timer(now)
-                self._flush(tx, f.conn)
+                if f is not None:  # (a BYE's or re-INVITE's: its flow is the call's)
+                    self._flush(tx, f.conn)
                 if timed_out:
                     del self.ctx[branch]
                     if f is not None:
@@ -637,7 +642,9 @@ class UserAgent:
                 self._dial_input(msg.call_id, e[0].receive, msg, now)
             return
         if msg.cseq_method != (b"REGISTER" if entry[1] else b"BYE"):
-            return  # a late retransmission; nothing waits for it
+            if msg.cseq_method == b"INVITE":  # our re-INVITE's (tinysip.hold)
+                entry[0].receive(msg, now)
+            return  # else a late retransmission; nothing waits for it
         tx, f = entry
         out = tx.receive(msg, now)
         if tx.terminated or (out is not None and msg.status >= 200):
@@ -696,6 +703,11 @@ class UserAgent:
                     self._ev("request_answered", f.index, m, 482)
                     return
                 if m != b"INVITE" or msg.to_tag is not None:  # else a retransmitted INVITE
+                    if m == b"INVITE" and type(e[3]) is list:  # a voice call's new offer
+                        from tinysip.audio import reinvite  # hold, resume (RFC 3264 §8.4)
+
+                        reinvite(self, msg, now)
+                        return
                     if e[4] == "out":
                         self._dial_input(msg.call_id, e[0].receive, msg, now)
                         return
@@ -932,6 +944,21 @@ class UserAgent:
         port = lo + 2 * ((r[0] << 16 | r[1] << 8 | r[2]) % even)
         self.actions.append((ACT_MEDIA, call_id, p[1], p[2], port, p[3], p[4]))
         return True
+
+    def hold(self, call_id, now):
+        """Put a running voice call on hold: a re-INVITE with our offer sendonly (inactive
+        while the peer holds us), RFC 3264 §8.4, run by tinysip.hold; `call_held` follows
+        with our direction and the status. False when the call has no running voice or an
+        INVITE is on its way."""
+        from tinysip.hold import send
+
+        return send(self, call_id, True, now)
+
+    def resume(self, call_id, now):
+        """Take a call we hold off hold (our offer sendrecv again), as hold()."""
+        from tinysip.hold import send
+
+        return send(self, call_id, False, now)
 
     def reject(self, call_id, now, status=486):
         e = self.calls.get(call_id)

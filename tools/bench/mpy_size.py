@@ -43,8 +43,8 @@ FEATURES = (
     ("hostile network (issue 15: TLS names, RFC 8224 Identity on INVITEs)",
      ("tlsname", "identity")),
     ("voice (issue 17: G.711, RFC 4733, SRTP/SDES, jitter buffer, RTCP, audio I/O)",
-     ("audio", "g711", "dtmf", "srtp", "sdes", "jitter", "rtcp", "voice", "io/voiceport",
-      "io/wav", "io/i2s", "cpyaes", "firmware/callctl")),
+     ("audio", "hold", "g711", "dtmf", "srtp", "sdes", "jitter", "rtcp", "voice",
+      "io/voiceport", "io/wav", "io/i2s", "cpyaes", "firmware/callctl")),
 )
 
 

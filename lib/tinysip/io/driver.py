@@ -132,6 +132,7 @@ class Driver:
                 self.poll.register(m.sock, select.POLLIN)
                 ua.media_ready(conn, m.port, self.clock.now())
             elif kind == _ACT_VOICE:  # (kind, call id, tinysip.audio params): run the call
+                # (again for a running one after a re-INVITE: VoicePort.start updates it)
                 m = self.media.get(conn)
                 if m is not None:
                     m.start(a[2])

@@ -3,7 +3,8 @@ poll loop like the loopback mirror (io.media): `sock` registered for POLLIN, ste
 is readable, handle_timer(now) when next_timer() is due (the frame clock), close() at the
 end (-> received, sent, the media figures). Everything voice-specific of the driver is
 here too, loaded with the first call: `call(driver, target)` places one, the port's
-start(params) runs an answered one, connected() reads the answer to ours. Digits the peer
+start(params) runs an answered one (and, called again, follows a re-INVITE: hold, resume, a
+new peer address), connected() reads the answer to ours. Digits the peer
 sends and the RTP that keeps a call alive go straight to the UA (media_dtmf, media_rx).
 
 Sockets: RTP on an even port drawn by the UA (udp.bind walks on inside media.port_min..max)
@@ -54,14 +55,36 @@ class VoicePort:
 
     def start(self, p):
         """Run the call: tinysip.audio params p (the peer's address is in them), with the
-        driver's audio devices for its ptime (none: silence sent, nothing played)."""
+        driver's audio devices for its ptime (none: silence sent, nothing played). On a
+        running call, an update (a new offer/answer: hold, resume, RFC 3264 §8.4): the
+        direction (p[9]) and the peer's address are followed at once; the SRTP contexts of
+        keys that did not change go on (their ROC and replay window), and a new codec,
+        ptime or suite starts a new Voice on the same sockets and devices."""
         from tinysip.voice import Voice
 
         d = self.driver
-        mic = speaker = None
-        if d.audio is not None:
-            mic, speaker = d.audio(p[3])
-        self._run(Voice(p, d.ua.rng, d.clock.now()), (p[4].decode(), p[5]), mic, speaker)
+        v = self.voice
+        addr = (p[4].decode(), p[5])
+        if v is None:
+            mic = speaker = None
+            if d.audio is not None:
+                mic, speaker = d.audio(p[3])
+            self._run(Voice(p, d.ua.rng, d.clock.now()), addr, mic, speaker)
+            return
+        o = v.params
+        if p[0] != o[0] or p[3] != o[3] or p[6] != o[6]:
+            self._run(Voice(p, d.ua.rng, d.clock.now()), addr, self.mic, self.speaker)
+            return
+        if p[6]:
+            from tinysip.srtp import Context
+
+            if p[7] != o[7]:
+                v.enc = Context(p[7], p[6])
+            if p[8] != o[8]:
+                v.dec = Context(p[8], p[6])
+        v.params = p
+        if p[4] != o[4] or p[5] != o[5]:
+            self._connect(addr)
 
     def connected(self):
         """Our call was answered (call_connected): read the answer, start the media; an
@@ -80,6 +103,9 @@ class VoicePort:
                 ua._ev("message_dropped", e2[1].index, e.reason)
                 ua.hangup(self.cid, self.driver.clock.now())
             return
+        e = ua.calls.get(self.cid)
+        if e is not None:  # the running params, for a re-INVITE (tinysip.audio.reinvite)
+            e[3] = p
         self.start(p)
 
     def _run(self, voice, addr, mic, speaker):
@@ -88,6 +114,11 @@ class VoicePort:
         self.voice = voice
         self.mic = mic
         self.speaker = speaker
+        self._connect(addr)
+        self._rv = memoryview(voice.rx)
+
+    def _connect(self, addr):
+        """Take RTP (and RTCP on port + 1) from addr (ip str, RTP port) only."""
         self.sock.connect(socket.getaddrinfo(addr[0], addr[1])[0][-1])
         if self.ctl is not None:
             try:
@@ -95,7 +126,6 @@ class VoicePort:
             except OSError:
                 self.ctl.close()
                 self.ctl = None
-        self._rv = memoryview(voice.rx)
 
     def step(self):
         """Read one datagram and hand it to the voice. 1 when one was read, else 0."""
