@@ -5,9 +5,7 @@ from testutil import raises
 
 from tinysip.errors import ParseError
 from tinysip.headers import (
-    is_token,
     parse_name_addr,
-    parse_port,
     parse_uint,
     parse_via,
     split_list,
@@ -15,6 +13,7 @@ from tinysip.headers import (
     tokens,
     unquote,
 )
+from tinysip.uri import is_token, parse_port
 
 
 def err(fn, *args):
@@ -303,3 +302,78 @@ def test_caps_are_counted_before_splitting():
     assert e.reason == "header value with more than 32 parameters"
     e = err(parse_name_addr, b"sip:a@h" + b";t" * (MAX_PARAMS + 1))  # addr-spec form
     assert e.reason == "header value with more than 32 parameters"
+
+
+# ------------------------------------------------------------------ in place (issue 16)
+# message.parse() checks a received message where it lies: the parsers read value[a:b]
+# and, with keep False or None, build nothing but the tag or branch.
+
+NAME_ADDRS = (b'"J Rosenberg \\\\\\""  <sip:jdrosen@example.com> ; tag = 98asjd8',
+              b"caller<sip:caller@example.com>;tag=323", b"sip:a@b;tag=x", b"<sip:a@b>",
+              b"<sip:a@b;lr>;p=\"q;r\";TAG=t1", b"Alice Smith <sip:a@h>;tag")
+BAD_NAME_ADDRS = (b'"Mr. J. User <sip:j.user@example.com>', b'"Joe" sip:joe@example.org',
+                  b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43",
+                  b'"Watson, Thomas" < sip:t.watson@example.org >', b"sip:a@b,c", b"<sip:a@b",
+                  b"<sip:a@b> junk", b'"Joe" <sip:joe@example.org>;;;;', b"<sip:a@b>;tag=",
+                  b"<sip:a@b>;", b"", b"<>", b"a@b", b"<sip:a@b" + b";u" * 33 + b">")
+
+
+def embedded(value):
+    """value inside other bytes: (buffer, start, end)."""
+    return b"xx:" + value + b"\r\nyy", 3, 3 + len(value)
+
+
+def test_name_addr_in_place_gives_the_tag_and_checks_the_same():
+    for value in NAME_ADDRS:
+        buf, a, b = embedded(value)
+        assert parse_name_addr(buf, a, b, False) == parse_name_addr(value).param(b"tag"), value
+        assert parse_name_addr(buf, a, b, None) is None
+        assert parse_name_addr(buf, a, b).params == parse_name_addr(value).params
+    for value in BAD_NAME_ADDRS:
+        buf, a, b = embedded(value)
+        for keep in (True, False, None):
+            e = err(parse_name_addr, buf, a, b, keep)
+            assert e.reason == err(parse_name_addr, value).reason, (value, keep)
+
+
+def test_via_in_place_gives_the_branch_and_checks_the_same():
+    for value in (b"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds;rport",
+                  b"SIP  / 2.0  / TCP     spindle.example.com   ; branch  =   z9hG4bK9ikj8",
+                  b"SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;BRANCH=z9hG4bKas3",
+                  b"SIP/2.0/TCP h"):
+        buf, a, b = embedded(value)
+        assert parse_via(buf, a, b, False) == parse_via(value).branch
+        assert parse_via(buf, a, b, None) is None
+        v = parse_via(buf, a, b)
+        assert (v.host, v.port, v.params) == (parse_via(value).host, parse_via(value).port,
+                                             parse_via(value).params)
+    for value in (b"SIP/2.0 host", b"XIP/2.0/UDP h", b"SIP/2.0/UDP h:99999", b"SIP/2.0/UDP [::1",
+                  b"SIP/2.0/UDP [:: 1]", b"SIP/2.0/UDP 192.0.2.15;;", b"SIP/2.0/U@P h",
+                  b"SIP/2.0/UDP a b", b"", b"SIP/2.0/UDP h;branch=" + b";p" * 33):
+        buf, a, b = embedded(value)
+        for keep in (True, False, None):
+            assert err(parse_via, buf, a, b, keep).reason == err(parse_via, value).reason
+
+
+def test_element_end_skips_quotes_and_angle_brackets():
+    from tinysip.headers import element_end
+
+    v = b'a;x="q\\";r";<s;t>;"u;v"<w;x>z;y'
+    ends = []
+    p = 0
+    while p <= len(v):
+        e = element_end(v, p, len(v), 59)
+        ends.append(v[p:e])
+        p = e + 1
+    assert ends == [b"a", b'x="q\\";r"', b"<s;t>", b'"u;v"<w;x>z', b"y"]
+    assert element_end(b"abc;d", 0, 2, 59) == 2 and element_end(b"a,b", 0, 3, 44) == 1
+    err(element_end, b'a"b;c', 0, 5, 59)
+    err(element_end, b"<a;b", 0, 4, 59)
+
+
+def test_parse_uint_in_place_and_without_raising():
+    buf = b"CSeq: 0009 INVITE"
+    assert parse_uint(buf, 0xFFFFFFFF, "CSeq", 6, 10) == 9
+    assert parse_uint(buf, 5, None, 6, 10) == -1  # over the limit
+    assert parse_uint(buf, 99, None, 6, 17) == -1 and parse_uint(b"", 9, None) == -1
+    assert err(parse_uint, buf, 5, "CSeq", 6, 10).reason == "CSeq: not a number up to 5"

@@ -660,3 +660,131 @@ def test_error_response_copies_only_the_five_lines():
                                         b"Warning", b"Content-Length"]
     assert m.get_all(b"Via")[1] == b"SIP/2.0/TCP h2"  # compact "v" spelled out
     assert reason_phrase(414) == b"Request-URI Too Long"
+
+
+# ------------------------------------------------------------------ the index (issue 16)
+# A received message is an index into its bytes: values, body, Request-URI and the header
+# list are sliced out when read; nothing changed, it is written back as it came.
+
+
+def test_an_unchanged_message_is_written_back_as_it_came():
+    for data in (INVITE, RESPONSE, opt(body=b"x")):
+        m = parse(data)
+        assert m.to_bytes() is data  # the very bytes: nothing written anew
+    # leading CRLFs (keepalives) and bytes past Content-Length are left out
+    m = parse(b"\r\n" + INVITE + b"junk")
+    assert m.to_bytes() == INVITE
+    # compact names and folding stay as they came: still the same message
+    data = opt(b"k: path\r\n").replace(b"Call-ID: c1", b"i: c1")
+    assert parse(data).to_bytes() is data
+
+
+def test_written_anew_unless_it_is_as_tinysip_writes_a_message():
+    cases = (
+        opt().replace(b"\r\n", b"\n"),  # bare LF line ends
+        RESPONSE.replace(b"SIP/2.0 180", b"sip/2.0 180"),  # the version's spelling
+        opt(b"Content-Length: 00\r\n", cl=False),  # Content-Length with a leading zero
+        opt(b"l: 0\r\n"),  # two Content-Length lines
+        opt(cl=False),  # none (a datagram): one is added
+    )
+    for data in cases:
+        m = parse(data)
+        wire = m.to_bytes()
+        assert wire != data and wire.startswith(start_line(m) + b"\r\n"), data
+        assert wire.count(b"Content-Length: ") == 1 and b"\nl:" not in wire
+        same_values(m, parse(wire))
+
+
+def test_an_edit_writes_the_message_anew():
+    def edited(fn):
+        m = parse(INVITE)
+        fn(m)
+        return m.to_bytes()
+
+    assert b"\r\nX-New: 1\r\n" in edited(lambda m: m.add(b"X-New", b"1"))
+    assert b"Max-Forwards: 69\r\n" in edited(lambda m: m.set(b"Max-Forwards", b"69"))
+    assert b"Contact" not in edited(lambda m: m.remove(b"Contact"))
+    assert edited(lambda m: m.headers.append([b"X-L", b"2"])).count(b"X-L: 2\r\n") == 1
+    wire = edited(lambda m: setattr(m, "body", b"v=1\r\n"))
+    assert wire.endswith(b"Content-Length: 5\r\n\r\nv=1\r\n")
+    wire = edited(lambda m: setattr(m, "uri", b"sip:x@y"))
+    assert wire.startswith(b"INVITE sip:x@y SIP/2.0\r\n")
+    assert edited(lambda m: setattr(m, "method", b"INFO")).startswith(b"INFO ")
+    r = parse(RESPONSE)
+    r.status, r.reason = 183, b"Session Progress"
+    assert r.to_bytes().startswith(b"SIP/2.0 183 Session Progress\r\n")
+
+
+def test_fields_read_after_an_edit_are_those_received():
+    m = parse(INVITE)
+    m.add(b"X-New", b"1")  # the headers are a list from now on
+    assert m.get(b"Contact") == b"<sip:alice@pc33.atlanta.com;transport=tcp;ob>"
+    assert m.body == b"v=0\n" and m.uri == b"sip:bob@biloxi.com" and m.reason == b""
+    assert m.method == b"INVITE" and m.cseq_method is m.method  # sliced once, shared
+    assert m.ruri.host == b"biloxi.com" and m.get(b"X-New") == b"1"
+    assert m.call_id == b"a84b4c76e66710@pc33.atlanta.com" and m.cseq == 314159
+    assert parse(m.to_bytes()).get_all(b"X-New") == [b"1"]
+    r = parse(RESPONSE)
+    r.remove(b"Contact")
+    assert r.reason == b"Ringing" and r.ruri is None and r.uri is None and r.body == b""
+    assert r.method is None and r.cseq_method == b"INVITE" and not r.is_request
+
+
+def test_each_field_is_read_once_and_kept():
+    m = parse(INVITE)
+    assert m.body is m.body and m.uri is m.uri and m.ruri is m.ruri
+    h = m.headers
+    assert h is m.headers
+    assert h[0] == [b"Via", b"SIP/2.0/TCP pc33.atlanta.com;branch=z9hG4bK776asdhds"]
+    raises(AttributeError, getattr, m, "nothing_like_this")
+    raises(AttributeError, getattr, Message(), "nothing_like_this")
+
+
+def test_lookups_in_the_received_bytes():
+    data = opt(b"k: path\r\nSUPPORTED: gruu\r\nx-odd : v1\r\nX-ODD: v2\r\n"
+               b"v: SIP/2.0/UDP g;branch=z9hG4bK2\r\n")
+    m = parse(data)
+    # any letter case and the compact form, as the header list would have them
+    assert m.get_all(b"Supported") == [b"path", b"gruu"]
+    assert m.get_all(b"x-odd") == [b"v1", b"v2"] and m.get(b"X-Odd") == b"v1"
+    assert m.get_all(b"Via") == [b"SIP/2.0/UDP h.example.com;branch=z9hG4bK1",
+                                 b"SIP/2.0/UDP g;branch=z9hG4bK2"]
+    assert m.values(b"Via")[1] == b"SIP/2.0/UDP g;branch=z9hG4bK2"
+    assert m.get(b"Max-Forwards") is None and m.get_all(b"Max-Forwards") == []
+    assert m.get(b"Absent", b"d") == b"d" and m.has_tag(b"Supported", b"gruu")
+    assert [h[0] for h in m.headers][-5:-1] == [b"Supported", b"x-odd", b"X-ODD", b"Via"]
+    # the same answers from the header list
+    assert m.get_all(b"x-odd") == [b"v1", b"v2"] and m.get_all(b"Supported") == [b"path", b"gruu"]
+    m.remove(b"X-ODD")
+    assert m.get(b"x-odd") is None
+
+
+def test_folded_lines_are_joined_before_the_index_is_built():
+    data = opt(b"Subject: a\r\n \r\n\tb\r\nk: x,\r\n  y\r\n").replace(
+        b"To: <sip:b@example.com>\r\n", b"t:\r\n <sip:b@example.com>\r\n ;tag=2\r\n")
+    m = parse(data)
+    assert m.get(b"Subject") == b"a b" and m.values(b"Supported") == [b"x", b"y"]
+    assert m.get(b"To") == b"<sip:b@example.com> ;tag=2" and m.to_tag == b"2"
+    assert m.call_id == b"c1" and m.body == b""
+    wire = m.to_bytes()  # the joined lines, once
+    assert b"\r\n " not in wire and b"\r\n\t" not in wire
+    same_values(m, parse(wire))
+
+
+def test_the_checks_read_every_spelling():
+    # one From under two spellings, one Call-ID compact and odd-case: still "more than one"
+    for extra in (b"f: <sip:x@example.com>;tag=2\r\n", b"I: c2\r\n", b"CSEQ: 2 OPTIONS\r\n",
+                  b"t : <sip:b@example.com>\r\n"):
+        assert "more than one" in bad(opt(extra)).reason, extra
+    # a Via, Contact or To under any spelling is checked
+    bad(opt(b"V: SIP/2.0/UDP g;;\r\n"))
+    bad(opt(b"m: <sip:a@b>;;\r\n"))
+    bad(opt(b"contact : <sip:a@b> x\r\n"))
+    # Content-Length under its compact name counts for the body
+    assert parse(opt(b"L: 2\r\n", body=b"ab", cl=False)).body == b"ab"
+
+
+def test_cseq_number_ends_at_any_lws():
+    # "9817\r REGISTER": the number is stripped as a whole value would be
+    data = RESPONSE.replace(b"CSeq: 314159 INVITE", b"CSeq: 9817\r INVITE")
+    assert parse(data).cseq == 9817 and parse(data).cseq_method == b"INVITE"

@@ -326,3 +326,29 @@ def test_constructor():
     s = Uri(b"sips", None, b"h")
     assert s.transport == b"tls" and s.secure and s.host_port() == (b"h", 5061)
     assert d.transport == b"udp" and not d.secure and d.host_port() == (b"h", 5060)
+
+
+# ------------------------------------------------------------------ in place (issue 16)
+
+
+def test_a_uri_checked_in_place():
+    buf = b"<sip:alice@atlanta.com;lr?subject=x> tail"
+    assert parse_uri(buf, 1, 35, False) == 25  # where its headers start
+    assert parse_uri(buf, 1, 25, False) == -1
+    assert parse_uri(b"x tel:+1 y", 2, 8, False) == -1
+    u = parse_uri(buf, 1, 35)
+    assert (u.user, u.host, u.params, u.headers) == (b"alice", b"atlanta.com", [(b"lr", None)],
+                                                     b"subject=x")
+    for text in (b"sip:", b"sip:us er@example.com", b"sip:user\x00@example.com",
+                 b"sip:h;;a", b"sip:[2001:db8::10]5070", b"1sip:a@b", b"sip:h:65536"):
+        e = raises(ParseError, parse_uri, b"<" + text + b">", 1, 1 + len(text), False)
+        assert e.reason == bad(text).reason, text
+
+
+def test_same_compares_in_place_in_any_letter_case():
+    from tinysip.uri import same
+
+    assert same(b"xxVIA:", 2, 5, b"Via") and same(b"via", 0, 3, b"Via")
+    assert not same(b"Vi-", 0, 3, b"Via") and not same(b"Via", 0, 2, b"Via")
+    assert same(b"call-id", 0, 7, b"Call-ID") and not same(b"Call\rID", 0, 7, b"Call-ID")
+    assert not same(b"\x16ia", 0, 3, b"6ia")  # only letters fold

@@ -32,7 +32,6 @@ that does not end within _DROP_MAX x max_size bytes, or one line longer than max
 """
 from tinysip.compat import const
 from tinysip.errors import ParseError
-from tinysip.headers import STRIP_WS
 
 FRAME_MESSAGE = const(1)
 FRAME_PING = const(2)
@@ -51,7 +50,6 @@ _BODY = const(2)  # the head is read: the message gathers in parts (have of need
 _SKIP = const(3)  # dropping the next `need` bytes (the body of a message too large)
 _DROP = const(4)  # dropping the rest of a head too large, line by line
 _BAD = const(-1)  # cl: a Content-Length nobody can frame by (not a number, conflicting)
-_CL = b"content-length"
 
 
 def _start_line(buf, i, k):
@@ -100,21 +98,6 @@ class StreamFramer:
         else:  # bytes are immutable: kept as they are when nothing is pending
             self.buf = self.buf + data if self.buf else data
 
-    def _fail(self, status, reason):
-        e = self.error = ParseError(status, reason)
-        self.buf = b""
-        self.parts = None
-        return FRAME_ERROR, e
-
-    def _length(self):
-        """Fold the Content-Length value just read (self.cur) into self.cl."""
-        v = self.cur.strip()
-        self.cur = None
-        n = int(v) if v.isdigit() and len(v.lstrip(b"0")) < 10 else _BAD
-        if self.cl is not None and self.cl != n:
-            n = _BAD  # repeats must agree; once bad, always bad
-        self.cl = n
-
     def _scan(self, buf, i):
         """Read header lines of buf from offset i (a line start): note Content-Length (a
         folded value, RFC 3261 §7.3.1, continues on lines starting with SP or HTAB) and
@@ -126,6 +109,15 @@ class StreamFramer:
         n = len(buf)
         while i < n:
             c = buf[i]
+            v = self.cur
+            if v is not None and c != 32 and c != 9:  # the Content-Length value just read
+                # has no more folded lines: fold it into cl
+                v = v.strip()
+                self.cur = None
+                v = int(v) if v.isdigit() and len(v.lstrip(b"0")) < 10 else _BAD
+                if self.cl is not None and self.cl != v:
+                    v = _BAD  # repeats must agree; once bad, always bad
+                self.cl = v
             if c == 13 or c == 10:  # an empty line, or one that starts with CR: the end
                 if c == 10:
                     b = i + 1
@@ -133,8 +125,6 @@ class StreamFramer:
                     return i, 0  # CR: CRLF, or CR and the body? the next byte says
                 else:
                     b = i + 2 if buf[i + 1] == 10 else i + 1
-                if self.cur is not None:
-                    self._length()
                 return i, b
             j = buf.find(b"\n", i)
             if j < 0:
@@ -143,20 +133,18 @@ class StreamFramer:
                 if self.cur is not None:
                     self.cur += b" " + buf[i:j].strip()
             else:
-                if self.cur is not None:
-                    self._length()
                 col = buf.find(b":", i, j)
                 # SP before any ':' (or no ':'): a header line ("name :") or a start line
                 if (col < 0 or buf.find(b" ", i, col) > i) and _start_line(buf, i, j):
                     return i, -1
                 if 0 <= col <= i + 20:  # compared in place: no line costs a byte but this one
                     e = col
-                    while e > i and buf[e - 1] in STRIP_WS:
+                    while e > i and buf[e - 1] in b" \t\r\n\x0b\x0c":  # headers.STRIP_WS
                         e -= 1
                     m = e - i
                     if m == 14:  # "Content-Length", any case
                         m = 0
-                        while m < 14 and buf[i + m] | 32 == _CL[m]:
+                        while m < 14 and buf[i + m] | 32 == b"content-length"[m]:
                             m += 1
                     if m == 14 or m == 1 and buf[i] | 32 == 108:  # or its compact "l"
                         self.cur = buf[col + 1 : j]
@@ -170,7 +158,9 @@ class StreamFramer:
         or its first bytes: see the module comment), FRAME_PING, FRAME_PONG (payload
         None) or FRAME_ERROR (payload: the ParseError; the stream is dead).
         """
-        while self.error is None:
+        if self.error is not None:
+            return None
+        while self.error is None:  # (one that kills the stream ends the loop: FRAME_ERROR)
             buf = self.buf
             st = self.state
             if st == _BODY:
@@ -221,16 +211,16 @@ class StreamFramer:
                         if j >= 0 and _start_line(buf, i, j):
                             self.hunt = -1
                             break
-                        if j < 0:
-                            if self.hunt + n - i > self.max_size:
-                                return self._fail(400, "no start line within %d bytes"
-                                                  % self.max_size)
+                        # (a line not yet whole counts once it is)
+                        if self.hunt + (n if j < 0 else j + 1) - i > self.max_size:
+                            self.error = ParseError(400, "no start line within %d bytes"
+                                                    % self.max_size)
+                        if j < 0 or self.error is not None:
                             break
                         self.hunt += j + 1 - i
-                        if self.hunt > self.max_size:
-                            return self._fail(400, "no start line within %d bytes"
-                                              % self.max_size)
                         i = j + 1
+                    if self.error is not None:
+                        break
                 if i:
                     self.buf = buf = buf[i:]
                 if self.hunt >= 0 or not buf or buf[0] == 13:
@@ -246,10 +236,11 @@ class StreamFramer:
                 if not i:  # the start line: anything up to its LF (parse() judges it)
                     i = buf.find(b"\n") + 1
                     if not i:
-                        if len(buf) > self.max_size:
-                            return self._fail(400, "no start line within %d bytes"
-                                              % self.max_size)
-                        return None
+                        if len(buf) <= self.max_size:
+                            return None
+                        self.error = ParseError(400, "no start line within %d bytes"
+                                                % self.max_size)
+                        break
                 i, b = self._scan(buf, i)
                 self.pos = i
                 if b < 0:  # a start line inside the head: the message before it lost its end
@@ -285,7 +276,8 @@ class StreamFramer:
                     return None
                 j = buf.find(b"\n")
                 if not _start_line(buf, 0, j):
-                    return self._fail(400, "no start line within %d bytes" % self.max_size)
+                    self.error = ParseError(400, "no start line within %d bytes" % self.max_size)
+                    break
                 # too large, and no end yet: parse() answers 513 from what came so far
                 self.state = _DROP
                 self.need = i  # dropped so far
@@ -306,8 +298,10 @@ class StreamFramer:
                 self.need = b + self.cl
                 continue
             self.buf = buf[i:]
-            if self.need > _DROP_MAX * self.max_size or len(buf) - i > self.max_size:
-                return self._fail(513, "header block larger than %d bytes"
-                                  % (_DROP_MAX * self.max_size))
-            return None
-        return None
+            if self.need <= _DROP_MAX * self.max_size and len(buf) - i <= self.max_size:
+                return None
+            self.error = ParseError(513, "header block larger than %d bytes"
+                                    % (_DROP_MAX * self.max_size))
+        self.buf = b""  # the stream is dead: what is left is never read
+        self.parts = None
+        return FRAME_ERROR, self.error

@@ -5,7 +5,10 @@ names, the checks RFC 4475 expects from the Via/Contact/From/To grammar. It neve
 what a header means to the UA.
 
 A parsed name-addr or Via is a plain Params object (see uri.py) holding the fields its
-parser sets; `param(name)` reads a header parameter.
+parser sets; `param(name)` reads a header parameter. The parsers read value[a:b] by
+offsets; with keep False or None they only check the value where it lies (the message
+parser checks a received message in its receive buffer this way) and build nothing but
+the one field the UA caches (a From/To tag, a Via branch).
 
 Caps, counted before anything is split (parsed, a Via or Contact costs the heap 20-35
 times its bytes and a URI parameter ~170 B on the 64-bit port): _MAX_VALUES elements in one
@@ -13,15 +16,60 @@ comma list (split_list; Message.values applies it across all lines of a header: 
 longreq has 34 Vias, a proxy chain stops at Max-Forwards 70) and uri.MAX_PARAMS parameters
 per Via or name-addr. Over a cap is a 400 naming it.
 """
+from tinysip import uri  # (its functions by the module: one global here instead of five,
+# which keeps this module's dict on the phone a size smaller)
 from tinysip.compat import const
 from tinysip.errors import ParseError
-from tinysip.uri import Params, is_token, parse_port, parse_uri  # noqa: F401 is_token
+
+# The bytes bytes.strip() removes, for code that trims by offsets instead of slicing
+STRIP_WS = b" \t\r\n\x0b\x0c"
 
 _MAX_VALUES = const(64)
 _MAX_PARAMS = const(32)  # uri's: a private const per module costs the phone no name
 
-# The bytes bytes.strip() removes, for code that trims by offsets instead of slicing
-STRIP_WS = b" \t\r\n\x0b\x0c"
+
+def _close(text, a, b):
+    """Offset of the '"' that closes the quoted string opened at text[a] (a backslash
+    quotes the byte after it); none before b is a ParseError."""
+    p = a + 1
+    while True:
+        e = text.find(b'"', p, b)
+        s = text.find(b"\\", p, b if e < 0 else e)
+        if s < 0:
+            if e < 0:
+                raise ParseError(400, "unclosed quoted string")
+            return e
+        p = s + 2
+
+
+def element_end(text, a, b, sep):
+    """Where the list element that starts at text[a] ends: at the first byte `sep` (44 ','
+    or 59 ';') outside quoted strings and <...>, else at b. An unterminated quoted string
+    or '<' is a ParseError. Jumps from one '"', '<' or `sep` to the next with find()."""
+    p = a
+    sep = b";" if sep == 59 else b"," if sep == 44 else bytes((sep,))
+    while True:
+        q = text.find(sep, p, b)
+        if q < 0:
+            q = b
+        lt = text.find(b"<", p, q)
+        dq = text.find(b'"', p, q if lt < 0 else lt)
+        if dq >= 0:
+            p = _close(text, dq, b) + 1
+        elif lt < 0:
+            return q
+        else:  # inside <...>, where a quoted string still counts, up to its '>'
+            p = lt + 1
+            while True:
+                q = text.find(b">", p, b)
+                dq = text.find(b'"', p, b if q < 0 else q)
+                if dq >= 0:
+                    p = _close(text, dq, b) + 1
+                elif q < 0:
+                    raise ParseError(400, "unclosed <")
+                else:
+                    p = q + 1
+                    break
 
 
 def split_top(value, sep):
@@ -29,52 +77,15 @@ def split_top(value, sep):
 
     Pieces are stripped of LWS. An unterminated quoted string or '<' is a ParseError.
     """
-    if 34 not in value:  # no quoted string: let find() scan (most values have none)
-        return _split_plain(value, b";" if sep == 59 else b"," if sep == 44 else bytes((sep,)))
     out = []
-    start = 0
-    i = 0
-    n = len(value)
-    angle = False
-    while i < n:
-        c = value[i]
-        if c == 34:  # '"'
-            i += 1
-            while i < n and value[i] != 34:
-                if value[i] == 92:  # backslash quotes the next byte
-                    i += 1
-                i += 1
-            if i >= n:
-                raise ParseError(400, "unclosed quoted string")
-        elif c == 60:
-            angle = True
-        elif c == 62:
-            angle = False
-        elif c == sep and not angle:
-            out.append(value[start:i].strip())
-            start = i + 1
-        i += 1
-    if angle:
-        raise ParseError(400, "unclosed <")
-    out.append(value[start:].strip())
-    return out
-
-
-def _split_plain(value, sep):
-    """split_top() for a value without '"': a `sep` counts unless it is inside <...>, that
-    is unless the last angle bracket before it is a '<'."""
-    out = []
-    start = 0
-    p = value.find(sep)
-    while p >= 0:
-        if value.rfind(b"<", 0, p) <= value.rfind(b">", 0, p):
-            out.append(value[start:p].strip())
-            start = p + 1
-        p = value.find(sep, p + 1)
-    if value.rfind(b"<") > value.rfind(b">"):
-        raise ParseError(400, "unclosed <")
-    out.append(value[start:].strip())
-    return out
+    p = 0
+    b = len(value)
+    while True:
+        q = element_end(value, p, b, sep)
+        out.append(value[p:q].strip())
+        if q >= b:
+            return out
+        p = q + 1
 
 
 def split_list(value):
@@ -105,132 +116,226 @@ def unquote(value):
     return bytes(out)
 
 
-def _count(value, start, what):
-    """Raise the 400 of a value with more than _MAX_PARAMS ';' from `start` on (one C call:
-    the check comes before split_top() allocates the pieces)."""
-    if value.count(b";", start) > _MAX_PARAMS:
-        raise ParseError(400, "%s with more than %d parameters" % (what, _MAX_PARAMS))
-
-
-def _params(obj, pieces):
-    """Set obj.params to [(lname, value-or-None)] from 'name = value' pieces; return obj.
-
-    An empty piece (';;'), a bad name or 'name=' without a value is a ParseError.
-    """
-    out = obj.params = []
-    for piece in pieces:
-        eq = piece.find(b"=")
-        if eq < 0:
-            name = piece  # split_top() stripped it
-            value = None
-        else:
-            name = piece[:eq].strip()
-            value = piece[eq + 1 :].strip()
-        if not is_token(name) or value == b"":
+def _params(text, a, b, obj, name):
+    """Check the ';'-separated 'name = value' parameters in text[a:b]: an empty one (';;'),
+    a bad name or 'name=' without a value is a ParseError. With obj, set obj.params to
+    [(lower-case name, value or None)] and return obj; else return the value of the
+    parameter `name` (a lower-case name, or None), None when absent or valueless."""
+    p = a
+    out = [] if obj is not None else None
+    got = None
+    plain = text.find(b'"', p, b) < 0 and text.find(b"<", p, b) < 0
+    while True:
+        q = text.find(b";", p, b) if plain else element_end(text, p, b, 59)
+        if q < 0:
+            q = b
+        e = q
+        while p < e and text[p] in STRIP_WS:
+            p += 1
+        while e > p and text[e - 1] in STRIP_WS:
+            e -= 1
+        eq = text.find(b"=", p, e)
+        n = e if eq < 0 else eq
+        while n > p and text[n - 1] in STRIP_WS:
+            n -= 1
+        v = eq + 1
+        while v < e and text[v] in STRIP_WS:
+            v += 1
+        if eq >= 0 and v == e or not uri.is_token(text, None, p, n):
             raise ParseError(400, "bad header parameter")
-        out.append((name if name.islower() else name.lower(), value))
+        if obj is not None:
+            k = text[p:n]
+            out.append((k if k.islower() else k.lower(), None if eq < 0 else text[v:e]))
+        elif name is not None and n - p == len(name) and uri.same(text, p, n, name):
+            if eq >= 0:
+                got = text[v:e]
+            name = None  # the first one counts
+        if q >= b:
+            break
+        p = q + 1
+    if obj is None:
+        return got
+    obj.params = out
     return obj
 
 
-def parse_name_addr(value):
+def parse_name_addr(value, a=0, b=-1, keep=True):
     """Parse From/To/Contact/Route style values. Raises ParseError(400) when malformed.
 
     Returns a Params with `display` (as on the wire, quotes included; None when absent),
-    `uri` (a Uri) and `params` (the header parameters).
+    `uri` (a Uri) and `params` (the header parameters). keep False: only checks, returns
+    the tag parameter's value (or None); keep None: only checks.
     """
-    v = value.strip()
-    na = Params()
-    na.display = None
-    n = len(v)
-    lt = -1  # where <URI> starts, if it does
-    if v[:1] == b'"':
-        i = 1
-        while i < n and v[i] != 34:
-            if v[i] == 92:
-                i += 1
-            i += 1
-        if i >= n:
-            raise ParseError(400, "unclosed quoted string")
-        na.display = v[: i + 1]
-        lt = i + 1
-        while lt < n and v[lt] in STRIP_WS:
+    if b < 0:
+        b = len(value)
+    while a < b and value[a] in STRIP_WS:
+        a += 1
+    while b > a and value[b - 1] in STRIP_WS:
+        b -= 1
+    display = None
+    if a < b and value[a] == 34:
+        lt = _close(value, a, b) + 1
+        if keep:
+            display = value[a:lt]
+        while lt < b and value[lt] in STRIP_WS:
             lt += 1
-        if lt >= n or v[lt] != 60:
+        if lt >= b or value[lt] != 60:
             raise ParseError(400, "display name without <URI>")
     else:
-        lt = v.find(b"<")
-        if lt > 0:
+        lt = value.find(b"<", a, b)
+        if lt > a:
             # a display name of tokens (RFC 4475 lwsdisp); anything else needs quotes
-            display = v[:lt].strip()
-            for word in display.replace(b"\t", b" ").split(b" "):
-                if word and not is_token(word):
+            e = lt
+            while value[e - 1] in STRIP_WS:
+                e -= 1
+            p = a
+            while p < e:  # words between SP or HTAB
+                w = value.find(b" ", p, e)
+                t = value.find(b"\t", p, e if w < 0 else w)
+                w = t if t >= 0 else e if w < 0 else w
+                if w > p and not uri.is_token(value, None, p, w):
                     raise ParseError(400, "display name needs quotes")
-            na.display = display or None
+                p = w + 1
+            if keep:
+                display = value[a:e]
     if lt < 0:
         # addr-spec: the URI runs to the first ';', which starts header parameters
-        semi = v.find(b";")
-        uri_text = v if semi < 0 else v[:semi].strip()
-        if b"?" in uri_text or b"," in uri_text:
+        p = value.find(b";", a, b)
+        e = b if p < 0 else p
+        while e > a and value[e - 1] in STRIP_WS:
+            e -= 1
+        if value.find(b"?", a, e) >= 0 or value.find(b",", a, e) >= 0:
             raise ParseError(400, "URI with ? or , outside <>")
-        if semi >= 0:
-            _count(v, semi, "header value")
-        pieces = split_top(v[semi + 1 :], 59) if semi >= 0 else []
+        u = a
     else:
-        gt = v.find(b">", lt)
-        if gt < 0:
+        e = value.find(b">", lt, b)
+        if e < 0:
             raise ParseError(400, "unclosed <")
-        uri_text = v[lt + 1 : gt]
-        p = gt + 1
-        while p < n and v[p] in STRIP_WS:
+        u = lt + 1
+        p = e + 1
+        while p < b and value[p] in STRIP_WS:
             p += 1
-        if p < n and v[p] != 59:
+        if p < b and value[p] != 59:
             raise ParseError(400, "junk after >")
-        _count(v, p, "header value")
-        pieces = split_top(v[p + 1 :], 59) if p < n else []
-    na.uri = parse_uri(uri_text)
-    return _params(na, pieces)
+        if p >= b:
+            p = -1
+    if p >= 0 and value.count(b";", p, b) > _MAX_PARAMS:
+        raise ParseError(400, "header value with more than %d parameters" % _MAX_PARAMS)
+    u = uri.parse_uri(value, u, e, keep)
+    if not keep:
+        return None if p < 0 else _params(value, p + 1, b, None, None if keep is None else b"tag")
+    na = uri.Params()
+    na.display = display
+    na.uri = u
+    if p < 0:
+        na.params = []
+        return na
+    return _params(value, p + 1, b, na, None)
 
 
-def parse_via(value):
+def parse_via(value, a=0, b=-1, keep=True):
     """One Via value; LWS is allowed around '/', ':', ';' and '=' (RFC 4475 wsinv).
 
     Returns a Params with `transport` (upper case), `host` (IPv6 in brackets), `port`
-    (None when absent), `params` and `branch` (None when absent).
+    (None when absent), `params` and `branch` (None when absent). keep False: only checks,
+    returns the branch (or None); keep None: only checks.
     """
-    _count(value, 0, "Via")
-    pieces = split_top(value, 59)
-    proto = pieces[0].split(b"/", 2)
-    if len(proto) != 3 or proto[0].strip().upper() != b"SIP" or proto[1].strip() != b"2.0":
+    if b < 0:
+        b = len(value)
+    if value.count(b";", a, b) > _MAX_PARAMS:
+        raise ParseError(400, "Via with more than %d parameters" % _MAX_PARAMS)
+    q = element_end(value, a, b, 59)  # sent-protocol SP sent-by
+    e = q
+    while a < e and value[a] in STRIP_WS:
+        a += 1
+    while e > a and value[e - 1] in STRIP_WS:
+        e -= 1
+    s = value.find(b"/", a, e)  # "SIP" / "2.0" / transport, LWS around each
+    t = value.find(b"/", s + 1, e) if s >= 0 else -1
+    ok = t >= 0
+    if ok:
+        p = s
+        while p > a and value[p - 1] in STRIP_WS:
+            p -= 1
+        s += 1
+        while s < t and value[s] in STRIP_WS:
+            s += 1
+        c = t
+        while c > s and value[c - 1] in STRIP_WS:
+            c -= 1
+        ok = uri.same(value, a, p, b"SIP") and c - s == 3 and value.startswith(b"2.0", s)
+    if not ok:
         raise ParseError(400, "Via: not SIP/2.0/transport")
-    transport, _, sent_by = proto[2].strip().replace(b"\t", b" ").partition(b" ")
-    if not is_token(transport):
+    t += 1
+    while t < e and value[t] in STRIP_WS:
+        t += 1
+    s = value.find(b" ", t, e)  # the transport ends at the first SP or HTAB
+    p = value.find(b"\t", t, e if s < 0 else s)
+    s = p if p >= 0 else e if s < 0 else s
+    if not uri.is_token(value, None, t, s):
         raise ParseError(400, "Via: bad transport")
-    sent_by = sent_by.strip()
-    junk = None  # what stands between an IPv6 reference and the ':' of its port
-    if sent_by[:1] == b"[":
-        close = sent_by.find(b"]")  # none: the host is empty
-        junk, colon, port = sent_by[close + 1 :].strip().partition(b":")
-        host = sent_by[: close + 1]
+    transport = value[t:s] if keep else None
+    while s < e and value[s] in STRIP_WS:  # sent-by: host [":" port]
+        s += 1
+    c = -1  # the ':' before the port
+    if s < e and value[s] == 91:
+        h = value.find(b"]", s, e) + 1
+        ok = h > 0 and value.find(b" ", s, h) < 0 and value.find(b"\t", s, h) < 0
+        p = h
+        while p < e and value[p] in STRIP_WS:
+            p += 1
+        if ok and p < e:
+            if value[p] == 58:
+                c = p
+            else:
+                ok = False  # junk between ']' and ':'
     else:
-        host, colon, port = sent_by.partition(b":")
-        host = host.strip()
-    if junk or not host or b" " in host:
+        c = value.find(b":", s, e)
+        h = e if c < 0 else c
+        while h > s and value[h - 1] in STRIP_WS:
+            h -= 1
+        ok = h > s and value.find(b" ", s, h) < 0 and value.find(b"\t", s, h) < 0
+    if not ok:
         raise ParseError(400, "Via: bad host")
-    via = _params(Params(), pieces[1:])
-    via.transport = transport.upper()
-    via.host = host
-    via.port = parse_port(port) if colon else None
-    via.branch = via.param(b"branch")
-    return via
+    if keep:
+        via = uri.Params()
+        if q < b:
+            _params(value, q + 1, b, via, None)
+        else:
+            via.params = []
+        via.transport = transport.upper()
+        via.host = value[s:h]
+        via.port = uri.parse_port(value, c + 1, e) if c >= 0 else None
+        via.branch = via.param(b"branch")
+        return via
+    got = _params(value, q + 1, b, None, None if keep is None else b"branch") if q < b else None
+    if c >= 0:
+        uri.parse_port(value, c + 1, e)
+    return got
 
 
-def parse_uint(text, limit, what):
-    """A decimal unsigned integer no larger than `limit`; leading zeros allowed."""
-    text = text.strip()
-    n = text.lstrip(b"0") or b"0"
-    if not text.isdigit() or len(n) > 10 or int(n) > limit:
+def parse_uint(text, limit, what, a=0, b=-1):
+    """A decimal unsigned integer no larger than `limit`, leading zeros allowed: all of
+    text (LWS around it allowed), or text[a:b]. Anything else is a ParseError naming
+    `what`, or -1 if what is None."""
+    if b < 0:
+        text = text.strip()  # (text itself when there is nothing to strip)
+        b = len(text)
+    z = a
+    while z < b and text[z] == 48:
+        z += 1
+    n = 0 if a < b and b - z <= 10 else -1
+    for p in range(a, b if n == 0 else a):
+        c = text[p] - 48
+        if not 0 <= c <= 9:
+            n = -1
+            break
+        n = n * 10 + c
+    if n < 0 or n > limit:
+        if what is None:
+            return -1
         raise ParseError(400, "%s: not a number up to %d" % (what, limit))
-    return int(n)
+    return n
 
 
 def tokens(values):

@@ -203,8 +203,8 @@ class Call:
     def _lines(self, req):
         """The header lines a response to `req` copies, To with our tag (§8.2.6)."""
         h = []
-        for n, v in req.headers:
-            if n == b"Via" or n == b"From" or n == b"To" or n == b"Call-ID" or n == b"CSeq":
+        for n in (b"Via", b"From", b"To", b"Call-ID", b"CSeq"):  # read on the parser's
+            for v in req.get_all(n):  # index: req.headers would copy every header out
                 if n == b"To" and req.to_tag is None:
                     v += b";tag=" + self.local_tag
                 h.append(_LINE % (n, v))

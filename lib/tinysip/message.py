@@ -2,13 +2,18 @@
 
 Owns: the start line, header lines (compact names, folding, case rules), the checks a UA
 needs before it can trust a message (one Call-ID/From/To/CSeq, a Via, CSeq method =
-request method, sane Content-Length) and Content-Length framing of a complete message.
-Stream reassembly lives in framing.py; header value grammar in headers.py.
+request method, sane Content-Length, the grammar of the Request-URI, Via, From, To and
+Contact) and Content-Length framing of a complete message. Stream reassembly lives in
+framing.py; header value grammar in headers.py.
 
-Headers are kept as a list of [name, value] in arrival order: MicroPython dicts do not keep
-insertion order and SIP cares about the order of same-name headers. Known names are stored
-in their canonical spelling, so look-ups use canonical names (b"Call-ID", b"CSeq", ...);
-`canon()` maps any spelling or compact form to it.
+A received message is an index into its receive buffer (Message.pos, offsets; see
+parse()): the checks run on the bytes where they lie, and only what the UA reads is
+sliced out: Call-ID, CSeq, the From/To tags and the top Via's branch at once; every other
+value, the body, the Request-URI and the header list when first read. Unchanged, it is
+written back as it came. Headers of a message the UA builds are a list of [name, value]
+in arrival order: MicroPython dicts do not keep insertion order and SIP cares about the
+order of same-name headers. Names are canonical (b"Call-ID", b"CSeq", ...); `canon()`
+maps any spelling or compact form to it.
 
 The header block ends at the first line after the start line that begins with CR or LF
 (CRLF CRLF, RFC 3261 §7.5's bare LF LF, and CRLF CR followed by anything else), and the
@@ -20,7 +25,8 @@ sliced out, so that a message over one costs about its own size to refuse (sized
 phone's heap, with a wide margin over what real messages carry: a baresip INVITE relayed
 by Kamailio has 15 header lines of at most ~95 bytes, RFC 4475 longreq 45 lines, the
 longest 594 bytes):
-- max_size bytes per message (sip.max_message, 16384): 513 Message Too Large;
+- max_size bytes per message (sip.max_message, 16384; offsets are 16-bit, so never more
+  than 65535): 513 Message Too Large;
 - _MAX_HEADERS header lines (64): 400 "more than 64 header lines";
 - _MAX_LINE bytes per header value (4096, folded lines joined; room for a registrar's 2xx
   that lists ~10 bindings with GRUUs on one Contact line) and per name: 400 naming it;
@@ -29,11 +35,15 @@ longest 594 bytes):
 - uri.MAX_PARAMS parameters per URI, Via or name-addr (32), headers.MAX_VALUES comma-list
   elements per header (64) and _MAX_CONTACTS parsed Contacts (32): 400 naming the cap.
 """
+from array import array
+
+# headers.py and uri.py by their modules (all but the two used in every loop): two globals
+# here instead of ten keep this module's dict on the phone a size smaller
+from tinysip import headers, uri
 from tinysip.compat import const
 from tinysip.errors import ParseError
-from tinysip.headers import (STRIP_WS, parse_name_addr, parse_uint, parse_via,
-                             split_list, tokens)
-from tinysip.uri import is_token, parse_uri
+from tinysip.headers import STRIP_WS
+from tinysip.uri import is_token
 
 _MAX_HEADERS = const(64)
 # the caps of headers.py and uri.py again: private consts are folded, importing costs names
@@ -42,12 +52,24 @@ _MAX_PARAMS = const(32)
 _MAX_URI = const(1024)
 _MAX_LINE = const(4096)
 _MAX_CONTACTS = const(32)  # a REGISTER 2xx lists every binding of the AoR
+# Message.pos of a received message: [0] where the start line starts, [1] where it ends,
+# [2] [3] its first and second SP (or its end), [4] [5] where the body starts and ends,
+# [6] 1 if the bytes may be sent again as they are, [7 + kind] the first entry of each of
+# the 8 kinds of _NAMES (0: none); then from _HEAD 4 per header line (an entry): where its
+# name starts, its ':', where its value ends, its kind (index in _NAMES, 255: another)
+_HEAD = const(15)
+_OTHER = const(255)
 
-# the five headers a response copies from its request (RFC 3261 §8.2.6); _LOW: their names
-# in lower case, each ended by '|', and _COMPACT the compact forms of the first four
-_FIVE = (b"Via", b"From", b"To", b"Call-ID", b"CSeq")
-_LOW = b"via|from|to|call-id|cseq|"
-_COMPACT = b"vfti"
+# the headers the parser reads, by kind: the first five are the ones a response copies
+# from its request (RFC 3261 §8.2.6)
+_NAMES = (b"Via", b"From", b"To", b"Call-ID", b"CSeq", b"Contact", b"Content-Length",
+          b"Max-Forwards")
+# by the length of a name (up to 14): [0:15] the kind of the first of _NAMES that long
+# (254: a compact form, 255: none), [15:30] of the second one; [30:] the compact form of
+# each kind
+_KINDS = (b"\xff\xfe\x02\x00\x01\xff\xff\x03\xff\xff\xff\xff\x07\xff\x06"
+          b"\xff\xff\xff\xff\x04\xff\xff\x05\xff\xff\xff\xff\xff\xff\xff"
+          b"vfti\x00ml\x00")
 
 
 def canon(name):
@@ -90,6 +112,23 @@ def canon(name):
     return known[i + 1 : i + 1 + n] if i >= 0 else name
 
 
+def _which(data, a, e):
+    """The kind (index in _NAMES) of the header named data[a:e], any case, compact forms
+    too; -1 for another name. Compares in place."""
+    m = e - a
+    if m == 1:
+        for w in range(8):
+            if _KINDS[30 + w] == data[a] | 32:
+                return w
+        return -1
+    w = _KINDS[m] if 1 < m < 15 else 255
+    if w < 8 and not uri.same(data, a, e, _NAMES[w]):
+        w = _KINDS[15 + m]
+        if w < 8 and not uri.same(data, a, e, _NAMES[w]):
+            w = 255
+    return w if w < 8 else -1
+
+
 def reason_phrase(status):
     reasons = (
         b"|100 Trying|180 Ringing|200 OK|400 Bad Request|401 Unauthorized|403 Forbidden"
@@ -107,13 +146,32 @@ def reason_phrase(status):
     return reasons[i + 5 : reasons.find(b"|", i + 5)]
 
 
+def _value(data, pos, x):
+    """The value of header entry x of the index pos (a slice of data)."""
+    v = pos[x + 1] + 1
+    k = pos[x + 2]
+    while v < k and data[v] in STRIP_WS:
+        v += 1
+    return data[v:k]
+
+
 class Message:
     """A request (method set) or a response (status set).
 
     `uri` is the Request-URI as bytes and `ruri` its parsed Uri; `headers` a list of
     [name, value]; `body` bytes; `is_request` says method is set. Parsing also sets
     call_id, cseq, cseq_method, from_tag, to_tag and branch (the top Via's).
+
+    A received message keeps its bytes (`buf`) and their index (`pos`); uri, ruri, reason,
+    body and headers are sliced out when first read (__getattr__). add(), set(), remove()
+    and reading `headers` copy the headers out into the list and drop the index: change a
+    received message through them (assigning its `headers` instead leaves the index in
+    use); to_bytes() then writes it anew.
     """
+
+    pos = None
+    status = 0
+    is_request = False
 
     def __init__(self, method=None, uri=None, status=0, reason=b""):
         self.method = method
@@ -131,20 +189,87 @@ class Message:
         self.to_tag = None
         self.branch = None
 
+    def __getattr__(self, name):
+        """The fields of a received message that are read from its bytes when first used."""
+        p = self.pos
+        d = self.buf if p is not None else None
+        if name == "ruri":  # from `uri`, which a parsed message keeps once it drops p
+            v = uri.parse_uri(self.uri) if self.is_request else None
+        elif p is None:
+            raise AttributeError(name)
+        elif name == "body":
+            v = d[p[4] : p[5]]
+        elif name == "method":
+            v = d[p[0] : p[2]] if self.is_request else None
+        elif name == "cseq_method":  # a request's (a response's is read at once)
+            v = self.method
+        elif name == "uri":
+            v = d[p[2] + 1 : p[3]] if self.is_request else None
+        elif name == "reason":
+            v = b"" if self.is_request else d[p[3] + 1 : p[1]]
+        elif name == "headers":
+            v = []
+            for x in range(_HEAD, len(p), 4):
+                e = p[x + 1]
+                while d[e - 1] in STRIP_WS:
+                    e -= 1
+                v.append([canon(d[p[x] : e]), _value(d, p, x)])
+            # read (and kept) while p is there
+            self.body, self.uri, self.reason, self.method, self.cseq_method  # noqa: B018
+            self.pos = None  # the list is the headers now: it may change
+        else:
+            raise AttributeError(name)
+        setattr(self, name, v)
+        return v
+
     # -- header access (canonical names) -------------------------------------------
+    def _next(self, name, x):
+        """The next entry of the index at or after entry x with the header `name`, or 0."""
+        p = self.pos
+        w = _NAMES.index(name) if name in _NAMES else _OTHER
+        if w != _OTHER and (x <= p[7 + w] or not p[7 + w]):
+            return p[7 + w]
+        n = len(name)
+        d = self.buf
+        for y in range(x, len(p), 4):
+            if p[y + 3] == w:
+                if w != _OTHER:
+                    return y
+                a = p[y]
+                e = p[y + 1]
+                while d[e - 1] in STRIP_WS:
+                    e -= 1
+                # the name in any letter case, or its compact form (header names are
+                # case-insensitive, RFC 3261 §7.3.1)
+                if e - a == n and uri.same(d, a, e, name) or (
+                        e - a == 1 and canon(d[a:e]) == name):
+                    return y
+        return 0
+
     def get(self, name, default=None):
-        """First value of a header, or default."""
-        for h in self.headers:
-            if h[0] == name:
-                return h[1]
-        return default
+        """First value of a header, or default. Header names compare in any letter case
+        (RFC 3261 §7.3.1; known names are kept canonical anyway)."""
+        if self.pos is None:
+            for h in self.headers:
+                if h[0] == name or uri.same(h[0], 0, len(h[0]), name):
+                    return h[1]
+            return default
+        p = self.pos
+        x = p[7 + _NAMES.index(name)] if name in _NAMES else self._next(name, _HEAD)
+        return _value(self.buf, p, x) if x else default
 
     def get_all(self, name):
         """Every line's value for a header, in order (no comma splitting)."""
         out = []
-        for h in self.headers:
-            if h[0] == name:
-                out.append(h[1])
+        if self.pos is None:
+            for h in self.headers:
+                if h[0] == name or uri.same(h[0], 0, len(h[0]), name):
+                    out.append(h[1])
+            return out
+        x = self._next(name, _HEAD)
+        while x:
+            out.append(_value(self.buf, self.pos, x))
+            x = self._next(name, x + 4)
         return out
 
     def values(self, name):
@@ -160,7 +285,7 @@ class Message:
             raise ParseError(400, "more than %d %s values" % (_MAX_VALUES, name.decode()))
         out = []
         for v in lines:
-            out.extend(split_list(v))
+            out.extend(headers.split_list(v))
         return out
 
     def add(self, name, value):
@@ -176,23 +301,33 @@ class Message:
     def remove(self, name):
         out = []
         for h in self.headers:
-            if h[0] != name:
+            if h[0] != name and not uri.same(h[0], 0, len(h[0]), name):
                 out.append(h)
         self.headers = out
 
     def has_tag(self, header, tag):
         """True if the option tag is listed in a Supported/Require-style header."""
-        return tag in tokens(self.get_all(header))
+        return tag in headers.tokens(self.get_all(header))
 
     # -- serialisation ---------------------------------------------------------------
     def to_bytes(self):
-        """Wire form; Content-Length is always written from the body."""
+        """Wire form; Content-Length is always written from the body. A received message
+        nothing changed is its bytes as they came (less any past Content-Length)."""
+        p = self.pos
+        if p is not None and p[6]:  # unless someone assigned another start line or body
+            d = self.buf
+            v = (self.method + b" " + self.uri + b" SIP/2.0\r\n" if self.is_request
+                 else b"SIP/2.0 %d " % self.status + self.reason + b"\r\n")
+            b = self.body
+            if p[0] + len(v) == p[1] + 2 and d.startswith(v, p[0]) and (
+                    len(b) == p[5] - p[4] and d.startswith(b, p[4])):
+                return d if p[0] == 0 and p[5] == len(d) else d[p[0] : p[5]]
         if self.is_request:
             out = [self.method, b" ", self.uri, b" SIP/2.0\r\n"]
         else:
             out = [b"SIP/2.0 %d " % self.status, self.reason, b"\r\n"]
         for name, value in self.headers:
-            if name != b"Content-Length":
+            if name != _NAMES[6]:  # Content-Length
                 out.append(name)
                 out.append(b": ")
                 out.append(value)
@@ -218,109 +353,6 @@ def _end(data, start):
     return end, end + 3 if end + 2 < len(data) and data[end + 2] == 10 else end + 2
 
 
-def _what(name):
-    """A header name for an error text: only a short token is printable safely."""
-    return name.decode() if len(name) <= 40 and is_token(name) else "a"
-
-
-def _head(data):
-    """(start line, headers as [[canonical name, value]], start of the body, fault).
-
-    CR/LF before the start line and bare-LF line ends are tolerated; folded lines are
-    joined to the header above. A head that no empty line ends runs to the end of data
-    and the body start is -1. `fault` is a ParseError for the first folded line before
-    any header or bad header line (kept as it comes), else None: parse() raises it once
-    the start line is checked. The caps (module comment) raise at once, before the
-    line concerned is sliced out.
-
-    Works on offsets into `data`: each header costs its name and value slices and their
-    list, nothing else (no per-line copies, strips or partitions).
-    """
-    start = 0
-    n = len(data)
-    while start < n and data[start] in b"\r\n":
-        start += 1
-    end, body = _end(data, start)
-    if end < 0:
-        end = n
-    if data.count(b"\n", start, end) > _MAX_HEADERS:
-        raise ParseError(400, "more than %d header lines" % _MAX_HEADERS)
-    headers = []
-    fault = None
-    first = None
-    # two sweeps over the lines: the caps of each line first, so that a line over one is
-    # refused before any line is sliced out; then the slices
-    for sweep in (0, 1):
-        i = start
-        while i <= end:
-            j = data.find(b"\n", i, end)
-            if j < 0:
-                j = end
-            k = j
-            while k > i and data[k - 1] == 13:  # the line without its trailing CRs
-                k -= 1
-            if i == start:
-                if sweep:
-                    first = data[i:k]
-                elif k - i > _MAX_URI:  # the Request-URI is the text between the first 2 SP
-                    s1 = data.find(b" ", i, k)
-                    s2 = data.find(b" ", s1 + 1, k) if s1 > i else -1
-                    if s2 - s1 > _MAX_URI + 1 and data[i : i + 4].upper() != b"SIP/":
-                        raise ParseError(414, "Request-URI longer than %d bytes" % _MAX_URI)
-                    if k - i > _MAX_LINE:
-                        raise ParseError(400, "start line longer than %d bytes" % _MAX_LINE)
-            elif k > i and data[i] in b" \t":  # a folded line continues the header above
-                if not sweep:
-                    pass  # checked once joined
-                elif headers:
-                    while i < k and data[i] in STRIP_WS:
-                        i += 1
-                    while k > i and data[k - 1] in STRIP_WS:
-                        k -= 1
-                    h = headers[-1]
-                    if len(h[1]) + k - i >= _MAX_LINE:
-                        raise ParseError(400, "%s header longer than %d bytes" % (
-                            _what(h[0]), _MAX_LINE))
-                    v = h[1] = (h[1] + b" " + data[i:k]).strip()
-                    if v.count(b";") > 2 * _MAX_PARAMS * (v.count(b",") + 1):
-                        raise ParseError(400, "%s header with more than %d parameters in one "
-                                         "value" % (_what(h[0]), 2 * _MAX_PARAMS))
-                elif fault is None:
-                    fault = ParseError(400, "folded line before any header")
-            else:
-                c = data.find(b":", i, k)
-                colon = c >= 0
-                v = c + 1
-                if not colon:
-                    c = v = k
-                while i < c and data[i] in STRIP_WS:
-                    i += 1
-                e = c
-                while e > i and data[e - 1] in STRIP_WS:
-                    e -= 1
-                while v < k and data[v] in STRIP_WS:
-                    v += 1
-                while k > v and data[k - 1] in STRIP_WS:
-                    k -= 1
-                if sweep:
-                    name = canon(data[i:e])
-                    if fault is None and not (colon and is_token(name)):
-                        fault = ParseError(400, "bad header line")
-                    headers.append([name, data[v:k]])
-                # no value carries so many ';' in one comma-list element (one that parse()
-                # splits is held to _MAX_PARAMS by headers.py)
-                elif k - v > _MAX_LINE or e - i > _MAX_LINE or data.count(b";", v, k) > (
-                        2 * _MAX_PARAMS * (data.count(b",", v, k) + 1)):
-                    what = _what(data[i:e] if e - i < 41 else b"")
-                    if k - v > _MAX_LINE or e - i > _MAX_LINE:
-                        raise ParseError(400, "%s header longer than %d bytes" % (
-                            what, _MAX_LINE))
-                    raise ParseError(400, "%s header with more than %d parameters in one "
-                                     "value" % (what, 2 * _MAX_PARAMS))
-            i = j + 1
-    return first, headers, body, fault
-
-
 def parse(data, max_size=16384, datagram=True):
     """Parse one complete message. Raises ParseError; never anything else on bad input.
 
@@ -329,107 +361,343 @@ def parse(data, max_size=16384, datagram=True):
     which guarantees a Content-Length. A message larger than max_size comes from there as
     its head alone (the framer skips the body): on a stream, a Content-Length that takes
     the message past max_size is a 513 before anything else is checked.
+
+    CR/LF before the start line and bare-LF line ends are tolerated; folded lines are
+    joined to the header above. The result indexes `data` (see Message): every check
+    reads the bytes in place and each header costs the index 4 offsets, nothing else.
     """
-    if len(data) > max_size:
-        raise ParseError(513, "message larger than %d bytes" % max_size)
-    line, headers, body_start, fault = _head(data)
-    if body_start < 0:
+    n = len(data)
+    if n > max_size or n > 65535:
+        raise ParseError(513, "message larger than %d bytes" % min(max_size, 65535))
+    s = 0
+    while s < n and data[s] in b"\r\n":
+        s += 1
+    end, body = _end(data, s)
+    if end < 0:
+        end = n
+    if data.count(b"\n", s, end) > _MAX_HEADERS:
+        raise ParseError(400, "more than %d header lines" % _MAX_HEADERS)
+    # -- the caps (module comment), before anything is sliced out
+    j = data.find(b"\n", s, end)
+    if j < 0:
+        j = end
+    k = j
+    while k > s and data[k - 1] == 13:
+        k -= 1
+    if k - s > _MAX_URI:  # the Request-URI is the text between the first two SP
+        a = data.find(b" ", s, k)
+        e = data.find(b" ", a + 1, k) if a > s else -1
+        if e - a > _MAX_URI + 1 and not uri.same(data, s, s + 4, b"SIP/"):
+            raise ParseError(414, "Request-URI longer than %d bytes" % _MAX_URI)
+        if k - s > _MAX_LINE:
+            raise ParseError(400, "start line longer than %d bytes" % _MAX_LINE)
+    # the caps of each header line are checked below: only so large a head, or one with
+    # so many ';', can break one
+    big = end - j > _MAX_LINE or data.count(b";", j, end) > 2 * _MAX_PARAMS
+    fault = None
+    if data.find(b"\n ", s, end + 1) >= 0 or data.find(b"\n\t", s, end + 1) >= 0:
+        # folded lines (RFC 3261 §7.3.1; rare): the message again, each joined to the line
+        # above, with the caps of each joined value checked
+        out = []
+        i = j + 1
+        out.append(data[s:i])
+        name = None  # the header being joined: its "name:" part and its value so far
+        while i < end:  # (a joined line ends in a bare LF: to_bytes() writes it anew)
+            j = data.find(b"\n", i, end)
+            if j < 0:
+                j = end
+            if data[i] in b" \t":
+                if name is None and fault is None and len(out) == 1:
+                    fault = ParseError(400, "folded line before any header")
+                elif name is not None:
+                    v = data[i:j].strip()
+                    over = len(value) + len(v) >= _MAX_LINE
+                    if not over:
+                        value = (value + b" " + v).strip()
+                    if over or value.count(b";") > 2 * _MAX_PARAMS * (value.count(b",") + 1):
+                        v = canon(name[:-1].strip())
+                        v = v.decode() if len(v) <= 40 and is_token(v) else "a"
+                        raise ParseError(400, "%s header longer than %d bytes" % (
+                            v, _MAX_LINE) if over else "%s header with more than %d "
+                            "parameters in one value" % (v, 2 * _MAX_PARAMS))
+                    out[-1] = name + value + b"\n"
+            else:
+                c = data.find(b":", i, j)
+                name = data[i : c + 1] if c >= 0 else None
+                value = data[c + 1 : j].strip()
+                out.append(data[i : j + 1])
+            i = j + 1
+        if body >= 0:
+            out.append(data[end + 1 :])
+        j = len(out[0]) - 1  # the start line, now at 0
+        k -= s
+        s = 0
+        data = b"".join(out)
+        n = len(data)
+        end, body = _end(data, 0)
+        if end < 0:
+            end = n
+    # -- the index: the start line, then an entry per header line
+    p = array("H", b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                   b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+    p[0] = s
+    p[1] = k
+    seen = dup = 0  # bit w: a header of kind w, two of them
+    i = j + 1
+    while i < end:  # (no line here is empty or starts with SP, HTAB, CR or LF)
+        j = data.find(b"\n", i, end)
+        if j < 0:
+            j = end
+        k = j - 1 if data[j - 1] == 13 else j
+        if data[k - 1] in STRIP_WS:
+            while k > i and data[k - 1] in STRIP_WS:
+                k -= 1
+        c = data.find(b":", i, k)
+        a = i
+        w = -1
+        if i < c and not big:
+            # the kind: a name spelled as _NAMES has it is told by its length and one compare
+            w = _KINDS[c - i] if c < i + 15 else _OTHER
+            if w < 8 and not data.startswith(_NAMES[w], i) or w == 254:
+                w = _which(data, i, c)
+                if w < 0:
+                    w = _OTHER
+            if w == _OTHER and not is_token(data, None, i, c):
+                w = -1
+        if w < 0:  # LWS around the name ("Via :"), no name or a bad one; a large head
+            e = c if c >= 0 else k
+            while a < e and data[a] in STRIP_WS:
+                a += 1
+            while e > a and data[e - 1] in STRIP_WS:
+                e -= 1
+            if big:  # no value carries so many ';' in one comma-list element (one that is
+                # checked below is held to _MAX_PARAMS by headers.py)
+                v = e if c < 0 else c + 1
+                while v < k and data[v] in STRIP_WS:
+                    v += 1
+                if k - v > _MAX_LINE or e - a > _MAX_LINE or data.count(b";", v, k) > (
+                        2 * _MAX_PARAMS * (data.count(b",", v, k) + 1)):
+                    what = data[a:e] if e - a < 41 else b""
+                    what = what.decode() if is_token(what) else "a"
+                    if k - v > _MAX_LINE or e - a > _MAX_LINE:
+                        raise ParseError(400, "%s header longer than %d bytes" % (
+                            what, _MAX_LINE))
+                    raise ParseError(400, "%s header with more than %d parameters in one "
+                                     "value" % (what, 2 * _MAX_PARAMS))
+            if c >= 0 and e > a:
+                w = _which(data, a, e)
+                if w < 0 and is_token(data, None, a, e):
+                    w = _OTHER
+        if w < 0:
+            if fault is None:
+                fault = ParseError(400, "bad header line")
+        else:
+            if w == _OTHER:
+                pass
+            elif seen & (1 << w):
+                dup |= 1 << w
+            else:
+                seen |= 1 << w
+                p[7 + w] = len(p)
+            p.append(a)
+            p.append(c)
+            p.append(k)
+            p.append(w)
+        i = j + 1
+    if body < 0:
         raise ParseError(400, "no empty line ends the headers")
-    if not datagram:
-        for h in headers:
-            if h[0] == b"Content-Length":
-                v = h[1].lstrip(b"0")
-                if v.isdigit() and len(v) <= 9 and body_start + int(v) > max_size:
-                    raise ParseError(513, "message larger than %d bytes" % max_size)
-                break
-    msg = Message()
-    msg.headers = headers
-    # -- start line; the SIP-Version string is case-insensitive (RFC 3261 §7.1), we
+    x = p[13]  # the first Content-Length
+    if not datagram and x:
+        a = p[x + 1] + 1
+        e = p[x + 2]
+        while a < e and data[a] in STRIP_WS:
+            a += 1
+        if body + headers.parse_uint(data, 999999999, None, a, e) > max_size:
+            raise ParseError(513, "message larger than %d bytes" % max_size)
+    msg = object.__new__(Message)
+    msg.buf = data
+    msg.pos = p
+    # -- the start line; the SIP-Version string is case-insensitive (RFC 3261 §7.1), we
     # always send "SIP/2.0"
-    status_line = line[:4].upper() == b"SIP/"
+    s = p[0]
+    k = p[1]
+    a = data.find(b" ", s, k)
+    e = data.find(b" ", a + 1, k) if a >= 0 else -1
+    status_line = uri.same(data, s, s + 4, b"SIP/") if k - s >= 4 else False
     if status_line:
-        parts = line.split(b" ", 2)
-        version = parts[0]
+        if a < 0:
+            a = k
+        if e < 0:
+            e = k
+        v = s
+        c = a
     else:
-        parts = line.split(b" ")
-        if len(parts) != 3:
+        if a < 0 or e < 0 or data.find(b" ", e + 1, k) >= 0:
             raise ParseError(400, "request line: not METHOD URI SIP/2.0")
-        method, ruri, version = parts
-        if not is_token(method):
+        if not is_token(data, None, s, a):
             raise ParseError(400, "bad method")
-    if version.upper() != b"SIP/2.0":
-        if version[:4].upper() == b"SIP/":
+        v = e + 1
+        c = k
+    p[2] = a
+    p[3] = e
+    if not uri.same(data, v, c, b"SIP/2.0"):
+        if c - v >= 4 and uri.same(data, v, v + 4, b"SIP/"):
             raise ParseError(505, "unsupported SIP version")
         raise ParseError(400, "bad SIP version")
+    raw = data.startswith(b"SIP/2.0", v)  # spelled as we send it
     if status_line:
-        code = parts[1] if len(parts) > 1 else b""
-        if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+        code = headers.parse_uint(data, 699, None, a + 1, e) if e - a == 4 else -1
+        if not 100 <= code <= 699:
             raise ParseError(400, "bad status code")
-        msg.status = int(code)
-        msg.reason = parts[2] if len(parts) > 2 else b""
+        msg.status = code
     else:
-        if ruri[:1] == b"<":
+        if data[a + 1] == 60:
             raise ParseError(400, "Request-URI inside <>")
-        msg.ruri = parse_uri(ruri)
-        if msg.ruri.headers is not None:
+        if uri.parse_uri(data, a + 1, e, False) >= 0:
             raise ParseError(400, "Request-URI with headers")
-        msg.method = method
         msg.is_request = True
-        msg.uri = ruri
     if fault is not None:
         raise fault
     # -- the checks a UA needs: the five headers, Via as often as needed, the others once
-    for name in _FIVE:
-        n = len(msg.get_all(name))
-        if not n:
-            raise ParseError(400, "missing %s header" % name.decode())
-        if n > 1 and name != b"Via":
-            raise ParseError(400, "more than one %s header" % name.decode())
-    msg.call_id = msg.get(b"Call-ID")
+    for w in range(5):
+        if not seen & (1 << w):
+            raise ParseError(400, "missing %s header" % _NAMES[w].decode())
+        if w and dup & (1 << w):
+            raise ParseError(400, "more than one %s header" % _NAMES[w].decode())
+    msg.call_id = _value(data, p, p[10])
     if not msg.call_id:
         raise ParseError(400, "empty Call-ID")
-    num, _, method = msg.get(b"CSeq").replace(b"\t", b" ").strip().partition(b" ")
-    method = method.strip()
-    if not is_token(method):
+    x = p[11]  # CSeq: number SP method, LWS around both
+    a = p[x + 1] + 1
+    k = p[x + 2]
+    while a < k and data[a] in STRIP_WS:
+        a += 1
+    e = data.find(b" ", a, k)
+    c = data.find(b"\t", a, k if e < 0 else e)
+    e = c if c >= 0 else k if e < 0 else e
+    c = e
+    while c < k and data[c] in STRIP_WS:
+        c += 1
+    if not is_token(data, None, c, k):
         raise ParseError(400, "CSeq: bad method")
-    msg.cseq = parse_uint(num, 0xFFFFFFFF, "CSeq")
-    msg.cseq_method = method
-    if msg.is_request and method != msg.method:
-        raise ParseError(400, "CSeq method is not the request's")
-    msg.from_tag = parse_name_addr(msg.get(b"From")).param(b"tag")
-    msg.to_tag = parse_name_addr(msg.get(b"To")).param(b"tag")
-    vias = msg.values(b"Via")
-    msg.branch = parse_via(vias[0]).branch  # the top Via's
-    for v in vias[1:]:
-        parse_via(v)
-    mf = msg.get_all(b"Max-Forwards")
-    if len(mf) > 1 or mf and not mf[0].isdigit():
-        raise ParseError(400, "Max-Forwards: not one number")
-    contacts(msg, False)  # valid, one at a time: a list of parsed ones is ~25x the bytes
+    while e > a and data[e - 1] in STRIP_WS:  # (a CR, VT or FF may end the number too)
+        e -= 1
+    msg.cseq = headers.parse_uint(data, 0xFFFFFFFF, "CSeq", a, e)
+    if msg.is_request:  # the same bytes as the method of the request line, compared in place
+        e = p[2] - s
+        if k - c != e:
+            e = -1
+        for a in range(e):
+            if data[c + a] != data[s + a]:
+                e = -1
+        if e < 0:
+            raise ParseError(400, "CSeq method is not the request's")
+    else:
+        msg.cseq_method = data[c:k]
+    # the From and To tags
+    msg.from_tag = headers.parse_name_addr(data, p[p[8] + 1] + 1, p[p[8] + 2], False)
+    msg.to_tag = headers.parse_name_addr(data, p[p[9] + 1] + 1, p[p[9] + 2], False)
+    msg.branch = _check(data, p, 0, dup)  # every Via, and the top one's branch
+    x = p[14]
+    if x:
+        if dup & 128:
+            raise ParseError(400, "Max-Forwards: not one number")
+        a = p[x + 1] + 1
+        k = p[x + 2]
+        while a < k and data[a] in STRIP_WS:
+            a += 1
+        e = a
+        while e < k and 48 <= data[e] <= 57:
+            e += 1
+        if e == a or e < k:
+            raise ParseError(400, "Max-Forwards: not one number")
+    if p[12]:
+        _check(data, p, 5, dup)  # every Contact, one at a time
     # -- the body
-    cl = None
-    for v in msg.get_all(b"Content-Length"):
-        if cl is not None and v != cl:
-            raise ParseError(400, "conflicting Content-Length headers")
-        cl = v
-    rest = len(data) - body_start
-    if cl is None:
+    x = p[13]
+    rest = n - body
+    if x:
+        a = p[x + 1] + 1
+        e = p[x + 2]
+        while a < e and data[a] in STRIP_WS:
+            a += 1
+        y = msg._next(_NAMES[6], x + 4)
+        raw = raw and not y and (data[a] != 48 or e - a == 1)
+        while y:
+            c = p[y + 1] + 1
+            while c < p[y + 2] and data[c] in STRIP_WS:
+                c += 1
+            if p[y + 2] - c != e - a or not data.startswith(data[a:e], c):
+                raise ParseError(400, "conflicting Content-Length headers")
+            y = msg._next(_NAMES[6], y + 4)
+        cl = headers.parse_uint(data, max_size, "Content-Length", a, e)
+        if cl > rest:
+            raise ParseError(400, "body shorter than Content-Length")
+    else:
         if not datagram:
             raise ParseError(400, "stream message without Content-Length")
         cl = rest
-    else:
-        cl = parse_uint(cl, max_size, "Content-Length")
-        if cl > rest:
-            raise ParseError(400, "body shorter than Content-Length")
-    msg.body = data[body_start : body_start + cl]
+        raw = False
+    p[4] = body
+    p[5] = body + cl
+    # sent again as it came only with CRLF line ends and one Content-Length as we write it
+    p[6] = raw and data.count(b"\n", s, body) == data.count(b"\r\n", s, body) and data[
+        body - 2] == 13
     return msg
+
+
+def _check(data, pos, c, d):
+    """Check in place each element of every Via (return the top one's branch) or Contact
+    line (the '*' wildcard skipped): the headers of kind c of the index pos (d: the kinds
+    with more than one line, as bits)."""
+    p = pos
+    w = c
+    x = p[7 + w]
+    stop = len(p) if d & (1 << w) else x + 1
+    n = 0  # count the elements first: each check costs
+    for y in range(x, stop, 4):
+        if p[y + 3] == w:
+            n += data.count(b",", p[y + 1], p[y + 2]) + 1
+    if n > (_MAX_CONTACTS if w else _MAX_VALUES):
+        raise ParseError(400, "more than %d %s values" % (
+            (_MAX_CONTACTS, "Contact") if w else (_MAX_VALUES, "Via")))
+    got = None
+    for sweep in (0, 1):  # no element is empty, then the grammar of each
+        for y in range(x, stop, 4):
+            if p[y + 3] != w:
+                continue
+            a = p[y + 1] + 1
+            k = p[y + 2]
+            while a < k and data[a] in STRIP_WS:
+                a += 1
+            if w and k - a == 1 and data[a] == 42:  # "*"
+                continue
+            one = sweep and data.find(b",", a, k) < 0  # (sweep 0 checked the '"' and '<')
+            while a <= k:
+                e = k if one else headers.element_end(data, a, k, 44)
+                c = e
+                while a < c and data[a] in STRIP_WS:
+                    a += 1
+                while c > a and data[c - 1] in STRIP_WS:
+                    c -= 1
+                if not sweep:
+                    if a == c:
+                        raise ParseError(400, "empty list element")
+                elif w:
+                    headers.parse_name_addr(data, a, c, None)
+                elif got is None:
+                    got = headers.parse_via(data, a, c, False) or b""
+                else:
+                    headers.parse_via(data, a, c, None)
+                a = e + 1
+    return got or None
 
 
 def contacts(msg, keep=True):
     """Parsed Contact values of a message (the '*' wildcard is skipped); more than
     _MAX_CONTACTS of them is a ParseError(400), counted before any is parsed. With `keep`
     False each is parsed (checked) and let go: the list is empty."""
-    lines = msg.get_all(b"Contact")
+    lines = msg.get_all(_NAMES[5])  # Contact
     n = 0
     for value in lines:
         n += value.count(b",") + 1
@@ -438,8 +706,8 @@ def contacts(msg, keep=True):
     out = []
     for value in lines:
         if value.strip() != b"*":
-            for item in split_list(value):
-                na = parse_name_addr(item)
+            for item in headers.split_list(value):
+                na = headers.parse_name_addr(item)
                 if keep:
                     out.append(na)
     return out
@@ -448,35 +716,19 @@ def contacts(msg, keep=True):
 def response(req, status, reason=None, to_tag=None):
     """A response to `req` with Via, From, To (+ to_tag), Call-ID and CSeq copied (§8.2.6)."""
     resp = Message(status=status, reason=reason or reason_phrase(status))
-    for n, v in req.headers:
-        if n in _FIVE:
-            if n == b"To" and to_tag and req.to_tag is None and status != 100:
+    p = req.pos
+    for x in range(_HEAD, len(p), 4) if p is not None else req.headers:
+        if p is None:
+            w = _NAMES.index(x[0]) if x[0] in _NAMES else _OTHER
+            v = x[1]
+        else:
+            w = p[x + 3]
+            v = _value(req.buf, p, x) if w < 5 else None
+        if w < 5:
+            if w == 2 and to_tag and req.to_tag is None and status != 100:
                 v = v + b";tag=" + to_tag
-            resp.add(n, v)
+            resp.add(_NAMES[w], v)
     return resp
-
-
-def _which(data, a, e):
-    """Index in _FIVE of the header named by data[a:e] (any case, compact forms too), or
-    -1; compares in place: a request refused for its size may have hundreds of lines."""
-    n = e - a
-    if n == 1:
-        c = data[a] | 32
-        for w in range(4):
-            if _COMPACT[w] == c:
-                return w
-        return -1
-    p = 0
-    for w in range(5):
-        q = _LOW.find(b"|", p)
-        if q - p == n:
-            m = 0
-            while m < n and data[a + m] | 32 == _LOW[p + m]:
-                m += 1
-            if m == n:
-                return w
-        p = q + 1
-    return -1
 
 
 def error_response(data, err):
@@ -502,7 +754,7 @@ def error_response(data, err):
         j = data.find(b"\n", i, end)
         i = end + 1 if j < 0 else j + 1  # past the start line
         out = [b"SIP/2.0 %d %s\r\n" % (err.status, reason_phrase(err.status))]
-        have = 0  # bit w: _FIVE[w] copied
+        have = 0  # bit w: _NAMES[w] copied
         vias = 0
         take = False  # the header above was copied: so are its folded lines
         while i <= end:
@@ -529,7 +781,7 @@ def error_response(data, err):
                 while e > a and data[e - 1] in STRIP_WS:
                     e -= 1
                 w = _which(data, a, e) if c > a else -1
-                if w == 0 or w > 0 and not have & (1 << w):
+                if w == 0 or 0 < w < 5 and not have & (1 << w):
                     have |= 1 << w
                     if w == 0:
                         vias += 1
@@ -538,7 +790,7 @@ def error_response(data, err):
                     c += 1
                     while c < k and data[c] in STRIP_WS:
                         c += 1
-                    out.append(_FIVE[w])
+                    out.append(_NAMES[w])
                     out.append(b": ")
                     out.append(data[c:k])
                     out.append(b"\r\n")

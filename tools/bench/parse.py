@@ -10,9 +10,20 @@ three libraries parse and serialize without an exception (`--list` shows which a
 the others are left out).
 
 Each library does the work a UA needs done to a received message, then writes it back:
-- tinysip: `message.parse(data)` (start line, Request-URI, every header with its
-  canonical name, From/To/Via/CSeq/Contact/Content-Length parsed and checked) then
-  `msg.to_bytes()`;
+- tinysip: `message.parse(data)`: every check that decides whether the UA accepts the
+  message (start line and version, the Request-URI's grammar, every header line's name,
+  one From/To/Call-ID/CSeq and at least one Via under any spelling or compact form, the
+  grammar of From, To, every Via and every Contact value, CSeq number and method = the
+  request's, Max-Forwards, Content-Length against the body), done in place on an index
+  of the received bytes; it slices out Call-ID, the CSeq number (and a response's CSeq
+  method), the From/To tags and the top Via's branch. The bench then reads what the
+  peers parse (`tinysip_parse()` below): the From,
+  To, Via, CSeq and Contact values, the body (Content-Length), the method, Request-URI
+  and reason phrase, each sliced out of the buffer when read. Then `msg.to_bytes()`: a
+  received message nobody changed is its own bytes (less anything past Content-Length),
+  as long as it has CRLF line ends, "SIP/2.0" and one Content-Length spelled as tinysip
+  writes it (all of the set but inv2543, which has no Content-Length: that one is written
+  anew from its headers);
 - sipmessage: `Message.parse(data)` (start line, Request-URI, headers with compact names
   expanded) plus the typed accessors for the same headers tinysip parses (via,
   from_address, to_address, cseq, contact, content_length: sipmessage parses them on
@@ -26,7 +37,8 @@ Each library does the work a UA needs done to a received message, then writes it
 
 Rate: messages per second over the whole set, best of several runs of about --seconds
 each (default 0.5), one process, the libraries one after another. Also printed: each
-library's parse-only rate. A benchmark: prints figures and exits 0.
+library's parse-only rate. The budget (issue 16): tinysip / the faster peer >= 1.5x in
+parse + serialize. A benchmark: prints figures and exits 0.
 """
 import gc
 import json
@@ -37,7 +49,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 TORTURE = os.path.join(ROOT, "host_tests", "data", "rfc4475")
-BUDGET_RATIO = 3.0
+BUDGET_RATIO = 1.5
 
 
 def _crlf(text):
@@ -137,7 +149,11 @@ def torture_valid():
 def tinysip_parse(data):
     from tinysip.message import parse
 
-    return parse(data)
+    m = parse(data)
+    # the fields the peers parse, read: tinysip slices them out of the buffer when asked
+    m.get(b"From"), m.get(b"To"), m.get_all(b"Via"), m.get(b"CSeq"), m.get(b"Contact")
+    m.method, m.uri, m.reason, m.body, m.cseq_method
+    return m
 
 
 def tinysip_to_bytes(m):
@@ -363,7 +379,7 @@ def main(argv):
         print("%-12s %12s %18d %14d" % (lib, res["versions"].get(lib), r["parse_serialize_per_s"],
                                          r["parse_only_per_s"]))
     if "ratio" in res:
-        print("tinysip / faster (%s): %.2fx (budget >= %.0fx: %s)" % (
+        print("tinysip / faster (%s): %.2fx (budget >= %.1fx: %s)" % (
             res["faster_competitor"], res["ratio"], BUDGET_RATIO,
             "OK" if res["ratio"] >= BUDGET_RATIO else "UNDER"))
     return 0
