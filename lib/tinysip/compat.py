@@ -51,5 +51,5 @@ def drop(names):
         if sys.modules.pop(n, None) is not None and pkg is not None:
             try:
                 delattr(pkg, n[8:])
-            except AttributeError:
+            except (AttributeError, KeyError):  # MicroPython: KeyError when it is not set
                 pass
