@@ -189,11 +189,13 @@ class Driver:
         self.pump()
         now = self.clock.now()
         t = ua.next_timer()
-        for m in self.media.values():  # voice calls: the next frame (or RTCP) due
-            f = getattr(m, "next_timer", None)
-            d = f() if f is not None else None
-            if d is not None and (t is None or d < t):
-                t = d
+        media = self.media
+        if media:  # voice calls: the next frame (or RTCP) due (an idle loop makes no view)
+            for m in media.values():
+                f = getattr(m, "next_timer", None)
+                d = f() if f is not None else None
+                if d is not None and (t is None or d < t):
+                    t = d
         wait = max_wait_ms if t is None else max(0, min(max_wait_ms, t - now))
         # with no stream registered, poll() just waits: the timer's sleep
         for item in self.poll.poll(wait):
@@ -238,10 +240,11 @@ class Driver:
                 ua.receive(conn, data, self.clock.now())
                 s = self.conns.get(conn)
         now = self.clock.now()
-        for m in list(self.media.values()):
-            f = getattr(m, "handle_timer", None)
-            if f is not None:
-                f(now)
+        if media:  # handle_timer sends and plays; it never adds or removes a port
+            for m in media.values():
+                f = getattr(m, "handle_timer", None)
+                if f is not None:
+                    f(now)
         t = ua.next_timer()
         if t is not None and now >= t:
             ua.handle_timer(now)
