@@ -193,7 +193,7 @@ class ImpairedLink:
         self.close()
         return False
 
-    def open(self, timeout=10.0):
+    def open(self, timeout=30.0):
         ok, why = self.available()
         if not ok:
             raise ImpairError("ImpairedLink unavailable: %s" % why)
