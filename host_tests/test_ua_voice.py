@@ -254,11 +254,16 @@ def test_we_hold_and_resume_an_answered_call():
     no_internal_errors(link)
 
 
-def test_our_hold_refused_keeps_the_call_491_is_tried_again_glare_gets_491():
+def holding():
+    """answered(), then our hold's re-INVITE sent: (..., the 200, our INVITE)."""
     link, reg, ua, clock, cid, ok = answered()
     assert ua.hold(cid, clock.now)
     link.settle()
-    inv = reg.requests[-1][2]
+    return link, reg, ua, clock, cid, ok, reg.requests[-1][2]
+
+
+def test_our_hold_refused_keeps_the_call_491_is_tried_again_glare_gets_491():
+    link, reg, ua, clock, cid, ok, inv = holding()
     r = reoffer(link, reg, ok.to_tag, 12, b"sendonly")  # the peer's crossed ours
     assert r.status == 491
     link.inject(last_conn(link), peer_answer(inv, None, 491))
@@ -307,4 +312,115 @@ def test_we_hold_a_call_we_placed():
     link.advance(40000)  # no answer at all (Timer B): the dialog is given up (§14.1)
     assert link.of("call_held")[-1].status == 408
     assert reg.requests[-1][2].method == b"BYE"
+    no_internal_errors(link)
+
+
+def offerless(link, reg, tag, cseq):
+    """The peer's re-INVITE without an offer (RFC 3261 §14.2): the phone's final response."""
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(body=b"", to=b"<sip:alice@lab.test>;tag=" + tag,
+                                        branch=b"z9hG4bKno%d" % cseq, cseq=cseq))
+    return answers(reg, n)[-1]
+
+
+def ack_with(link, ok, body):
+    link.inject(last_conn(link), invite(method=b"ACK", to=b"<sip:alice@lab.test>;tag=" +
+                                        ok.to_tag, body=body, branch=b"z9hG4bKa%d" % ok.cseq,
+                                        cseq=ok.cseq))
+
+
+def test_an_offerless_re_invite_gets_our_offer_and_the_ack_brings_the_answer():
+    link, reg, ua, clock, cid, ok = answered()
+    first = sdp.parse(ok.body)
+    n = len(link.voices)
+    r = offerless(link, reg, ok.to_tag, 12)
+    assert r.status == 200 and r.get(b"Content-Type") == b"application/sdp"
+    o = sdp.parse(r.body)
+    m = o[2][0]
+    assert m[8] == b"sendrecv" and m[1] == first[2][0][1] and m[2] == b"RTP/SAVP"
+    assert o[0][1] == first[0][1] and o[0][2] == b"2"  # same session, o= version + 1
+    assert m[3] == [b"0", b"101"] and m[9][0].endswith(first[2][0][9][0][-40:])  # our key
+    assert len(link.voices) == n  # nothing changes before the answer
+    assert not ua.hold(cid, clock.now)  # our offer waits for its answer: no INVITE of ours
+    ack_with(link, r, baresip_offer(b"RTP/SAVP", direction=b"recvonly"))  # the peer holds
+    assert len(link.voices) == n + 1 and link.voices[-1][2][9] == b"sendonly"
+    h = link.of("call_held")[-1]
+    assert (h.call_id, h.direction, h.status) == (cid, "sendonly", 200)
+    assert ua.calls[cid][0].state == 2 and ua.calls[cid][0].hold is None
+    # an ACK without the answer: said, and the media goes on as it was
+    r = offerless(link, reg, ok.to_tag, 13)
+    assert r.status == 200 and sdp.parse(r.body)[0][2] == b"3"
+    ack_with(link, r, b"")
+    assert "ACK without the answer" in link.of("message_dropped")[-1].reason
+    assert len(link.voices) == n + 1 and ua.calls[cid][0].state == 2
+    assert not link.of("call_ended")
+    # an answer we cannot run (plain RTP while media.srtp is required): BYE (§13.2.2.4)
+    r = offerless(link, reg, ok.to_tag, 14)
+    ack_with(link, r, baresip_offer(b"RTP/AVP", crypto=False))
+    link.settle()
+    assert "media.srtp is required" in link.of("message_dropped")[-1].reason
+    assert reg.requests[-1][2].method == b"BYE"
+    no_internal_errors(link)
+
+
+def test_an_offerless_re_invite_while_we_hold_offers_sendonly_in_a_call_we_placed():
+    from test_dial import TARGET
+
+    link, reg, ua, clock, cid, inv, peer = placed()
+    ua.calls[cid][3].append(True)  # we hold (as after our accepted hold)
+    ua.calls[cid][3][9] = b"sendonly"
+    n = len(reg.responses)
+    re = (b"INVITE sip:alice@192.0.2.50 SIP/2.0\r\nVia: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bKo1"
+          b"\r\nFrom: <" + TARGET + b">;tag=far1\r\nTo: <sip:alice@lab.test>;tag="
+          + inv.from_tag + b"\r\nCall-ID: " + cid + b"\r\nCSeq: 5 INVITE\r\n"
+          b"Contact: <sip:b@192.0.2.9>\r\nContent-Length: 0\r\n\r\n")
+    link.inject(last_conn(link), re)
+    r = answers(reg, n)[-1]
+    assert r.status == 200 and sdp.parse(r.body)[2][0][8] == b"sendonly"
+    assert sdp.parse(r.body)[0][1:3] == [b"77", b"2"]
+    body = peer.replace(b"a=ptime", b"a=recvonly\r\na=ptime")
+    ack = (re.replace(b"INVITE sip", b"ACK sip").replace(b"5 INVITE", b"5 ACK")
+           .replace(b"branch=z9hG4bKo1", b"branch=z9hG4bKo2")
+           .replace(b"Content-Length: 0\r\n", b"Content-Type: application/sdp\r\n"
+                    b"Content-Length: %d\r\n" % len(body)) + body)
+    link.inject(last_conn(link), ack)
+    assert link.voices[-1][2][9] == b"sendonly" and link.voices[-1][2][10] is True
+    assert link.of("call_held")[-1].direction == "sendonly"
+    assert ua.calls[cid][0].hold is None
+    no_internal_errors(link)
+
+
+def test_a_challenge_to_our_re_invite_is_answered_once_with_the_same_offer():
+    from test_dial import reply
+
+    link, reg, ua, clock, cid, ok, inv = holding()
+    ch = [(b"Proxy-Authenticate", b'Digest realm="lab.test", nonce="n1", algorithm=MD5')]
+    link.inject(last_conn(link), reply(inv, 407, tag=None, extra=ch).to_bytes())
+    a, inv2 = reg.requests[-2][2], reg.requests[-1][2]
+    assert a.method == b"ACK" and a.branch == inv.branch  # the 407 acknowledged hop by hop
+    assert inv2.method == b"INVITE" and inv2.cseq == inv.cseq + 1 and inv2.branch != inv.branch
+    assert inv2.body == inv.body  # the same offer, the same o= version
+    auth = inv2.get(b"Proxy-Authorization")
+    assert auth.startswith(b"Digest ") and b'nonce="n1"' in auth and b'realm="lab.test"' in auth
+    assert not link.of("call_held")
+    n = len(reg.requests)
+    link.inject(last_conn(link), reply(inv, 407, tag=None, extra=ch).to_bytes())  # a late copy
+    a = reg.requests[-1][2]  # acknowledged again (§17.1.1.2), and no third INVITE
+    assert len(reg.requests) == n + 1 and a.method == b"ACK" and a.branch == inv.branch
+    assert not link.of("call_held")
+    link.inject(last_conn(link), peer_answer(inv2, b"recvonly"))
+    assert link.voices[-1][2][9] == b"sendonly"
+    assert link.of("call_held")[-1].status == 200
+    # resume challenged twice: the second challenge is a refusal, the call goes on on hold
+    assert ua.resume(cid, clock.now)
+    link.settle()
+    r1 = reg.requests[-1][2]
+    ch = [(b"WWW-Authenticate", b'Digest realm="lab.test", nonce="n2"')]
+    link.inject(last_conn(link), reply(r1, 401, tag=None, extra=ch).to_bytes())
+    r2 = reg.requests[-1][2]
+    assert r2.method == b"INVITE" and r2.get(b"Authorization")
+    link.inject(last_conn(link), reply(r2, 401, tag=None, extra=ch).to_bytes())
+    h = link.of("call_held")[-1]
+    assert (h.direction, h.status) == ("sendonly", 401)
+    assert ua.calls[cid][0].state == 2 and link.voices[-1][2][9] == b"sendonly"
     no_internal_errors(link)

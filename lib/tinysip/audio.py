@@ -244,8 +244,14 @@ def reinvite(ua, msg, now):
     reanswer() in the 200 the call's machine sends, and once that machine took it (a 491
     or 500 changes nothing) the driver gets the new params (ACT_VOICE again: io.voiceport
     updates the running media) and the app `call_held` with our direction. An offer we
-    cannot take is answered 488 and the call goes on as it was (RFC 3261 §14.2); a
-    re-INVITE without an offer gets our last SDP again (a target refresh)."""
+    cannot take is answered 488 and the call goes on as it was (RFC 3261 §14.2).
+    A re-INVITE without an offer (a target refresh, or a controller asking for our offer,
+    RFC 3261 §14.2, RFC 3725) gets our offer in the 200 (reoffer: sendrecv, or on hold while
+    we hold) and its answer comes in the ACK, which the UA hands here too while the call's
+    `hold` is [our hold]: the answer then runs as a 200 to our own re-INVITE would. An ACK
+    without the answer leaves the media as it was (the peer's fault, said in
+    `message_dropped`); an answer we cannot run ends the call (§13.2.2.4: the offerer's
+    side of a refused answer is a BYE)."""
     from tinysip.sdp import parse
 
     cid = msg.call_id
@@ -253,11 +259,16 @@ def reinvite(ua, msg, now):
     c = e[0]
     p = e[3]
     out = e[4] == "out"
+    if msg.method == b"ACK":
+        _ack(ua, cid, e, msg, now)
+        return
     old, was, seq = c.body, c.state, c.remote_cseq
     q = None
     status = 0
     if getattr(c, "hold", None):  # ours is on its way (tinysip.hold): glare, RFC 3261 §14.2
         status = 491
+    elif not msg.body:
+        c.body = reoffer(p, old, len(p) > 10 and p[10])
     elif msg.body:
         v = ua.cfg.voice
         try:
@@ -276,12 +287,43 @@ def reinvite(ua, msg, now):
     else:
         c.receive(msg, now)
         ua._call_flush(cid, now)
-    if q is None:
-        return
     if c.remote_cseq == msg.cseq != seq and (c.state == 3 if out else was == 2 == c.state + 1):
-        update(ua, cid, q, now, 200)
+        if q is None:  # our offer went in the 200: its answer comes in the ACK
+            c.hold = [len(p) > 10 and p[10]]
+        else:
+            update(ua, cid, q, now, 200)
     else:
         c.body = old
+
+
+def _ack(ua, cid, e, msg, now):
+    """The ACK of our 200 with an offer (c.hold is [our hold]): the machine takes it, then
+    its answer runs."""
+    from tinysip.sdp import parse
+
+    c = e[0]
+    if e[4] == "out":
+        ua._dial_input(cid, c.receive, msg, now)
+    else:
+        c.receive(msg, now)
+        ua._call_flush(cid, now)
+    if msg.cseq != c.remote_cseq or cid not in ua.calls:
+        return  # the ACK of an earlier INVITE: ours still waits
+    h = c.hold[0]
+    c.hold = None
+    p = e[3]
+    try:
+        if not msg.body:
+            raise ParseError(400, "ACK without the answer to our offer in the 200 "
+                                  "(RFC 3261 §13.2.2.4): the media goes on as it was")
+        q = accept(parse(msg.body), [p[1]], ua.cfg.voice[1] if p[7] else 0, p[7], p[3])
+    except ParseError as err:
+        ua._ev("message_dropped", e[1].index, err.reason)
+        if msg.body:
+            ua.hangup(cid, now)  # an answer we cannot run
+        return
+    q.append(h)
+    update(ua, cid, q, now, 200)
 
 
 def update(ua, cid, q, now, status):

@@ -12,6 +12,7 @@ what its final response means:
   (tinysip.audio.update: the driver's media, `call_held` with our direction and 200);
 - 491 (glare): §14.1, one new try after 2.1-4 s when we own the Call-ID (we placed the
   call), after 0-2 s when the peer does; a second 491 is a failure;
+- 401/407: once, the same offer with credentials (auth.username/auth.password, §22.2);
 - 408, 481 or no final response at all: §14.1, the dialog is gone: BYE;
 - any other: the call goes on as it was (§14.1) and `call_held` says so (the direction
   unchanged, the status).
@@ -41,15 +42,16 @@ def send(ua, cid, on, now):
 
 class Hold:
     """One re-INVITE of ours in call cid of ua: hold (on) or resume; tries: the 491s so
-    far. Sends the INVITE."""
+    far; auth: the DigestClient answering a 401/407 to the one before. Sends the INVITE."""
 
-    def __init__(self, ua, cid, on, now, tries=0):
+    def __init__(self, ua, cid, on, now, tries=0, auth=None):
         e = ua.calls[cid]
         c = e[0]
         self.ua = ua
         self.cid = cid
         self.on = on
         self.tries = tries
+        self.auth = auth
         self.old = c.body
         c.body = reoffer(e[3], c.body, on)
         if e[4] == "out":
@@ -60,6 +62,9 @@ class Hold:
             self.seq = c.lseq
         self.branch = b"z9hG4bK" + hexlify(ua.rng(8))
         m = c.request(b"INVITE", self.branch, self.seq)
+        if auth is not None:
+            h = auth.header(b"INVITE", c.target)
+            m.add(h[0], h[1])
         m.add(b"Content-Type", b"application/sdp")
         m.body = c.body
         self.req = m.to_bytes()
@@ -134,6 +139,8 @@ class Hold:
         if st >= 300:
             self.b_at = None
             self.terminated = True
+            if (st == 401 or st == 407) and self.auth is None and self._auth(e, msg, now):
+                return
             self._failed(e, st, now)
             return
         self.b_at = now + 64 * ua.cfg.t1  # 2xx retransmissions are acknowledged till then
@@ -150,6 +157,25 @@ class Hold:
             return
         q.append(self.on)
         update(ua, self.cid, q, now, st)
+
+    def _auth(self, e, msg, now):
+        """A 401/407 to our re-INVITE (a proxy or the peer asks for credentials, RFC 3261
+        §22.2): the same offer again, with a new branch and CSeq, answering the challenge
+        with auth.username/auth.password (a DigestClient of its own: a placed call's has
+        counted its nonce, and would take this challenge for a refusal). True when sent; a
+        challenge to the answered INVITE is a failure."""
+        from tinysip.digest import DigestClient
+
+        ua = self.ua
+        c = e[0]
+        d = DigestClient(ua.cfg.username, ua.cfg.password, ua.rng)
+        if not d.on_challenge(msg.status, msg.get_all(
+                b"WWW-Authenticate" if msg.status == 401 else b"Proxy-Authenticate")):
+            return False  # (parse_challenge never raises: no usable challenge is False)
+        c.body = self.old
+        c.hold = None
+        Hold(ua, self.cid, self.on, now, self.tries, d)
+        return True
 
     def _failed(self, e, st, now):
         """Our re-INVITE failed with st: tried again (491), the call ended (408, 481), or

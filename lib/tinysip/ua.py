@@ -703,7 +703,9 @@ class UserAgent:
                     self._ev("request_answered", f.index, m, 482)
                     return
                 if m != b"INVITE" or msg.to_tag is not None:  # else a retransmitted INVITE
-                    if m == b"INVITE" and type(e[3]) is list:  # a voice call's new offer
+                    if type(e[3]) is list and (m == b"INVITE" or m == b"ACK" and type(
+                            getattr(e[0], "hold", None)) is list):  # a voice call's new offer
+                        # (or the ACK with the answer to ours, after an offerless re-INVITE)
                         from tinysip.audio import reinvite  # hold, resume (RFC 3264 §8.4)
 
                         reinvite(self, msg, now)
