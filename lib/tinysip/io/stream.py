@@ -36,6 +36,19 @@ except AttributeError:  # MicroPython
 
 _EAGAIN = (11, 35, 115)
 
+# Shared by every connection (they connect one at a time, and recv() hands out a copy):
+# - the read buffer, taken at import while the heap is young: a fresh 2 KB block per read
+#   was the allocation that failed first on a fragmented heap, and one per flow is 2 KB
+#   more for each;
+# - the TLS context, made for the first connection and kept while the CA and the client
+#   credential stay the same: MicroPython's SSLContext is one ~3 KB block of the GC heap
+#   (64-bit; it holds mbedTLS's config, CA chain and RNG state), and each SSLSocket keeps
+#   its context alive, so one context per connection cost ~3 KB per flow for good and a
+#   fresh 3 KB block at every reconnect.
+_BUF = bytearray(2048)
+_MV = memoryview(_BUF)
+_TLS = [None, None, None]  # CA DER, client (certificate DER, key DER) or None, SSLContext
+
 
 class StreamError(Exception):
     """args: (reason text naming the operation and the peer, True when TLS failed)."""
@@ -66,10 +79,6 @@ class StreamConn:
         self.port = port
         self.sock = None
         self._raw = None
-        # every read lands in this one buffer, taken while the heap is young: a fresh 2 KB
-        # block per read was the allocation that failed first on a fragmented heap
-        self._buf = bytearray(2048)
-        self._mv = memoryview(self._buf)
         try:
             addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
         except (OSError, IndexError) as e:
@@ -107,14 +116,19 @@ class StreamConn:
             return 0
 
         try:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.verify_mode = ssl.CERT_REQUIRED
-            if hasattr(ctx, "check_hostname"):  # CPython (setattr: no interned name)
-                ctx.check_hostname = True
-                setattr(ctx, "hostname_checks_common_name", False)
-            ctx.load_verify_locations(cadata=ca_der)
-            if client is not None:
-                _load_client(ctx, client[0], client[1])
+            t = _TLS
+            ctx = t[2]
+            if ctx is None or t[0] != ca_der or t[1] != client:
+                t[2] = ctx = None  # the old one goes with the last connection using it
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                if hasattr(ctx, "check_hostname"):  # CPython (setattr: no interned name)
+                    ctx.check_hostname = True
+                    setattr(ctx, "hostname_checks_common_name", False)
+                ctx.load_verify_locations(cadata=ca_der)
+                if client is not None:
+                    _load_client(ctx, client[0], client[1])
+                t[0], t[1], t[2] = ca_der, client, ctx
             if MICROPYTHON:
                 try:
                     getattr(ctx, "_context", ctx).verify_callback = verify_callback
@@ -161,7 +175,7 @@ class StreamConn:
         """Bytes read now; b'' when the peer closed; None when nothing is ready."""
         s = self.sock
         try:
-            n = s.recv_into(self._buf) if hasattr(s, "recv_into") else s.readinto(self._buf)
+            n = s.recv_into(_BUF) if hasattr(s, "recv_into") else s.readinto(_BUF)
         except _WANT:
             return None
         except OSError as e:
@@ -171,7 +185,7 @@ class StreamConn:
         if n is None:  # MicroPython: a non-blocking TLS read with nothing ready
             return None
         try:
-            return bytes(self._mv[:n])
+            return bytes(_MV[:n])
         except MemoryError:  # the bytes are read but cannot be kept: the stream has a hole
             raise StreamError("read %s:%d: out of memory, %d bytes lost" % (
                 self.host, self.port, n), False)
