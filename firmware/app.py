@@ -111,6 +111,10 @@ def _boot(path):
 
     drop("config instance x509 sipdate")  # x509: the anchors' check
     gc.collect()
+    if ca is not None:  # the TLS context first, while the heap is in one piece (io/stream)
+        from tinysip.io.stream import tls_context
+
+        tls_context(ca)
     from tinysip.io.driver import Driver
     from tinysip.ua import UserAgent
 

@@ -43,9 +43,10 @@ def E(name, *values):
 
 
 def test_every_event_has_a_unique_name_and_its_keys():
-    assert len(ev.KINDS) == len(ALL)
+    assert len(ev.KINDS.strip("\n").split("\n")) == len(ALL)
     seen = []
-    for name, keys in ALL:
+    for n, (name, keys) in enumerate(ALL):
+        assert ev.kind(n) == name and ev.Event(n, ()).name == name
         assert name not in seen
         seen.append(name)
         assert tuple(ev.keys(name)) == keys
@@ -134,3 +135,18 @@ def test_event_fields_are_a_fresh_dict():
     f = e.fields()
     f["flow"] = 99
     assert e.fields()["flow"] == 0
+
+
+def test_the_ua_names_each_kind_by_its_line():
+    """ua.py's private _E_ consts (folded at compile time: no str constant, no name on the
+    phone) are the line numbers of their kinds in KINDS."""
+    from testutil import HERE
+
+    found = 0
+    with open(HERE + "/../lib/tinysip/ua.py") as f:
+        for line in f:
+            if line.startswith("_E_") and "= const(" in line:
+                name, _, rest = line.partition(" = const(")
+                assert ev.kind(int(rest.split(")")[0])) == name[3:].lower(), line
+                found += 1
+    assert found > 20

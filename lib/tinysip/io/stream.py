@@ -70,6 +70,26 @@ def _load_client(ctx, cert, key):
         load_cert_chain(ctx, cert, key)
 
 
+def tls_context(ca_der, client=None):
+    """The TLS context every connection uses (_TLS), made anew only when the CA or the
+    client credential changed. The firmware makes it at boot, while the heap is in one
+    piece: the context is one ~3 KB block (64-bit), the largest the first connect needs."""
+    t = _TLS
+    ctx = t[2]
+    if ctx is None or t[0] != ca_der or t[1] != client:
+        t[2] = ctx = None  # the old one goes with the last connection using it
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if hasattr(ctx, "check_hostname"):  # CPython (setattr: no interned name)
+            ctx.check_hostname = True
+            setattr(ctx, "hostname_checks_common_name", False)
+        ctx.load_verify_locations(cadata=ca_der)
+        if client is not None:
+            _load_client(ctx, client[0], client[1])
+        t[0], t[1], t[2] = ca_der, client, ctx
+    return ctx
+
+
 class StreamConn:
     """One connected TCP/TLS stream. `sock` is the object to register with select.poll."""
 
@@ -116,19 +136,7 @@ class StreamConn:
             return 0
 
         try:
-            t = _TLS
-            ctx = t[2]
-            if ctx is None or t[0] != ca_der or t[1] != client:
-                t[2] = ctx = None  # the old one goes with the last connection using it
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                ctx.verify_mode = ssl.CERT_REQUIRED
-                if hasattr(ctx, "check_hostname"):  # CPython (setattr: no interned name)
-                    ctx.check_hostname = True
-                    setattr(ctx, "hostname_checks_common_name", False)
-                ctx.load_verify_locations(cadata=ca_der)
-                if client is not None:
-                    _load_client(ctx, client[0], client[1])
-                t[0], t[1], t[2] = ca_der, client, ctx
+            ctx = tls_context(ca_der, client)
             if MICROPYTHON:
                 try:
                     getattr(ctx, "_context", ctx).verify_callback = verify_callback
