@@ -746,7 +746,7 @@ def test_a_start_that_does_not_answer_is_stopped_and_tried_again(tmp_path):
 
     lab._kamcmd = silent_first_start
     try:
-        lab.start(timeout=3)
+        lab.start(timeout=8)  # the first try waits it out, the second needs a real start
         assert lab.running
         first, second = seen["pids"]
         assert first != second == lab.pid
