@@ -91,6 +91,9 @@ def test_silent_faded_and_repeated_frames_are_gaps(tmp_path):
     x[s:] = np.concatenate((x[s + 80:], np.zeros(80)))  # 10 ms dropped: a jump, no gap
     r = audio_check.analyse(save(tmp_path, mulaw(x)), hz)
     assert r["gaps"] == [1, 3, 1, 2] and r["gap_frames"] == 7, r
+    for (a, b), (lo, hi) in zip(r["gap_ms"], [(503, 523), (1000, 1060), (1777, 1797),
+                                              (2500, 2540)]):  # each within a window or so
+        assert lo + 300 - 6 <= a <= lo + 300 + 1 and hi + 300 - 1 <= b <= hi + 300 + 6, r
     assert r["clicks"] == 1 and r["repeat_visible"], r
     assert r["freq_ok"] and r["snr_good_db"] > 30 and r["snr_db"] < 30, r
 

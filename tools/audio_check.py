@@ -28,7 +28,8 @@ its level: leading and trailing silence are not counted):
   frame before within -17 dB (a concealment that repeats the last frame). A run of bad
   windows is a gap of round((run - 5 ms) / ptime) frames (a run spans the gap and up to
   two windows it cuts), at least 1; a run shorter than half a frame is a click (`clicks`
-  counts them: a jump where frames were dropped or reordered).
+  counts them: a jump where frames were dropped or reordered). gap_ms: where each gap's
+  run of bad windows starts and ends in the file, [start, end] in ms (the same order).
   Repetition can only be told apart from the tone when the tone is not periodic in ptime:
   at 20 ms avoid multiples of 50 Hz (440 Hz and 1234 Hz work; 1000 Hz does not, and there
   a repeated frame is the tone anyway). `repeat_visible` says whether it was checked.
@@ -139,7 +140,7 @@ def _windows(seg, rate, f, ptime):
 def analyse_samples(x, rate, expect_hz=None, ptime=20):
     """The figures of the module docstring for samples x (float, -1..1) at `rate` Hz."""
     out = {"freq_hz": None, "freq_ok": None, "snr_db": None, "snr_good_db": None,
-           "gaps": [], "gap_frames": 0, "clicks": 0, "frames": 0, "start_ms": None,
+           "gaps": [], "gap_ms": [], "gap_frames": 0, "clicks": 0, "frames": 0, "start_ms": None,
            "end_ms": None, "level_dbfs": None, "repeat_visible": None, "ptime": ptime,
            "rate": rate}
     fl = rate * ptime // 1000
@@ -161,12 +162,15 @@ def analyse_samples(x, rate, expect_hz=None, ptime=20):
     refp = ref * ref / 2
     bad = (amp < 0.5 * ref) | (resid > refp * 10 ** (BAD_FIT_DB / 10)) | rep
     gaps = []
+    gap_ms = []
     clicks = 0
     wms = 1000.0 * w / rate
-    for _, n in _runs(bad):
+    s0 = 1000.0 * b[0] / rate
+    for start, n in _runs(bad):
         ms = n * wms - wms
         if ms >= ptime / 2:
             gaps.append(max(1, int(round(ms / ptime))))
+            gap_ms.append([round(s0 + start * wms, 2), round(s0 + (start + n) * wms, 2)])
         else:
             clicks += 1
     good = ~bad
@@ -176,7 +180,7 @@ def analyse_samples(x, rate, expect_hz=None, ptime=20):
         snr_db=round(float(10 * np.log10(tone / noise)), 2) if noise > 0 else float("inf"),
         snr_good_db=(round(float(10 * np.log10(fitp[good].sum() / resid[good].sum())), 2)
                      if good.any() and resid[good].sum() > 0 else None),
-        gaps=gaps, gap_frames=sum(gaps), clicks=clicks,
+        gaps=gaps, gap_ms=gap_ms, gap_frames=sum(gaps), clicks=clicks,
         frames=int(round(len(seg) / fl)),
         start_ms=round(1000.0 * b[0] / rate, 2), end_ms=round(1000.0 * b[1] / rate, 2),
         level_dbfs=round(float(20 * np.log10(ref)), 2) if ref > 0 else None,

@@ -16,7 +16,10 @@ never touches ~/.baresip:
   ctrl_tcp (netstring-framed JSON commands and events on a local TCP port). No stdio/cons
   UI: stdin is /dev/null.
 - `net_interface 127.0.0.1` (an IP: `lo` fails on 1.0.0), SIP over UDP on a free 127.0.0.1
-  port (`sip_listen`), RTP in 43000-43100, ctrl_tcp on a free 127.0.0.1 port. The account is `<sip:USER@DOMAIN>` with
+  port (`sip_listen`), RTP in 43000-43100, ctrl_tcp on a free 127.0.0.1 port. `ip` and
+  `rtp_ports` move SIP and media to another local address (the near end of an impaired
+  link: its SDP then names that address) and RTP range; ctrl_tcp and the DNS stub stay on
+  127.0.0.1. The account is `<sip:USER@DOMAIN>` with
   auth_pass, answermode=manual and no outbound proxy: a pre-loaded Route would make the
   lab's edge skip its caller authentication (it challenges only INVITEs without Route), so
   baresip finds the lab the RFC 3263 way instead. `dns_server` points at a stub resolver
@@ -86,10 +89,10 @@ def missing_modules(names):
     return [m for m in names if not os.path.exists(os.path.join(d, m + ".so"))]
 
 
-def free_port(kind=socket.SOCK_DGRAM):
+def free_port(kind=socket.SOCK_DGRAM, ip="127.0.0.1"):
     s = socket.socket(socket.AF_INET, kind)
     try:
-        s.bind(("127.0.0.1", 0))
+        s.bind((ip, 0))
         return s.getsockname()[1]
     finally:
         s.close()
@@ -193,7 +196,8 @@ class Baresip:
     """One headless baresip with one account `user`@lab.domain registering to `lab`."""
 
     def __init__(self, workdir, lab, user, password=None, answermode="manual", regint=600,
-                 start_timeout=10.0, tone_hz=440, record=False, mediaenc=None):
+                 start_timeout=10.0, tone_hz=440, record=False, mediaenc=None,
+                 ip="127.0.0.1", rtp_ports=(43000, 43100)):
         self.binary = baresip_binary()
         if self.binary is None:
             raise BaresipError("baresip is not installed (make deps: baresip-core)")
@@ -212,6 +216,8 @@ class Baresip:
         self.extra_modules = extra
         self.tone_hz = tone_hz
         self.mediaenc = mediaenc
+        self.ip = ip
+        self.rtp_ports = tuple(rtp_ports)
         self.lab = lab
         self.aor = "sip:%s@%s" % (user, lab.domain)
         self.password = password if password is not None else lab.users[user]
@@ -220,7 +226,7 @@ class Baresip:
         self.log_path = os.path.join(self.dir, "baresip.log")
         self.snd_dir = os.path.join(self.dir, "snd")
         os.makedirs(self.snd_dir, exist_ok=True)
-        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.sip_port = free_port(socket.SOCK_DGRAM, ip)
         self.ctrl_port = free_port(socket.SOCK_STREAM)
         self.dns = DnsStub(lab.domain, lab.port_udp)
         self.lines = []
@@ -244,7 +250,7 @@ class Baresip:
         config = [
             "# written by host_tests/interop/baresip.py for one test run",
             "poll_method\t\tepoll",
-            "sip_listen\t\t127.0.0.1:%d" % self.sip_port,
+            "sip_listen\t\t%s:%d" % (self.ip, self.sip_port),
             "call_local_timeout\t120",
             "call_max_calls\t\t4",
             "audio_player\t\taubridge,tinysip",
@@ -258,11 +264,11 @@ class Baresip:
             "auenc_format\t\ts16",
             "audec_format\t\ts16",
             "audio_buffer\t\t20-160",
-            "rtp_ports\t\t43000-43100",
+            "rtp_ports\t\t%d-%d" % self.rtp_ports,
             "rtcp_mux\t\tno",
             "jitter_buffer_delay\t5-10",
             "rtp_stats\t\tno",
-            "net_interface\t\t127.0.0.1",
+            "net_interface\t\t%s" % self.ip,
             "dns_server\t\t127.0.0.1:%d" % self.dns.port,
             "module_path\t\t%s" % self.mod_dir,
             "module\t\t\tg711.so",

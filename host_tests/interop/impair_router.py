@@ -26,7 +26,10 @@ far namespace, moves the far TUN into it and configures addresses and routes.
   {"type": "pkt", "dir": "up"|"down", "t_us": arrival (time.monotonic_ns() // 1000),
   "delay_us": applied delay or null when dropped, "proto", "src", "dst" (ports), "size" (UDP
   payload bytes), "probe": the 32-bit index after b"TSLP" at UDP payload offset 12
-  (rtploopback / plain RTP) or 24 (encaprtp), else null}; last {"type": "stats", ...} with
+  (rtploopback / plain RTP) or 24 (encaprtp), else null, "rtp": [sequence number,
+  timestamp] of a payload that reads as an RTP header (version 2, a payload type outside
+  RTCP's 64-95, 12 bytes or more; SRTP's header is in clear too), else null}; last
+  {"type": "stats", ...} with
   per-direction counts and how late packets left against their due time. The file is flushed
   whenever the router goes idle, so it can be read while the link runs.
 - Stops on EOF on stdin (the parent closed it or died), SIGTERM or SIGINT; packets still
@@ -87,6 +90,16 @@ def parse(pkt):
             probe = struct.unpack_from("!I", payload, off + 4)[0]
             break
     return "udp", src, dst, max(ulen - 8, 0), probe
+
+
+def rtp_fields(pkt):
+    """[sequence number, timestamp] of the RTP header in an IPv4 UDP packet, or None."""
+    ihl = (pkt[0] & 15) * 4
+    u = ihl + 8
+    if len(pkt) < u + 12 or pkt[u] >> 6 != 2 or 64 <= pkt[u + 1] & 0x7F <= 95:
+        return None
+    seq, ts = struct.unpack_from("!HI", pkt, u + 2)
+    return [seq, ts]
 
 
 class Direction:
@@ -211,7 +224,8 @@ def run(near, far, up, down, seed, log_path):
                         log.write(json.dumps({
                             "type": "pkt", "dir": d.name, "t_us": t_ns // 1000, "delay_us": delay,
                             "proto": info[0], "src": info[1], "dst": info[2], "size": info[3],
-                            "probe": info[4]}) + "\n")
+                            "probe": info[4],
+                            "rtp": rtp_fields(pkt) if info[1] is not None else None}) + "\n")
                         dirty = True
                         if delay is None:
                             continue

@@ -321,6 +321,10 @@ def test_parse_probe_offsets():
     assert impair_router.parse(ip_udp(encap)) == ("udp", 1000, 2000, len(encap), 77)
     assert impair_router.parse(ip_udp(bytes(40)))[4] is None
     assert impair_router.parse(b"\x60" + bytes(39)) is None  # IPv6: not impaired
+    hdr = struct.pack("!BBHI", 0x80, 0, 513, 70000) + bytes(4)
+    assert impair_router.rtp_fields(ip_udp(hdr + bytes(160))) == [513, 70000]
+    assert impair_router.rtp_fields(ip_udp(struct.pack("!BB", 0x80, 200) + bytes(30))) is None
+    assert impair_router.rtp_fields(ip_udp(bytes(40))) is None  # version 0
 
 
 def test_truth_summary_from_a_made_up_log():

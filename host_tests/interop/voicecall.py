@@ -64,30 +64,32 @@ def start_lab(workdir, port_base, **kwargs):
     return lab
 
 
-def start_baresip(workdir, lab, mode, answermode="manual"):
+def start_baresip(workdir, lab, mode, answermode="manual", **kwargs):
     """baresip as tester@lab.domain: ausine at BARESIP_HZ, sndfile recording, mediaenc per
-    MODES[mode]."""
+    MODES[mode]; more Baresip arguments in kwargs (ip, rtp_ports)."""
     return Baresip(workdir, lab, "tester", answermode=answermode, tone_hz=BARESIP_HZ,
-                   record=True, mediaenc=MODES[mode][1])
+                   record=True, mediaenc=MODES[mode][1], **kwargs)
 
 
-def phone_config(workdir, lab, mode, port, mac="02:00:00:00:0c:17", media=None):
+def phone_config(workdir, lab, mode, port, mac="02:00:00:00:0c:17", media=None, **extra):
     """The phone's config for voice calls in `mode`: its tone, its recording
     (<workdir>/phone-<mode>.wav), RTP on even ports port..port+198; `media`: more media.*
-    keys (codecs, ptime)."""
+    keys (codecs, ptime, ip); `extra`: more lab_config keys (outbound, tls)."""
     speaker = os.path.join(str(workdir), "phone-%s.wav" % mode)
     m = {"ip": "127.0.0.1", "port_min": port, "port_max": port + 198,
          "srtp": MODES[mode][0]}
     m.update(media or {})
     return lab_config(lab, mac, media=m,
-                      audio={"mic": "tone:%d" % PHONE_HZ, "speaker": speaker})
+                      audio={"mic": "tone:%d" % PHONE_HZ, "speaker": speaker}, **extra)
 
 
-def start_phone(workdir, lab, mode, port, mac="02:00:00:00:0c:17", timeout=15, media=None):
+def start_phone(workdir, lab, mode, port, mac="02:00:00:00:0c:17", timeout=15, media=None,
+                wrap=None, **extra):
     """A registered phone (stdin commands on) for voice calls in `mode` (more media.*
-    config keys in `media`)."""
-    cfg = phone_config(workdir, lab, mode, port, mac, media)
-    p = Phone(workdir, cfg, stdin=True)
+    config keys in `media`, more lab_config keys in `extra`); `wrap`: Phone's (run it in
+    a network namespace)."""
+    cfg = phone_config(workdir, lab, mode, port, mac, media, **extra)
+    p = Phone(workdir, cfg, stdin=True, wrap=wrap)
     p.speaker = cfg["audio"]["speaker"]
     p.mode = mode
     p.ptime = cfg["media"].get("ptime", 20)
