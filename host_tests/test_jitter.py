@@ -30,7 +30,7 @@ def put(jb, data, now):
 
 def index(jb):
     """The stream index carried in the frame get() just gave."""
-    return jb.frame[0] << 8 | jb.frame[1]
+    return jb.buf[jb.frame] << 8 | jb.buf[jb.frame + 1]
 
 
 def rng32(seed):
@@ -376,7 +376,7 @@ def test_other_frame_durations():
             put(jb, pkt(i, size=ptime * 8, ptime=ptime), t + (i * 7) % 6)
             out.append(jb.get(t + 6))
         assert out[-50:] == [256] * 50, (ptime, out)
-        assert len(jb.state[49]) == 200 // ptime + 3
+        assert len(jb.buf) == (200 // ptime + 3) * ptime * 8  # the ring: its slots
     try:
         Jitter(0, 5)
     except ValueError:

@@ -210,6 +210,12 @@ class _Driver:
         self.audio = lambda ptime: (ptime_seen.append(ptime) or ToneSource(440, 8000, ptime),
                                     None)
 
+    def add_media(self, key, port):  # the RTCP socket's reader (io.driver polls it)
+        pass
+
+    def remove_media(self, key):
+        pass
+
 
 def test_voiceport_sends_the_tone_from_its_first_frame_when_the_loop_runs_late():
     # interop (baresip 1.0.0): the microphone was paced by the loop's `now` while the frame

@@ -20,7 +20,6 @@ It lives in ua.ctx under its branch, as a BYE's client transaction does: the UA 
 the responses to it (receive), its timers (next_timer, handle_timer) and drops it once
 `terminated`. It sends on the call's flow itself (pop_send has nothing).
 """
-from tinysip.audio import accept, reoffer, update
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError
 
@@ -53,6 +52,8 @@ class Hold:
         self.tries = tries
         self.auth = auth
         self.old = c.body
+        from tinysip.audio import reoffer  # (not kept: io.voiceport drops it once media runs)
+
         c.body = reoffer(e[3], c.body, on)
         if e[4] == "out":
             c.cseq += 1
@@ -146,6 +147,8 @@ class Hold:
         self.b_at = now + 64 * ua.cfg.t1  # 2xx retransmissions are acknowledged till then
         c.hold = None
         p = e[3]
+        from tinysip.audio import accept, update
+
         try:
             from tinysip.sdp import parse
 

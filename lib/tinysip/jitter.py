@@ -28,15 +28,16 @@ of the sequence number by more than MAX_DROPOUT (3000) back or forward drops the
 unless the next one follows it: the sender restarted, and so does the stream.
 
 get(now): the frame to play now, called once per frame time by the audio clock. Returns
-the gain, in 1/256, to play `frame` at (a memoryview of the slot's payload, still encoded):
-- 256: a received frame: decode `frame` and play it;
-- 192, 128, 64: concealment: decode `frame` (the last frame played) again and scale the
+the gain, in 1/256, to play the frame's ptime * 8 bytes at buf[frame:] at (the slot's
+payload, still encoded; `buf` is the ring of slots, `frame` an offset into it):
+- 256: a received frame: decode it and play it;
+- 192, 128, 64: concealment: decode it (the last frame played) again and scale the
   PCM by gain / 256 (-2.5, -6, -12 dB: a fade over 3 repeats);
 - 0: silence (nothing to repeat, after 3 repeats, before the stream starts).
 Why encoded slots and a gain: G.711 is one byte per sample against two for PCM, so the
 ring costs half; the decoder already touches every sample, so fading folds into its pass
 (a kernel with a gain, or decode then scale) and the buffer never writes PCM; and `frame`
-is one of the slot views made at construction, so no call allocates.
+is an offset into the one ring, so no call allocates (and no view per slot is kept).
 
 Play-out (all in ms): frame k (from the RTP timestamp, 16-bit halves and a wrapping
 reference, so ints stay small on ESP32) would be played on arrival by the fastest packet
@@ -64,10 +65,11 @@ are not; `jitter` is A.8's J in timestamp units (integer ms arrival times: up to
 of rounding), `jitter_ms` the same in ms; delays in ms over the frames played.
 
 Memory (names are interned on the device, see docs/benchmarks.md): one `state` list holds
-every number, the slot views and the tags (frame number per slot); the only attributes are
-`state` and `frame`. The payload copy needs a view of the payload in `b`: it is made once
-and kept while b and the header length stay the same (an adapter reading into one buffer),
-so steady state allocates nothing; `b` stays referenced until a put with another buffer.
+every number, the ring and the tags (frame number per slot); the only attributes are
+`state`, `buf` (the ring: one bytearray, no view per slot) and `frame`. The payload copy
+needs a view of the payload in `b`: it is made once and kept while b and the header length
+stay the same (an adapter reading into one buffer), so steady state allocates nothing; `b`
+stays referenced until a put with another buffer.
 """
 from tinysip.compat import const
 
@@ -136,7 +138,7 @@ _SIZE = const(45)  # bytes and timestamp units per frame
 _NS = const(46)  # slots
 _TMAX = const(47)  # largest target
 _XQ = const(48)  # xor that makes a quiet G.711 code's bits 6-5 zero (-1: no quiet test)
-_VIEWS = const(49)  # the slot views
+_RING = const(49)  # the slots: one bytearray of _NS frames
 _SRCB = const(50)  # the buffer of the last put, the payload offset, its payload view
 _SRCO = const(51)
 _SRCV = const(52)
@@ -170,10 +172,7 @@ class Jitter:
             raise ValueError("jitter: ptime %r ms not within 10..60" % (ptime,))
         size = ptime * _TPM
         ns = _DMAX // ptime + 3  # the deepest delay, the frame arriving, the one played
-        mv = memoryview(bytearray(size * ns))
-        views = []
-        for i in range(ns):
-            views.append(mv[i * size:(i + 1) * size])
+        ring = bytearray(size * ns)
         st = [0] * (_TAG + ns)
         for i in (_RHI, _SHI, _SLO, _CHI, _CLO, _BAD, _LNOW, _OVER, _LAST, _DMAXR):
             st[i] = -1
@@ -192,9 +191,10 @@ class Jitter:
         st[_NS] = ns
         st[_TMAX] = _DMAX - ptime - (ptime >> 1)
         st[_XQ] = 0x60 if pt == 0 else 0x55 if pt == 8 else -1
-        st[_VIEWS] = views
+        st[_RING] = ring
         self.state = st
-        self.frame = views[0]
+        self.buf = ring
+        self.frame = 0
 
     def put(self, b, n, now):
         """Take the datagram b[0:n] (bytes, bytearray or memoryview: decrypted RTP) that
@@ -354,7 +354,8 @@ class Jitter:
             v = st[_SRCV] = memoryview(b)[off:off + size]
             st[_SRCB] = b
             st[_SRCO] = off
-        st[_VIEWS][slot][:] = v
+        i = slot * size
+        st[_RING][i:i + size] = v  # (a slice store allocates nothing)
         st[_TAG + slot] = k
         return 1
 
@@ -373,7 +374,7 @@ class Jitter:
         st[_CUR] = cur
         st[_TGT] = tgt
         ns = st[_NS]
-        views = st[_VIEWS]
+        s = st[_SIZE]
         if cur >= tgt:
             slot = pos % ns
             have = st[_TAG + slot] == pos
@@ -385,12 +386,11 @@ class Jitter:
                     q = not have or now - st[_OVER] >= _FORCE
                     x = st[_XQ]
                     if not q and x >= 0:  # quiet: 8 codes in G.711 segment 0 or 1
-                        v = views[slot]
-                        s = st[_SIZE]
+                        v = st[_RING]
                         j = s >> 3
-                        i = j - 1
+                        i = slot * s + j - 1
                         q = True
-                        while i < s:
+                        while i < (slot + 1) * s:
                             if (v[i] ^ x) & 0x60:
                                 q = False
                                 break
@@ -408,11 +408,11 @@ class Jitter:
             else:
                 st[_OVER] = -1
             st[_POS] = pos + 1
-            t = st[_RLO] + adv * st[_SIZE]  # the reference timestamp follows frame _POS
+            t = st[_RLO] + adv * s  # the reference timestamp follows frame _POS
             st[_RLO] = t & 0xFFFF
             st[_RHI] = (st[_RHI] + (t >> 16)) & 0xFFFF
             if have:
-                self.frame = views[slot]
+                self.frame = slot * s
                 st[_LAST] = pos
                 st[_REP] = 0
                 st[_PLAY] += 1
@@ -432,7 +432,7 @@ class Jitter:
         st[_REP] = r
         last = st[_LAST]
         if r < 4 and last >= 0 and st[_TAG + last % ns] == last:
-            self.frame = views[last % ns]
+            self.frame = last % ns * s
             return 256 - (r << 6)
         return 0
 

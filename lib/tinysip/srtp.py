@@ -19,7 +19,8 @@ it), no key derivation rate; the receiver follows one SSRC (the first that authe
 Allocation: nothing per packet on MicroPython where the port compiles viper code (unix,
 ESP32): the counter blocks, the keystream, the SHA-1 state and its tail blocks live in one
 bytearray per context (`s`, layout below), AES (cryptolib, the ESP32's hardware) runs in
-place over a cached memoryview of it (one per block count, made on first use), and the tag
+place over one memoryview of its _NB keystream blocks (all of them each call: blocks past
+the packet's are stale and unused, which costs less than a view per block count), and the tag
 is our own SHA-1 compression from precomputed inner and outer key states (RFC 2104's
 ipad/opad blocks hashed once per key). hashlib would cost two hash objects and two digests
 per packet (384 B on the 64-bit unix port): MicroPython's can be neither copied nor
@@ -61,9 +62,9 @@ _EK = const(198)  # SRTCP session key, 16 B
 _RP = const(214)  # SRTP replay window: one byte per index mod 64 (1: seen)
 _RR = const(278)  # SRTCP replay window
 _KS = const(344)  # keystream, _NB blocks; SHA-1 tail blocks (128 B) reuse it
-_NB = const(16)  # keystream blocks per AES call (a 20-30 ms G.711 payload in one)
-_SIZE = const(600)  # _KS + 16 * _NB
-_PB = const(600)  # plain path only: HMAC inner and outer key blocks, SRTP then SRTCP (256 B)
+_NB = const(10)  # keystream blocks per AES call (a 20 ms G.711 payload in one)
+_SIZE = const(504)  # _KS + 16 * _NB
+_PB = const(504)  # plain path only: HMAC inner and outer key blocks, SRTP then SRTCP (256 B)
 
 # x flags of the hot functions
 _RTCP = const(32)  # SRTCP keys (no ROC in the tag, SSRC at 4, the SRTCP salt)
@@ -357,7 +358,7 @@ class Context:
         s[_SR:_SR + 14] = _prf(m, salt, 5, 14)
         self.t = tag >> 3
         self.n = [0, -1, -1, 0, -1, -1]
-        self.v = [None] * (_NB + 1)
+        self.v = memoryview(s)[_KS:_SIZE]  # the keystream blocks, encrypted in place
 
     def _cm(self, aes, p, a, b, x):
         """XOR p[a:b] with the AES-CM keystream of this packet (s[_IX] holds its index)."""
@@ -369,10 +370,7 @@ class Context:
                 k = 16 * _NB
             nb = (k + 15) >> 4
             _ctr(s, p, x | nb, j)
-            v = self.v[nb]
-            if v is None:
-                v = self.v[nb] = memoryview(s)[_KS:_KS + 16 * nb]
-            aes.encrypt(v, v)
+            aes.encrypt(self.v, self.v)  # all _NB blocks: one view, none made per packet
             _xor(p, s, a, k)
             a += k
             j += nb

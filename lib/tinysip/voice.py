@@ -17,6 +17,10 @@ bit on the first packet and on each event's first, the timestamp advancing by th
 samples every frame also while we send nothing (hold: sendonly/inactive on their side, or
 no frame from the microphone), so the peer's jitter buffer sees the real gap.
 
+Buffers: `out` is `pcm` (the microphone's frame is encoded by send() before play() decodes
+into it) and `rx` is `tx` (a packet is sent before a datagram is read into it), and the
+adapter may hand in that packet buffer (io.voiceport: io.stream's read buffer).
+
 State: `state` = [SSRC high, SSRC low, sequence number, timestamp high, low, the event's
 timestamp high, low, packets sent, payload octets sent, packets refused (SRTP tag, replay,
 not RTP), next frame due (ms)], one list: every attribute name costs the phone heap.
@@ -37,24 +41,31 @@ _NPK = const(7)
 _NOCT = const(8)
 _NBAD = const(9)
 _DUE = const(10)
-_MAXRX = const(1500)  # the largest datagram read
 
 
 class Voice:
-    """The media of one call. params: tinysip.audio's list; rng(n) -> bytes; now: ms."""
+    """The media of one call. params: tinysip.audio's list; rng(n) -> bytes; now: ms; buf:
+    a bytearray of at least ptime * 8 + 352 bytes to send from and read into, which the
+    adapter may share (io.voiceport gives io.stream's read buffer: each use of it is over
+    before the next begins), else one of that size is made."""
 
-    def __init__(self, params, rng, now):
+    def __init__(self, params, rng, now, buf=None):
         self.params = params
         n = params[3] * 8  # samples (and G.711 bytes) per frame: 8 kHz
-        self.pcm = bytearray(2 * n)
-        self.out = bytearray(2 * n)
-        self.tx = bytearray(12 + n + 10)  # header, payload, SRTP tag
-        self.rx = bytearray(_MAXRX + 1)
+        # one PCM buffer: the microphone's frame until send() encoded it, then the frame
+        # play() decodes for the speaker; one packet buffer: what we send until the adapter
+        # wrote it, then the datagram it reads (each is used up before the other begins)
+        self.pcm = self.out = bytearray(2 * n)
+        # header 12 + payload + SRTP tag 10 (tx); a received datagram (rx): room for 15
+        # CSRCs and a header extension (~280 B more), and RTCP compounds up to ~500 B
+        if buf is None or len(buf) < n + 352:
+            buf = bytearray(n + 352)
+        self.tx = self.rx = buf
         s = rng(10)
         self.state = [s[0] << 8 | s[1], s[2] << 8 | s[3], s[4] << 8 | s[5], s[6] << 8 | s[7],
                       s[8] << 8 | s[9], 0, 0, 0, 0, 0, now]
         self.jb = Jitter(params[0], params[3])
-        self.tones = Sender(params[3] if params[3] >= 50 else 50)
+        self.tones = None  # the RFC 4733 sender, made with the first digits (dtmf())
         self.heard = Receiver()
         self.enc = self.dec = None
         if params[6]:
@@ -88,7 +99,7 @@ class Voice:
         if p[9] != b"sendrecv" and p[9] != b"sendonly":
             return 0
         first = st[_NPK] == 0
-        r = self.tones.poll(now, b, 12) if p[2] >= 0 else 0
+        r = self.tones.poll(now, b, 12) if p[2] >= 0 and self.tones is not None else 0
         if r:
             if r == 2:  # a new event: its timestamp is this frame's (RFC 4733 §2.5.1.2)
                 st[_EHI], st[_ELO] = ts_hi, ts_lo
@@ -112,7 +123,7 @@ class Voice:
         """The datagram rx[0:n] arrived at now: 0, or the ASCII code of a DTMF digit the
         peer just began (RFC 4733). Bad packets are counted and dropped, never raised."""
         b = self.rx
-        if n < 12 or n > _MAXRX:
+        if n < 12 or n > len(b):
             self.state[_NBAD] += 1
             return 0
         if 64 <= b[1] & 0x7F <= 95:  # RTCP on the RTP port (RFC 5761 §4)
@@ -143,7 +154,8 @@ class Voice:
             for i in range(2 * n):
                 out[i] = 0
             return 0
-        g711.decode(self.params[0], self.jb.frame, 0, n, out)
+        jb = self.jb
+        g711.decode(self.params[0], jb.buf, jb.frame, n, out)
         if g < 256:  # concealment: the last frame again, faded (rare: plain Python is fine)
             for i in range(0, 2 * n, 2):
                 v = out[i] | out[i + 1] << 8
@@ -158,8 +170,11 @@ class Voice:
         """Queue digits ("0-9*#A-D") to send as RFC 4733 events; False when the peer did
         not accept telephone-event. ValueError (queueing none) for a character that is not
         a digit, or more than 32 waiting."""
-        if self.params[2] < 0:
+        p = self.params
+        if p[2] < 0:
             return False
+        if self.tones is None:
+            self.tones = Sender(p[3] if p[3] >= 50 else 50)
         self.tones.send(digits)
         return True
 

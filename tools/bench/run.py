@@ -20,7 +20,10 @@ Rows, in order:
   same scenario on 32 bits (w32 below; the issue's 0.67 when that did not run) and checked
   against 56 KB; the 64-bit figure itself against the issue's 64-bit target of 88 KB;
 - voice (issue 17): a G.711 + SRTP call's 20 ms frame both ways (<= 250 us on the unix
-  port, 0 B per frame) and the heap one call adds (<= 12 KB, 64-bit) (tools/bench/voice.py);
+  port, 0 B per frame), the names a call's modules intern (the room left under 620 by the
+  running phone's names: over it, the call pays a 6th qstr pool) and the heap one call
+  adds at set-up and while its media runs (<= 12 KB, 64-bit), from as many interned names
+  as the running phone has (tools/bench/voice.py);
 - w32: the phone's sans-IO core replayed through recorded lab exchanges on MicroPython's
   WebAssembly port (32-bit) and the unix port (64-bit): live, peak and smallest heaps on
   both word sizes and their ratio (tools/bench/wasm32/bench.py; node + npm);
@@ -311,27 +314,62 @@ def certs_rows(t):
           None if v is None else round(v / 1024, 1), "KB", 6)
 
 
+def _qstrs(text):
+    """[(n_pool, n_qstr)] of each micropython.qstr_info() line in text."""
+    import re
+
+    return [(int(a), int(b)) for a, b in re.findall(r"n_pool=(\d+), n_qstr=(\d+)", text or "")]
+
+
 def voice_rows(t):
     """Issue 17: one G.711 + SRTP call's frame path (encode, protect, unprotect, jitter
     buffer, decode) per 20 ms frame and its allocation, on MicroPython (the code in place
-    from a ROMFS image) and CPython; the heap one voice call adds (tools/bench/voice.py)."""
+    from a ROMFS image) and CPython; the heap one voice call adds over the idle phone, from
+    as many interned names as the running phone has (host_tests/test_names.py: the idle
+    modules' names + RUNTIME), so that a call crossing the 5-pool cliff (620 names) pays
+    its 6th qstr pool here as on the phone (tools/bench/voice.py)."""
     say("voice call: frame path and heap (tools/bench/voice.py) ...")
     import tempfile
 
-    image = os.path.join(tempfile.mkdtemp(prefix="tinysip-voice-"), "tinysip.romfs")
+    sys.path.insert(0, os.path.join(ROOT, "host_tests"))
+    from test_names import POOLS_5, RUNTIME, VOICE
+
+    tmp = tempfile.mkdtemp(prefix="tinysip-voice-")
+    image = os.path.join(tmp, "tinysip.romfs")
     run(["tools/romfs.py", "build", image])
-    mp = last_json(run(["tools/romfs.py", "run", image, "tools/bench/voice.py", "--json"]))
+    script = os.path.join(tmp, "voice_names.py")
+    with open(script, "w") as f:  # the idle phone's modules, then a voice call's
+        f.write(VOICE)
+    q = _qstrs(run(["tools/romfs.py", "run", image, script]))
+    idle = q[0][1] + RUNTIME if len(q) == 2 else None  # the running phone's names
+    here = _qstrs(run(["tools/romfs.py", "run", image, "tools/bench/voice.py", "--pad", "0",
+                       "--json"]))
+    pad = max(0, idle - here[0][1]) if idle and here else 0
+    out = run(["tools/romfs.py", "run", image, "tools/bench/voice.py", "--pad", str(pad),
+               "--json"])
+    mp = last_json(out) or {}
     cp = last_json(run(["tools/bench/voice.py", "--json"])) or {}
-    mp = mp or {}
     for who, r in (("MicroPython (ROMFS)", mp), ("CPython", cp)):
         t.add("voice", "one 20 ms frame both ways with SRTP, %s" % who, r.get("frame_us"),
               "us", 250)
     t.add("voice", "bytes allocated per frame, MicroPython", mp.get("frame_alloc_B"), "B", 0)
+    if idle:
+        n = _qstrs(out)
+        t.add("voice", "names a voice call's modules intern (the phone: %d idle + these; 5 "
+              "pools hold %d, a 6th costs ~8 KB)" % (idle, POOLS_5), q[1][1] - q[0][1], "",
+              POOLS_5 - idle, note="%d qstr pools in the call" % (n[-1][0] if n else 0))
+    v = mp.get("heap_setup_total_B")
+    t.add("voice", "a voice call's heap at set-up, with the offer/answer modules (modules %s "
+          "KB + engine %s KB)" % (round(mp.get("heap_modules_B", 0) / 1024, 1),
+                                  round(mp.get("heap_one_call_engine_B", 0) / 1024, 1)),
+          None if v is None else round(v / 1024, 1), "KB")
     v = mp.get("heap_call_total_B")
-    t.add("voice", "a voice call's extra heap with SRTP (modules %s KB + engine %s KB)" % (
-        round(mp.get("heap_modules_B", 0) / 1024, 1),
-        round(mp.get("heap_one_call_engine_B", 0) / 1024, 1)),
-        None if v is None else round(v / 1024, 1), "KB", 12)
+    t.add("voice", "a voice call's extra heap with SRTP, media running (modules %s KB + "
+          "engine %s KB)" % (round(mp.get("heap_modules_kept_B", 0) / 1024, 1),
+                             round(mp.get("heap_one_call_engine_B", 0) / 1024, 1)),
+          None if v is None else round(v / 1024, 1), "KB", 12)
+    mp["names"] = q
+    mp["names_padded_to"] = idle
     return {"micropython": mp, "cpython": cp}
 
 

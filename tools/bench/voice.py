@@ -11,11 +11,17 @@ path of a G.711 call with SRTP, and the heap one call adds.
   jitter buffer + decode (play); microseconds per frame (best of 5 runs of 500 frames;
   budget 250 us on the unix port, issue 17) and bytes allocated per frame in steady state
   (MicroPython, gc off; budget 0).
-- heap: gc.mem_alloc() after gc.collect() before and after importing the voice modules and
-  making one call's engine with SRTP (two SRTP contexts, jitter buffer, RTCP, DTMF), on the
-  MicroPython port that runs this (64-bit unix: budget 12 KB over the idle phone, whose
-  modules are imported first). Run from a ROMFS image (tools/bench/run.py does) for the
-  device's figure.
+- heap: gc.mem_alloc() after gc.collect() before and after importing the modules a voice
+  call loads (sdp, audio, sdes, voice, g711, dtmf, jitter, rtcp, srtp, io.voiceport, io.udp;
+  not the board's audio: callctl and io.wav / io.i2s) and making one call's engine with
+  SRTP (two SRTP contexts, jitter buffer, RTCP, DTMF), on the MicroPython port that runs
+  this (64-bit unix: budget 12 KB over the idle phone, whose modules, app's included, are
+  imported first). Run from a ROMFS image (tools/bench/run.py does) for the device's figure.
+- names: `--pad N` interns N more names once the idle phone's modules are in, so that the
+  call starts from as many interned names as the running phone has (tools/bench/run.py
+  measures N: the idle modules' names + test_names.RUNTIME - this script's count there);
+  qstr_info() is printed there and after the call's set-up (run.py reads n_qstr, n_pool):
+  a call that crosses 620 names pays a 6th qstr pool (~7 KB, one block) in its modules.
 A benchmark: prints its figures and exits 0.
 """
 import gc
@@ -59,28 +65,54 @@ def _alloc():
     return gc.mem_alloc() if MP else 0
 
 
+class _Pad:
+    pass
+
+
 def main():
     as_json = "--json" in sys.argv
     res = {}
-    import tinysip.ua  # noqa: F401 - the idle phone's modules: what a call adds is the figure
+    try:  # the idle phone's modules: what a call adds is the figure
+        import app  # noqa: F401 - in the ROMFS image (lib/app.mpy)
+    except ImportError:  # from lib/ source, CPython: the UA's modules only
+        pass
+    import tinysip.ua  # noqa: F401
     import tinysip.io.driver  # noqa: F401
+    import tinysip.io.stream  # noqa: F401
 
+    if "--pad" in sys.argv:  # the running phone's names (see the module docstring)
+        o = _Pad()
+        for i in range(int(sys.argv[sys.argv.index("--pad") + 1])):
+            setattr(o, "_pad%d" % i, 0)  # an attribute name is interned
+    if MP:
+        import micropython
+
+        micropython.qstr_info()
     a0 = _alloc()
-    from tinysip.voice import Voice  # noqa: F401 - the call's modules, as at its set-up
-    import tinysip.srtp  # noqa: F401
-    import tinysip.audio  # noqa: F401
-    import tinysip.sdes  # noqa: F401
+    for m in ("sdp audio sdes voice g711 dtmf jitter rtcp srtp io.udp io.voiceport").split():
+        __import__("tinysip." + m)  # the call's modules, as at its set-up
+    from tinysip.voice import Voice
 
     a1 = _alloc()
     k1, k2 = _rng(30), _rng(30)
     p = [0, b"PCMU", 101, 20, b"127.0.0.1", 4000, 80, k1, k2, b"sendrecv"]
-    a = Voice(p, _rng, 0)
+    from tinysip.io.stream import _BUF
+
+    a = Voice(p, _rng, 0, _BUF)  # as io.voiceport makes it: packets in io.stream's buffer
     a2 = _alloc()
     b = Voice([0, b"PCMU", 101, 20, b"127.0.0.1", 4000, 80, k2, k1, b"sendrecv"], _rng, 0)
     if MP:
         res["heap_modules_B"] = a1 - a0
         res["heap_one_call_engine_B"] = a2 - a1
-        res["heap_call_total_B"] = a2 - a0
+        res["heap_setup_total_B"] = a2 - a0  # while the offer/answer modules are loaded
+        micropython.qstr_info()
+    from tinysip.compat import drop
+
+    a3 = _alloc()
+    drop("audio sdes sdp")  # as io.voiceport's VoicePort.start() does once the media runs
+    if MP:
+        res["heap_modules_kept_B"] = a1 - a0 - (a3 - _alloc())
+        res["heap_call_total_B"] = res["heap_modules_kept_B"] + a2 - a1  # + one engine
     b.rx = a.tx  # the wire (a socket read allocates on its own: io/udp)
     for i in range(0, len(a.pcm), 2):  # a loud square-ish tone
         a.pcm[i + 1] = 0x30 if (i // 20) & 1 else 0xD0

@@ -11,16 +11,36 @@ Sockets: RTP on an even port drawn by the UA (udp.bind walks on inside media.por
 and RTCP on the next one (RFC 3550 §11), when free. Strict source (issue 15): once started
 both are connect()ed to the address the peer's SDP names (c=, m= port and port + 1), so the
 kernel drops every other source; a NAT that changes the peer's port is not followed.
+The RTCP socket is a port of the driver's poll loop of its own (_Rtcp, added with
+driver.add_media): a report is read and stamped when it arrives, so the RTT from the peer's
+LSR/DLSR and the DLSR of our next report are exact, not up to a frame late.
 
 Frames: handle_timer(now) asks the microphone for the frame due (`read_frame(buf, due)`, due being
 the frame clock's time of that frame; silence when it has none), sends it, and hands the
-speaker the frame to play (`write_frame(buf, now)`), at the Voice's ptime; RTCP every ~5 s.
+speaker the frame to play (`write_frame(buf, now)`), at the Voice's ptime; our RTCP report
+every ~5 s.
 Nothing allocates per frame on CPython; on MicroPython a read leaves the datagram's bytes as
-garbage (io.udp).
+garbage (io.udp). The packets are sent from and read into io.stream's read buffer (the
+Voice's tx and rx): every use of it, a stream's read there or a datagram here, is over
+before the loop does anything else, so the call keeps no buffer of its own for them.
 """
 import socket
 
-from tinysip.io.udp import bind, recv_into, waiter
+from tinysip.io import stream
+from tinysip.io.udp import bind, recv, recv_into, waiter
+
+
+class _Rtcp:
+    """The RTCP socket of a VoicePort as a port of the driver's poll loop (driver.add_media:
+    `sock`, step()), so a report is read when it arrives."""
+
+    def __init__(self, port, sock):
+        self.port = port
+        self.sock = sock
+        self.poll = waiter(sock)
+
+    def step(self):
+        return self.port.step(self)
 
 
 class VoicePort:
@@ -35,14 +55,14 @@ class VoicePort:
         self.key = None  # our SDES key, for a call we place
         self.sock, self.port = bind(host, port, cfg.media_port, cfg.media_port_max)
         self.poll = waiter(self.sock)
-        self.ctl = None  # the RTCP socket, port + 1, when we could bind it
+        self.ctl = None  # the RTCP socket's reader (port + 1), when we could bind it
         try:
             s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
                               socket.SOCK_DGRAM)
             s.bind(socket.getaddrinfo(host, self.port + 1)[0][-1])
             s.setblocking(False)
-            self.ctl = s
-            self._cw = waiter(s)
+            self.ctl = r = _Rtcp(self, s)
+            driver.add_media(r, r)  # polled with the others: each report read on arrival
         except OSError:
             s.close()
         self.voice = self.mic = self.speaker = None
@@ -60,8 +80,12 @@ class VoicePort:
         direction (p[9]) and the peer's address are followed at once; the SRTP contexts of
         keys that did not change go on (their ROC and replay window), and a new codec,
         ptime or suite starts a new Voice on the same sockets and devices."""
+        from tinysip.compat import drop
         from tinysip.voice import Voice
 
+        # the negotiation's modules (~6 KB on the 64-bit unix port) are not needed while the
+        # media runs: forgotten now, imported again (from ROMFS) by the next offer/answer
+        drop("audio sdes sdp")
         d = self.driver
         v = self.voice
         addr = (p[4].decode(), p[5])
@@ -69,11 +93,12 @@ class VoicePort:
             mic = speaker = None
             if d.audio is not None:
                 mic, speaker = d.audio(p[3])
-            self._run(Voice(p, d.ua.rng, d.clock.now()), addr, mic, speaker)
+            self._run(Voice(p, d.ua.rng, d.clock.now(), stream._BUF), addr, mic, speaker)
             return
         o = v.params
         if p[0] != o[0] or p[3] != o[3] or p[6] != o[6]:
-            self._run(Voice(p, d.ua.rng, d.clock.now()), addr, self.mic, self.speaker)
+            self._run(Voice(p, d.ua.rng, d.clock.now(), stream._BUF), addr, self.mic,
+                      self.speaker)
             return
         if p[6]:
             from tinysip.srtp import Context
@@ -115,32 +140,39 @@ class VoicePort:
         self.mic = mic
         self.speaker = speaker
         self._connect(addr)
-        self._rv = memoryview(voice.rx)
 
     def _connect(self, addr):
         """Take RTP (and RTCP on port + 1) from addr (ip str, RTP port) only."""
         self.sock.connect(socket.getaddrinfo(addr[0], addr[1])[0][-1])
-        if self.ctl is not None:
+        c = self.ctl
+        if c is not None:
             try:
-                self.ctl.connect(socket.getaddrinfo(addr[0], addr[1] + 1)[0][-1])
+                c.sock.connect(socket.getaddrinfo(addr[0], addr[1] + 1)[0][-1])
             except OSError:
-                self.ctl.close()
-                self.ctl = None
+                self._unctl()
 
-    def step(self):
-        """Read one datagram and hand it to the voice. 1 when one was read, else 0."""
+    def step(self, r=None):
+        """Read one datagram and hand it to the voice: RTP, or with r (the _Rtcp that the
+        driver found readable) RTCP, stamped now, at its arrival: the RTT from an RR's
+        LSR/DLSR and the DLSR we send back are exact to the clock, not up to a frame late.
+        1 when one was read, else 0. Before the media runs RTP stays queued (the answer is
+        on its way) and RTCP is dropped (so the poll does not spin on it)."""
         v = self.voice
-        if v is None:  # not started (the answer is on its way): leave it queued
-            return 0
+        c = self if r is None else r
         try:
-            n = recv_into(self.sock, self.poll, self._rv, len(v.rx))
+            if v is None:
+                return 0 if r is None else 1 if recv(c.sock, c.poll, 1500) else 0
+            n = recv_into(c.sock, c.poll, v.rx, len(v.rx))
         except OSError:  # an ICMP unreachable: counted, never raised
             self.errors += 1
             return 0
         if not n:
             return 0
-        ua = self.driver.ua
         now = self.driver.clock.now()
+        if r is not None:
+            v.control(n, now, self.wall())
+            return 1
+        ua = self.driver.ua
         d = v.receive(n, now)
         ua.media_rx(self.cid, now)  # RTP came: the call's silence limit starts again
         if d:
@@ -160,33 +192,37 @@ class VoicePort:
         if v is None or now < self.next_timer():
             return
         s = self.sock
-        if now >= v.state[10]:
-            # the microphone is paced by the frame clock (the frame's due time), not by
+        t = v.state[10]  # this frame's due time on the call's frame clock
+        if now >= t:
+            # the microphone and the jitter buffer are paced by the frame clock, not by
             # when this tick ran: a first tick late by a few ms must not make the next
-            # frame "not due yet" at the microphone and send silence (one frame per call)
-            if self.mic is None or not self.mic.read_frame(v.pcm, v.state[10]):
+            # frame "not due yet" at the microphone and send silence (one frame per call),
+            # and a tick 1 ms late then one on time must not look to the jitter buffer like
+            # a frame played 1 ms early, which it answered by repeating a frame (a gap) and
+            # keeping 20 ms more delay for the rest of the call (~1 call in 25 on a loaded
+            # host: test_voice_impaired found it)
+            if self.mic is None or not self.mic.read_frame(v.pcm, t):
                 pcm = v.pcm
                 for i in range(len(pcm)):
                     pcm[i] = 0
             n = v.send(now)
             if n:
                 self._out(s, v.tx, n)
-            v.play(now)
+            v.play(t)
             if self.speaker is not None:
                 self.speaker.write_frame(v.out, now)
         c = self.ctl
         if c is not None:
-            for _ in range(4):  # RTCP that came (one in ~5 s): into rx, checked in place
-                try:
-                    n = recv_into(c, self._cw, self._rv, len(v.rx))
-                except OSError:
-                    n = None
-                if not n:
-                    break
-                v.control(n, now, self.wall())
             n = v.report(now, self.wall() or now)
             if n:
-                self._out(c, v.ctl.buf, n)
+                self._out(c.sock, v.ctl.buf, n)
+
+    def _unctl(self):
+        """Stop polling and close the RTCP socket."""
+        c = self.ctl
+        self.ctl = None
+        self.driver.remove_media(c)
+        c.sock.close()
 
     def _out(self, s, b, n):
         try:
@@ -202,7 +238,7 @@ class VoicePort:
         None when the media never ran)."""
         self.sock.close()
         if self.ctl is not None:
-            self.ctl.close()
+            self._unctl()
         for d in (self.mic, self.speaker):
             if d is not None:
                 d.close()
