@@ -17,7 +17,7 @@ def der(name):
 
 
 def ca(name):
-    return x509.parse(der(name))
+    return certs.anchor(der(name))
 
 
 def reason(fn, *args, **kw):
@@ -51,6 +51,22 @@ def test_checks_run_in_order_and_name_the_first_failure():
     assert reason(certs.check, AOR, AOR, FROM, leaf, NOW, None) == "untrusted"
 
 
+def test_the_ca_is_kept_as_its_subject_and_key_only():
+    subject, rsa, point = certs.anchor(der("rsa_ca"))
+    c = x509.parse(der("rsa_ca"))
+    assert isinstance(subject, bytes) and subject == c.subject and rsa == c.rsa
+    assert point is None and len(rsa) == 2
+    subject, rsa, point = certs.anchor(der("ec_ca"))
+    assert rsa is None and point == x509.parse(der("ec_ca")).ec_point
+    raises(ParseError, certs.anchor, der("rsa_ca")[:-1])
+    # the issuer must be the CA's subject, byte for byte, before any signature arithmetic
+    other = (subject[:-1] + b"X",) + certs.anchor(der("rsa_ca"))[1:]
+    assert not certs.signed_by(x509.parse(der("rsa_leaf_rsa_ca")), other)
+    assert certs.signed_by(x509.parse(der("rsa_leaf_rsa_ca")), ca("rsa_ca"))
+    assert certs.signed_by(x509.parse(der("ec_leaf_ec_ca")), ca("ec_ca"))
+    assert not certs.signed_by(x509.parse(der("ec_leaf_ec_ca")), ca("rsa_ca"))
+
+
 def test_a_tampered_certificate_is_untrusted():
     leaf = bytearray(der("rsa_leaf_rsa_ca"))
     i = bytes(leaf).find(b"alice@lab.test")
@@ -81,17 +97,17 @@ def test_uri_comparison_ignores_parameters_and_host_case():
 
 
 def test_cache_reports_changes_and_forgets_old_entries():
-    c = Cache(max_age_s=3600)
+    c = Cache(max_age=3600)
     a = x509.parse(der("rsa_leaf_rsa_ca"))
     b = x509.parse(der("ec_leaf_rsa_ca"))
-    assert c.put(AOR, a, NOW) is None
-    assert c.put(AOR, a, NOW + 10) is False
-    assert c.put(AOR, b, NOW + 20) is True  # a different key before the old one expired
+    assert c.add(AOR, a, NOW) is None
+    assert c.add(AOR, a, NOW + 10) is False
+    assert c.add(AOR, b, NOW + 20) is True  # a different key before the old one expired
     assert c.get(AOR, NOW + 30) == b.der and c.fingerprint(AOR) == b.fingerprint
     assert c.get(AOR, NOW + 20 + 3601) is None  # older than max_age: gone
-    c.put(AOR, a, NOW)
+    c.add(AOR, a, NOW)
     assert c.get(AOR, a.not_after + 1) is None  # expired
-    c.put(AOR, a, NOW)
+    c.add(AOR, a, NOW)
     assert c.drop(AOR) and not c.drop(AOR) and c.get(AOR, NOW) is None
 
 

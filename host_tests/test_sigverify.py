@@ -10,7 +10,8 @@ from binascii import unhexlify
 from testutil import raises, read_vector
 
 from tinysip.errors import ParseError
-from tinysip.sigverify import ec_point, ecdsa_p256_sha256, raw_rs, rsa_pkcs1_sha256
+from tinysip.passport import raw_rs
+from tinysip.sigverify import ec_point, ecdsa_p256_sha256, rsa_pkcs1_sha256
 from tinysip.x509 import ec_signature as ecdsa_der
 
 N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551

@@ -119,6 +119,20 @@ def test_each_failed_check_is_an_event_and_nothing_is_cached():
     no_internal_errors(link)
 
 
+def test_an_unreadable_ca_makes_every_certificate_untrusted_and_the_ua_goes_on():
+    # app.py refuses such a config at boot; a UA handed one anyway reads the CA with the
+    # first NOTIFY (certservice keeps only its subject and key) and says why it trusts none
+    link, reg, ua, clock = start()
+    ua.cfg.certs.ca_der = der("rsa_ca")[:-5]
+    conn, sub = subscribed(reg, link)
+    for cseq in (1, 2):
+        notify(link, conn, sub, cseq, der("rsa_leaf_rsa_ca"))
+        e = link.of("certificate_rejected")[-1]
+        assert e.reason.startswith("untrusted: certificates.ca: x509: "), e.reason
+    assert not link.of("certificate_cached")
+    no_internal_errors(link)
+
+
 def test_a_heap_that_runs_out_while_checking_is_no_verdict_and_the_next_notify_caches():
     import sys
 
@@ -131,6 +145,7 @@ def test_a_heap_that_runs_out_while_checking_is_no_verdict_and_the_next_notify_c
     class Exhausted:  # stands in for tinysip.certs, which certservice imports per NOTIFY
         CertRejected = real.CertRejected
         credential = real.credential
+        anchor = real.anchor
 
         @staticmethod
         def check(*args):
@@ -164,6 +179,8 @@ def test_the_certificate_code_is_dropped_after_each_notify_and_the_cache_keeps_b
         entry = ua.certsvc.cache.entries[AOR]
         assert isinstance(entry[0], bytes) and isinstance(entry[1], (bytes, str))
     assert ua.certificate(AOR, clock.now) == der("rsa_leaf_rsa_ca")
+    # the CA was read at the first NOTIFY: its subject and key stay, not its DER
+    assert ua.cfg.certs.ca_der is None and isinstance(ua.certsvc.ca[0], bytes)
     notify(link, conn, sub, 3, b"not DER")  # a rejection drops them too
     assert link.of("certificate_rejected")[-1].reason.startswith("malformed")
     assert [m for m in gone if m in sys.modules] == []

@@ -249,24 +249,24 @@ def test_pki_user_certificates_read_back_with_tinysip_x509(tmp_path):
         return c.not_before <= now <= c.not_after
 
     ca = certs["user_ca"]
-    assert ca.key_type == "rsa" and ca.rsa_n.bit_length() == 2048
-    assert ca.sig_alg == x509.SHA256_WITH_RSA and ca.ca and ca.issuer == ca.subject
+    assert ca.key_type == "rsa" and ca.rsa[0].bit_length() == 2048
+    assert ca.sig_alg == "rsa" and ca.ca and ca.issuer == ca.subject
     assert isinstance(crypto["user_ca"].public_key(), rsa.RSAPublicKey)
 
     alice_uri = [b"sip:alice@lab.test"]
     expect = {
         # name: (issuer, signature algorithm, SAN URIs, validity)
-        "alice": ("user_ca", x509.SHA256_WITH_RSA, alice_uri, "now"),
-        "alice_new": ("user_ca", x509.SHA256_WITH_RSA, alice_uri, "now"),
-        "alice_ec": ("ca", x509.ECDSA_WITH_SHA256, alice_uri, "now"),
-        "alice_expired": ("user_ca", x509.SHA256_WITH_RSA, alice_uri, "expired"),
-        "alice_future": ("user_ca", x509.SHA256_WITH_RSA, alice_uri, "future"),
-        "alice_wrongsan": ("user_ca", x509.SHA256_WITH_RSA, [b"sip:bob@lab.test"], "now"),
-        "alice_rogue": ("rogue_ca", x509.ECDSA_WITH_SHA256, alice_uri, "now"),
-        "alice_self": ("alice_self", x509.ECDSA_WITH_SHA256, alice_uri, "now"),
-        "phone1_cred": ("user_ca", x509.SHA256_WITH_RSA, [b"sip:phone1@lab.test"], "now"),
-        "identity": ("ca", x509.ECDSA_WITH_SHA256, [], "now"),
-        "rogue_identity": ("rogue_ca", x509.ECDSA_WITH_SHA256, [], "now"),
+        "alice": ("user_ca", "rsa", alice_uri, "now"),
+        "alice_new": ("user_ca", "rsa", alice_uri, "now"),
+        "alice_ec": ("ca", "ec", alice_uri, "now"),
+        "alice_expired": ("user_ca", "rsa", alice_uri, "expired"),
+        "alice_future": ("user_ca", "rsa", alice_uri, "future"),
+        "alice_wrongsan": ("user_ca", "rsa", [b"sip:bob@lab.test"], "now"),
+        "alice_rogue": ("rogue_ca", "ec", alice_uri, "now"),
+        "alice_self": ("alice_self", "ec", alice_uri, "now"),
+        "phone1_cred": ("user_ca", "rsa", [b"sip:phone1@lab.test"], "now"),
+        "identity": ("ca", "ec", [], "now"),
+        "rogue_identity": ("rogue_ca", "ec", [], "now"),
     }
     for name, (issuer, alg, uris, when) in expect.items():
         c = certs[name]
@@ -284,9 +284,10 @@ def test_pki_user_certificates_read_back_with_tinysip_x509(tmp_path):
         else:
             assert c.not_before > now + 7 * 86400, name
     assert certs["alice_new"].ec_point != certs["alice"].ec_point
-    assert certs["identity"].san_dns == [b"lab.test"]
+    assert crypto["identity"].extensions.get_extension_for_class(
+        cx509.SubjectAlternativeName).value.get_values_for_type(cx509.DNSName) == ["lab.test"]
     assert certs["rogue_identity"].ec_point != certs["identity"].ec_point
-    assert certs["phone1_cred"].ext_key_usage == [x509.CLIENT_AUTH]
+    assert certs["phone1_cred"].ext_key_usage == [b"\x2b\x06\x01\x05\x05\x07\x03\x02"]  # clientAuth
 
     # the credential body: RFC 2046 multipart/mixed, cert DER then PKCS#8 DER, binary
     body = read(paths["phone1_cred"]["multipart"])

@@ -5,7 +5,7 @@ Owns: deciding whether a certificate that came in a `certificate` NOTIFY may be 
 the PKCS#8 key (`credential`). The per-AoR cache is certservice's (it stays loaded; this
 module and the DER and signature code it loads are dropped after each NOTIFY).
 Must not: subscribe or answer NOTIFYs (tinysip.subscribe and the UA do), read a clock (the
-wall-clock time `now_s`, seconds since 1970, is passed in: on ESP32 it comes from NTP or a
+wall-clock time `t`, seconds since 1970, is passed in: on ESP32 it comes from NTP or a
 REGISTER 200's Date), parse DER itself (tinysip.x509) or do the arithmetic of signatures
 (tinysip.sigverify, tinysip.passport).
 
@@ -13,7 +13,7 @@ The checks run in this order and the first failure is the reason (`CertRejected.
 a short token, then a colon and the details):
     from_mismatch   the NOTIFY's From is not the URI we subscribed to (RFC 6072 §6)
     malformed       the body is not a DER certificate we can read
-    expired / not_yet_valid   against now_s
+    expired / not_yet_valid   against t
     san_mismatch    no subjectAltName URI equals the AoR
     untrusted       neither signed by the configured CA (RSA PKCS#1 v1.5 / SHA-256 or
                     ECDSA P-256 / SHA-256) nor carried with a valid RFC 8224 Identity
@@ -30,97 +30,130 @@ class CertRejected(Exception):
 
 def same_uri(a, b):
     """Loose RFC 3261 §19.1.4 comparison for AoRs: scheme, user and host, without parameters;
-    scheme and host case-insensitively, the user exactly."""
-    def parts(u):
-        u = u.split(b";")[0].split(b"?")[0]
-        scheme, _, rest = u.partition(b":")
-        user, at, host = rest.rpartition(b"@")
-        return scheme.lower(), user if at else b"", host.lower()
+    scheme and host case-insensitively, the user exactly. Compared in place (a NOTIFY checks
+    one URI per subjectAltName entry): no lowered or split copies."""
+    p = []  # per URI: end of the scheme (its ":"), the "@" or -1, end before ";" or "?"
+    for u in (a, b):
+        e = u.find(b";")
+        if e < 0:
+            e = len(u)
+        i = u.find(b"?", 0, e)
+        if i >= 0:
+            e = i
+        c = u.find(b":", 0, e)
+        if c < 0:
+            c = e
+        p.append(c)
+        p.append(u.rfind(b"@", c, e))
+        p.append(e)
+    ca, ta, ea, cb, tb, eb = p
+    return (_same(a, 0, ca, b, 0, cb, True)
+            and _same(a, ca + 1, ta, b, cb + 1, tb, False)  # the users; none without "@"
+            and _same(a, min(max(ta, ca) + 1, ea), ea, b, min(max(tb, cb) + 1, eb), eb, True))
 
-    return parts(a) == parts(b)
 
-
-def signed_by(cert, issuer):
-    """True if `issuer` (an x509.Certificate) signed `cert` with one of the two algorithms."""
-    if cert.issuer != issuer.subject:
+def _same(a, i, n, b, k, e, f):
+    """a[i:n] == b[k:e] (an end below its start: empty), letters case-folded when f."""
+    if n - i != e - k and (n > i or e > k):
         return False
-    if cert.sig_alg == x509.SHA256_WITH_RSA and issuer.key_type == "rsa":
-        return sigverify.rsa_pkcs1_sha256(issuer.rsa_n, issuer.rsa_e, cert.tbs, cert.signature)
-    if cert.sig_alg == x509.ECDSA_WITH_SHA256 and issuer.key_type == "ec":
+    for j in range(n - i):
+        x = a[i + j]
+        y = b[k + j]
+        if x != y and (not f or x | 0x20 != y | 0x20 or not 0x61 <= x | 0x20 <= 0x7A):
+            return False
+    return True
+
+
+def anchor(der):
+    """What checking a signature needs of the CA certificate in `der`, kept as plain values
+    (its parsed form is not kept: a Certificate holds the whole DER and far more): the
+    tuple (subject Name DER bytes, RSA (modulus, exponent), EC P-256 point bytes), the key
+    of the other type None. ParseError when it is not a certificate we read."""
+    c = x509.parse(der)
+    return bytes(c.subject), c.rsa, c.ec_point
+
+
+def signed_by(c, ca):
+    """True if the CA `ca` (an `anchor` tuple) signed `c` (an x509.Certificate): its issuer
+    is the CA's subject, and the signature verifies with one of the two algorithms."""
+    if c.issuer != ca[0]:
+        return False
+    if c.sig_alg == "rsa" and ca[1] is not None:  # sha256WithRSAEncryption
+        return sigverify.rsa_pkcs1_sha256(ca[1][0], ca[1][1], c.tbs, c.signature)
+    if c.sig_alg == "ec" and ca[2] is not None:  # ecdsa-with-SHA256
         try:
-            r, s = x509.ec_signature(cert.signature)
+            r, s = x509.ec_signature(c.signature)
         except ParseError:
             return False
-        return sigverify.ecdsa_p256_sha256(issuer.ec_point, cert.tbs, r, s)
+        return sigverify.ecdsa_p256_sha256(ca[2], c.tbs, r, s)
     return False
 
 
-def check(aor, subscribed, notify_from, der, now_s, ca=None, identity=None, domain=None,
-          channel=None):
+def check(aor, uri, value, der, t, ca=None, header=None, domain=None, trust=None):
     """Run the trust checks on a certificate NOTIFY; the parsed x509.Certificate and how it
     was trusted ("ca" or "identity"), or CertRejected.
 
-    aor: the AoR the certificate must name (bytes URI); subscribed: the URI we subscribed to;
-    notify_from: the NOTIFY's From header value; der: the body; ca: the parsed
-    x509.Certificate of the configured CA (or None); domain: the P-256 public key (the
-    uncompressed point, bytes) of the domain certificate that signs Identity headers, or None; identity: the NOTIFY's Identity header value or None; channel: when neither a CA
-    nor a domain is configured, the name of the authenticated channel the certificate came
-    over (the credential on a verified TLS flow: "tls"), which is then how it is trusted.
+    aor: the AoR the certificate must name (bytes URI); uri: the URI we subscribed to;
+    value: the NOTIFY's From header value; der: the body; t: the wall-clock time (s since
+    1970); ca: the configured CA as an
+    `anchor` tuple (or None); domain: the P-256 public key (the uncompressed point, bytes) of
+    the domain certificate that signs Identity headers, or None; header: the NOTIFY's
+    Identity header value or None; trust: when neither a CA nor a domain is configured, the
+    name of the authenticated channel the certificate came over (the credential on a
+    verified TLS flow: "tls"), which is then how it is trusted. (The argument names are ones
+    the phone has interned anyway: each new one would cost it for good.)
     """
-    who = addr(notify_from or b"")
-    if not same_uri(who, subscribed):
+    who = addr(value or b"")
+    if not same_uri(who, uri):
         raise CertRejected("from_mismatch: NOTIFY From %s, subscribed to %s" % (
-            who.decode(), subscribed.decode()))
+            who.decode(), uri.decode()))
     try:
         cert = x509.parse(der)
     except ParseError as e:
         raise CertRejected("malformed: " + e.reason)
-    if now_s > cert.not_after:
-        raise CertRejected("expired: not after %d, now %d" % (cert.not_after, now_s))
-    if now_s < cert.not_before:
-        raise CertRejected("not_yet_valid: not before %d, now %d" % (cert.not_before, now_s))
+    if t > cert.not_after:
+        raise CertRejected("expired: not after %d, now %d" % (cert.not_after, t))
+    if t < cert.not_before:
+        raise CertRejected("not_yet_valid: not before %d, now %d" % (cert.not_before, t))
     ok = False
     for u in cert.san_uris:
         if same_uri(u, aor):
             ok = True
     if not ok:
         raise CertRejected("san_mismatch: %s not in subjectAltName %s" % (
-            aor.decode(), b", ".join(cert.san_uris).decode() or "(no URIs)"))
-    if ca is None and domain is None and channel:
-        return cert, channel
+            aor.decode(), b", ".join(cert.san_uris).decode() or "(it has no URIs)"))
+    if ca is None and domain is None and trust:
+        return cert, trust
     if ca is not None and signed_by(cert, ca):
         return cert, "ca"
     why = "not signed by the configured CA"
-    if identity is not None and domain is not None:
-        from tinysip.passport import verify  # only when a NOTIFY carries Identity
+    if header is not None and domain is not None:
+        from tinysip import passport  # only when a NOTIFY carries Identity
 
-        good, info = verify(identity, domain)
+        good, info = passport.verify(header, domain)
         if good:
             return cert, "identity"
         why += ", Identity: " + info
-    elif identity is None:
+    elif header is None:
         why += ", no Identity header"
     raise CertRejected("untrusted: " + why)
 
 
-def _param(value, name):
-    for p in value.split(b";")[1:]:
-        k, _, v = p.strip().partition(b"=")
-        if k.strip().lower() == name:
-            v = v.strip()
-            return v[1:-1] if v[:1] == b'"' and v[-1:] == b'"' else v
-    return None
-
-
-def credential(content_type, body):
+def credential(value, body):
     """(certificate DER, PKCS#8 key DER) from a `credential` NOTIFY (RFC 6072 §7):
     multipart/mixed (RFC 2046 §5.1) with an application/pkix-cert and an application/pkcs8
-    part. Bodies are binary: parts are cut at the boundary lines, never decoded. ParseError
-    names what is missing."""
-    ct = (content_type or b"").split(b";")[0].strip().lower()
+    part; `value` is the NOTIFY's Content-Type. Bodies are binary: parts are cut at the
+    boundary lines, never decoded. ParseError names what is missing."""
+    ct = (value or b"").split(b";")[0].strip().lower()
     if ct != b"multipart/mixed":
         raise ParseError(415, "credential: Content-Type %s, not multipart/mixed" % ct.decode())
-    b = _param(content_type, b"boundary")
+    b = None  # the boundary parameter, unquoted
+    for p in value.split(b";")[1:]:
+        k, _, v = p.strip().partition(b"=")
+        if k.strip().lower() == b"boundary":
+            v = v.strip()
+            b = v[1:-1] if v[:1] == b'"' and v[-1:] == b'"' else v
+            break
     if not b or len(b) > 70:
         raise ParseError(400, "credential: multipart without a usable boundary")
     delim = b"\r\n--" + b

@@ -34,44 +34,42 @@ from tinysip.digest import DigestClient
 from tinysip.errors import ParseError
 from tinysip.subscribe import ACTIVE, PENDING, TERMINATED, Subscription
 
-_ACCEPT_CERT = b"application/pkix-cert"
-_ACCEPT_CRED = b"multipart/mixed, application/pkix-cert, application/pkcs8"
-
-
-# What a certificate check loads and what is dropped again after it: the DER reader, the
-# signature arithmetic, the trust checks (and PASSporTs). Only the cache's bytes stay.
-_CHECK_MODULES = "certs x509 sigverify sipdate passport"
+# What a certificate check loads ("certs x509 sigverify sipdate passport": the DER reader,
+# the signature arithmetic, the trust checks and PASSporTs) is dropped again after it: only
+# the cache's bytes stay. Those module names and the Accept values are written out where
+# they are used: a module-level constant would be one more interned name for good.
 
 
 class Cache:
     """Usable certificates per AoR: aor -> [der, fingerprint, not_after, stored at].
 
-    `get` forgets an entry older than `max_age_s` (default one day) or past its not_after.
+    `get` forgets an entry older than `max_age` s (default one day) or past its not_after.
     Only the DER and two numbers stay per AoR: the parsed form is re-made on demand.
     """
 
-    def __init__(self, max_age_s=86400):
-        self.max_age_s = max_age_s
+    def __init__(self, max_age=86400):
+        self.max_age = max_age
         self.entries = {}
 
-    def put(self, aor, cert, now_s):
-        """Store a checked certificate. Returns None for a new AoR, False when the same
-        certificate came again, True when it replaces a different one that had not expired
-        (worth reporting: a key change before expiry)."""
+    def add(self, aor, c, t):
+        """Store the checked certificate `c` (an x509.Certificate) at wall-clock time `t` (s
+        since 1970). Returns None for a new AoR, False when the same certificate came again,
+        True when it replaces a different one that had not expired (worth reporting: a key
+        change before expiry)."""
         old = self.entries.get(aor)
-        self.entries[aor] = [cert.der, cert.fingerprint, cert.not_after, now_s]
+        self.entries[aor] = [c.der, c.fingerprint, c.not_after, t]
         if old is None:
             return None
-        if old[1] == cert.fingerprint:
+        if old[1] == c.fingerprint:
             return False
-        return now_s <= old[2]
+        return t <= old[2]
 
-    def get(self, aor, now_s):
-        """The DER of aor's usable certificate, or None."""
+    def get(self, aor, t):
+        """The DER of aor's usable certificate at wall-clock time `t`, or None."""
         e = self.entries.get(aor)
         if e is None:
             return None
-        if now_s > e[2] or now_s - e[3] > self.max_age_s:
+        if t > e[2] or t - e[3] > self.max_age:
             del self.entries[aor]
             return None
         return e[0]
@@ -86,48 +84,54 @@ class Cache:
 
 
 class CertService:
-    """Entries [uri, event, Subscription or None, flow, connection id, ended reported].
+    """`entries`, one per subscription: [uri, event, Subscription or None, flow, connection id,
+    ended reported].
 
     `domain`: the P-256 key (uncompressed point) of config certificates.identity, the
-    certificate whose key signs Identity headers, or None. The certificate code (x509,
-    signatures, the checks) is imported for each NOTIFY and dropped after it
-    (compat.drop): between NOTIFYs the phone holds only the cache's bytes.
+    certificate whose key signs Identity headers, or None; `ca`: config certificates.ca as
+    certs.anchor's few values (its subject and key), read once at the first NOTIFY (its
+    DER is dropped then: the certificate code is loaded for that NOTIFY anyway), or None
+    until then. The certificate
+    code (x509, signatures, the checks) is imported for each NOTIFY and dropped after it
+    (compat.drop): between NOTIFYs the phone holds only the cache's bytes and those.
     """
 
     def __init__(self, ua):
         c = ua.cfg.certs
         self.ua = ua
         self.cache = Cache(c.max_age)
-        self.domain = None
+        self.domain = self.ca = None  # the CA is read with the first NOTIFY (_check)
         if c.identity_der:  # app.py checked at boot that it is an EC certificate
-            from tinysip.x509 import parse
+            from tinysip import x509  # (one name less than "from tinysip.x509 import")
 
-            self.domain = parse(c.identity_der).ec_point
-            drop(_CHECK_MODULES)
-        self.subs = []
-        self.refetch = {}  # aor -> the fingerprint dropped by unsupported()
+            self.domain = x509.parse(c.identity_der).ec_point
+            c.identity_der = None  # nothing reads it again
+            drop("x509 sipdate")
+        self.entries = []
+        self.stale = {}  # aor -> the fingerprint dropped by unsupported()
         for u in c.subscribe:
-            self.subs.append([u, b"certificate", None, None, None, False])
+            self.entries.append([u, b"certificate", None, None, None, False])
         if c.credential:
-            self.subs.append([ua.cfg.aor.to_bytes(), b"credential", None, None, None, False])
+            self.entries.append([ua.cfg.aor.to_bytes(), b"credential", None, None, None, False])
 
     # -- what the UA calls -------------------------------------------------------------
     def flow_up(self, f, now):
         """Flow f registered: start every subscription that has none, or whose connection
         is gone, on it (credential: only on a TLS flow)."""
-        for e in self.subs:
+        for e in self.entries:
             s = e[2]
             if s is not None and (s.state == TERMINATED or e[3].conn == e[4]):
                 continue
             if e[1] == b"credential" and not f.tls or f.udp:
                 continue  # SUBSCRIBE runs over a stream flow (no retransmission here)
-            self._start(e, f, now)
+            self._open(e, f, now)
 
-    def _start(self, e, f, now):
+    def _open(self, e, f, now):
         ua = self.ua
         cfg = ua.cfg
         via, contact = ua._local(f)
-        e[2] = Subscription(e[0], e[1], _ACCEPT_CRED if e[1] == b"credential" else _ACCEPT_CERT,
+        e[2] = Subscription(e[0], e[1], b"multipart/mixed, application/pkix-cert, application/pkcs8"
+                            if e[1] == b"credential" else b"application/pkix-cert",
                             cfg.aor.to_bytes(), via, contact, [f.registration.route],
                             cfg.certs.expires, now, ua.rng,
                             DigestClient(cfg.username, cfg.password, ua.rng), cfg.t1,
@@ -138,19 +142,19 @@ class CertService:
     def subscribe(self, uri, now):
         """Subscribe to `uri`'s certificate on demand (a no-op when already subscribed);
         False when no flow is up yet (it starts with the next flow that registers)."""
-        for e in self.subs:
+        for e in self.entries:
             if e[0] == uri and e[1] == b"certificate":
                 if e[2] is not None and e[2].state != TERMINATED:
                     return True
                 break
         else:
             e = [uri, b"certificate", None, None, None, False]
-            self.subs.append(e)
+            self.entries.append(e)
         f = self.ua.up_flow(True)
         if f is None:
             e[2] = None
             return False
-        self._start(e, f, now)
+        self._open(e, f, now)
         return True
 
     def unsupported(self, aor, now):
@@ -158,8 +162,8 @@ class CertService:
         a certificate was cached."""
         old = self.cache.fingerprint(aor)
         self.cache.drop(aor)
-        self.refetch[aor] = old
-        for e in self.subs:
+        self.stale[aor] = old
+        for e in self.entries:
             s = e[2]
             if e[0] == aor and e[1] == b"certificate" and s is not None and e[3].conn == e[4] \
                     and (s.state == ACTIVE or s.state == PENDING):
@@ -171,21 +175,21 @@ class CertService:
 
     def stop(self, now):
         """Unsubscribe everything (Expires: 0) before the flows unregister."""
-        for e in self.subs:
+        for e in self.entries:
             if e[2] is not None and e[3].conn == e[4]:
                 e[2].unsubscribe(now)
                 self._flush(e, None, now)
 
     def next_timer(self):
         t = None
-        for e in self.subs:
+        for e in self.entries:
             v = e[2].next_timer() if e[2] is not None else None
             if v is not None and (t is None or v < t):
                 t = v
         return t
 
     def handle_timer(self, now):
-        for e in self.subs:
+        for e in self.entries:
             s = e[2]
             if s is not None:
                 t = s.next_timer()
@@ -195,7 +199,7 @@ class CertService:
 
     def receive(self, msg, conn, now):
         """A message for one of our subscriptions (by Call-ID): True when it was taken."""
-        for e in self.subs:
+        for e in self.entries:
             s = e[2]
             if s is not None and s.call_id == msg.call_id:
                 s.receive(msg, now)
@@ -218,13 +222,13 @@ class CertService:
             d = s.pop_send()
         n = s.pop_notification()
         while n is not None:
-            self._notified(e, n, now)
+            self._on_message(e, n, now)
             n = s.pop_notification()
         if s.state == TERMINATED and not e[5]:
             e[5] = True
             ua._ev("subscription_ended", e[0], e[1], s.status, s.reason)
 
-    def _notified(self, e, n, now):
+    def _on_message(self, e, n, now):
         substate, _, ctype, body, msg = n
         if substate != b"active" and substate != b"pending" and substate != b"terminated":
             return
@@ -240,11 +244,12 @@ class CertService:
         try:
             self._check(e, aor, ctype, body, msg, now)
         finally:  # what the check loaded goes again, whatever the verdict
-            drop(_CHECK_MODULES)
+            drop("certs x509 sigverify sipdate passport")
 
-    def _check(self, e, aor, ctype, body, msg, now):
-        from tinysip.certs import CertRejected, check, credential
-        from tinysip.x509 import parse
+    def _check(self, e, aor, value, body, msg, now):
+        """The checks of a certificate or credential NOTIFY (`value` its Content-Type) and
+        what their verdict means: cached, installed or rejected, each an event."""
+        from tinysip.certs import CertRejected, anchor, check, credential
 
         ua = self.ua
         now_s = ua.wall_s(now)
@@ -255,22 +260,35 @@ class CertService:
             key = None
             if e[1] == b"credential":
                 try:
-                    body, key = credential(ctype, body)
+                    body, key = credential(value, body)
                 except ParseError as err:
                     raise CertRejected("malformed: " + err.reason)
             else:
-                t = (ctype or b"").split(b";")[0].strip().lower()
-                if t != _ACCEPT_CERT:
+                t = (value or b"").split(b";")[0].strip().lower()
+                if t != b"application/pkix-cert":
                     raise CertRejected("malformed: Content-Type %s, not application/pkix-cert"
                                        % t.decode())
-            ca = ua.cfg.certs.ca_der
-            cert, how = check(aor, aor, msg.get(b"From"), body, now_s,
-                              parse(ca) if ca else None,
+            c = ua.cfg.certs
+            if c.ca_der:  # the CA, read once: each NOTIFY is checked against these few bytes
+                try:
+                    self.ca = anchor(c.ca_der)
+                except ParseError as err:  # app.py checks it at boot: not expected
+                    raise CertRejected("untrusted: certificates.ca: " + err.reason)
+                c.ca_der = None  # nothing reads it again: a KB less held
+            cert, how = check(aor, aor, msg.get(b"From"), body, now_s, self.ca,
                               msg.get(b"Identity"), self.domain,
                               "tls" if key is not None and e[3].tls else None)
-            if key is not None:
-                self._install(aor, cert, key, now)
-                return
+            if key is not None:  # a credential: its key must be the certificate's
+                from tinysip import x509
+
+                try:
+                    kind, pub = x509.pkcs8_public(key)
+                except ParseError as err:
+                    raise CertRejected("malformed: credential key: " + err.reason)
+                if kind != cert.key_type or pub is not None and pub != (
+                        cert.rsa[0] if kind == "rsa" else cert.ec_point):
+                    raise CertRejected("key_mismatch: the credential's private key is not the "
+                                       "key of its certificate")
         except CertRejected as err:
             ua._ev("certificate_rejected", aor, err.args[0])
             return
@@ -278,28 +296,13 @@ class CertService:
             ua._ev("certificate_rejected", aor, "out_of_memory: not checked; it is checked "
                    "again when the subscription's refresh brings it")
             return
-        changed = self.cache.put(aor, cert, now_s)
-        if aor in self.refetch:
-            old = self.refetch.pop(aor)
+        if key is not None:  # the TLS client certificate (flows not up re-form with it at once)
+            ua.client_cert = (cert.der, key)
+            ua._ev("credential_installed", aor, cert.fingerprint, cert.not_after)
+            ua.use_credential(now)
+            return
+        changed = self.cache.add(aor, cert, now_s)
+        if aor in self.stale:
+            old = self.stale.pop(aor)
             changed = None if old is None else old != cert.fingerprint
         ua._ev("certificate_cached", aor, cert.fingerprint, cert.not_after, how, changed)
-
-    def _install(self, aor, cert, key, now):
-        """A checked credential: its key must be the certificate's; then the UA uses it as
-        the TLS client certificate (flows that are not up re-form with it at once)."""
-        from tinysip.certs import CertRejected
-        from tinysip.x509 import pkcs8_public
-
-        try:
-            kind, pub = pkcs8_public(key)
-        except ParseError as err:
-            raise CertRejected("malformed: credential key: " + err.reason)
-        if kind != cert.key_type or pub is not None and pub != (
-                cert.rsa_n if kind == "rsa" else cert.ec_point):
-            raise CertRejected("key_mismatch: the credential's private key is not the key of "
-                               "its certificate")
-        ua = self.ua
-        ua.client_cert = (cert.der, key)
-        ua._ev("credential_installed", aor, cert.fingerprint, cert.not_after)
-        ua.use_credential(now)
-

@@ -21,7 +21,7 @@ from binascii import a2b_base64, b2a_base64
 
 from tinysip.compat import const
 from tinysip.errors import ParseError
-from tinysip.sigverify import ec_point, ecdsa_p256_sha256, raw_rs
+from tinysip.sigverify import ec_point, ecdsa_p256_sha256
 
 _INVALID = 438  # RFC 8224: 438 Invalid Identity Header
 # A PASSporT JOSE header is alg, typ, ppt and an x5u URL: a few hundred characters. It is
@@ -85,6 +85,14 @@ def b64url_encode(data):
     """Unpadded base64url text of ``data`` (bytes)."""
     out = b2a_base64(_bytes(data)).rstrip(b"\n").rstrip(b"=")
     return out.replace(b"+", b"-").replace(b"/", b"_")
+
+
+def raw_rs(data):
+    """(r, s) from a JOSE ES256 signature: r and s as 32-byte big-endian each (RFC 7518 §3.4).
+    Raises ParseError(438, ...) if it is not exactly 64 bytes."""
+    if len(data) != 64:
+        raise ParseError(_INVALID, "ES256 signature is %d bytes, not 64" % len(data))
+    return int.from_bytes(bytes(data[:32]), "big"), int.from_bytes(bytes(data[32:]), "big")
 
 
 def _split_params(rest):

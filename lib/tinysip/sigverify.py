@@ -1,12 +1,13 @@
 """Signature verification in pure Python: RSA PKCS#1 v1.5 and ECDSA P-256, both with SHA-256.
 
 Owns: RFC 8017 §8.2.2 RSASSA-PKCS1-v1_5-VERIFY (SHA-256 only), FIPS 186-4 §6.4.2 ECDSA
-verification on P-256 (SEC 2 secp256r1), and the two ECDSA signature encodings: DER
-ECDSA-Sig-Value (RFC 3279 §2.2.3, X.509 and CMS) and raw 64-byte r||s (RFC 7518 §3.4, JOSE).
+verification on P-256 (SEC 2 secp256r1). The ECDSA signature encodings are read where they
+are carried: DER ECDSA-Sig-Value (RFC 3279 §2.2.3) by x509.ec_signature, JOSE's raw 64-byte
+r||s (RFC 7518 §3.4) by passport.raw_rs.
 
 Must not: sign, hold private keys, read certificates (the caller hands over (n, e) or the
-65-byte point), or raise from a verify function: every malformed input is just False, since
-it is what a peer sent. Only the two signature parsers raise, with ParseError.
+65-byte point), or raise: every malformed input is just False, since it is what a peer
+sent.
 
 Verification is public-key work on public data: timing leaks nothing secret, so only the
 RSA block comparison is written without an early exit (it checks every byte regardless).
@@ -17,31 +18,11 @@ prime).
 
 import hashlib
 
-from tinysip.errors import ParseError
+from tinysip.compat import const
 
-# 438 Invalid Identity Header (RFC 8224): the status a UAS answers when the signature
-# it was handed cannot even be parsed.
-_BAD_SIG = 438
-
-# DER DigestInfo prefix for SHA-256 (RFC 8017 §9.2 note 1): SEQUENCE { SEQUENCE { OID
-# 2.16.840.1.101.3.4.2.1, NULL }, OCTET STRING (32 bytes) }. The parameters NULL is part of
-# the expected encoding: a DigestInfo without it is rejected (full-encoding comparison).
-_SHA256_DIGESTINFO = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
-
-
-def _byte_len(n):
-    """Length in bytes of the positive int n (int.bit_length is missing on MicroPython)."""
-    return (len("%x" % n) + 1) // 2
-
-
-def _same(a, b):
-    """True if a == b, looking at every byte (no exit on the first difference)."""
-    if len(a) != len(b):
-        return False
-    d = 0
-    for i in range(len(a)):
-        d |= a[i] ^ b[i]
-    return d == 0
+# Names cost the phone (MicroPython interns every global and argument name of a loaded
+# module, for good): module constants are private const()s or literals at their one use,
+# and arguments reuse names the interpreter has anyway.
 
 
 # --- RSA -------------------------------------------------------------------------------
@@ -59,18 +40,29 @@ def rsa_pkcs1_sha256(n, e, message, signature):
     try:
         if n < 3 or not n & 1 or e < 3 or not e & 1:
             return False
-        k = _byte_len(n)
-        t = _SHA256_DIGESTINFO + hashlib.sha256(message).digest()
+        k = (len(hex(n)) - 1) // 2  # bytes of n (int.bit_length is missing on MicroPython)
+        # DER DigestInfo for SHA-256 (RFC 8017 §9.2 note 1): SEQUENCE { SEQUENCE { OID
+        # 2.16.840.1.101.3.4.2.1, NULL }, OCTET STRING (32 bytes) }, then the digest. The
+        # parameters NULL is part of the expected encoding: a DigestInfo without it is
+        # rejected (full-encoding comparison).
+        t = (b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00"
+             b"\x04\x20" + hashlib.sha256(message).digest())
         if k < len(t) + 11:  # RFC 8017 §9.2 step 3: modulus too short for it
             return False
         if len(signature) != k:
             return False
-        s = int.from_bytes(bytes(signature), "big")
+        s = int.from_bytes(signature, "big")
         if s >= n:
             return False
         em = pow(s, e, n).to_bytes(k, "big")
-        expected = b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
-        return _same(em, expected)
+        # compared in place with 00 01 FF..FF 00 t, every byte looked at (no early exit)
+        m = k - len(t)
+        d = em[0] | em[1] ^ 1 | em[m - 1]
+        for i in range(2, m - 1):
+            d |= em[i] ^ 0xFF
+        for i in range(len(t)):
+            d |= em[m + i] ^ t[i]
+        return d == 0
     except MemoryError:  # the heap ran out: no verdict on the data
         raise
     except Exception:  # noqa: BLE001 - wrong types or sizes from the caller's data: not valid
@@ -81,22 +73,22 @@ def rsa_pkcs1_sha256(n, e, message, signature):
 
 # Curve parameters (SEC 2 §2.4.2, FIPS 186-4 D.1.2.3): y^2 = x^3 - 3x + b over GF(p), base
 # point G of prime order n, cofactor 1 (so every affine point on the curve is in the group).
-_P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
-_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
-_GX = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
-_GY = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
+_P = const(0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF)
+_N = const(0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551)
+_B = const(0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B)
+_GX = const(0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296)
+_GY = const(0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 
 # Points in Jacobian coordinates are tuples (X, Y, Z) standing for (X/Z^2, Y/Z^3); Z == 0 is
-# the point at infinity. Affine points are (x, y) tuples; None is infinity in a table.
-_INF = (1, 1, 0)
+# the point at infinity, written (1, 1, 0). Affine points are (x, y) tuples; None is
+# infinity in a table.
 
 
-def _double(pt):
-    """2*pt, Jacobian, using a = -3: 3(X-Z^2)(X+Z^2) replaces 3X^2 + aZ^4."""
-    X, Y, Z = pt
+def _double(v):
+    """2*v, Jacobian, using a = -3: 3(X-Z^2)(X+Z^2) replaces 3X^2 + aZ^4."""
+    X, Y, Z = v
     if Z == 0 or Y == 0:
-        return _INF
+        return 1, 1, 0
     p = _P
     zz = Z * Z % p
     yy = Y * Y % p
@@ -106,12 +98,12 @@ def _double(pt):
     return X3, (alpha * (4 * beta - X3) - 8 * yy * yy) % p, 2 * Y * Z % p
 
 
-def _add_affine(pt, q):
-    """pt + q with pt Jacobian and q affine (or None for infinity); handles pt == +-q."""
-    if q is None:
-        return pt
-    X1, Y1, Z1 = pt
-    x2, y2 = q
+def _add_affine(v, a):
+    """v + a with v Jacobian and a affine (or None for infinity); handles v == +-a."""
+    if a is None:
+        return v
+    X1, Y1, Z1 = v
+    x2, y2 = a
     if Z1 == 0:
         return x2, y2, 1
     p = _P
@@ -120,8 +112,8 @@ def _add_affine(pt, q):
     r = (y2 * zz * Z1 - Y1) % p  # S2 - S1
     if h == 0:
         if r == 0:
-            return _double(pt)
-        return _INF  # q == -pt
+            return _double(v)
+        return 1, 1, 0  # a == -v
     hh = h * h % p
     hhh = h * hh % p
     v = X1 * hh % p
@@ -129,20 +121,20 @@ def _add_affine(pt, q):
     return X3, (r * (v - X3) - Y1 * hhh) % p, Z1 * h % p
 
 
-def _to_affine(points):
+def _to_affine(a):
     """Jacobian points -> affine (x, y) or None, with one field inversion for the whole list."""
     p = _P
     # Montgomery's trick: prefix products of the Z's, one inverse, then walk back.
     acc = 1
     prefix = []
-    for pt in points:
+    for v in a:
         prefix.append(acc)
-        if pt[2]:
-            acc = acc * pt[2] % p
+        if v[2]:
+            acc = acc * v[2] % p
     inv = pow(acc, p - 2, p)
-    out = [None] * len(points)
-    for i in range(len(points) - 1, -1, -1):
-        X, Y, Z = points[i]
+    out = [None] * len(a)
+    for i in range(len(a) - 1, -1, -1):
+        X, Y, Z = a[i]
         if Z == 0:
             continue
         zi = inv * prefix[i] % p  # 1/Z_i
@@ -152,15 +144,15 @@ def _to_affine(points):
     return out
 
 
-def _table(q):
+def _table(key):
     """Affine i*G + j*Q for i, j in 0..3, indexed 4*i + j (index 0, infinity, is None)."""
     g1 = (_GX, _GY, 1)
-    q1 = (q[0], q[1], 1)
+    q1 = (key[0], key[1], 1)
     g2 = _double(g1)
     q2 = _double(q1)
-    g3, q3, g2, q2 = _to_affine([_add_affine(g2, (_GX, _GY)), _add_affine(q2, q), g2, q2])
+    g3, q3, g2, q2 = _to_affine([_add_affine(g2, (_GX, _GY)), _add_affine(q2, key), g2, q2])
     gs = (None, (_GX, _GY), g2, g3)
-    qs = (None, q, q2, q3)
+    qs = (None, key, q2, q3)
     mixed = []
     for i in (1, 2, 3):
         for j in (1, 2, 3):
@@ -175,13 +167,13 @@ def _table(q):
     return t
 
 
-def _mul2(u1, u2, q):
-    """u1*G + u2*Q (Jacobian) by Straus/Shamir: one shared doubling chain over 2-bit windows
+def _mul2(a, b, key):
+    """a*G + b*Q (Jacobian) by Straus/Shamir: one shared doubling chain over 2-bit windows
     of both scalars, adding a precomputed i*G + j*Q; 256 doublings and at most 128 additions."""
-    t = _table(q)
-    a = u1.to_bytes(32, "big")
-    b = u2.to_bytes(32, "big")
-    acc = _INF
+    t = _table(key)
+    a = a.to_bytes(32, "big")
+    b = b.to_bytes(32, "big")
+    acc = (1, 1, 0)
     for k in range(32):
         x = a[k]
         y = b[k]
@@ -193,14 +185,14 @@ def _mul2(u1, u2, q):
     return acc
 
 
-def ec_point(point):
+def ec_point(key):
     """(x, y) from an uncompressed SEC1 P-256 point ``04 || X || Y`` (65 bytes), or None if it
     is not one or is not on the curve (SEC1 §3.2.2.1: coordinates in range, equation holds)."""
     try:
-        if len(point) != 65 or point[0] != 4:
+        if len(key) != 65 or key[0] != 4:
             return None
-        x = int.from_bytes(bytes(point[1:33]), "big")
-        y = int.from_bytes(bytes(point[33:65]), "big")
+        x = int.from_bytes(bytes(key[1:33]), "big")
+        y = int.from_bytes(bytes(key[33:65]), "big")
     except MemoryError:  # the heap ran out: no verdict on the data
         raise
     except Exception:  # noqa: BLE001
@@ -213,16 +205,17 @@ def ec_point(point):
     return x, y
 
 
-def ecdsa_p256_sha256(point, message, r, s):
-    """True if (r, s) is a valid ECDSA P-256 SHA-256 signature of ``message`` under ``point``.
+def ecdsa_p256_sha256(key, message, r, s):
+    """True if (r, s) is a valid ECDSA P-256 SHA-256 signature of ``message`` under ``key``.
 
-    ``point``: uncompressed 65-byte SEC1 public key, checked on the curve; ``r``, ``s``: ints
-    (see ``x509.ec_signature`` / ``raw_rs``). FIPS 186-4 §6.4.2: 1 <= r, s < n, w = s^-1, u1 = e*w,
-    u2 = r*w, R = u1*G + u2*Q, valid iff R is not infinity and x(R) mod n == r. Both s and
-    n - s are accepted (no low-s rule). Any malformed input gives False; nothing raises.
+    ``key``: the uncompressed 65-byte SEC1 public key point, checked on the curve; ``r``,
+    ``s``: ints (see ``x509.ec_signature`` / ``passport.raw_rs``). FIPS 186-4 §6.4.2:
+    1 <= r, s < n, w = s^-1, u1 = e*w, u2 = r*w, R = u1*G + u2*Q, valid iff R is not infinity and
+    x(R) mod n == r. Both s and n - s are accepted (no low-s rule). Any malformed input
+    gives False; nothing raises.
     """
     try:
-        q = ec_point(point)
+        q = ec_point(key)
         if q is None:
             return False
         n = _N
@@ -245,13 +238,3 @@ def ecdsa_p256_sha256(point, message, r, s):
     except Exception:  # noqa: BLE001 - wrong types from the caller's data: not valid
         return False
 
-
-# --- ECDSA signature encodings (DER ECDSA-Sig-Value: x509.ec_signature) -------------
-
-
-def raw_rs(sig64):
-    """(r, s) from a JOSE ES256 signature: r and s as 32-byte big-endian each (RFC 7518 §3.4).
-    Raises ParseError(438, ...) if it is not exactly 64 bytes."""
-    if len(sig64) != 64:
-        raise ParseError(_BAD_SIG, "ES256 signature is %d bytes, not 64" % len(sig64))
-    return int.from_bytes(bytes(sig64[:32]), "big"), int.from_bytes(bytes(sig64[32:]), "big")

@@ -1,28 +1,42 @@
 """A lean X.509 certificate reader (RFC 5280 section 4.1) over DER (ITU-T X.690).
 
-Owns: turning one DER certificate into a `Certificate` of plain attributes (names, validity as
-epoch seconds, subjectAltName URIs/DNS names/IPs, basicConstraints, keyUsage, extKeyUsage, the
-RSA or P-256 public key, the signature and the exact tbsCertificate bytes it covers), and
-decoding an ECDSA-Sig-Value. Used for RFC 6072 certificate bodies and TLS peer certificates.
+Owns: turning one DER certificate into a `Certificate` of plain attributes (issuer and
+subject as their DER Name, validity as epoch seconds, subjectAltName URIs, basicConstraints,
+keyUsage, extKeyUsage, the RSA or P-256 public key, the signature and the exact
+tbsCertificate bytes it covers), and decoding an ECDSA-Sig-Value. Used for RFC 6072
+certificate bodies.
 
 Must not: verify signatures, build or check chains, read the clock or decide validity (the
 caller compares `not_before`/`not_after` with its own time: epoch 1970; on ESP32 `time.time()`
-counts from 2000), decode attribute values to text (they stay bytes; `name_text` is for display).
+counts from 2000), decode names or attribute values to text (issuer and subject stay DER;
+they are compared as bytes).
 
 Bounds: input over 8192 bytes, nesting over 16 levels, lengths in more than 4 bytes, indefinite
-lengths and multi-byte tags are refused. The walk keeps offsets into one memoryview; values are
-sliced out once. DER is read strictly (minimal lengths and INTEGERs, DER times), and every
-malformed input raises ParseError(400, "x509: ... at offset N"), never IndexError/ValueError.
-Critical extensions other than subjectAltName, basicConstraints, keyUsage and extKeyUsage are
-refused (RFC 5280 4.2); unknown non-critical ones are skipped. Public keys: RSA, and EC on P-256
-only; anything else is refused.
+lengths and multi-byte tags are refused. DER is read strictly (minimal lengths and INTEGERs,
+DER times, well-formed OBJECT IDENTIFIERs, dNSName/iPAddress/URI entries of subjectAltName),
+and every malformed input raises ParseError(400, "x509: ... at offset N"), never
+IndexError/ValueError. Critical extensions other than subjectAltName, basicConstraints,
+keyUsage and extKeyUsage are refused (RFC 5280 4.2); unknown non-critical ones are skipped;
+no extension may appear twice. Public keys: RSA, and EC on P-256 only; anything else is
+refused.
+
+Memory (the phone checks a certificate in a 56 KB heap): the walk allocates nothing per
+element. An element is read as one small int, content start << 14 | element end (offsets
+fit 14 bits under the 8192-byte bound), not a tuple; OBJECT IDENTIFIERs are compared as DER
+bytes in place and only turned into dotted text for an error message; what is kept are
+memoryview slices of the one `der` bytes. Names cost too (MicroPython interns every global,
+argument, attribute and short string a module uses, for good; the phone has 620 before the
+next ~7.5 KB pool): the error texts are one string, `_MSG`, indexed by private constants,
+which cost nothing; private helpers reuse names the phone has interned elsewhere (`_tag`,
+`_scan`, `_value`, `_uint`); OIDs are bytes literals where they are used.
 """
 from tinysip.compat import const, sha256_hex
 from tinysip.errors import ParseError
-from tinysip.sipdate import days_from_civil
 
-MAX_DER = const(8192)
+_MAX_DER = const(8192)
 _MAX_DEPTH = const(16)
+_S = const(14)  # an element as one int: content start << _S | element end
+_M = const(0x3FFF)
 
 # universal tags (X.690 8.x); context tags are written inline as 0x8n / 0xAn
 _BOOLEAN = const(0x01)
@@ -35,365 +49,373 @@ _GEN_TIME = const(0x18)
 _SEQUENCE = const(0x30)
 _SET = const(0x31)
 
-RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
-EC_PUBLIC_KEY = "1.2.840.10045.2.1"
-P256 = "1.2.840.10045.3.1.7"
-SHA256_WITH_RSA = "1.2.840.113549.1.1.11"
-ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2"
-SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
-CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"
-
-# keyUsage bits (RFC 5280 4.2.1.3): named bit n is 1 << n in Certificate.key_usage
-KU_DIGITAL_SIGNATURE = const(1)
-KU_KEY_ENCIPHERMENT = const(4)
-KU_KEY_AGREEMENT = const(16)
-KU_KEY_CERT_SIGN = const(32)
-KU_CRL_SIGN = const(64)
-
-# RFC 4514 short names for name_text; other attribute types print as their dotted OID
-_LABELS = (
-    ("2.5.4.3", "CN"), ("2.5.4.7", "L"), ("2.5.4.8", "ST"), ("2.5.4.10", "O"),
-    ("2.5.4.11", "OU"), ("2.5.4.6", "C"), ("2.5.4.9", "STREET"),
-    ("0.9.2342.19200300.100.1.25", "DC"), ("0.9.2342.19200300.100.1.1", "UID"),
+# Error texts, one string split only when raising: ":"-separated, indexed by the _E_ and
+# _W_ constants below (keep both lists in the same order; test_x509 checks the count).
+# _W_ entries name what was being read, for "expected %s", "extra bytes in %s" and the like.
+_MSG = (
+    "expected %s but found tag 0x%02x:%s of %d bytes is over 8192:"
+    "element header runs past the end:multi-byte tag:indefinite length:"
+    "length in more than 4 bytes:length runs past the end:length not minimally encoded:"
+    "nesting over 16 levels:extra bytes in %s:empty INTEGER:INTEGER not minimally encoded:"
+    "negative %s:BOOLEAN not 00 or FF:malformed OBJECT IDENTIFIER:"
+    "OBJECT IDENTIFIER not minimally encoded:%s has unused bits:time has a non-digit:"
+    "expected UTCTime or GeneralizedTime:time not in DER form (seconds, then Z):"
+    "time out of range:empty RelativeDistinguishedName:unsupported EC curve %s:"
+    "EC point not uncompressed 65 bytes:zero RSA modulus or exponent:"
+    "unsupported public key algorithm %s:iPAddress not 4 or 16 bytes:malformed KeyUsage:"
+    "extension %s appears twice:unsupported critical extension %s:input after the %s:"
+    "unknown version %s:tbsCertificate signature differs from signatureAlgorithm:"
+    "unexpected element in tbsCertificate:extensions in a version %s certificate:"
+    "zero ECDSA r or s:unsupported private key algorithm %s:"
+    # _W_: what is read
+    "Certificate SEQUENCE:tbsCertificate:signatureValue:Certificate:version:serialNumber:"
+    "AlgorithmIdentifier:algorithm:Name:RelativeDistinguishedName:AttributeTypeAndValue:"
+    "attribute type:Validity:SubjectPublicKeyInfo:subjectPublicKey:RSAPublicKey:"
+    "RSA modulus:RSA exponent:namedCurve:Extensions:Extension:extnID:"
+    "extnValue OCTET STRING:GeneralNames:BasicConstraints:pathLenConstraint:KeyUsage:"
+    "ExtKeyUsageSyntax:KeyPurposeId:ECDSA-Sig-Value:ECDSA r:ECDSA s:PrivateKeyInfo:"
+    "PrivateKeyInfo version:privateKey:RSAPrivateKey:RSAPrivateKey version:ECPrivateKey:"
+    "ECPrivateKey version:EC private key:EC publicKey:certificate:ECDSA signature:"
+    "private key:extension:extensions:element"
 )
-# days per month, February of a common year
-_MDAYS = b"\x1f\x1c\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"
+_E_TAG = const(0)  # the two with two values: (what, tag) and (what, size)
+_E_SIZE = const(1)
+_E_HEAD = const(2)
+_E_MULTI = const(3)
+_E_INDEF = const(4)
+_E_LEN4 = const(5)
+_E_PAST = const(6)
+_E_MINLEN = const(7)
+_E_DEEP = const(8)
+_E_EXTRA = const(9)
+_E_INT0 = const(10)
+_E_MININT = const(11)
+_E_NEG = const(12)
+_E_BOOL = const(13)
+_E_OID = const(14)
+_E_MINOID = const(15)
+_E_UNUSED = const(16)
+_E_DIGIT = const(17)
+_E_TIME = const(18)
+_E_TIMEDER = const(19)
+_E_TIMERANGE = const(20)
+_E_RDN0 = const(21)
+_E_CURVE = const(22)
+_E_POINT = const(23)
+_E_RSA0 = const(24)
+_E_KEYALG = const(25)
+_E_IP = const(26)
+_E_KU = const(27)
+_E_TWICE = const(28)
+_E_CRIT = const(29)
+_E_AFTER = const(30)
+_E_VERSION = const(31)
+_E_SIGALG = const(32)
+_E_UNEXPECTED = const(33)
+_E_V3 = const(34)
+_E_RS0 = const(35)
+_E_PKALG = const(36)
+_W_CERT_SEQ = const(37)
+_W_TBS = const(38)
+_W_SIGVAL = const(39)
+_W_CERT = const(40)
+_W_VERSION = const(41)
+_W_SERIAL = const(42)
+_W_ALGID = const(43)
+_W_ALG = const(44)
+_W_NAME = const(45)
+_W_RDN = const(46)
+_W_ATV = const(47)
+_W_ATTR = const(48)
+_W_VALIDITY = const(49)
+_W_SPKI = const(50)
+_W_SPK = const(51)
+_W_RSAPUB = const(52)
+_W_RSA_N = const(53)
+_W_RSA_E = const(54)
+_W_CURVE = const(55)
+_W_EXTS = const(56)
+_W_EXT = const(57)
+_W_EXTNID = const(58)
+_W_EXTNVALUE = const(59)
+_W_SAN = const(60)
+_W_BC = const(61)
+_W_PATHLEN = const(62)
+_W_KU = const(63)
+_W_EKU = const(64)
+_W_PURPOSE = const(65)
+_W_ECSIG = const(66)
+_W_R = const(67)
+_W_S = const(68)
+_W_PKI = const(69)
+_W_PKI_V = const(70)
+_W_PRIVKEY = const(71)
+_W_RSAPRIV = const(72)
+_W_RSAPRIV_V = const(73)
+_W_ECPRIV = const(74)
+_W_ECPRIV_V = const(75)
+_W_ECPRIVKEY = const(76)
+_W_ECPUB = const(77)
+_W_CERT_SIZE = const(78)
+_W_ECSIG_SIZE = const(79)
+_W_KEY_SIZE = const(80)
+_W_EXTENSION = const(81)
+_W_EXTENSIONS = const(82)
+_W_ANY = const(83)  # the last: _MSG has 84 entries
 
 
 class Certificate:
-    """One parsed certificate; see the module docstring for what each attribute holds.
+    """One parsed certificate.
 
-    Names are lists of (dotted OID str, value bytes) in DER order (multi-valued RDNs are
-    flattened). `signature` is the BIT STRING payload without its unused-bits octet: the
-    RSA signature, or a DER ECDSA-Sig-Value for `ec_signature`. `fingerprint` is the lowercase
-    hex SHA-256 of the whole DER, as bytes. Key fields of the other key type are None.
+    der: the certificate (bytes); fingerprint: lowercase hex SHA-256 of it, as bytes;
+    tbs: the tbsCertificate element the signature covers; issuer, subject: their Name
+    elements (compared as bytes: the issuer of a certificate is its CA's subject, byte for
+    byte, as RFC 5280 7.1 allows and every CA here writes it); signature: the BIT STRING
+    payload without its unused-bits octet (the RSA signature, or a DER ECDSA-Sig-Value for
+    `ec_signature`); tbs, issuer, subject and signature are memoryview slices of der.
+    sig_alg: the signature algorithm, named by the key type that signs with it: "rsa" for
+    sha256WithRSAEncryption, "ec" for ecdsa-with-SHA256 (the two the phone verifies), None
+    for any other; version 1..3; not_before, not_after: seconds since 1970; key_type "rsa"
+    (rsa: (modulus, exponent)) or "ec" (ec_point: the uncompressed 65-byte P-256 point,
+    bytes); san_uris: the
+    uniformResourceIdentifier entries of subjectAltName (bytes); ca, path_len:
+    basicConstraints; key_usage: int with named bit n (RFC 5280 4.2.1.3) as 1 << n
+    (digitalSignature 1, keyEncipherment 4, keyCertSign 32, cRLSign 64), None without the
+    extension; ext_key_usage: list of KeyPurposeId OIDs as DER content bytes
+    (b"+\\x06\\x01\\x05\\x05\\x07\\x03\\x01" is serverAuth), None without the extension.
     """
 
-    def __init__(self, der):
-        self.der = der
-        self.tbs = b""
-        self.version = 1
-        self.serial = 0
-        self.sig_alg = ""
-        self.issuer = []
-        self.subject = []
-        self.not_before = 0
-        self.not_after = 0
-        self.key_type = ""
-        self.rsa_n = None
-        self.rsa_e = None
-        self.ec_curve = None
-        self.ec_point = None
-        self.ca = False
-        self.path_len = None
-        self.key_usage = None  # int of KU_* bits, None without the extension
-        self.ext_key_usage = None  # list of purpose OIDs, None without the extension
-        self.san_uris = []
-        self.san_dns = []
-        self.san_ips = []
-        self.signature = b""
-        self.fingerprint = b""
+    version = 1
+    rsa = ec_point = None
+    ca = False
+    path_len = key_usage = ext_key_usage = None
 
 
-def _fail(what, pos):
-    raise ParseError(400, "x509: %s at offset %d" % (what, pos))
+def _fail(k, pos, x=None, n=0):
+    """Raise ParseError(400) with message k of _MSG; x: a _W_ index or text for its %s,
+    n: the second value of _E_TAG/_E_SIZE; pos < 0: no offset (the fault is not a place).
+    _MSG is not split: its entries are found in place (a malformed certificate is also one
+    that arrives when the heap is tight)."""
+    m = []
+    for e in (k, x if isinstance(x, int) else -1):
+        if e >= 0:
+            i = 0
+            for _ in range(e):
+                i = _MSG.find(":", i) + 1  # ":" and " ": the names MicroPython has built in
+            j = _MSG.find(":", i)
+            m.append(_MSG[i:j] if j >= 0 else _MSG[i:])
+    s = m[0]
+    if len(m) > 1:
+        x = m[1]
+    if k <= _E_SIZE:
+        s = s % (x, n)
+    elif x is not None:
+        s = s % x
+    s = "x509: %s at offset %d" % (s, pos)  # one long string: not an interned name
+    raise ParseError(400, s[:s.rfind(" at offset -")] if pos < 0 else s)
 
 
-def _tlv(d, pos, end):
-    """(tag, content start, element end) of the element at pos, which must end by end."""
+def _tag(d, pos, end, tag, what):
+    """The element at pos, which must end by `end` and have `tag` (0: any), as one int:
+    content start << _S | element end. `what` (a _W_ index) names it in errors."""
     if end - pos < 2:
-        _fail("element header runs past the end", pos)
-    tag = d[pos]
-    if tag & 0x1F == 0x1F:
-        _fail("multi-byte tag", pos)
+        _fail(_E_HEAD, pos)
+    t = d[pos]
+    if t & 0x1F == 0x1F:
+        _fail(_E_MULTI, pos)
     n = d[pos + 1]
     a = pos + 2
     if n & 0x80:
         k = n & 0x7F
         if k == 0:
-            _fail("indefinite length", pos)
+            _fail(_E_INDEF, pos)
         if k > 4:
-            _fail("length in more than 4 bytes", pos)
+            _fail(_E_LEN4, pos)
         if end - a < k:
-            _fail("length runs past the end", pos)
+            _fail(_E_PAST, pos)
         if d[a] == 0:
-            _fail("length not minimally encoded", pos)
+            _fail(_E_MINLEN, pos)
         n = 0
         for i in range(a, a + k):
             n = n << 8 | d[i]
         a += k
         if n < 0x80:
-            _fail("length not minimally encoded", pos)
+            _fail(_E_MINLEN, pos)
     if n > end - a:
-        _fail("length runs past the end", pos)
-    return tag, a, a + n
+        _fail(_E_PAST, pos)
+    if tag and t != tag:
+        _fail(_E_TAG, pos, what, t)
+    return a << _S | a + n
 
 
-def _walk(d, pos, end, depth):
+def _scan(d, pos, end, n):
     """Check that every constructed element in [pos, end) holds whole elements, nesting <= 16."""
     while pos < end:
-        tag, a, pos = _tlv(d, pos, end)
-        if tag & 0x20:
-            if depth >= _MAX_DEPTH:
-                _fail("nesting over %d levels" % _MAX_DEPTH, a)
-            _walk(d, a, pos, depth + 1)
+        r = _tag(d, pos, end, 0, _W_ANY)
+        if d[pos] & 0x20:
+            if n >= _MAX_DEPTH:
+                _fail(_E_DEEP, r >> _S)
+            _scan(d, r >> _S, r & _M, n + 1)
+        pos = r & _M
 
 
-def _expect(d, pos, end, tag, what):
-    """(content start, element end) of the element at pos, which must have this tag."""
-    t, a, b = _tlv(d, pos, end)
-    if t != tag:
-        _fail("expected %s but found tag 0x%02x" % (what, t), pos)
-    return a, b
-
-
-def _done(pos, end, what):
-    if pos != end:
-        _fail("extra bytes in " + what, pos)
-
-
-def _int(d, a, b):
-    """The signed INTEGER whose content is d[a:b]."""
+def _value(d, r, what):
+    """The INTEGER whose element is r (from _tag); what >= 0: it must not be negative
+    (what names it), < 0: a negative value is taken."""
+    a = r >> _S
+    b = r & _M
     if a == b:
-        _fail("empty INTEGER", a)
+        _fail(_E_INT0, a)
     if b - a > 1 and (d[a] == 0 and d[a + 1] < 0x80 or d[a] == 0xFF and d[a + 1] >= 0x80):
-        _fail("INTEGER not minimally encoded", a)
-    v = int.from_bytes(d[a:b], "big")
+        _fail(_E_MININT, a)
     if d[a] & 0x80:
-        v -= 1 << 8 * (b - a)
-    return v
+        if what >= 0:
+            _fail(_E_NEG, a, what)
+        return int.from_bytes(d[a:b], "big") - (1 << 8 * (b - a))
+    return int.from_bytes(d[a:b], "big")
 
 
-def _uint(d, pos, end, what):
-    """(value, element end) of a non-negative INTEGER at pos."""
-    a, b = _expect(d, pos, end, _INTEGER, what)
-    v = _int(d, a, b)
-    if v < 0:
-        _fail("negative " + what, a)
-    return v, b
-
-
-def _bool(d, a, b):
-    if b - a != 1 or d[a] not in (0, 0xFF):
-        _fail("BOOLEAN not 00 or FF", a)
-    return d[a] == 0xFF
-
-
-def _oid(d, a, b):
-    """Dotted text of the OBJECT IDENTIFIER whose content is d[a:b]."""
+def _oid(d, r, text):
+    """Check the OBJECT IDENTIFIER whose element is r; with `text`, its dotted text."""
+    a = r >> _S
+    b = r & _M
     if a == b or d[b - 1] & 0x80:
-        _fail("malformed OBJECT IDENTIFIER", a)
-    parts = []
+        _fail(_E_OID, a)
+    parts = [] if text else None
     v = 0
+    first = True
     for i in range(a, b):
         c = d[i]
         if v == 0 and c == 0x80:
-            _fail("OBJECT IDENTIFIER not minimally encoded", i)
+            _fail(_E_MINOID, i)
         v = v << 7 | c & 0x7F
         if not c & 0x80:
-            if not parts:  # the first subidentifier packs two arcs (X.690 8.19.4)
-                x = 0 if v < 40 else (1 if v < 80 else 2)
-                parts.append(str(x))
-                v -= 40 * x
-            parts.append(str(v))
+            if text:
+                if first:  # the first subidentifier packs two arcs (X.690 8.19.4)
+                    x = 0 if v < 40 else (1 if v < 80 else 2)
+                    parts.append(str(x))
+                    v -= 40 * x
+                parts.append(str(v))
+            first = False
             v = 0
-    return ".".join(parts)
+    return chr(0x2E).join(parts) if text else None  # "." would be one more interned name
 
 
 def _bits(d, pos, end, what):
-    """(payload start, element end) of a BIT STRING at pos with no unused bits."""
-    a, b = _expect(d, pos, end, _BIT_STRING, what)
-    if a == b or d[a] != 0:
-        _fail(what + " has unused bits", a)
-    return a + 1, b
+    """The BIT STRING at pos with no unused bits, as payload start << _S | element end."""
+    r = _tag(d, pos, end, _BIT_STRING, what)
+    a = r >> _S
+    if a == r & _M or d[a] != 0:
+        _fail(_E_UNUSED, a, what)
+    return r + (1 << _S)
 
 
-def _digits(d, i, k):
+def _uint(d, i, k):
+    """The k decimal digits at d[i] as an int."""
     v = 0
     for j in range(i, i + k):
         c = d[j] - 0x30
         if not 0 <= c <= 9:
-            _fail("time has a non-digit", j)
+            _fail(_E_DIGIT, j)
         v = v * 10 + c
     return v
 
 
-def _time(d, pos, end):
-    """(epoch seconds, element end) of a DER UTCTime or GeneralizedTime at pos."""
-    tag, a, b = _tlv(d, pos, end)
-    if tag == _UTC_TIME:
-        n = 13
-    elif tag == _GEN_TIME:
-        n = 15
-    else:
-        _fail("expected UTCTime or GeneralizedTime", pos)
+def _time(d, pos, r):
+    """Epoch seconds of the DER UTCTime or GeneralizedTime at pos, element r (from _tag)."""
+    a = r >> _S
+    b = r & _M
+    n = 13 if d[pos] == _UTC_TIME else (15 if d[pos] == _GEN_TIME else 0)
+    if not n:
+        _fail(_E_TIME, pos)
     if b - a != n or d[b - 1] != 0x5A:  # "Z"
-        _fail("time not in DER form (seconds, then Z)", a)
+        _fail(_E_TIMEDER, a)
     if n == 13:
-        y = _digits(d, a, 2)
+        y = _uint(d, a, 2)
         y += 1900 if y >= 50 else 2000  # RFC 5280 4.1.2.5.1
     else:
-        y = _digits(d, a, 4)
+        y = _uint(d, a, 4)
     i = b - 11
-    mo = _digits(d, i, 2)
-    day = _digits(d, i + 2, 2)
-    h = _digits(d, i + 4, 2)
-    mi = _digits(d, i + 6, 2)
-    s = _digits(d, i + 8, 2)
+    mo = _uint(d, i, 2)
+    day = _uint(d, i + 2, 2)
+    h = _uint(d, i + 4, 2)
+    mi = _uint(d, i + 6, 2)
+    s = _uint(d, i + 8, 2)
     if not 1 <= mo <= 12 or h > 23 or mi > 59 or s > 59:
-        _fail("time out of range", a)
-    last = _MDAYS[mo - 1]
-    if mo == 2 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0):
-        last = 29
-    if not 1 <= day <= last:
-        _fail("time out of range", a)
-    return ((days_from_civil(y, mo, day) * 24 + h) * 60 + mi) * 60 + s, b
+        _fail(_E_TIMERANGE, a)
+    md = b"\x1f\x1c\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"  # days per month, February: 28
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not 1 <= day <= (29 if mo == 2 and leap else md[mo - 1]):
+        _fail(_E_TIMERANGE, a)
+    # days since 1970-01-01: the whole years with their leap days (477 of them before 1970),
+    # the months of this one, the day. Here rather than sipdate's days_from_civil: that
+    # module would load with each certificate check.
+    n = y - 1
+    days = 365 * (y - 1970) + n // 4 - n // 100 + n // 400 - 477 + day - 1
+    for k in range(mo - 1):
+        days += md[k]
+    if mo > 2 and leap:
+        days += 1
+    return ((days * 24 + h) * 60 + mi) * 60 + s
 
 
 def _name(d, pos, end):
-    """(list of (oid, value bytes), element end) of the Name at pos."""
-    a, b = _expect(d, pos, end, _SEQUENCE, "Name")
-    out = []
+    """Check the Name at pos; its element end."""
+    r = _tag(d, pos, end, _SEQUENCE, _W_NAME)
+    a = r >> _S
+    b = r & _M
     while a < b:
-        ra, rb = _expect(d, a, b, _SET, "RelativeDistinguishedName")
+        rr = _tag(d, a, b, _SET, _W_RDN)
+        ra = rr >> _S
+        rb = rr & _M
         if ra == rb:
-            _fail("empty RelativeDistinguishedName", a)
+            _fail(_E_RDN0, a)
         while ra < rb:
-            ta, tb = _expect(d, ra, rb, _SEQUENCE, "AttributeTypeAndValue")
-            oa, ob = _expect(d, ta, tb, _OID, "attribute type")
-            _, va, vb = _tlv(d, ob, tb)
-            _done(vb, tb, "AttributeTypeAndValue")
-            out.append((_oid(d, oa, ob), bytes(d[va:vb])))
+            t = _tag(d, ra, rb, _SEQUENCE, _W_ATV)
+            ta = t >> _S
+            tb = t & _M
+            o = _tag(d, ta, tb, _OID, _W_ATTR)
+            _oid(d, o, False)
+            if _tag(d, o & _M, tb, 0, _W_ATV) & _M != tb:
+                _fail(_E_EXTRA, o & _M, _W_ATV)
             ra = tb
         a = rb
-    return out, b
-
-
-def _alg(d, pos, end):
-    """(algorithm OID, parameters start, element end) of the AlgorithmIdentifier at pos."""
-    a, b = _expect(d, pos, end, _SEQUENCE, "AlgorithmIdentifier")
-    oa, ob = _expect(d, a, b, _OID, "algorithm")
-    if ob < b:
-        _, _, pe = _tlv(d, ob, b)
-        _done(pe, b, "AlgorithmIdentifier")
-    return _oid(d, oa, ob), ob, b
-
-
-def _spki(c, d, pos, end):
-    a, b = _expect(d, pos, end, _SEQUENCE, "SubjectPublicKeyInfo")
-    alg, pa, pb = _alg(d, a, b)
-    ka, kb = _bits(d, pb, b, "subjectPublicKey")
-    _done(kb, b, "SubjectPublicKeyInfo")
-    if alg == RSA_ENCRYPTION:
-        ra, rb = _expect(d, ka, kb, _SEQUENCE, "RSAPublicKey")
-        _done(rb, kb, "subjectPublicKey")
-        c.rsa_n, na = _uint(d, ra, rb, "RSA modulus")
-        c.rsa_e, ea = _uint(d, na, rb, "RSA exponent")
-        _done(ea, rb, "RSAPublicKey")
-        if not c.rsa_n or not c.rsa_e:
-            _fail("zero RSA modulus or exponent", ra)
-        c.key_type = "rsa"
-    elif alg == EC_PUBLIC_KEY:
-        ca, cb = _expect(d, pa, pb, _OID, "namedCurve")
-        curve = _oid(d, ca, cb)
-        if curve != P256:
-            raise ParseError(400, "x509: unsupported EC curve " + curve)
-        if kb - ka != 65 or d[ka] != 4:
-            _fail("EC point not uncompressed 65 bytes", ka)
-        c.ec_curve = curve
-        c.ec_point = bytes(d[ka:kb])
-        c.key_type = "ec"
-    else:
-        raise ParseError(400, "x509: unsupported public key algorithm " + alg)
     return b
 
 
-def _san(c, d, a, b):
-    a, b = _expect(d, a, b, _SEQUENCE, "GeneralNames")
-    while a < b:
-        tag, va, vb = _tlv(d, a, b)
-        if tag == 0x86:  # [6] uniformResourceIdentifier
-            c.san_uris.append(bytes(d[va:vb]))
-        elif tag == 0x82:  # [2] dNSName
-            c.san_dns.append(bytes(d[va:vb]))
-        elif tag == 0x87:  # [7] iPAddress
-            if vb - va not in (4, 16):
-                _fail("iPAddress not 4 or 16 bytes", va)
-            c.san_ips.append(bytes(d[va:vb]))
-        a = vb
-    return b
+def _same(d, a, b):
+    """Do elements a and b (from _tag, or any content range packed alike) hold the same
+    bytes? b may also be the bytes themselves (an OID's DER content). Compared in place."""
+    if isinstance(b, bytes):
+        i = a >> _S
+        return (a & _M) - i == len(b) and d.startswith(b, i)
+    i = a >> _S
+    n = (a & _M) - i
+    j = b >> _S
+    if (b & _M) - j != n:
+        return False
+    for k in range(n):
+        if d[i + k] != d[j + k]:
+            return False
+    return True
 
 
-def _basic_constraints(c, d, a, b):
-    a, b = _expect(d, a, b, _SEQUENCE, "BasicConstraints")
-    if a < b and d[a] == _BOOLEAN:
-        _, va, a = _tlv(d, a, b)
-        c.ca = _bool(d, va, a)
-    if a < b:
-        c.path_len, a = _uint(d, a, b, "pathLenConstraint")
-    _done(a, b, "BasicConstraints")
-    return b
+def _alg(d, r):
+    """Check the content of the AlgorithmIdentifier r (from _tag): an OID and at most one
+    parameters element; the OID element (its parameters run from its end to r's)."""
+    b = r & _M
+    o = _tag(d, r >> _S, b, _OID, _W_ALG)
+    _oid(d, o, False)
+    if o & _M < b and _tag(d, o & _M, b, 0, _W_ALGID) & _M != b:
+        _fail(_E_EXTRA, o & _M, _W_ALGID)
+    return o
 
 
-def _key_usage(c, d, a, b):
-    ka, b = _expect(d, a, b, _BIT_STRING, "KeyUsage")
-    if ka == b or d[ka] > 7:
-        _fail("malformed KeyUsage", ka)
-    v = 0
-    for i in range(ka + 1, min(b, ka + 3)):  # named bits 0..8 fit in two bytes
-        x = d[i]
-        for k in range(8):
-            if x & (0x80 >> k):
-                v |= 1 << (8 * (i - ka - 1) + k)
-    c.key_usage = v
-    return b
-
-
-def _ext_key_usage(c, d, a, b):
-    a, b = _expect(d, a, b, _SEQUENCE, "ExtKeyUsageSyntax")
-    c.ext_key_usage = out = []
-    while a < b:
-        oa, a = _expect(d, a, b, _OID, "KeyPurposeId")
-        out.append(_oid(d, oa, a))
-    return b
-
-
-# extensions understood (RFC 5280 4.2.1.x): extnID -> reader(cert, d, start, end) -> end
-_EXTENSIONS = (
-    ("2.5.29.17", _san),
-    ("2.5.29.19", _basic_constraints),
-    ("2.5.29.15", _key_usage),
-    ("2.5.29.37", _ext_key_usage),
-)
-
-
-def _extensions(c, d, pos, end):
-    a, b = _expect(d, pos, end, _SEQUENCE, "Extensions")
-    seen = []
-    while a < b:
-        ea, eb = _expect(d, a, b, _SEQUENCE, "Extension")
-        oa, ob = _expect(d, ea, eb, _OID, "extnID")
-        oid = _oid(d, oa, ob)
-        if oid in seen:
-            raise ParseError(400, "x509: extension %s appears twice" % oid)
-        seen.append(oid)
-        tag, va, vb = _tlv(d, ob, eb)
-        critical = False
-        if tag == _BOOLEAN:
-            critical = _bool(d, va, vb)
-            tag, va, vb = _tlv(d, vb, eb)
-        if tag != _OCTET_STRING:
-            _fail("expected extnValue OCTET STRING", ob)
-        _done(vb, eb, "Extension")
-        for known, reader in _EXTENSIONS:
-            if oid == known:
-                _done(reader(c, d, va, vb), vb, "extension " + oid)
-                break
-        else:
-            if critical:
-                raise ParseError(400, "x509: unsupported critical extension " + oid)
-        a = eb
-    return b
+# OBJECT IDENTIFIERs are matched as DER contents: 2a864886f70d010101 rsaEncryption
+# (1.2.840.113549.1.1.1), 2a864886f70d01010b sha256WithRSAEncryption (1.2.840.113549.1.1.11),
+# 2a8648ce3d0201 id-ecPublicKey (1.2.840.10045.2.1), 2a8648ce3d030107 prime256v1
+# (1.2.840.10045.3.1.7), 2a8648ce3d040302 ecdsa-with-SHA256 (1.2.840.10045.4.3.2); the
+# extensions 2.5.29.n are 551d n.
 
 
 def parse(der):
@@ -402,110 +424,225 @@ def parse(der):
     Raises ParseError(400, ...) on anything malformed, over the bounds or unsupported.
     """
     n = len(der)
-    if n > MAX_DER:
-        raise ParseError(400, "x509: certificate of %d bytes is over %d" % (n, MAX_DER))
+    if n > _MAX_DER:
+        _fail(_E_SIZE, -1, _W_CERT_SIZE, n)
     if not isinstance(der, bytes):
         der = bytes(der)  # TypeError for non-buffers: a caller bug, not the peer's
-    d = memoryview(der)
-    tag, a, b = _tlv(d, 0, n)
-    if tag != _SEQUENCE:
-        _fail("expected Certificate SEQUENCE", 0)
+    d = der
+    r = _tag(d, 0, n, _SEQUENCE, _W_CERT_SEQ)
+    a = r >> _S
+    b = r & _M
     if b != n:
-        _fail("input after the Certificate", b)
-    _walk(d, a, b, 1)
-    c = Certificate(der)
+        _fail(_E_AFTER, b, _W_CERT)
+    _scan(d, a, b, 1)
+    c = Certificate()
+    c.der = der
+    v = memoryview(der)
+    t = _tag(d, a, b, _SEQUENCE, _W_TBS)
+    ta = t >> _S
+    tb = t & _M
+    c.tbs = v[a:tb]
+    g = _tag(d, tb, b, _SEQUENCE, _W_ALGID)  # signatureAlgorithm
+    o = _alg(d, g)
+    c.sig_alg = "rsa" if _same(d, o, b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b") else (
+        "ec" if _same(d, o, b"\x2a\x86\x48\xce\x3d\x04\x03\x02") else None)
+    s = _bits(d, g & _M, b, _W_SIGVAL)
+    if s & _M != b:
+        _fail(_E_EXTRA, s & _M, _W_CERT)
+    c.signature = v[s >> _S:b]
 
-    ta, tb = _expect(d, a, b, _SEQUENCE, "tbsCertificate")
-    c.tbs = bytes(d[a:tb])
-    sig_alg, _, sb = _alg(d, tb, b)
-    c.sig_alg = sig_alg
-    sa, c_end = _bits(d, sb, b, "signatureValue")
-    _done(c_end, b, "Certificate")
-    c.signature = bytes(d[sa:c_end])
-
-    tag, va, vb = _tlv(d, ta, tb)
+    x = _tag(d, ta, tb, 0, _W_TBS)
     pos = ta
-    if tag == 0xA0:  # [0] EXPLICIT version DEFAULT v1
-        v, pos = _uint(d, va, vb, "version")
-        _done(pos, vb, "version")
-        if v > 2:
-            _fail("unknown version %d" % v, va)
-        c.version = v + 1
-        pos = vb
-    sa, pos = _expect(d, pos, tb, _INTEGER, "serialNumber")
-    c.serial = _int(d, sa, pos)  # RFC 5280 4.1.2.2: positive, but take negative ones too
-    inner, _, pe = _alg(d, pos, tb)
-    if inner != sig_alg or bytes(d[pos:pe]) != bytes(d[tb:sb]):
-        _fail("tbsCertificate signature differs from signatureAlgorithm", pos)
-    c.issuer, pos = _name(d, pe, tb)
-    va, vb = _expect(d, pos, tb, _SEQUENCE, "Validity")
-    c.not_before, va = _time(d, va, vb)
-    c.not_after, va = _time(d, va, vb)
-    _done(va, vb, "Validity")
-    c.subject, pos = _name(d, vb, tb)
-    pos = _spki(c, d, pos, tb)
+    if d[ta] == 0xA0:  # [0] EXPLICIT version DEFAULT v1
+        q = _tag(d, x >> _S, x & _M, _INTEGER, _W_VERSION)
+        k = _value(d, q, _W_VERSION)
+        if q & _M != x & _M:
+            _fail(_E_EXTRA, q & _M, _W_VERSION)
+        if k > 2:
+            _fail(_E_VERSION, x >> _S, str(k))
+        c.version = k + 1
+        pos = x & _M
+    x = _tag(d, pos, tb, _INTEGER, _W_SERIAL)
+    _value(d, x, -1)  # RFC 5280 4.1.2.2: positive, but take negative ones too; not kept
+    pos = x & _M
+    x = _tag(d, pos, tb, _SEQUENCE, _W_ALGID)
+    _alg(d, x)
+    if not _same(d, pos << _S | x & _M, tb << _S | g & _M):
+        _fail(_E_SIGALG, pos)
+    pos = x & _M
+    q = _name(d, pos, tb)
+    c.issuer = v[pos:q]
+    x = _tag(d, q, tb, _SEQUENCE, _W_VALIDITY)
+    e = x & _M
+    t = _tag(d, x >> _S, e, 0, _W_VALIDITY)
+    c.not_before = _time(d, x >> _S, t)
+    pos = t & _M
+    t = _tag(d, pos, e, 0, _W_VALIDITY)
+    c.not_after = _time(d, pos, t)
+    if t & _M != e:
+        _fail(_E_EXTRA, t & _M, _W_VALIDITY)
+    pos = _name(d, e, tb)
+    c.subject = v[e:pos]
+    # SubjectPublicKeyInfo (s*: its elements, as _tag gives them)
+    sr = _tag(d, pos, tb, _SEQUENCE, _W_SPKI)
+    sb = sr & _M
+    sg = _tag(d, sr >> _S, sb, _SEQUENCE, _W_ALGID)
+    so = _alg(d, sg)
+    sk = _bits(d, sg & _M, sb, _W_SPK)
+    ska = sk >> _S
+    skb = sk & _M
+    if skb != sb:
+        _fail(_E_EXTRA, skb, _W_SPKI)
+    if _same(d, so, b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"):  # rsaEncryption
+        sq = _tag(d, ska, skb, _SEQUENCE, _W_RSAPUB)
+        se = sq & _M
+        if se != skb:
+            _fail(_E_EXTRA, se, _W_SPK)
+        sx = _tag(d, sq >> _S, se, _INTEGER, _W_RSA_N)
+        sa = _value(d, sx, _W_RSA_N)
+        sx = _tag(d, sx & _M, se, _INTEGER, _W_RSA_E)
+        c.rsa = sa, _value(d, sx, _W_RSA_E)
+        if sx & _M != se:
+            _fail(_E_EXTRA, sx & _M, _W_RSAPUB)
+        if not sa or not c.rsa[1]:
+            _fail(_E_RSA0, sq >> _S)
+        c.key_type = "rsa"
+    elif _same(d, so, b"\x2a\x86\x48\xce\x3d\x02\x01"):  # id-ecPublicKey
+        sx = _tag(d, so & _M, sg & _M, _OID, _W_CURVE)  # namedCurve: P-256
+        if not _same(d, sx, b"\x2a\x86\x48\xce\x3d\x03\x01\x07"):
+            _fail(_E_CURVE, -1, _oid(d, sx, True))
+        if skb - ska != 65 or d[ska] != 4:
+            _fail(_E_POINT, ska)
+        c.ec_point = d[ska:skb]
+        c.key_type = "ec"
+    else:
+        _fail(_E_KEYALG, -1, _oid(d, so, True))
+    pos = sb
+    c.san_uris = []
     last = 0
     while pos < tb:  # [1] issuerUniqueID, [2] subjectUniqueID (v2+), [3] extensions (v3)
-        tag, va, vb = _tlv(d, pos, tb)
-        if tag not in (0x81, 0x82, 0xA3) or tag & 0x1F <= last or c.version == 1:
-            _fail("unexpected element in tbsCertificate", pos)
-        last = tag & 0x1F
-        if tag == 0xA3:
+        x = _tag(d, pos, tb, 0, _W_TBS)
+        t = d[pos]
+        if t != 0x81 and t != 0x82 and t != 0xA3 or t & 0x1F <= last or c.version == 1:
+            _fail(_E_UNEXPECTED, pos)
+        last = t & 0x1F
+        if t == 0xA3:
             if c.version != 3:
-                _fail("extensions in a version %d certificate" % c.version, pos)
-            _done(_extensions(c, d, va, vb), vb, "extensions")
-        pos = vb
+                _fail(_E_V3, pos, str(c.version))
+            # Extensions (RFC 5280 4.2.1.6, .9, .3, .12)
+            r = _tag(d, x >> _S, x & _M, _SEQUENCE, _W_EXTS)
+            a = r >> _S
+            b = r & _M
+            seen = []  # the extnID elements so far: no extension twice
+            while a < b:
+                y = _tag(d, a, b, _SEQUENCE, _W_EXT)
+                eb = y & _M
+                o = _tag(d, y >> _S, eb, _OID, _W_EXTNID)
+                _oid(d, o, False)
+                for p in seen:
+                    if _same(d, p, o):
+                        _fail(_E_TWICE, -1, _oid(d, o, True))
+                seen.append(o)
+                p = o & _M
+                crit = False
+                if p < eb and d[p] == _BOOLEAN:
+                    q = _tag(d, p, eb, _BOOLEAN, _W_EXT)
+                    p = q & _M
+                    if p - (q >> _S) != 1 or d[p - 1] != 0 and d[p - 1] != 0xFF:
+                        _fail(_E_BOOL, q >> _S)
+                    crit = d[p - 1] == 0xFF
+                v = _tag(d, p, eb, _OCTET_STRING, _W_EXTNVALUE)
+                if v & _M != eb:
+                    _fail(_E_EXTRA, v & _M, _W_EXT)
+                va = v >> _S
+                vb = v & _M
+                oa = o >> _S
+                k = d[oa + 2] if (o & _M) - oa == 3 and d[oa] == 0x55 and d[oa + 1] == 0x1D else 0
+                if k == 0x11:  # subjectAltName: URIs kept; iPAddress sizes checked
+                    q = _tag(d, va, vb, _SEQUENCE, _W_SAN)
+                    i = q >> _S
+                    e = q & _M
+                    c.san_uris = u = []
+                    while i < e:
+                        g = _tag(d, i, e, 0, _W_SAN)
+                        w = d[i]
+                        ga = g >> _S
+                        i = g & _M
+                        if w == 0x86:  # [6] uniformResourceIdentifier
+                            u.append(d[ga:i])
+                        elif w == 0x87 and i - ga != 4 and i - ga != 16:  # [7] iPAddress
+                            _fail(_E_IP, ga)
+                elif k == 0x13:  # basicConstraints
+                    q = _tag(d, va, vb, _SEQUENCE, _W_BC)
+                    i = q >> _S
+                    e = q & _M
+                    if i < e and d[i] == _BOOLEAN:
+                        g = _tag(d, i, e, _BOOLEAN, _W_BC)
+                        i = g & _M
+                        if i - (g >> _S) != 1 or d[i - 1] != 0 and d[i - 1] != 0xFF:
+                            _fail(_E_BOOL, g >> _S)
+                        c.ca = d[i - 1] == 0xFF
+                    if i < e:
+                        g = _tag(d, i, e, _INTEGER, _W_PATHLEN)
+                        c.path_len = _value(d, g, _W_PATHLEN)
+                        i = g & _M
+                    if i != e:
+                        _fail(_E_EXTRA, i, _W_BC)
+                elif k == 0x0F:  # keyUsage
+                    q = _tag(d, va, vb, _BIT_STRING, _W_KU)
+                    i = q >> _S
+                    e = q & _M
+                    if i == e or d[i] > 7:
+                        _fail(_E_KU, i)
+                    n = 0
+                    for j in range(i + 1, min(e, i + 3)):  # named bits 0..8 fit in two bytes
+                        w = d[j]
+                        for m in range(8):
+                            if w & (0x80 >> m):
+                                n |= 1 << (8 * (j - i - 1) + m)
+                    c.key_usage = n
+                elif k == 0x25:  # extKeyUsage
+                    q = _tag(d, va, vb, _SEQUENCE, _W_EKU)
+                    i = q >> _S
+                    e = q & _M
+                    c.ext_key_usage = u = []
+                    while i < e:
+                        g = _tag(d, i, e, _OID, _W_PURPOSE)
+                        _oid(d, g, False)
+                        u.append(d[g >> _S:g & _M])
+                        i = g & _M
+                else:
+                    if crit:
+                        _fail(_E_CRIT, -1, _oid(d, o, True))
+                    e = vb
+                if e != vb:
+                    _fail(_E_EXTRA, e, _W_EXTENSION)
+                a = eb
+            if b != x & _M:
+                _fail(_E_EXTRA, b, _W_EXTENSIONS)
+        pos = x & _M
     c.fingerprint = sha256_hex(der)
     return c
 
 
-def ec_signature(der_sig):
+def ec_signature(data):
     """(r, s) ints of a DER ECDSA-Sig-Value (RFC 3279 2.2.3); ParseError(400) if malformed."""
-    n = len(der_sig)
-    if n > MAX_DER:
-        raise ParseError(400, "x509: ECDSA signature of %d bytes is over %d" % (n, MAX_DER))
-    d = memoryview(der_sig)  # any bytes-like; nothing is kept
-    a, b = _expect(d, 0, n, _SEQUENCE, "ECDSA-Sig-Value")
-    if b != n:
-        _fail("input after the ECDSA-Sig-Value", b)
-    r, a = _uint(d, a, b, "ECDSA r")
-    s, a = _uint(d, a, b, "ECDSA s")
-    _done(a, b, "ECDSA-Sig-Value")
-    if not r or not s:
-        _fail("zero ECDSA r or s", 0)
-    return r, s
-
-
-def _escape(v):
-    """Display text of one attribute value: RFC 4514 escapes, bytes that are not UTF-8 as \\xx."""
-    try:
-        t = v.decode()
-    except UnicodeError:
-        return "".join([chr(x) if 0x20 <= x < 0x7F and x != 0x5C else "\\%02x" % x for x in v])
-    out = []
-    last = len(t) - 1
-    for i, ch in enumerate(t):
-        if ch in ',+"\\<>;' or ch == "#" and i == 0 or ch == " " and (i == 0 or i == last):
-            out.append("\\" + ch)
-        elif ch < " " or ch == "\x7f":
-            out.append("\\%02x" % ord(ch))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def name_text(name):
-    """"CN=..,O=.." for display: RFC 4514 order (last attribute first) and escapes."""
-    parts = []
-    for oid, value in name:
-        label = oid
-        for o, short in _LABELS:
-            if o == oid:
-                label = short
-                break
-        parts.append(label + "=" + _escape(value))
-    parts.reverse()
-    return ",".join(parts)
+    n = len(data)
+    if n > _MAX_DER:
+        _fail(_E_SIZE, -1, _W_ECSIG_SIZE, n)
+    d = data if isinstance(data, bytes) else bytes(data)
+    r = _tag(d, 0, n, _SEQUENCE, _W_ECSIG)
+    if r & _M != n:
+        _fail(_E_AFTER, r & _M, _W_ECSIG)
+    x = _tag(d, r >> _S, n, _INTEGER, _W_R)
+    y = _tag(d, x & _M, n, _INTEGER, _W_S)
+    if y & _M != n:
+        _fail(_E_EXTRA, y & _M, _W_ECSIG)
+    x = _value(d, x, _W_R)
+    y = _value(d, y, _W_S)
+    if not x or not y:
+        _fail(_E_RS0, 0)
+    return x, y
 
 
 def pkcs8_public(der):
@@ -514,32 +651,39 @@ def pkcs8_public(der):
     (RFC 5915 §3) leaves out its optional publicKey). The private values are not kept.
     ParseError(400, "x509: ...") when malformed or not an RSA / P-256 key."""
     n = len(der)
-    if n > MAX_DER:
-        raise ParseError(400, "x509: private key of %d bytes is over %d" % (n, MAX_DER))
-    d = memoryview(der)
-    a, b = _expect(d, 0, n, _SEQUENCE, "PrivateKeyInfo")
+    if n > _MAX_DER:
+        _fail(_E_SIZE, -1, _W_KEY_SIZE, n)
+    d = der if isinstance(der, bytes) else bytes(der)
+    r = _tag(d, 0, n, _SEQUENCE, _W_PKI)
+    b = r & _M
     if b != n:
-        _fail("input after the PrivateKeyInfo", b)
-    _walk(d, a, b, 1)
-    _, pos = _uint(d, a, b, "PrivateKeyInfo version")
-    alg, pa, pos = _alg(d, pos, b)
-    ka, kb = _expect(d, pos, b, _OCTET_STRING, "privateKey")
-    if alg == RSA_ENCRYPTION:
-        ra, rb = _expect(d, ka, kb, _SEQUENCE, "RSAPrivateKey")
-        _, ra = _uint(d, ra, rb, "RSAPrivateKey version")
-        return "rsa", _uint(d, ra, rb, "RSA modulus")[0]
-    if alg != EC_PUBLIC_KEY:
-        raise ParseError(400, "x509: unsupported private key algorithm " + alg)
-    ca, cb = _expect(d, pa, pos, _OID, "namedCurve")
-    if _oid(d, ca, cb) != P256:
-        raise ParseError(400, "x509: unsupported EC curve " + _oid(d, ca, cb))
-    ea, eb = _expect(d, ka, kb, _SEQUENCE, "ECPrivateKey")
-    _, ea = _uint(d, ea, eb, "ECPrivateKey version")
-    _, ea = _expect(d, ea, eb, _OCTET_STRING, "EC private key")
-    while ea < eb:
-        tag, va, vb = _tlv(d, ea, eb)
-        if tag == 0xA1:  # [1] publicKey
-            pa, pb = _bits(d, va, vb, "EC publicKey")
-            return "ec", bytes(d[pa:pb])
-        ea = vb
+        _fail(_E_AFTER, b, _W_PKI)
+    _scan(d, r >> _S, b, 1)
+    x = _tag(d, r >> _S, b, _INTEGER, _W_PKI_V)
+    _value(d, x, _W_PKI_V)
+    g = _tag(d, x & _M, b, _SEQUENCE, _W_ALGID)
+    o = _alg(d, g)
+    k = _tag(d, g & _M, b, _OCTET_STRING, _W_PRIVKEY)
+    if _same(d, o, b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"):  # rsaEncryption
+        q = _tag(d, k >> _S, k & _M, _SEQUENCE, _W_RSAPRIV)
+        x = _tag(d, q >> _S, q & _M, _INTEGER, _W_RSAPRIV_V)
+        _value(d, x, _W_RSAPRIV_V)
+        x = _tag(d, x & _M, q & _M, _INTEGER, _W_RSA_N)
+        return "rsa", _value(d, x, _W_RSA_N)
+    if not _same(d, o, b"\x2a\x86\x48\xce\x3d\x02\x01"):  # id-ecPublicKey
+        _fail(_E_PKALG, -1, _oid(d, o, True))
+    x = _tag(d, o & _M, g & _M, _OID, _W_CURVE)  # namedCurve: P-256
+    if not _same(d, x, b"\x2a\x86\x48\xce\x3d\x03\x01\x07"):
+        _fail(_E_CURVE, -1, _oid(d, x, True))
+    q = _tag(d, k >> _S, k & _M, _SEQUENCE, _W_ECPRIV)
+    e = q & _M
+    x = _tag(d, q >> _S, e, _INTEGER, _W_ECPRIV_V)
+    _value(d, x, _W_ECPRIV_V)
+    i = _tag(d, x & _M, e, _OCTET_STRING, _W_ECPRIVKEY) & _M
+    while i < e:
+        x = _tag(d, i, e, 0, _W_ECPRIV)
+        if d[i] == 0xA1:  # [1] publicKey
+            p = _bits(d, x >> _S, x & _M, _W_ECPUB)
+            return "ec", d[p >> _S:p & _M]
+        i = x & _M
     return "ec", None

@@ -35,7 +35,7 @@ def alloc():
 
 def main():
     as_json = "--json" in sys.argv
-    ca = x509.parse(read("rsa_ca"))
+    ca = certs.anchor(read("rsa_ca"))  # what certservice keeps of the CA
     leaves = [read("rsa_leaf_rsa_ca"), read("ec_leaf_rsa_ca"), read("generalized")]
     res = {}
     for name, i in (("rsa", 0), ("ec", 1)):
@@ -52,7 +52,7 @@ def main():
     ec_ca = x509.parse(read("ec_ca"))
     for i, der in enumerate(leaves):
         c = x509.parse(der)
-        cache.put(b"sip:user%d@lab.test" % i, c, NOW)
+        cache.add(b"sip:user%d@lab.test" % i, c, NOW)
         del c
     del ec_ca
     res["heap_3_cached_B"] = alloc() - base

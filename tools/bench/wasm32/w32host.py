@@ -73,17 +73,23 @@ def _stubs():
 
 
 def _rng(seed):
-    st = [seed]
+    st = [seed >> 16, seed & 0xFFFF]
 
-    def rng(n):  # xorshift32 (recphone.py records with it too)
+    def rng(n):  # xorshift32 (recphone.py records with it too), the same bytes computed on
+        # 16-bit halves: the WebAssembly port's small ints have 31 bits, and a 32-bit state
+        # made big ints at each shift (~7 KB of garbage per SUBSCRIBE, counted in the 32-bit
+        # figures as if the phone made it; a device's rng is os.urandom, in C)
         b = bytearray(n)
-        s = st[0]
+        h, lo = st
         for i in range(n):
-            s ^= (s << 13) & 0xFFFFFFFF
-            s ^= s >> 17
-            s ^= (s << 5) & 0xFFFFFFFF
-            b[i] = s & 0xFF
-        st[0] = s
+            h ^= (h << 13 | lo >> 3) & 0xFFFF  # s ^= s << 13 (32 bits)
+            lo ^= (lo << 13) & 0xFFFF
+            lo ^= h >> 1  # s ^= s >> 17
+            h ^= (h << 5 | lo >> 11) & 0xFFFF  # s ^= s << 5
+            lo ^= (lo << 5) & 0xFFFF
+            b[i] = lo & 0xFF
+        st[0] = h
+        st[1] = lo
         return bytes(b)
     return rng
 
