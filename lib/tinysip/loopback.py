@@ -39,18 +39,26 @@ _DIRECT = const(2)
 _MEDIA = const(3)
 
 
+# Why an offered stream is not mirrored, one string (a module run in place from ROMFS holds
+# each str constant as a ~40-byte heap object): ":"-separated; _pick returns the index.
+_WHY = ("stream already rejected:loopback only for audio RTP/AVP:stream without a=loopback:"
+        "loopback without a=loopback-source:loopback stream not sendrecv:"
+        "no loopback type we can mirror:only one stream is mirrored")
+
+
 def _pick(m):
-    """(type, mode, pt, clock, formats, attributes) to mirror m= section m, or a str reason."""
+    """(type, mode, pt, clock, formats, attributes) to mirror m= section m, or the index of
+    the reason in _WHY."""
     if m[1] == 0:
-        return "offer: stream already rejected"
+        return 0  # stream already rejected
     if m[0] != b"audio" or m[2] != b"RTP/AVP":
-        return "offer: loopback only for audio RTP/AVP"
+        return 1  # loopback only for audio RTP/AVP
     if not m[6]:
-        return "offer: stream without a=loopback"
+        return 2  # stream without a=loopback
     if m[7] != b"loopback-source":
-        return "offer: loopback without a=loopback-source"
+        return 3  # loopback without a=loopback-source
     if m[8] is not None and m[8] != b"sendrecv":
-        return "offer: loopback stream not sendrecv"
+        return 4  # loopback stream not sendrecv
     fmts = m[3]
     maps = m[5]
     for t in m[6]:
@@ -89,7 +97,7 @@ def _pick(m):
             attrs.append(b"loopback:" + t)
             attrs.append(b"loopback-mirror")
             return t, mode, int(f), 8000 if r is None else r[1], out, attrs
-    return "offer: no loopback type we can mirror"
+    return 5  # no loopback type we can mirror
 
 
 def answer(offer, ip, port, sess_id, sess_ver, body=True):
@@ -108,14 +116,18 @@ def answer(offer, ip, port, sess_id, sess_ver, body=True):
     params = None
     why = None
     for m in offer[2]:
-        r = _pick(m) if params is None else "offer: only one stream is mirrored"
-        if isinstance(r, str):
+        r = _pick(m) if params is None else 6  # only one stream is mirrored
+        if type(r) is int:
             if why is None or m[6]:  # report the refusal of a loopback stream first
                 why = r
             sections.append((m[0], 0, m[2], m[3][:1], ()))
             continue
         params = (r[0], r[1], r[2], r[3], m[4][1], m[1])
         sections.append((m[0], port, m[2], r[4], r[5]))
-    if params is None:
-        raise ParseError(488, why)
+    if params is None:  # why: the refusal's line in _WHY (not split: found in place)
+        i = 0
+        for _ in range(5 if why is None else why):  # (no m= line at all: 5)
+            i = _WHY.find(":", i) + 1
+        j = _WHY.find(":", i)
+        raise ParseError(488, "offer: " + (_WHY[i:j] if j >= 0 else _WHY[i:]))
     return (write(ip, sess_id, sess_ver, sections) if body else None), params

@@ -31,14 +31,53 @@ _MAX_LINES = const(100)
 _MAX_MEDIA = const(4)
 _MAX_FMTS = const(32)
 
-def _bad(what):
-    raise ParseError(400, "offer: " + what)
+# Error texts, one string (a module run in place from ROMFS holds each str constant as a
+# ~40-byte heap object): ":"-separated, indexed by the _S_ constants below, in order.
+_MSG = (
+    "SDP over %d bytes or %d lines:SDP does not start with v=0:over %d m= lines:"
+    "m= line without formats:bad m= port:over %d formats:bad RTP payload type:"
+    "bad c= line:c= not IP4/IP6:bad o= line:bad a=rtpmap:over %d a=crypto lines:"
+    "bad a=ptime:over %d a=fmtp lines:both loopback roles on one m= line:"
+    "SDP line is not <type>=<value>:empty SDP body:SDP without o=:SDP without m= lines:"
+    "m= line without c="
+)
+_S_SIZE = const(0)
+_S_V0 = const(1)
+_S_NMEDIA = const(2)
+_S_NOFMT = const(3)
+_S_PORT = const(4)
+_S_NFMT = const(5)
+_S_PT = const(6)
+_S_C = const(7)
+_S_CTYPE = const(8)
+_S_O = const(9)
+_S_RTPMAP = const(10)
+_S_NCRYPTO = const(11)
+_S_PTIME = const(12)
+_S_NFMTP = const(13)
+_S_ROLES = const(14)
+_S_LINE = const(15)
+_S_EMPTY = const(16)
+_S_NO_O = const(17)
+_S_NO_M = const(18)
+_S_NO_C = const(19)
+
+
+def _bad(k, status=400, x=None):
+    """Raise ParseError(status) with text k of _MSG (formatted with x when given), found in
+    place: the string is not split."""
+    i = 0
+    for _ in range(k):
+        i = _MSG.find(":", i) + 1
+    j = _MSG.find(":", i)
+    m = _MSG[i:j] if j >= 0 else _MSG[i:]
+    raise ParseError(status, "offer: " + (m if x is None else m % x))
 
 
 def parse(body):
     """Parse an SDP offer (bytes); see the module docstring for the result."""
     if len(body) > _MAX_BODY or body.count(b"\n") > _MAX_LINES:
-        raise ParseError(488, "offer: SDP over %d bytes or %d lines" % (_MAX_BODY, _MAX_LINES))
+        _bad(_S_SIZE, 488, (_MAX_BODY, _MAX_LINES))
     origin = conn = sdir = m = None
     medias = []
     first = True
@@ -50,35 +89,35 @@ def parse(body):
             continue
         if first:  # RFC 8866 §5.1: v=0 comes first
             if line[:e] != b"v=0":
-                _bad("SDP does not start with v=0")
+                _bad(_S_V0)
             first = False
             continue
         k = line[0] if e > 1 and line[1] == 61 else 0  # the type letter of "<type>="
         v = line[2:e]
         if k == 109:  # m=<media> <port>[/<count>] <proto> <fmt> ... (§5.14)
             if len(medias) == _MAX_MEDIA:
-                raise ParseError(488, "offer: over %d m= lines" % _MAX_MEDIA)
+                _bad(_S_NMEDIA, 488, _MAX_MEDIA)
             f = v.split()
             if len(f) < 4:
-                _bad("m= line without formats")
+                _bad(_S_NOFMT)
             port = f[1].partition(b"/")[0]
             if not port.isdigit() or len(port) > 5 or int(port) > 65535:
-                _bad("bad m= port")
+                _bad(_S_PORT)
             fmts = f[3:]
             if len(fmts) > _MAX_FMTS:
-                raise ParseError(488, "offer: over %d formats" % _MAX_FMTS)
+                _bad(_S_NFMT, 488, _MAX_FMTS)
             if f[2].startswith(b"RTP/"):
                 for p in fmts:
                     if not p.isdigit() or len(p) > 3 or int(p) > 127:
-                        _bad("bad RTP payload type")
+                        _bad(_S_PT)
             m = [f[0], int(port), f[2], fmts, None, [], [], None, sdir, [], 0, []]
             medias.append(m)
         elif k == 99:  # c=IN IP4|IP6 <address>[/ttl...] (§5.7)
             f = v.split()
             if len(f) != 3 or f[0] != b"IN":
-                _bad("bad c= line")
+                _bad(_S_C)
             if f[1] != b"IP4" and f[1] != b"IP6":
-                raise ParseError(488, "offer: c= not IP4/IP6")
+                _bad(_S_CTYPE, 488)
             c = (f[1], f[2].partition(b"/")[0])
             if m is None:
                 conn = c
@@ -87,7 +126,7 @@ def parse(body):
         elif k == 111:  # o=<user> <sess-id> <sess-version> IN <addrtype> <addr> (§5.2)
             origin = v.split()
             if len(origin) != 6:
-                _bad("bad o= line")
+                _bad(_S_O)
         elif k == 97:  # a=
             name, _, val = v.partition(b":")
             if name in (b"sendrecv", b"sendonly", b"recvonly", b"inactive"):  # §6.7: the
@@ -104,40 +143,40 @@ def parse(body):
                 ename, _, rest = enc.partition(b"/")
                 clock = rest.partition(b"/")[0]
                 if not pt.isdigit() or not ename or not clock.isdigit() or len(clock) > 9:
-                    _bad("bad a=rtpmap")
+                    _bad(_S_RTPMAP)
                 m[5].append((pt, ename.lower(), int(clock), val))
             elif name == b"crypto":  # RFC 4568 §9.1: read by tinysip.sdes
                 if len(m[9]) == _MAX_FMTS:
-                    raise ParseError(488, "offer: over %d a=crypto lines" % _MAX_FMTS)
+                    _bad(_S_NCRYPTO, 488, _MAX_FMTS)
                 m[9].append(val)
             elif name == b"ptime":  # §6.4: packet time in ms (a fraction is cut)
                 val = val.strip().partition(b".")[0]
                 if not val.isdigit() or len(val) > 4:
-                    _bad("bad a=ptime")
+                    _bad(_S_PTIME)
                 m[10] = int(val)
             elif name == b"fmtp":  # §6.15: a=fmtp:<format> <parameters>
                 pt, _, par = val.partition(b" ")
                 if len(m[11]) == _MAX_FMTS:
-                    raise ParseError(488, "offer: over %d a=fmtp lines" % _MAX_FMTS)
+                    _bad(_S_NFMTP, 488, _MAX_FMTS)
                 m[11].append((pt, par.strip()))
             elif name == b"loopback":  # RFC 6849 §4.1: one or more types
                 m[6].extend(val.split())
             elif name == b"loopback-source" or name == b"loopback-mirror":  # RFC 6849 §4.2
                 if m[7] is not None and m[7] != name:
-                    _bad("both loopback roles on one m= line")
+                    _bad(_S_ROLES)
                 m[7] = name
         elif not 97 <= k | 32 <= 122:
-            _bad("SDP line is not <type>=<value>")
+            _bad(_S_LINE)
     if first:
-        _bad("empty SDP body")
+        _bad(_S_EMPTY)
     if origin is None:
-        _bad("SDP without o=")
+        _bad(_S_NO_O)
     if not medias:
-        raise ParseError(488, "offer: SDP without m= lines")
+        _bad(_S_NO_M, 488)
     for m in medias:
         if m[4] is None:
             if conn is None:  # §5.7: c= in the session or in every media section
-                _bad("m= line without c=")
+                _bad(_S_NO_C)
             m[4] = conn
     return origin, conn, medias
 
