@@ -12,6 +12,9 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from romfs import CPYTHON_ONLY  # noqa: E402 - (lib/ modules a device never gets)
+
 PACKAGE = os.path.join(ROOT, "package.json")
 VERSION = "0.1.0"
 
@@ -23,8 +26,9 @@ def modules():
     for dirpath, dirs, files in os.walk(os.path.join(lib, "tinysip")):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         for name in files:
-            if name.endswith(".py"):
-                out.append(os.path.relpath(os.path.join(dirpath, name), lib).replace(os.sep, "/"))
+            rel = os.path.relpath(os.path.join(dirpath, name), lib).replace(os.sep, "/")
+            if name.endswith(".py") and rel not in CPYTHON_ONLY:
+                out.append(rel)
     return sorted(out)
 
 

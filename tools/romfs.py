@@ -26,6 +26,10 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".venv", "bin")
+# modules of lib/ that only CPython imports (the host's faster parser): never on a device,
+# not in the image, the deployed tree (tools/deploy.py), package.json (tools/mip_package.py),
+# the frozen builds (boards/*/manifest.py) or the .mpy size budget (tools/bench/mpy_size.py)
+CPYTHON_ONLY = ("tinysip/fastparse.py",)
 
 
 def _compile(src, rel, out):
@@ -48,9 +52,9 @@ def stage(dest, board="host", prefix=""):
         return prefix + rel[:-3] + ".mpy" if prefix else rel
     for dirpath, _, files in os.walk(lib):
         for name in sorted(files):
-            if name.endswith(".py"):
-                src = os.path.join(dirpath, name)
-                rel = os.path.relpath(src, lib)
+            src = os.path.join(dirpath, name)
+            rel = os.path.relpath(src, lib)
+            if name.endswith(".py") and rel.replace(os.sep, "/") not in CPYTHON_ONLY:
                 _compile(src, srcname(rel), os.path.join(dest, "lib", rel[:-3] + ".mpy"))
     # diag: app.loopcall's body; callctl: the call controls; both loaded only when used
     for fw in ("app", "diag", "callctl"):

@@ -12,7 +12,11 @@
 # and neopixel for the ESP32-S3's RGB LED)
 include("$(PORT_DIR)/boards/manifest.py")
 
-package("tinysip", base_path="../../lib", opt=3)  # lib/tinysip/**.py, io/ included
+import os  # lib/tinysip/**.py (io/ too) less tools/romfs.py's CPYTHON_ONLY (cwd: this dir)
+_t = "../../lib/tinysip"
+_files = sorted(os.path.relpath(os.path.join(d, n), _t) for d, _, names in os.walk(_t)
+                for n in names if n.endswith(".py") and n != "fastparse.py")
+package("tinysip", files=_files, base_path="../../lib", opt=3)
 module("app.py", base_path="../../firmware", opt=3)
 module("diag.py", base_path="../../firmware", opt=3)
 module("callctl.py", base_path="../../firmware", opt=3)

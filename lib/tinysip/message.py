@@ -40,7 +40,7 @@ from array import array
 # headers.py and uri.py by their modules (all but the two used in every loop): two globals
 # here instead of ten keep this module's dict on the phone a size smaller
 from tinysip import headers, uri
-from tinysip.compat import const
+from tinysip.compat import MICROPYTHON, const
 from tinysip.errors import ParseError
 from tinysip.headers import STRIP_WS
 from tinysip.uri import is_token
@@ -803,3 +803,8 @@ def error_response(data, err):
         return b"".join(out)
     except Exception:  # noqa: BLE001 - the request was already malformed; drop it
         return None
+
+
+if not MICROPYTHON:  # CPython: the same parser in a few large regular expressions (C calls
+    # are what costs there; tinysip/fastparse.py, which never goes to the phone)
+    parse = getattr(__import__("tinysip.fastparse", None, None, ("parse",)), "parse", parse)

@@ -78,14 +78,21 @@ def find_mpy_cross():
 
 
 def sources():
+    """What ships: lib/ and firmware/ sources but tools/romfs.py's CPYTHON_ONLY modules."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    try:
+        from romfs import CPYTHON_ONLY
+    finally:
+        sys.path.pop(0)
     out = []
     for top in ("lib", "firmware"):
         base = os.path.join(ROOT, top)
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
             for fn in sorted(filenames):
-                if fn.endswith(".py"):
-                    out.append(os.path.relpath(os.path.join(dirpath, fn), ROOT))
+                rel = os.path.relpath(os.path.join(dirpath, fn), ROOT)
+                if fn.endswith(".py") and rel.replace(os.sep, "/")[4:] not in CPYTHON_ONLY:
+                    out.append(rel)
     return out
 
 
