@@ -19,7 +19,33 @@ per Via or name-addr. Over a cap is a 400 naming it.
 from tinysip import uri  # (its functions by the module: one global here instead of five,
 # which keeps this module's dict on the phone a size smaller)
 from tinysip.compat import const
-from tinysip.errors import ParseError
+from tinysip.errors import ParseError, nth
+
+# The texts of the faults this module names, one string (errors.nth): line _T_X.
+_T = (
+    "unclosed quoted string\nunclosed <\nmore than %d list elements\nempty list element\n"
+    "bad header parameter\ndisplay name without <URI>\ndisplay name needs quotes\n"
+    "URI with ? or , outside <>\njunk after >\n"
+    "header value with more than %d parameters\nVia with more than %d parameters\n"
+    "Via: not SIP/2.0/transport\nVia: bad transport\nVia: bad host\n"
+    "%s: not a number up to %d"
+)
+_T_UNCLOSED_QUOTED_STRING = const(0)
+_T_UNCLOSED = const(1)
+_T_MORE_THAN_LIST_ELEMENTS = const(2)
+_T_EMPTY_LIST_ELEMENT = const(3)
+_T_BAD_HEADER_PARAMETER = const(4)
+_T_DISPLAY_NAME_WITHOUT_URI = const(5)
+_T_DISPLAY_NAME_NEEDS_QUOTE = const(6)
+_T_URI_WITH_OR_OUTSIDE = const(7)
+_T_JUNK_AFTER = const(8)
+_T_HEADER_VALUE_WITH_MORE_T = const(9)
+_T_VIA_WITH_MORE_THAN_PARAM = const(10)
+_T_VIA_NOT_SIP_2_0_TRANSPOR = const(11)
+_T_VIA_BAD_TRANSPORT = const(12)
+_T_VIA_BAD_HOST = const(13)
+_T_NOT_A_NUMBER_UP_TO = const(14)
+
 
 # The bytes bytes.strip() removes, for code that trims by offsets instead of slicing
 STRIP_WS = b" \t\r\n\x0b\x0c"
@@ -37,7 +63,7 @@ def _close(text, a, b):
         s = text.find(b"\\", p, b if e < 0 else e)
         if s < 0:
             if e < 0:
-                raise ParseError(400, "unclosed quoted string")
+                raise ParseError(400, nth(_T, _T_UNCLOSED_QUOTED_STRING))
             return e
         p = s + 2
 
@@ -66,7 +92,7 @@ def element_end(text, a, b, sep):
                 if dq >= 0:
                     p = _close(text, dq, b) + 1
                 elif q < 0:
-                    raise ParseError(400, "unclosed <")
+                    raise ParseError(400, nth(_T, _T_UNCLOSED))
                 else:
                     p = q + 1
                     break
@@ -91,11 +117,11 @@ def split_top(value, sep):
 def split_list(value):
     """A comma-separated header value as a list of non-empty stripped elements."""
     if value.count(b",") >= _MAX_VALUES:
-        raise ParseError(400, "more than %d list elements" % _MAX_VALUES)
+        raise ParseError(400, nth(_T, _T_MORE_THAN_LIST_ELEMENTS) % _MAX_VALUES)
     out = split_top(value, 44)
     for item in out:
         if not item:
-            raise ParseError(400, "empty list element")
+            raise ParseError(400, nth(_T, _T_EMPTY_LIST_ELEMENT))
     return out
 
 
@@ -142,7 +168,7 @@ def _params(text, a, b, obj, name):
         while v < e and text[v] in STRIP_WS:
             v += 1
         if eq >= 0 and v == e or not uri.is_token(text, None, p, n):
-            raise ParseError(400, "bad header parameter")
+            raise ParseError(400, nth(_T, _T_BAD_HEADER_PARAMETER))
         if obj is not None:
             k = text[p:n]
             out.append((k if k.islower() else k.lower(), None if eq < 0 else text[v:e]))
@@ -180,7 +206,7 @@ def parse_name_addr(value, a=0, b=-1, keep=True):
         while lt < b and value[lt] in STRIP_WS:
             lt += 1
         if lt >= b or value[lt] != 60:
-            raise ParseError(400, "display name without <URI>")
+            raise ParseError(400, nth(_T, _T_DISPLAY_NAME_WITHOUT_URI))
     else:
         lt = value.find(b"<", a, b)
         if lt > a:
@@ -194,7 +220,7 @@ def parse_name_addr(value, a=0, b=-1, keep=True):
                 t = value.find(b"\t", p, e if w < 0 else w)
                 w = t if t >= 0 else e if w < 0 else w
                 if w > p and not uri.is_token(value, None, p, w):
-                    raise ParseError(400, "display name needs quotes")
+                    raise ParseError(400, nth(_T, _T_DISPLAY_NAME_NEEDS_QUOTE))
                 p = w + 1
             if keep:
                 display = value[a:e]
@@ -205,22 +231,22 @@ def parse_name_addr(value, a=0, b=-1, keep=True):
         while e > a and value[e - 1] in STRIP_WS:
             e -= 1
         if value.find(b"?", a, e) >= 0 or value.find(b",", a, e) >= 0:
-            raise ParseError(400, "URI with ? or , outside <>")
+            raise ParseError(400, nth(_T, _T_URI_WITH_OR_OUTSIDE))
         u = a
     else:
         e = value.find(b">", lt, b)
         if e < 0:
-            raise ParseError(400, "unclosed <")
+            raise ParseError(400, nth(_T, _T_UNCLOSED))
         u = lt + 1
         p = e + 1
         while p < b and value[p] in STRIP_WS:
             p += 1
         if p < b and value[p] != 59:
-            raise ParseError(400, "junk after >")
+            raise ParseError(400, nth(_T, _T_JUNK_AFTER))
         if p >= b:
             p = -1
     if p >= 0 and value.count(b";", p, b) > _MAX_PARAMS:
-        raise ParseError(400, "header value with more than %d parameters" % _MAX_PARAMS)
+        raise ParseError(400, nth(_T, _T_HEADER_VALUE_WITH_MORE_T) % _MAX_PARAMS)
     u = uri.parse_uri(value, u, e, keep)
     if not keep:
         return None if p < 0 else _params(value, p + 1, b, None, None if keep is None else b"tag")
@@ -243,7 +269,7 @@ def parse_via(value, a=0, b=-1, keep=True):
     if b < 0:
         b = len(value)
     if value.count(b";", a, b) > _MAX_PARAMS:
-        raise ParseError(400, "Via with more than %d parameters" % _MAX_PARAMS)
+        raise ParseError(400, nth(_T, _T_VIA_WITH_MORE_THAN_PARAM) % _MAX_PARAMS)
     q = element_end(value, a, b, 59)  # sent-protocol SP sent-by
     e = q
     while a < e and value[a] in STRIP_WS:
@@ -265,7 +291,7 @@ def parse_via(value, a=0, b=-1, keep=True):
             c -= 1
         ok = uri.same(value, a, p, b"SIP") and c - s == 3 and value.startswith(b"2.0", s)
     if not ok:
-        raise ParseError(400, "Via: not SIP/2.0/transport")
+        raise ParseError(400, nth(_T, _T_VIA_NOT_SIP_2_0_TRANSPOR))
     t += 1
     while t < e and value[t] in STRIP_WS:
         t += 1
@@ -273,7 +299,7 @@ def parse_via(value, a=0, b=-1, keep=True):
     p = value.find(b"\t", t, e if s < 0 else s)
     s = p if p >= 0 else e if s < 0 else s
     if not uri.is_token(value, None, t, s):
-        raise ParseError(400, "Via: bad transport")
+        raise ParseError(400, nth(_T, _T_VIA_BAD_TRANSPORT))
     transport = value[t:s] if keep else None
     while s < e and value[s] in STRIP_WS:  # sent-by: host [":" port]
         s += 1
@@ -296,7 +322,7 @@ def parse_via(value, a=0, b=-1, keep=True):
             h -= 1
         ok = h > s and value.find(b" ", s, h) < 0 and value.find(b"\t", s, h) < 0
     if not ok:
-        raise ParseError(400, "Via: bad host")
+        raise ParseError(400, nth(_T, _T_VIA_BAD_HOST))
     if keep:
         via = uri.Params()
         if q < b:
@@ -334,7 +360,7 @@ def parse_uint(text, limit, what, a=0, b=-1):
     if n < 0 or n > limit:
         if what is None:
             return -1
-        raise ParseError(400, "%s: not a number up to %d" % (what, limit))
+        raise ParseError(400, nth(_T, _T_NOT_A_NUMBER_UP_TO) % (what, limit))
     return n
 
 

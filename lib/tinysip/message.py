@@ -41,9 +41,53 @@ from array import array
 # here instead of ten keep this module's dict on the phone a size smaller
 from tinysip import headers, uri
 from tinysip.compat import MICROPYTHON, const
-from tinysip.errors import ParseError
+from tinysip.errors import ParseError, nth
 from tinysip.headers import STRIP_WS
 from tinysip.uri import is_token
+
+# The texts of the faults this module names, one string (errors.nth): line _T_X.
+_T = (
+    "more than %d %s values\nmessage larger than %d bytes\nmore than %d header lines\n"
+    "Request-URI longer than %d bytes\nstart line longer than %d bytes\n"
+    "folded line before any header\n%s header longer than %d bytes\nbad header line\n"
+    "no empty line ends the headers\nrequest line: not METHOD URI SIP/2.0\nbad method\n"
+    "unsupported SIP version\nbad SIP version\nbad status code\nRequest-URI inside <>\n"
+    "Request-URI with headers\nmissing %s header\nmore than one %s header\n"
+    "empty Call-ID\nCSeq: bad method\nCSeq method is not the request's\n"
+    "Max-Forwards: not one number\nconflicting Content-Length headers\n"
+    "body shorter than Content-Length\nstream message without Content-Length\n"
+    "empty list element\nmore than %d Contact values\n"
+    "%s header with more than %d parameters in one value"
+)
+_T_MORE_THAN_VALUES = const(0)
+_T_MESSAGE_LARGER_THAN_BYTE = const(1)
+_T_MORE_THAN_HEADER_LINES = const(2)
+_T_REQUEST_URI_LONGER_THAN = const(3)
+_T_START_LINE_LONGER_THAN_B = const(4)
+_T_FOLDED_LINE_BEFORE_ANY_H = const(5)
+_T_HEADER_LONGER_THAN_BYTES = const(6)
+_T_BAD_HEADER_LINE = const(7)
+_T_NO_EMPTY_LINE_ENDS_THE_H = const(8)
+_T_REQUEST_LINE_NOT_METHOD = const(9)
+_T_BAD_METHOD = const(10)
+_T_UNSUPPORTED_SIP_VERSION = const(11)
+_T_BAD_SIP_VERSION = const(12)
+_T_BAD_STATUS_CODE = const(13)
+_T_REQUEST_URI_INSIDE = const(14)
+_T_REQUEST_URI_WITH_HEADERS = const(15)
+_T_MISSING_HEADER = const(16)
+_T_MORE_THAN_ONE_HEADER = const(17)
+_T_EMPTY_CALL_ID = const(18)
+_T_CSEQ_BAD_METHOD = const(19)
+_T_CSEQ_METHOD_IS_NOT_THE_R = const(20)
+_T_MAX_FORWARDS_NOT_ONE_NUM = const(21)
+_T_CONFLICTING_CONTENT_LENG = const(22)
+_T_BODY_SHORTER_THAN_CONTEN = const(23)
+_T_STREAM_MESSAGE_WITHOUT_C = const(24)
+_T_EMPTY_LIST_ELEMENT = const(25)
+_T_MORE_THAN_CONTACT_VALUES = const(26)
+_T_HEADER_WITH_MORE_THAN_PA = const(27)
+
 
 _MAX_HEADERS = const(64)
 # the caps of headers.py and uri.py again: private consts are folded, importing costs names
@@ -282,7 +326,7 @@ class Message:
         for v in lines:
             n += v.count(b",") + 1
         if n > _MAX_VALUES:
-            raise ParseError(400, "more than %d %s values" % (_MAX_VALUES, name.decode()))
+            raise ParseError(400, nth(_T, _T_MORE_THAN_VALUES) % (_MAX_VALUES, name.decode()))
         out = []
         for v in lines:
             out.extend(headers.split_list(v))
@@ -368,7 +412,7 @@ def parse(data, max_size=16384, datagram=True):
     """
     n = len(data)
     if n > max_size or n > 65535:
-        raise ParseError(513, "message larger than %d bytes" % min(max_size, 65535))
+        raise ParseError(513, nth(_T, _T_MESSAGE_LARGER_THAN_BYTE) % min(max_size, 65535))
     s = 0
     while s < n and data[s] in b"\r\n":
         s += 1
@@ -376,7 +420,7 @@ def parse(data, max_size=16384, datagram=True):
     if end < 0:
         end = n
     if data.count(b"\n", s, end) > _MAX_HEADERS:
-        raise ParseError(400, "more than %d header lines" % _MAX_HEADERS)
+        raise ParseError(400, nth(_T, _T_MORE_THAN_HEADER_LINES) % _MAX_HEADERS)
     # -- the caps (module comment), before anything is sliced out
     j = data.find(b"\n", s, end)
     if j < 0:
@@ -388,9 +432,9 @@ def parse(data, max_size=16384, datagram=True):
         a = data.find(b" ", s, k)
         e = data.find(b" ", a + 1, k) if a > s else -1
         if e - a > _MAX_URI + 1 and not uri.same(data, s, s + 4, b"SIP/"):
-            raise ParseError(414, "Request-URI longer than %d bytes" % _MAX_URI)
+            raise ParseError(414, nth(_T, _T_REQUEST_URI_LONGER_THAN) % _MAX_URI)
         if k - s > _MAX_LINE:
-            raise ParseError(400, "start line longer than %d bytes" % _MAX_LINE)
+            raise ParseError(400, nth(_T, _T_START_LINE_LONGER_THAN_B) % _MAX_LINE)
     # the caps of each header line are checked below: only so large a head, or one with
     # so many ';', can break one
     big = end - j > _MAX_LINE or data.count(b";", j, end) > 2 * _MAX_PARAMS
@@ -408,7 +452,7 @@ def parse(data, max_size=16384, datagram=True):
                 j = end
             if data[i] in b" \t":
                 if name is None and fault is None and len(out) == 1:
-                    fault = ParseError(400, "folded line before any header")
+                    fault = ParseError(400, nth(_T, _T_FOLDED_LINE_BEFORE_ANY_H))
                 elif name is not None:
                     v = data[i:j].strip()
                     over = len(value) + len(v) >= _MAX_LINE
@@ -417,9 +461,9 @@ def parse(data, max_size=16384, datagram=True):
                     if over or value.count(b";") > 2 * _MAX_PARAMS * (value.count(b",") + 1):
                         v = canon(name[:-1].strip())
                         v = v.decode() if len(v) <= 40 and is_token(v) else "a"
-                        raise ParseError(400, "%s header longer than %d bytes" % (
-                            v, _MAX_LINE) if over else "%s header with more than %d "
-                            "parameters in one value" % (v, 2 * _MAX_PARAMS))
+                        raise ParseError(400, nth(_T, _T_HEADER_LONGER_THAN_BYTES) % (
+                            v, _MAX_LINE) if over else nth(_T, _T_HEADER_WITH_MORE_THAN_PA) % (
+                            v, 2 * _MAX_PARAMS))
                     out[-1] = name + value + b"\n"
             else:
                 c = data.find(b":", i, j)
@@ -480,17 +524,17 @@ def parse(data, max_size=16384, datagram=True):
                     what = data[a:e] if e - a < 41 else b""
                     what = what.decode() if is_token(what) else "a"
                     if k - v > _MAX_LINE or e - a > _MAX_LINE:
-                        raise ParseError(400, "%s header longer than %d bytes" % (
+                        raise ParseError(400, nth(_T, _T_HEADER_LONGER_THAN_BYTES) % (
                             what, _MAX_LINE))
-                    raise ParseError(400, "%s header with more than %d parameters in one "
-                                     "value" % (what, 2 * _MAX_PARAMS))
+                    raise ParseError(400, nth(_T, _T_HEADER_WITH_MORE_THAN_PA) % (
+                        what, 2 * _MAX_PARAMS))
             if c >= 0 and e > a:
                 w = _which(data, a, e)
                 if w < 0 and is_token(data, None, a, e):
                     w = _OTHER
         if w < 0:
             if fault is None:
-                fault = ParseError(400, "bad header line")
+                fault = ParseError(400, nth(_T, _T_BAD_HEADER_LINE))
         else:
             if w == _OTHER:
                 pass
@@ -505,7 +549,7 @@ def parse(data, max_size=16384, datagram=True):
             p.append(w)
         i = j + 1
     if body < 0:
-        raise ParseError(400, "no empty line ends the headers")
+        raise ParseError(400, nth(_T, _T_NO_EMPTY_LINE_ENDS_THE_H))
     x = p[13]  # the first Content-Length
     if not datagram and x:
         a = p[x + 1] + 1
@@ -513,7 +557,7 @@ def parse(data, max_size=16384, datagram=True):
         while a < e and data[a] in STRIP_WS:
             a += 1
         if body + headers.parse_uint(data, 999999999, None, a, e) > max_size:
-            raise ParseError(513, "message larger than %d bytes" % max_size)
+            raise ParseError(513, nth(_T, _T_MESSAGE_LARGER_THAN_BYTE) % max_size)
     msg = object.__new__(Message)
     msg.buf = data
     msg.pos = p
@@ -533,40 +577,40 @@ def parse(data, max_size=16384, datagram=True):
         c = a
     else:
         if a < 0 or e < 0 or data.find(b" ", e + 1, k) >= 0:
-            raise ParseError(400, "request line: not METHOD URI SIP/2.0")
+            raise ParseError(400, nth(_T, _T_REQUEST_LINE_NOT_METHOD))
         if not is_token(data, None, s, a):
-            raise ParseError(400, "bad method")
+            raise ParseError(400, nth(_T, _T_BAD_METHOD))
         v = e + 1
         c = k
     p[2] = a
     p[3] = e
     if not uri.same(data, v, c, b"SIP/2.0"):
         if c - v >= 4 and uri.same(data, v, v + 4, b"SIP/"):
-            raise ParseError(505, "unsupported SIP version")
-        raise ParseError(400, "bad SIP version")
+            raise ParseError(505, nth(_T, _T_UNSUPPORTED_SIP_VERSION))
+        raise ParseError(400, nth(_T, _T_BAD_SIP_VERSION))
     raw = data.startswith(b"SIP/2.0", v)  # spelled as we send it
     if status_line:
         code = headers.parse_uint(data, 699, None, a + 1, e) if e - a == 4 else -1
         if not 100 <= code <= 699:
-            raise ParseError(400, "bad status code")
+            raise ParseError(400, nth(_T, _T_BAD_STATUS_CODE))
         msg.status = code
     else:
         if data[a + 1] == 60:
-            raise ParseError(400, "Request-URI inside <>")
+            raise ParseError(400, nth(_T, _T_REQUEST_URI_INSIDE))
         if uri.parse_uri(data, a + 1, e, False) >= 0:
-            raise ParseError(400, "Request-URI with headers")
+            raise ParseError(400, nth(_T, _T_REQUEST_URI_WITH_HEADERS))
         msg.is_request = True
     if fault is not None:
         raise fault
     # -- the checks a UA needs: the five headers, Via as often as needed, the others once
     for w in range(5):
         if not seen & (1 << w):
-            raise ParseError(400, "missing %s header" % _NAMES[w].decode())
+            raise ParseError(400, nth(_T, _T_MISSING_HEADER) % _NAMES[w].decode())
         if w and dup & (1 << w):
-            raise ParseError(400, "more than one %s header" % _NAMES[w].decode())
+            raise ParseError(400, nth(_T, _T_MORE_THAN_ONE_HEADER) % _NAMES[w].decode())
     msg.call_id = _value(data, p, p[10])
     if not msg.call_id:
-        raise ParseError(400, "empty Call-ID")
+        raise ParseError(400, nth(_T, _T_EMPTY_CALL_ID))
     x = p[11]  # CSeq: number SP method, LWS around both
     a = p[x + 1] + 1
     k = p[x + 2]
@@ -579,7 +623,7 @@ def parse(data, max_size=16384, datagram=True):
     while c < k and data[c] in STRIP_WS:
         c += 1
     if not is_token(data, None, c, k):
-        raise ParseError(400, "CSeq: bad method")
+        raise ParseError(400, nth(_T, _T_CSEQ_BAD_METHOD))
     while e > a and data[e - 1] in STRIP_WS:  # (a CR, VT or FF may end the number too)
         e -= 1
     msg.cseq = headers.parse_uint(data, 0xFFFFFFFF, "CSeq", a, e)
@@ -591,7 +635,7 @@ def parse(data, max_size=16384, datagram=True):
             if data[c + a] != data[s + a]:
                 e = -1
         if e < 0:
-            raise ParseError(400, "CSeq method is not the request's")
+            raise ParseError(400, nth(_T, _T_CSEQ_METHOD_IS_NOT_THE_R))
     else:
         msg.cseq_method = data[c:k]
     # the From and To tags
@@ -601,7 +645,7 @@ def parse(data, max_size=16384, datagram=True):
     x = p[14]
     if x:
         if dup & 128:
-            raise ParseError(400, "Max-Forwards: not one number")
+            raise ParseError(400, nth(_T, _T_MAX_FORWARDS_NOT_ONE_NUM))
         a = p[x + 1] + 1
         k = p[x + 2]
         while a < k and data[a] in STRIP_WS:
@@ -610,7 +654,7 @@ def parse(data, max_size=16384, datagram=True):
         while e < k and 48 <= data[e] <= 57:
             e += 1
         if e == a or e < k:
-            raise ParseError(400, "Max-Forwards: not one number")
+            raise ParseError(400, nth(_T, _T_MAX_FORWARDS_NOT_ONE_NUM))
     if p[12]:
         _check(data, p, 5, dup)  # every Contact, one at a time
     # -- the body
@@ -628,14 +672,14 @@ def parse(data, max_size=16384, datagram=True):
             while c < p[y + 2] and data[c] in STRIP_WS:
                 c += 1
             if p[y + 2] - c != e - a or not data.startswith(data[a:e], c):
-                raise ParseError(400, "conflicting Content-Length headers")
+                raise ParseError(400, nth(_T, _T_CONFLICTING_CONTENT_LENG))
             y = msg._next(_NAMES[6], y + 4)
         cl = headers.parse_uint(data, max_size, "Content-Length", a, e)
         if cl > rest:
-            raise ParseError(400, "body shorter than Content-Length")
+            raise ParseError(400, nth(_T, _T_BODY_SHORTER_THAN_CONTEN))
     else:
         if not datagram:
-            raise ParseError(400, "stream message without Content-Length")
+            raise ParseError(400, nth(_T, _T_STREAM_MESSAGE_WITHOUT_C))
         cl = rest
         raw = False
     p[4] = body
@@ -659,7 +703,7 @@ def _check(data, pos, c, d):
         if p[y + 3] == w:
             n += data.count(b",", p[y + 1], p[y + 2]) + 1
     if n > (_MAX_CONTACTS if w else _MAX_VALUES):
-        raise ParseError(400, "more than %d %s values" % (
+        raise ParseError(400, nth(_T, _T_MORE_THAN_VALUES) % (
             (_MAX_CONTACTS, "Contact") if w else (_MAX_VALUES, "Via")))
     got = None
     for sweep in (0, 1):  # no element is empty, then the grammar of each
@@ -682,7 +726,7 @@ def _check(data, pos, c, d):
                     c -= 1
                 if not sweep:
                     if a == c:
-                        raise ParseError(400, "empty list element")
+                        raise ParseError(400, nth(_T, _T_EMPTY_LIST_ELEMENT))
                 elif w:
                     headers.parse_name_addr(data, a, c, None)
                 elif got is None:
@@ -702,7 +746,7 @@ def contacts(msg, keep=True):
     for value in lines:
         n += value.count(b",") + 1
     if n > _MAX_CONTACTS:
-        raise ParseError(400, "more than %d Contact values" % _MAX_CONTACTS)
+        raise ParseError(400, nth(_T, _T_MORE_THAN_CONTACT_VALUES) % _MAX_CONTACTS)
     out = []
     for value in lines:
         if value.strip() != b"*":

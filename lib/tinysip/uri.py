@@ -28,7 +28,24 @@ Choices:
   it; message.parse() answers an over-long Request-URI 414 before it gets here.
 """
 from tinysip.compat import MICROPYTHON, const
-from tinysip.errors import ParseError
+from tinysip.errors import ParseError, nth
+
+# The texts of the faults this module names, one string (errors.nth): line _T_X.
+_T = (
+    "bad port number\nURI longer than %d bytes\nURI: bad scheme\n"
+    "URI: space or control char\nURI: empty after scheme\nURI: empty user\n"
+    "URI: bad host\nURI with more than %d parameters\nURI: empty parameter"
+)
+_T_BAD_PORT_NUMBER = const(0)
+_T_URI_LONGER_THAN_BYTES = const(1)
+_T_URI_BAD_SCHEME = const(2)
+_T_URI_SPACE_OR_CONTROL_CHA = const(3)
+_T_URI_EMPTY_AFTER_SCHEME = const(4)
+_T_URI_EMPTY_USER = const(5)
+_T_URI_BAD_HOST = const(6)
+_T_URI_WITH_MORE_THAN_PARAM = const(7)
+_T_URI_EMPTY_PARAMETER = const(8)
+
 
 _MAX_URI = const(1024)
 _MAX_PARAMS = const(32)
@@ -114,7 +131,7 @@ def parse_port(text, a=0, b=-1):
         c = text[p] - 48
         n = n * 10 + c if 0 <= c <= 9 else 99999
     if n > 65535:
-        raise ParseError(400, "bad port number")
+        raise ParseError(400, nth(_T, _T_BAD_PORT_NUMBER))
     return n
 
 
@@ -194,12 +211,12 @@ def parse_uri(text, a=0, b=-1, keep=True):
     if b < 0:
         b = len(text)
     if b - a > _MAX_URI:
-        raise ParseError(400, "URI longer than %d bytes" % _MAX_URI)
+        raise ParseError(400, nth(_T, _T_URI_LONGER_THAN_BYTES) % _MAX_URI)
     c = text.find(b":", a, b)
     sips = other = False
     if c != a + 3 or not text.startswith(b"sip", a):  # else a sip: URI, as most are
         if c <= a or not 97 <= text[a] | 32 <= 122 or not is_token(text, b"+-.", a, c):
-            raise ParseError(400, "URI: bad scheme")
+            raise ParseError(400, nth(_T, _T_URI_BAD_SCHEME))
         sips = same(text, a, c, b"sips")
         other = not sips and not same(text, a, c, b"sip")
     if not is_token(text, (  # every byte but the space and control characters
@@ -212,10 +229,10 @@ def parse_uri(text, a=0, b=-1, keep=True):
             b"\xd0\xd1\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xdb\xdc\xdd\xde\xdf"
             b"\xe0\xe1\xe2\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xea\xeb\xec\xed\xee\xef"
             b"\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff"), a, b):
-        raise ParseError(400, "URI: space or control char")
+        raise ParseError(400, nth(_T, _T_URI_SPACE_OR_CONTROL_CHA))
     if other:
         if c + 1 == b:
-            raise ParseError(400, "URI: empty after scheme")
+            raise ParseError(400, nth(_T, _T_URI_EMPTY_AFTER_SCHEME))
         if not keep:
             return -1
         u = Uri(text[a:c].lower())
@@ -228,7 +245,7 @@ def parse_uri(text, a=0, b=-1, keep=True):
     if at >= 0:
         pc = text.find(b":", i, at)
         if pc == i or at == i:
-            raise ParseError(400, "URI: empty user")
+            raise ParseError(400, nth(_T, _T_URI_EMPTY_USER))
         if keep:
             user = text[i : at if pc < 0 else pc]
             if pc >= 0:
@@ -263,14 +280,14 @@ def parse_uri(text, a=0, b=-1, keep=True):
             he = end
         ok = is_token(text, b"-._", i, he)
     if not ok:
-        raise ParseError(400, "URI: bad host")
+        raise ParseError(400, nth(_T, _T_URI_BAD_HOST))
     # no LWS for parse_port to strip: it was rejected above
     port = parse_port(text, ps, end) if ps >= 0 else None
     params = [] if keep else None
     q = -1  # the '?' of the headers
     if end < b and text[end] == 59:  # ';'
         if text.count(b";", end, b) > _MAX_PARAMS:
-            raise ParseError(400, "URI with more than %d parameters" % _MAX_PARAMS)
+            raise ParseError(400, nth(_T, _T_URI_WITH_MORE_THAN_PARAM) % _MAX_PARAMS)
         q = text.find(b"?", end, b)
         stop = b if q < 0 else q
         j = end + 1
@@ -280,7 +297,7 @@ def parse_uri(text, a=0, b=-1, keep=True):
                 k = stop
             eq = text.find(b"=", j, k)
             if eq == j or k == j:
-                raise ParseError(400, "URI: empty parameter")
+                raise ParseError(400, nth(_T, _T_URI_EMPTY_PARAMETER))
             if keep:
                 # a name is decoded (esc01: ';%6C%72' is ';lr') unless decoding yields a
                 # byte that must stay escaped (';', '=', '?', ...), so that serialising the
