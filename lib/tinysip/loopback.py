@@ -30,7 +30,7 @@ Not done here: RTCP (§9: the mirror should report on what it receives and sends
 numbers and rules above are from the RFC as we recall it and from docs/specs §7.
 """
 from tinysip.compat import const
-from tinysip.errors import ParseError
+from tinysip.errors import ParseError, nth
 from tinysip.sdp import write
 
 # Mirror modes; the same numbers as tinysip.rtp.ENCAP / DIRECT / MEDIA.
@@ -40,10 +40,10 @@ _MEDIA = const(3)
 
 
 # Why an offered stream is not mirrored, one string (a module run in place from ROMFS holds
-# each str constant as a ~40-byte heap object): ":"-separated; _pick returns the index.
-_WHY = ("stream already rejected:loopback only for audio RTP/AVP:stream without a=loopback:"
-        "loopback without a=loopback-source:loopback stream not sendrecv:"
-        "no loopback type we can mirror:only one stream is mirrored")
+# each str constant as a ~40-byte heap object): _pick returns the line (errors.nth).
+_WHY = ("stream already rejected\nloopback only for audio RTP/AVP\nstream without a=loopback\n"
+        "loopback without a=loopback-source\nloopback stream not sendrecv\n"
+        "no loopback type we can mirror\nonly one stream is mirrored")
 
 
 def _pick(m):
@@ -124,10 +124,6 @@ def answer(offer, ip, port, sess_id, sess_ver, body=True):
             continue
         params = (r[0], r[1], r[2], r[3], m[4][1], m[1])
         sections.append((m[0], port, m[2], r[4], r[5]))
-    if params is None:  # why: the refusal's line in _WHY (not split: found in place)
-        i = 0
-        for _ in range(5 if why is None else why):  # (no m= line at all: 5)
-            i = _WHY.find(":", i) + 1
-        j = _WHY.find(":", i)
-        raise ParseError(488, "offer: " + (_WHY[i:j] if j >= 0 else _WHY[i:]))
+    if params is None:  # why: the refusal's line in _WHY (no m= line at all: 5)
+        raise ParseError(488, "offer: " + nth(_WHY, 5 if why is None else why))
     return (write(ip, sess_id, sess_ver, sections) if body else None), params

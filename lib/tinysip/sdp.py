@@ -24,7 +24,7 @@ parse(body) -> (origin, conn, medias)
 Malformed SDP raises ParseError(400); SDP over the bounds below raises ParseError(488).
 """
 from tinysip.compat import const
-from tinysip.errors import ParseError
+from tinysip.errors import ParseError, nth
 
 _MAX_BODY = const(4096)
 _MAX_LINES = const(100)
@@ -32,13 +32,13 @@ _MAX_MEDIA = const(4)
 _MAX_FMTS = const(32)
 
 # Error texts, one string (a module run in place from ROMFS holds each str constant as a
-# ~40-byte heap object): ":"-separated, indexed by the _S_ constants below, in order.
+# ~40-byte heap object): line _S_X of it (errors.nth).
 _MSG = (
-    "SDP over %d bytes or %d lines:SDP does not start with v=0:over %d m= lines:"
-    "m= line without formats:bad m= port:over %d formats:bad RTP payload type:"
-    "bad c= line:c= not IP4/IP6:bad o= line:bad a=rtpmap:over %d a=crypto lines:"
-    "bad a=ptime:over %d a=fmtp lines:both loopback roles on one m= line:"
-    "SDP line is not <type>=<value>:empty SDP body:SDP without o=:SDP without m= lines:"
+    "SDP over %d bytes or %d lines\nSDP does not start with v=0\nover %d m= lines\n"
+    "m= line without formats\nbad m= port\nover %d formats\nbad RTP payload type\n"
+    "bad c= line\nc= not IP4/IP6\nbad o= line\nbad a=rtpmap\nover %d a=crypto lines\n"
+    "bad a=ptime\nover %d a=fmtp lines\nboth loopback roles on one m= line\n"
+    "SDP line is not <type>=<value>\nempty SDP body\nSDP without o=\nSDP without m= lines\n"
     "m= line without c="
 )
 _S_SIZE = const(0)
@@ -64,13 +64,8 @@ _S_NO_C = const(19)
 
 
 def _bad(k, status=400, x=None):
-    """Raise ParseError(status) with text k of _MSG (formatted with x when given), found in
-    place: the string is not split."""
-    i = 0
-    for _ in range(k):
-        i = _MSG.find(":", i) + 1
-    j = _MSG.find(":", i)
-    m = _MSG[i:j] if j >= 0 else _MSG[i:]
+    """Raise ParseError(status) with line k of _MSG (formatted with x when given)."""
+    m = nth(_MSG, k)
     raise ParseError(status, "offer: " + (m if x is None else m % x))
 
 
