@@ -197,6 +197,11 @@ def incoming(phone, baresip, lab, seconds=3, hangup="baresip", dtmf=None, hold=N
     phone.command("answer")
     r["answered"] = phone.wait_for("call_answered", start=r["mark"], timeout=10,
                                    call_id=r["call_id"])
+    return _established(phone, baresip, r, seconds, dtmf, hold, hangup)
+
+
+def _established(phone, baresip, r, seconds, dtmf, hold, hangup):
+    """Both sides say the call is up: media for `seconds` (and dtmf), hold, then hang up."""
     r["established"] = baresip.wait_event("CALL_ESTABLISHED", start=r["ev_mark"], timeout=10)
     _media(phone, baresip, r, seconds, dtmf)
     if hold:
@@ -215,11 +220,7 @@ def outgoing(phone, baresip, seconds=3, hangup="phone", dtmf=None, hold=None):
     r["call_id"] = r["outgoing"]["call_id"]
     r["connected"] = phone.wait_for("call_connected", start=r["mark"], timeout=10,
                                     call_id=r["call_id"])
-    r["established"] = baresip.wait_event("CALL_ESTABLISHED", start=r["ev_mark"], timeout=10)
-    _media(phone, baresip, r, seconds, dtmf)
-    if hold:
-        _hold(phone, baresip, r, hold)
-    return _end(phone, baresip, r, hangup)
+    return _established(phone, baresip, r, seconds, dtmf, hold, hangup)
 
 
 def _closed_wav(path):

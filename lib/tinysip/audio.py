@@ -269,7 +269,7 @@ def reinvite(ua, msg, now):
         status = 491
     elif not msg.body:
         c.body = reoffer(p, old, len(p) > 10 and p[10])
-    elif msg.body:
+    else:
         v = ua.cfg.voice
         try:
             c.body, q = reanswer(parse(msg.body), p, old, v[0], v[1])

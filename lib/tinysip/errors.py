@@ -14,12 +14,13 @@ class ParseError(Exception):
         self.reason = reason
 
 
-def nth(s, k):
-    """Line k (0: the first) of s, a module's texts in one string, found in place (s is not
-    split). A module run in place from ROMFS holds each str constant as a heap object (~40 B
-    on 64 bits), so the texts a peer's faults are named by, rarely needed, are one string."""
+def nth(s, k, sep="\n"):
+    """Part k (0: the first) of s, a module's texts in one string separated by `sep`, found
+    in place (s is not split). A module run in place from ROMFS holds each str constant as a
+    heap object (~40 B on 64 bits), so the texts a peer's faults are named by, rarely
+    needed, are one string."""
     i = 0
     for _ in range(k):
-        i = s.index("\n", i) + 1
-    j = s.find("\n", i)
+        i = s.index(sep, i) + 1
+    j = s.find(sep, i)
     return s[i:j] if j >= 0 else s[i:]

@@ -31,7 +31,7 @@ which cost nothing; private helpers reuse names the phone has interned elsewhere
 `_scan`, `_value`, `_uint`); OIDs are bytes literals where they are used.
 """
 from tinysip.compat import const, sha256_hex
-from tinysip.errors import ParseError
+from tinysip.errors import ParseError, nth
 
 _MAX_DER = const(8192)
 _MAX_DEPTH = const(16)
@@ -199,11 +199,7 @@ def _fail(k, pos, x=None, n=0):
     m = []
     for e in (k, x if isinstance(x, int) else -1):
         if e >= 0:
-            i = 0
-            for _ in range(e):
-                i = _MSG.find(":", i) + 1  # ":" and " ": the names MicroPython has built in
-            j = _MSG.find(":", i)
-            m.append(_MSG[i:j] if j >= 0 else _MSG[i:])
+            m.append(nth(_MSG, e, ":"))  # (":": a name MicroPython has built in)
     s = m[0]
     if len(m) > 1:
         x = m[1]

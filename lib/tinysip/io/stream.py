@@ -45,8 +45,8 @@ _EAGAIN = (11, 35, 115)
 #   (64-bit; it holds mbedTLS's config, CA chain and RNG state), and each SSLSocket keeps
 #   its context alive, so one context per connection cost ~3 KB per flow for good and a
 #   fresh 3 KB block at every reconnect.
-_BUF = bytearray(2048)
-_MV = memoryview(_BUF)
+BUF = bytearray(2048)  # (io.voiceport's packet buffer too)
+_MV = memoryview(BUF)
 _TLS = [None, None, None]  # CA DER, client (certificate DER, key DER) or None, SSLContext
 
 
@@ -183,7 +183,7 @@ class StreamConn:
         """Bytes read now; b'' when the peer closed; None when nothing is ready."""
         s = self.sock
         try:
-            n = s.recv_into(_BUF) if hasattr(s, "recv_into") else s.readinto(_BUF)
+            n = s.recv_into(BUF) if hasattr(s, "recv_into") else s.readinto(BUF)
         except _WANT:
             return None
         except OSError as e:

@@ -93,11 +93,11 @@ class VoicePort:
             mic = speaker = None
             if d.audio is not None:
                 mic, speaker = d.audio(p[3])
-            self._run(Voice(p, d.ua.rng, d.clock.now(), stream._BUF), addr, mic, speaker)
+            self._run(Voice(p, d.ua.rng, d.clock.now(), stream.BUF), addr, mic, speaker)
             return
         o = v.params
         if p[0] != o[0] or p[3] != o[3] or p[6] != o[6]:
-            self._run(Voice(p, d.ua.rng, d.clock.now(), stream._BUF), addr, self.mic,
+            self._run(Voice(p, d.ua.rng, d.clock.now(), stream.BUF), addr, self.mic,
                       self.speaker)
             return
         if p[6]:
