@@ -37,9 +37,12 @@ that log (rtp_truth), per profile:
   probation's packets and the last ones before the hang-up).
 - delay: the jitter buffer's target (target_ms) is the spread of r over the call + 5 ms,
   within 20..200 - 1.5 ptime (jitter.py); the link's delivery times give that spread, and
-  the phone's target must agree within -2..+SLACK_MS ms (integer ms, the phone's read
-  latency on top of the link's). So it stays 20 on a link without jitter and grows with
-  it (+-10 ms: ~28; +-25 ms: ~56). The added delay of each frame played
+  the phone's target must agree within +-SLACK_MS ms: the phone stamps a datagram in
+  integer ms when its loop reads it, and on a loaded machine the router sends later than
+  its log says, so each r the phone sees is the link's plus a latency of its own. That
+  widens the spread by the latency of the packet with the largest r, and narrows it by
+  the latency of the one with the smallest (CI saw the phone 2.0 ms under the link). So
+  it stays 20 on a link without jitter and grows with it (+-10 ms: ~28; +-25 ms: ~56). The added delay of each frame played
   (delay_min..delay_max) stays within 20..200 and under target + 1.5 ptime (where the
   buffer shrinks). delay_ms itself is not compared across profiles: it is the target plus
   the phase of the phone's frame clock against the arrivals, 0-20 ms at random per call,
@@ -81,8 +84,8 @@ PTIME = 20
 MODE = "srtp"  # the RUE default; the RTP header the link reads is in clear under SRTP
 SEED = 5
 # the phone's arrival times over the link's: its loop stamps a datagram when it reads it,
-# which adds to the spread it sees; up to 9 ms seen on a loaded 2-core machine (other
-# processes; the frame path itself takes ~30 us, docs/benchmarks.md)
+# which moves the spread it sees either way; up to 9 ms seen on a loaded 2-core machine
+# (other processes; the frame path itself takes ~30 us, docs/benchmarks.md)
 SLACK_MS = 12
 SPIKE_SLACK_MS = 3  # a packet this close to the play-out time may still be late at the phone
 TAIL = 10  # packets in flight at hang-up (200 ms: the link's delay, the phone's buffer)
@@ -278,11 +281,11 @@ def test_the_phone_plays_what_the_impaired_link_delivered(baresip_ok, lab_factor
 
     # the jitter buffer's added delay: its target follows the link's spread, within bounds
     want = max(DMIN, min(tr["spread_ms"] + MARGIN, DMAX - PTIME - PTIME // 2))
-    assert want - 2 <= m["target_ms"] <= want + SLACK_MS, (want, text)
+    assert want - SLACK_MS <= m["target_ms"] <= want + SLACK_MS, (want, text)
     assert DMIN <= m["delay_min"] <= m["delay_max"] <= DMAX, text
     assert m["delay_max"] < m["target_ms"] + PTIME + PTIME // 2, text
-    if want > DMIN + 2:
-        assert m["target_ms"] > DMIN, text  # grew with the link's jitter
+    if want > DMIN + SLACK_MS:
+        assert m["target_ms"] > DMIN, text  # grew with the link's jitter (+-25 ms)
 
     # the other way: baresip heard the phone's tone
     theirs = r["audio"]["to baresip"]
