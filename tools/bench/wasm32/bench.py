@@ -165,6 +165,26 @@ def measure(image, boot, name, bisecting=True, anytime=False, big=512 * 1024):
     return out
 
 
+def trace(image, boot, name, work, big=512 * 1024):
+    """Print each step of one scenario on the WebAssembly port (32 bits)."""
+    tboot = os.path.join(work, "trace_boot.py")
+    with open(boot) as f, open(tboot, "w") as g:
+        g.write(f.read() + "\nw32host.TRACE = True\n")
+    p = subprocess.run(["node", os.path.join(HERE, "run.mjs"), "--romfs", image, "--heap",
+                        str(big), "--rec", "/rom/rec/%s.rec" % name, "--boot", tboot],
+                       capture_output=True, text=True, timeout=300)
+    print("step  live KB  end KB  step KB  input")
+    for line in (p.stdout + p.stderr).splitlines():
+        if line.startswith("w32 step "):
+            _, _, n, _, live, _, used, k = line.split(" ", 7)
+            live, used = int(live), int(used)
+            print("%4s  %7.1f  %6.1f  %7.1f  %s" % (n, live / 1024, used / 1024,
+                                                   (used - live) / 1024, k[:90]))
+        elif line.startswith("w32 result"):
+            print(line)
+    return 0
+
+
 def _kb(v):
     return None if v is None else round(v / 1024, 1)
 
@@ -248,6 +268,9 @@ def main(argv=None):
     ap.add_argument("--anytime", action="store_true",
                     help="also bisect 64-bit with the GC free to run inside a step")
     ap.add_argument("--jobs", type=int, default=2, help="scenarios measured at once")
+    ap.add_argument("--trace", metavar="SCENARIO",
+                    help="one scenario on 32 bits, step by step: live heap at its start and "
+                         "the most allocated at its end, KB, and its input")
     args = ap.parse_args(argv)
     try:
         ensure_node()
@@ -257,6 +280,8 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="tinysip-w32-")
     try:
         image, boot = build_image(work)
+        if args.trace:
+            return trace(image, boot, args.trace, work)
         names = [n for n in args.only.split(",") if n]
         with ThreadPoolExecutor(max(1, args.jobs)) as ex:
             futs = {n: ex.submit(measure, image, boot, n, not args.no_bisect, args.anytime)

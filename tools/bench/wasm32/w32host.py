@@ -40,6 +40,9 @@ import sys
 from binascii import crc32, unhexlify
 
 
+TRACE = False  # bench.py --trace: print each step's live heap, allocation and input
+
+
 def _stubs():
     """Stand-ins for what the WebAssembly port lacks (the ESP32 has both)."""
     import os
@@ -297,6 +300,10 @@ def start(path, total):
         if used + gc.mem_free() != total and not out["why"]:
             out["why"] = "the heap grew in step %d" % acc[0]  # WebAssembly: out of heap
             done = True
+        if TRACE:
+            k = out["k"]
+            print("w32 step %d live %d used %d %s" % (
+                acc[0], live, used, k if isinstance(k, str) else k.decode()))
         acc[0] += 1
         if done:
             if not isinstance(out["peak_at"], str):
