@@ -103,3 +103,31 @@ def test_every_recording_is_complete():
         hdr = json.loads(data.split(b"\n", 1)[0][4:])
         assert hdr["config"]["outbound"] and hdr["instance"].startswith("urn:uuid:")
         assert b"\nend " in data and data.count(b"\nev registered") >= 1, name
+
+
+def test_the_trace_prints_every_step_of_a_scenario(image, tmp_path, capsys):
+    img, boot = image
+    assert bench.trace(img, boot, "idle", str(tmp_path)) == 0
+    out = capsys.readouterr().out.splitlines()
+    res = json.loads(out[-1].split(" ", 2)[2])
+    assert res["ok"], res
+    steps = [line.split() for line in out[1:-1]]
+    assert len(steps) == res["steps"] and steps[0][4:] == ["boot:", "header"]
+    # live at a step's start, the most allocated at its end: the largest end is the peak
+    assert all(float(s[2]) >= float(s[1]) > 0 for s in steps)
+    assert max(float(s[2]) for s in steps) == pytest.approx(res["peak"] / 1024, abs=0.06)
+
+
+def test_allocprof_says_which_functions_allocate_in_a_step(image):
+    import allocprof
+
+    img, _ = image
+    # step 8 of the idle recording: the first answer from Kamailio, parsed by the UA
+    rows, call, other = allocprof.profile(img, "idle", 8,
+                                          only=["UserAgent.receive", "ua.parse"])
+    got = {name: (own, inc, n) for own, inc, n, name in rows}
+    assert set(got) == {"tinysip.ua.UserAgent.receive", "tinysip.ua.parse"}, (rows, other)
+    own, inc, n = got["tinysip.ua.parse"]
+    assert n >= 1 and own == inc > 0  # parse's own bytes: nothing inside it is wrapped
+    own, inc, n = got["tinysip.ua.UserAgent.receive"]
+    assert n == 1 and inc >= got["tinysip.ua.parse"][1] + own and call > 0

@@ -91,6 +91,30 @@ for k in stats:
 """
 
 
+def profile(image, scenario, step, pre=(), only=()):
+    """([(own B, inclusive B, calls, function)], B a wrapped call adds, output lines) for
+    step `step` of `scenario`, replayed from the ROMFS `image` (bench.build_image)."""
+    code = bench.BOOT + CODE % {"rec": "/rom/rec/%s.rec" % scenario, "n": step,
+                                "pre": list(pre), "only": list(only)}
+    p = subprocess.run([os.path.join(bench.BIN, "python"),
+                        os.path.join(bench.ROOT, "tools", "romfs.py"), "run", image,
+                        "-X", "heapsize=%d" % (1024 * 1024), "-c", code],
+                       capture_output=True, text=True, timeout=300, cwd=bench.ROOT)
+    rows = []
+    call = 0
+    other = []
+    for line in (p.stdout + p.stderr).splitlines():
+        if line.startswith("allocprof call"):
+            call = int(line.split()[2])
+        elif line.startswith("allocprof fn"):
+            _, _, own, b, n, name = line.split(" ", 5)
+            rows.append((int(own), int(b), int(n), name))
+        elif not line.startswith("w32 "):
+            other.append(line)
+    rows.sort(reverse=True)
+    return rows, call, other
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("scenario")
@@ -105,26 +129,13 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="tinysip-prof-")
     try:
         image, _ = bench.build_image(work)
-        code = bench.BOOT + CODE % {"rec": "/rom/rec/%s.rec" % args.scenario, "n": args.step,
-                                    "pre": [m for m in args.pre.split(",") if m],
-                                    "only": [m for m in args.only.split(",") if m]}
-        p = subprocess.run([os.path.join(bench.BIN, "python"),
-                            os.path.join(bench.ROOT, "tools", "romfs.py"), "run", image,
-                            "-X", "heapsize=%d" % (1024 * 1024), "-c", code],
-                           capture_output=True, text=True, timeout=300, cwd=bench.ROOT)
+        rows, call, other = profile(image, args.scenario, args.step,
+                                    [m for m in args.pre.split(",") if m],
+                                    [m for m in args.only.split(",") if m])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    rows = []
-    call = 0
-    for line in (p.stdout + p.stderr).splitlines():
-        if line.startswith("allocprof call"):
-            call = int(line.split()[2])
-        elif line.startswith("allocprof fn"):
-            _, _, own, b, n, name = line.split(" ", 5)
-            rows.append((int(own), int(b), int(n), name))
-        elif not line.startswith("w32 "):
-            print(line)
-    rows.sort(reverse=True)
+    for line in other:
+        print(line)
     top = [r for r in rows if r[3].endswith(".receive") and r[3].startswith("tinysip.ua.")]
     print("step %d of %s, 64-bit: %s B allocated in the UA; each wrapped call adds ~%d B "
           "to its caller's own bytes" % (args.step, args.scenario,
