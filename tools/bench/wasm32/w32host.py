@@ -210,33 +210,48 @@ def _replay(path, out):
         else:
             raise ValueError("unknown line in the recording: %r" % line[:40])
         line = p = None
-        while True:  # the driver's pump: actions, then events
-            a = ua.pop_action()
-            if a is None:
-                break
-            if a[0] == ACT_SEND:
-                sends.append((-a[1], len(a[2]), crc32(a[2]) & 0x3FFFFFFF))
-            elif a[0] == ACT_MEDIA:
-                media = (a[2], a[3])
-        while True:
-            e = ua.pop_event()
-            if e is None:
-                break
-            events.append("-" + e.name)
-            if e.name == "internal_error":
-                out["why"] = "internal_error: %s %s" % (e.where, e.error)
-        a = e = None
-        _match(sends, out, "send_diff")
-        _match(events, out, "events")
+        media = _pump(ua, sends, events, media, out, ACT_SEND, ACT_MEDIA)
         if out["why"]:
             break
         yield 1 if mir is not None else 0
+        t = ua.next_timer()
+        if t is not None and t <= now:  # due now (work the UA put off to its own step): the
+            # driver's loop calls handle_timer in the same iteration, as a step of its own
+            out["k"] = "timer (due)"
+            ua.handle_timer(now)
+            media = _pump(ua, sends, events, media, out, ACT_SEND, ACT_MEDIA)
+            if out["why"]:
+                break
+            yield 1 if mir is not None else 0
     _match(sends, out, "send_diff")
     _match(events, out, "events")
     if sends or events:
         out["why"] = out["why"] or "left unmatched: sends %r, events %r" % (sends, events)
     _qstr("end")
     f.close()
+
+
+def _pump(ua, sends, events, media, out, ACT_SEND, ACT_MEDIA):
+    """The driver's pump after an input: actions, then events, matched against the
+    recording; returns ACT_MEDIA's (mode, pt), else `media` as it was."""
+    while True:
+        a = ua.pop_action()
+        if a is None:
+            break
+        if a[0] == ACT_SEND:
+            sends.append((-a[1], len(a[2]), crc32(a[2]) & 0x3FFFFFFF))
+        elif a[0] == ACT_MEDIA:
+            media = (a[2], a[3])
+    while True:
+        e = ua.pop_event()
+        if e is None:
+            break
+        events.append("-" + e.name)
+        if e.name == "internal_error":
+            out["why"] = "internal_error: %s %s" % (e.where, e.error)
+    _match(sends, out, "send_diff")
+    _match(events, out, "events")
+    return media
 
 
 def _match(q, out, key):
