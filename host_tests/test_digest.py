@@ -478,3 +478,72 @@ def test_client_credentials_validation():
     assert c.username == b"alice" and c.password == b"secret"
     assert str(raises(ValueError, DigestClient, None, b"p", FakeRandom())).startswith("username: ")
     assert str(raises(ValueError, DigestClient, b"u", 1234, FakeRandom())).startswith("password: ")
+
+
+# --- parse_challenge walks offsets: the same answers as a plain split ------------------
+
+def _reference(value):
+    """parse_challenge as a plain reading of the grammar: split at top-level commas, each
+    name=value stripped, values unquoted (the phone's offset walk must agree)."""
+    from tinysip.errors import ParseError
+    from tinysip.headers import split_top, unquote
+
+    v = bytes(value).strip()
+    i = 0
+    while i < len(v) and v[i] not in b" \t\r\n":
+        i += 1
+    if v[:i].lower() != b"digest" or i == len(v):
+        return None
+    try:
+        items = split_top(v[i:], 44)
+    except ParseError:
+        return None
+    fields = {}
+    for item in items:
+        if not item:
+            continue
+        name, eq, val = item.partition(b"=")
+        name = name.strip().lower()
+        val = val.strip()
+        if not eq or not name or not val or (val[:1] == b'"') != (val[-1:] == b'"'):
+            return None
+        if name in fields and name in (b"realm", b"nonce", b"opaque"):
+            return None
+        fields[name] = unquote(val)
+    if b"realm" not in fields or b"nonce" not in fields:
+        return None
+    qop = [q.strip().lower() for q in fields.get(b"qop", b"").split(b",") if q.strip()]
+    return (fields[b"realm"], fields[b"nonce"], fields.get(b"opaque"),
+            fields.get(b"algorithm", b"MD5").upper(), qop,
+            fields.get(b"stale", b"").lower() == b"true")
+
+
+def _fields(ch):
+    return None if ch is None else (ch.realm, ch.nonce, ch.opaque, ch.algorithm, ch.qop,
+                                    ch.stale)
+
+
+SEEDS = [
+    b'Digest realm="lab.test", nonce="Zhx0ND/1pYo=", qop="auth", algorithm=MD5, opaque="ab"',
+    b'Digest realm="a \\"b\\" c",nonce="n\\\\1" , QOP="auth-int,auth",stale=TRUE',
+    b'digest REALM=r, Nonce=n, algorithm="", qop="", qop=auth, stale=false, x="<y,z>"',
+    b' Digest  realm = "r" , , nonce="n", opaque="o", algorithm=sha-256-sess, foo=bar ',
+]
+
+
+def test_parse_challenge_agrees_with_a_plain_split_on_mutated_challenges():
+    assert _fields(parse_challenge(SEEDS[2]))[3] == b""  # algorithm="": unsupported, not MD5
+    assert _fields(parse_challenge(SEEDS[2]))[4] == [b"auth"]  # the last qop counts
+    for s in SEEDS:
+        assert parse_challenge(s) is not None and _fields(parse_challenge(s)) == _reference(s)
+    x = 12345
+    alphabet = b'",=<> \t\\;aAdDrR'
+    for n in range(3000):
+        s = SEEDS[n % len(SEEDS)]
+        for _ in range(1 + n % 4):  # 1-4 edits: replace, insert or delete one byte
+            x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+            at = x % (len(s) + 1)
+            c = alphabet[(x >> 8) % len(alphabet):][:1]
+            op = (x >> 16) % 3
+            s = s[:at] + (c if op != 2 else b"") + s[at + (op != 1):]
+        assert _fields(parse_challenge(s)) == _reference(s), s

@@ -14,7 +14,8 @@ One challenge at a time: ``DigestClient`` answers the single best challenge of t
 """
 from tinysip.compat import hexlify, md5_hex, sha256_hex
 from tinysip.errors import ParseError
-from tinysip.headers import split_top, unquote
+from tinysip.headers import STRIP_WS, element_end, unquote
+from tinysip.uri import same
 
 
 class Challenge:
@@ -49,44 +50,75 @@ class Challenge:
             self.use_qop = None
 
 
+# the parameters a challenge is read for, in one bytes: (offset, length) of each below
+_KNOWN = b"realmnonceopaquealgorithmqopstale"
+_SPANS = ((0, 5), (5, 5), (10, 6), (16, 9), (25, 3), (28, 5))
+
+
 def parse_challenge(value):
     """Parse one WWW-Authenticate / Proxy-Authenticate value; None unless a valid Digest
-    challenge with realm and nonce. Never raises on peer input."""
+    challenge with realm and nonce. Never raises on peer input.
+
+    Walked with offsets: only the values of realm, nonce, opaque, algorithm, qop and stale
+    are sliced (a 401 is answered on every registration, in every scenario's heap)."""
     if not isinstance(value, (bytes, bytearray, memoryview)):
         return None
-    v = bytes(value).strip()
+    v = value if isinstance(value, bytes) else bytes(value)
+    b = len(v)
+    while b and v[b - 1] in STRIP_WS:
+        b -= 1
     i = 0
-    while i < len(v) and v[i] not in b" \t\r\n":
+    while i < b and v[i] in STRIP_WS:
         i += 1
-    if v[:i].lower() != b"digest" or i == len(v):
+    e = i
+    while e < b and v[e] not in b" \t\r\n":
+        e += 1
+    if e == b or not same(v, i, e, b"digest"):
         return None
+    got = [None] * 6  # the values of _SPANS' names, unquoted
+    p = e
     try:
-        items = split_top(v[i:], 44)
-    except ParseError:
+        while p <= b:
+            q = element_end(v, p, b, 44)
+            while p < q and v[p] in STRIP_WS:
+                p += 1
+            z = q
+            while z > p and v[z - 1] in STRIP_WS:
+                z -= 1
+            if p < z:  # (empty list elements are allowed)
+                eq = v.find(b"=", p, z)
+                n = eq
+                while n > p and v[n - 1] in STRIP_WS:
+                    n -= 1
+                s = eq + 1
+                while s < z and v[s] in STRIP_WS:
+                    s += 1
+                if eq < 0 or n == p or s == z or (v[s] == 34) != (v[z - 1] == 34):
+                    return None
+                for k in range(6):
+                    o, m = _SPANS[k]
+                    j = 0
+                    if n - p == m:  # compared in place, any letter case (all are letters)
+                        while j < m and v[p + j] | 32 == _KNOWN[o + j]:
+                            j += 1
+                    if j == m:
+                        if k < 3 and got[k] is not None:
+                            return None  # realm, nonce or opaque twice
+                        got[k] = unquote(v[s:z])
+                        break
+            p = q + 1
+    except ParseError:  # an unterminated quoted string or '<'
         return None
-    fields = {}
-    for item in items:
-        if not item:
-            continue  # empty list elements are allowed
-        name, eq, val = item.partition(b"=")
-        name = name.strip().lower()
-        val = val.strip()
-        if not eq or not name or not val or (val[:1] == b'"') != (val[-1:] == b'"'):
-            return None
-        if name in fields and name in (b"realm", b"nonce", b"opaque"):
-            return None
-        fields[name] = unquote(val)
-    realm = fields.get(b"realm")
-    nonce = fields.get(b"nonce")
-    if realm is None or nonce is None:
+    if got[0] is None or got[1] is None:
         return None
     qop = []
-    for q in fields.get(b"qop", b"").split(b","):
-        q = q.strip().lower()
-        if q:
-            qop.append(q)
-    return Challenge(realm, nonce, fields.get(b"opaque"), fields.get(b"algorithm", b"MD5").upper(),
-                     qop, fields.get(b"stale", b"").lower() == b"true")
+    if got[4]:
+        for q in got[4].split(b","):
+            q = q.strip().lower()
+            if q:
+                qop.append(q)
+    return Challenge(got[0], got[1], got[2], b"MD5" if got[3] is None else got[3].upper(), qop,
+                     got[5] is not None and got[5].lower() == b"true")
 
 
 def choose(challenges):
@@ -126,33 +158,35 @@ def response(ch, username, password, method, uri, nc, cnonce, qop, body=b""):
     return h(b":".join((a1, ch.nonce, a2)))
 
 
-def _quote(b):
+def _esc(b):
+    """b as the content of a quoted-string: a backslash before each '"' and '\\' (only a
+    value that has one is copied)."""
     if 0x22 not in b and 0x5C not in b:
-        return b'"' + b + b'"'
-    out = bytearray(b'"')
+        return b
+    out = bytearray()
     for c in b:
         if c == 0x22 or c == 0x5C:
             out.append(0x5C)
         out.append(c)
-    out.append(0x22)
     return bytes(out)
 
 
 def authorization(ch, username, password, method, uri, nc, cnonce, body=b""):
-    """Authorization / Proxy-Authorization header value answering ``ch``."""
+    """Authorization / Proxy-Authorization header value answering ``ch`` (one formatting:
+    sent with every REGISTER after a challenge)."""
     qop = ch.use_qop
     if qop == b"":
         raise ValueError("qop: none usable")
-    v = b'Digest username=%s, realm=%s, nonce=%s, uri=%s, response="%s", algorithm=%s' % (
-        _quote(username), _quote(ch.realm), _quote(ch.nonce), _quote(uri),
+    return (b'Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
+            b'algorithm=%s%s%s%s%s%s%s') % (
+        _esc(username), _esc(ch.realm), _esc(ch.nonce), _esc(uri),
         response(ch, username, password, method, uri, nc, cnonce, qop, body),
         # the algorithm as RFC 7616 spells it: -sess in lower case
-        ch.algorithm[:-5] + b"-sess" if ch.sess else ch.algorithm)
-    if qop:
-        v += b", cnonce=%s, qop=%s, nc=%08x" % (_quote(cnonce), qop, nc)
-    if ch.opaque is not None:
-        v += b", opaque=" + _quote(ch.opaque)
-    return v
+        ch.algorithm[:-5] if ch.sess else ch.algorithm, b"-sess" if ch.sess else b"",
+        b', cnonce="' if qop else b"", _esc(cnonce) if qop else b"",
+        b'", qop=%s, nc=%08x' % (qop, nc) if qop else b"",
+        b', opaque="' if ch.opaque is not None else b"",
+        _esc(ch.opaque) + b'"' if ch.opaque is not None else b"")
 
 
 class DigestClient:

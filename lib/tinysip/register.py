@@ -50,17 +50,17 @@ _MAX_AUTH_ROUNDS = const(3)  # challenges answered in one attempt (a stale-nonce
 _REGISTER = (
     b"REGISTER %s SIP/2.0\r\n"
     b"Via: SIP/2.0/%s %s;branch=%s;rport\r\n"
-    b"%s"
+    b"%s%s%s"
     b"Max-Forwards: 70\r\n"
     b"From: %s;tag=%s\r\n"
     b"To: %s\r\n"
     b"Call-ID: %s\r\n"
     b"CSeq: %d REGISTER\r\n"
     b"Supported: %spath, gruu\r\n"
-    b"Contact: %s%s%s\r\n"
+    b"Contact: %s%s%s%s%s\r\n"
     b"Expires: %d\r\n"
     b"User-Agent: %s\r\n"
-    b"%s"
+    b"%s%s%s%s"
     b"Content-Length: 0\r\n\r\n"
 )
 
@@ -179,15 +179,18 @@ class Registration:
         auth = None
         if self.digest is not None:
             auth = self.digest.header(b"REGISTER", self.request_uri)
+        r = self.route
+        # every piece is formatted in place: one allocation of the request's size
         return _REGISTER % (
             self.request_uri, self.transport, self.host, branch,
-            b"Route: " + self.route + b"\r\n" if self.route else b"",
+            b"Route: " if r else b"", r or b"", b"\r\n" if r else b"",
             self.to, self.from_tag, self.to, self.call_id, self.cseq,
             b"outbound, " if self.outbound else b"",
-            b"<" + remove + b">;expires=0, " if remove else b"", self.contact,
-            b";reg-id=%d" % self.reg_id if self.outbound else b"",
+            b"<" if remove else b"", remove or b"", b">;expires=0, " if remove else b"",
+            self.contact, b";reg-id=%d" % self.reg_id if self.outbound else b"",
             self.expires if expires is None else expires, self.user_agent,
-            auth[0] + b": " + auth[1] + b"\r\n" if auth else b"",
+            auth[0] if auth else b"", b": " if auth else b"", auth[1] if auth else b"",
+            b"\r\n" if auth else b"",
         ), branch
 
     def on_response(self, msg):
