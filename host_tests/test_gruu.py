@@ -205,3 +205,25 @@ def test_binding_expires_absurd_values_fall_back():
     assert granted(b";expires=abc", b"xyz", 3600).expires == 3600
     assert granted(b";expires", b"80").expires == 80
     assert granted(None, b"", 3600).expires == 3600
+
+
+def test_find_binding_reads_contact_spans_in_place_as_parsed_values():
+    values = [b'<sip:alice@h>;+sip.instance="<' + OTHER + b'>";reg-id=1',
+              b'<sip:alice@h2>;+SIP.INSTANCE="<' + OURS + b'>";reg-id=2;expires=7',
+              b'"Al" <sip:alice@h3>;+sip.instance="<' + OURS + b'>";reg-id=1;expires=9']
+    resp = parse(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;"
+                 b"tag=1\r\nTo: <sip:a@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\nContact: "
+                 + b", ".join(values[:2]) + b"\r\nContact: " + values[2]
+                 + b"\r\nContent-Length: 0\r\n\r\n")
+    spans = contacts(resp, False)
+    assert [v[a:q].strip() for v, a, q in spans] == values
+    parsed = contacts(resp)
+    for reg_id, want in ((1, 2), (2, 1), (None, 1)):  # None: the first of our instance
+        got = find_binding(spans, OURS, reg_id)
+        assert got is spans[want] and find_binding(parsed, OURS, reg_id) is parsed[want]
+    assert find_binding(spans, OTHER, 1) is spans[0]
+
+
+def test_our_contact_is_found_and_read_among_others_in_the_2xx():
+    b = granted(b';expires=77;pub-gruu="sip:alice@lab.test;gr=x", <sip:other@h>;expires=5')
+    assert b.expires == 77 and b.pub_gruu == b"sip:alice@lab.test;gr=x"

@@ -190,7 +190,8 @@ def parse_name_addr(value, a=0, b=-1, keep=True):
 
     Returns a Params with `display` (as on the wire, quotes included; None when absent),
     `uri` (a Uri) and `params` (the header parameters). keep False: only checks, returns
-    the tag parameter's value (or None); keep None: only checks.
+    the tag parameter's value (or None); keep None: only checks; keep a lower-case
+    parameter name (bytes): only checks, returns that parameter's value (or None).
     """
     if b < 0:
         b = len(value)
@@ -247,9 +248,10 @@ def parse_name_addr(value, a=0, b=-1, keep=True):
             p = -1
     if p >= 0 and value.count(b";", p, b) > _MAX_PARAMS:
         raise ParseError(400, nth(_T, _T_HEADER_VALUE_WITH_MORE_T) % _MAX_PARAMS)
-    u = uri.parse_uri(value, u, e, keep)
-    if not keep:
-        return None if p < 0 else _params(value, p + 1, b, None, None if keep is None else b"tag")
+    u = uri.parse_uri(value, u, e, keep is True)
+    if keep is not True:
+        return None if p < 0 else _params(value, p + 1, b, None,
+                                          b"tag" if keep is False else keep)
     na = uri.Params()
     na.display = display
     na.uri = u

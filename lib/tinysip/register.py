@@ -30,7 +30,7 @@ Outcomes of on_response(), as a table of status -> handling:
 """
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError
-from tinysip.headers import parse_uint, parse_via, unquote
+from tinysip.headers import parse_name_addr, parse_uint, parse_via, unquote
 from tinysip.message import contacts
 from tinysip.transaction import new_branch
 
@@ -66,7 +66,8 @@ _REGISTER = (
 
 
 def find_binding(contacts, instance, reg_id=None):
-    """Our NameAddr among `contacts` (parsed Contact values of a 2xx), or None.
+    """Our Contact among `contacts` (parsed Contact values of a 2xx, or their spans from
+    message.contacts(msg, False): the one found is returned as it was given), or None.
 
     `instance` is our URN (b'urn:uuid:...'), compared without case with each binding's
     `+sip.instance` value (b'"<urn:uuid:...>"', quotes and <> optional); with `reg_id` the
@@ -77,8 +78,10 @@ def find_binding(contacts, instance, reg_id=None):
     """
     instance = instance.lower()
     fallback = None
-    for na in contacts:
-        urn = na.param(b"+sip.instance")
+    for na in contacts:  # a NameAddr, or (value, start, end) from contacts(msg, False)
+        t = type(na) is tuple
+        urn = parse_name_addr(na[0], na[1], na[2], b"+sip.instance") if t else na.param(
+            b"+sip.instance")
         if urn is None:
             continue
         urn = unquote(urn)
@@ -86,7 +89,7 @@ def find_binding(contacts, instance, reg_id=None):
             urn = urn[1:-1]
         if urn.lower() != instance:
             continue
-        rid = na.param(b"reg-id")
+        rid = parse_name_addr(na[0], na[1], na[2], b"reg-id") if t else na.param(b"reg-id")
         if rid is None:
             if reg_id is None:
                 return na  # registered without reg-id: the binding without one is ours
@@ -201,16 +204,17 @@ class Registration:
             return R_PROVISIONAL, None
         if status < 300:
             self.auth_rounds = 0
-            try:
-                cs = contacts(msg)
+            try:  # every Contact checked, ours read in place (none is parsed into objects)
+                na = find_binding(contacts(msg, False), self.instance,
+                                  self.reg_id if self.outbound else None)
             except ParseError:
-                cs = []
-            na = find_binding(cs, self.instance, self.reg_id if self.outbound else None)
+                na = None
             pub = temp = granted = None
             if na is not None:
-                pub = na.param(b"pub-gruu")
-                temp = na.param(b"temp-gruu")
-                granted = _uint(na.param(b"expires"), 0xFFFFFFFF)
+                v, a, z = na
+                pub = parse_name_addr(v, a, z, b"pub-gruu")
+                temp = parse_name_addr(v, a, z, b"temp-gruu")
+                granted = _uint(parse_name_addr(v, a, z, b"expires"), 0xFFFFFFFF)
             if granted is None:
                 granted = _uint(msg.get(b"Expires"), 0xFFFFFFFF)
             b = Binding()
