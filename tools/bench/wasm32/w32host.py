@@ -116,6 +116,7 @@ def _replay(path, out):
     from tinysip.config import Config
 
     cfg = Config(hdr["config"])
+    Config = None  # (app.py's _boot returns: its reference to the config code is gone)
     ders = hdr["der"]
     if ders.get("ca"):
         cfg.certs.ca_der = unhexlify(ders["ca"])
@@ -189,6 +190,7 @@ def _replay(path, out):
             from tinysip.rtp import Mirror
 
             mir = Mirror(media[0], media[1], ua.rng)  # where the driver makes it
+            Mirror = None
             media = None
             ua.media_ready(unhexlify(p[3]), int(p[2]), now)
         elif k == b"mstop":
