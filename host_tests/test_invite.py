@@ -311,3 +311,30 @@ def test_the_names_the_tests_use_are_the_modules_numbers():
     if sys.implementation.name != "micropython":
         assert len([n for n in iv.NAMES if hasattr(invite, "_C_" + n)]) == len(iv.NAMES)
         assert len([n for n in iv.NAMES if hasattr(ua, "_IV_" + n)]) >= 6
+
+
+def test_100_and_head_are_the_five_lines_in_order_the_100_without_our_tag():
+    c = new_call()
+    lines = (b"Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKinv1\r\n"
+             b"From: \"Test\" <sip:tester@lab.test>;tag=caller1\r\n"
+             b"To: <sip:phone1@lab.test>%s\r\nCall-ID: call-1@host\r\nCSeq: 1 INVITE\r\n")
+    assert c.pop_send() == (b"SIP/2.0 100 Trying\r\n" + lines % b"" +
+                            b"Content-Length: 0\r\n\r\n")
+    assert c.head == lines % (b";tag=" + c.local_tag)
+    assert c.dlg == (b"Record-Route: <sip:127.0.0.1:5061;transport=tls;r2=on;lr;ftag=a>\r\n"
+                     b"Record-Route: <sip:127.0.0.1:5060;r2=on;lr>\r\n"
+                     b"Contact: <" + CONTACT + b">\r\n")
+    c.extra = ((b"Answer-Mode", b"Auto"),)
+    c.step(iv.ANSWER, 1000)
+    assert c.pop_send() == (b"SIP/2.0 200 OK\r\n" + c.head + c.dlg +
+                            b"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n"
+                            b"Supported: outbound, path, gruu, answermode\r\n"
+                            b"Answer-Mode: Auto\r\nContent-Type: application/sdp\r\n"
+                            b"Content-Length: %d\r\n\r\n" % len(ANSWER) + ANSWER)
+    # a response to another request copies that request's lines (its To has our tag)
+    c.receive(req(b"OPTIONS", cseq=2, to_tag=c.local_tag, branch=b"z9hG4bKopt"), 1000)
+    ok = c.pop_send()
+    assert ok.startswith(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKopt"
+                         b"\r\n")
+    assert b"To: <sip:phone1@lab.test>;tag=" + c.local_tag + b"\r\nCall-ID: call-1@host\r\n"\
+        b"CSeq: 2 OPTIONS\r\n" in ok and ok.count(b";tag=" + c.local_tag) == 1

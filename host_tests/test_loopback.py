@@ -170,3 +170,18 @@ def test_decide_only_gives_the_same_params_and_no_body():
     e = raises(ParseError, answer, sdp.parse(HEAD + b"m=audio 5 RTP/AVP 0\r\n"), ME, 0, 0, 0,
                False)
     assert e.status == 488
+
+
+def test_decided_unwritten_then_written_with_the_port_bound():
+    # port=None: the answer's sections as sdp.write takes them, the mirrored stream's a list
+    # whose port the UA sets once bound (no second parse of the offer)
+    offer = PKT + b"m=video 5002 RTP/AVP 31\r\n"
+    for o in (offer, MEDIA):
+        sections, params = answer(sdp.parse(o), ME, None, 0, 0)
+        assert params == run(o)[1]
+        mirrored = [s for s in sections if type(s) is list]
+        assert len(mirrored) == 1 and mirrored[0][1] is None
+        mirrored[0][1] = PORT
+        assert sdp.write(ME, 77, 1, sections) == run(o)[0]
+    e = raises(ParseError, answer, sdp.parse(HEAD + b"m=audio 5 RTP/AVP 0\r\n"), ME, None, 0, 0)
+    assert e.status == 488

@@ -18,7 +18,7 @@ H (64*T1 without an ACK: give up; for an answered call send BYE), the ring timeo
 """
 from tinysip.compat import const, hexlify
 from tinysip.headers import tokens
-from tinysip.message import reason_phrase, request, response
+from tinysip.message import reason_phrase, request
 
 # states (public: the UA reads call.state)
 # Call states and inputs are private consts (folded: a public name would be interned on the
@@ -73,7 +73,6 @@ TRANSITIONS = bytes([
 ])
 
 _T2 = const(4000)
-_LINE = b"%s: %s\r\n"  # one header line
 
 # why a call ended, by the input that ended it (None: keep the reason found before)
 _REASONS = (None, "rejected", None, "bye", "cancelled", "hangup", None, None, "no_ack",
@@ -170,16 +169,35 @@ class Call:
         self.t1 = t1
         self.state = _C_RINGING
         self.target = b""
-        self._keep(invite)
-        d = []
+        # the 100 and `head` are joined from one list of pieces (the lines' names, values
+        # and separators, no line built on its own): a 100 carries no To tag (§8.2.6)
+        h = [b"SIP/2.0 %d %s\r\n" % (100, reason_phrase(100))]
+        t = self._lines(invite, h)
+        h.append(b"Content-Length: %d\r\n\r\n" % 0)
+        if t:
+            h[t] = h[t + 1] = b""
+        self.out = [b"".join(h)]
+        if t:
+            h[t] = b";tag="
+            h[t + 1] = self.local_tag
+        h[0] = h[-1] = b""
+        self._keep(invite, b"".join(h))
+        h = []
         for v in invite.get_all(b"Record-Route"):  # the UAS keeps their order (§12.1.1)
-            d.append(_LINE % (b"Record-Route", v))
-        d.append(_LINE % (b"Contact", b"<" + contact + b">"))
-        self.dlg = b"".join(d)
+            h.append(b"Record-Route")
+            h.append(b": ")
+            h.append(v)
+            h.append(b"\r\n")
+        h.append(b"Contact")
+        h.append(b": ")
+        h.append(b"<")
+        h.append(contact)
+        h.append(b">")
+        h.append(b"\r\n")
+        self.dlg = b"".join(h)
         self.body = None  # the SDP answer, set before ANSWER
-        self.extra = []  # headers for the 2xx, e.g. (b"Answer-Mode", b"Auto")
+        self.extra = ()  # headers for the 2xx, e.g. ((b"Answer-Mode", b"Auto"),)
         self.final = 480
-        self.out = [response(invite, 100).to_bytes()]  # a 100 carries no To tag
         self.g_at = self.h_at = None
         self.g_int = t1
         self.ring_at = None
@@ -191,24 +209,39 @@ class Call:
             self.ring_at = now + ring_ms
             self.out.append(self._response(180))
 
-    def _keep(self, req):
-        """Keep of the INVITE `req` what answering it needs (see the class docstring)."""
-        self.head = self._lines(req)
+    def _keep(self, req, head):
+        """Keep of the INVITE `req` what answering it needs (see the class docstring);
+        `head`: its header lines when the caller joined them already, else None."""
+        if head is None:
+            h = []
+            self._lines(req, h)
+            head = b"".join(h)
+        self.head = head
         self.cseq = req.cseq
         self.branch = req.branch
         c = req.get(b"Contact")
         if c is not None:
             self.target = addr(c)
 
-    def _lines(self, req):
-        """The header lines a response to `req` copies, To with our tag (§8.2.6)."""
-        h = []
+    def _lines(self, req, out):
+        """Append to `out` the header lines a response to `req` copies, To with our tag
+        (§8.2.6), as pieces for one join (name, ": ", value, CRLF: no line is built on its
+        own). Returns the index in `out` of the tag's two pieces (";tag=", ours), else 0."""
+        t = 0
         for n in (b"Via", b"From", b"To", b"Call-ID", b"CSeq"):  # read on the parser's
-            for v in req.get_all(n):  # index: req.headers would copy every header out
+            # index (req.headers would copy every header out): every Via; the parser lets
+            # a request have the other four once only, so no list for them
+            for v in req.get_all(n) if n == b"Via" else (
+                    req.call_id if n == b"Call-ID" else req.get(n),):
+                out.append(n)
+                out.append(b": ")
+                out.append(v)
                 if n == b"To" and req.to_tag is None:
-                    v += b";tag=" + self.local_tag
-                h.append(_LINE % (n, v))
-        return b"".join(h)
+                    t = len(out)
+                    out.append(b";tag=")
+                    out.append(self.local_tag)
+                out.append(b"\r\n")
+        return t
 
     # -- outputs -----------------------------------------------------------------------
     def pop_send(self):
@@ -224,18 +257,33 @@ class Call:
     def _response(self, status, req=None):
         """A response to `req`, by default the INVITE; dialog-forming responses to the
         INVITE carry our tag, Record-Route and Contact (§12.1.1)."""
-        h = [b"SIP/2.0 %d %s\r\n" % (status, reason_phrase(status)),
-             self.head if req is None else self._lines(req)]
+        h = [b"SIP/2.0 %d %s\r\n" % (status, reason_phrase(status))]
+        if req is None:
+            h.append(self.head)
+        else:
+            self._lines(req, h)
         body = b""
         if req is None and 100 < status < 300:
             h.append(self.dlg)
         if (req is None or req.method == b"INVITE") and status >= 200:
-            h.append(_LINE % (b"Allow", ALLOW))
-            h.append(_LINE % (b"Supported", SUPPORTED))
+            h.append(b"Allow")  # pieces as in _lines: no line is built on its own
+            h.append(b": ")
+            h.append(ALLOW)
+            h.append(b"\r\n")
+            h.append(b"Supported")
+            h.append(b": ")
+            h.append(SUPPORTED)
+            h.append(b"\r\n")
             for name, value in self.extra:  # Answer-Mode for a 2xx, Unsupported for a 420
-                h.append(_LINE % (name, value))
+                h.append(name)
+                h.append(b": ")
+                h.append(value)
+                h.append(b"\r\n")
             if status < 300:
-                h.append(_LINE % (b"Content-Type", b"application/sdp"))
+                h.append(b"Content-Type")
+                h.append(b": ")
+                h.append(b"application/sdp")
+                h.append(b"\r\n")
                 body = self.body or b""
         h.append(b"Content-Length: %d\r\n\r\n" % len(body))
         h.append(body)
@@ -257,7 +305,7 @@ class Call:
                 self.ring_at = None
                 self.final = 200
                 if req is not None and inp == _C_REINVITE:
-                    self._keep(req)  # the 2xx answers the re-INVITE
+                    self._keep(req, None)  # the 2xx answers the re-INVITE
                 self.last_2xx = self._response(200)
                 self.g_int = self.t1
                 self.h_at = now + 64 * self.t1

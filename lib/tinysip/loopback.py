@@ -66,7 +66,7 @@ def _pick(m):
             r = None
             for pt, name, clock, raw in maps:
                 if pt == f:
-                    r = (name, clock, b"rtpmap:" + raw)
+                    r = (name, clock, (b"rtpmap:", raw))  # an a= value in pieces (sdp.write)
             if t == b"rtp-pkt-loopback":
                 if r is None or not r[1] or (r[0] != b"encaprtp" and r[0] != b"rtploopback"):
                     continue
@@ -82,7 +82,7 @@ def _pick(m):
                             out.append(g)
                             for pt, name, clock, raw in maps:
                                 if pt == g:
-                                    attrs.append(b"rtpmap:" + raw)
+                                    attrs.append((b"rtpmap:", raw))
             elif t == b"rtp-media-loopback":
                 if r is None:
                     if f != b"0" and f != b"8":
@@ -94,7 +94,7 @@ def _pick(m):
                 attrs = [] if r is None else [r[2]]
             else:
                 break  # a type we do not know: try the next offered type
-            attrs.append(b"loopback:" + t)
+            attrs.append((b"loopback:", t))
             attrs.append(b"loopback-mirror")
             return t, mode, int(f), 8000 if r is None else r[1], out, attrs
     return 5  # no loopback type we can mirror
@@ -103,8 +103,11 @@ def _pick(m):
 def answer(offer, ip, port, sess_id, sess_ver, body=True):
     """Answer a parsed offer (tinysip.sdp.parse) as the RFC 6849 mirror.
 
-    body=False only decides: the sdp is None (the UA decides when the INVITE arrives and
-    writes the answer once the mirror's port is bound, without a throwaway SDP between).
+    body=False only decides: the sdp is None. port=None decides and keeps the answer
+    unwritten: the sdp is the sections tinysip.sdp.write takes, the mirrored stream's a
+    list whose port ([1], None) the caller sets (the UA decides when the INVITE arrives
+    and writes the answer once the mirror's port is bound: neither a throwaway SDP
+    between nor a second parse of the offer).
     ip: our media address (bytes); port: our RTP port; sess_id, sess_ver: o= numbers.
     Returns (sdp, params) with params = (type, mode, pt, clock, peer_ip, peer_port):
     type b"rtp-pkt-loopback" or b"rtp-media-loopback"; mode 1 encaprtp, 2 rtploopback,
@@ -120,10 +123,14 @@ def answer(offer, ip, port, sess_id, sess_ver, body=True):
         if type(r) is int:
             if why is None or m[6]:  # report the refusal of a loopback stream first
                 why = r
-            sections.append((m[0], 0, m[2], m[3][:1], ()))
+            if body:
+                sections.append((m[0], 0, m[2], (m[3][0],), ()))
             continue
         params = (r[0], r[1], r[2], r[3], m[4][1], m[1])
-        sections.append((m[0], port, m[2], r[4], r[5]))
+        if body:
+            sections.append([m[0], port, m[2], r[4], r[5]])
     if params is None:  # why: the refusal's line in _WHY (no m= line at all: 5)
         raise ParseError(488, "offer: " + nth(_WHY, 5 if why is None else why))
+    if port is None:
+        return sections, params
     return (write(ip, sess_id, sess_ver, sections) if body else None), params

@@ -39,7 +39,7 @@ _MSG = (
     "bad c= line\nc= not IP4/IP6\nbad o= line\nbad a=rtpmap\nover %d a=crypto lines\n"
     "bad a=ptime\nover %d a=fmtp lines\nboth loopback roles on one m= line\n"
     "SDP line is not <type>=<value>\nempty SDP body\nSDP without o=\nSDP without m= lines\n"
-    "m= line without c="
+    "m= line without c=\nover %d a=loopback types"
 )
 _S_SIZE = const(0)
 _S_V0 = const(1)
@@ -61,6 +61,7 @@ _S_EMPTY = const(16)
 _S_NO_O = const(17)
 _S_NO_M = const(18)
 _S_NO_C = const(19)
+_S_NTYPES = const(20)
 
 
 def _bad(k, status=400, x=None):
@@ -69,97 +70,191 @@ def _bad(k, status=400, x=None):
     raise ParseError(status, "offer: " + (m if x is None else m % x))
 
 
+# The two helpers and their arguments have names the phone has interned already (framing's
+# _scan, register's _uint): a new name costs a qstr for good (host_tests/test_names.py).
+def _scan(b, i, e, k):
+    """From i, the first index before e whose byte is white space (k False) or is not (k
+    True), else e: a line's fields found in place, cut where bytes.split() cuts them."""
+    while i < e:
+        c = b[i]
+        if (c == 32 or 8 < c < 14) != k:
+            return i
+        i += 1
+    return e
+
+
+def _uint(b, i, e, n):
+    """b[i:e] as a number of at most n digits; -1 when it is empty or not all digits, -2
+    when it is digits but longer (n=0: only tells digits from not). Read in place."""
+    v = -1 if i >= e else 0
+    for k in range(i, e):
+        c = b[k] - 48
+        if not 0 <= c <= 9:
+            return -1
+        v = v * 10 + c if e - i <= n else -2  # no big int for a long one
+    return v
+
+
 def parse(body):
-    """Parse an SDP offer (bytes); see the module docstring for the result."""
-    if len(body) > _MAX_BODY or body.count(b"\n") > _MAX_LINES:
+    """Parse an SDP offer (bytes); see the module docstring for the result.
+
+    Heap: the body is walked by offsets (a slice costs a slice object as well as the bytes
+    on MicroPython, 48 B for a short one on 32 bits): no line, field or attribute name is
+    cut out; only the values returned are sliced, and the names returned (directions,
+    roles, IP4/IP6) are this module's constants."""
+    n = len(body)
+    if n > _MAX_BODY or body.count(b"\n") > _MAX_LINES:
         _bad(_S_SIZE, 488, (_MAX_BODY, _MAX_LINES))
     origin = conn = sdir = m = None
     medias = []
     first = True
-    for line in body.split(b"\n"):
-        e = len(line)  # the line ends before a CR (compared as ints: no slices per line)
-        if e and line[e - 1] == 13:
-            e -= 1
-        if not e:
+    j = -1
+    while j < n:  # body[i:e]: one line, less its LF and a CR before it
+        i = j + 1
+        j = body.find(b"\n", i)
+        if j < 0:
+            j = n
+        e = j - 1 if j > i and body[j - 1] == 13 else j
+        if e == i:
             continue
         if first:  # RFC 8866 §5.1: v=0 comes first
-            if line[:e] != b"v=0":
+            if e - i != 3 or not body.startswith(b"v=0", i):
                 _bad(_S_V0)
             first = False
             continue
-        k = line[0] if e > 1 and line[1] == 61 else 0  # the type letter of "<type>="
-        v = line[2:e]
+        k = body[i] if e - i > 1 and body[i + 1] == 61 else 0  # the type letter of "<type>="
+        i += 2  # the value
         if k == 109:  # m=<media> <port>[/<count>] <proto> <fmt> ... (§5.14)
             if len(medias) == _MAX_MEDIA:
                 _bad(_S_NMEDIA, 488, _MAX_MEDIA)
-            f = v.split()
-            if len(f) < 4:
+            i = _scan(body, i, e, True)  # media [i, a), port [p, q), proto [r, s)
+            a = _scan(body, i, e, False)
+            p = _scan(body, a, e, True)
+            q = _scan(body, p, e, False)
+            r = _scan(body, q, e, True)
+            s = _scan(body, r, e, False)
+            x = _scan(body, s, e, True)  # the first format
+            if x == e:
                 _bad(_S_NOFMT)
-            port = f[1].partition(b"/")[0]
-            if not port.isdigit() or len(port) > 5 or int(port) > 65535:
+            c = body.find(b"/", p, q)
+            p = _uint(body, p, q if c < 0 else c, 5)
+            if not 0 <= p <= 65535:
                 _bad(_S_PORT)
-            fmts = f[3:]
-            if len(fmts) > _MAX_FMTS:
+            c = 0
+            y = x
+            while y < e:  # count the formats before cutting any out
+                y = _scan(body, _scan(body, y, e, False), e, True)
+                c += 1
+            if c > _MAX_FMTS:
                 _bad(_S_NFMT, 488, _MAX_FMTS)
-            if f[2].startswith(b"RTP/"):
-                for p in fmts:
-                    if not p.isdigit() or len(p) > 3 or int(p) > 127:
-                        _bad(_S_PT)
-            m = [f[0], int(port), f[2], fmts, None, [], [], None, sdir, [], 0, []]
+            q = body.startswith(b"RTP/", r)
+            fmts = []
+            while x < e:
+                y = _scan(body, x, e, False)
+                if q and not 0 <= _uint(body, x, y, 3) <= 127:
+                    _bad(_S_PT)
+                fmts.append(body[x:y])
+                x = _scan(body, y, e, True)
+            m = [body[i:a], p, body[r:s], fmts, None, [], [], None, sdir, [], 0, []]
             medias.append(m)
         elif k == 99:  # c=IN IP4|IP6 <address>[/ttl...] (§5.7)
-            f = v.split()
-            if len(f) != 3 or f[0] != b"IN":
+            i = _scan(body, i, e, True)  # IN [i, a), address type [p, q), address [r, s)
+            a = _scan(body, i, e, False)
+            p = _scan(body, a, e, True)
+            q = _scan(body, p, e, False)
+            r = _scan(body, q, e, True)
+            s = _scan(body, r, e, False)
+            if r == e or _scan(body, s, e, True) < e or a - i != 2 or not body.startswith(
+                    b"IN", i):
                 _bad(_S_C)
-            if f[1] != b"IP4" and f[1] != b"IP6":
+            t = b"IP4" if body.startswith(b"IP4", p) else b"IP6"
+            if q - p != 3 or not body.startswith(t, p):
                 _bad(_S_CTYPE, 488)
-            c = (f[1], f[2].partition(b"/")[0])
+            c = body.find(b"/", r, s)
+            c = (t, body[r:s if c < 0 else c])
             if m is None:
                 conn = c
             else:
                 m[4] = c
         elif k == 111:  # o=<user> <sess-id> <sess-version> IN <addrtype> <addr> (§5.2)
-            origin = v.split()
+            origin = []
+            i = _scan(body, i, e, True)
+            while i < e and len(origin) < 7:
+                a = _scan(body, i, e, False)
+                origin.append(body[i:a])
+                i = _scan(body, a, e, True)
             if len(origin) != 6:
                 _bad(_S_O)
-        elif k == 97:  # a=
-            name, _, val = v.partition(b":")
-            if name in (b"sendrecv", b"sendonly", b"recvonly", b"inactive"):  # §6.7: the
-                # media-level one wins over the session-level one
-                if m is None:
-                    sdir = name
+        elif k == 97:  # a=<name>[:<value>]: the name [i, c), the value [w, e)
+            c = body.find(b":", i, e)
+            w = c + 1
+            if c < 0:
+                c = w = e
+            if c - i == 8:
+                for d in (b"sendrecv", b"sendonly", b"recvonly", b"inactive"):
+                    if body.startswith(d, i):  # §6.7: the media-level one wins over the
+                        if m is None:  # session-level one
+                            sdir = d
+                        else:
+                            m[8] = d
+                        break
                 else:
-                    m[8] = name
-            elif m is None:
+                    d = None
+                if d is not None:
+                    continue
+            if m is None:
                 continue  # the other attributes we read are media-level only
-            elif name == b"rtpmap":  # a=rtpmap:<pt> <name>/<clock>[/<params>] (§6.6)
-                pt, _, enc = val.partition(b" ")
-                enc = enc.strip()
-                ename, _, rest = enc.partition(b"/")
-                clock = rest.partition(b"/")[0]
-                if not pt.isdigit() or not ename or not clock.isdigit() or len(clock) > 9:
+            t = e  # the value's end, less white space (as strip())
+            while t > w and (body[t - 1] == 32 or 8 < body[t - 1] < 14):
+                t -= 1
+            if c - i == 6 and body.startswith(b"rtpmap", i):
+                # a=rtpmap:<pt> <name>/<clock>[/<params>] (§6.6)
+                s = body.find(b" ", w, e)  # pt [w, s), name [a, p), clock [p + 1, q)
+                if s < 0:
+                    s = e
+                a = _scan(body, s + 1, e, True)
+                p = body.find(b"/", a, t)
+                q = body.find(b"/", p + 1, t)
+                q = _uint(body, p + 1, t if q < 0 else q, 9)
+                if _uint(body, w, s, 0) == -1 or p <= a or q < 0:
                     _bad(_S_RTPMAP)
-                m[5].append((pt, ename.lower(), int(clock), val))
-            elif name == b"crypto":  # RFC 4568 §9.1: read by tinysip.sdes
-                if len(m[9]) == _MAX_FMTS:
+                a = body[a:p]
+                m[5].append((body[w:s], a if a.islower() else a.lower(), q, body[w:e]))
+            elif c - i == 6 and body.startswith(b"crypto", i):  # RFC 4568 §9.1: read by
+                if len(m[9]) == _MAX_FMTS:  # tinysip.sdes
                     _bad(_S_NCRYPTO, 488, _MAX_FMTS)
-                m[9].append(val)
-            elif name == b"ptime":  # §6.4: packet time in ms (a fraction is cut)
-                val = val.strip().partition(b".")[0]
-                if not val.isdigit() or len(val) > 4:
+                m[9].append(body[w:e])
+            elif c - i == 5 and body.startswith(b"ptime", i):  # §6.4: packet time in ms
+                w = _scan(body, w, e, True)  # (a fraction is cut)
+                p = body.find(b".", w, t)
+                p = _uint(body, w, t if p < 0 else p, 4)
+                if p < 0:
                     _bad(_S_PTIME)
-                m[10] = int(val)
-            elif name == b"fmtp":  # §6.15: a=fmtp:<format> <parameters>
-                pt, _, par = val.partition(b" ")
+                m[10] = p
+            elif c - i == 4 and body.startswith(b"fmtp", i):  # §6.15: a=fmtp:<format>
+                s = body.find(b" ", w, e)  # <parameters>
+                if s < 0:
+                    s = e
                 if len(m[11]) == _MAX_FMTS:
                     _bad(_S_NFMTP, 488, _MAX_FMTS)
-                m[11].append((pt, par.strip()))
-            elif name == b"loopback":  # RFC 6849 §4.1: one or more types
-                m[6].extend(val.split())
-            elif name == b"loopback-source" or name == b"loopback-mirror":  # RFC 6849 §4.2
-                if m[7] is not None and m[7] != name:
+                m[11].append((body[w:s], body[_scan(body, s + 1, e, True):t]))
+            elif c - i == 8 and body.startswith(b"loopback", i):  # RFC 6849 §4.1: one or
+                w = _scan(body, w, e, True)  # more types
+                while w < e:
+                    if len(m[6]) == _MAX_FMTS:
+                        _bad(_S_NTYPES, 488, _MAX_FMTS)
+                    a = _scan(body, w, e, False)
+                    m[6].append(body[w:a])
+                    w = _scan(body, a, e, True)
+            elif c - i == 15 and body.startswith(b"loopback-", i):  # RFC 6849 §4.2
+                d = b"loopback-source"
+                if not body.startswith(d, i):
+                    d = b"loopback-mirror"
+                    if not body.startswith(d, i):
+                        continue
+                if m[7] is not None and m[7] != d:
                     _bad(_S_ROLES)
-                m[7] = name
+                m[7] = d
         elif not 97 <= k | 32 <= 122:
             _bad(_S_LINE)
     if first:
@@ -180,14 +275,25 @@ def write(ip, sess_id, sess_ver, sections):
     """SDP bytes for an answer from us at `ip` (bytes, IPv4 or IPv6).
 
     sections: list of (media, port, proto, formats, attributes), attributes being the a=
-    values without "a=" (b"rtpmap:96 encaprtp/8000"). sess_id, sess_ver: ints (o= line).
+    values without "a=" (b"rtpmap:96 encaprtp/8000"), each bytes or a tuple of its pieces
+    (b"rtpmap:", b"96 encaprtp/8000"). sess_id, sess_ver: ints (o= line). The answer is
+    joined once from pieces: no line is built on its own.
     """
     at = b"IP6" if b":" in ip else b"IP4"
-    out = [b"v=0", b"o=- %d %d IN %s %s" % (sess_id, sess_ver, at, ip), b"s=-",
-           b"c=IN %s %s" % (at, ip), b"t=0 0"]
+    out = [b"v=0\r\no=- %d %d IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n" % (
+        sess_id, sess_ver, at, ip, at, ip)]
     for media, port, proto, fmts, attrs in sections:
-        out.append(b"m=%s %d %s %s" % (media, port, proto, b" ".join(fmts)))
+        out.append(b"m=%s %d %s" % (media, port, proto))
+        if not fmts:
+            out.append(b" ")
+        for f in fmts:
+            out.append(b" ")
+            out.append(f)
         for a in attrs:
-            out.append(b"a=" + a)
-    out.append(b"")
-    return b"\r\n".join(out)
+            out.append(b"\r\na=")
+            if type(a) is tuple:
+                out.extend(a)
+            else:
+                out.append(a)
+        out.append(b"\r\n")
+    return b"".join(out)

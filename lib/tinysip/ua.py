@@ -789,7 +789,10 @@ class UserAgent:
         """A new INVITE: reject, auto-answer (policy + loopback offer) or ring."""
         cfg = self.cfg
         b = f.binding
-        via, contact = self._local(f, msg.ruri.scheme == b"sips")
+        from tinysip.uri import same  # loaded: same() is not a new function on the heap
+
+        u = msg.uri  # a sips: Request-URI, seen in place (msg.ruri would parse it all)
+        via, contact = self._local(f, len(u) > 4 and same(u, 0, 5, b"sips:"))
         am = iv.answer_mode(msg)
         auto = am is not None and am[1] == b"auto"
         require = am is not None and am[2]
@@ -811,49 +814,54 @@ class UserAgent:
         for e in self.calls.values():
             if e[0].state != _IV_ENDED:
                 busy = True
-        extra = [(b"Allow", ALLOW), (b"Supported", SUPPORTED)]
         if len(self.calls) >= cfg.max_calls:
             status = 503  # bounded state: nothing is stored for this one
-            extra.append((b"Retry-After", b"%d" % (cfg.t1 // 100 + 1)))
         elif unknown:
             status = 420
-            extra.append((b"Unsupported", b", ".join(unknown)))
         elif busy:
             status = 486
         elif auto and require and not allowed:
             status = 403  # RFC 5373: the required mode cannot be honoured
         else:  # the offer is read only for a call that may go on (not for each refusal)
-            try:  # the parsed offer is dropped at once; media_ready parses the body again
+            try:  # the parsed offer is dropped at once: an auto-answered call keeps the
+                # answer decided here (unwritten: media_ready writes it once the port is
+                # bound, without parsing the offer again), a ringing one the offer's bytes
                 # SDP and the RFC 6849 choice load with the first INVITE: an idle phone does
                 # not carry them (nor their names, which would stay interned)
                 from tinysip.loopback import answer
                 from tinysip.sdp import parse as parse_sdp
 
-                params = answer(parse_sdp(msg.body), cfg.media_ip, 0, 0, 0, False)[1]
-                params = params[:3] + params[4:]  # type, mode, pt, the offer's RTP ip, port
+                offer, p = answer(parse_sdp(msg.body), cfg.media_ip, None, 0, 0)
+                params = (p[0], p[1], p[2], p[4], p[5])  # type, mode, pt, the offer's RTP
+                # ip and port (one tuple: no slices)
             except ParseError as e:  # not an offer the mirror can serve
                 status = e.status if require and allowed else 0
             if params is None:
                 allowed = False  # an auto-answered call is loopback only: ring instead
         self._ev(_E_CALL_INCOMING, f.index, msg.call_id,
                  who or iv.addr(msg.get(b"From") or b""),
-                 am[1] + (b";require" if require else b"") if am else None)
+                 (am[1] + b";require" if require else am[1]) if am else None)
         if status:
             # refused statelessly (§8.2.7): the same answer to every retransmission, its
             # ACK absorbed, and no call kept, so a flood of INVITEs costs no heap
             resp = response(msg, status, to_tag=self._tag(msg))
-            for name, value in extra:
-                resp.add(name, value)
+            resp.add(b"Allow", ALLOW)
+            resp.add(b"Supported", SUPPORTED)
+            if status == 503:
+                resp.add(b"Retry-After", b"%d" % (cfg.t1 // 100 + 1))
+            elif status == 420:
+                resp.add(b"Unsupported", b", ".join(unknown))
             self._send(f.conn, resp.to_bytes())
             self._ev(_E_CALL_ENDED, msg.call_id, "rejected", status, 0, 0)
             return
         call = iv.Call(msg, now, via, contact, self.rng, cfg.t1,
                        None if allowed else cfg.ring_ms)
-        # [Call, flow, offer, media params, mode, media state, RTP deadline, length limit]
-        self.calls[msg.call_id] = [call, f, msg.body, params,
+        # [Call, flow, offer (its bytes; auto-answered: the answer's sections), media params,
+        #  mode, media state, RTP deadline, length limit]
+        self.calls[msg.call_id] = [call, f, offer if allowed else msg.body, params,
                                    "auto" if allowed else "manual", 0, None, None]
         if allowed:
-            call.extra = [(am[0], b"Auto")]
+            call.extra = ((am[0], b"Auto"),)
             self.answer(msg.call_id, now)
         self._call_flush(msg.call_id, now)
 
@@ -866,7 +874,7 @@ class UserAgent:
         c = b.pub_gruu if b is not None and b.pub_gruu else reg.uri
         if sips and c[:4] == b"sip:":
             c = b"sips:" + c[4:].replace(b";transport=tls", b"")
-        return (b"SIP/2.0/" + reg.transport + b" " + reg.host,
+        return (b"SIP/2.0/%s %s" % (reg.transport, reg.host),
                 c + b";ob" if b is not None and b.outbound else c)
 
     # -- certificates (RFC 6072, tinysip.certservice) ----------------------------------------
@@ -1022,6 +1030,7 @@ class UserAgent:
             self._call_flush(call_id, now)
             return
         from tinysip.sdp import parse as parse_sdp
+        from tinysip.sdp import write
 
         cfg = self.cfg
         if e[3] is None:  # a voice call: our answer, then the driver runs its media
@@ -1041,10 +1050,16 @@ class UserAgent:
             e[3] = p
             self.actions.append((_ACT_VOICE, call_id, p))
             label = None
-        else:
-            from tinysip.loopback import answer as loopback_answer
+        else:  # a loopback call: the answer (tinysip.loopback) written now that the
+            s = e[2]  # mirror's port is bound; _on_invite decided it for an auto-answer
+            if type(s) is not list:  # answered by hand: decided from the offer now
+                from tinysip.loopback import answer as loopback_answer
 
-            c.body = loopback_answer(parse_sdp(e[2]), cfg.media_ip, port, now & 0xFFFFFF, 1)[0]
+                s = loopback_answer(parse_sdp(s), cfg.media_ip, None, 0, 0)[0]
+            for x in s:
+                if type(x) is list:  # the mirrored stream
+                    x[1] = port
+            c.body = write(cfg.media_ip, now & 0xFFFFFF, 1, s)
             p = e[3]
             label = p[0]
         e[2] = None  # the offer is not needed any more: free its heap for the call
