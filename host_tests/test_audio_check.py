@@ -41,7 +41,7 @@ def save(tmp_path, x, name="rec.wav"):
     pcm = np.clip(np.round(x * 32767), -32768, 32767).astype("<i2").tobytes()
     sink = WavSink(path)
     for i in range(0, len(pcm), 320):
-        sink.write_frame(pcm[i:i + 320])
+        sink.write(pcm[i:i + 320])
     sink.close()
     return path
 

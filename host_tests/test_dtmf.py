@@ -1,10 +1,11 @@
-"""tinysip.dtmf: RFC 4733 event payloads, the digit sender and the receiver."""
+"""tinysip.voice's RFC 4733 part (formerly tinysip.dtmf):
+RFC 4733 event payloads, the digit sender and the receiver."""
 import gc
 import struct
 
 from testutil import MICROPYTHON, raises
 
-from tinysip.dtmf import Receiver, Sender, pack, unpack
+from tinysip.voice import Receiver, Sender, pack, unpack
 
 PT = 101  # the telephone-event payload type a peer's SDP typically gives
 

@@ -1,10 +1,11 @@
-"""tinysip.g711 against the ITU-T G.711 reference (host_tests/data/g711, made by audioop)."""
+"""tinysip.voice's G.711 (formerly tinysip.g711) against the ITU-T G.711 reference
+(host_tests/data/g711, made by audioop)."""
 import gc
 import struct
 
 from testutil import MICROPYTHON, raises, read_vector
 
-from tinysip import g711
+from tinysip import voice as g711
 
 PCMU = 0
 PCMA = 8
@@ -14,13 +15,13 @@ def paths():
     """(name, encode, decode) for the path encode()/decode() use and, where it differs
     (MicroPython's viper code), the plain Python loops, called with the same arguments."""
     out = [("chosen", g711.encode, g711.decode)]
-    if g711._E is not g711._P[0]:
+    if g711._run is not g711._raw:
 
         def enc(pt, src, n, dst, off):
-            g711._P[0](src, n, dst, g711._arg(pt, n, len(src) >> 1, off, len(dst), dst))
+            g711._raw(src, n, dst, g711._check(pt, n, len(src) >> 1, off, len(dst), dst))
 
         def dec(pt, src, off, n, dst):
-            g711._P[1](src, g711._arg(pt, n, len(dst) >> 1, off, len(src), dst), n, dst)
+            g711._raw(src, n, dst, g711._check(pt, n, len(dst) >> 1, off, len(src), dst) | 2)
 
         out.append(("plain", enc, dec))
     return out
@@ -56,9 +57,9 @@ def test_the_table_is_the_g711_formulas():
 
 def test_the_native_path_is_used_where_micropython_can_compile_it():
     if MICROPYTHON:  # the unix port has the x64 emitter; the phone the xtensawin one
-        assert g711._E is not g711._P[0] and g711._D is not g711._P[1]
+        assert g711._run is not g711._raw
     else:
-        assert (g711._E, g711._D) == g711._P
+        assert g711._run is g711._raw
 
 
 def test_every_code_decodes_to_the_reference():
@@ -188,10 +189,10 @@ def test_no_allocation_per_frame():
     play = bytearray(320)
 
     def plain_enc(pt, src, n, dst, off):
-        g711._P[0](src, n, dst, off << 1 | pt >> 3)
+        g711._raw(src, n, dst, off << 2 | pt >> 3)
 
     def plain_dec(pt, src, off, n, dst):
-        g711._P[1](src, off << 1 | pt >> 3, n, dst)
+        g711._raw(src, n, dst, off << 2 | 2 | pt >> 3)
 
     for label, enc, dec in (("chosen", g711.encode, g711.decode),
                             ("plain", plain_enc, plain_dec)):

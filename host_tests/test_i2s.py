@@ -152,14 +152,14 @@ def test_parts_are_opened_on_the_board_pins_in_the_format_they_need():
     mic, spk = i2s.audio(_Board)
     # microphone: I2S0, RX, 32-bit words (gain 2 converts them), MONO (left slot), 8 kHz,
     # 2 DMA buffers of 2048 B; amplifier: I2S1 on its own clock pins, TX 16-bit mono
-    assert mic.dev.cfg == (0, 26, 25, 35, _I2S.RX, 32, _I2S.MONO, 8000, 4096)
-    assert spk.dev.cfg == (1, 27, 32, 22, _I2S.TX, 16, _I2S.MONO, 8000, 1536)
-    assert mic.dev.polled and spk.dev.polled  # asyncio mode: never blocks
+    assert mic.stream.cfg == (0, 26, 25, 35, _I2S.RX, 32, _I2S.MONO, 8000, 4096)
+    assert spk.stream.cfg == (1, 27, 32, 22, _I2S.TX, 16, _I2S.MONO, 8000, 1536)
+    assert mic.stream.polled and spk.stream.polled  # asyncio mode: never blocks
     mic.close()
     spk.close()
-    assert not mic.dev.live and not spk.dev.live
+    assert not mic.stream.live and not spk.stream.live
     m = i2s.Mic(0, 1, 2, 3, ptime=40, gain=0)
-    assert m.dev.cfg[5] == 16 and len(m.fr) == 640 and len(m.sc) == 128  # 64-sample chunks
+    assert m.stream.cfg[5] == 16 and len(m.buf) == 640 and len(m.data) == 128  # 64-sample chunks
     raises(ValueError, i2s.Mic, 0, 1, 2, 3, 20, 9)
 
 
@@ -173,41 +173,41 @@ def test_real_board_files_name_separate_clock_pins():
         assert board.I2S is None and i2s.audio(board) is None  # nothing wired by default
         board.I2S = True
         mic, spk = i2s.audio(board)
-        assert mic.dev.cfg[:4] == (0,) + pins[:3] and spk.dev.cfg[:4] == (1,) + pins[3:]
+        assert mic.stream.cfg[:4] == (0,) + pins[:3] and spk.stream.cfg[:4] == (1,) + pins[3:]
         assert len(set(pins)) == 6
 
 
 def test_no_frame_until_the_dma_has_one_and_never_blocking():
     _fakes()
     mic = i2s.Mic(0, 1, 2, 3, gain=0)
-    dev = mic.dev
+    dev = mic.stream
     buf = bytearray(320)
     for _ in range(5):
-        assert mic.read_frame(buf) is False  # empty DMA: no wait, no frame
+        assert mic.readinto(buf) is False  # empty DMA: no wait, no frame
     dev.feed(1)  # 256 samples: one frame and 96 samples of the next
-    assert mic.read_frame(buf, 12345) is True and buf == _expect(0, 160, 0)
-    assert mic.read_frame(buf) is False and mic.o == 192
+    assert mic.readinto(buf, 12345) is True and buf == _expect(0, 160, 0)
+    assert mic.readinto(buf) is False and mic.pos == 192
     dev.feed(1)  # 512 in all: frames 2 and 3 (up to 480)
-    assert mic.read_frame(buf) and buf == _expect(160, 160, 0)
-    assert mic.read_frame(buf) and buf == _expect(320, 160, 0)
-    assert not mic.read_frame(buf)
+    assert mic.readinto(buf) and buf == _expect(160, 160, 0)
+    assert mic.readinto(buf) and buf == _expect(320, 160, 0)
+    assert not mic.readinto(buf)
 
 
 def test_inmp441_words_become_16_bit_samples_with_gain_and_clipping():
     _fakes()
     for gain in (1, 2, 5, 8):
         mic = i2s.Mic(0, 1, 2, 3, gain=gain)
-        mic.dev.feed(5)
+        mic.stream.feed(5)
         buf = bytearray(320)
         for f in range(8):
-            assert mic.read_frame(buf)
+            assert mic.readinto(buf)
             assert buf == _expect(160 * f, 160, gain), (gain, f)
     # the kernel itself, plain and (MicroPython) viper: sign, shift, clip, in place
     words = bytearray()
     for v in (0, 1, -1, 0x7FFFFF, -0x800000, 0x12345, -0x12345, 0x7FFF, -0x8000):
         v &= 0xFFFFFF
         words += bytes((0xAB, v & 255, v >> 8 & 255, v >> 16))  # the low byte is ignored
-    for pack in (i2s._P, i2s._pack):
+    for pack in (i2s._raw, i2s._run):
         for sh, want in ((8, (0, 0, -1, 32767, -32768, 0x123, -0x124, 0x7F, -0x80)),
                          (4, (0, 0, -1, 32767, -32768, 0x1234, -0x1235, 0x7FF, -0x800)),
                          (0, (0, 1, -1, 32767, -32768, 32767, -32768, 0x7FFF, -0x8000))):
@@ -218,18 +218,18 @@ def test_inmp441_words_become_16_bit_samples_with_gain_and_clipping():
             assert got == want, (sh, got)
             assert b[18:] == words[18:]  # nothing written past the 16-bit samples
     if MICROPYTHON:  # the unix port has the x64 native emitter: the viper copy is in use
-        assert i2s._pack is not i2s._P
+        assert i2s._run is not i2s._raw
 
 
 def test_a_partial_chunk_is_dropped_and_reads_go_on():
     _fakes()
     mic = i2s.Mic(0, 1, 2, 3, gain=0)
-    dev = mic.dev
+    dev = mic.stream
     dev.feed(2)
     buf = bytearray(320)
-    assert mic.read_frame(buf)
+    assert mic.readinto(buf)
     dev.cut = 8  # the next read stops 4 samples short
-    assert mic.read_frame(buf)
+    assert mic.readinto(buf)
     # samples 160..187 (one chunk of 32, less the 4 cut) are dropped: the frame goes on
     assert buf == _expect(188, 160, 0), buf
 
@@ -237,21 +237,21 @@ def test_a_partial_chunk_is_dropped_and_reads_go_on():
 def test_speaker_takes_frames_while_the_dma_has_room():
     _fakes()
     spk = i2s.Speaker(1, 4, 5, 6)
-    dev = spk.dev
+    dev = spk.stream
     assert dev.cap == 1536  # 3 DMA buffers of 512 B: 96 ms
     frames = [bytes((k + i) & 255 for i in range(320)) for k in range(8)]
-    taken = [spk.write_frame(f) for f in frames[:6]]
+    taken = [spk.write(f) for f in frames[:6]]
     # 4.8 frames fit in the DMA: the 5th is taken (its tail kept), the 6th is refused
     assert taken == [True] * 5 + [False], taken
-    assert spk.write_frame(frames[5]) is False  # still full: no wait
+    assert spk.write(frames[5]) is False  # still full: no wait
     dev.drain(20)  # a frame played: room for the kept tail and most of the next
-    assert spk.write_frame(frames[5]) is True
+    assert spk.write(frames[5]) is True
     dev.drain(60)
-    assert spk.write_frame(frames[6]) and spk.write_frame(frames[7])
+    assert spk.write(frames[6]) and spk.write(frames[7])
     dev.drain(100)
-    spk.write_frame(frames[0])
+    spk.write(frames[0])
     assert bytes(dev.out[:dev.p]) == b"".join(frames[:8]) + frames[0]  # in order, once each
-    raises(ValueError, spk.write_frame, bytes(100))  # not a frame: refused, not resized
+    raises(ValueError, spk.write, bytes(100))  # not a frame: refused, not resized
 
 
 def test_no_allocation_per_frame():
@@ -263,9 +263,9 @@ def test_no_allocation_per_frame():
     spk = i2s.Speaker(1, 4, 5, 6)
     buf = bytearray(320)
     for m in mics:
-        m.dev.feed(1000)
-        m.read_frame(buf)
-    while spk.write_frame(buf):  # the DMA full, and a tail kept
+        m.stream.feed(1000)
+        m.readinto(buf)
+    while spk.write(buf):  # the DMA full, and a tail kept
         pass
     gc.collect()
     gc.disable()
@@ -273,11 +273,11 @@ def test_no_allocation_per_frame():
         before = gc.mem_alloc()
         for _ in range(100):
             for m in mics:
-                assert m.read_frame(buf)
-            assert not empty.read_frame(buf)
-            spk.dev.drain(20)
-            assert spk.write_frame(buf)
-            assert not spk.write_frame(buf)  # full again
+                assert m.readinto(buf)
+            assert not empty.readinto(buf)
+            spk.stream.drain(20)
+            assert spk.write(buf)
+            assert not spk.write(buf)  # full again
         after = gc.mem_alloc()
     finally:
         gc.enable()

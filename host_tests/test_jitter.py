@@ -30,7 +30,7 @@ def put(jb, data, now):
 
 def index(jb):
     """The stream index carried in the frame get() just gave."""
-    return jb.buf[jb.frame] << 8 | jb.buf[jb.frame + 1]
+    return jb.buf[jb.pos] << 8 | jb.buf[jb.pos + 1]
 
 
 def rng32(seed):
@@ -220,7 +220,7 @@ def test_other_seeds_keep_the_invariants():
 def test_probation_then_in_order_play():
     jb = Jitter(0)
     assert put(jb, pkt(0), 1000) == 0  # the first packet of a source: probation
-    assert jb.rr() is None and jb.get(1000) == 0
+    assert jb.report() is None and jb.get(1000) == 0
     assert put(jb, pkt(1), 1020) == 1
     gains = [jb.get(1025)] + steady(jb, 30, start=2, t0=960, delay=40)
     assert gains[:2] == [0, 256] and gains[-20:] == [256] * 20  # after 20 ms (the least)
@@ -232,7 +232,7 @@ def test_sequence_wraps_at_65535():
     jb = Jitter(0)
     gains = steady(jb, 40, seq0=65520)
     assert gains.count(256) >= 35 and 0 not in gains[5:]
-    hi_cycles, hi_seq, expected, received = jb.rr()[2:6]
+    hi_cycles, hi_seq, expected, received = jb.report()[2:6]
     assert (hi_cycles, hi_seq) == (1, (65520 + 39) & 0xFFFF)
     assert expected == received == 39
     assert jb.stats()["lost"] == 0
@@ -331,7 +331,7 @@ def test_a_sequence_jump_is_dropped_unless_the_next_follows():
     assert put(jb, pkt(1, seq0=30000, ts0=7777), 1272) == 1
     gains = steady(jb, 20, start=2, seq0=30000, ts0=7777, t0=1232, delay=20)
     assert gains[-10:] == [256] * 10
-    assert jb.rr()[3] == (30000 + 21) & 0xFFFF
+    assert jb.report()[3] == (30000 + 21) & 0xFFFF
 
 
 def test_ssrc_change_resets_after_probation():
@@ -341,12 +341,12 @@ def test_ssrc_change_resets_after_probation():
     stray = pkt(0, ssrc=0xDEAD, seq0=500)
     assert put(jb, stray, 1605) == 0  # one packet of another source: not a change
     steady(jb, 5, start=30)
-    assert jb.rr()[:2] == (SSRC >> 16, SSRC & 0xFFFF)
+    assert jb.report()[:2] == (SSRC >> 16, SSRC & 0xFFFF)
     # the source changes (e.g. a B2BUA switched), new sequence and timestamp bases
     t = 1700
     assert put(jb, pkt(0, ssrc=0xBEEF, seq0=40000, ts0=99), t) == 0
     assert put(jb, pkt(1, ssrc=0xBEEF, seq0=40000, ts0=99), t + 20) == 1
-    assert jb.rr()[:2] == (0, 0xBEEF)
+    assert jb.report()[:2] == (0, 0xBEEF)
     gains = []
     for i in range(2, 30):
         put(jb, pkt(i, ssrc=0xBEEF, seq0=40000, ts0=99), t + i * 20)
@@ -355,7 +355,7 @@ def test_ssrc_change_resets_after_probation():
     assert played == list(range(played[0], played[0] + len(played))) and played[0] <= 3
     s = jb.stats()
     assert s["received"] == s0["received"] + 5 + 29 and s["lost"] == 0
-    assert jb.rr()[4:6] == (29, 29)  # expected, received: the new source's own
+    assert jb.report()[4:6] == (29, 29)  # expected, received: the new source's own
 
 
 def test_a_far_timestamp_jump_re_anchors():
@@ -471,4 +471,4 @@ def test_no_allocation_per_frame():
     assert after == before, after - before
     s = jb.stats()  # every path ran: loss, late, growth, shrink, window, wraps
     assert s["played"] > 900 and s["concealed"] > 0 and s["late"] == 1
-    assert s["inserted"] > 0 and s["dropped"] > 0 and jb.rr()[2] == 1
+    assert s["inserted"] > 0 and s["dropped"] > 0 and jb.report()[2] == 1

@@ -22,7 +22,7 @@ from testutil import HERE
 ROOT = os.path.dirname(HERE)
 RUNTIME = 45  # measured 2026-12-06: 590 names idle, 614 in a loopback call (544/567 here)
 POOLS_5 = 620
-VOICE_NAMES = 130  # measured 2026-12-06: a voice call's modules intern 128 names over idle
+VOICE_NAMES = 66  # measured 2026-12-07: a voice call's modules intern 64 names over idle (128 before)
 
 SCRIPT = """
 import os, sys
@@ -36,7 +36,7 @@ import tinysip.sdp, tinysip.loopback, tinysip.io.media, tinysip.rtp
 micropython.qstr_info()
 """
 VOICE = SCRIPT.split("import tinysip.sdp")[0] + """
-for m in "sdp audio sdes voice g711 dtmf jitter rtcp srtp io.udp io.voiceport".split():
+for m in "sdp audio sdes voice jitter srtp io.udp io.voiceport".split():
     __import__("tinysip." + m)
 micropython.qstr_info()
 """

@@ -1,11 +1,12 @@
-"""tinysip.rtcp: SR/RR/SDES/BYE compound packets, their checks, RTT and the interval."""
+"""tinysip.jitter's RTCP (formerly tinysip.rtcp):
+SR/RR/SDES/BYE compound packets, their checks, RTT and the interval."""
 import gc
 import struct
 
 from testutil import MICROPYTHON, FakeRandom
 
 from tinysip.jitter import Jitter
-from tinysip.rtcp import Rtcp, interval, ntp
+from tinysip.jitter import Rtcp, ntp, wait as interval
 
 A_SSRC = 0x11223344
 B_SSRC = 0x55667788
@@ -39,7 +40,7 @@ def test_ntp_from_ms_since_1970():
 def test_sr_with_block_sdes_layout():
     a, b = pair()
     rx = (B_SSRC >> 16, B_SSRC & 0xFFFF, 1, 0x0203, 70000, 69000, 321)
-    n = a.build(5000, WALL, rx, sent=(0xAABB, 0xCCDD, 100000, 16000000))
+    n = a.build(5000, WALL, rx, tx=(0xAABB, 0xCCDD, 100000, 16000000))
     p = packet(a, n)
     assert p[0] == 0x81 and p[1] == 200 and struct.unpack(">H", p[2:4])[0] == 12
     ssrc, msw, lsw, ts, pk, oc = struct.unpack(">IIIIII", p[4:28])
@@ -61,7 +62,7 @@ def test_rr_without_reception_is_empty_then_bye():
     n = a.build(5000, WALL, None)
     p = packet(a, n)
     assert p[:8] == b"\x80\xc9\x00\x01" + struct.pack(">I", A_SSRC)
-    n = a.build(6000, WALL, None, bye=True)
+    n = a.build(6000, WALL, None, end=True)
     p = packet(a, n)
     assert p[-8:] == b"\x81\xcb\x00\x01" + struct.pack(">I", A_SSRC)
     assert b.parse(p, n, 10, WALL) == "" and b.stats()["peer_bye"]
@@ -71,7 +72,7 @@ def test_round_trip_sr_rr_and_rtt():
     a, b = pair()
     one_way = 40
     # alice sends an SR at wall time WALL (now 1000); bob gets it 40 ms later
-    n = a.build(1000, WALL, None, sent=(0, 0, 50, 8000))
+    n = a.build(1000, WALL, None, tx=(0, 0, 50, 8000))
     assert b.parse(packet(a, n), n, 2000 + one_way, WALL + one_way) == ""
     # bob reports 1,234 ms later about alice's stream; alice gets it 40 ms later
     rx = (A_SSRC >> 16, A_SSRC & 0xFFFF, 0, 5000, 250, 245, 80)
@@ -124,7 +125,7 @@ def test_report_block_from_the_jitter_buffer():
             pkt = struct.pack(">BBHII", 0x80, 0, seq & 0xFFFF, i * 160, B_SSRC) + bytes(160)
             jb.put(pkt, len(pkt), 1000 + i * 20 + (i % 3) * 4)
     a, b = pair()
-    n = a.build(2000, WALL, jb.rr())
+    n = a.build(2000, WALL, jb.report())
     s1, fl, hi, jit = struct.unpack(">IIII", a.buf[8:24])
     assert s1 == B_SSRC and fl & 0xFFFFFF == 1 and hi == 0x10000 | (65530 + 49 - 65536)
     assert jit == jb.stats()["jitter"] and fl >> 24 == 256 // 49
@@ -138,16 +139,16 @@ def test_interval_is_randomised_around_5_s():
     firsts = [interval(r, 2500) for _ in range(100)]
     assert 1250 <= min(firsts) and max(firsts) < 3750
     a = Rtcp(A_SSRC, b"x", FakeRandom(3), 10000)
-    assert 11250 <= a.due < 13750
-    d0 = a.due
+    assert 11250 <= a.next < 13750
+    d0 = a.next
     a.build(d0, WALL, None)
-    assert 2500 <= a.due - d0 < 7500
+    assert 2500 <= a.next - d0 < 7500
 
 
 def test_malformed_packets_are_refused_with_a_reason():
     a, b = pair()
     n = b.build(0, WALL, (A_SSRC >> 16, A_SSRC & 0xFFFF, 0, 9, 10, 9, 3),
-                sent=(0, 0, 1, 2))
+                tx=(0, 0, 1, 2))
     good = packet(b, n)
     rr = good[:4]
     cases = [
@@ -180,7 +181,7 @@ def test_malformed_packets_are_refused_with_a_reason():
 def test_garbage_never_raises():
     a, b = pair()
     r = FakeRandom(9)
-    n = b.build(0, WALL, (A_SSRC >> 16, A_SSRC & 0xFFFF, 0, 9, 10, 9, 3), sent=(0, 0, 1, 2))
+    n = b.build(0, WALL, (A_SSRC >> 16, A_SSRC & 0xFFFF, 0, 9, 10, 9, 3), tx=(0, 0, 1, 2))
     good = packet(b, n)
     refused = 0
     for k in range(300):
@@ -216,5 +217,5 @@ def test_cname_limits():
             continue
         raise AssertionError("CNAME of %d bytes accepted" % len(bad))
     r = Rtcp(1, b"x" * 255, FakeRandom(1), 0)
-    n = r.build(0, WALL, (1, 2, 3, 4, 5, 6, 7), sent=(0, 0, 0, 0), bye=True)
+    n = r.build(0, WALL, (1, 2, 3, 4, 5, 6, 7), tx=(0, 0, 0, 0), end=True)
     assert n == len(r.buf)

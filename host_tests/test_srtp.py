@@ -8,7 +8,7 @@ from binascii import unhexlify
 from testutil import MICROPYTHON, lcg, read_vector
 
 from tinysip import srtp
-from tinysip.srtp import aes_ecb
+from tinysip.srtp import aes
 
 # Context.s offsets (srtp's private consts are folded away on MicroPython; checked against
 # the module on CPython by test_layout)
@@ -52,18 +52,18 @@ def test_layout():
     if not MICROPYTHON:
         assert (srtp._SP, srtp._KS) == (SP, KS)
     # the unix port has the native emitter: the viper functions replaced the plain ones
-    assert (srtp._xor is not srtp._P[1]) == MICROPYTHON
+    assert (srtp.cipher is not srtp._raw[1]) == MICROPYTHON
 
 
 def plain(test):
     """Run test with srtp's plain functions (MicroPython's fallback where it cannot compile
     viper code): on MicroPython a second path, on CPython the only one."""
-    fast = (srtp._ctr, srtp._xor, srtp._mac, srtp._setkey)
-    srtp._ctr, srtp._xor, srtp._mac, srtp._setkey = srtp._P
+    fast = (srtp._build, srtp.cipher, srtp.mac, srtp._keys)
+    srtp._build, srtp.cipher, srtp.mac, srtp._keys = srtp._raw
     try:
         test()
     finally:
-        srtp._ctr, srtp._xor, srtp._mac, srtp._setkey = fast
+        srtp._build, srtp.cipher, srtp.mac, srtp._keys = fast
 
 
 def test_plain_path_gives_the_same_packets():
@@ -77,11 +77,11 @@ def test_plain_path_gives_the_same_packets():
 
 def test_b3_key_derivation():
     v = vectors("rfc3711-b2-b3.txt")
-    m = aes_ecb(v["b3.master_key"])
+    m = aes(v["b3.master_key"], 1)
     salt = v["b3.master_salt"]
-    assert srtp._prf(m, salt, 0, 16) == v["b3.cipher_key"]
-    assert srtp._prf(m, salt, 2, 14) == v["b3.cipher_salt"]
-    assert srtp._prf(m, salt, 1, 94) == v["b3.auth_key"]  # we use its first 20 bytes
+    assert srtp.key(m, salt, 0, 16) == v["b3.cipher_key"]
+    assert srtp.key(m, salt, 2, 14) == v["b3.cipher_salt"]
+    assert srtp.key(m, salt, 1, 94) == v["b3.auth_key"]  # we use its first 20 bytes
     c = srtp.Context(v["b3.master_key"] + salt)
     assert bytes(c.s[SP:SP + 14]) == v["b3.cipher_salt"]
 
@@ -90,7 +90,7 @@ def b2_context():
     """A context whose session key and salt are B.2's (the key derivation bypassed)."""
     v = vectors("rfc3711-b2-b3.txt")
     c = srtp.Context(bytes(30))
-    c.e = aes_ecb(v["b2.session_key"])
+    c.e = aes(v["b2.session_key"], 1)
     c.s[SP:SP + 14] = v["b2.session_salt"]
     return c, v
 
@@ -109,7 +109,7 @@ def test_b2_keystream_block_counter_carries():
     c, v = b2_context()
     pkt = bytearray(rtp(0, b"", ssrc=0))
     c.s[164:170] = bytes(6)  # ROC 0, SEQ 0
-    srtp._ctr(c.s, pkt, 3, 0xFEFF)
+    srtp._build(c.s, pkt, 3, 0xFEFF)
     assert bytes(c.s[KS:KS + 16]) == unhexlify(b"F0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF")
     view = memoryview(c.s)[KS:KS + 48]
     c.e.encrypt(view, view)

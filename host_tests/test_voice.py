@@ -46,16 +46,16 @@ def run(a, b, frames, hz=400, digits=None, lose=()):
         a.dtmf(digits)
     for k in range(frames):
         now = 20 * k
-        tone(a.pcm, hz, 160 * k)
+        tone(a.buf, hz, 160 * k)
         n = a.send(now)
         if n and k not in lose:
             b.rx[0:n] = a.tx[0:n]
             d = b.receive(n, now + 5)
             if d:
                 heard.append(chr(d))
-        gains.append(b.play(now + 5))
+        gains.append(b.get(now + 5))
         if k >= frames - 20:
-            out = b.out
+            out = b.buf
             for i in range(0, len(out), 2):
                 v = out[i] | out[i + 1] << 8
                 if v & 0x8000:
@@ -82,11 +82,11 @@ def test_tone_goes_through_with_and_without_srtp_and_both_codecs():
 
 def test_srtp_packets_are_encrypted_and_a_wrong_key_is_refused():
     a, b = pair(80)
-    tone(a.pcm, 400, 0)
+    tone(a.buf, 400, 0)
     n = a.send(0)
     assert n == 12 + 160 + 10  # the 80-bit tag
     plain = Voice(params(suite=0), FakeRandom(1), 0)
-    tone(plain.pcm, 400, 0)
+    tone(plain.buf, 400, 0)
     m = plain.send(0)
     assert a.tx[12:172] != plain.tx[12:172]  # same SSRC seed, yet the payload differs
     wrong = Voice(params(suite=80, mine=KEY_B, theirs=bytes(30)), FakeRandom(3), 0)
@@ -132,17 +132,17 @@ def test_rtcp_reports_go_both_ways_and_give_an_rtt():
     wall = 1760000000000
     for k in range(600):  # 12 s
         now = 20 * k
-        tone(a.pcm, 400, 160 * k)
-        tone(b.pcm, 600, 160 * k)
+        tone(a.buf, 400, 160 * k)
+        tone(b.buf, 600, 160 * k)
         for x, y in ((a, b), (b, a)):
             n = x.send(now)
             if n:
                 y.rx[0:n] = x.tx[0:n]
                 y.receive(n, now + 3)
-            y.play(now + 3)
+            y.get(now + 3)
             n = x.report(now, wall + now)
             if n:
-                y.control(n, now, wall + now, x.ctl.buf)
+                y.parse(n, now, wall + now, x.rtcp.buf)
     s = a.stats()
     assert s["rtt_ms"] is not None and 0 <= s["rtt_ms"] <= 20, s
     assert s["peer_lost"] == 0 and s["refused"] == 0 and s["received"] > 500
@@ -154,23 +154,23 @@ def test_srtcp_fits_the_report_buffer_and_crosses_the_wire_whole():
     # buffer grew) and a socket send of the buffer cut the tag: every SRTCP was refused
     for suite in (80, 32):
         a, b = pair(suite)
-        size = len(a.ctl.buf)
+        size = len(a.rtcp.buf)
         wall = 1760000000000
         n = 0
         for k in range(400):  # until a's first report (2.5 s x 0.5..1.5): an SR with a
             now = 20 * k       # report block (a hears b) and SDES, the largest there is
             for x, y in ((a, b), (b, a)):
-                tone(x.pcm, 400, 160 * k)
+                tone(x.buf, 400, 160 * k)
                 m = x.send(now)
                 y.rx[0:m] = x.tx[0:m]
                 y.receive(m, now + 3)
             n = a.report(now, wall + now)
             if n:
                 break
-        assert n and len(a.ctl.buf) == size and n <= size, (suite, n, size, len(a.ctl.buf))
-        wire = bytearray(bytes(a.ctl.buf[0:n]))  # what a datagram of the buffer carries
-        b.control(n, now, wall + now, wire)
-        got = b.ctl.stats()
+        assert n and len(a.rtcp.buf) == size and n <= size, (suite, n, size, len(a.rtcp.buf))
+        wire = bytearray(bytes(a.rtcp.buf[0:n]))  # what a datagram of the buffer carries
+        b.parse(n, now, wall + now, wire)
+        got = b.rtcp.stats()
         assert (got["received"], got["refused"], b.stats()["refused"]) == (1, 0, 0), got
 
 
@@ -266,20 +266,21 @@ def test_voiceport_update_follows_hold_resume_and_a_new_address_keeping_srtp():
     try:
         port.start(params())
         v = port.voice
-        enc, dec = v.enc, v.dec
+        enc, dec = v.srtp
         for t in range(1000, 1100, 20):
             port.handle_timer(t)
         n = len(sent)
         assert n == 5
         port.start(params(direction=b"recvonly"))  # the peer holds: we send nothing
-        assert port.voice is v and v.enc is enc and v.dec is dec  # ROC, replay window go on
+        # ROC, replay window go on
+        assert port.voice is v and v.srtp[0] is enc and v.srtp[1] is dec
         for t in range(1100, 1200, 20):
             port.handle_timer(t)
         assert len(sent) == n
         p = params(theirs=KEY_A)  # resumed, with a new key of the peer's, from a new port
         p[5] = 4010
         port.start(p)
-        assert port.voice is v and v.enc is enc and v.dec is not dec
+        assert port.voice is v and v.srtp[0] is enc and v.srtp[1] is not dec
         assert peers == [("127.0.0.1", 4000), ("127.0.0.1", 4010)]
         for t in range(1200, 1300, 20):
             port.handle_timer(t)
@@ -296,11 +297,11 @@ def test_no_allocation_per_frame_in_steady_state():
     for suite in (0, 80):
         a, b = pair(suite)
         b.rx = a.tx  # the wire: b reads what a wrote (a socket read allocates on its own)
-        tone(a.pcm, 400, 0)
+        tone(a.buf, 400, 0)
         for k in range(50):  # warm up: the jitter buffer anchors, views are made
             n = a.send(20 * k)
             b.receive(n, 20 * k + 5)
-            b.play(20 * k + 5)
+            b.get(20 * k + 5)
         gc.collect()
         gc.disable()
         try:
@@ -308,7 +309,7 @@ def test_no_allocation_per_frame_in_steady_state():
             for k in range(50, 250):
                 n = a.send(20 * k)
                 b.receive(n, 20 * k + 5)
-                b.play(20 * k + 5)
+                b.get(20 * k + 5)
             after = gc.mem_alloc()
         finally:
             gc.enable()

@@ -79,7 +79,7 @@ def test_an_rr_that_arrives_mid_frame_is_stamped_at_arrival_and_gives_the_exact_
         # the negotiation's modules are forgotten while the media runs (their heap freed)
         assert "tinysip.audio" not in sys.modules and "tinysip.sdp" not in sys.modules
         v = port.voice
-        clock.t = v.ctl.due  # our first report is due: an SR (a frame went out with it)
+        clock.t = v.rtcp.next  # our first report is due: an SR (a frame went out with it)
         d.step(0)
         assert _read(peer[0])[1] == 0x80  # the frame (PCMU, marker)
         sr = _read(peer[1])
@@ -102,7 +102,7 @@ def test_an_rr_that_arrives_mid_frame_is_stamped_at_arrival_and_gives_the_exact_
         clock.t = t0 + 157
         for _ in range(50):  # the datagram is on its way through the loopback interface
             d.step(20)
-            if v.ctl.stats()["received"]:
+            if v.rtcp.stats()["received"]:
                 break
         got = v.stats()["rtt_ms"]
         assert got == 57, got  # read at the next frame tick (t0 + 160) it was 60
@@ -139,12 +139,12 @@ def test_a_tick_a_ms_late_does_not_make_the_jitter_buffer_repeat_a_frame():
             clock.t = t
             if (t - base) % 20 == 1:  # a packet arrives: read (stamped) now
                 k = (t - base) // 20
-                got = v.jb.stats()["received"]
+                got = v.jitter.stats()["received"]
                 peer[0].sendto(struct.pack(">BBHII", 0x80, 0, k, 160 * k, 0x4321)
                                + b"\xff" * 160, to)
                 for _ in range(50):  # on its way through the loopback interface
                     d.step(2)
-                    if v.jb.stats()["received"] > got:
+                    if v.jitter.stats()["received"] > got:
                         break
             elif (t - base) % 20 == 0 and t != base + 40:
                 d.step(0)  # a frame tick on time (the one at base + 40 runs at + 41)

@@ -55,7 +55,7 @@ def _frames(src, count):
     out = b""
     buf = bytearray(N)
     for _ in range(count):
-        assert src.read_frame(buf)
+        assert src.readinto(buf)
         out += bytes(buf)
     return out
 
@@ -105,13 +105,13 @@ def test_refuses_other_formats_naming_the_file_and_the_field():
 def test_pacing_follows_the_clock_and_catches_up():
     src = ToneSource(1000, 8000)
     buf = bytearray(N)
-    got = [src.read_frame(buf, t) for t in (5000, 5001, 5019, 5020, 5039, 5040)]
+    got = [src.readinto(buf, t) for t in (5000, 5001, 5019, 5020, 5039, 5040)]
     assert got == [True, False, False, True, False, True]
     # 100 ms late: the frames due at 5060..5140 come at once, then the clock rules again
-    got = [src.read_frame(buf, 5145) for _ in range(6)]
+    got = [src.readinto(buf, 5145) for _ in range(6)]
     assert got == [True, True, True, True, True, False]
-    assert src.read_frame(buf, 5159) is False and src.read_frame(buf, 5160) is True
-    assert src.read_frame(buf) and src.read_frame(buf)  # no clock: a frame at every call
+    assert src.readinto(buf, 5159) is False and src.readinto(buf, 5160) is True
+    assert src.readinto(buf) and src.readinto(buf)  # no clock: a frame at every call
 
 
 def test_loop_restarts_at_the_first_sample_in_whole_frames():
@@ -134,7 +134,7 @@ def _record(frames, times=None, raw=False):
     try:
         sink = WavSink(open(p, "wb") if raw else p)
         for i in range(len(frames)):
-            assert sink.write_frame(frames[i], None if times is None else times[i])
+            assert sink.write(frames[i], None if times is None else times[i])
         sink.close()  # closes a file object given too
         with open(p, "rb") as f:
             return f.read()
@@ -160,7 +160,7 @@ def test_sink_writes_a_wav_that_the_source_reads_back():
     frames = []
     for _ in range(10):
         buf = bytearray(N)
-        tone.read_frame(buf)
+        tone.readinto(buf)
         frames.append(buf)
     data = _record(frames)
     sent = b"".join(frames)
@@ -186,7 +186,7 @@ def test_tone_is_the_sine_within_the_interpolation_error():
         worst = 0
         i = 0
         for _ in range(5):
-            src.read_frame(buf)
+            src.readinto(buf)
             for j in range(0, N, 2):
                 v = buf[j] | buf[j + 1] << 8
                 v -= (v & 0x8000) << 1
@@ -212,9 +212,9 @@ def test_no_allocation_per_frame():
         sink = WavSink(q)
         buf = bytearray(N)
         for s in (src, tone):
-            s.read_frame(buf, 200)
-        sink.write_frame(buf, 0)
-        sink.write_frame(buf, 100)  # makes the silence frame
+            s.readinto(buf, 200)
+        sink.write(buf, 0)
+        sink.write(buf, 100)  # makes the silence frame
         gc.collect()
         gc.disable()
         try:
@@ -222,9 +222,9 @@ def test_no_allocation_per_frame():
             t = 200
             for _ in range(120):  # wraps around the file twice
                 t += 20
-                assert src.read_frame(buf, t) and tone.read_frame(buf, t)
-                assert not src.read_frame(buf, t + 1)
-                sink.write_frame(buf, t + 1 + (t % 100))  # gaps too
+                assert src.readinto(buf, t) and tone.readinto(buf, t)
+                assert not src.readinto(buf, t + 1)
+                sink.write(buf, t + 1 + (t % 100))  # gaps too
             after = gc.mem_alloc()
         finally:
             gc.enable()

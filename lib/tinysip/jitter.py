@@ -6,7 +6,7 @@ order, their play-out time, what to play when one is missing, and the receiver s
 of RFC 3550 (A.1 sequence validity, A.3 loss, A.8 interarrival jitter) for RTCP reports
 and the `call_ended` event. It does not read sockets or clocks (every entry point takes
 `now`, integer ms on a monotonic clock), decrypt (SRTP runs before put) or decode (the
-caller decodes `frame`), and does not send RTCP (tinysip.rtcp builds reports from rr()).
+caller decodes at `pos`), and does not send RTCP (Rtcp, below, builds reports from report()).
 
 Frames: `ptime` ms (10-60, from the SDP) of G.711 or G.722 at the 8 kHz RTP clock: 8
 timestamp units and 8 payload bytes per ms (160 for 20 ms). A packet of the audio payload
@@ -28,15 +28,15 @@ of the sequence number by more than MAX_DROPOUT (3000) back or forward drops the
 unless the next one follows it: the sender restarted, and so does the stream.
 
 get(now): the frame to play now, called once per frame time by the audio clock. Returns
-the gain, in 1/256, to play the frame's ptime * 8 bytes at buf[frame:] at (the slot's
-payload, still encoded; `buf` is the ring of slots, `frame` an offset into it):
+the gain, in 1/256, to play the frame's ptime * 8 bytes at buf[pos:] at (the slot's
+payload, still encoded; `buf` is the ring of slots, `pos` an offset into it):
 - 256: a received frame: decode it and play it;
 - 192, 128, 64: concealment: decode it (the last frame played) again and scale the
   PCM by gain / 256 (-2.5, -6, -12 dB: a fade over 3 repeats);
 - 0: silence (nothing to repeat, after 3 repeats, before the stream starts).
 Why encoded slots and a gain: G.711 is one byte per sample against two for PCM, so the
 ring costs half; the decoder already touches every sample, so fading folds into its pass
-(a kernel with a gain, or decode then scale) and the buffer never writes PCM; and `frame`
+(a kernel with a gain, or decode then scale) and the buffer never writes PCM; and `pos`
 is an offset into the one ring, so no call allocates (and no view per slot is kept).
 
 Play-out (all in ms): frame k (from the RTP timestamp, 16-bit halves and a wrapping
@@ -57,8 +57,8 @@ So the delay grows after a late packet and shrinks once the spike has left the w
 the stream is quiet. A packet too far ahead for the ring (the sender's timestamp jumped,
 or get() stopped) or a run of late ones longer than the ring re-anchor the play-out.
 
-Statistics: stats() (a dict, for `call_ended`; allocates) and rr() (the figures of a
-report block for tinysip.rtcp). `received` counts unique packets of valid sources, `lost`
+Statistics: stats() (a dict, for `call_ended`; allocates) and report() (the figures of a
+report block for Rtcp, below). `received` counts unique packets of valid sources, `lost`
 is expected - received summed over sources (A.3; reordered packets from before a source's
 first can make it negative), `late` and `reordered` are among the received, `duplicates`
 are not; `jitter` is A.8's J in timestamp units (integer ms arrival times: up to ~0.3 ms
@@ -66,12 +66,15 @@ of rounding), `jitter_ms` the same in ms; delays in ms over the frames played.
 
 Memory (names are interned on the device, see docs/benchmarks.md): one `state` list holds
 every number, the ring and the tags (frame number per slot); the only attributes are
-`state`, `buf` (the ring: one bytearray, no view per slot) and `frame`. The payload copy
+`state`, `buf` (the ring: one bytearray, no view per slot) and `pos`. The payload copy
 needs a view of the payload in `b`: it is made once and kept while b and the header length
 stay the same (an adapter reading into one buffer), so steady state allocates nothing; `b`
 stays referenced until a put with another buffer.
 """
+import struct
+
 from tinysip.compat import const
+from tinysip.errors import nth
 
 _DMIN = const(20)  # play-out delay bounds, ms
 _DMAX = const(200)
@@ -149,7 +152,7 @@ _TAG = const(70)  # _NS frame numbers, one per slot
 _NH = const(30)  # packets of sequence history: one small int, also on 32-bit ports
 
 
-def _delta(a, b, p, q):
+def _diff(a, b, p, q):
     """(a, b) - (p, q) for two 32-bit RTP timestamps as 16-bit halves (high, low), modulo
     2**32 and signed; _BIG or -_BIG beyond about +-2**30 (a jump), so the result stays a
     small int. (Argument names are interned: these ones other modules already use.)"""
@@ -164,12 +167,15 @@ def _delta(a, b, p, q):
 
 
 class Jitter:
-    """The jitter buffer of one received stream: pt the audio payload type (0 PCMU and 8
-    PCMA also get the quiet test), ptime the frame duration in ms (10-60)."""
+    """The jitter buffer of one received stream: kind the audio payload type (0 PCMU and 8
+    PCMA also get the quiet test), step the frame duration (ptime) in ms (10-60).
+    (Argument and attribute names are ones the phone already interns.)"""
 
-    def __init__(self, pt, ptime=20):
+    def __init__(self, kind, step=20):
+        pt = kind
+        ptime = step
         if not 10 <= ptime <= 60:
-            raise ValueError("jitter: ptime %r ms not within 10..60" % (ptime,))
+            raise ValueError(nth(_REASONS, 9) % (ptime,))
         size = ptime * _TPM
         ns = _DMAX // ptime + 3  # the deepest delay, the frame arriving, the one played
         ring = bytearray(size * ns)
@@ -194,7 +200,7 @@ class Jitter:
         st[_RING] = ring
         self.state = st
         self.buf = ring
-        self.frame = 0
+        self.pos = 0
 
     def put(self, b, n, now):
         """Take the datagram b[0:n] (bytes, bytearray or memoryview: decrypted RTP) that
@@ -277,7 +283,7 @@ class Jitter:
         anchor = st[_RHI] < 0
         kr = 0
         if not anchor:  # the frame's number from its timestamp
-            kr = _delta(thi, tlo, st[_RHI], st[_RLO])
+            kr = _diff(thi, tlo, st[_RHI], st[_RLO])
             kr = ns if kr == _BIG else -ns - 1 if kr == -_BIG else (kr + (size >> 1)) // size
             anchor = kr >= ns - 1 or (kr < 0 and st[_NLATE] >= ns
                                       and st[_TAG + (pos + kr) % ns] != pos + kr)
@@ -305,7 +311,7 @@ class Jitter:
             st[_REORD] += 1
         ln = st[_LNOW]  # RFC 3550 A.8: J += (|D| - J) / 16, in 1/16 timestamp units
         if 0 <= ln and now - ln < 60000:
-            d = _delta(thi, tlo, st[_LTHI], st[_LTLO])
+            d = _diff(thi, tlo, st[_LTHI], st[_LTLO])
             if -_BIG < d < _BIG:
                 d = (now - ln) * _TPM - d
                 d = d if d >= 0 else -d
@@ -360,7 +366,7 @@ class Jitter:
         return 1
 
     def get(self, now):
-        """The frame to play at now (ms): returns the gain in 1/256 to play `frame` at: 256
+        """The frame to play at now (ms): returns the gain in 1/256 to play `pos` at: 256
         a received frame, 192/128/64 concealment (the last frame again), 0 silence.
         Nothing is allocated."""
         st = self.state
@@ -412,7 +418,7 @@ class Jitter:
             st[_RLO] = t & 0xFFFF
             st[_RHI] = (st[_RHI] + (t >> 16)) & 0xFFFF
             if have:
-                self.frame = slot * s
+                self.pos = slot * s
                 st[_LAST] = pos
                 st[_REP] = 0
                 st[_PLAY] += 1
@@ -432,12 +438,12 @@ class Jitter:
         st[_REP] = r
         last = st[_LAST]
         if r < 4 and last >= 0 and st[_TAG + last % ns] == last:
-            self.frame = last % ns * s
+            self.pos = last % ns * s
             return 256 - (r << 6)
         return 0
 
-    def rr(self):
-        """What an RTCP report block says about this stream (tinysip.rtcp): (SSRC high,
+    def report(self):
+        """What an RTCP report block says about this stream (Rtcp.build): (SSRC high,
         SSRC low, extended highest sequence number high, low, expected, received (A.1:
         duplicates included), jitter in timestamp units), or None before a valid source."""
         st = self.state
@@ -454,7 +460,7 @@ class Jitter:
         None before a frame was played); played, concealed, inserted, dropped (frames);
         resyncs."""
         st = self.state
-        r = self.rr()
+        r = self.report()
         lost = st[_LOSTA] + (r[4] - r[5] + st[_DUPS] if r else 0)
         j = st[_J16]
         on = st[_PLAY] > 0
@@ -465,4 +471,285 @@ class Jitter:
         # one long string, not 17 short ones: each short str constant is an interned name
         keys = ("received lost late duplicates reordered invalid jitter jitter_ms delay_ms "
                 "delay_min delay_max target_ms played concealed inserted dropped resyncs")
+        return dict(zip(keys.split(), vals))
+
+
+# RTCP (formerly tinysip.rtcp: in this module since each module costs the phone 2-3 interned
+# names for good, see docs/benchmarks.md)
+#
+# RTCP for a two-party voice call (RFC 3550 §6): sender and receiver reports with SDES
+# CNAME, what the peer reports back, round trip time, and when to report.
+#
+# Owns: one session's compound RTCP packets (§6.1: SR or RR first, then SDES with our CNAME,
+# then BYE when leaving), built into one preallocated buffer; checking and reading the
+# peer's compound packets (A.2's validity checks, then SR sender info and the report block
+# about our stream); the RTT of §6.4.1; the report interval (§6.3.1 for two parties). It does
+# not read sockets or clocks (`now` is monotonic ms, `wall` ms since 1970, both passed in),
+# draw randomness itself (rng(n) -> bytes), encrypt (SRTCP runs after build and before
+# parse) or keep receiver statistics (Jitter does: Jitter.report() feeds build()).
+#
+# build(now, wall, rx, tx=None, end=False) -> length of the compound packet in buf:
+# - an SR (PT 200) when `tx` = (RTP timestamp high, low, packets, octets) says we sent
+#   media since the report before (§6.4: the RTP timestamp is the one of the NTP instant,
+#   i.e. the last packet's advanced by the time since it), else an RR (PT 201);
+# - one report block when `rx` = Jitter.report() (None before the peer's stream is valid: then
+#   RC = 0, §6.4.2): fraction lost over the interval and cumulative lost (A.3, the 24-bit
+#   field clamped), the extended highest sequence number, jitter, LSR = the middle 32 bits
+#   of the peer's last SR NTP timestamp and DLSR = the delay since it (1/65536 s; both 0
+#   before an SR, §6.4.1);
+# - SDES with one chunk: our SSRC, CNAME, END, padded to 32 bits (§6.5);
+# - BYE with our SSRC when `end` (§6.6).
+# It also schedules the next report: `next` = now + wait() (below).
+#
+# parse(b, n, now, wall): the compound packet b[0:n]. Returns "" when accepted, else the
+# reason it was refused, and nothing is kept from it (no exception escapes for any bytes):
+# shorter than a header, not version 2, not starting with an SR or RR, a length field past
+# the end, bytes after the last packet, padding before the last packet or longer than it, a
+# report count that needs more than the packet's length. From an accepted one it keeps: the
+# SR's NTP middle and arrival (our next LSR/DLSR), the peer's report block about our SSRC
+# (fraction and cumulative lost, jitter) and the RTT from its LSR/DLSR: A - LSR - DLSR, A =
+# the middle 32 bits of NTP at arrival (from `wall`), in 1/65536 s, modulo 2**32 (§6.4.1);
+# RTTs that come out negative (clock steps) are not kept. BYE is noted; SDES, APP and
+# feedback packets are skipped.
+#
+# NTP (§4): ntp(ms since 1970) -> seconds since 1900 and the binary fraction as four 16-bit
+# halves, with small ints only once the division by 1000 is done (era 0: until 2036).
+#
+# Interval (§6.3.1 for two parties): our share of the session bandwidth is far below the
+# minimum, so the deterministic interval is Tmin = 5 s (2.5 s before the first report);
+# each interval is Tmin times a uniform 0.5..1.5 from rng. No timer reconsideration, so no
+# 1.21828 compensation: the mean is 5 s.
+#
+# Memory: `buf` (the packet, sized for an SR with one block, SDES and BYE), `state` (one
+# list: the numbers and our SDES chunk), `next`; build and parse reuse them. The NTP
+# conversion and the rng call allocate a few small objects per report (every ~5 s), never
+# per media packet. Names (functions, arguments, attributes) are ones the phone already
+# interns where one fits: each new one costs it heap for good (docs/benchmarks.md).
+
+_R_TMIN = const(5000)  # ms, RFC 3550 §6.2 minimum interval
+_R_SR = const(200)
+_R_RR = const(201)
+_R_SDES = const(202)
+_R_BYE = const(203)
+
+_R_F5 = const(b">BBHHH")  # (bytes: a short str would be an interned name)
+# Error texts, one string: a module run in place holds each str constant as a heap object.
+_REASONS = ("rtcp: CNAME of %d bytes, not 1..255\nRTCP: shorter than a header\n"
+            "RTCP: bytes after the last packet\nRTCP: not version 2\n"
+            "RTCP: length field past the end\nRTCP: compound packet not starting with SR or RR\n"
+            "RTCP: padding before the last packet\nRTCP: padding longer than its packet\n"
+            "RTCP: report count past the packet's length\n"
+            "jitter: ptime %r ms not within 10..60")
+
+# state
+_R_SHI = const(0)  # our SSRC, 16-bit halves
+_R_SLO = const(1)
+_R_CHUNK = const(2)  # our SDES packet (bytes)
+_R_LSRH = const(3)  # NTP middle of the peer's last SR, and when it arrived (-1: none yet)
+_R_LSRL = const(4)
+_R_LSRT = const(5)
+_R_PHI = const(6)  # the peer SSRC the fraction's priors below are for
+_R_PLO = const(7)
+_R_EXPP = const(8)  # A.3 expected_prior, received_prior
+_R_RECP = const(9)
+_R_NSENT = const(10)  # reports built, accepted, refused
+_R_NRECV = const(11)
+_R_NBAD = const(12)
+_R_FRAC = const(13)  # the peer's last report about us: fraction lost /256, cumulative lost,
+_R_CLOST = const(14)
+_R_PJIT = const(15)  # jitter (timestamp units; -1: no report yet)
+_R_RTT = const(16)  # RTT ms: last, smallest, largest (-1: none yet)
+_R_RMIN = const(17)
+_R_RMAX = const(18)
+_R_PBYE = const(19)  # the peer said BYE
+_R_N = const(20)
+
+
+def ntp(t):
+    """NTP timestamp (§4) of t ms since 1970 as (seconds high, low, fraction high, low):
+    16-bit halves. Only the division of t may use big ints (on a 32-bit port)."""
+    s, r = divmod(t, 1000)
+    s += 2208988800  # 1900 -> 1970
+    f = r * 65536  # fraction = r * 2**32 / 1000, computed 16 bits at a time
+    lo = (f % 1000) * 65536 // 1000
+    return (s >> 16) & 0xFFFF, s & 0xFFFF, f // 1000, lo
+
+
+def wait(rng, t=_R_TMIN):
+    """The next report interval in ms: t (5 s; half of it before the first report) times
+    a uniform 0.5..1.5 drawn from rng (RFC 3550 §6.3.1 for two parties)."""
+    r = rng(2)
+    return (t >> 1) + ((t * (r[0] << 8 | r[1])) >> 16)
+
+
+class Rtcp:
+    """RTCP of one RTP session: src our RTP SSRC (int), name our CNAME (bytes, 1-255; RFC
+    7022: random per call), rng(n) -> bytes, now (ms) the session's start."""
+
+    def __init__(self, src, name, rng, now):
+        ssrc = src
+        cname = name
+        k = len(cname)
+        if not 0 < k <= 255:
+            raise ValueError(nth(_REASONS, 0) % k)
+        c = (4 + 2 + k + 1 + 3) & ~3  # SSRC, CNAME item, END, padding to 32 bits
+        chunk = bytearray(4 + c)
+        shi = (ssrc >> 16) & 0xFFFF
+        slo = ssrc & 0xFFFF
+        struct.pack_into(_R_F5, chunk, 0, 0x81, _R_SDES, c >> 2, shi, slo)
+        chunk[8] = 1  # CNAME
+        chunk[9] = k
+        chunk[10:10 + k] = cname
+        st = [-1] * _R_N
+        for i in (_R_EXPP, _R_RECP, _R_NSENT, _R_NRECV, _R_NBAD, _R_FRAC, _R_CLOST, _R_PBYE):
+            st[i] = 0
+        st[_R_SHI] = shi
+        st[_R_SLO] = slo
+        st[_R_CHUNK] = bytes(chunk)
+        self.state = st
+        self.buf = bytearray(28 + 24 + len(chunk) + 8)
+        self.next = now + wait(rng, _R_TMIN >> 1)
+        self.rng = rng
+
+    def build(self, now, wall, rx, tx=None, end=False):
+        """Build our compound packet into buf and schedule the next (`next`); returns its
+        length. rx: Jitter.report() or None; tx: (RTP timestamp high, low, packets, octets)
+        for an SR, None for an RR; end: end with a BYE."""
+        sent = tx
+        st = self.state
+        b = self.buf
+        rc = 0 if rx is None else 1
+        if sent is None:
+            struct.pack_into(_R_F5, b, 0, 0x80 | rc, _R_RR, 1 + 6 * rc, st[_R_SHI], st[_R_SLO])
+            off = 8
+        else:
+            h = ntp(wall)
+            p = sent[2]
+            o = sent[3]
+            struct.pack_into(">BBHHHHHHHHHHHHH", b, 0, 0x80 | rc, _R_SR, 6 + 6 * rc, st[_R_SHI],
+                             st[_R_SLO], h[0], h[1], h[2], h[3], sent[0], sent[1],
+                             (p >> 16) & 0xFFFF, p & 0xFFFF, (o >> 16) & 0xFFFF, o & 0xFFFF)
+            off = 28
+        if rc:
+            phi, plo, xhi, xlo, exp, rec, jit = rx
+            if phi != st[_R_PHI] or plo != st[_R_PLO]:  # a new source: its own priors
+                st[_R_PHI] = phi
+                st[_R_PLO] = plo
+                st[_R_EXPP] = st[_R_RECP] = 0
+            ei = exp - st[_R_EXPP]  # RFC 3550 A.3
+            li = ei - rec + st[_R_RECP]
+            st[_R_EXPP] = exp
+            st[_R_RECP] = rec
+            frac = (li << 8) // ei if ei > 0 and li > 0 else 0
+            lost = max(-0x800000, min(exp - rec, 0x7FFFFF)) & 0xFFFFFF
+            jit = min(jit, 0x3FFFFFFF)
+            lh = ll = dh = dl = 0
+            t = st[_R_LSRT]
+            if t >= 0:
+                lh = st[_R_LSRH]
+                ll = st[_R_LSRL]
+                d = now - t
+                dh = min(d // 1000, 0xFFFF)
+                dl = (d % 1000) * 65536 // 1000 if dh < 0xFFFF else 0xFFFF
+            struct.pack_into(">HHBBHHHHHHHHH", b, off, phi, plo, frac if frac < 256 else 255,
+                             lost >> 16, lost & 0xFFFF, xhi, xlo, jit >> 16, jit & 0xFFFF,
+                             lh, ll, dh, dl)
+            off += 24
+        c = st[_R_CHUNK]
+        b[off:off + len(c)] = c
+        off += len(c)
+        if end:
+            struct.pack_into(_R_F5, b, off, 0x81, _R_BYE, 1, st[_R_SHI], st[_R_SLO])
+            off += 8
+        st[_R_NSENT] += 1
+        self.next = now + wait(self.rng)
+        return off
+
+    def parse(self, b, n, now, wall):
+        """Check and read the peer's compound packet b[0:n] that arrived at now (ms), wall
+        (ms since 1970) the clock our SRs carry. Returns "" if accepted, else why not."""
+        st = self.state
+        why = -1  # the refusal's line in _REASONS, -1: none
+        if n < 8:
+            why = 1
+        for keep in (False, True):  # check everything, then keep what it says
+            off = 0
+            while why < 0 and off < n:
+                if n - off < 4:
+                    why = 2
+                    break
+                b0 = b[off]
+                pt = b[off + 1]
+                size = ((b[off + 2] << 8 | b[off + 3]) + 1) << 2
+                rc = b0 & 31
+                if b0 & 0xC0 != 0x80:
+                    why = 3
+                elif off + size > n:
+                    why = 4
+                elif off == 0 and pt != _R_SR and pt != _R_RR:
+                    why = 5
+                elif b0 & 0x20 and off + size != n:
+                    why = 6
+                elif b0 & 0x20 and not 0 < b[n - 1] <= size - 4:
+                    why = 7
+                elif (pt == _R_SR or pt == _R_RR) and (28 if pt == _R_SR else 8) + 24 * rc > (
+                        size - (b[n - 1] if b0 & 0x20 else 0)):
+                    why = 8
+                elif keep and pt == _R_BYE:
+                    st[_R_PBYE] = 1
+                elif keep and (pt == _R_SR or pt == _R_RR):
+                    i = off + 8
+                    if pt == _R_SR:  # the middle 32 bits of its NTP timestamp: our next LSR
+                        st[_R_LSRH] = b[off + 10] << 8 | b[off + 11]
+                        st[_R_LSRL] = b[off + 12] << 8 | b[off + 13]
+                        st[_R_LSRT] = now
+                        i += 20
+                    for _ in range(rc):  # the report block about our stream, if any
+                        if (b[i] << 8 | b[i + 1] == st[_R_SHI]
+                                and b[i + 2] << 8 | b[i + 3] == st[_R_SLO]):
+                            self._keep(b, i, wall)
+                        i += 24
+                off += size
+            if why >= 0:
+                st[_R_NBAD] += 1
+                return nth(_REASONS, why)
+        st[_R_NRECV] += 1
+        return ""
+
+    def _keep(self, b, i, wall):
+        """Keep the peer's report block about us at b[i] and the RTT it gives."""
+        st = self.state
+        st[_R_FRAC] = b[i + 4]
+        c = b[i + 5] << 16 | b[i + 6] << 8 | b[i + 7]
+        st[_R_CLOST] = c - 0x1000000 if c & 0x800000 else c
+        st[_R_PJIT] = (min(b[i + 12] << 8 | b[i + 13], 0x3FFF) << 16) + (b[i + 14] << 8
+                                                                     | b[i + 15])
+        lh = b[i + 16] << 8 | b[i + 17]
+        ll = b[i + 18] << 8 | b[i + 19]
+        if lh or ll:  # A - LSR - DLSR, in 1/65536 s, modulo 2**32 (§6.4.1)
+            a = ntp(wall)
+            d = a[2] - ll - (b[i + 22] << 8 | b[i + 23])
+            h = (a[1] - lh - (b[i + 20] << 8 | b[i + 21]) + (d >> 16)) & 0xFFFF
+            if h < 0x8000:  # else negative: a clock step, not kept
+                r = h * 1000 + (((d & 0xFFFF) * 1000 + 32768) >> 16)
+                st[_R_RTT] = r
+                if st[_R_RMIN] < 0 or r < st[_R_RMIN]:
+                    st[_R_RMIN] = r
+                if r > st[_R_RMAX]:
+                    st[_R_RMAX] = r
+
+    def stats(self):
+        """The session's figures as a dict (for `call_ended`; allocates): sent, received,
+        refused (reports); rtt_ms, rtt_min, rtt_max (None before an RTT); from the peer's
+        last report about us: peer_lost (cumulative), peer_fraction (%), peer_jitter
+        (timestamp units), peer_jitter_ms (8 kHz clock), all None before one; peer_bye."""
+        st = self.state
+        on = st[_R_PJIT] >= 0
+        rt = st[_R_RTT] >= 0
+        vals = (st[_R_NSENT], st[_R_NRECV], st[_R_NBAD], st[_R_RTT] if rt else None,
+                st[_R_RMIN] if rt else None, st[_R_RMAX] if rt else None,
+                st[_R_CLOST] if on else None, st[_R_FRAC] * 100 / 256 if on else None,
+                st[_R_PJIT] if on else None, st[_R_PJIT] / 8 if on else None, st[_R_PBYE] > 0)
+        keys = ("sent received refused rtt_ms rtt_min rtt_max peer_lost peer_fraction "
+                "peer_jitter peer_jitter_ms peer_bye")
         return dict(zip(keys.split(), vals))

@@ -37,6 +37,15 @@ a=crypto:<tag> <crypto-suite> inline:<key||salt base64>[|<lifetime>][|<MKI>:<len
 """
 from binascii import a2b_base64, b2a_base64
 
+from tinysip.errors import nth
+
+# Error texts, one string: a module run in place holds each str constant as a heap object.
+_REASONS = ("malformed a=crypto:%s\ncrypto suite %s not supported\n"
+            "one inline key only (no other key method, no key list)\n"
+            "the inline key is not 30 bytes of base64\nMKI %s not supported\n"
+            "key lifetime %s (we do not re-key: 2^31 or more only)\n"
+            "session parameter %s not supported")
+
 
 def parse(value):
     """(tag, suite name, tag bits 80 or 32, 30-byte key) of one a=crypto value (the bytes
@@ -44,33 +53,33 @@ def parse(value):
     for something we do not do (see the module docstring)."""
     f = value.split()
     if len(f) < 3 or not f[0].isdigit() or len(f[0]) > 9:
-        raise ValueError("malformed a=crypto:%s" % value[:60])
-    where = "a=crypto:%s: " % f[0].decode()  # peer bytes show as b'...' (never decoded)
+        raise ValueError(nth(_REASONS, 0) % value[:60])
+    # "a=crypto:<tag>: " (line 0 without "malformed "); peer bytes show as b'...' (never decoded)
+    where = nth(_REASONS, 0)[10:] % f[0].decode() + ": "
     name = f[1].upper()
     bits = name[21:]
     if not name.startswith(b"AES_CM_128_HMAC_SHA1_") or bits not in (b"80", b"32"):
-        raise ValueError(where + "crypto suite %s not supported" % f[1][:40])
+        raise ValueError(where + nth(_REASONS, 1) % f[1][:40])
     method, _, info = f[2].partition(b":")
     if method.lower() != b"inline" or b";" in info:
-        raise ValueError(where + "one inline key only (no other key method, no key list)")
+        raise ValueError(where + nth(_REASONS, 2))
     info = info.split(b"|")
     try:
         key = a2b_base64(info[0])
     except ValueError:
         key = b""
     if len(key) != 30 or b2a_base64(key)[:-1] != info[0]:
-        raise ValueError(where + "the inline key is not 30 bytes of base64")
+        raise ValueError(where + nth(_REASONS, 3))
     for p in info[1:]:
         if b":" in p:
-            raise ValueError(where + "MKI %s not supported" % p[:20])
+            raise ValueError(where + nth(_REASONS, 4) % p[:20])
         e = p[2:] if p.startswith(b"2^") else b""
         if not (e.isdigit() and len(e) < 3 and int(e) >= 31
                 or p.isdigit() and len(p) < 30 and int(p) >= 1 << 31):
-            raise ValueError(where + "key lifetime %s (we do not re-key: 2^31 or more only)"
-                             % p[:20])
+            raise ValueError(where + nth(_REASONS, 5) % p[:20])
     for p in f[3:]:
         if not (p.startswith(b"WSH=") or p.startswith(b"FEC_ORDER=") or p.startswith(b"-")):
-            raise ValueError(where + "session parameter %s not supported" % p[:40])
+            raise ValueError(where + nth(_REASONS, 6) % p[:40])
     return int(f[0]), f[1], int(bits), key
 
 

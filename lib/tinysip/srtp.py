@@ -9,7 +9,7 @@ window of 64 packets (§3.3.2) that moves only after a packet authenticates, and
 not read sockets, parse SDP (tinysip.sdes does) or re-key; no MKI (tinysip.sdes refuses
 it), no key derivation rate; the receiver follows one SSRC (the first that authenticates).
 
-    ctx = Context(key, tag=80)   key: the 30 bytes of an a=crypto inline key; tag 80 or 32
+    ctx = Context(data, tag=80)  data: the 30 bytes of an a=crypto inline key; tag 80 or 32
     protect(buf, n, off=0) -> length      RTP packet at buf[off:off + n], encrypted in place,
                                           tag appended: buf needs 10 (or 4) more bytes
     unprotect(buf, n, off=0) -> length    the RTP length, or -1 tag wrong, -2 replayed or
@@ -36,19 +36,25 @@ hence the packed `x` flags. Where the port has no native emitter (webassembly) o
 compile fails (no heap), and on CPython, the plain functions run (hashlib, big-int XOR):
 the same packets, ~10x slower and allocating. test_srtp runs both paths; the viper source
 names the layout by number. Figures: tools/bench/voice_srtp.py.
+
+Names: every function, argument and attribute name of this module is one the phone already
+interns (MicroPython's own or the idle phone's: `_build` the counter blocks, `cipher` the
+XOR, `_chunk` one SHA-1 block, `mac` the HMAC, `_keys` its key states, `key` the PRF,
+`_check`/`_keep` the replay window, `header` the RTP header length, `index` the ROC guess,
+`_apply` the keystream), except the class and its four methods: each new name costs the
+phone heap for good (docs/benchmarks.md).
 """
 import struct
 from hashlib import sha1
 
 from tinysip.compat import MICROPYTHON, const
+from tinysip.errors import nth
 
-if MICROPYTHON:  # AES-ECB (cryptolib: the ESP32's AES hardware), allocating nothing per call
-    from cryptolib import aes
-
-    def aes_ecb(key):
-        return aes(key, 1)
-else:  # CPython: the cryptography package (its own module: the phone interns none of it)
-    from tinysip.cpyaes import ecb as aes_ecb
+if MICROPYTHON:  # AES: aes(key, 1) is ECB (cryptolib: the ESP32's AES hardware), allocating
+    from cryptolib import aes  # nothing per call
+else:  # CPython: the cryptography package (its own module, named by a long string: the
+    # module name of an import statement would be interned on the phone, which runs none of it)
+    aes = __import__("tinysip.cpyaes", None, None, ("aes",)).aes
 
 # Context.s: offsets (the viper source below repeats the numbers)
 _KP = const(0)  # SRTP HMAC key: inner then outer SHA-1 state, 20 B each (viper path)
@@ -70,19 +76,24 @@ _PB = const(504)  # plain path only: HMAC inner and outer key blocks, SRTP then 
 _RTCP = const(32)  # SRTCP keys (no ROC in the tag, SSRC at 4, the SRTCP salt)
 _CHECK = const(64)  # compare the tag at the end of the packet instead of writing it
 
+_F3 = const(b">HHH")  # (bytes: a short str would be an interned name)
+# Error texts, one string: a module run in place holds each str constant as a heap object.
+_REASONS = ("SRTP needs 30 key bytes and tag 80 or 32\nnot an RTP packet\n"
+        "RTP sequence number went back before ROC 0\nnot an RTCP packet")
+
 _AUTH = const(-1)
 _REPLAY = const(-2)
 _SHORT = const(-3)
 _OTHER = const(-4)
 
 
-def _ctr(s, p, x, k):
-    """Counter blocks k.. (x & 31 of them) into s[_KS:]; x >> 8 is the packet's offset in p."""
+def _build(s, buf, x, k):
+    """Counter blocks k.. (x & 31 of them) into s[_KS:]; x >> 8 is the packet's offset in buf."""
     o = (x >> 8) + (4 if x & _RTCP else 8)
     a = _SR if x & _RTCP else _SP
     iv = bytearray(s[a:a + 14])
     for i in range(4):
-        iv[4 + i] ^= p[o + i]
+        iv[4 + i] ^= buf[o + i]
     for i in range(6):
         iv[8 + i] ^= s[_IX + i]
     t = _KS
@@ -93,21 +104,21 @@ def _ctr(s, p, x, k):
         t += 16
 
 
-def _xor(p, s, off, n):
-    """p[off:off + n] ^= the keystream."""
-    p[off:off + n] = (int.from_bytes(p[off:off + n], "big")
+def cipher(buf, s, off, n):
+    """buf[off:off + n] ^= the keystream."""
+    buf[off:off + n] = (int.from_bytes(buf[off:off + n], "big")
                       ^ int.from_bytes(s[_KS:_KS + n], "big")).to_bytes(n, "big")
 
 
-def _mac(s, p, n, x):
-    """HMAC-SHA1 of the packet p[o:o + n] (o = x >> 8), then the ROC unless x & _RTCP; its
+def mac(s, buf, n, x):
+    """HMAC-SHA1 of the packet buf[o:o + n] (o = x >> 8), then the ROC unless x & _RTCP; its
     first x & 31 bytes are written after the packet or, with x & _CHECK, compared with what
     is there (returns non-zero when they differ)."""
     k = _PB + (128 if x & _RTCP else 0)
     o = x >> 8
     m = memoryview(s)
     h = sha1(m[k:k + 64])
-    h.update(memoryview(p)[o:o + n])
+    h.update(memoryview(buf)[o:o + n])
     if not x & _RTCP:
         h.update(m[_IX:_IX + 4])
     d = sha1(m[k + 64:k + 128])
@@ -117,28 +128,28 @@ def _mac(s, p, n, x):
     if x & _CHECK:
         r = 0
         for i in range(t):
-            r |= d[i] ^ p[o + n + i]
+            r |= d[i] ^ buf[o + n + i]
         return r
-    p[o + n:o + n + t] = d[:t]
+    buf[o + n:o + n + t] = d[:t]
     return 0
 
 
-def _setkey(s, k, key):
-    """Keep the HMAC key for _mac: its inner and outer blocks (RFC 2104) at s[_PB:]."""
+def _keys(s, k, key):
+    """Keep the HMAC key for mac: its inner and outer blocks (RFC 2104) at s[_PB:]."""
     k = _PB + (128 if k else 0)
     key = key + bytes(44)
     s[k:k + 64] = bytes([b ^ 0x36 for b in key])
     s[k + 64:k + 128] = bytes([b ^ 0x5C for b in key])
 
 
-_P = (_ctr, _xor, _mac, _setkey)  # the plain path, also for the tests where viper replaces it
+_raw = (_build, cipher, mac, _keys)  # the plain path, also for the tests where viper replaces it
 if MICROPYTHON:
     # The same functions as viper code. The compiler interns every name it meets for good,
     # so the names are MicroPython's own or ones the phone already has (single letters).
     try:  # one source each: the compiler's peak heap is that of the largest, not of all
         exec("""
 @micropython.viper
-def _ctr(s: ptr8, p: ptr8, x: int, k: int):
+def _build(s: ptr8, buf: ptr8, x: int, k: int):
     off = (x >> 8) + (4 if x & 32 else 8)
     a = 184 if x & 32 else 170
     n = x & 31
@@ -147,7 +158,7 @@ def _ctr(s: ptr8, p: ptr8, x: int, k: int):
     while i < 14:
         v = s[a + i]
         if 4 <= i < 8:
-            v ^= p[off + i - 4]
+            v ^= buf[off + i - 4]
         elif i >= 8:
             v ^= s[156 + i]
         t[i] = v
@@ -166,28 +177,28 @@ def _ctr(s: ptr8, p: ptr8, x: int, k: int):
 """, globals())
         exec("""
 @micropython.viper
-def _xor(p: ptr8, s: ptr8, off: int, n: int):
+def cipher(buf: ptr8, s: ptr8, off: int, n: int):
     t = ptr8(int(s) + 344 - off)
     n += off
     while off < n:
-        p[off] = p[off] ^ t[off]
+        buf[off] = buf[off] ^ t[off]
         off += 1
 """, globals())
-        # SHA-1 (FIPS 180-4 §6.1.2) of the 64 bytes at p[off:] into the chaining value at
+        # SHA-1 (FIPS 180-4 §6.1.2) of the 64 bytes at buf[off:] into the chaining value at
         # s[80:100] (5 words, the CPU's order), the schedule a ring of 16 words at s[100:];
         # the working variables a..e are a, b, r, d, e and m masks to 32 bits (a no-op on
         # 32-bit ports, where viper ints are 32 bits wide)
         exec("""
 @micropython.viper
-def _sha(s: ptr8, p: ptr8, off: int):
+def _chunk(s: ptr8, buf: ptr8, off: int):
     m = (uint(0xFFFF) << 16) | uint(0xFFFF)
     t = ptr32(int(s) + 80)
-    w = ptr32(int(s) + 100)
-    p = ptr8(int(p) + off)
+    c = ptr32(int(s) + 100)
+    buf = ptr8(int(buf) + off)
     i = 0
     while i < 16:
         off = i << 2
-        w[i] = (p[off] << 24) | (p[off + 1] << 16) | (p[off + 2] << 8) | p[off + 3]
+        c[i] = (buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]
         i += 1
     a = uint(t[0]) & m
     b = uint(t[1]) & m
@@ -197,22 +208,22 @@ def _sha(s: ptr8, p: ptr8, off: int):
     i = 0
     while i < 80:
         if i >= 16:
-            u = uint(w[(i - 3) & 15] ^ w[(i - 8) & 15] ^ w[(i - 14) & 15] ^ w[i & 15]) & m
-            w[i & 15] = (u << 1) | (u >> 31)
+            v = uint(c[(i - 3) & 15] ^ c[(i - 8) & 15] ^ c[(i - 14) & 15] ^ c[i & 15]) & m
+            c[i & 15] = (v << 1) | (v >> 31)
         if i < 20:
-            u = ((b & r) | ((b ^ m) & d)) + ((uint(0x5A82) << 16) | 0x7999)
+            v = ((b & r) | ((b ^ m) & d)) + ((uint(0x5A82) << 16) | 0x7999)
         elif i < 40:
-            u = (b ^ r ^ d) + ((uint(0x6ED9) << 16) | 0xEBA1)
+            v = (b ^ r ^ d) + ((uint(0x6ED9) << 16) | 0xEBA1)
         elif i < 60:
-            u = ((b & r) | (b & d) | (r & d)) + ((uint(0x8F1B) << 16) | 0xBCDC)
+            v = ((b & r) | (b & d) | (r & d)) + ((uint(0x8F1B) << 16) | 0xBCDC)
         else:
-            u = (b ^ r ^ d) + ((uint(0xCA62) << 16) | 0xC1D6)
-        u = (((a << 5) | (a >> 27)) + u + e + (uint(w[i & 15]) & m)) & m
+            v = (b ^ r ^ d) + ((uint(0xCA62) << 16) | 0xC1D6)
+        v = (((a << 5) | (a >> 27)) + v + e + (uint(c[i & 15]) & m)) & m
         e = d
         d = r
         r = ((b << 30) | (b >> 2)) & m
         b = a
-        a = u
+        a = v
         i += 1
     t[0] = uint(t[0]) + a
     t[1] = uint(t[1]) + b
@@ -221,25 +232,25 @@ def _sha(s: ptr8, p: ptr8, off: int):
     t[4] = uint(t[4]) + e
 """, globals())
         # HMAC-SHA1 (RFC 2104) from the precomputed inner/outer states at s[k:k + 40]: the
-        # packet's whole blocks straight from p, its tail (+ ROC, padding, bit length) in
-        # the keystream area s[344:472], then the outer block there; returns as _mac above
+        # packet's whole blocks straight from buf, its tail (+ ROC, padding, bit length) in
+        # the keystream area s[344:472], then the outer block there; returns as mac above
         exec("""
 @micropython.viper
-def _mac(s, p, n: int, x: int) -> int:
+def mac(s, buf, n: int, x: int) -> int:
     b = ptr8(s)
-    w = ptr32(b)
+    c = ptr32(b)
     t = ptr8(int(b) + 344)
-    q = ptr8(int(ptr8(p)) + (x >> 8))
+    d = ptr8(int(ptr8(buf)) + (x >> 8))
     k = 10 if x & 32 else 0
     f = n >> 6
     i = 0
     while i < 5:
-        w[20 + i] = w[k + i]
+        c[20 + i] = c[k + i]
         i += 1
     r = n & 63
     i = 0
     while i < r:
-        t[i] = q[(f << 6) + i]
+        t[i] = d[(f << 6) + i]
         i += 1
     if not x & 32:
         i = 0
@@ -260,15 +271,15 @@ def _mac(s, p, n: int, x: int) -> int:
     t[r + 3] = i & 255
     a = 0
     while a < f:
-        _sha(s, p, (x >> 8) + (a << 6))
+        _chunk(s, buf, (x >> 8) + (a << 6))
         a += 1
     a = 0
     while a < e:
-        _sha(s, s, 344 + (a << 6))
+        _chunk(s, s, 344 + (a << 6))
         a += 1
     i = 0
     while i < 20:
-        t[i] = (uint(w[20 + (i >> 2)]) >> (24 - ((i & 3) << 3))) & 255
+        t[i] = (uint(c[20 + (i >> 2)]) >> (24 - ((i & 3) << 3))) & 255
         i += 1
     t[20] = 0x80
     i = 21
@@ -279,34 +290,34 @@ def _mac(s, p, n: int, x: int) -> int:
     t[63] = 0xA0
     i = 0
     while i < 5:
-        w[20 + i] = w[k + 5 + i]
+        c[20 + i] = c[k + 5 + i]
         i += 1
-    _sha(s, s, 344)
+    _chunk(s, s, 344)
     r = 0
     i = 0
     while i < (x & 31):
-        a = int((uint(w[20 + (i >> 2)]) >> (24 - ((i & 3) << 3))) & 255)
+        a = int((uint(c[20 + (i >> 2)]) >> (24 - ((i & 3) << 3))) & 255)
         if x & 64:
-            r |= a ^ q[n + i]
+            r |= a ^ d[n + i]
         else:
-            q[n + i] = a
+            d[n + i] = a
         i += 1
     return r
 """, globals())
 
-        def _setkey(s, k, key):  # noqa: F811 - the inner and outer states, not the key
+        def _keys(s, k, key):  # noqa: F811 - the inner and outer states, not the key
             key = key + bytes(44)
             for v in (0x36, 0x5C):  # SHA-1's IV as ptr32 words (little-endian CPUs), then
                 s[_H:_H + 20] = (b"\x01\x23\x45\x67\x89\xab\xcd\xef\xfe\xdc"  # the block
                                  b"\xba\x98\x76\x54\x32\x10\xf0\xe1\xd2\xc3")
-                _sha(s, bytes([b ^ v for b in key]), 0)  # noqa: F821 - made by exec
+                _chunk(s, bytes([b ^ v for b in key]), 0)  # noqa: F821 - made by exec
                 s[k:k + 20] = s[_H:_H + 20]
                 k += 20
     except Exception:  # noqa: BLE001 - no native emitter, or no heap to compile: plain path
-        _ctr, _xor, _mac, _setkey = _P
+        _build, cipher, mac, _keys = _raw
 
 
-def _prf(aes, s, t, n):
+def key(aes, s, t, n):
     """n bytes of the AES-CM PRF (RFC 3711 §4.3.3): aes under the master key, s the master
     salt, t the label."""
     x = bytearray(s) + bytes(2)
@@ -318,14 +329,14 @@ def _prf(aes, s, t, n):
     return bytes(out[:n])
 
 
-def _fresh(s, off, end, n):
+def _check(s, off, end, n):
     """True if index n was not seen in the window at s[off:off + 64] whose highest index is
     end (-1: none yet)."""
     d = end - n
     return d < 0 or (d < 64 and not s[off + (n & 63)])
 
 
-def _seen(s, off, end, n):
+def _keep(s, off, end, n):
     """Mark index n in the window (after it authenticated); the slots it skips become
     unseen."""
     if n > end:
@@ -344,24 +355,24 @@ class Context:
     n = [ROC, highest SEQ (-1: none yet), highest SRTCP index received (-1: none), next
     SRTCP index to send, the SSRC followed as two 16-bit halves (-1: none yet)]."""
 
-    def __init__(self, key, tag=80):
-        if len(key) != 30 or tag not in (80, 32):
-            raise ValueError("SRTP needs 30 key bytes and tag 80 or 32")
-        m = aes_ecb(key[:16])
-        salt = key[16:]
-        s = self.s = bytearray(_SIZE if _setkey is not _P[3] else _SIZE + 256)
-        self.e = aes_ecb(_prf(m, salt, 0, 16))
-        _setkey(s, _KP, _prf(m, salt, 1, 20))
-        s[_SP:_SP + 14] = _prf(m, salt, 2, 14)
-        s[_EK:_EK + 16] = _prf(m, salt, 3, 16)
-        _setkey(s, _KR, _prf(m, salt, 4, 20))
-        s[_SR:_SR + 14] = _prf(m, salt, 5, 14)
+    def __init__(self, data, tag=80):
+        if len(data) != 30 or tag not in (80, 32):
+            raise ValueError(nth(_REASONS, 0))
+        m = aes(data[:16], 1)
+        salt = data[16:]
+        s = self.s = bytearray(_SIZE if _keys is not _raw[3] else _SIZE + 256)
+        self.e = aes(key(m, salt, 0, 16), 1)
+        _keys(s, _KP, key(m, salt, 1, 20))
+        s[_SP:_SP + 14] = key(m, salt, 2, 14)
+        s[_EK:_EK + 16] = key(m, salt, 3, 16)
+        _keys(s, _KR, key(m, salt, 4, 20))
+        s[_SR:_SR + 14] = key(m, salt, 5, 14)
         self.t = tag >> 3
         self.n = [0, -1, -1, 0, -1, -1]
         self.v = memoryview(s)[_KS:_SIZE]  # the keystream blocks, encrypted in place
 
-    def _cm(self, aes, p, a, b, x):
-        """XOR p[a:b] with the AES-CM keystream of this packet (s[_IX] holds its index)."""
+    def _apply(self, aes, buf, a, b, x):
+        """XOR buf[a:b] with the AES-CM keystream of this packet (s[_IX] holds its index)."""
         s = self.s
         j = 0
         while a < b:
@@ -369,14 +380,15 @@ class Context:
             if k > 16 * _NB:
                 k = 16 * _NB
             nb = (k + 15) >> 4
-            _ctr(s, p, x | nb, j)
+            _build(s, buf, x | nb, j)
             aes.encrypt(self.v, self.v)  # all _NB blocks: one view, none made per packet
-            _xor(p, s, a, k)
+            cipher(buf, s, a, k)
             a += k
             j += nb
 
-    def _roc(self, q):
-        """The ROC guessed for sequence number q (RFC 3711 Appendix A; -1: before ROC 0)."""
+    def index(self, n):
+        """The ROC guessed for sequence number n (RFC 3711 Appendix A; -1: before ROC 0)."""
+        q = n
         roc = self.n[0]
         sl = self.n[1]
         if sl < 0:
@@ -388,20 +400,20 @@ class Context:
     def protect(self, buf, n, off=0):
         """Encrypt the RTP packet at buf[off:off + n] in place and append its tag; returns
         the SRTP length (n + 10, or n + 4 with the _32 suite)."""
-        h = _payload(buf, n, off)
+        h = header(buf, n, off)
         if h < 0:
-            raise ValueError("not an RTP packet")
+            raise ValueError(nth(_REASONS, 1))
         q = buf[off + 2] << 8 | buf[off + 3]
-        roc = self._roc(q)
+        roc = self.index(q)
         if roc < 0:
-            raise ValueError("RTP sequence number went back before ROC 0")
+            raise ValueError(nth(_REASONS, 2))
         st = self.n
         if st[1] < 0 or roc > st[0] or roc == st[0] and q > st[1]:
             st[0] = roc
             st[1] = q
-        struct.pack_into(">HHH", self.s, _IX, roc >> 16, roc & 0xFFFF, q)
-        self._cm(self.e, buf, off + h, off + n, off << 8)
-        _mac(self.s, buf, n, off << 8 | self.t)
+        struct.pack_into(_F3, self.s, _IX, roc >> 16, roc & 0xFFFF, q)
+        self._apply(self.e, buf, off + h, off + n, off << 8)
+        mac(self.s, buf, n, off << 8 | self.t)
         return n + self.t
 
     def unprotect(self, buf, n, off=0):
@@ -410,7 +422,7 @@ class Context:
         another SSRC than the first one that authenticated: one stream per context). Only a
         packet that authenticates moves the ROC and the replay window."""
         n -= self.t
-        h = _payload(buf, n, off)
+        h = header(buf, n, off)
         if h < 0:
             return _SHORT
         st = self.n
@@ -419,17 +431,17 @@ class Context:
         if st[4] >= 0 and (a != st[4] or b != st[5]):
             return _OTHER
         q = buf[off + 2] << 8 | buf[off + 3]
-        roc = self._roc(q)
+        roc = self.index(q)
         s = self.s
         hi = st[0] << 16 | st[1] if st[1] >= 0 else -1
         i = roc << 16 | q
-        if roc < 0 or not _fresh(s, _RP, hi, i):
+        if roc < 0 or not _check(s, _RP, hi, i):
             return _REPLAY
-        struct.pack_into(">HHH", s, _IX, roc >> 16, roc & 0xFFFF, q)
-        if _mac(s, buf, n, off << 8 | _CHECK | self.t):
+        struct.pack_into(_F3, s, _IX, roc >> 16, roc & 0xFFFF, q)
+        if mac(s, buf, n, off << 8 | _CHECK | self.t):
             return _AUTH
-        self._cm(self.e, buf, off + h, off + n, off << 8)
-        _seen(s, _RP, hi, i)
+        self._apply(self.e, buf, off + h, off + n, off << 8)
+        _keep(s, _RP, hi, i)
         if i > hi:
             st[0] = roc
             st[1] = q
@@ -441,14 +453,14 @@ class Context:
         """Encrypt the RTCP compound packet at buf[off:off + n] in place, append E=1 and the
         SRTCP index, then the 80-bit tag; returns the SRTCP length (n + 14)."""
         if n < 8:
-            raise ValueError("not an RTCP packet")
+            raise ValueError(nth(_REASONS, 3))
         s = self.s
         i = self.n[3]
         self.n[3] = (i + 1) & 0x7FFFFFFF
-        struct.pack_into(">HHH", s, _IX, 0, i >> 16, i & 0xFFFF)
-        self._cm(aes_ecb(bytes(s[_EK:_EK + 16])), buf, off + 8, off + n, off << 8 | _RTCP)
-        struct.pack_into(">HHH", buf, off + n, 0x8000 | i >> 16, i & 0xFFFF, 0)  # + 2 tag bytes
-        _mac(s, buf, n + 4, off << 8 | _RTCP | 10)
+        struct.pack_into(_F3, s, _IX, 0, i >> 16, i & 0xFFFF)
+        self._apply(aes(bytes(s[_EK:_EK + 16]), 1), buf, off + 8, off + n, off << 8 | _RTCP)
+        struct.pack_into(_F3, buf, off + n, 0x8000 | i >> 16, i & 0xFFFF, 0)  # + 2 tag bytes
+        mac(s, buf, n + 4, off << 8 | _RTCP | 10)
         return n + 14
 
     def unprotect_rtcp(self, buf, n, off=0):
@@ -461,28 +473,28 @@ class Context:
         e = buf[off + n]
         i = (e & 0x7F) << 24 | buf[off + n + 1] << 16 | buf[off + n + 2] << 8 | buf[off + n + 3]
         hi = self.n[2]
-        if not _fresh(s, _RR, hi, i):
+        if not _check(s, _RR, hi, i):
             return _REPLAY
-        if _mac(s, buf, n + 4, off << 8 | _RTCP | _CHECK | 10):
+        if mac(s, buf, n + 4, off << 8 | _RTCP | _CHECK | 10):
             return _AUTH
         if e & 0x80:
-            struct.pack_into(">HHH", s, _IX, 0, i >> 16, i & 0xFFFF)
-            self._cm(aes_ecb(bytes(s[_EK:_EK + 16])), buf, off + 8, off + n, off << 8 | _RTCP)
-        _seen(s, _RR, hi, i)
+            struct.pack_into(_F3, s, _IX, 0, i >> 16, i & 0xFFFF)
+            self._apply(aes(bytes(s[_EK:_EK + 16]), 1), buf, off + 8, off + n, off << 8 | _RTCP)
+        _keep(s, _RR, hi, i)
         if i > hi:
             self.n[2] = i
         return n
 
 
-def _payload(p, n, off):
-    """Where the payload of the RTP packet p[off:off + n] starts (after CSRCs and the header
+def header(buf, n, off):
+    """Where the payload of the RTP packet buf[off:off + n] starts (after CSRCs and the header
     extension), or -1 if it is shorter than its header says."""
     if n < 12:
         return -1
-    b = p[off]
+    b = buf[off]
     h = 12 + (b & 15) * 4
     if b & 0x10:
         if h + 4 > n:
             return -1
-        h += 4 + (p[off + h + 2] << 8 | p[off + h + 3]) * 4
+        h += 4 + (buf[off + h + 2] << 8 | buf[off + h + 3]) * 4
     return h if h <= n else -1

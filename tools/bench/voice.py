@@ -12,7 +12,7 @@ path of a G.711 call with SRTP, and the heap one call adds.
   budget 250 us on the unix port, issue 17) and bytes allocated per frame in steady state
   (MicroPython, gc off; budget 0).
 - heap: gc.mem_alloc() after gc.collect() before and after importing the modules a voice
-  call loads (sdp, audio, sdes, voice, g711, dtmf, jitter, rtcp, srtp, io.voiceport, io.udp;
+  call loads (sdp, audio, sdes, voice, jitter, srtp, io.voiceport, io.udp;
   not the board's audio: callctl and io.wav / io.i2s) and making one call's engine with
   SRTP (two SRTP contexts, jitter buffer, RTCP, DTMF), on the MicroPython port that runs
   this (64-bit unix: budget 12 KB over the idle phone, whose modules, app's included, are
@@ -89,16 +89,16 @@ def main():
 
         micropython.qstr_info()
     a0 = _alloc()
-    for m in ("sdp audio sdes voice g711 dtmf jitter rtcp srtp io.udp io.voiceport").split():
+    for m in ("sdp audio sdes voice jitter srtp io.udp io.voiceport").split():
         __import__("tinysip." + m)  # the call's modules, as at its set-up
     from tinysip.voice import Voice
 
     a1 = _alloc()
     k1, k2 = _rng(30), _rng(30)
     p = [0, b"PCMU", 101, 20, b"127.0.0.1", 4000, 80, k1, k2, b"sendrecv"]
-    from tinysip.io.stream import _BUF
+    from tinysip.io.stream import BUF
 
-    a = Voice(p, _rng, 0, _BUF)  # as io.voiceport makes it: packets in io.stream's buffer
+    a = Voice(p, _rng, 0, BUF)  # as io.voiceport makes it: packets in io.stream's buffer
     a2 = _alloc()
     b = Voice([0, b"PCMU", 101, 20, b"127.0.0.1", 4000, 80, k2, k1, b"sendrecv"], _rng, 0)
     if MP:
@@ -114,14 +114,14 @@ def main():
         res["heap_modules_kept_B"] = a1 - a0 - (a3 - _alloc())
         res["heap_call_total_B"] = res["heap_modules_kept_B"] + a2 - a1  # + one engine
     b.rx = a.tx  # the wire (a socket read allocates on its own: io/udp)
-    for i in range(0, len(a.pcm), 2):  # a loud square-ish tone
-        a.pcm[i + 1] = 0x30 if (i // 20) & 1 else 0xD0
+    for i in range(0, len(a.buf), 2):  # a loud square-ish tone
+        a.buf[i + 1] = 0x30 if (i // 20) & 1 else 0xD0
     t = 0
     for k in range(60):  # the jitter buffer anchors, views are made
         t = 20 * k
         n = a.send(t)
         b.receive(n, t + 2)
-        b.play(t + 2)
+        b.get(t + 2)
     best = None
     for run in range(5):
         t0 = _us()
@@ -129,7 +129,7 @@ def main():
             t += 20
             n = a.send(t)
             b.receive(n, t + 2)
-            b.play(t + 2)
+            b.get(t + 2)
         us = _diff(_us(), t0) / 500
         best = us if best is None or us < best else best
     res["frame_us"] = round(best, 1)
@@ -142,7 +142,7 @@ def main():
             t += 20
             n = a.send(t)
             b.receive(n, t + 2)
-            b.play(t + 2)
+            b.get(t + 2)
         after = gc.mem_alloc()
         gc.enable()
         res["frame_alloc_B"] = (after - before) / 200

@@ -4,7 +4,7 @@
     .venv/bin/micropython tools/bench/voice_codec.py [--json] [--frames N]
 
 For PCMU and PCMA, one 20 ms frame (160 samples of a 1 kHz-ish tone) is encoded into a
-172-byte RTP packet after its header (tinysip.g711.encode) and decoded back into a 320-byte
+172-byte RTP packet after its header (tinysip.voice.encode) and decoded back into a 320-byte
 PCM buffer (decode): microseconds per frame for each, averaged over N frames (2,000), and
 bytes allocated per frame (MicroPython: gc.mem_alloc() around N frames, gc disabled; target
 0). On MicroPython both paths run: the viper code g711 uses (where the port compiles it) and
@@ -48,8 +48,10 @@ def imports():
     """{module: bytes of heap kept by importing it}, MicroPython only."""
     out = {}
     import tinysip.compat  # noqa: F401 - everything imports it: not counted
+    import tinysip.errors  # noqa: F401 - the idle phone's: not counted
+    import tinysip.jitter  # noqa: F401 - voice imports it: not counted
 
-    for name in ("g711", "dtmf"):
+    for name in ("voice",):  # G.711 and RFC 4733 are in tinysip.voice
         before = _heap()
         __import__("tinysip." + name)
         after = _heap()
@@ -81,21 +83,21 @@ def timed(fn, frames):
 def codec_rows(frames):
     import struct
 
-    from tinysip import g711
+    from tinysip import voice as g711
 
     pcm = bytearray(320)
     for k in range(160):  # ~1 kHz at 8 kHz, amplitude 12,000
         struct.pack_into("<h", pcm, 2 * k, (12000, 8485, 0, -8485, -12000, -8485, 0, 8485)[k % 8])
     pkt = bytearray(172)
     play = bytearray(320)
-    paths = [("viper" if g711._E is not g711._P[0] else "plain", g711.encode, g711.decode)]
+    paths = [("viper" if g711._run is not g711._raw else "plain", g711.encode, g711.decode)]
     if paths[0][0] == "viper":  # and the plain loops it replaced, through the same checks
 
         def enc(pt, src, n, dst, off):
-            g711._P[0](src, n, dst, g711._arg(pt, n, len(src) >> 1, off, len(dst), dst))
+            g711._raw(src, n, dst, g711._check(pt, n, len(src) >> 1, off, len(dst), dst))
 
         def dec(pt, src, off, n, dst):
-            g711._P[1](src, g711._arg(pt, n, len(dst) >> 1, off, len(src), dst), n, dst)
+            g711._raw(src, n, dst, g711._check(pt, n, len(dst) >> 1, off, len(src), dst) | 2)
 
         paths.append(("plain", enc, dec))
     rows = []
@@ -110,7 +112,7 @@ def codec_rows(frames):
 
 
 def dtmf_row(frames):
-    from tinysip.dtmf import Receiver, Sender
+    from tinysip.voice import Receiver, Sender
 
     tx = Sender(step=20, length=8000)  # 400 packets a digit: 32 digits last 12,800
     tx.send("5" * 32)
@@ -149,9 +151,9 @@ def main(argv):
     print("  DTMF: Sender.poll + Receiver.receive per event packet: %.2f us, %s B allocated"
           % (dt["dtmf_packet_us"], _fmt(dt["dtmf_packet_alloc"])))
     if MICROPYTHON:
-        print("  heap kept by import (%s): g711 %d B, dtmf %d B"
+        print("  heap kept by import (%s): voice (G.711, RFC 4733, the engine) %d B"
               % ("TINYSIP_MPY_LIB .mpy" if _lib() != HERE + "/../../lib" else "from source",
-                 imp["g711"], imp["dtmf"]))
+                 imp["voice"]))
     if "--json" in argv:
         import json
 

@@ -3,7 +3,7 @@
     .venv/bin/python tools/bench/voice_jitter.py
     .venv/bin/micropython tools/bench/voice_jitter.py
 
-Runs tinysip.jitter and tinysip.rtcp (from lib/, or from TINYSIP_MPY_LIB: lib/ compiled
+Runs tinysip.jitter and its Rtcp (from lib/, or from TINYSIP_MPY_LIB: lib/ compiled
 with mpy-cross) and prints
 - microseconds per put + get of one 20 ms G.711 frame (the mean over 5,000 frames of a
   stream with 0..9 ms of jitter, 1 frame in 50 lost and a 140 ms late packet every 10 s,
@@ -42,12 +42,12 @@ else:
 
 
 def import_costs():
-    """Heap bytes that importing tinysip.jitter and tinysip.rtcp costs (MicroPython),
+    """Heap bytes that importing tinysip.jitter (with its Rtcp) costs (MicroPython),
     after tinysip.compat, which both use."""
     from tinysip import compat  # noqa: F401
 
     costs = []
-    for name in ("jitter", "rtcp"):
+    for name in ("jitter",):  # (RTCP is in tinysip.jitter)
         gc.collect()
         h0 = gc.mem_alloc()
         __import__("tinysip." + name)
@@ -58,7 +58,7 @@ def import_costs():
 
 COSTS = import_costs() if MICROPYTHON else None
 from tinysip.jitter import Jitter  # noqa: E402
-from tinysip.rtcp import Rtcp  # noqa: E402
+from tinysip.jitter import Rtcp  # noqa: E402
 
 
 def since(t0):

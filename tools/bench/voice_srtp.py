@@ -32,13 +32,13 @@ LEN = 172  # 12-byte RTP header + 160 bytes of G.711 (20 ms at 8 kHz)
 IMPORT = heap_cost(lambda: __import__("tinysip.srtp"))[1] if MICROPYTHON else None
 from tinysip import srtp  # noqa: E402
 
-PATHS = {"plain": srtp._P}
-if srtp._xor is not srtp._P[1]:
-    PATHS["viper"] = (srtp._ctr, srtp._xor, srtp._mac, srtp._setkey)
+PATHS = {"plain": srtp._raw}
+if srtp.cipher is not srtp._raw[1]:
+    PATHS["viper"] = (srtp._build, srtp.cipher, srtp.mac, srtp._keys)
 
 
 def use(path):
-    srtp._ctr, srtp._xor, srtp._mac, srtp._setkey = PATHS[path]
+    srtp._build, srtp.cipher, srtp.mac, srtp._keys = PATHS[path]
 
 
 def packet(buf, seq):

@@ -1,14 +1,15 @@
 """I2S audio on the ESP32 boards: an I2S MEMS microphone and an I2S amplifier through
 machine.I2S, as the voice engine's microphone and speaker (issue 17).
 
-Mic.read_frame(buf, now=None) -> True when a whole frame (16-bit signed little-endian mono
+Mic.readinto(buf, now=None) -> True when a whole frame (16-bit signed little-endian mono
 at 8 kHz, n = 16 * ptime bytes) was written into buf[0:n] (buf: at least n bytes), False
-when none is complete yet; Speaker.write_frame(buf, now=None) -> True when the frame (buf:
+when none is complete yet; Speaker.write(buf, now=None) -> True when the frame (buf:
 exactly n bytes) was taken, False when the amplifier's DMA is full (nothing taken: offer
 it again later); close() on both. `now` is ignored (the I2S clock paces them); it is there
-so that these are the same calls as tinysip.io.wav's. Neither ever waits and neither
-allocates: host_tests/test_i2s.py drives them through a fake machine.I2S that behaves like
-the ESP32 port's and checks 0 B per frame on MicroPython.
+so that these are the same calls as tinysip.io.wav's (named as a stream's readinto and
+write, which the phone interns already, though they answer True/False, not a count).
+Neither ever waits and neither allocates: host_tests/test_i2s.py drives them through a fake
+machine.I2S that behaves like the ESP32 port's and checks 0 B per frame on MicroPython.
 
 audio(board, ptime=20, gain=2) opens both on the pins the board module names
 (boards/*/board.py): I2S (None: no audio parts wired, audio() returns None), I2S_IN and
@@ -31,7 +32,7 @@ What upstream MicroPython does (ports/esp32/machine_i2s.c and extmod/machine_i2s
   write copy what the DMA has, or has room for, at once (i2s_channel_read/write with
   timeout 0) and return the byte count, 0 when nothing. There is no I2S.NON_BLOCKING. We
   use the asyncio mode, polled from the driver's loop: no task, no scheduled callbacks, no
-  state shared with an interrupt. _async() switches it at open.
+  state shared with an interrupt. _wait() switches it at open.
 - RX always reads 32-bit stereo DMA frames (8 B per sample period). MONO keeps the left
   slot; bits=16 keeps its top two bytes (the 32 -> 16 conversion done in C), bits=32 the
   word. TX MONO 16-bit sends each sample in both slots (16-bit slots).
@@ -57,9 +58,9 @@ The parts (datasheets; not tried on hardware here):
 
 Configuration chosen:
 - Microphone: rate 8000, MONO, gain 2 (+12 dB: speech at a handset near G.711's nominal
-  level, loud sounds clip rather than wrap). bits 32 when gain is 1..8 (x2 each): _pack()
+  level, loud sounds clip rather than wrap). bits 32 when gain is 1..8 (x2 each): _run()
   keeps 16 bits of the 24 with saturation, 60 us per 20 ms frame as a Python loop on the
-  unix port, 1.4 us as the viper copy that _viper() compiles on the first such Mic (an ESP32
+  unix port, 1.4 us as the viper copy that _build() compiles on the first such Mic (an ESP32
   has the emitter too; compiling takes ~5 KB of heap once and keeps 128 B, 64-bit unix
   port). bits 16 when gain is 0: the C driver keeps the top 16 of the 24 bits, no Python per
   sample. ibuf 4096: 2 DMA buffers of 2048 B, 64 ms, the fewest the driver takes; 4096 B of
@@ -73,7 +74,7 @@ Configuration chosen:
 - Amplifier: rate 8000, MONO, bits 16, ibuf 1536: 3 DMA buffers of 512 B, 96 ms; 1536 B of
   IDF heap. A frame plays after what the DMA already holds (at most 96 ms later); with
   nothing written the driver plays zeros (auto_clear). What did not fit of a frame is kept
-  and sent first on the next write_frame.
+  and sent first on the next write.
 - GC heap: a frame and a chunk per direction (20 ms: 320 + 64 or 128 B each) besides the
   two I2S objects.
 """
@@ -86,17 +87,18 @@ _RX_IBUF = const(4096)
 _TX_IBUF = const(1536)
 
 
-def _async(dev, ev):
-    """Put `dev` in upstream's asyncio mode: a select.poll asks it once."""
+def _wait(stream, flags):
+    """Put `stream` (a machine.I2S) in upstream's asyncio mode: a select.poll asks it once
+    (for `flags`)."""
     p = select.poll()
-    p.register(dev, ev)
+    p.register(stream, flags)
     p.poll(0)
-    p.unregister(dev)
+    p.unregister(stream)
 
 
 # The conversion kernel. Every name in it is one MicroPython has built in: the viper copy
 # is compiled from source, and its compiler interns each name it meets for good.
-def _pack(src, n, buf, f):
+def _run(src, n, buf, f):
     """n 32-bit little-endian INMP441 words of src (24 bits of data in the top three bytes)
     as 16-bit samples into buf from byte f >> 4: each the 24-bit value shifted right by
     f & 15 (8 keeps the top 16 bits, each bit less doubles it) and clipped to
@@ -115,20 +117,20 @@ def _pack(src, n, buf, f):
         off += 2
 
 
-_P = _pack  # the plain loop, kept for the tests where viper replaces it
+_raw = _run  # the plain loop, kept for the tests where viper replaces it
 
 
-def _viper():
-    """On MicroPython with a native emitter, replace _pack with the same loop as viper code
+def _build():
+    """On MicroPython with a native emitter, replace _run with the same loop as viper code
     (machine ints, raw byte pointers), compiled from source on the first Mic with a gain:
     ~5 KB of passing heap once, instead of a few ms of every frame on an ESP32. Without the
     emitter, or when the compile fails (e.g. MemoryError), the plain loop stays."""
-    if not MICROPYTHON or _pack is not _P:
+    if not MICROPYTHON or _run is not _raw:
         return
     try:
         exec("""
 @micropython.viper
-def _pack(src: ptr8, n: int, buf: ptr8, f: int):
+def _run(src: ptr8, n: int, buf: ptr8, f: int):
     s = f & 15
     off = f >> 4
     end = off + 2 * n
@@ -150,7 +152,9 @@ def _pack(src: ptr8, n: int, buf: ptr8, f: int):
 
 
 class Mic:
-    """An I2S microphone (INMP441 wiring) on peripheral `id`; see the module docstring."""
+    """An I2S microphone (INMP441 wiring) on peripheral `id`; see the module docstring.
+    (Attribute names are ones the phone interns already: `stream` the machine.I2S, `buf`
+    the frame, `data` a DMA chunk, `s` the shift, `pos` the bytes of buf filled.)"""
 
     def __init__(self, id, sck, ws, sd, ptime=20, gain=2, ibuf=_RX_IBUF):
         from machine import I2S, Pin
@@ -162,43 +166,43 @@ class Mic:
         while b:
             a, b = b, a % b
         bits = 32 if gain else 16
-        self.dev = I2S(id, sck=Pin(sck), ws=Pin(ws), sd=Pin(sd), mode=I2S.RX, bits=bits,
+        self.stream = I2S(id, sck=Pin(sck), ws=Pin(ws), sd=Pin(sd), mode=I2S.RX, bits=bits,
                        format=I2S.MONO, rate=_RATE, ibuf=ibuf)
-        _async(self.dev, select.POLLIN)
-        self.fr = bytearray(16 * ptime)
-        self.sc = bytearray(a * bits // 8)
-        self.sh = 8 - gain if gain else -1  # _pack's shift; -1: 16-bit reads, no _pack
+        _wait(self.stream, select.POLLIN)
+        self.buf = bytearray(16 * ptime)
+        self.data = bytearray(a * bits // 8)
+        self.s = 8 - gain if gain else -1  # _run's shift; -1: 16-bit reads, no _run
         if gain:
-            _viper()
-        self.o = 0  # bytes of fr filled
+            _build()
+        self.pos = 0  # bytes of buf filled
 
-    def read_frame(self, buf, now=None):
-        dev = self.dev
-        sc = self.sc
-        fr = self.fr
+    def readinto(self, buf, now=None):
+        dev = self.stream
+        sc = self.data
+        fr = self.buf
         c = len(sc)
         n = len(fr)
-        o = self.o
+        o = self.pos
         while o < n:
             r = dev.readinto(sc)
             if not r:
                 break
             if r == c:  # else a partial chunk: dropped (see the module docstring)
-                if self.sh < 0:
+                if self.s < 0:
                     fr[o:o + c] = sc
                     o += c
                 else:
-                    _pack(sc, c >> 2, fr, o << 4 | self.sh)
+                    _run(sc, c >> 2, fr, o << 4 | self.s)
                     o += c >> 1
-        self.o = o
+        self.pos = o
         if o < n:
             return False
         buf[0:n] = fr
-        self.o = 0
+        self.pos = 0
         return True
 
     def close(self):
-        self.dev.deinit()
+        self.stream.deinit()
 
 
 class Speaker:
@@ -207,28 +211,28 @@ class Speaker:
     def __init__(self, id, sck, ws, sd, ptime=20, ibuf=_TX_IBUF):
         from machine import I2S, Pin
 
-        self.dev = I2S(id, sck=Pin(sck), ws=Pin(ws), sd=Pin(sd), mode=I2S.TX, bits=16,
+        self.stream = I2S(id, sck=Pin(sck), ws=Pin(ws), sd=Pin(sd), mode=I2S.TX, bits=16,
                        format=I2S.MONO, rate=_RATE, ibuf=ibuf)
-        _async(self.dev, select.POLLOUT)
-        self.fr = bytearray(16 * ptime)
-        self.mv = memoryview(self.fr)  # a store through it refuses a buf of another length
-        self.o = len(self.fr)  # bytes of fr the DMA took: all, nothing pending
+        _wait(self.stream, select.POLLOUT)
+        self.buf = bytearray(16 * ptime)
+        self.data = memoryview(self.buf)  # a store through it refuses a buf of another length
+        self.pos = len(self.buf)  # bytes of buf the DMA took: all, nothing pending
 
-    def write_frame(self, buf, now=None):
-        fr = self.fr
+    def write(self, buf, now=None):
+        fr = self.buf
         n = len(fr)
-        o = self.o
+        o = self.pos
         if o < n:
-            o += self.dev.write(fr, o, n - o)
-            self.o = o
+            o += self.stream.write(fr, o, n - o)
+            self.pos = o
             if o < n:
                 return False
-        self.mv[0:n] = buf
-        self.o = self.dev.write(fr, 0, n)
+        self.data[0:n] = buf
+        self.pos = self.stream.write(fr, 0, n)
         return True
 
     def close(self):
-        self.dev.deinit()
+        self.stream.deinit()
 
 
 def audio(board, ptime=20, gain=2):

@@ -39,9 +39,12 @@ import select
 import socket
 
 
-def bind(host, port, low=None, high=None):
+def bind(host, port, start=None, stop=None):
     """(socket, bound port); the last OSError when every port tried (16) is taken. With
-    low..high (low even) the walk wraps to low after high and never leaves the range."""
+    start..stop (start even) the walk wraps to start after stop and never leaves the range.
+    (Argument names here are ones the phone already interns: each new one costs it heap.)"""
+    low = start
+    high = stop
     n = 16 if low is None else min(16, (high - low) // 2 + 1)
     for i in range(n):
         p = port + 2 * i
@@ -70,35 +73,35 @@ def waiter(sock):
     return p
 
 
-def recv(sock, poll, size):
-    """One waiting datagram as bytes (at most `size`: the kernel drops the rest of a longer
+def recv(sock, poll, n):
+    """One waiting datagram as bytes (at most `n` bytes: the kernel drops the rest of a longer
     one), or None when none waits. poll: waiter(sock). An OSError other than EAGAIN (e.g. an
     ICMP port unreachable on a connected socket) is raised."""
     if poll is not None:
         for _ in poll.ipoll(0):
-            return sock.recv(size)
+            return sock.recv(n)
         return None
     try:
-        return sock.recv(size)
+        return sock.recv(n)
     except OSError as e:
         if e.args and e.args[0] in (11, 35):  # EAGAIN: Linux and ESP32 (lwIP), macOS
             return None
         raise
 
 
-def recv_into(sock, poll, view, size):
-    """recv() into view[0:] instead: the datagram's length (0 for an empty one), or None when
+def recv_into(sock, poll, buf, n):
+    """recv() into buf[0:] instead: the datagram's length (0 for an empty one), or None when
     none waits. CPython allocates nothing; MicroPython allocates what recv() does."""
     if poll is None:
         try:
-            return sock.recv_into(view, size)
+            return sock.recv_into(buf, n)
         except OSError as e:
             if e.args and e.args[0] in (11, 35):  # EAGAIN: Linux and ESP32 (lwIP), macOS
                 return None
             raise
-    d = recv(sock, poll, size)
+    d = recv(sock, poll, n)
     if d is None:
         return None
     n = len(d)
-    view[0:n] = d
+    buf[0:n] = d
     return n

@@ -15,10 +15,12 @@ The RTCP socket is a port of the driver's poll loop of its own (_Rtcp, added wit
 driver.add_media): a report is read and stamped when it arrives, so the RTT from the peer's
 LSR/DLSR and the DLSR of our next report are exact, not up to a frame late.
 
-Frames: handle_timer(now) asks the microphone for the frame due (`read_frame(buf, due)`, due being
-the frame clock's time of that frame; silence when it has none), sends it, and hands the
-speaker the frame to play (`write_frame(buf, now)`), at the Voice's ptime; our RTCP report
-every ~5 s.
+Frames: handle_timer(now) asks the microphone (`src`) for the frame due
+(`readinto(buf, due)`, due being the frame clock's time of that frame; silence when it
+has none), sends it, and hands the speaker (`dest`) the frame to play
+(`write(buf, now)`), at the Voice's ptime; our RTCP report every ~5 s.
+Names (attributes, methods) are ones the phone already interns where one fits (`rtcp` the
+RTCP socket's reader, `_close` for it): each new one costs it heap for good.
 Nothing allocates per frame on CPython; on MicroPython a read leaves the datagram's bytes as
 garbage (io.udp). The packets are sent from and read into io.stream's read buffer (the
 Voice's tx and rx): every use of it, a stream's read there or a datagram here, is over
@@ -55,17 +57,17 @@ class VoicePort:
         self.key = None  # our SDES key, for a call we place
         self.sock, self.port = bind(host, port, cfg.media_port, cfg.media_port_max)
         self.poll = waiter(self.sock)
-        self.ctl = None  # the RTCP socket's reader (port + 1), when we could bind it
+        self.rtcp = None  # the RTCP socket's reader (port + 1), when we could bind it
         try:
             s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
                               socket.SOCK_DGRAM)
             s.bind(socket.getaddrinfo(host, self.port + 1)[0][-1])
             s.setblocking(False)
-            self.ctl = r = _Rtcp(self, s)
+            self.rtcp = r = _Rtcp(self, s)
             driver.add_media(r, r)  # polled with the others: each report read on arrival
         except OSError:
             s.close()
-        self.voice = self.mic = self.speaker = None
+        self.voice = self.src = self.dest = None  # the call's Voice, microphone, speaker
         self.errors = 0
 
     def wall(self):
@@ -97,16 +99,18 @@ class VoicePort:
             return
         o = v.params
         if p[0] != o[0] or p[3] != o[3] or p[6] != o[6]:
-            self._run(Voice(p, d.ua.rng, d.clock.now(), stream.BUF), addr, self.mic,
-                      self.speaker)
+            self._run(Voice(p, d.ua.rng, d.clock.now(), stream.BUF), addr, self.src,
+                      self.dest)
             return
         if p[6]:
             from tinysip.srtp import Context
 
+            e, d = v.srtp
             if p[7] != o[7]:
-                v.enc = Context(p[7], p[6])
+                e = Context(p[7], p[6])
             if p[8] != o[8]:
-                v.dec = Context(p[8], p[6])
+                d = Context(p[8], p[6])
+            v.srtp = (e, d)
         v.params = p
         if p[4] != o[4] or p[5] != o[5]:
             self._connect(addr)
@@ -133,23 +137,23 @@ class VoicePort:
             e[3] = p
         self.start(p)
 
-    def _run(self, voice, addr, mic, speaker):
-        """Run `voice` with the peer at addr (ip str, RTP port), mic/speaker adapters (or
-        None: silence sent, nothing played)."""
+    def _run(self, voice, addr, src, dest):
+        """Run `voice` with the peer at addr (ip str, RTP port), src (microphone) and dest
+        (speaker) adapters (or None: silence sent, nothing played)."""
         self.voice = voice
-        self.mic = mic
-        self.speaker = speaker
+        self.src = src
+        self.dest = dest
         self._connect(addr)
 
     def _connect(self, addr):
         """Take RTP (and RTCP on port + 1) from addr (ip str, RTP port) only."""
         self.sock.connect(socket.getaddrinfo(addr[0], addr[1])[0][-1])
-        c = self.ctl
+        c = self.rtcp
         if c is not None:
             try:
                 c.sock.connect(socket.getaddrinfo(addr[0], addr[1] + 1)[0][-1])
             except OSError:
-                self._unctl()
+                self._close()
 
     def step(self, r=None):
         """Read one datagram and hand it to the voice: RTP, or with r (the _Rtcp that the
@@ -170,7 +174,7 @@ class VoicePort:
             return 0
         now = self.driver.clock.now()
         if r is not None:
-            v.control(n, now, self.wall())
+            v.parse(n, now, self.wall())
             return 1
         ua = self.driver.ua
         d = v.receive(n, now)
@@ -184,7 +188,7 @@ class VoicePort:
         v = self.voice
         if v is None:
             return None
-        return min(v.state[10], v.ctl.due)
+        return min(v.state[10], v.rtcp.next)
 
     def handle_timer(self, now):
         """Send and play the frames due at now, and RTCP when due."""
@@ -201,26 +205,26 @@ class VoicePort:
             # a frame played 1 ms early, which it answered by repeating a frame (a gap) and
             # keeping 20 ms more delay for the rest of the call (~1 call in 25 on a loaded
             # host: test_voice_impaired found it)
-            if self.mic is None or not self.mic.read_frame(v.pcm, t):
-                pcm = v.pcm
+            if self.src is None or not self.src.readinto(v.buf, t):
+                pcm = v.buf
                 for i in range(len(pcm)):
                     pcm[i] = 0
             n = v.send(now)
             if n:
                 self._out(s, v.tx, n)
-            v.play(t)
-            if self.speaker is not None:
-                self.speaker.write_frame(v.out, now)
-        c = self.ctl
+            v.get(t)
+            if self.dest is not None:
+                self.dest.write(v.buf, now)
+        c = self.rtcp
         if c is not None:
             n = v.report(now, self.wall() or now)
             if n:
-                self._out(c.sock, v.ctl.buf, n)
+                self._out(c.sock, v.rtcp.buf, n)
 
-    def _unctl(self):
+    def _close(self):
         """Stop polling and close the RTCP socket."""
-        c = self.ctl
-        self.ctl = None
+        c = self.rtcp
+        self.rtcp = None
         self.driver.remove_media(c)
         c.sock.close()
 
@@ -237,16 +241,17 @@ class VoicePort:
         """Close the sockets and devices: (packets received, sent, the media figures or
         None when the media never ran)."""
         self.sock.close()
-        if self.ctl is not None:
-            self._unctl()
-        for d in (self.mic, self.speaker):
+        if self.rtcp is not None:
+            self._close()
+        for d in (self.src, self.dest):
             if d is not None:
                 d.close()
         v = self.voice
         if v is None:
             return 0, 0, None
         st = v.stats()
-        return st["received"], st["sent"], st
+        k = "received sent".split()  # (one long string: a short one would be interned)
+        return st[k[0]], st[k[1]], st
 
 
 def call(driver, target, headers=()):

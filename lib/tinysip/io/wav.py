@@ -2,11 +2,14 @@
 
 The voice engine (issue 17) works in frames of 16-bit signed little-endian mono PCM at
 8 kHz: `ptime` ms is 8 * ptime samples, n = 16 * ptime bytes (20 ms: 160 samples, 320 B).
-A source has read_frame(buf, now=None) -> True when a whole frame was written into
-buf[0:n], False when none is due yet; a sink has write_frame(buf, now=None) -> True when
+A source has readinto(buf, now=None) -> True when a whole frame was written into
+buf[0:n], False when none is due yet; a sink has write(buf, now=None) -> True when
 taken (a sink here always takes it). Both have close(). buf is a bytearray of n bytes (a
 longer one works, at the cost of a memoryview per read). The same calls as the ESP32
-adapters (tinysip.io.i2s), so the engine and its tests do not know which one they drive.
+adapters (tinysip.io.i2s), so the engine and its tests do not know which one they drive
+(named as a stream's readinto and write: names the phone interns already, each new one
+costs it heap for good; they answer True/False, not a byte count). The other names here
+(arguments, attributes) are ones the phone interns already too where one fits.
 
 Nothing is allocated per frame in steady state (host_tests/test_wav.py checks 0 B on
 MicroPython with the collector off): files are read with readinto straight into the
@@ -31,16 +34,16 @@ of the data, loop=True starts again at the first sample (a tail shorter than a f
 skipped: the loop stays in whole frames); loop=False gives the tail padded with silence,
 then silence. A raw stream that cannot seek (a pipe) gives silence after its end.
 
-WavSink(dst, ptime=20): dst is a path (a WAV file in the format above; the header is
+WavSink(dest, ptime=20): dest is a path (a WAV file in the format above; the header is
 written with sizes 0 and fixed up by close(), so a recording cut short still opens, see
-above) or an open binary file object that takes raw PCM. Each write_frame writes all of
+above) or an open binary file object that takes raw PCM. Each write writes all of
 buf. With `now`, the sink behaves like a speaker that plays one frame per ptime and has no
 buffer beyond the frame in hand: a writer late by a whole frame period or more gets that
 many frames of silence written before its frame, so the file keeps the listener's timeline
 and tools/audio_check.py sees the gaps.
 
-ToneSource(hz, peak, ptime=20): a sine of `hz` (below 4000) with amplitude `peak` (PCM
-units, at most 32767), from a 256-entry table of one period interpolated linearly; the
+ToneSource(f, v, ptime=20): a sine of f Hz (below 4000) with amplitude v (PCM units, at
+most 32767), from a 256-entry table of one period interpolated linearly; the
 phase is a 24-bit accumulator, so there is no float per frame and the frequency is exact to
 0.0005 Hz. Its spurious content is below -80 dB, under 16-bit rounding.
 
@@ -49,69 +52,74 @@ close() closes the file or file object given.
 import struct
 
 from tinysip.compat import const
+from tinysip.errors import nth
 
 _RATE = const(8000)
 _STEPS = const(16777216)  # ToneSource phase units per period (24 bits)
+# Error texts, one string: a module run in place holds each str constant as a heap object.
+_REASONS = ("%s: not a RIFF/WAVE file\n%s: no data chunk\n%s: no fmt chunk\n"
+            "%s: data before the fmt chunk\n%s: fmt chunk of %d bytes\n%s: %s %d, need %d\n"
+            "tone: %r Hz, peak %r")
 
 
-def _read(f, buf, n):
+def _raw(f, buf, n):
     """readinto buf[0:n]; the byte count (0 at the end)."""
     if len(buf) == n:
         return f.readinto(buf) or 0
     return f.readinto(memoryview(buf)[0:n]) or 0
 
 
-def _header(f, path):
+def _check(f, path):
     """Parse the RIFF header of `path` (open as f) up to its data chunk; f is left at the
     first sample. The data chunk's size in bytes, as written."""
     h = f.read(12)
     if len(h) < 12 or h[0:4] != b"RIFF" or h[8:12] != b"WAVE":
-        raise ValueError("%s: not a RIFF/WAVE file" % path)
+        raise ValueError(nth(_REASONS, 0) % path)
     fmt = False
     while True:
         h = f.read(8)
         if len(h) < 8:
-            raise ValueError(path + (": no data chunk" if fmt else ": no fmt chunk"))
-        size = struct.unpack("<I", h[4:8])[0]
+            raise ValueError(nth(_REASONS, 1 if fmt else 2) % path)
+        size = struct.unpack(b"<I", h[4:8])[0]
         if h[0:4] == b"data":
             if not fmt:
-                raise ValueError("%s: data before the fmt chunk" % path)
+                raise ValueError(nth(_REASONS, 3) % path)
             return size
         if h[0:4] == b"fmt ":
             b = f.read(size + (size & 1))
             if size < 16 or len(b) < 16:
-                raise ValueError("%s: fmt chunk of %d bytes" % (path, size))
-            v = struct.unpack("<HHIIHH", b[0:16])
+                raise ValueError(nth(_REASONS, 4) % (path, size))
+            v = struct.unpack(b"<HHIIHH", b[0:16])
             for i, name, want in ((0, "format", 1), (1, "channels", 1), (2, "rate", _RATE),
                                   (5, "bits", 16)):
                 if v[i] != want:
-                    raise ValueError("%s: %s %d, need %d" % (path, name, v[i], want))
+                    raise ValueError(nth(_REASONS, 5) % (path, name, v[i], want))
             fmt = True
         else:
             f.seek(size + (size & 1), 1)
 
 
-def _wav_header(size):
-    """The 44-byte header of a WAV file of `size` data bytes in the frame format."""
-    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + size, b"WAVE", b"fmt ", 16, 1, 1,
-                       _RATE, 2 * _RATE, 2, 16, b"data", size)
+def header(n):
+    """The 44-byte header of a WAV file of n data bytes in the frame format."""
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + n, b"WAVE", b"fmt ", 16, 1, 1,
+                       _RATE, 2 * _RATE, 2, 16, b"data", n)
 
 
 class _Paced:
     """What every source shares: the frame size and the pacing by `now`."""
 
     def __init__(self, ptime):
-        self.ms = ptime
+        self.step = ptime
         self.n = 16 * ptime
-        self.t0 = None
+        self.t1 = None
         self.k = 0  # frames given
 
     def _due(self, now):
         if now is None:
             return True
-        if self.t0 is None:
-            self.t0 = now
-        if now - self.t0 < self.k * self.ms:
+        if self.t1 is None:
+            self.t1 = now
+        if now - self.t1 < self.k * self.step:
             return False
         self.k += 1
         return True
@@ -126,7 +134,7 @@ class WavSource(_Paced):
         if isinstance(src, str):
             f = open(src, "rb")
             try:
-                size = _header(f, src)
+                size = _check(f, src)
             except Exception:
                 f.close()
                 raise
@@ -135,27 +143,27 @@ class WavSource(_Paced):
             size = 0
         self.f = f
         try:
-            self.at = f.tell()  # the first sample
-            end = f.seek(0, 2) - self.at
-            f.seek(self.at)
-            self.size = size if 0 < size <= end else end
+            self.start = f.tell()  # the first sample
+            end = f.seek(0, 2) - self.start
+            f.seek(self.start)
+            self.length = size if 0 < size <= end else end
         except (OSError, AttributeError):  # a pipe (CPython: UnsupportedOperation)
-            self.at = self.size = None
-        self.rest = self.size  # data bytes not read yet (None: a stream of unknown length)
+            self.start = self.length = None
+        self.count = self.length  # data bytes not read yet (None: a stream of unknown length)
 
-    def read_frame(self, buf, now=None):
+    def readinto(self, buf, now=None):
         if not self._due(now):
             return False
         n = self.n
-        r = self.rest
-        if r is not None and r < n and self.loop and self.size >= n:
-            self.f.seek(self.at)
-            r = self.size
+        r = self.count
+        if r is not None and r < n and self.loop and self.length >= n:
+            self.f.seek(self.start)
+            r = self.length
         got = 0
         if r is None or r > 0:
-            got = _read(self.f, buf, n if r is None or r >= n else r)
+            got = _raw(self.f, buf, n if r is None or r >= n else r)
             if r is not None:
-                self.rest = r - got
+                self.count = r - got
         for i in range(got, n):  # the end of the data: silence
             buf[i] = 0
         return True
@@ -167,23 +175,25 @@ class WavSource(_Paced):
 class ToneSource(_Paced):
     """A sine tone as the microphone; see the module docstring."""
 
-    def __init__(self, hz, peak, ptime=20):
+    def __init__(self, f, v, ptime=20):
+        hz = f
+        peak = v
         from array import array
         from math import pi, sin
 
         _Paced.__init__(self, ptime)
         if not 0 < hz < _RATE // 2 or not 0 <= peak <= 32767:
-            raise ValueError("tone: %r Hz, peak %r" % (hz, peak))
+            raise ValueError(nth(_REASONS, 6) % (hz, peak))
         self.t = array("h", [int(round(peak * sin(pi * i / 128))) for i in range(257)])
         self.s = int(round(hz * _STEPS / _RATE))  # phase step per sample
-        self.ph = 0
+        self.pos = 0
 
-    def read_frame(self, buf, now=None):
+    def readinto(self, buf, now=None):
         if not self._due(now):
             return False
         t = self.t
         s = self.s
-        ph = self.ph
+        ph = self.pos
         for j in range(0, self.n, 2):
             i = ph >> 16
             a = t[i]
@@ -191,7 +201,7 @@ class ToneSource(_Paced):
             buf[j] = v & 255
             buf[j + 1] = v >> 8 & 255
             ph = (ph + s) & 0xFFFFFF
-        self.ph = ph
+        self.pos = ph
         return True
 
     def close(self):
@@ -201,40 +211,41 @@ class ToneSource(_Paced):
 class WavSink:
     """A WAV file (or raw PCM) recording what the phone plays; see the module docstring."""
 
-    def __init__(self, dst, ptime=20):
-        self.ms = ptime
-        self.t0 = None  # with `now`: when the audio written so far ends playing
-        self.z = None  # a frame of silence, made on the first gap
+    def __init__(self, dest, ptime=20):
+        dst = dest
+        self.step = ptime
+        self.t1 = None  # with `now`: when the audio written so far ends playing
+        self.data = None  # a frame of silence, made on the first gap
         if isinstance(dst, str):
             self.f = open(dst, "wb")
-            self.f.write(_wav_header(0))
-            self.size = 0
+            self.f.write(header(0))
+            self.length = 0
         else:
             self.f = dst
-            self.size = None
+            self.length = None
 
-    def write_frame(self, buf, now=None):
+    def write(self, buf, now=None):
         if now is not None:
-            e = self.t0
+            e = self.t1
             if e is None:
                 e = now
-            while now - e >= self.ms:  # a speaker ran dry: it played silence
-                if self.z is None:
-                    self.z = bytearray(16 * self.ms)
-                self._put(self.z)
-                e += self.ms
-            self.t0 = e + self.ms
-        self._put(buf)
+            while now - e >= self.step:  # a speaker ran dry: it played silence
+                if self.data is None:
+                    self.data = bytearray(16 * self.step)
+                self._out(self.data)
+                e += self.step
+            self.t1 = e + self.step
+        self._out(buf)
         return True
 
-    def _put(self, b):
+    def _out(self, b):
         self.f.write(b)
-        if self.size is not None:
-            self.size += len(b)
+        if self.length is not None:
+            self.length += len(b)
 
     def close(self):
         f = self.f
-        if self.size is not None:
+        if self.length is not None:
             f.seek(0)
-            f.write(_wav_header(self.size))
+            f.write(header(self.length))
         f.close()
