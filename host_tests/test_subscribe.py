@@ -442,7 +442,7 @@ def test_terminated_reasons():
             assert s.state == sb.TERMINATED and sent(s) == [] and s.next_timer() is None, state
             continue
         if wait:
-            assert s.state == WAITING and s.retry_at == now + wait and sent(s) == [], state
+            assert s.state == WAITING and s.next_timer() == now + wait and sent(s) == [], state
             assert s.next_timer() == now + wait
             s.handle_timer(now + wait - 1)
             assert sent(s) == []
@@ -463,7 +463,7 @@ def test_deactivated_right_after_subscribing_waits_instead_of_looping():
     s.receive(ok(req), 10)
     s.receive(notify(req, b"terminated;reason=deactivated", body=b""), 20)
     assert one(s).status == 200
-    assert s.state == WAITING and s.retry_at == 20 + RETRY_DEFAULT_MS
+    assert s.state == WAITING and s.next_timer() == 20 + RETRY_DEFAULT_MS
 
 
 def test_terminated_before_the_2xx_and_the_late_2xx_is_ignored():

@@ -20,8 +20,38 @@ a short token, then a colon and the details):
                     (ES256 PASSporT) from the configured domain certificate's key
 """
 from tinysip import sigverify, x509
-from tinysip.errors import ParseError
+from tinysip.compat import const
+from tinysip.errors import ParseError, nth
 from tinysip.invite import addr
+
+# The texts of the verdicts and of credential()'s faults, one string (errors.nth), part _T_X:
+# loaded with every certificate check, each str constant would be one more heap object.
+_T = (
+    "from_mismatch: NOTIFY From %s, subscribed to %s\nmalformed: \n"
+    "expired: not after %d, now %d\nnot_yet_valid: not before %d, now %d\n"
+    "san_mismatch: %s not in subjectAltName %s\n(it has no URIs)\n"
+    "not signed by the configured CA\n, Identity: \n, no Identity header\nuntrusted: \n"
+    "credential: Content-Type %s, not multipart/mixed\n"
+    "credential: multipart without a usable boundary\n"
+    "credential: multipart part without a closing boundary\n"
+    "credential: multipart part without a header end\n"
+    "credential: needs an application/pkix-cert and an application/pkcs8 part"
+)
+_T_FROM = const(0)
+_T_MALFORMED = const(1)
+_T_EXPIRED = const(2)
+_T_NOT_YET = const(3)
+_T_SAN = const(4)
+_T_NO_URIS = const(5)
+_T_NOT_CA = const(6)
+_T_IDENTITY = const(7)
+_T_NO_IDENTITY = const(8)
+_T_UNTRUSTED = const(9)
+_T_CRED_TYPE = const(10)
+_T_CRED_BOUNDARY = const(11)
+_T_CRED_CLOSE = const(12)
+_T_CRED_HEAD = const(13)
+_T_CRED_PARTS = const(14)
 
 
 class CertRejected(Exception):
@@ -105,38 +135,38 @@ def check(aor, uri, value, der, t, ca=None, header=None, domain=None, trust=None
     """
     who = addr(value or b"")
     if not same_uri(who, uri):
-        raise CertRejected("from_mismatch: NOTIFY From %s, subscribed to %s" % (
+        raise CertRejected(nth(_T, _T_FROM) % (
             who.decode(), uri.decode()))
     try:
         cert = x509.parse(der)
     except ParseError as e:
-        raise CertRejected("malformed: " + e.reason)
+        raise CertRejected(nth(_T, _T_MALFORMED) + e.reason)
     if t > cert.not_after:
-        raise CertRejected("expired: not after %d, now %d" % (cert.not_after, t))
+        raise CertRejected(nth(_T, _T_EXPIRED) % (cert.not_after, t))
     if t < cert.not_before:
-        raise CertRejected("not_yet_valid: not before %d, now %d" % (cert.not_before, t))
+        raise CertRejected(nth(_T, _T_NOT_YET) % (cert.not_before, t))
     ok = False
     for u in cert.san_uris:
         if same_uri(u, aor):
             ok = True
     if not ok:
-        raise CertRejected("san_mismatch: %s not in subjectAltName %s" % (
-            aor.decode(), b", ".join(cert.san_uris).decode() or "(it has no URIs)"))
+        raise CertRejected(nth(_T, _T_SAN) % (
+            aor.decode(), b", ".join(cert.san_uris).decode() or nth(_T, _T_NO_URIS)))
     if ca is None and domain is None and trust:
         return cert, trust
     if ca is not None and signed_by(cert, ca):
         return cert, "ca"
-    why = "not signed by the configured CA"
+    why = nth(_T, _T_NOT_CA)
     if header is not None and domain is not None:
         from tinysip import passport  # only when a NOTIFY carries Identity
 
         good, info = passport.verify(header, domain)
         if good:
             return cert, "identity"
-        why += ", Identity: " + info
+        why += nth(_T, _T_IDENTITY) + info
     elif header is None:
-        why += ", no Identity header"
-    raise CertRejected("untrusted: " + why)
+        why += nth(_T, _T_NO_IDENTITY)
+    raise CertRejected(nth(_T, _T_UNTRUSTED) + why)
 
 
 def credential(value, body):
@@ -146,7 +176,7 @@ def credential(value, body):
     boundary lines, never decoded. ParseError names what is missing."""
     ct = (value or b"").split(b";")[0].strip().lower()
     if ct != b"multipart/mixed":
-        raise ParseError(415, "credential: Content-Type %s, not multipart/mixed" % ct.decode())
+        raise ParseError(415, nth(_T, _T_CRED_TYPE) % ct.decode())
     b = None  # the boundary parameter, unquoted
     for p in value.split(b";")[1:]:
         k, _, v = p.strip().partition(b"=")
@@ -155,7 +185,7 @@ def credential(value, body):
             b = v[1:-1] if v[:1] == b'"' and v[-1:] == b'"' else v
             break
     if not b or len(b) > 70:
-        raise ParseError(400, "credential: multipart without a usable boundary")
+        raise ParseError(400, nth(_T, _T_CRED_BOUNDARY))
     delim = b"\r\n--" + b
     data = b"\r\n" + body  # so the first delimiter has its CRLF too
     cert = key = None
@@ -167,14 +197,14 @@ def credential(value, body):
         start = data.find(b"\r\n", k)  # the rest of the boundary line (padding) is skipped
         j = data.find(delim, start) if start >= 0 else -1
         if j < 0:
-            raise ParseError(400, "credential: multipart part without a closing boundary")
+            raise ParseError(400, nth(_T, _T_CRED_CLOSE))
         part = data[start + 2:j]
         if part[:2] == b"\r\n":  # no part headers: the content follows the empty line
             head, content = b"", part[2:]
         else:
             head, sep, content = part.partition(b"\r\n\r\n")
             if not sep:
-                raise ParseError(400, "credential: multipart part without a header end")
+                raise ParseError(400, nth(_T, _T_CRED_HEAD))
         ptype = b""
         for line in head.split(b"\r\n"):
             name, _, v = line.partition(b":")
@@ -186,6 +216,5 @@ def credential(value, body):
             key = content
         i = j
     if cert is None or key is None:
-        raise ParseError(400, "credential: needs an application/pkix-cert and an "
-                              "application/pkcs8 part")
+        raise ParseError(400, nth(_T, _T_CRED_PARTS))
     return cert, key

@@ -40,7 +40,12 @@ def rsa_pkcs1_sha256(n, e, message, signature):
     try:
         if n < 3 or not n & 1 or e < 3 or not e & 1:
             return False
-        k = (len(hex(n)) - 1) // 2  # bytes of n (int.bit_length is missing on MicroPython)
+        # k: the bytes of n, which the signature must have (RFC 8017 §8.2.2 step 1). Taken
+        # from the signature and checked on n by two shifts (int.bit_length is missing on
+        # MicroPython; hex(n) would be a 500-byte string on the heap): the top byte nonzero.
+        k = len(signature)
+        if k < 1 or not 0 < n >> 8 * k - 8 < 256:
+            return False
         # DER DigestInfo for SHA-256 (RFC 8017 §9.2 note 1): SEQUENCE { SEQUENCE { OID
         # 2.16.840.1.101.3.4.2.1, NULL }, OCTET STRING (32 bytes) }, then the digest. The
         # parameters NULL is part of the expected encoding: a DigestInfo without it is
@@ -48,8 +53,6 @@ def rsa_pkcs1_sha256(n, e, message, signature):
         t = (b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00"
              b"\x04\x20" + hashlib.sha256(message).digest())
         if k < len(t) + 11:  # RFC 8017 §9.2 step 3: modulus too short for it
-            return False
-        if len(signature) != k:
             return False
         s = int.from_bytes(signature, "big")
         if s >= n:
@@ -167,24 +170,6 @@ def _table(key):
     return t
 
 
-def _mul2(a, b, key):
-    """a*G + b*Q (Jacobian) by Straus/Shamir: one shared doubling chain over 2-bit windows
-    of both scalars, adding a precomputed i*G + j*Q; 256 doublings and at most 128 additions."""
-    t = _table(key)
-    a = a.to_bytes(32, "big")
-    b = b.to_bytes(32, "big")
-    acc = (1, 1, 0)
-    for k in range(32):
-        x = a[k]
-        y = b[k]
-        for shift in (6, 4, 2, 0):
-            acc = _double(_double(acc))
-            d = ((x >> shift) & 3) * 4 + ((y >> shift) & 3)
-            if d:
-                acc = _add_affine(acc, t[d])
-    return acc
-
-
 def ec_point(key):
     """(x, y) from an uncompressed SEC1 P-256 point ``04 || X || Y`` (65 bytes), or None if it
     is not one or is not on the curve (SEC1 §3.2.2.1: coordinates in range, equation holds)."""
@@ -223,7 +208,22 @@ def ecdsa_p256_sha256(key, message, r, s):
             return False
         e = int.from_bytes(hashlib.sha256(message).digest(), "big")
         w = pow(s, n - 2, n)
-        X, _, Z = _mul2(e * w % n, r * w % n, q)
+        # R = u1*G + u2*Q (Jacobian) by Straus/Shamir: one shared doubling chain over 2-bit
+        # windows of both scalars, adding a precomputed i*G + j*Q; 256 doublings and at
+        # most 128 additions (here, not a function of its own: one interned name less)
+        t = _table(q)
+        a = (e * w % n).to_bytes(32, "big")
+        b = (r * w % n).to_bytes(32, "big")
+        acc = (1, 1, 0)
+        for k in range(32):
+            x = a[k]
+            y = b[k]
+            for shift in (6, 4, 2, 0):
+                acc = _double(_double(acc))
+                d = ((x >> shift) & 3) * 4 + ((y >> shift) & 3)
+                if d:
+                    acc = _add_affine(acc, t[d])
+        X, _, Z = acc
         if Z == 0:
             return False
         # x(R) = X/Z^2 lies in [0, p); x(R) mod n == r means x(R) is r or r + n (p < 2n).

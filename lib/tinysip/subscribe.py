@@ -47,18 +47,18 @@ Choices the RFC leaves open, made here:
 - `expires` must be > 0: a fetch (a one-shot poll with Expires: 0) is not a subscription.
 """
 from tinysip.compat import const, hexlify
-from tinysip.errors import ParseError
-from tinysip.headers import parse_uint, split_top
+from tinysip.errors import ParseError, nth
+from tinysip.headers import STRIP_WS, element_end, parse_uint
 from tinysip.invite import ALLOW, SUPPORTED, addr, lookup
-from tinysip.message import request, response
-from tinysip.uri import is_token
+from tinysip.message import _NAMES, reason_phrase, response
+from tinysip.uri import is_token, same
 
 # states: the UA and the application read sub.state; the three it compares with are public
 # (a public constant is one more interned name on the phone)
 _SUBSCRIBING = const(0)  # initial SUBSCRIBE sent: waiting for its NOTIFY (notify_wait)
 PENDING = const(1)  # the notifier has not decided yet (NOTIFY pending)
 ACTIVE = const(2)  # NOTIFY active: notifications flow, refreshes keep it up
-_WAITING = const(3)  # the subscription ended; a new one starts at `retry_at`
+_WAITING = const(3)  # the subscription ended; a new one starts at the retry timer
 _UNSUBSCRIBING = const(4)  # Expires: 0 sent (or queued until the dialog exists)
 TERMINATED = const(5)  # over for good: `status`/`reason` say why
 
@@ -81,52 +81,54 @@ _SEND_NEW = const(1)  # a new initial SUBSCRIBE: new Call-ID and From tag, no di
 _SEND_AGAIN = const(2)  # the last SUBSCRIBE again (CSeq + 1, credentials, Min-Expires)
 _SEND_REFRESH = const(4)  # SUBSCRIBE in the dialog with our Expires
 _SEND_UNSUB = const(8)  # SUBSCRIBE in the dialog with Expires: 0 (queued until a dialog)
-_ARM_RETRY = const(16)  # wait in _WAITING until `retry_at`
+_ARM_RETRY = const(16)  # wait in _WAITING (_end arms the retry timer)
 _STOP = const(32)  # stop every timer
 
+# One row of 4 bytes per transition: state, input, new state, actions (the names of the
+# constants above; one bytes object: a tuple of 180 ints held ~1.4 KB on the phone).
 TRANSITIONS = (
-    _SUBSCRIBING, _R2XX, _SUBSCRIBING, 0,  # the dialog exists; Timer N waits for the NOTIFY
-    _SUBSCRIBING, _RETRY, _SUBSCRIBING, _SEND_AGAIN,
-    _SUBSCRIBING, _RFAIL, TERMINATED, _STOP,  # 3xx, 489 and every other final >= 300
-    _SUBSCRIBING, _N_ACTIVE, ACTIVE, 0,
-    _SUBSCRIBING, _N_PENDING, PENDING, 0,
-    _SUBSCRIBING, _RESUB, _SUBSCRIBING, _SEND_NEW,
-    _SUBSCRIBING, _RESUB_LATER, _WAITING, _ARM_RETRY,
-    _SUBSCRIBING, _ENDED, TERMINATED, _STOP,
-    _SUBSCRIBING, _UNSUB, _UNSUBSCRIBING, _SEND_UNSUB,
-    _SUBSCRIBING, _TIMER_N, TERMINATED, _STOP,
-    _SUBSCRIBING, _T_REFRESH, _SUBSCRIBING, _SEND_REFRESH,  # a short grant, NOTIFY still due
-    PENDING, _R2XX, PENDING, 0,
-    PENDING, _RETRY, PENDING, _SEND_AGAIN,
-    PENDING, _RFAIL, TERMINATED, _STOP,  # the initial SUBSCRIBE failed after its NOTIFY
-    PENDING, _N_ACTIVE, ACTIVE, 0,
-    PENDING, _N_PENDING, PENDING, 0,
-    PENDING, _RESUB, _SUBSCRIBING, _SEND_NEW,
-    PENDING, _RESUB_LATER, _WAITING, _ARM_RETRY,
-    PENDING, _ENDED, TERMINATED, _STOP,
-    PENDING, _UNSUB, _UNSUBSCRIBING, _SEND_UNSUB,
-    PENDING, _T_REFRESH, PENDING, _SEND_REFRESH,
-    ACTIVE, _R2XX, ACTIVE, 0,
-    ACTIVE, _RETRY, ACTIVE, _SEND_AGAIN,
-    ACTIVE, _RFAIL, TERMINATED, _STOP,
-    ACTIVE, _N_ACTIVE, ACTIVE, 0,
-    ACTIVE, _N_PENDING, PENDING, 0,
-    ACTIVE, _RESUB, _SUBSCRIBING, _SEND_NEW,
-    ACTIVE, _RESUB_LATER, _WAITING, _ARM_RETRY,
-    ACTIVE, _ENDED, TERMINATED, _STOP,
-    ACTIVE, _UNSUB, _UNSUBSCRIBING, _SEND_UNSUB,
-    ACTIVE, _T_REFRESH, ACTIVE, _SEND_REFRESH,
-    _WAITING, _T_RETRY, _SUBSCRIBING, _SEND_NEW,
-    _WAITING, _UNSUB, TERMINATED, _STOP,
-    _UNSUBSCRIBING, _R2XX, _UNSUBSCRIBING, 0,  # the final NOTIFY is still due
-    _UNSUBSCRIBING, _RETRY, _UNSUBSCRIBING, _SEND_AGAIN,
-    _UNSUBSCRIBING, _RFAIL, TERMINATED, _STOP,
-    _UNSUBSCRIBING, _N_ACTIVE, _UNSUBSCRIBING, 0,  # crossed our unsubscribe
-    _UNSUBSCRIBING, _N_PENDING, _UNSUBSCRIBING, 0,
-    _UNSUBSCRIBING, _RESUB, TERMINATED, _STOP,  # the terminated NOTIFY, whatever its reason
-    _UNSUBSCRIBING, _RESUB_LATER, TERMINATED, _STOP,
-    _UNSUBSCRIBING, _ENDED, TERMINATED, _STOP,
-    _UNSUBSCRIBING, _TIMER_N, TERMINATED, _STOP,
+    b"\x00\x00\x00\x00"  # _SUBSCRIBING, _R2XX -> _SUBSCRIBING, 0: Timer N waits for the NOTIFY
+    b"\x00\x01\x00\x02"  # _SUBSCRIBING, _RETRY -> _SUBSCRIBING, _SEND_AGAIN
+    b"\x00\x02\x05\x20"  # _SUBSCRIBING, _RFAIL -> TERMINATED, _STOP: 3xx, 489, any final >= 300
+    b"\x00\x03\x02\x00"  # _SUBSCRIBING, _N_ACTIVE -> ACTIVE, 0
+    b"\x00\x04\x01\x00"  # _SUBSCRIBING, _N_PENDING -> PENDING, 0
+    b"\x00\x05\x00\x01"  # _SUBSCRIBING, _RESUB -> _SUBSCRIBING, _SEND_NEW
+    b"\x00\x06\x03\x10"  # _SUBSCRIBING, _RESUB_LATER -> _WAITING, _ARM_RETRY
+    b"\x00\x07\x05\x20"  # _SUBSCRIBING, _ENDED -> TERMINATED, _STOP
+    b"\x00\x08\x04\x08"  # _SUBSCRIBING, _UNSUB -> _UNSUBSCRIBING, _SEND_UNSUB
+    b"\x00\x09\x05\x20"  # _SUBSCRIBING, _TIMER_N -> TERMINATED, _STOP
+    b"\x00\x0a\x00\x04"  # _SUBSCRIBING, _T_REFRESH -> _SUBSCRIBING, _SEND_REFRESH: NOTIFY due
+    b"\x01\x00\x01\x00"  # PENDING, _R2XX -> PENDING, 0
+    b"\x01\x01\x01\x02"  # PENDING, _RETRY -> PENDING, _SEND_AGAIN
+    b"\x01\x02\x05\x20"  # PENDING, _RFAIL -> TERMINATED, _STOP: initial failed after NOTIFY
+    b"\x01\x03\x02\x00"  # PENDING, _N_ACTIVE -> ACTIVE, 0
+    b"\x01\x04\x01\x00"  # PENDING, _N_PENDING -> PENDING, 0
+    b"\x01\x05\x00\x01"  # PENDING, _RESUB -> _SUBSCRIBING, _SEND_NEW
+    b"\x01\x06\x03\x10"  # PENDING, _RESUB_LATER -> _WAITING, _ARM_RETRY
+    b"\x01\x07\x05\x20"  # PENDING, _ENDED -> TERMINATED, _STOP
+    b"\x01\x08\x04\x08"  # PENDING, _UNSUB -> _UNSUBSCRIBING, _SEND_UNSUB
+    b"\x01\x0a\x01\x04"  # PENDING, _T_REFRESH -> PENDING, _SEND_REFRESH
+    b"\x02\x00\x02\x00"  # ACTIVE, _R2XX -> ACTIVE, 0
+    b"\x02\x01\x02\x02"  # ACTIVE, _RETRY -> ACTIVE, _SEND_AGAIN
+    b"\x02\x02\x05\x20"  # ACTIVE, _RFAIL -> TERMINATED, _STOP
+    b"\x02\x03\x02\x00"  # ACTIVE, _N_ACTIVE -> ACTIVE, 0
+    b"\x02\x04\x01\x00"  # ACTIVE, _N_PENDING -> PENDING, 0
+    b"\x02\x05\x00\x01"  # ACTIVE, _RESUB -> _SUBSCRIBING, _SEND_NEW
+    b"\x02\x06\x03\x10"  # ACTIVE, _RESUB_LATER -> _WAITING, _ARM_RETRY
+    b"\x02\x07\x05\x20"  # ACTIVE, _ENDED -> TERMINATED, _STOP
+    b"\x02\x08\x04\x08"  # ACTIVE, _UNSUB -> _UNSUBSCRIBING, _SEND_UNSUB
+    b"\x02\x0a\x02\x04"  # ACTIVE, _T_REFRESH -> ACTIVE, _SEND_REFRESH
+    b"\x03\x0b\x00\x01"  # _WAITING, _T_RETRY -> _SUBSCRIBING, _SEND_NEW
+    b"\x03\x08\x05\x20"  # _WAITING, _UNSUB -> TERMINATED, _STOP
+    b"\x04\x00\x04\x00"  # _UNSUBSCRIBING, _R2XX -> _UNSUBSCRIBING, 0: final NOTIFY still due
+    b"\x04\x01\x04\x02"  # _UNSUBSCRIBING, _RETRY -> _UNSUBSCRIBING, _SEND_AGAIN
+    b"\x04\x02\x05\x20"  # _UNSUBSCRIBING, _RFAIL -> TERMINATED, _STOP
+    b"\x04\x03\x04\x00"  # _UNSUBSCRIBING, _N_ACTIVE -> _UNSUBSCRIBING, 0: crossed our unsubscribe
+    b"\x04\x04\x04\x00"  # _UNSUBSCRIBING, _N_PENDING -> _UNSUBSCRIBING, 0
+    b"\x04\x05\x05\x20"  # _UNSUBSCRIBING, _RESUB -> TERMINATED, _STOP: any reason
+    b"\x04\x06\x05\x20"  # _UNSUBSCRIBING, _RESUB_LATER -> TERMINATED, _STOP
+    b"\x04\x07\x05\x20"  # _UNSUBSCRIBING, _ENDED -> TERMINATED, _STOP
+    b"\x04\x09\x05\x20"  # _UNSUBSCRIBING, _TIMER_N -> TERMINATED, _STOP
 )
 
 _RETRY_DEFAULT_MS = const(60000)  # probation/giveup/unknown reason without retry-after
@@ -134,6 +136,29 @@ _MAX_AUTH = const(2)  # challenges answered per SUBSCRIBE
 _INITIAL = const(0)  # what the latest SUBSCRIBE was
 _REFRESH = const(1)
 _UNSUBSCRIBE = const(2)
+# the timers, by index in Subscription._due (one list: no interned name per timer)
+_N = const(0)  # Timer N: the NOTIFY after the initial SUBSCRIBE (or after the unsubscribe)
+_REFRESH_AT = const(1)
+_EXPIRE = const(2)
+_RETRY_AT = const(3)  # _WAITING: the new initial SUBSCRIBE
+# what Subscription.cfg holds, by index: its __init__ arguments that never change
+_C_RURI = const(0)
+_C_EVENT = const(1)
+_C_ACCEPT = const(2)
+_C_AOR = const(3)
+_C_VIA = const(4)
+_C_CONTACT = const(5)
+_C_ROUTE = const(6)
+_C_RNG = const(7)
+_C_DIGEST = const(8)
+_C_T1 = const(9)
+_C_UA = const(10)
+
+# What parse_state's 400s say, one string (errors.nth): a str constant is a heap object
+# on the phone, one string is one object.
+_T = ("Subscription-State missing or repeated\nSubscription-State: bad value\n"
+      "Subscription-State: bad parameter\nSubscription-State: bad reason\n"
+      "Subscription-State expires\nSubscription-State retry-after")
 
 
 def refresh_ms(expires, t1, r):
@@ -149,9 +174,9 @@ def retry_ms(reason, retry_after, n, t1=500):
     """After a terminated subscription: None (never again), 0 (at once) or ms to wait.
     `reason` the Subscription-State reason (lower case bytes or None), `retry_after` its
     retry-after in s or None, `n` how long ago (ms) the subscription was started."""
-    if reason in (b"rejected", b"noresource", b"invariant"):
+    if reason == b"rejected" or reason == b"noresource" or reason == b"invariant":
         return None
-    if reason in (b"deactivated", b"timeout"):
+    if reason == b"deactivated" or reason == b"timeout":
         wait = 0
     elif retry_after is not None:
         wait = retry_after * 1000
@@ -162,54 +187,102 @@ def retry_ms(reason, retry_after, n, t1=500):
     return wait
 
 
+def _params(v):
+    """The `;`-separated pieces of the header value v, as offsets, 4 per piece: name start,
+    name end, value start (-1 without "="), value end, LWS trimmed; the first piece is one
+    name (an "=" in it is kept). split_top's split (quoted strings and <...> kept whole, an
+    unclosed one a ParseError), without slicing anything out."""
+    out = []
+    i = 0
+    n = len(v)
+    while True:
+        q = element_end(v, i, n, 59)
+        a, b = i, q
+        while a < b and v[a] in STRIP_WS:
+            a += 1
+        while b > a and v[b - 1] in STRIP_WS:
+            b -= 1
+        e = v.find(b"=", a, b) if out else -1
+        c = b if e < 0 else e
+        while c > a and v[c - 1] in STRIP_WS:
+            c -= 1
+        out.append(a)
+        out.append(c)
+        if e >= 0:
+            e += 1
+            while e < b and v[e] in STRIP_WS:
+                e += 1
+        out.append(e)
+        out.append(b)
+        if q >= n:
+            return out
+        i = q + 1
+
+
 def parse_state(values):
     """(substate, reason, expires, retry_after) from the Subscription-State lines of a NOTIFY:
     substate and reason lower-case bytes (reason None when absent), the numbers int or None.
-    Raises ParseError(400) when the header is missing, repeated or malformed."""
+    Raises ParseError(400) when the header is missing, repeated or malformed. Read by offsets
+    in the one value: only the substate and the reason are sliced out."""
     if len(values) != 1:
-        raise ParseError(400, "Subscription-State missing or repeated")
-    parts = split_top(values[0], 59)
-    sub = parts[0].lower()
-    if not is_token(sub):
-        raise ParseError(400, "Subscription-State: bad value")
+        raise ParseError(400, nth(_T, 0))
+    v = values[0]
+    p = _params(v)
+    if not is_token(v, None, p[0], p[1]):
+        raise ParseError(400, nth(_T, 1))
     reason = expires = retry = None
-    for p in parts[1:]:
-        name, eq, v = p.partition(b"=")
-        name = name.strip().lower()
-        v = v.strip()
-        if not is_token(name) or eq and not v:
-            raise ParseError(400, "Subscription-State: bad parameter")
-        if name == b"reason":
-            if not is_token(v):
-                raise ParseError(400, "Subscription-State: bad reason")
-            reason = v.lower()
-        elif name == b"expires":
-            expires = parse_uint(v, 0xFFFFFFFF, "Subscription-State expires")
-        elif name == b"retry-after":
-            retry = parse_uint(v, 0xFFFFFFFF, "Subscription-State retry-after")
-    return sub, reason, expires, retry
+    for j in range(4, len(p), 4):
+        a = p[j]
+        c = p[j + 1]
+        d = p[j + 2]
+        b = p[j + 3]
+        if not is_token(v, None, a, c) or d >= b:  # d == b: "=" and no value
+            raise ParseError(400, nth(_T, 2))
+        if same(v, a, c, b"reason"):
+            if d < 0 or not is_token(v, None, d, b):
+                raise ParseError(400, nth(_T, 3))
+            reason = v[d:b].lower()
+        else:
+            k = 4 if same(v, a, c, b"expires") else (5 if same(v, a, c, b"retry-after") else 0)
+            if k:
+                n = parse_uint(v, 0xFFFFFFFF, None, d, b) if d >= 0 else -1
+                if n < 0:  # the error parse_uint names, with its text
+                    parse_uint(v[d:b] if d >= 0 else b"", 0xFFFFFFFF, nth(_T, k))
+                if k == 4:
+                    expires = n
+                else:
+                    retry = n
+    return v[p[0]:p[1]].lower(), reason, expires, retry
 
 
-def event_key(value):
-    """(package, id) of an Event value, both compared byte by byte (RFC 6665 §8.2.1); None
-    when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        parts = split_top(value, 59)
-    except ParseError:
-        return None
-    eid = None
-    for p in parts[1:]:
-        name, _, v = p.partition(b"=")
-        if name.strip().lower() == b"id":
-            eid = v.strip()
-    return parts[0], eid
+def _same(a, b):
+    """True when the Event values a and b name the same event (RFC 6665 §8.2.1): the package
+    and the id parameter (the last one; b"" when it has no value) equal byte for byte. An
+    absent or unreadable value matches none. Read by offsets, not split."""
+    if not a or not b:
+        return False
+    k = []
+    for v in (a, b):
+        try:
+            p = _params(v)
+        except ParseError:
+            return False
+        i = None
+        for j in range(4, len(p), 4):
+            if same(v, p[j], p[j + 1], b"id"):
+                i = j
+        k.append(v[p[0]:p[1]])
+        k.append(None if i is None else (v[p[i + 2]:p[i + 3]] if p[i + 2] >= 0 else b""))
+    return k[0] == k[2] and k[1] == k[3]
 
 
 class Subscription:
     """One subscription of ours; `pop_send()` drains what to send on the chosen flow and
-    `pop_notification()` what the notifier told us."""
+    `pop_notification()` what the notifier told us.
+
+    `settled`: None before the dialog exists, False once a NOTIFY made it (§4.1.2.4), True
+    once the SUBSCRIBE has its 2xx. `_due`: the four timers (absolute ms or None), by the
+    _N, _REFRESH_AT, _EXPIRE, _RETRY_AT indexes."""
 
     def __init__(self, target, event, accept, aor, via, contact, route, expires, now, rng,
                  digest=None, t1=500, user_agent=None):
@@ -221,19 +294,11 @@ class Subscription:
         SUBSCRIBE."""
         if expires <= 0:
             raise ValueError("expires: must be > 0 (a fetch is not a subscription)")
-        self.ruri = target
-        self.event = event
-        self.event_key = event_key(event)
-        self.accept = accept
-        self.aor = aor
-        self.via = via
-        self.contact = contact
-        self.proxy_route = list(route)
+        # what never changes, one tuple (by the _C_ indexes): an instance's attributes are
+        # a hash table that grows (and leaves its old tables as garbage) per attribute
+        self.cfg = (target, event, accept, aor, via, contact, tuple(route), rng, digest, t1,
+                    user_agent)
         self.expires = expires
-        self.rng = rng
-        self.digest = digest
-        self.t1 = t1
-        self.user_agent = user_agent
         self.state = _SUBSCRIBING
         self.status = 0  # the last failure: SIP status (408 for our timeouts, 0: by NOTIFY)
         self.reason = b""  # its reason phrase, or the Subscription-State reason
@@ -242,8 +307,7 @@ class Subscription:
         self.count = 0  # initial SUBSCRIBEs sent (1 + resubscriptions)
         self.out = []
         self.notifications = []  # (substate, reason, content type, body, NOTIFY)
-        self.n_at = self.refresh_at = self.expire_at = self.retry_at = None
-        self.retry_wait = 0
+        self._due = [None, None, None, None]
         self.stopping = False  # an unsubscribe waits for the dialog to exist
         self._open(now)
 
@@ -258,65 +322,63 @@ class Subscription:
 
     def next_timer(self):
         t = None
-        for v in (self.n_at, self.refresh_at, self.expire_at, self.retry_at):
+        for v in self._due:
             if v is not None and (t is None or v < t):
                 t = v
         return t
 
     def _open(self, now):
         """A new initial SUBSCRIBE: new Call-ID and From tag, no dialog (§4.1.2.1)."""
-        self.call_id = hexlify(self.rng(10)) + b"@" + self.via.split(b" ")[-1]
-        self.local_tag = hexlify(self.rng(6))
-        self.in_dialog = False
+        c = self.cfg
+        via = c[_C_VIA]
+        self.call_id = hexlify(c[_C_RNG](10)) + b"@" + via[via.rfind(b" ") + 1:]
+        self.local_tag = hexlify(c[_C_RNG](6))
+        self.settled = None
         self.remote_tag = self.remote_cseq = None
-        self.route = list(self.proxy_route)
-        self.target = self.ruri
-        self.settled = False  # the SUBSCRIBE has its 2xx
+        self.route = list(c[_C_ROUTE])
+        self.target = c[_C_RURI]
         self.auth_rounds = 0
         self.start = now
         self.count += 1
-        self.refresh_at = self.expire_at = self.retry_at = None
+        t = self._due
+        t[_REFRESH_AT] = t[_EXPIRE] = t[_RETRY_AT] = None
         self._send(_INITIAL, now)
 
     def _send(self, kind, now):
-        """Queue a SUBSCRIBE of `kind` (in the dialog once there is one)."""
+        """Queue a SUBSCRIBE of `kind` (in the dialog once there is one). Written in one go
+        from one template: no Message, header list or per-header constants (each bytes
+        constant of a module is a heap object on the phone)."""
+        ruri, event, accept, aor, via, contact, _, rng, digest, t1, agent = self.cfg
         self.kind = kind
         self.cseq += 1
-        self.branch = b"z9hG4bK" + hexlify(self.rng(8))
+        self.branch = b"z9hG4bK" + hexlify(rng(8))
         uri = self.target
-        m = request(b"SUBSCRIBE", uri)
-        m.add(b"Via", self.via + b";branch=" + self.branch + b";rport")
+        h = digest.header(b"SUBSCRIBE", uri) if digest is not None else None
+        r = b""
         for v in self.route:
-            m.add(b"Route", v)
-        m.add(b"Max-Forwards", b"70")
-        m.add(b"From", b"<" + self.aor + b">;tag=" + self.local_tag)
-        to = b"<" + self.ruri + b">"
-        if self.in_dialog:
-            to += b";tag=" + self.remote_tag
-        m.add(b"To", to)
-        m.add(b"Call-ID", self.call_id)
-        m.add(b"CSeq", b"%d SUBSCRIBE" % self.cseq)
-        m.add(b"Event", self.event)
-        if self.accept:
-            m.add(b"Accept", self.accept)
-        m.add(b"Expires", b"%d" % (0 if kind == _UNSUBSCRIBE else self.expires))
-        m.add(b"Contact", b"<" + self.contact + b">")
-        m.add(b"Supported", SUPPORTED)
-        if self.user_agent:
-            m.add(b"User-Agent", self.user_agent)
-        if self.digest is not None:
-            h = self.digest.header(b"SUBSCRIBE", uri)
-            if h is not None:
-                m.add(h[0], h[1])
-        self.out.append(m.to_bytes())
+            r += b"Route: %s\r\n" % v
+        self.out.append(
+            b"SUBSCRIBE %s SIP/2.0\r\nVia: %s;branch=%s;rport\r\n%sMax-Forwards: 70\r\n"
+            b"From: <%s>;tag=%s\r\nTo: <%s>%s%s\r\nCall-ID: %s\r\nCSeq: %d SUBSCRIBE\r\n"
+            b"Event: %s\r\n%sExpires: %d\r\nContact: <%s>\r\nSupported: %s\r\n%s%s"
+            b"Content-Length: 0\r\n\r\n" % (
+                uri, via, self.branch, r, aor, self.local_tag, ruri,
+                b"" if self.settled is None else b";tag=",
+                b"" if self.settled is None else self.remote_tag,
+                self.call_id, self.cseq, event,
+                b"Accept: %s\r\n" % accept if accept else b"",
+                0 if kind == _UNSUBSCRIBE else self.expires, contact, SUPPORTED,
+                b"User-Agent: %s\r\n" % agent if agent else b"",
+                b"%s: %s\r\n" % h if h is not None else b""))
         if kind != _REFRESH:
-            self.n_at = now + 64 * self.t1
+            self._due[_N] = now + 64 * t1
 
     def _close(self, now):
-        self.refresh_at = self.expire_at = None
-        self.n_at = now + 64 * self.t1
-        self.stopping = not self.in_dialog
-        if self.in_dialog:
+        t = self._due
+        t[_REFRESH_AT] = t[_EXPIRE] = None
+        t[_N] = now + 64 * self.cfg[_C_T1]
+        self.stopping = self.settled is None
+        if not self.stopping:
             self._send(_UNSUBSCRIBE, now)
 
     # -- inputs --------------------------------------------------------------------------
@@ -333,13 +395,13 @@ class Subscription:
             self._send(_REFRESH, now)
         if acts & _SEND_UNSUB:
             self._close(now)
-        if acts & _ARM_RETRY:
-            self.n_at = self.refresh_at = self.expire_at = None
-            self.retry_at = now + self.retry_wait
+        t = self._due
+        if acts & _ARM_RETRY:  # (_end sets the retry timer itself)
+            t[_N] = t[_REFRESH_AT] = t[_EXPIRE] = None
         if acts & _STOP:
-            self.n_at = self.refresh_at = self.expire_at = self.retry_at = None
+            t[_N] = t[_REFRESH_AT] = t[_EXPIRE] = t[_RETRY_AT] = None
         if state == ACTIVE or state == PENDING:
-            self.n_at = None  # Timer N ends with the first NOTIFY
+            t[_N] = None  # Timer N ends with the first NOTIFY
         return applied
 
     def unsubscribe(self, now):
@@ -354,22 +416,22 @@ class Subscription:
         return (self.state == ACTIVE or self.state == PENDING) and self.step(_T_REFRESH, now)
 
     def _end(self, now, reason, retry_after):
-        """The input for a subscription that is over, by the `retry_ms` policy."""
-        wait = retry_ms(reason, retry_after, now - self.start, self.t1)
-        if wait is None:
-            return _ENDED
-        if wait == 0:
-            return _RESUB
-        self.retry_wait = wait
-        return _RESUB_LATER
+        """The subscription is over: feed the input the `retry_ms` policy picks, and arm
+        the retry timer when it waits."""
+        wait = retry_ms(reason, retry_after, now - self.start, self.cfg[_C_T1])
+        self.step(_ENDED if wait is None else (_RESUB if wait == 0 else _RESUB_LATER), now)
+        if wait and self.state == _WAITING:
+            self._due[_RETRY_AT] = now + wait
 
     def _timers(self, now, n):
         """The notifier granted `n` s from now: schedule the refresh and the expiry."""
         if self.state == _UNSUBSCRIBING:
             return
         self.granted_s = n
-        self.expire_at = now + n * 1000
-        self.refresh_at = now + refresh_ms(n, self.t1, self.rng(1)[0]) if n else None
+        t = self._due
+        t[_EXPIRE] = now + n * 1000
+        c = self.cfg
+        t[_REFRESH_AT] = now + refresh_ms(n, c[_C_T1], c[_C_RNG](1)[0]) if n else None
 
     def matches(self, msg, event=True):
         """True when `msg` belongs to this subscription: a response to one of its SUBSCRIBEs
@@ -381,10 +443,11 @@ class Subscription:
         if not msg.is_request:
             return msg.from_tag == self.local_tag and (
                 not event or msg.cseq_method == b"SUBSCRIBE")
-        if msg.to_tag != self.local_tag or self.in_dialog and msg.from_tag != self.remote_tag:
+        if msg.to_tag != self.local_tag or (
+                self.settled is not None and msg.from_tag != self.remote_tag):
             return False
-        return not event or msg.method == b"NOTIFY" and event_key(
-            msg.get(b"Event")) == self.event_key
+        return not event or msg.method == b"NOTIFY" and _same(msg.get(b"Event"),
+                                                              self.cfg[_C_EVENT])
 
     def receive(self, msg, now):
         """A response to our SUBSCRIBE or a request (NOTIFY) for this subscription; may
@@ -405,17 +468,14 @@ class Subscription:
         inp = _RFAIL
         if st == 401 or st == 407:
             self.auth_rounds += 1
-            d = self.digest
+            d = self.cfg[_C_DIGEST]
             if (d is not None and self.auth_rounds <= _MAX_AUTH and d.on_challenge(
                     st, msg.get_all(b"WWW-Authenticate" if st == 401 else b"Proxy-Authenticate"))):
                 inp = _RETRY
             else:
                 self.reason = b"credentials refused (auth.username/auth.password)"
         elif st == 423:
-            try:
-                least = parse_uint(msg.get(b"Min-Expires") or b"", 0xFFFFFFFF, "Min-Expires")
-            except ParseError:
-                least = 0
+            least = parse_uint(msg.get(b"Min-Expires") or b"", 0xFFFFFFFF, None)  # -1: bad
             if least > self.expires:
                 self.expires = least
                 inp = _RETRY
@@ -425,7 +485,8 @@ class Subscription:
             # the answers to a refresh that end the subscription (§4.1.2.2)
             if st not in (404, 405, 410, 416, 480, 481, 482, 483, 484, 485, 489, 501, 604):
                 return True  # it stands until it expires (§4.1.2.2)
-            inp = self._end(now, b"timeout", None)
+            self._end(now, b"timeout", None)
+            return True
         self.step(inp, now)
         return True
 
@@ -434,8 +495,7 @@ class Subscription:
         if self.kind == _UNSUBSCRIBE:
             self.step(_R2XX, now)
             return
-        if not self.in_dialog:  # the dialog as the 2xx sets it (RFC 3261 §12.1.2)
-            self.in_dialog = True
+        if self.settled is None:  # the dialog as the 2xx sets it (RFC 3261 §12.1.2)
             self.remote_tag = msg.to_tag
             try:
                 self.route = msg.values(b"Record-Route")
@@ -448,9 +508,8 @@ class Subscription:
         if c:
             self.target = addr(c)
         self.settled = True
-        try:
-            granted = parse_uint(msg.get(b"Expires") or b"", 0xFFFFFFFF, "Expires header")
-        except ParseError:
+        granted = parse_uint(msg.get(b"Expires") or b"", 0xFFFFFFFF, None)
+        if granted < 0:
             granted = self.expires  # the 2xx must say; assume what we asked for
         self._timers(now, granted)
         self.step(_R2XX, now)
@@ -458,13 +517,60 @@ class Subscription:
             self._close(now)
 
     def answer(self, msg, status, reason=None):
-        """Queue our answer to the request `msg` (a NOTIFY, or one that is not for us)."""
-        r = response(msg, status, reason)
-        if status == 405:
-            r.add(b"Allow", ALLOW + b", NOTIFY")
-        elif status == 200:
-            r.add(b"Contact", b"<" + self.contact + b">")
-        self.out.append(r.to_bytes())
+        """Queue our answer to the request `msg` (a NOTIFY, or one that is not for us): the
+        bytes of message.response(msg, status, reason) with an Allow (405) or our Contact
+        (200). A received request is answered from its index (message.py's Message.pos:
+        from entry 15, 4 per header line: name start, its ':', value end, kind in _NAMES),
+        without a Message, its header list and to_bytes(): a third of the garbage. Each
+        line response() copies (Via, From, To, Call-ID, CSeq, RFC 3261 §8.2.6, in their
+        order) is sliced out whole when it is written as response() writes it."""
+        h = self.cfg[_C_CONTACT] if status == 200 else ALLOW
+        p = msg.pos
+        if p is None:  # a request built here (tests) or whose headers were copied out
+            r = response(msg, status, reason)
+            if status == 405:
+                r.add(b"Allow", h + b", NOTIFY")
+            elif status == 200:
+                r.add(b"Contact", b"<" + h + b">")
+            self.out.append(r.to_bytes())
+            return
+        d = msg.buf
+        out = [b"SIP/2.0 200 OK\r\n" if status == 200 and not reason else
+               b"SIP/2.0 %d %s\r\n" % (status, reason or reason_phrase(status))]
+        s = e = -1  # a run of such lines that follow each other: sliced out as one
+        for i in range(15, len(p), 4):
+            w = p[i + 3]
+            if w < 5:
+                n = _NAMES[w]
+                a = p[i]
+                c = p[i + 1]
+                k = p[i + 2]
+                v = c + 1
+                while v < k and d[v] in STRIP_WS:
+                    v += 1
+                if c - a == len(n) and v == c + 2 and d[c + 1] == 32 and d.startswith(n, a):
+                    if e < 0 or a != e + 2 or d[e] != 13 or d[e + 1] != 10:  # a new run
+                        if e >= 0:
+                            out.append(d[s:e])
+                            out.append(b"\r\n")
+                        s = a
+                    e = k  # "Name: value" as it came, CRLF after it
+                    continue
+                if e >= 0:
+                    out.append(d[s:e])
+                    out.append(b"\r\n")
+                    e = -1
+                out.append(n + b": " + d[v:k])
+                out.append(b"\r\n")
+        if e >= 0:
+            out.append(d[s:e])
+            out.append(b"\r\n")
+        if status == 200:  # our Contact, in pieces: no formatting, no more constants
+            out += (b"Contact", b": ", b"<", h, b">", b"\r\n")
+        elif status == 405:
+            out += (b"Allow", b": ", h, b", NOTIFY", b"\r\n")
+        out.append(b"Content-Length: 0\r\n\r\n")
+        self.out.append(b"".join(out))
 
     def _on_request(self, msg, now):
         if msg.method == b"ACK":
@@ -486,8 +592,8 @@ class Subscription:
         except ParseError as e:
             self.answer(msg, 400, e.reason.encode())
             return True
-        if not self.in_dialog:  # §4.1.2.4: the NOTIFY came first; as its UAS (RFC 3261 §12.1.1)
-            self.in_dialog = True
+        if self.settled is None:  # §4.1.2.4: the NOTIFY came first; its UAS (RFC 3261 §12.1.1)
+            self.settled = False
             self.remote_tag = msg.from_tag
             try:
                 self.route = msg.values(b"Record-Route")
@@ -502,11 +608,11 @@ class Subscription:
         if sub == b"terminated":
             self.status = 0
             self.reason = reason or b"terminated"
-            self.step(self._end(now, reason, retry), now)
+            self._end(now, reason, retry)
         elif sub == b"active" or sub == b"pending":
             if expires is not None:
                 self._timers(now, expires)
-            elif self.expire_at is None:
+            elif self._due[_EXPIRE] is None:
                 self._timers(now, self.expires)  # no 2xx yet, no expires: what we asked for
             self.step(_N_ACTIVE if sub == b"active" else _N_PENDING, now)
         if self.stopping and self.state == _UNSUBSCRIBING:
@@ -514,21 +620,22 @@ class Subscription:
         return True
 
     def handle_timer(self, now):
-        if self.n_at is not None and now >= self.n_at:
-            self.n_at = None
+        t = self._due
+        if t[_N] is not None and now >= t[_N]:
+            t[_N] = None
             if self.state == _SUBSCRIBING:
                 self.status = 408
                 self.reason = (b"no NOTIFY after the 2xx (Timer N)" if self.settled
                                else b"no response to SUBSCRIBE (64*T1)")
             self.step(_TIMER_N, now)
-        if self.expire_at is not None and now >= self.expire_at:
-            self.expire_at = self.refresh_at = None
+        if t[_EXPIRE] is not None and now >= t[_EXPIRE]:
+            t[_EXPIRE] = t[_REFRESH_AT] = None
             self.status = 408
             self.reason = b"expired without a successful refresh"
-            self.step(self._end(now, b"timeout", None), now)
-        if self.refresh_at is not None and now >= self.refresh_at:
-            self.refresh_at = None
+            self._end(now, b"timeout", None)
+        if t[_REFRESH_AT] is not None and now >= t[_REFRESH_AT]:
+            t[_REFRESH_AT] = None
             self.step(_T_REFRESH, now)
-        if self.retry_at is not None and now >= self.retry_at:
-            self.retry_at = None
+        if t[_RETRY_AT] is not None and now >= t[_RETRY_AT]:
+            t[_RETRY_AT] = None
             self.step(_T_RETRY, now)

@@ -297,15 +297,6 @@ def _oid(d, r, text):
     return chr(0x2E).join(parts) if text else None  # "." would be one more interned name
 
 
-def _bits(d, pos, end, what):
-    """The BIT STRING at pos with no unused bits, as payload start << _S | element end."""
-    r = _tag(d, pos, end, _BIT_STRING, what)
-    a = r >> _S
-    if a == r & _M or d[a] != 0:
-        _fail(_E_UNUSED, a, what)
-    return r + (1 << _S)
-
-
 def _uint(d, i, k):
     """The k decimal digits at d[i] as an int."""
     v = 0
@@ -396,17 +387,6 @@ def _same(d, a, b):
     return True
 
 
-def _alg(d, r):
-    """Check the content of the AlgorithmIdentifier r (from _tag): an OID and at most one
-    parameters element; the OID element (its parameters run from its end to r's)."""
-    b = r & _M
-    o = _tag(d, r >> _S, b, _OID, _W_ALG)
-    _oid(d, o, False)
-    if o & _M < b and _tag(d, o & _M, b, 0, _W_ALGID) & _M != b:
-        _fail(_E_EXTRA, o & _M, _W_ALGID)
-    return o
-
-
 # OBJECT IDENTIFIERs are matched as DER contents: 2a864886f70d010101 rsaEncryption
 # (1.2.840.113549.1.1.1), 2a864886f70d01010b sha256WithRSAEncryption (1.2.840.113549.1.1.11),
 # 2a8648ce3d0201 id-ecPublicKey (1.2.840.10045.2.1), 2a8648ce3d030107 prime256v1
@@ -439,10 +419,16 @@ def parse(der):
     tb = t & _M
     c.tbs = v[a:tb]
     g = _tag(d, tb, b, _SEQUENCE, _W_ALGID)  # signatureAlgorithm
-    o = _alg(d, g)
+    o = _tag(d, g >> _S, g & _M, _OID, _W_ALG)  # its OID, and at most one parameters element
+    _oid(d, o, False)
+    if o & _M < g & _M and _tag(d, o & _M, g & _M, 0, _W_ALGID) & _M != g & _M:
+        _fail(_E_EXTRA, o & _M, _W_ALGID)
     c.sig_alg = "rsa" if _same(d, o, b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b") else (
         "ec" if _same(d, o, b"\x2a\x86\x48\xce\x3d\x04\x03\x02") else None)
-    s = _bits(d, g & _M, b, _W_SIGVAL)
+    s = _tag(d, g & _M, b, _BIT_STRING, _W_SIGVAL)  # a BIT STRING without unused bits
+    if s >> _S == s & _M or d[s >> _S] != 0:
+        _fail(_E_UNUSED, s >> _S, _W_SIGVAL)
+    s += 1 << _S  # its payload
     if s & _M != b:
         _fail(_E_EXTRA, s & _M, _W_CERT)
     c.signature = v[s >> _S:b]
@@ -462,7 +448,10 @@ def parse(der):
     _value(d, x, -1)  # RFC 5280 4.1.2.2: positive, but take negative ones too; not kept
     pos = x & _M
     x = _tag(d, pos, tb, _SEQUENCE, _W_ALGID)
-    _alg(d, x)
+    o = _tag(d, x >> _S, x & _M, _OID, _W_ALG)  # AlgorithmIdentifier, as above
+    _oid(d, o, False)
+    if o & _M < x & _M and _tag(d, o & _M, x & _M, 0, _W_ALGID) & _M != x & _M:
+        _fail(_E_EXTRA, o & _M, _W_ALGID)
     if not _same(d, pos << _S | x & _M, tb << _S | g & _M):
         _fail(_E_SIGALG, pos)
     pos = x & _M
@@ -483,8 +472,14 @@ def parse(der):
     sr = _tag(d, pos, tb, _SEQUENCE, _W_SPKI)
     sb = sr & _M
     sg = _tag(d, sr >> _S, sb, _SEQUENCE, _W_ALGID)
-    so = _alg(d, sg)
-    sk = _bits(d, sg & _M, sb, _W_SPK)
+    so = _tag(d, sg >> _S, sg & _M, _OID, _W_ALG)  # AlgorithmIdentifier, as above
+    _oid(d, so, False)
+    if so & _M < sg & _M and _tag(d, so & _M, sg & _M, 0, _W_ALGID) & _M != sg & _M:
+        _fail(_E_EXTRA, so & _M, _W_ALGID)
+    sk = _tag(d, sg & _M, sb, _BIT_STRING, _W_SPK)  # BIT STRING, as above
+    if sk >> _S == sk & _M or d[sk >> _S] != 0:
+        _fail(_E_UNUSED, sk >> _S, _W_SPK)
+    sk += 1 << _S
     ska = sk >> _S
     skb = sk & _M
     if skb != sb:
@@ -658,7 +653,10 @@ def pkcs8_public(der):
     x = _tag(d, r >> _S, b, _INTEGER, _W_PKI_V)
     _value(d, x, _W_PKI_V)
     g = _tag(d, x & _M, b, _SEQUENCE, _W_ALGID)
-    o = _alg(d, g)
+    o = _tag(d, g >> _S, g & _M, _OID, _W_ALG)  # AlgorithmIdentifier, as in parse
+    _oid(d, o, False)
+    if o & _M < g & _M and _tag(d, o & _M, g & _M, 0, _W_ALGID) & _M != g & _M:
+        _fail(_E_EXTRA, o & _M, _W_ALGID)
     k = _tag(d, g & _M, b, _OCTET_STRING, _W_PRIVKEY)
     if _same(d, o, b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"):  # rsaEncryption
         q = _tag(d, k >> _S, k & _M, _SEQUENCE, _W_RSAPRIV)
@@ -679,7 +677,9 @@ def pkcs8_public(der):
     while i < e:
         x = _tag(d, i, e, 0, _W_ECPRIV)
         if d[i] == 0xA1:  # [1] publicKey
-            p = _bits(d, x >> _S, x & _M, _W_ECPUB)
-            return "ec", d[p >> _S:p & _M]
+            p = _tag(d, x >> _S, x & _M, _BIT_STRING, _W_ECPUB)  # BIT STRING, as in parse
+            if p >> _S == p & _M or d[p >> _S] != 0:
+                _fail(_E_UNUSED, p >> _S, _W_ECPUB)
+            return "ec", d[(p >> _S) + 1:p & _M]
         i = x & _M
     return "ec", None
