@@ -19,11 +19,10 @@ FakeClock from timer to timer (run_until / advance).
 The helpers at the end (setup, request, long_run, ...) are test_ua's; they live here to keep
 test_ua.py small enough for MicroPython to compile within a 256 KB heap.
 """
+from testutil import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_RESOLVE, ACT_SEND, FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG, PING, PONG
 import gc
 
 # tinysip.ua first: MicroPython compiles the biggest module while the least is loaded
-from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_SEND  # noqa: I001
-from tinysip.ua import ACT_RESOLVE
 from tinysip.ua import UserAgent
 
 from testutil import FakeClock, FakeRandom
@@ -32,7 +31,6 @@ import obnames as ob
 from tinysip import digest
 from tinysip.config import Config
 from tinysip.errors import ParseError
-from tinysip.framing import FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG, PING, PONG
 from tinysip.framing import StreamFramer
 from tinysip.headers import split_top, unquote
 from tinysip.message import contacts, parse, response

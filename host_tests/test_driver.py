@@ -1,6 +1,6 @@
 """io/driver: what the loop tells the UA when an adapter fails (fake UA, no sockets)."""
+from testutil import ACT_CONNECT, ACT_MEDIA
 import tinysip.io.driver as drv
-from tinysip.ua import ACT_CONNECT
 
 
 class _Cfg:
@@ -56,7 +56,6 @@ def test_a_connect_the_heap_cannot_hold_fails_the_connection_instead_of_the_loop
 def test_a_mirror_the_heap_cannot_hold_refuses_the_call_instead_of_losing_it():
     import sys
 
-    from tinysip.ua import ACT_MEDIA
 
     class _MediaCfg(_Cfg):
         media_ip = b"127.0.0.1"

@@ -1,17 +1,10 @@
 """tinysip.framing: stream framing by Content-Length and RFC 5626 CRLF keepalives."""
+from testutil import FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG, PING, PONG
 from testutil import raises, read_vector
 
 from tinysip import message
 from tinysip.errors import ParseError
-from tinysip.framing import (
-    FRAME_ERROR,
-    FRAME_MESSAGE,
-    FRAME_PING,
-    FRAME_PONG,
-    PING,
-    PONG,
-    StreamFramer,
-)
+from tinysip.framing import StreamFramer
 
 HEAD = (
     b"OPTIONS sip:b@example.com SIP/2.0\r\n"

@@ -20,6 +20,7 @@ message names a case seed that ``run_case(seed)`` replays alone. The number of c
 DEFAULT_CASES unless the environment variable TINYSIP_FUZZ_CASES says otherwise.
 host_tests/fuzz_long.py runs the same generator for hundreds of thousands of cases.
 """
+from testutil import FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG
 import gc
 import os
 import sys
@@ -288,19 +289,19 @@ def _check_framing(data, rng):
             units += 1  # every unit consumes at least one byte: no endless loop
             assert units <= pos, "framer keeps returning units"
             kind, payload = unit
-            if kind == framing.FRAME_MESSAGE:
+            if kind == FRAME_MESSAGE:
                 assert errors == 0
                 out += len(payload)
                 try:
                     message.parse(payload, datagram=False)
                 except ParseError:
                     pass
-            elif kind == framing.FRAME_ERROR:
+            elif kind == FRAME_ERROR:
                 errors += 1
                 assert isinstance(payload, ParseError)
                 assert payload.status in (400, 513)
             else:
-                assert kind in (framing.FRAME_PING, framing.FRAME_PONG) and payload is None
+                assert kind in (FRAME_PING, FRAME_PONG) and payload is None
     assert errors <= 1
     assert out <= len(stream)
     if errors:

@@ -1,10 +1,11 @@
 """RFC 5627 §5 / RFC 5626 §4.2: finding our binding in a REGISTER 2xx and reading it
 (tinysip.register: find_binding, and the Binding that on_response makes of it)."""
+from testutil import R_OK
 from testutil import FakeRandom
 
 from tinysip.headers import parse_name_addr
 from tinysip.message import contacts, parse, response
-from tinysip.register import R_OK, Registration, find_binding
+from tinysip.register import Registration, find_binding
 from tinysip.uri import parse_uri
 
 OURS = b"urn:uuid:00000000-0000-1000-8000-aabbccddeeff"

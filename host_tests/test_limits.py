@@ -12,6 +12,7 @@ TIGHT bytes are free, in one run, then lets the registered phone receive each re
 old parser needed 80-170 KB for two of them and raised MemoryError there.
 """
 # mpy: heap 384k
+from testutil import ACT_SEND
 import gc
 
 from fakeregistrar import answers, last_conn, no_internal_errors, request, setup, up
@@ -21,7 +22,6 @@ from tinysip import message
 from tinysip.errors import ParseError
 from tinysip.headers import parse_name_addr, split_list
 from tinysip.message import error_response, parse
-from tinysip.ua import ACT_SEND
 from tinysip.uri import parse_uri
 
 # the caps of message.py, headers.py and uri.py (private consts there: a public name would

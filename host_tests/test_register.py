@@ -1,4 +1,5 @@
 """REGISTER building and answer handling for one flow (RFC 3261 §10.2, RFC 5626, RFC 5627)."""
+from testutil import R_FAIL, R_OK, R_PROVISIONAL, R_RETRY
 from testutil import FakeRandom
 
 from tinysip import digest
@@ -6,13 +7,7 @@ from tinysip.compat import md5_hex
 from tinysip.digest import DigestClient
 from tinysip.headers import parse_name_addr, parse_via, split_top, tokens, unquote
 from tinysip.message import contacts, parse, response
-from tinysip.register import (
-    R_FAIL,
-    R_OK,
-    R_PROVISIONAL,
-    R_RETRY,
-    Registration,
-)
+from tinysip.register import Registration
 from tinysip.uri import parse_uri
 
 MAX_AUTH_ROUNDS = 3  # register._MAX_AUTH_ROUNDS: challenges answered in one attempt

@@ -7,11 +7,12 @@ error_response() builds that answer for a request when Via/From/To/Call-ID/CSeq 
 bad response is never answered. Semantic answers (416, 420, 415, 501, 405, 483, ...) are
 the UA's job: for those messages we only check that they parse.
 """
+from testutil import FRAME_MESSAGE
 from testutil import listdir, raises, read_vector
 
 from tinysip import message
 from tinysip.errors import ParseError
-from tinysip.framing import FRAME_MESSAGE, StreamFramer
+from tinysip.framing import StreamFramer
 from tinysip.headers import parse_name_addr, parse_via, split_list, unquote
 from tinysip.message import contacts, error_response, parse
 from tinysip.uri import unescape

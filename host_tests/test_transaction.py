@@ -1,15 +1,9 @@
+from testutil import COMPLETED, PROCEEDING, TERMINATED, TRYING
 from testutil import FakeClock, FakeRandom, raises
 
 from tinysip import message
 from tinysip import transaction
-from tinysip.transaction import (
-    COMPLETED,
-    PROCEEDING,
-    TERMINATED,
-    TRYING,
-    ClientTransaction,
-    new_branch,
-)
+from tinysip.transaction import ClientTransaction, new_branch
 
 BRANCH = b"z9hG4bK0123456789abcdef"
 START = 1000  # FakeClock's default start: timers are absolute, not relative to 0

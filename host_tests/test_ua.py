@@ -3,6 +3,7 @@
 Kept compact on purpose: MicroPython compiles a module in one go, and the whole of
 tinysip is already in a 256 KB heap when this file is compiled.
 """
+from testutil import ACT_CONNECT, ACT_SEND
 from testutil import MICROPYTHON, FakeRandom
 
 from fakeregistrar import (INSTANCE, PING, PONG, T1, PinnedR16, answers, last_conn, long_run,
@@ -10,7 +11,6 @@ from fakeregistrar import (INSTANCE, PING, PONG, T1, PinnedR16, answers, last_co
 import obnames as ob
 from tinysip.headers import tokens
 from tinysip.message import contacts, parse
-from tinysip.ua import ACT_CONNECT, ACT_SEND
 
 PUB = b"sip:alice@lab.test;gr=" + INSTANCE
 

@@ -1,8 +1,8 @@
 """Calls to the phone through the UA on virtual time: auto-answer policy, loopback offers,
 ringing, CANCEL, BYE both ways, 481 for unknown dialogs, the media actions."""
+from testutil import ACT_MEDIA
 from fakeregistrar import INSTANCE, answers, last_conn, no_internal_errors, request, setup, up
 from tinysip.message import parse
-from tinysip.ua import ACT_MEDIA
 
 ALLOWED = "sip:tester@lab.test"
 PUB = b"sip:alice@lab.test;gr=" + INSTANCE

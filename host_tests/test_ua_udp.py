@@ -1,9 +1,9 @@
 """UDP flows (RFC 5626 §4.4.2 STUN keepalive, RFC 3261 retransmission), RFC 3263 failover
 and 430 in the UA, against the in-memory FakeRegistrar on virtual time."""
+from testutil import ACT_CONNECT, ACT_RESOLVE
 from fakeregistrar import last_conn, no_internal_errors, registers, setup
 import obnames as ob
 from tinysip import stun
-from tinysip.ua import ACT_CONNECT, ACT_RESOLVE
 
 UDP = ["sip:edge1.lab.test;transport=udp"]
 

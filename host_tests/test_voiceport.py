@@ -2,6 +2,7 @@
 the RTCP socket is polled with the others, so a report is stamped when it arrives and the
 RTT from its LSR/DLSR is exact, not up to a frame (20 ms) high; the offer/answer modules
 are dropped once the media runs."""
+from testutil import ACT_MEDIA, ACT_MEDIA_STOP
 import socket
 import struct
 import sys
@@ -11,7 +12,6 @@ from test_voice import _UA as _VoiceUA
 from test_voice import _Cfg, _Clock
 
 from tinysip.io.driver import Driver
-from tinysip.ua import ACT_MEDIA, ACT_MEDIA_STOP
 
 PORT = _Cfg.media_port  # ours: RTP here (or the next even port), RTCP + 1
 WALL = 1765000000000  # ms since 1970 at our clock's 0

@@ -70,3 +70,13 @@ def lcg(seed):
         return bytes(out)
 
     return rng
+
+
+# The core's private constants the tests need (a private const is no interned name on the
+# phone, so ua.py, framing.py, register.py and transaction.py keep them private):
+# test_consts.py checks each copy against its module's source.
+ACT_CONNECT, ACT_SEND, ACT_CLOSE, ACT_MEDIA, ACT_MEDIA_STOP, ACT_RESOLVE = 1, 2, 3, 4, 5, 6
+FRAME_MESSAGE, FRAME_PING, FRAME_PONG, FRAME_ERROR = 1, 2, 3, 4  # framing's units
+PING, PONG = b"\r\n\r\n", b"\r\n"  # RFC 5626 keepalive
+R_PROVISIONAL, R_OK, R_RETRY, R_FAIL = 0, 1, 2, 3  # register.on_response's outcomes
+TRYING, PROCEEDING, COMPLETED, TERMINATED = 0, 1, 2, 3  # a client transaction's states

@@ -14,7 +14,7 @@ relayed over TCP just so, its body after the CR (with Content-Length set to that
 Kamailio's own TCP reader wants an LF after the CR and would run on into the next message:
 the phone does not copy that, it never glues two messages together.
 
-One bad message never costs the connection (the message is handed on as FRAME_MESSAGE and
+One bad message never costs the connection (the message is handed on as _FRAME_MESSAGE and
 message.parse() answers it; the UA sends that answer and keeps the flow):
 - Content-Length beyond max_size: the head alone is handed on (parse() answers 513) and
   exactly Content-Length body bytes are skipped;
@@ -26,20 +26,18 @@ message.parse() answers it; the UA sends that answer and keeps the flow):
   still count);
 - a start line where a header line should be (a head whose empty line was lost): the
   head is handed on without it (400) and the next message starts there.
-FRAME_ERROR (once; then the stream is dead and the transport must be closed) only when the
+_FRAME_ERROR (once; then the stream is dead and the transport must be closed) only when the
 stream cannot be followed any more: no start line within max_size bytes (garbage), a head
 that does not end within _DROP_MAX x max_size bytes, or one line longer than max_size.
 """
 from tinysip.compat import const
 from tinysip.errors import ParseError
 
-FRAME_MESSAGE = const(1)
-FRAME_PING = const(2)
-FRAME_PONG = const(3)
-FRAME_ERROR = const(4)
+_FRAME_MESSAGE = const(1)
+_FRAME_PING = const(2)
+_FRAME_PONG = const(3)
+_FRAME_ERROR = const(4)
 
-PING = b"\r\n\r\n"
-PONG = b"\r\n"
 
 _DROP_MAX = const(4)  # a head too large is followed for up to this many times max_size
 
@@ -154,13 +152,13 @@ class StreamFramer:
     def next(self):
         """(kind, payload) for the next complete unit, or None when more bytes are needed.
 
-        kind is FRAME_MESSAGE (payload: message bytes; for a message too large, its head
-        or its first bytes: see the module comment), FRAME_PING, FRAME_PONG (payload
-        None) or FRAME_ERROR (payload: the ParseError; the stream is dead).
+        kind is _FRAME_MESSAGE (payload: message bytes; for a message too large, its head
+        or its first bytes: see the module comment), _FRAME_PING, _FRAME_PONG (payload
+        None) or _FRAME_ERROR (payload: the ParseError; the stream is dead).
         """
         if self.error is not None:
             return None
-        while self.error is None:  # (one that kills the stream ends the loop: FRAME_ERROR)
+        while self.error is None:  # (one that kills the stream ends the loop: _FRAME_ERROR)
             buf = self.buf
             st = self.state
             if st == _BODY:
@@ -174,11 +172,11 @@ class StreamFramer:
                 if extra > len(last):  # several feeds without a next(): split the whole
                     data = b"".join(parts)
                     self.buf = data[self.need :]
-                    return FRAME_MESSAGE, data[: self.need]
+                    return _FRAME_MESSAGE, data[: self.need]
                 if extra:  # the last part runs into the next message
                     self.buf = last[len(last) - extra :]
                     parts[-1] = last[: len(last) - extra]
-                return FRAME_MESSAGE, b"".join(parts)
+                return _FRAME_MESSAGE, b"".join(parts)
             if st == _SKIP:
                 k = self.need if self.need < len(buf) else len(buf)
                 self.need -= k
@@ -193,15 +191,15 @@ class StreamFramer:
                 i = 0
                 n = len(buf)
                 while i < n and buf[i] in b"\r\n":
-                    if buf[i : i + 4] == PING:
+                    if buf[i : i + 4] == b"\r\n\r\n":
                         self.buf = buf[i + 4 :]
-                        return FRAME_PING, None
-                    if buf[i : i + 2] == PONG:
+                        return _FRAME_PING, None
+                    if buf[i : i + 2] == b"\r\n":
                         if n - i == 3 and buf[i + 2] == 13:
                             self.buf = buf[i:]
                             return None  # "\r\n\r": wait for the rest of a ping
                         self.buf = buf[i + 2 :]
-                        return FRAME_PONG, None
+                        return _FRAME_PONG, None
                     if i + 1 == n and buf[i] == 13:
                         break  # a lone CR at the end may be the first half of a CRLF: keep it
                     i += 1  # a bare LF or CR between messages: tolerate and skip
@@ -247,7 +245,7 @@ class StreamFramer:
                     self.buf = buf[i:]
                     self.pos = 0
                     self.cl = self.cur = None
-                    return FRAME_MESSAGE, buf[:i]
+                    return _FRAME_MESSAGE, buf[:i]
                 if b:
                     cl = self.cl
                     if cl is None or cl == _BAD:  # parse() answers 400; the body is unknown
@@ -258,14 +256,14 @@ class StreamFramer:
                         if need > self.max_size:  # 513 from the head; the body is skipped
                             self.state = _SKIP
                             self.need = need
-                            return FRAME_MESSAGE, buf[:b]
+                            return _FRAME_MESSAGE, buf[:b]
                     self.state = _IDLE
                     if need < len(buf):
                         self.buf = buf[need:]
-                        return FRAME_MESSAGE, buf[:need]
+                        return _FRAME_MESSAGE, buf[:need]
                     if need == len(buf):  # the usual case: one whole message, uncopied
                         self.buf = b""
-                        return FRAME_MESSAGE, buf
+                        return _FRAME_MESSAGE, buf
                     self.state = _BODY
                     self.parts = [buf]
                     self.have = len(buf)
@@ -282,7 +280,7 @@ class StreamFramer:
                 self.state = _DROP
                 self.need = i  # dropped so far
                 self.buf = buf[i:]
-                return FRAME_MESSAGE, buf
+                return _FRAME_MESSAGE, buf
             # _DROP: the head goes on beyond max_size; drop it line by line
             i, b = self._scan(buf, 0)
             self.need += i
@@ -304,4 +302,4 @@ class StreamFramer:
                                     % (_DROP_MAX * self.max_size))
         self.buf = b""  # the stream is dead: what is left is never read
         self.parts = None
-        return FRAME_ERROR, self.error
+        return _FRAME_ERROR, self.error

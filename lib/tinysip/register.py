@@ -19,14 +19,14 @@ registrar never holds two bindings for us (RFC 3261 §10.2.2). A `sips:` AoR reg
 `sips:` Contact (§8.1.1.8).
 
 Outcomes of on_response(), as a table of status -> handling:
-    1xx                      -> R_PROVISIONAL
-    2xx                      -> R_OK with a Binding
+    1xx                      -> _R_PROVISIONAL
+    2xx                      -> _R_OK with a Binding
     2xx plain, Contact wrong -> 4 (rewrite) with the Contact URI just bound (register again
                                 with the address the Via showed, removing that one)
-    401 / 407 (new nonce)    -> R_RETRY (credentials added); same nonce again -> R_FAIL
-    423 with Min-Expires     -> R_RETRY with expires raised to Min-Expires
-    439                      -> R_RETRY without reg-id / outbound (RFC 5626 §4.2.1)
-    other                    -> R_FAIL (503/500/480 keep Retry-After for the backoff)
+    401 / 407 (new nonce)    -> _R_RETRY (credentials added); same nonce again -> _R_FAIL
+    423 with Min-Expires     -> _R_RETRY with expires raised to Min-Expires
+    439                      -> _R_RETRY without reg-id / outbound (RFC 5626 §4.2.1)
+    other                    -> _R_FAIL (503/500/480 keep Retry-After for the backoff)
 """
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError
@@ -34,10 +34,10 @@ from tinysip.headers import parse_name_addr, parse_uint, parse_via, unquote
 from tinysip.message import contacts
 from tinysip.transaction import new_branch
 
-R_PROVISIONAL = const(0)
-R_OK = const(1)
-R_RETRY = const(2)
-R_FAIL = const(3)
+_R_PROVISIONAL = const(0)
+_R_OK = const(1)
+_R_RETRY = const(2)
+_R_FAIL = const(3)
 _R_REWRITE = const(4)  # ua.py tests for 4 (a private name costs the phone no heap)
 
 _MAX_AUTH_ROUNDS = const(3)  # challenges answered in one attempt (a stale-nonce loop guard)
@@ -198,10 +198,10 @@ class Registration:
 
     def on_response(self, msg):
         """(outcome, info) for a response to our REGISTER; see the module table. info is
-        None, a Binding (R_OK) or (status, reason, Retry-After s or None) (R_FAIL)."""
+        None, a Binding (_R_OK) or (status, reason, Retry-After s or None) (_R_FAIL)."""
         status = msg.status
         if status < 200:
-            return R_PROVISIONAL, None
+            return _R_PROVISIONAL, None
         if status < 300:
             self.auth_rounds = 0
             try:  # every Contact checked, ours read in place (none is parsed into objects)
@@ -242,8 +242,8 @@ class Registration:
             b.flow_timer = _uint(msg.get(b"Flow-Timer"), 86400)
             sr = msg.get_all(b"Service-Route")
             b.service_route = b", ".join(sr) if sr else None
-            return R_OK, b
-        outcome = R_RETRY
+            return _R_OK, b
+        outcome = _R_RETRY
         info = None
         if status == 401 or status == 407:
             self.auth_rounds += 1
@@ -251,12 +251,12 @@ class Registration:
             if (d is None or self.auth_rounds > _MAX_AUTH_ROUNDS or not d.on_challenge(
                     status, msg.get_all(b"WWW-Authenticate" if status == 401
                                         else b"Proxy-Authenticate"))):
-                outcome = R_FAIL
+                outcome = _R_FAIL
                 info = (status, b"auth.username/auth.password rejected", None)
         elif status == 423:
             value = _uint(msg.get(b"Min-Expires"), 0xFFFFFFFF)
             if value is None or value <= self.expires:
-                outcome = R_FAIL
+                outcome = _R_FAIL
                 info = (status, b"Min-Expires missing or not above ours", None)
             else:
                 self.expires = value
@@ -264,9 +264,9 @@ class Registration:
             self.outbound = 0
         else:
             ra = msg.get(b"Retry-After")
-            outcome = R_FAIL
+            outcome = _R_FAIL
             info = (status, msg.reason,
                     _uint(ra.partition(b";")[0].partition(b"(")[0], 86400 * 7) if ra else None)
-        if outcome == R_FAIL:
+        if outcome == _R_FAIL:
             self.auth_rounds = 0  # the loop guard is per attempt: the next one starts afresh
         return outcome, info

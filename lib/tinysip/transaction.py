@@ -13,17 +13,17 @@ How to read the tables below (h11 `_state.py` style): each machine is one bytes 
 row of six cells per state, one cell per input: `table[6 * state + input]`. A cell is the
 new state (low two bits) or'ed with the actions to run (bit flags, multiples of 4). An
 input the figure does not list for a state is absorbed: its cell is the state itself, so
-the state stays and nothing happens. Entering TERMINATED stops every timer. Timers are
+the state stays and nothing happens. Entering _TERMINATED stops every timer. Timers are
 absolute ms; a late `handle_timer` fires each due timer once and re-arms it from `now`,
 so a stalled driver never causes a burst of catch-up retransmissions.
 """
 from tinysip.compat import const, hexlify
 
 # States (Figures 6 and 8 use the same four names). Public: the TU reads `tr.state`.
-TRYING = const(0)
-PROCEEDING = const(1)
-COMPLETED = const(2)
-TERMINATED = const(3)
+_TRYING = const(0)
+_PROCEEDING = const(1)
+_COMPLETED = const(2)
+_TERMINATED = const(3)
 
 _T1 = const(500)
 _T2 = const(4000)
@@ -79,7 +79,7 @@ class _Transaction:
     the earliest fires first, the lower input at a tie (Timer F before E).
     """
 
-    state = TRYING
+    state = _TRYING
     terminated = False
     timed_out = False  # Timer F fired before a final (client only)
     failed = False  # a transport error ended the transaction (the TU treats it as a timeout)
@@ -123,7 +123,7 @@ class _Transaction:
         cell = self._table[6 * self.state + inp]
         self.state = cell & 3
         due = self._due
-        if self.state == TERMINATED:
+        if self.state == _TERMINATED:
             self.terminated = True
             self._due = due = [None] * 5
         if cell & _SEND:

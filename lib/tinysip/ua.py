@@ -6,21 +6,21 @@ Inputs (each takes `now`, integer ms from a monotonic clock):
     connection_lost(conn, now, reason), receive(conn, data, now)   from the driver
     handle_timer(now)                                         when next_timer() is due
 Outputs, drained by the driver after every input:
-    pop_action() -> (ACT_CONNECT, conn, host, port, tls, server_name, client, udp)
-                    | (ACT_SEND, conn, bytes) | (ACT_CLOSE, conn)
-                    | (ACT_RESOLVE, conn, host, port or None, transport param or None, sips)
-                    | (ACT_MEDIA, call_id, mode, pt, port, rtp_ip, rtp_port)
-                    | (ACT_MEDIA_STOP, call_id) | (7 ACT_VOICE, call_id, params) | None
-    ACT_MEDIA: port is the RTP port to bind (drawn from media.port_min..port_max), rtp_ip
+    pop_action() -> (_ACT_CONNECT, conn, host, port, tls, server_name, client, udp)
+                    | (_ACT_SEND, conn, bytes) | (_ACT_CLOSE, conn)
+                    | (_ACT_RESOLVE, conn, host, port or None, transport param or None, sips)
+                    | (_ACT_MEDIA, call_id, mode, pt, port, rtp_ip, rtp_port)
+                    | (_ACT_MEDIA_STOP, call_id) | (7 ACT_VOICE, call_id, params) | None
+    _ACT_MEDIA: port is the RTP port to bind (drawn from media.port_min..port_max), rtp_ip
     (bytes) / rtp_port the offer's c=/m= address: the only source the mirror may latch on.
     mode 0 is a voice call's port (pt, rtp_ip, rtp_port unused): once media_ready has
     written the answer, ACT_VOICE gives the driver the call's tinysip.audio params to run
     (tinysip.voice on that port; the peer's address is in params).
-    The driver answers ACT_RESOLVE with resolved(conn, locate.targets(...), now): RFC 3263,
+    The driver answers _ACT_RESOLVE with resolved(conn, locate.targets(...), now): RFC 3263,
     then the flow tries each target in turn (connect failure, timeout or 503: the next).
     A UDP conn carries datagrams: SIP, or STUN for the keepalive (RFC 5626 §4.4.2).
-    The driver answers ACT_MEDIA with media_ready(call_id, port, now) (or
-    media_failed(call_id, reason, now)) and ACT_MEDIA_STOP with media_stopped(call_id, rx,
+    The driver answers _ACT_MEDIA with media_ready(call_id, port, now) (or
+    media_failed(call_id, reason, now)) and _ACT_MEDIA_STOP with media_stopped(call_id, rx,
     tx, now).
 Calls: an INVITE is auto-answered only when Answer-Mode/Priv-Answer-Mode asks for it, the
 policy allows it (invite.caller + may_auto_answer: the proxy's P-Asserted-Identity over
@@ -41,7 +41,7 @@ Certificates (RFC 6072, only with config certificates.*; tinysip.certservice is 
 the first registration): subscribe_certificate(uri, now), certificate(aor, now),
 certificate_unsupported(aor, now) for a 437; set_wall_clock(epoch_s, now) when the board
 knows the time (else the first REGISTER 200's Date sets it); a credential becomes
-`client_cert`, sent with every later ACT_CONNECT (its 7th item) for mutual TLS.
+`client_cert`, sent with every later _ACT_CONNECT (its 7th item) for mutual TLS.
     pop_event()  -> an events.Event or None
     next_timer() -> absolute ms of the next timer or None
 Every input method may queue actions and events. None of them raises on peer input: a
@@ -57,19 +57,28 @@ from tinysip.compat import const, drop, sha256_hex
 from tinysip.digest import DigestClient
 from tinysip.errors import ParseError
 from tinysip.events import Event
-from tinysip.framing import FRAME_ERROR, FRAME_MESSAGE, FRAME_PING, FRAME_PONG, PING, PONG
 from tinysip.framing import StreamFramer
 from tinysip.message import error_response, parse, response
-from tinysip.register import R_FAIL, R_OK, R_PROVISIONAL, R_RETRY, Registration
+from tinysip.register import Registration
 from tinysip.transaction import ClientTransaction
 
-ACT_CONNECT = const(1)
-ACT_SEND = const(2)
-ACT_CLOSE = const(3)
-ACT_MEDIA = const(4)
-ACT_MEDIA_STOP = const(5)
-ACT_RESOLVE = const(6)
-_ACT_VOICE = const(7)  # private (a name fewer on the phone): the driver states it too
+_ACT_CONNECT = const(1)
+_ACT_SEND = const(2)
+_ACT_CLOSE = const(3)
+_ACT_MEDIA = const(4)
+_ACT_MEDIA_STOP = const(5)
+_ACT_RESOLVE = const(6)
+_ACT_VOICE = const(7)  # all private (a name fewer each on the phone): the driver states them too
+# framing.py's kinds of unit and register.py's outcomes, private there and here (a name
+# fewer each on the phone: host_tests/test_consts.py holds the copies together)
+_FRAME_MESSAGE = const(1)
+_FRAME_PING = const(2)
+_FRAME_PONG = const(3)
+_FRAME_ERROR = const(4)
+_R_PROVISIONAL = const(0)
+_R_OK = const(1)
+_R_RETRY = const(2)
+_R_FAIL = const(3)
 # invite.py's call states and inputs (private there too; host_tests/ivnames.py checks them)
 # events by their line in tinysip.events.KINDS (a str constant each would be a heap object
 # on the phone; test_events checks these numbers against KINDS)
@@ -267,7 +276,7 @@ class UserAgent:
             self._guard(self._input, f, _CONNECT_FAILED, now)
 
     def resolved(self, conn, targets, now):
-        """The driver's answer to ACT_RESOLVE: locate.targets() for the flow's host, in
+        """The driver's answer to _ACT_RESOLVE: locate.targets() for the flow's host, in
         order ([] when DNS gave nothing)."""
         f = self._flow_of(conn)
         if f is None:
@@ -306,14 +315,14 @@ class UserAgent:
             if unit is None:
                 return
             kind, payload = unit
-            if kind == FRAME_MESSAGE:
+            if kind == _FRAME_MESSAGE:
                 self._guard(self._on_message, f, conn, payload, now)
-            elif kind == FRAME_PONG:
+            elif kind == _FRAME_PONG:
                 if f.ping_sent_at is not None:  # else unsolicited: ignore (§4.4.1)
                     self._pong(f, now)
-            elif kind == FRAME_PING:
-                self._send(conn, PONG)
-            else:  # FRAME_ERROR: the stream cannot be resynchronised
+            elif kind == _FRAME_PING:
+                self._send(conn, b"\r\n")
+            else:  # _FRAME_ERROR: the stream cannot be resynchronised
                 self._ev(_E_MESSAGE_DROPPED, f.index, "stream framing: %s" % payload)
                 if f.conn == conn:
                     self.connection_lost(conn, now, "framing_error")
@@ -375,7 +384,7 @@ class UserAgent:
 
     def _send(self, conn, data):
         if conn is not None:
-            self.actions.append((ACT_SEND, conn, data))
+            self.actions.append((_ACT_SEND, conn, data))
 
     def _flush(self, tx, conn):
         d = tx.pop_send()
@@ -509,7 +518,7 @@ class UserAgent:
         f.registration.rewrites = 0
         f.retry_at = now + self.cfg.connect_timeout_ms  # the driver reports success first
         if f.resolve and f.targets is None:  # RFC 3263 first: resolved() goes on
-            self.actions.append((ACT_RESOLVE, conn, f.host, f.settings.port_given,
+            self.actions.append((_ACT_RESOLVE, conn, f.host, f.settings.port_given,
                                  f.settings.transport, f.settings.sips))
             return
         self._open(f, conn)
@@ -525,7 +534,7 @@ class UserAgent:
             f.server = "%s:%d" % (host, port)
             self._ev(_E_TARGET_SELECTED, f.index, f.host, t[0], host, port)
         self.conns[conn] = (f, None if f.udp else StreamFramer(self.cfg.max_message))
-        self.actions.append((ACT_CONNECT, conn, host, port, f.tls, f.server_name,
+        self.actions.append((_ACT_CONNECT, conn, host, port, f.tls, f.server_name,
                              self.client_cert if f.tls else None, f.udp))
         self._ev(_E_FLOW_CONNECTING, f.index, f.reg_id, f.server,
                  "tls" if f.tls else "udp" if f.udp else "tcp")
@@ -538,7 +547,7 @@ class UserAgent:
     def _close(self, f):
         self._drop_ctx(f)
         if f.conn is not None:
-            self.actions.append((ACT_CLOSE, f.conn))
+            self.actions.append((_ACT_CLOSE, f.conn))
             self.conns.pop(f.conn, None)
             f.conn = None
         f.clear_timers()
@@ -579,7 +588,7 @@ class UserAgent:
                     f.stun_rto = self.cfg.t1
                     f.stun_rexmit_at = now
                 else:
-                    self._send(f.conn, PING)
+                    self._send(f.conn, b"\r\n\r\n")
             if f.stun_rexmit_at is not None and now >= f.stun_rexmit_at:
                 from tinysip.stun import binding_request
 
@@ -679,24 +688,24 @@ class UserAgent:
         if out is None or f is None:  # f None: the answer to our BYE, which changes nothing
             return
         outcome, info = f.registration.on_response(out)
-        if outcome == R_PROVISIONAL:
+        if outcome == _R_PROVISIONAL:
             return
         if f.state == _STOPPED:
-            if outcome == R_RETRY and msg.status in (401, 407):
+            if outcome == _R_RETRY and msg.status in (401, 407):
                 self._send_register(f, now, 0)
             else:
                 if self.bound == f.registration.uri:
                     self.bound = None
                 self._ev(_E_UNREGISTERED, f.index, f.reg_id)
                 self._close(f)
-        elif outcome == R_RETRY:
+        elif outcome == _R_RETRY:
             self._send_register(f, now)
         elif outcome == _R_REWRITE:  # plain registrar, behind a NAT: register what it saw
             self.ob_mode = 2
             self.bound = info  # the Contact just registered: the next request removes it
             self._ev(_E_CONTACT_REWRITTEN, f.index, f.reg_id, f.registration.uri)
             self._send_register(f, now)
-        elif outcome == R_OK:
+        elif outcome == _R_OK:
             self.ob_mode = 1 if info.outbound else 2
             if not info.outbound:
                 self.bound = info.contact
@@ -709,7 +718,7 @@ class UserAgent:
                     self.set_wall_clock(t, now)
             f.binding = info
             self._input(f, _REGISTERED, now)
-        elif outcome == R_FAIL:
+        elif outcome == _R_FAIL:
             status, reason, f.retry_after = info
             self._register_failed(f, now, status, reason)
 
@@ -927,7 +936,7 @@ class UserAgent:
         then call_ended. The application reads the answer from dial_answer() once connected
         and runs the media itself; hangup(call_id, now) ends the call. media=True: the
         driver runs it (a voice call's port): ending the call asks it to stop with
-        ACT_MEDIA_STOP, and call_ended waits for media_stopped (with the media figures)."""
+        _ACT_MEDIA_STOP, and call_ended waits for media_stopped (with the media figures)."""
         from tinysip.dial import Dial  # the caller side is loaded only when used
 
         f = self.up_flow()
@@ -979,7 +988,7 @@ class UserAgent:
         r = self.rng(3)
         even = (self.cfg.media_port_max - lo) // 2 + 1  # even ports in the range
         port = lo + 2 * ((r[0] << 16 | r[1] << 8 | r[2]) % even)
-        self.actions.append((ACT_MEDIA, call_id, p[1], p[2], port, p[3], p[4]))
+        self.actions.append((_ACT_MEDIA, call_id, p[1], p[2], port, p[3], p[4]))
         return True
 
     def hold(self, call_id, now):
@@ -1016,7 +1025,7 @@ class UserAgent:
         return ok
 
     def media_ready(self, call_id, port, now):
-        """The driver bound the RTP port for ACT_MEDIA: send the 200 with the answer."""
+        """The driver bound the RTP port for _ACT_MEDIA: send the 200 with the answer."""
         e = self.calls.get(call_id)
         if e is None:
             return
@@ -1117,6 +1126,6 @@ class UserAgent:
         if c.state == _IV_ENDED and e[5] != 3:
             if e[5]:  # the mirror is open (or opening): stop it, media_stopped finishes
                 e[5] = 3
-                self.actions.append((ACT_MEDIA_STOP, cid))
+                self.actions.append((_ACT_MEDIA_STOP, cid))
             else:
                 self.media_stopped(cid, 0, 0, now)

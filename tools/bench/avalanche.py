@@ -42,7 +42,9 @@ for _p in (os.path.join(ROOT, "host_tests"), os.path.join(ROOT, "lib")):
 
 from fakeregistrar import FakeRegistrar  # noqa: E402
 from tinysip.config import Config  # noqa: E402
-from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_SEND, UserAgent  # noqa: E402
+from tinysip.ua import UserAgent  # noqa: E402
+
+ACT_CONNECT, ACT_SEND, ACT_CLOSE = 1, 2, 3  # ua.py's private _ACT_* (host_tests/test_consts.py)
 
 # §4.5 as the RFC states it (not tinysip's code): the check of every delay uses these
 BASE_ALL_DOWN_MS = 30000

@@ -17,12 +17,19 @@ import select
 from tinysip.compat import MICROPYTHON, const
 
 from tinysip.io.stream import StreamConn, StreamError
-from tinysip.ua import ACT_CLOSE, ACT_CONNECT, ACT_MEDIA, ACT_MEDIA_STOP, ACT_RESOLVE, ACT_SEND
 
 # mbedTLS's incoming record buffer, one allocation: 16 KiB of content + 320 B of IV, MAC
 # and padding + a 13-byte header (MBEDTLS_SSL_IN_BUFFER_LEN, ESP-IDF's default content length)
 _TLS_IN_BUF = const(16717)
-_ACT_VOICE = const(7)  # ua.py's (private there too: a name fewer on the phone)
+# ua.py's actions (private there too: a name fewer each on the phone; test_consts.py holds
+# the copies together)
+_ACT_CONNECT = const(1)
+_ACT_SEND = const(2)
+_ACT_CLOSE = const(3)
+_ACT_MEDIA = const(4)
+_ACT_MEDIA_STOP = const(5)
+_ACT_RESOLVE = const(6)
+_ACT_VOICE = const(7)
 
 
 class Driver:
@@ -33,7 +40,7 @@ class Driver:
         `sys_heap()` -> (free bytes, largest free block) of the system heap, checked before
         each connect (None: not checked); `audio(ptime)` -> (microphone, speaker) for a
         voice call (io.wav, io.i2s; None: silence sent, nothing played). Voice calls run on
-        io.voiceport.VoicePort (ACT_MEDIA mode 0, ACT_VOICE); io.voiceport.call() places
+        io.voiceport.VoicePort (_ACT_MEDIA mode 0, ACT_VOICE); io.voiceport.call() places
         one."""
         self.audio = audio
         self.dns_server = dns_server
@@ -64,7 +71,7 @@ class Driver:
                 continue
             kind = a[0]
             conn = a[1]
-            if kind == ACT_SEND:
+            if kind == _ACT_SEND:
                 s = self.conns.get(conn)
                 if s is not None:
                     try:
@@ -72,7 +79,7 @@ class Driver:
                     except StreamError as e:
                         self.close(conn)
                         ua.connection_lost(conn, self.clock.now(), "connection_lost: " + e.args[0])
-            elif kind == ACT_CONNECT:  # (kind, conn, host, port, tls, server_name, client, udp)
+            elif kind == _ACT_CONNECT:  # (kind, conn, host, port, tls, server_name, client, udp)
                 h = self.sys_heap and self.sys_heap()
                 if h:  # (free, largest block): room for the socket (and the TLS session)?
                     n = ua.cfg.min_sys_heap >> (0 if a[4] else 2)
@@ -100,11 +107,11 @@ class Driver:
                 self.conns[conn] = s
                 self.poll.register(s.sock, select.POLLIN)
                 ua.connected(conn, self.clock.now())
-            elif kind == ACT_CLOSE:
+            elif kind == _ACT_CLOSE:
                 self.close(conn)
-            elif kind == ACT_RESOLVE:  # (kind, conn, host, port, transport, sips): RFC 3263
+            elif kind == _ACT_RESOLVE:  # (kind, conn, host, port, transport, sips): RFC 3263
                 ua.resolved(conn, self._locate(a), self.clock.now())
-            elif kind == ACT_MEDIA:  # (kind, call id, mode, pt, port, rtp ip, rtp port)
+            elif kind == _ACT_MEDIA:  # (kind, call id, mode, pt, port, rtp ip, rtp port)
                 if MICROPYTHON:
                     # the INVITE's garbage is dead now: collect before the call's long-lived
                     # blocks (modules, mirror buffer, socket) so they do not land between it
@@ -136,7 +143,7 @@ class Driver:
                 m = self.media.get(conn)
                 if m is not None:
                     m.start(a[2])
-            elif kind == ACT_MEDIA_STOP:
+            elif kind == _ACT_MEDIA_STOP:
                 m = self.media.pop(conn, None)
                 r = (0, 0, None)
                 if m is not None:
@@ -145,7 +152,7 @@ class Driver:
                 ua.media_stopped(conn, r[0], r[1], self.clock.now(), r[2])
 
     def _locate(self, a):
-        """RFC 3263 targets for an ACT_RESOLVE. Blocks for the DNS round trips (at most
+        """RFC 3263 targets for an _ACT_RESOLVE. Blocks for the DNS round trips (at most
         timeout x tries per query; answers are cached for their TTL), as getaddrinfo does."""
         from tinysip.locate import targets
 

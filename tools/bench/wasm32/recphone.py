@@ -129,7 +129,7 @@ def _run():
     def pop_action(self):
         a = B.pop_action(self)
         if a is not None:
-            if a[0] == U.ACT_SEND:
+            if a[0] == 2:  # ua.py's private _ACT_SEND
                 w("send %d %d %d" % (a[1], len(a[2]), crc32(a[2]) & 0x3FFFFFFF))
             else:
                 w("act %d" % a[0])

@@ -138,7 +138,7 @@ def _replay(path, out):
             pass
     out["k"] = "boot: drop config"
     yield 0
-    from tinysip.ua import ACT_MEDIA, ACT_SEND, UserAgent
+    from tinysip.ua import UserAgent
 
     out["k"] = "boot: import tinysip.ua"
     yield 0
@@ -212,7 +212,7 @@ def _replay(path, out):
         else:
             raise ValueError("unknown line in the recording: %r" % line[:40])
         line = p = None
-        media = _pump(ua, sends, events, media, out, ACT_SEND, ACT_MEDIA)
+        media = _pump(ua, sends, events, media, out)
         if out["why"]:
             break
         yield 1 if mir is not None else 0
@@ -221,7 +221,7 @@ def _replay(path, out):
             # driver's loop calls handle_timer in the same iteration, as a step of its own
             out["k"] = "timer (due)"
             ua.handle_timer(now)
-            media = _pump(ua, sends, events, media, out, ACT_SEND, ACT_MEDIA)
+            media = _pump(ua, sends, events, media, out)
             if out["why"]:
                 break
             yield 1 if mir is not None else 0
@@ -233,16 +233,16 @@ def _replay(path, out):
     f.close()
 
 
-def _pump(ua, sends, events, media, out, ACT_SEND, ACT_MEDIA):
+def _pump(ua, sends, events, media, out):
     """The driver's pump after an input: actions, then events, matched against the
     recording; returns ACT_MEDIA's (mode, pt), else `media` as it was."""
     while True:
         a = ua.pop_action()
         if a is None:
             break
-        if a[0] == ACT_SEND:
+        if a[0] == 2:  # ua.py's private _ACT_SEND
             sends.append((-a[1], len(a[2]), crc32(a[2]) & 0x3FFFFFFF))
-        elif a[0] == ACT_MEDIA:
+        elif a[0] == 4:  # _ACT_MEDIA
             media = (a[2], a[3])
     while True:
         e = ua.pop_event()

@@ -1,0 +1,45 @@
+"""The private constants the core modules share (each keeps its own copy: a private const
+costs the phone no interned name) agree with each other and with testutil's copies."""
+import testutil
+
+ROOT = testutil.HERE + "/../lib/tinysip/"
+
+
+def consts(path):
+    """name -> int of every `_NAME = const(N)` line of a module's source."""
+    out = {}
+    with open(ROOT + path) as f:
+        for line in f:
+            if line[:1] == "_" and " = const(" in line:
+                name, _, rest = line.partition(" = const(")
+                out[name] = int(rest.split(")")[0], 0)
+    return out
+
+
+def test_the_actions_are_the_same_in_the_ua_the_driver_and_the_tests():
+    ua = consts("ua.py")
+    driver = consts("io/driver.py")
+    names = ["CONNECT", "SEND", "CLOSE", "MEDIA", "MEDIA_STOP", "RESOLVE"]
+    for n in names:
+        assert ua["_ACT_" + n] == driver["_ACT_" + n] == getattr(testutil, "ACT_" + n), n
+    assert ua["_ACT_VOICE"] == driver["_ACT_VOICE"] == 7
+    values = [ua["_ACT_" + n] for n in names + ["VOICE"]]
+    assert len(set(values)) == len(values)
+
+
+def test_framing_units_and_register_outcomes_are_the_same_in_the_ua():
+    ua = consts("ua.py")
+    fr = consts("framing.py")
+    for n in ("MESSAGE", "PING", "PONG", "ERROR"):
+        assert ua["_FRAME_" + n] == fr["_FRAME_" + n] == getattr(testutil, "FRAME_" + n), n
+    reg = consts("register.py")
+    for n in ("PROVISIONAL", "OK", "RETRY", "FAIL", "REWRITE"):
+        assert ua["_R_" + n] == reg["_R_" + n], n
+        if n != "REWRITE":
+            assert reg["_R_" + n] == getattr(testutil, "R_" + n), n
+
+
+def test_transaction_states_match_the_tests_copy():
+    tr = consts("transaction.py")
+    for n in ("TRYING", "PROCEEDING", "COMPLETED", "TERMINATED"):
+        assert tr["_" + n] == getattr(testutil, n), n
