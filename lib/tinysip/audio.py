@@ -39,56 +39,31 @@ from tinysip.errors import ParseError
 from tinysip.sdp import write
 
 _TE_PT = const(101)  # the payload type we offer telephone-event as
-# (direction offered, direction answered) pairs, in tinysip.sdp's order
-_MIRROR = (b"sendrecv", b"sendrecv", b"sendonly", b"recvonly", b"recvonly", b"sendonly",
-           b"inactive", b"inactive")
 
 
-def _codec(m, f):
-    """b"PCMU" / b"PCMA" for format f of m= section m, or None."""
-    for pt, name, clock, raw in m[5]:
-        if pt == f:
-            if clock == 8000 and (name == b"pcmu" or name == b"pcma"):
-                return name.upper()
-            return None
-    return b"PCMU" if f == b"0" else b"PCMA" if f == b"8" else None
-
-
-def _te(m):
-    """The payload type (bytes) of telephone-event/8000 in m, or None."""
-    for pt, name, clock, raw in m[5]:
-        if name == b"telephone-event" and clock == 8000:
-            return pt
-    return None
-
-
-def _ptime(m, ours):
-    p = m[10]
-    return p if 10 <= p <= 60 and p % 10 == 0 else ours
-
-
-def _keys(m, savp, srtp):
+def _keys(m, secure, srtp):
     """(suite, the peer's key, its crypto line's tag and suite name) from m's a=crypto, or
     (0, None, None) when plain RTP is used. Raises ParseError(488) per `srtp`."""
     from tinysip.sdes import choose
 
     got = choose(m[9]) if m[9] else None
     if got is None:
-        if savp:
+        if secure:  # RTP/SAVP
             raise ParseError(488, "offer: RTP/SAVP without an a=crypto we support "
                                   "(AES_CM_128_HMAC_SHA1_80 or _32)")
         if srtp == 2:
             raise ParseError(488, "offer: plain RTP, and media.srtp is required")
         return 0, None, None
     if srtp == 0:
-        if savp:
+        if secure:
             raise ParseError(488, "offer: RTP/SAVP, and media.srtp is off")
         return 0, None, None
     return got[2], got[3], got
 
 
-def offer(ip, port, sess_id, codecs, srtp, key, ptime=20, direction=b"sendrecv"):
-    """The SDP offer of a voice call from ip (bytes):port; codecs: [b"PCMU", b"PCMA"] in our
+def offer(host, port, tag, codecs, srtp, key, ptime=20, direction=b"sendrecv"):
+    """The SDP offer of a voice call from host (an IP address, bytes):port, o= session id
+    tag; codecs: [b"PCMU", b"PCMA"] in our
     order; srtp 0/1/2 (off/optional/required); key: our 30-byte SDES key (None with srtp 0)."""
     fmts = []
     attrs = []
@@ -106,20 +81,20 @@ def offer(ip, port, sess_id, codecs, srtp, key, ptime=20, direction=b"sendrecv")
         attrs.append(line(1, 80, key))
         attrs.append(line(2, 32, key))
     attrs.append(direction)
-    return write(ip, sess_id, 1, [(b"audio", port, b"RTP/SAVP" if srtp == 2 else b"RTP/AVP",
+    return write(host, tag, 1, [(b"audio", port, b"RTP/SAVP" if srtp == 2 else b"RTP/AVP",
                                    fmts, attrs)])
 
 
-def answer(offer_sdp, ip, port, sess_id, codecs, srtp, key, ptime=20, hold=False, ver=1):
+def answer(sdp, host, port, tag, codecs, srtp, key, ptime=20, hold=False, version=1):
     """Answer a parsed offer (tinysip.sdp.parse): (sdp bytes, params). The first audio
     stream we can take is answered, every other m= line rejected (port 0). hold: we put the
-    call on hold (sendonly, or inactive when the offer is recvonly/inactive); ver: the o=
+    call on hold (sendonly, or inactive when the offer is recvonly/inactive); version: the o=
     version (a re-answer's is one more than our last SDP's, RFC 3264 §8).
     Raises ParseError(488, reason) when no stream is acceptable."""
     sections = []
     params = None
     why = "offer: no audio stream"
-    for m in offer_sdp[2]:
+    for m in sdp[2]:
         if params is not None or m[0] != b"audio" or m[1] == 0 or (
                 m[2] != b"RTP/AVP" and m[2] != b"RTP/SAVP"):
             sections.append((m[0], 0, m[2], m[3][:1], ()))
@@ -130,11 +105,11 @@ def answer(offer_sdp, ip, port, sess_id, codecs, srtp, key, ptime=20, hold=False
             why = e.reason
             sections.append((m[0], 0, m[2], m[3][:1], ()))
             continue
-        i = _DIRS.index(m[8] or b"sendrecv")
+        d = m[8] or b"sendrecv"
         if hold:  # we keep sending only where the peer receives (§8.4)
-            d = b"sendonly" if i == 0 or i == 2 else b"inactive"
-        else:
-            d = _MIRROR[2 * i + 1]
+            d = b"sendonly" if d == b"sendrecv" or d == b"recvonly" else b"inactive"
+        else:  # mirrored: its sendonly is our recvonly and the other way round
+            d = b"recvonly" if d == b"sendonly" else b"sendonly" if d == b"recvonly" else d
         p[7] = key if p[6] else None
         p[9] = d
         sections.append((m[0], port, m[2]) + _media(p, p[10][0] if p[6] else 0, d))
@@ -142,10 +117,7 @@ def answer(offer_sdp, ip, port, sess_id, codecs, srtp, key, ptime=20, hold=False
         params = p
     if params is None:
         raise ParseError(488, why)
-    return write(ip, sess_id, ver, sections), params
-
-
-_DIRS = (b"sendrecv", b"sendonly", b"recvonly", b"inactive")
+    return write(host, tag, version, sections), params
 
 
 def _media(p, tag, d):
@@ -167,30 +139,43 @@ def _media(p, tag, d):
 
 
 def _choose(m, codecs, srtp, ptime):
-    pt = None
+    """params (see answer) for m= section m: its first format that is a codec of ours
+    (PCMU, PCMA at 8000 Hz, by rtpmap or the static 0 and 8), its telephone-event/8000,
+    its ptime when 10-60 in steps of 10 (else ours), its SDES key (_keys)."""
+    pt = c = None
     for f in m[3]:
-        c = _codec(m, f)
+        c = b"PCMU" if f == b"0" else b"PCMA" if f == b"8" else None
+        for x in m[5]:  # (pt, encoding name, clock, raw): an rtpmap overrides the static
+            if x[0] == f:
+                c = x[1].upper() if x[2] == 8000 and (x[1] == b"pcmu" or x[1] == b"pcma") \
+                    else None
+                break
         if c is not None and c in codecs:
             pt = f
             break
     if pt is None:
         raise ParseError(488, "offer: no codec we have (%s)" % b", ".join(codecs).decode())
     suite, peer_key, got = _keys(m, m[2] == b"RTP/SAVP", srtp)
-    te = _te(m)
-    return [int(pt), _codec(m, pt), -1 if te is None else int(te), _ptime(m, ptime), m[4][1],
-            m[1], suite, None, peer_key, b"sendrecv", got]
+    te = -1
+    for x in m[5]:
+        if x[1] == b"telephone-event" and x[2] == 8000:
+            te = int(x[0])
+            break
+    t = m[10]
+    return [int(pt), c, te, t if 10 <= t <= 60 and t % 10 == 0 else ptime, m[4][1], m[1],
+            suite, None, peer_key, b"sendrecv", got]
 
 
-def accept(answer_sdp, codecs, srtp, key, ptime=20):
+def accept(sdp, codecs, srtp, key, ptime=20):
     """params from the parsed answer (tinysip.sdp.parse) to an offer we made with these
     settings and our `key`. Raises ParseError(488, reason) when it is not acceptable (no
     codec we offered, plain RTP while srtp is required, no stream)."""
-    for m in answer_sdp[2]:
+    for m in sdp[2]:
         if m[0] != b"audio" or m[1] == 0:
             continue
         p = _choose(m, codecs, srtp, ptime)
-        i = _DIRS.index(m[8] or b"sendrecv")
-        p[9] = _MIRROR[2 * i + 1]  # the answer's direction seen from our side
+        d = m[8] or b"sendrecv"  # the answer's direction seen from our side
+        p[9] = b"recvonly" if d == b"sendonly" else b"sendonly" if d == b"recvonly" else d
         p[7] = key if p[6] else None
         del p[10:]
         return p
@@ -220,7 +205,7 @@ def reoffer(p, ours, hold):
     return write(ip, sid, ver, [(b"audio", port, proto) + _media(p, 1, d)])
 
 
-def reanswer(offer_sdp, p, ours, codecs, srtp):
+def reanswer(sdp, p, ours, codecs, srtp):
     """Answer a peer's new offer (parsed) within a running call (RFC 3264 §8): p the call's
     params, ours our last SDP (bytes). The same address, port, session and key (so the SRTP
     contexts go on), the o= version one more; the running codec while the offer still has
@@ -231,9 +216,9 @@ def reanswer(offer_sdp, p, ours, codecs, srtp):
     if p[7] is None:
         srtp = 0
     try:
-        body, q = answer(offer_sdp, ip, port, sid, [p[1]], srtp, p[7], p[3], hold, ver)
+        body, q = answer(sdp, ip, port, sid, [p[1]], srtp, p[7], p[3], hold, ver)
     except ParseError:
-        body, q = answer(offer_sdp, ip, port, sid, codecs, srtp, p[7], p[3], hold, ver)
+        body, q = answer(sdp, ip, port, sid, codecs, srtp, p[7], p[3], hold, ver)
     q.append(hold)
     return body, q
 

@@ -33,13 +33,16 @@ _MAX_FMTS = const(32)
 
 # Error texts, one string (a module run in place from ROMFS holds each str constant as a
 # ~40-byte heap object): line _S_X of it (errors.nth).
-_MSG = (
-    "SDP over %d bytes or %d lines\nSDP does not start with v=0\nover %d m= lines\n"
-    "m= line without formats\nbad m= port\nover %d formats\nbad RTP payload type\n"
-    "bad c= line\nc= not IP4/IP6\nbad o= line\nbad a=rtpmap\nover %d a=crypto lines\n"
-    "bad a=ptime\nover %d a=fmtp lines\nboth loopback roles on one m= line\n"
-    "SDP line is not <type>=<value>\nempty SDP body\nSDP without o=\nSDP without m= lines\n"
-    "m= line without c=\nover %d a=loopback types"
+_T = (
+    "offer: SDP over %d bytes or %d lines\noffer: SDP does not start with v=0\n"
+    "offer: over %d m= lines\noffer: m= line without formats\noffer: bad m= port\n"
+    "offer: over %d formats\noffer: bad RTP payload type\noffer: bad c= line\n"
+    "offer: c= not IP4/IP6\noffer: bad o= line\noffer: bad a=rtpmap\n"
+    "offer: over %d a=crypto lines\noffer: bad a=ptime\noffer: over %d a=fmtp lines\n"
+    "offer: both loopback roles on one m= line\n"
+    "offer: SDP line is not <type>=<value>\noffer: empty SDP body\n"
+    "offer: SDP without o=\noffer: SDP without m= lines\noffer: m= line without c=\n"
+    "offer: over %d a=loopback types"
 )
 _S_SIZE = const(0)
 _S_V0 = const(1)
@@ -65,9 +68,9 @@ _S_NTYPES = const(20)
 
 
 def _bad(k, status=400, x=None):
-    """Raise ParseError(status) with line k of _MSG (formatted with x when given)."""
-    m = nth(_MSG, k)
-    raise ParseError(status, "offer: " + (m if x is None else m % x))
+    """Raise ParseError(status) with line k of _T (formatted with x when given)."""
+    m = nth(_T, k)
+    raise ParseError(status, m if x is None else m % x)
 
 
 # The two helpers and their arguments have names the phone has interned already (framing's
@@ -271,19 +274,20 @@ def parse(body):
     return origin, conn, medias
 
 
-def write(ip, sess_id, sess_ver, sections):
-    """SDP bytes for an answer from us at `ip` (bytes, IPv4 or IPv6).
+def write(host, tag, version, media):
+    """SDP bytes for an answer from us at `host` (an IP address, bytes, IPv4 or IPv6).
 
-    sections: list of (media, port, proto, formats, attributes), attributes being the a=
+    media: list of (media, port, proto, formats, attributes), attributes being the a=
     values without "a=" (b"rtpmap:96 encaprtp/8000"), each bytes or a tuple of its pieces
-    (b"rtpmap:", b"96 encaprtp/8000"). sess_id, sess_ver: ints (o= line). The answer is
-    joined once from pieces: no line is built on its own.
+    (b"rtpmap:", b"96 encaprtp/8000"). tag, version: the o= line's session id and version
+    (ints). The answer is joined once from pieces: no line is built on its own. (The
+    parameters are named as other modules' names: each distinct name is interned.)
     """
-    at = b"IP6" if b":" in ip else b"IP4"
+    at = b"IP6" if b":" in host else b"IP4"
     out = [b"v=0\r\no=- %d %d IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n" % (
-        sess_id, sess_ver, at, ip, at, ip)]
-    for media, port, proto, fmts, attrs in sections:
-        out.append(b"m=%s %d %s" % (media, port, proto))
+        tag, version, at, host, at, host)]
+    for m, port, proto, fmts, attrs in media:
+        out.append(b"m=%s %d %s" % (m, port, proto))
         if not fmts:
             out.append(b" ")
         for f in fmts:
