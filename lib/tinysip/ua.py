@@ -41,7 +41,11 @@ Certificates (RFC 6072, only with config certificates.*; tinysip.certservice is 
 the first registration): subscribe_certificate(uri, now), certificate(aor, now),
 certificate_unsupported(aor, now) for a 437; set_wall_clock(epoch_s, now) when the board
 knows the time (else the first REGISTER 200's Date sets it); a credential becomes
-`client_cert`, sent with every later _ACT_CONNECT (its 7th item) for mutual TLS.
+`client_cert`, sent with every later _ACT_CONNECT (its 7th item) for mutual TLS. A
+NOTIFY is answered in receive(); its certificate check runs in the next handle_timer,
+which next_timer() makes due at once (a driver that fires due timers after each input, as
+io.driver does, sees the events in the same order, and the check's heap is not the
+receive's).
     pop_event()  -> an events.Event or None
     next_timer() -> absolute ms of the next timer or None
 Every input method may queue actions and events. None of them raises on peer input: a
