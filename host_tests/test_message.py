@@ -788,3 +788,27 @@ def test_cseq_number_ends_at_any_lws():
     # "9817\r REGISTER": the number is stripped as a whole value would be
     data = RESPONSE.replace(b"CSeq: 314159 INVITE", b"CSeq: 9817\r INVITE")
     assert parse(data).cseq == 9817 and parse(data).cseq_method == b"INVITE"
+
+
+def test_response_bytes_are_response_to_bytes_from_the_index():
+    from tinysip.message import response_bytes
+
+    heads = [
+        b"NOTIFY sip:a@h SIP/2.0\r\nVia: SIP/2.0/TLS h;branch=z9hG4bK1\r\nFrom: <sip:n@h>;tag=f"
+        b"\r\nTo: <sip:a@h>;tag=t\r\nCall-ID: c1\r\nCSeq: 2 NOTIFY\r\nEvent: certificate\r\n",
+        # spacing response() rewrites, compact names, lines between the copied ones, two Vias
+        b"NOTIFY sip:a@h SIP/2.0\r\nv:SIP/2.0/TLS h;branch=z9hG4bK1\r\nVia:  SIP/2.0/UDP x\r\n"
+        b"Max-Forwards: 70\r\nf: <sip:n@h>;tag=f\r\nTo :<sip:a@h>\r\ni: c2\r\n"
+        b"CSeq:\t3 NOTIFY\r\n",
+        b"NOTIFY sip:a@h SIP/2.0\nVia: SIP/2.0/TLS h;branch=z9hG4bK1\nFrom: <sip:n@h>;tag=f\n"
+        b"To: <sip:a@h>\n ;x=1\nCall-ID: c3\nCSeq: 4 NOTIFY\n",
+    ]
+    for head in heads:
+        req = parse(head + b"Content-Length: 0\r\n\r\n")
+        for status, reason, name, value in ((200, None, b"Contact", (b"<", b"sip:u@h", b">")),
+                                            (405, None, b"Allow", (b"INVITE", b", NOTIFY")),
+                                            (400, b"Bad Event", None, ()), (481, None, None, ())):
+            r = response(req, status, reason)
+            if name is not None:
+                r.add(name, b"".join(value))
+            assert response_bytes(req, status, reason, name, value) == r.to_bytes(), head

@@ -50,7 +50,7 @@ from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError, nth
 from tinysip.headers import STRIP_WS, element_end, parse_uint
 from tinysip.invite import ALLOW, SUPPORTED, addr, lookup
-from tinysip.message import _NAMES, reason_phrase, response
+from tinysip.message import response_bytes
 from tinysip.uri import is_token, same
 
 # states: the UA and the application read sub.state; the three it compares with are public
@@ -517,60 +517,16 @@ class Subscription:
             self._close(now)
 
     def answer(self, msg, status, reason=None):
-        """Queue our answer to the request `msg` (a NOTIFY, or one that is not for us): the
-        bytes of message.response(msg, status, reason) with an Allow (405) or our Contact
-        (200). A received request is answered from its index (message.py's Message.pos:
-        from entry 15, 4 per header line: name start, its ':', value end, kind in _NAMES),
-        without a Message, its header list and to_bytes(): a third of the garbage. Each
-        line response() copies (Via, From, To, Call-ID, CSeq, RFC 3261 §8.2.6, in their
-        order) is sliced out whole when it is written as response() writes it."""
+        """Queue our answer to the request `msg` (a NOTIFY, or one that is not for us):
+        message.response_bytes with an Allow (405) or our Contact (200)."""
         h = self.cfg[_C_CONTACT] if status == 200 else ALLOW
-        p = msg.pos
-        if p is None:  # a request built here (tests) or whose headers were copied out
-            r = response(msg, status, reason)
-            if status == 405:
-                r.add(b"Allow", h + b", NOTIFY")
-            elif status == 200:
-                r.add(b"Contact", b"<" + h + b">")
-            self.out.append(r.to_bytes())
-            return
-        d = msg.buf
-        out = [b"SIP/2.0 200 OK\r\n" if status == 200 and not reason else
-               b"SIP/2.0 %d %s\r\n" % (status, reason or reason_phrase(status))]
-        s = e = -1  # a run of such lines that follow each other: sliced out as one
-        for i in range(15, len(p), 4):
-            w = p[i + 3]
-            if w < 5:
-                n = _NAMES[w]
-                a = p[i]
-                c = p[i + 1]
-                k = p[i + 2]
-                v = c + 1
-                while v < k and d[v] in STRIP_WS:
-                    v += 1
-                if c - a == len(n) and v == c + 2 and d[c + 1] == 32 and d.startswith(n, a):
-                    if e < 0 or a != e + 2 or d[e] != 13 or d[e + 1] != 10:  # a new run
-                        if e >= 0:
-                            out.append(d[s:e])
-                            out.append(b"\r\n")
-                        s = a
-                    e = k  # "Name: value" as it came, CRLF after it
-                    continue
-                if e >= 0:
-                    out.append(d[s:e])
-                    out.append(b"\r\n")
-                    e = -1
-                out.append(n + b": " + d[v:k])
-                out.append(b"\r\n")
-        if e >= 0:
-            out.append(d[s:e])
-            out.append(b"\r\n")
-        if status == 200:  # our Contact, in pieces: no formatting, no more constants
-            out += (b"Contact", b": ", b"<", h, b">", b"\r\n")
+        if status == 200:
+            r = response_bytes(msg, 200, reason, b"Contact", (b"<", h, b">"))
         elif status == 405:
-            out += (b"Allow", b": ", h, b", NOTIFY", b"\r\n")
-        out.append(b"Content-Length: 0\r\n\r\n")
-        self.out.append(b"".join(out))
+            r = response_bytes(msg, 405, reason, b"Allow", (h, b", NOTIFY"))
+        else:
+            r = response_bytes(msg, status, reason)
+        self.out.append(r)
 
     def _on_request(self, msg, now):
         if msg.method == b"ACK":
