@@ -50,9 +50,8 @@ class Challenge:
             self.use_qop = None
 
 
-# the parameters a challenge is read for, in one bytes: (offset, length) of each below
-_KNOWN = b"realmnonceopaquealgorithmqopstale"
-_SPANS = ((0, 5), (5, 5), (10, 6), (16, 9), (25, 3), (28, 5))
+# the parameters a challenge is read for (realm, nonce and opaque may come only once)
+_NAMES = (b"realm", b"nonce", b"opaque", b"algorithm", b"qop", b"stale")
 
 
 def parse_challenge(value):
@@ -75,7 +74,7 @@ def parse_challenge(value):
         e += 1
     if e == b or not same(v, i, e, b"digest"):
         return None
-    got = [None] * 6  # the values of _SPANS' names, unquoted
+    got = [None] * 6  # the values of _NAMES, unquoted
     p = e
     try:
         while p <= b:
@@ -96,12 +95,7 @@ def parse_challenge(value):
                 if eq < 0 or n == p or s == z or (v[s] == 34) != (v[z - 1] == 34):
                     return None
                 for k in range(6):
-                    o, m = _SPANS[k]
-                    j = 0
-                    if n - p == m:  # compared in place, any letter case (all are letters)
-                        while j < m and v[p + j] | 32 == _KNOWN[o + j]:
-                            j += 1
-                    if j == m:
+                    if same(v, p, n, _NAMES[k]):  # in place, any letter case
                         if k < 3 and got[k] is not None:
                             return None  # realm, nonce or opaque twice
                         got[k] = unquote(v[s:z])
