@@ -43,3 +43,12 @@ def test_transaction_states_match_the_tests_copy():
     tr = consts("transaction.py")
     for n in ("TRYING", "PROCEEDING", "COMPLETED", "TERMINATED"):
         assert tr["_" + n] == getattr(testutil, n), n
+
+
+def test_subscribe_states_match_test_subscribes_copies():
+    import test_subscribe as ts
+
+    sb = consts("subscribe.py")
+    assert (sb["_SUBSCRIBING"], sb["_WAITING"], sb["_UNSUBSCRIBING"]) == (
+        ts.SUBSCRIBING, ts.WAITING, ts.UNSUBSCRIBING)
+    assert sb["_RETRY_DEFAULT_MS"] == ts.RETRY_DEFAULT_MS

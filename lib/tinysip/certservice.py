@@ -259,12 +259,12 @@ class CertService:
         n = s.pop_notification()
         while n is not None:
             sub, _, ctype, body, msg = n
-            if sub != b"active" and sub != b"pending" and sub != b"terminated":
-                pass
-            elif body or q:  # a check (or what comes after one): at the next handle_timer
-                q.append((now, e, sub, ctype, body, msg.get(b"From"), msg.get(b"Identity")))
-            else:  # a revocation, or a terminated NOTIFY without a body: at once
-                self._on_message(e, (now, e, sub, ctype, body), now)
+            if sub == b"active" or sub == b"pending" or sub == b"terminated":  # else ignored
+                if body or q:  # a check (or what comes after one): at the next handle_timer
+                    q.append((now, e, sub, ctype, body, msg.get(b"From"),
+                              msg.get(b"Identity")))
+                else:  # a revocation, or a terminated NOTIFY without a body: at once
+                    self._on_message(e, (now, e, sub, ctype, body), now)
             n = s.pop_notification()
         if not q and s.state == TERMINATED and not e[5]:  # (after the checks before it)
             e[5] = True

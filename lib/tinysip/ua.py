@@ -1073,7 +1073,6 @@ class UserAgent:
                 if type(x) is list:  # the mirrored stream
                     x[1] = port
             c.body = write(cfg.media_ip, now & 0xFFFFFF, 1, s)
-            s = parse_sdp = write = None
             drop("sdp loopback")  # the mirror runs without them (the next INVITE loads them)
             p = e[3]
             label = p[0]
