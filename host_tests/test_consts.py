@@ -52,3 +52,23 @@ def test_subscribe_states_match_test_subscribes_copies():
     assert (sb["_SUBSCRIBING"], sb["_WAITING"], sb["_UNSUBSCRIBING"]) == (
         ts.SUBSCRIBING, ts.WAITING, ts.UNSUBSCRIBING)
     assert sb["_RETRY_DEFAULT_MS"] == ts.RETRY_DEFAULT_MS
+
+
+def test_certificate_fields_and_subscription_states_match_their_copies():
+    x = consts("x509.py")
+    fields = [n for n in x if n.startswith("_C_")]
+    assert len(fields) == 18 and sorted(x[n] for n in fields) == list(range(18))
+    for n in fields:
+        assert x[n] == getattr(testutil, n[1:]), n
+    for copy in ("certs.py", "certservice.py"):
+        c = consts(copy)
+        shared = [n for n in c if n.startswith("_C_")]
+        assert shared, copy
+        for n in shared:
+            assert c[n] == x[n], (copy, n)
+    import test_subscribe as ts
+
+    sb = consts("subscribe.py")
+    cs = consts("certservice.py")
+    for n in ("PENDING", "ACTIVE", "TERMINATED"):
+        assert sb["_" + n] == cs["_" + n] == getattr(ts, n), n

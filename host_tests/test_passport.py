@@ -7,10 +7,10 @@ Signed values come from host_tests/data/sig/passport.json (built and cross-check
 import json
 from binascii import unhexlify
 
-from testutil import raises, read_vector
+from testutil import b64url_encode, raises, read_vector
 
 from tinysip.errors import ParseError
-from tinysip.passport import b64url_decode, b64url_encode, parse_identity, verify
+from tinysip.passport import b64url_decode, parse_identity, verify
 
 
 def _data():

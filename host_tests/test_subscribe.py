@@ -2,6 +2,7 @@
 time, with the notifier's answers built by hand or with message.response."""
 from testutil import FakeRandom, raises
 
+from tinysip import invite
 from tinysip import subscribe as sb
 from tinysip.digest import DigestClient
 from tinysip.message import parse, request, response
@@ -16,7 +17,7 @@ MWI = b"Messages-Waiting: yes\r\nVoice-Message: 2/8 (0/2)\r\n"
 NOTIFIER = b"sip:vm@192.0.2.9;transport=tls"
 T1 = 500
 # subscribe's private constants (a public one costs the phone an interned name)
-SUBSCRIBING, WAITING, UNSUBSCRIBING = 0, 3, 4
+SUBSCRIBING, PENDING, ACTIVE, WAITING, UNSUBSCRIBING, TERMINATED = 0, 1, 2, 3, 4, 5
 RETRY_DEFAULT_MS = 60000
 
 
@@ -82,7 +83,7 @@ def active(now=0, expires=b"3600"):
     req = one(s)
     s.receive(ok(req, expires), now)
     s.receive(notify(req, b"active;expires=" + expires), now)
-    assert s.state == sb.ACTIVE
+    assert s.state == ACTIVE
     ans = one(s)
     assert ans.status == 200
     s.notifications = []
@@ -124,10 +125,10 @@ def test_200_then_notify_active_hands_the_body_to_the_application():
     ans = one(s)
     assert ans.status == 200 and ans.cseq == 1 and ans.cseq_method == b"NOTIFY"
     assert ans.get(b"Contact") == b"<" + CONTACT + b">"
-    assert s.state == sb.ACTIVE
-    st, reason, ctype, body, msg = s.pop_notification()
+    assert s.state == ACTIVE
+    st, reason, ctype, body, msg = s.notifications.pop(0)
     assert (st, reason, ctype, body) == (b"active", None, ACCEPT, MWI) and msg is n
-    assert s.pop_notification() is None
+    assert s.notifications == []
     # Timer N is gone; the refresh is due between 75 % and 90 % of the 3599 s just granted
     t = s.next_timer()
     assert 200 + 3599 * 750 <= t <= 200 + 3599 * 900
@@ -140,16 +141,16 @@ def test_notify_before_the_200_creates_the_dialog():
                                                  (b"Record-Route", b"<sip:p2.lab.test;lr>")])
     s.receive(n, 50)
     assert one(s).status == 200
-    assert s.state == sb.PENDING and s.remote_tag == b"vm1" and s.target == NOTIFIER
+    assert s.state == PENDING and s.remote_tag == b"vm1" and s.target == NOTIFIER
     # as the NOTIFY's UAS the route set keeps the Record-Route order (RFC 3261 §12.1.1)
     assert s.route == [b"<sip:p1.lab.test;lr>", b"<sip:p2.lab.test;lr>"]
-    assert s.pop_notification()[:2] == (b"pending", None)
+    assert s.notifications.pop(0)[:2] == (b"pending", None)
     # the late 2xx of the same dialog changes no route, but its Expires arms the refresh
     s.receive(ok(req, b"600"), 80)
-    assert sent(s) == [] and s.state == sb.PENDING and s.granted_s == 600
+    assert sent(s) == [] and s.state == PENDING and s.granted_s == 600
     assert s.route == [b"<sip:p1.lab.test;lr>", b"<sip:p2.lab.test;lr>"]
     s.receive(notify(req, b"active", cseq=2), 90)
-    assert one(s).status == 200 and s.state == sb.ACTIVE
+    assert one(s).status == 200 and s.state == ACTIVE
     s.handle_timer(s.next_timer())
     ref = one(s)
     assert ref.uri == NOTIFIER and ref.to_tag == b"vm1" and ref.cseq == 2
@@ -168,13 +169,25 @@ def test_2xx_from_another_fork_is_ignored_and_its_notify_gets_481():
 
 
 # -- refresh -----------------------------------------------------------------------------------
+def refresh_ms(expires, r):
+    """When a subscription granted `expires` s by its 2xx refreshes (ms after the 2xx), its
+    random byte being r."""
+    s = sb.Subscription(TARGET, EVENT, ACCEPT, LOCAL, b"SIP/2.0/TLS abc.invalid", CONTACT,
+                        [ROUTE], 3600, 0, lambda n: bytes([r]) * n, None, T1)
+    req = one(s)
+    s.receive(ok(req, b"%d" % expires), 100)
+    s.receive(notify(req, b"active"), 200)  # Timer N ends: only the refresh and expiry wait
+    assert one(s).status == 200 and s.granted_s == expires
+    return s.next_timer() - 100
+
+
 def test_refresh_ms_policy():
     # 75 %..90 % of the grant, at least 64*T1 before its end, never before half of it
-    assert sb.refresh_ms(3600, T1, 0) == 2700000
-    assert sb.refresh_ms(3600, T1, 255) == 3240000
-    assert sb.refresh_ms(120, T1, 255) == 120000 - 32000
-    assert sb.refresh_ms(60, T1, 100) == 30000
-    assert sb.refresh_ms(1, T1, 0) == 500
+    assert refresh_ms(3600, 0) == 2700000
+    assert refresh_ms(3600, 255) == 3240000
+    assert refresh_ms(120, 255) == 120000 - 32000
+    assert refresh_ms(60, 100) == 30000
+    assert refresh_ms(1, 0) == 500
 
 
 def test_refresh_in_the_dialog_with_the_next_cseq_and_rearmed_by_notify_expires():
@@ -196,7 +209,7 @@ def test_refresh_in_the_dialog_with_the_next_cseq_and_rearmed_by_notify_expires(
     s.receive(notify(req, b"active;expires=100", cseq=2), t + 20)
     assert one(s).status == 200 and s.granted_s == 100
     assert s.next_timer() == t + 20 + 100000 - 32000
-    assert s.state == sb.ACTIVE
+    assert s.state == ACTIVE
 
 
 def test_refresh_answered_481_starts_a_new_subscription():
@@ -219,7 +232,7 @@ def test_refresh_failing_otherwise_keeps_the_subscription_until_it_expires():
     s.handle_timer(s.next_timer())
     ref = one(s)
     s.receive(reply(ref, 503), 2800000)
-    assert sent(s) == [] and s.state == sb.ACTIVE and s.status == 503
+    assert sent(s) == [] and s.state == ACTIVE and s.status == 503
     assert s.next_timer() == 3600000
     s.handle_timer(3600000)  # expired: a fresh subscription at once
     new_req = one(s)
@@ -241,7 +254,7 @@ def test_401_is_answered_once_with_credentials_then_success():
     assert s.remote_tag is None
     s.receive(ok(again), 30)
     s.receive(notify(req, b"active"), 40)
-    assert one(s).status == 200 and s.state == sb.ACTIVE
+    assert one(s).status == 200 and s.state == ACTIVE
 
 
 def test_401_with_the_same_nonce_again_fails():
@@ -251,14 +264,14 @@ def test_401_with_the_same_nonce_again_fails():
     s.receive(reply(req, 401, extra=ch), 10)
     again = one(s)
     s.receive(reply(again, 401, extra=ch), 20)
-    assert sent(s) == [] and s.state == sb.TERMINATED and s.status == 401
+    assert sent(s) == [] and s.state == TERMINATED and s.status == 401
     assert b"credentials" in s.reason and s.next_timer() is None
 
 
 def test_401_without_credentials_fails():
     s = new(0)
     s.receive(reply(one(s), 407), 10)
-    assert s.state == sb.TERMINATED and s.status == 407 and sent(s) == []
+    assert s.state == TERMINATED and s.status == 407 and sent(s) == []
 
 
 def test_423_retries_with_min_expires():
@@ -268,7 +281,7 @@ def test_423_retries_with_min_expires():
     again = one(s)
     assert again.get(b"Expires") == b"7200" and again.cseq == 2 and s.expires == 7200
     s.receive(reply(again, 423, extra=[(b"Min-Expires", b"7200")]), 20)  # not above ours
-    assert s.state == sb.TERMINATED and s.status == 423 and sent(s) == []
+    assert s.state == TERMINATED and s.status == 423 and sent(s) == []
 
 
 def test_489_bad_event_and_other_finals_fail_with_status_and_reason():
@@ -278,7 +291,7 @@ def test_489_bad_event_and_other_finals_fail_with_status_and_reason():
         r = response(one(s), status, reason, to_tag=b"x")
         r.add(b"Contact", b"<sip:elsewhere@lab.test>")
         s.receive(parse(r.to_bytes(), 65535, datagram=False), 10)
-        assert s.state == sb.TERMINATED and s.status == status and s.reason == reason
+        assert s.state == TERMINATED and s.status == status and s.reason == reason
         assert sent(s) == [] and s.next_timer() is None  # 3xx not followed
 
 
@@ -288,7 +301,7 @@ def test_no_response_within_64_t1_fails_408():
     s.handle_timer(1000 + 64 * T1 - 1)
     assert s.state == SUBSCRIBING
     s.handle_timer(1000 + 64 * T1)
-    assert s.state == sb.TERMINATED and s.status == 408 and b"no response" in s.reason
+    assert s.state == TERMINATED and s.status == 408 and b"no response" in s.reason
     assert sent(s) == [] and s.next_timer() is None
 
 
@@ -296,7 +309,7 @@ def test_2xx_without_notify_fails_at_timer_n():
     s = new(0)
     s.receive(ok(one(s)), 100)
     s.handle_timer(64 * T1)
-    assert s.state == sb.TERMINATED and s.status == 408 and b"NOTIFY" in s.reason
+    assert s.state == TERMINATED and s.status == 408 and b"NOTIFY" in s.reason
 
 
 # -- NOTIFY matching ------------------------------------------------------------------------
@@ -315,7 +328,7 @@ def test_notify_that_matches_nothing_gets_481():
         assert not s.receive(n, 10)
         ans = one(s)
         assert ans.status == 481 and ans.call_id == n.call_id
-    assert s.notifications == [] and s.state == sb.ACTIVE
+    assert s.notifications == [] and s.state == ACTIVE
     # Event parameters other than id do not matter
     assert s.receive(notify(req, b"active", cseq=2, event=EVENT + b";foo=bar"), 20)
     assert one(s).status == 200
@@ -331,7 +344,7 @@ def test_notify_with_compact_headers():
            b"l: %d\r\n\r\n" % len(MWI)) + MWI
     assert s.receive(parse(raw, 65535, datagram=False), 10)
     assert one(s).status == 200 and s.granted_s == 60
-    assert s.pop_notification()[:4] == (b"active", None, ACCEPT, MWI)
+    assert s.notifications.pop(0)[:4] == (b"active", None, ACCEPT, MWI)
 
 
 def test_event_id_must_match():
@@ -340,7 +353,7 @@ def test_event_id_must_match():
     assert not s.receive(notify(req, b"active", event=b"message-summary;id=43"), 10)
     assert one(s).status == 481
     assert s.receive(notify(req, b"active", event=b"message-summary; id=42"), 10)
-    assert one(s).status == 200 and s.state == sb.ACTIVE
+    assert one(s).status == 200 and s.state == ACTIVE
 
 
 def test_notify_out_of_cseq_order_gets_500():
@@ -380,23 +393,61 @@ def test_malformed_subscription_state_gets_400_and_changes_nothing():
         assert s.receive(n, 10)
         ans = one(s)
         assert ans.status == 400 and b"Subscription-State" in ans.reason
-    assert s.notifications == [] and s.state == sb.ACTIVE and s.next_timer() == before
+    assert s.notifications == [] and s.state == ACTIVE and s.next_timer() == before
     # an unknown substate is well formed: accepted and handed on, the state stays
     s.receive(notify(req, b"Probing;expires=10", cseq=8), 20)
-    assert one(s).status == 200 and s.state == sb.ACTIVE and s.next_timer() == before
-    assert s.pop_notification()[0] == b"probing"
+    assert one(s).status == 200 and s.state == ACTIVE and s.next_timer() == before
+    assert s.notifications.pop(0)[0] == b"probing"
     # the dialog still works
     s.receive(notify(req, b"TERMINATED;Reason=NoResource", cseq=9), 30)
-    assert one(s).status == 200 and s.state == sb.TERMINATED and s.reason == b"noresource"
+    assert one(s).status == 200 and s.state == TERMINATED and s.reason == b"noresource"
+
+
+def notify_state(values, now=64 * T1):
+    """A new subscription's answer to a NOTIFY with these Subscription-State values, what it
+    handed on ((substate, reason) or None) and the subscription."""
+    s = new(now=0)
+    req = one(s)
+    extra = [(b"Subscription-State", v) for v in values[1:]]
+    s.receive(notify(req, values[0] if values else None, extra=extra), now)
+    status = one(s).status
+    return status, (s.notifications[-1][:2] if s.notifications else None), s
 
 
 def test_parse_state():
-    assert sb.parse_state([b"active;expires=60"]) == (b"active", None, 60, None)
-    assert sb.parse_state([b"terminated ; reason=giveup ; retry-after=30"]) == (
-        b"terminated", b"giveup", None, 30)
-    assert sb.parse_state([b'pending;x="a;b"']) == (b"pending", None, None, None)
+    status, handed, s = notify_state([b"active;expires=60"])
+    assert status == 200 and handed == (b"active", None) and s.granted_s == 60
+    status, handed, s = notify_state([b"terminated ; reason=giveup ; retry-after=30"])
+    assert status == 200 and handed == (b"terminated", b"giveup")
+    assert s.state == WAITING and s.next_timer() == 64 * T1 + 30000
+    status, handed, s = notify_state([b'pending;x="a;b"'])
+    assert status == 200 and handed == (b"pending", None) and s.granted_s == 3600
     for v in ([], [b""], [b"active", b"active"], [b"act ive"], [b"terminated;reason="]):
-        raises(sb.ParseError, sb.parse_state, v)
+        status, handed, s = notify_state(v)
+        assert status == 400 and handed is None and s.state == SUBSCRIBING, v
+
+
+def retry_ms(reason, retry_after, lived):
+    """What a subscription does when a NOTIFY ends it `lived` ms after it started: None
+    (never again), 0 (a new SUBSCRIBE at once) or how long it waits (ms)."""
+    s = new(now=0)
+    req = one(s)
+    state = b"terminated"
+    if reason is not None:
+        state += b";reason=" + reason
+    if retry_after is not None:
+        state += b";retry-after=%d" % retry_after
+    s.receive(notify(req, state), lived)
+    out = sent(s)
+    assert out[0].status == 200
+    if s.state == TERMINATED:
+        assert len(out) == 1
+        return None
+    if s.state == WAITING:
+        assert len(out) == 1
+        return s.next_timer() - lived
+    assert s.state == SUBSCRIBING and [m.method for m in out[1:]] == [b"SUBSCRIBE"]
+    return 0
 
 
 def test_retry_ms_policy():
@@ -409,9 +460,9 @@ def test_retry_ms_policy():
         (b"whatever", None, RETRY_DEFAULT_MS), (b"whatever", 10, 10000),
         (None, None, RETRY_DEFAULT_MS), (None, 0, 0),
     ):
-        assert sb.retry_ms(reason, ra, long, T1) == want, (reason, ra)
+        assert retry_ms(reason, ra, long) == want, (reason, ra)
     # a subscription ended right after it began waits instead of looping
-    assert sb.retry_ms(b"deactivated", None, long - 1, T1) == RETRY_DEFAULT_MS
+    assert retry_ms(b"deactivated", None, long - 1) == RETRY_DEFAULT_MS
 
 
 def test_terminated_reasons():
@@ -435,11 +486,11 @@ def test_terminated_reasons():
         out = sent(s)
         assert out[0].status == 200, state  # the final NOTIFY is acknowledged first
         assert len(out) == (2 if wait == 0 else 1), state
-        assert s.pop_notification()[0] == b"terminated"
+        assert s.notifications.pop(0)[0] == b"terminated"
         assert s.status == 0 and s.reason == (
             state.partition(b"reason=")[2].partition(b";")[0] or b"terminated")
         if wait is None:
-            assert s.state == sb.TERMINATED and sent(s) == [] and s.next_timer() is None, state
+            assert s.state == TERMINATED and sent(s) == [] and s.next_timer() is None, state
             continue
         if wait:
             assert s.state == WAITING and s.next_timer() == now + wait and sent(s) == [], state
@@ -470,9 +521,9 @@ def test_terminated_before_the_2xx_and_the_late_2xx_is_ignored():
     s = new(0)
     req = one(s)
     s.receive(notify(req, b"terminated;reason=rejected", body=b""), 10)
-    assert one(s).status == 200 and s.state == sb.TERMINATED
+    assert one(s).status == 200 and s.state == TERMINATED
     assert not s.receive(ok(req), 20)
-    assert sent(s) == [] and s.state == sb.TERMINATED
+    assert sent(s) == [] and s.state == TERMINATED
 
 
 # -- unsubscribe ------------------------------------------------------------------------------
@@ -489,7 +540,7 @@ def test_unsubscribe_sends_expires_0_and_ends_on_the_terminated_notify():
     assert one(s).status == 200 and s.state == UNSUBSCRIBING
     s.receive(notify(req, b"terminated;reason=timeout", cseq=3, body=b""), 1020)
     assert one(s).status == 200
-    assert s.state == sb.TERMINATED and sent(s) == [] and s.next_timer() is None
+    assert s.state == TERMINATED and sent(s) == [] and s.next_timer() is None
     assert not s.unsubscribe(1030)
 
 
@@ -498,7 +549,7 @@ def test_unsubscribe_without_final_notify_ends_after_64_t1():
     s.unsubscribe(1000)
     s.receive(reply(one(s), 200), 1010)
     s.handle_timer(1000 + 64 * T1)
-    assert s.state == sb.TERMINATED and sent(s) == [] and s.next_timer() is None
+    assert s.state == TERMINATED and sent(s) == [] and s.next_timer() is None
 
 
 def test_unsubscribe_before_the_dialog_waits_for_it():
@@ -511,7 +562,7 @@ def test_unsubscribe_before_the_dialog_waits_for_it():
     assert un.get(b"Expires") == b"0" and un.to_tag == b"vm1" and un.cseq == 2
     assert s.next_timer() == 20 + 64 * T1  # no refresh is armed
     s.receive(notify(req, b"terminated;reason=timeout", body=b""), 30)
-    assert one(s).status == 200 and s.state == sb.TERMINATED
+    assert one(s).status == 200 and s.state == TERMINATED
 
 
 def test_unsubscribe_while_waiting_to_retry_ends_at_once():
@@ -520,7 +571,7 @@ def test_unsubscribe_while_waiting_to_retry_ends_at_once():
     one(s)
     assert s.state == WAITING
     assert s.unsubscribe(100010)
-    assert s.state == sb.TERMINATED and sent(s) == [] and s.next_timer() is None
+    assert s.state == TERMINATED and sent(s) == [] and s.next_timer() is None
 
 
 def test_transition_table_is_well_formed():
@@ -532,5 +583,5 @@ def test_transition_table_is_well_formed():
         assert key not in seen, key
         seen.append(key)
         for state in (t[i], t[i + 2]):
-            assert SUBSCRIBING <= state <= sb.TERMINATED
-    assert sb.lookup(sb.TRANSITIONS, sb.TERMINATED, 8) == (sb.TERMINATED, 0)  # 8: _UNSUB
+            assert SUBSCRIBING <= state <= TERMINATED
+    assert invite.lookup(sb.TRANSITIONS, TERMINATED, 8) == (TERMINATED, 0)  # 8: _UNSUB

@@ -7,7 +7,10 @@ import hashlib
 import json
 from binascii import hexlify, unhexlify
 
-from testutil import raises, read_vector
+from testutil import (C_CA, C_DER, C_EC_POINT, C_EXT_KEY_USAGE, C_FINGERPRINT, C_ISSUER,
+                      C_KEY_TYPE, C_KEY_USAGE, C_NOT_AFTER, C_NOT_BEFORE, C_PATH_LEN, C_RSA,
+                      C_SAN_URIS, C_SIG_ALG, C_SIGNATURE, C_SUBJECT, C_TBS, C_VERSION, raises,
+                      read_vector)
 
 from tinysip import sipdate, x509
 from tinysip.compat import sha256_hex
@@ -138,70 +141,73 @@ def test_generated_certificates_match_cryptography():
         der = read_vector("x509/" + e["file"])
         c = x509.parse(der)
         where = e["file"]
-        assert c.der == der
-        assert c.version == e["version"], where
-        assert c.sig_alg == _SIG_ALGS.get(e["sig_alg"]), where
-        assert _name_list(c.issuer) == [(o, unhexlify(v)) for o, v in e["issuer"]], where
-        assert _name_list(c.subject) == [(o, unhexlify(v)) for o, v in e["subject"]], where
-        assert c.not_before == e["not_before"], (where, c.not_before)
-        assert c.not_after == e["not_after"], (where, c.not_after)
-        assert c.san_uris == [u.encode() for u in e["san_uris"]], where
-        assert c.ca is e["ca"], where
-        assert c.path_len == e["path_len"], where
-        assert c.key_usage == e["key_usage"], where
-        eku = c.ext_key_usage
+        assert c[C_DER] == der
+        assert c[C_VERSION] == e["version"], where
+        assert c[C_SIG_ALG] == _SIG_ALGS.get(e["sig_alg"]), where
+        assert _name_list(c[C_ISSUER]) == [(o, unhexlify(v)) for o, v in e["issuer"]], where
+        assert _name_list(c[C_SUBJECT]) == [(o, unhexlify(v)) for o, v in e["subject"]], where
+        assert c[C_NOT_BEFORE] == e["not_before"], (where, c[C_NOT_BEFORE])
+        assert c[C_NOT_AFTER] == e["not_after"], (where, c[C_NOT_AFTER])
+        assert c[C_SAN_URIS] == [u.encode() for u in e["san_uris"]], where
+        assert c[C_CA] is e["ca"], where
+        assert c[C_PATH_LEN] == e["path_len"], where
+        assert c[C_KEY_USAGE] == e["key_usage"], where
+        eku = c[C_EXT_KEY_USAGE]
         assert (eku if eku is None else [_oid_text(o) for o in eku]) == e["ext_key_usage"], where
-        assert c.key_type == e["key_type"], where
-        if c.key_type == "rsa":
-            assert c.rsa == (int(e["rsa_n"], 16), e["rsa_e"]), where
-            assert len(hex(c.rsa[0])) - 2 == 512, where  # RSA-2048
-            assert c.ec_point is None
+        assert c[C_KEY_TYPE] == e["key_type"] == c.key_type, where  # (firmware reads key_type)
+        if c[C_KEY_TYPE] == "rsa":
+            assert c[C_RSA] == (int(e["rsa_n"], 16), e["rsa_e"]), where
+            assert len(hex(c[C_RSA][0])) - 2 == 512, where  # RSA-2048
+            assert c[C_EC_POINT] is None
         else:
-            assert c.ec_point == unhexlify(e["ec_point"]) and len(c.ec_point) == 65, where
+            assert c[C_EC_POINT] == unhexlify(e["ec_point"]), where
+            assert len(c[C_EC_POINT]) == 65, where
             assert e["ec_curve"] == "1.2.840.10045.3.1.7", where  # P-256, the only one read
-            assert c.rsa is None
-        assert bytes(c.signature) == unhexlify(e["signature"]), where
-        assert sha256_hex(c.tbs) == e["tbs_sha256"].encode(), where
-        assert c.fingerprint == e["fingerprint"].encode(), where
+            assert c[C_RSA] is None
+        assert bytes(c[C_SIGNATURE]) == unhexlify(e["signature"]), where
+        assert sha256_hex(c[C_TBS]) == e["tbs_sha256"].encode(), where
+        assert c[C_FINGERPRINT] == e["fingerprint"].encode(), where
         if e["ec_sig"]:
-            assert c.sig_alg == "ec"
-            assert x509.ec_signature(c.signature) == (int(e["ec_sig"][0]), int(e["ec_sig"][1]))
+            assert c[C_SIG_ALG] == "ec"
+            assert x509.ec_signature(c[C_SIGNATURE]) == (int(e["ec_sig"][0]),
+                                                         int(e["ec_sig"][1]))
         else:
-            assert c.sig_alg == "rsa"
+            assert c[C_SIG_ALG] == "rsa"
 
 
 def test_the_cases_the_generator_was_asked_for():
     rsa_leaf = x509.parse(_der("rsa_leaf_rsa_ca"))
-    assert rsa_leaf.key_type == "rsa" and rsa_leaf.sig_alg == "rsa"
+    assert rsa_leaf[C_KEY_TYPE] == "rsa" and rsa_leaf[C_SIG_ALG] == "rsa"
     # its SAN also has a dNSName, two iPAddresses and an rfc822Name: checked, not kept
-    assert rsa_leaf.san_uris == [b"sip:alice@lab.test"]
-    assert rsa_leaf.ca is False and rsa_leaf.path_len is None
-    assert rsa_leaf.key_usage == 1 | 4  # digitalSignature, keyEncipherment
-    assert rsa_leaf.ext_key_usage == [_SERVER_AUTH, _CLIENT_AUTH]
-    assert _name_list(rsa_leaf.subject) == [
+    assert rsa_leaf[C_SAN_URIS] == [b"sip:alice@lab.test"]
+    assert rsa_leaf[C_CA] is False and rsa_leaf[C_PATH_LEN] is None
+    assert rsa_leaf[C_KEY_USAGE] == 1 | 4  # digitalSignature, keyEncipherment
+    assert rsa_leaf[C_EXT_KEY_USAGE] == [_SERVER_AUTH, _CLIENT_AUTH]
+    assert _name_list(rsa_leaf[C_SUBJECT]) == [
         ("2.5.4.10", "Zo\u00eb+Co; <lab>".encode()), ("2.5.4.3", b'alice, "the tester" ')]
-    assert x509.parse(_der("ec_leaf_rsa_ca")).sig_alg == "rsa"
-    assert x509.parse(_der("ec_leaf_ec_ca")).sig_alg == "ec"
+    assert x509.parse(_der("ec_leaf_rsa_ca"))[C_SIG_ALG] == "rsa"
+    assert x509.parse(_der("ec_leaf_ec_ca"))[C_SIG_ALG] == "ec"
     no_san = x509.parse(_der("rsa_leaf_ec_ca"))  # also has a non-critical unknown extension
-    assert no_san.san_uris == []
+    assert no_san[C_SAN_URIS] == []
     ca = x509.parse(_der("rsa_ca"))
-    assert ca.ca is True and ca.path_len == 1 and ca.issuer == ca.subject
-    assert ca.key_usage == 1 | 32 | 64  # digitalSignature, keyCertSign, cRLSign
-    assert ca.ext_key_usage is None
+    assert ca[C_CA] is True and ca[C_PATH_LEN] == 1 and ca[C_ISSUER] == ca[C_SUBJECT]
+    assert ca[C_KEY_USAGE] == 1 | 32 | 64  # digitalSignature, keyCertSign, cRLSign
+    assert ca[C_EXT_KEY_USAGE] is None
     ec_ca = x509.parse(_der("ec_ca"))
-    assert ec_ca.ca is True and ec_ca.path_len == 0
-    assert ec_ca.not_after == 253402300799  # 9999-12-31T23:59:59Z, GeneralizedTime
-    assert x509.parse(_der("expired")).not_before == 946684799  # 1999-12-31T23:59:59Z (UTCTime 99)
-    assert x509.parse(_der("expired")).not_after == 1709210096  # 2024-02-29T12:34:56Z
-    assert x509.parse(_der("not_yet_valid")).not_before == 2506118400  # 2049-06-01
+    assert ec_ca[C_CA] is True and ec_ca[C_PATH_LEN] == 0
+    assert ec_ca[C_NOT_AFTER] == 253402300799  # 9999-12-31T23:59:59Z, GeneralizedTime
+    # 1999-12-31T23:59:59Z (UTCTime 99)
+    assert x509.parse(_der("expired"))[C_NOT_BEFORE] == 946684799
+    assert x509.parse(_der("expired"))[C_NOT_AFTER] == 1709210096  # 2024-02-29T12:34:56Z
+    assert x509.parse(_der("not_yet_valid"))[C_NOT_BEFORE] == 2506118400  # 2049-06-01
     # 2049-12-31T23:59:59Z, UTCTime 49
-    assert x509.parse(_der("not_yet_valid")).not_after == 2524607999
-    assert x509.parse(_der("generalized")).not_after == 2561241600  # 2051-03-01, GeneralizedTime
+    assert x509.parse(_der("not_yet_valid"))[C_NOT_AFTER] == 2524607999
+    assert x509.parse(_der("generalized"))[C_NOT_AFTER] == 2561241600  # 2051-03-01, GeneralizedTime
 
 
 def test_error_texts_table_has_one_entry_per_constant():
-    # x509._MSG is indexed by private constants (_E_*, _W_*; the last, _W_ANY, is 83)
-    assert len(x509._MSG.split(":")) == 84
+    # x509._T is indexed by private constants (_E_*, _W_*; the last, _W_ANY, is 83)
+    assert len(x509._T.split(":")) == 84
     # a few of them, through the faults that use them
     _fails(b"\x30\x01\x02", "element header runs past the end at offset 2")
     _fails(b"\x30\x02\x02\x00", "expected tbsCertificate but found tag 0x02 at offset 2")
@@ -221,16 +227,25 @@ def test_rejected_certificates():
 
 def test_bytes_like_input():
     der = _der("ec_leaf_ec_ca")
-    fp = x509.parse(der).fingerprint
-    assert x509.parse(bytearray(der)).fingerprint == fp
-    assert x509.parse(memoryview(der)).fingerprint == fp
+    fp = x509.parse(der)[C_FINGERPRINT]
+    assert x509.parse(bytearray(der))[C_FINGERPRINT] == fp
+    assert x509.parse(memoryview(der))[C_FINGERPRINT] == fp
     assert fp == hexlify(hashlib.sha256(der).digest())
 
 
+_VALIDITY = []
+
+
 def _epoch(y, m, day):
-    """x509's reading of a GeneralizedTime at midnight of that day."""
-    t = b"\x18\x0f" + b"%04d%02d%02d000000Z" % (y, m, day)
-    return x509._time(t, 0, x509._tag(t, 0, len(t), 0, 0))
+    """x509's reading of a GeneralizedTime at midnight of that day (as a certificate's
+    notBefore)."""
+    if not _VALIDITY:
+        _VALIDITY.extend(_parts("ec_leaf_ec_ca"))
+    children, alg, sig = _VALIDITY
+    t = _tlv(0x18, b"%04d%02d%02d000000Z" % (y, m, day))
+    not_after = _split(_split(children[4])[0][2])[1][1]  # the Validity's second time, kept
+    v = _tlv(0x30, t + not_after)
+    return x509.parse(_cert(children[:4] + [v] + children[5:], alg, sig))[C_NOT_BEFORE]
 
 
 def test_days_from_civil_and_x509_times_agree():
@@ -271,7 +286,7 @@ def test_truncated_tbs_with_consistent_outer_lengths():
     assert len(children) == 8 and children[-1][0] == 0xA3
     for k in range(1, 7):  # up to but without the SubjectPublicKeyInfo
         _fails(_cert(children[:k], alg, sig))
-    assert x509.parse(_cert(children[:7], alg, sig)).san_uris == []  # v3 without extensions
+    assert x509.parse(_cert(children[:7], alg, sig))[C_SAN_URIS] == []  # v3 without extensions
     for k in range(1, 6):  # v1 (no version) cut short
         _fails(_cert(children[1:k], alg, sig))
 
@@ -369,11 +384,12 @@ def test_version_1_and_schema_errors():
     children, alg, sig = _parts("ec_leaf_ec_ca")
     assert children[0][0] == 0xA0 and children[-1][0] == 0xA3
     v1 = x509.parse(_cert(children[1:-1], alg, sig))
-    assert v1.version == 1 and v1.ca is False and v1.san_uris == [] and v1.key_usage is None
+    assert v1[C_VERSION] == 1 and v1[C_CA] is False and v1[C_SAN_URIS] == []
+    assert v1[C_KEY_USAGE] is None
     _fails(_cert(children[1:], alg, sig), "unexpected element in tbsCertificate")
     v2 = [_tlv(0xA0, b"\x02\x01\x01")] + children[1:-1]
     _fails(_cert(v2 + [children[-1]], alg, sig), "extensions in a version 2 certificate")
-    assert x509.parse(_cert(v2 + [_tlv(0x82, b"\x00\x01")], alg, sig)).version == 2
+    assert x509.parse(_cert(v2 + [_tlv(0x82, b"\x00\x01")], alg, sig))[C_VERSION] == 2
     _fails(_cert([_tlv(0xA0, b"\x02\x01\x03")] + children[1:], alg, sig), "unknown version 3")
     # the inner AlgorithmIdentifier must equal the outer one
     rsa_alg = _parts("ec_leaf_rsa_ca")[1]
@@ -391,7 +407,7 @@ def test_version_1_and_schema_errors():
         _fails(_cert(children[:4] + [changed] + children[5:], alg, sig), why)
     leap = validity.replace(b"250101", b"240229", 1)  # not_before 2024-02-29T00:00:00Z
     c = x509.parse(_cert(children[:4] + [leap] + children[5:], alg, sig))
-    assert c.not_before == 1709164800
+    assert c[C_NOT_BEFORE] == 1709164800
     leap = validity.replace(b"250101", b"230229", 1)
     _fails(_cert(children[:4] + [leap] + children[5:], alg, sig), "out of range")
 
@@ -399,7 +415,8 @@ def test_version_1_and_schema_errors():
 def test_extension_errors():
     san = _tlv(0x30, _tlv(0x86, b"sip:alice@lab.test"))
     c = x509.parse(_with_extensions("ec_leaf_ec_ca", [_ext(_SAN, san, True)]))
-    assert c.san_uris == [b"sip:alice@lab.test"] and c.key_usage is None and c.ca is False
+    assert c[C_SAN_URIS] == [b"sip:alice@lab.test"]
+    assert c[C_KEY_USAGE] is None and c[C_CA] is False
     _fails(_with_extensions("ec_leaf_ec_ca", [_ext(_SAN, san), _ext(_SAN, san)]),
            "extension 2.5.29.17 appears twice")
     bad_bool = _tlv(0x30, _tlv(0x06, _SAN) + b"\x01\x01\x01" + _tlv(0x04, san))
@@ -411,13 +428,13 @@ def test_extension_errors():
     _fails(_with_extensions("ec_leaf_ec_ca", [_ext(_SAN, san[:-1])]), "length runs past the end")
     bc = _tlv(0x30, b"\x01\x01\xff\x02\x01\x02")
     c = x509.parse(_with_extensions("ec_leaf_ec_ca", [_ext(_BC, bc, True)]))
-    assert c.ca is True and c.path_len == 2
+    assert c[C_CA] is True and c[C_PATH_LEN] == 2
     _fails(_with_extensions("ec_leaf_ec_ca", [_ext(_BC, _tlv(0x30, b"\x02\x01\xff"))]),
            "negative pathLenConstraint")
     # unknown: skipped when not critical, refused when critical
     unknown = b"\x2b\x06\x01\x04\x01\x83\xb2\x03\x09"  # 1.3.6.1.4.1.55555.9
     c = x509.parse(_with_extensions("ec_leaf_ec_ca", [_ext(unknown, b"\xff", False)]))
-    assert c.ca is False and c.san_uris == []
+    assert c[C_CA] is False and c[C_SAN_URIS] == []
     _fails(_with_extensions("ec_leaf_ec_ca", [_ext(unknown, b"\xff", True)]),
            "unsupported critical extension 1.3.6.1.4.1.55555.9")
     _fails(_with_extensions("ec_leaf_ec_ca", [_ext(b"\x2b\x80\x01", b"")]),
@@ -457,9 +474,9 @@ def test_ec_signature():
 
 def test_pkcs8_public_matches_the_certificate():
     cert = x509.parse(read_vector("x509/cred.der"))
-    assert x509.pkcs8_public(read_vector("x509/cred.key.der")) == ("ec", cert.ec_point)
+    assert x509.pkcs8_public(read_vector("x509/cred.key.der")) == ("ec", cert[C_EC_POINT])
     other = x509.pkcs8_public(read_vector("x509/cred_other.key.der"))
-    assert other[0] == "ec" and other[1] != cert.ec_point and len(other[1]) == 65
+    assert other[0] == "ec" and other[1] != cert[C_EC_POINT] and len(other[1]) == 65
 
 
 def test_pkcs8_public_rejects_garbage():

@@ -80,3 +80,18 @@ FRAME_MESSAGE, FRAME_PING, FRAME_PONG, FRAME_ERROR = 1, 2, 3, 4  # framing's uni
 PING, PONG = b"\r\n\r\n", b"\r\n"  # RFC 5626 keepalive
 R_PROVISIONAL, R_OK, R_RETRY, R_FAIL = 0, 1, 2, 3  # register.on_response's outcomes
 TRYING, PROCEEDING, COMPLETED, TERMINATED = 0, 1, 2, 3  # a client transaction's states
+
+
+def b64url_encode(data):
+    """Unpadded base64url text of `data` (bytes), as a PASSporT signer writes it (the phone
+    only decodes: tinysip.passport.b64url_decode)."""
+    from binascii import b2a_base64
+
+    out = b2a_base64(data).rstrip(b"\n").rstrip(b"=")
+    return out.replace(b"+", b"-").replace(b"/", b"_")
+
+
+# What an x509.Certificate (a tuple) holds, by index: the _C_ constants of x509.py
+C_DER, C_FINGERPRINT, C_TBS, C_ISSUER, C_SUBJECT, C_SIGNATURE, C_SIG_ALG, C_VERSION = range(8)
+C_NOT_BEFORE, C_NOT_AFTER, C_KEY_TYPE, C_RSA, C_EC_POINT, C_SAN_URIS, C_CA = range(8, 15)
+C_PATH_LEN, C_KEY_USAGE, C_EXT_KEY_USAGE = range(15, 18)

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import pki
 from conftest import peer_unavailable
 from notifier import Notifier, notifies, sipp_binary, subscribes
+from testutil import (C_CA, C_EC_POINT, C_EXT_KEY_USAGE, C_ISSUER, C_KEY_TYPE, C_NOT_AFTER,
+                      C_NOT_BEFORE, C_RSA, C_SAN_URIS, C_SIG_ALG, C_SUBJECT)
 from tinysip import passport, x509
 
 PORT_BASE = 18100
@@ -246,11 +248,11 @@ def test_pki_user_certificates_read_back_with_tinysip_x509(tmp_path):
     now = time.time()
 
     def valid_now(c):
-        return c.not_before <= now <= c.not_after
+        return c[C_NOT_BEFORE] <= now <= c[C_NOT_AFTER]
 
     ca = certs["user_ca"]
-    assert ca.key_type == "rsa" and ca.rsa[0].bit_length() == 2048
-    assert ca.sig_alg == "rsa" and ca.ca and ca.issuer == ca.subject
+    assert ca[C_KEY_TYPE] == "rsa" and ca[C_RSA][0].bit_length() == 2048
+    assert ca[C_SIG_ALG] == "rsa" and ca[C_CA] and ca[C_ISSUER] == ca[C_SUBJECT]
     assert isinstance(crypto["user_ca"].public_key(), rsa.RSAPublicKey)
 
     alice_uri = [b"sip:alice@lab.test"]
@@ -270,24 +272,25 @@ def test_pki_user_certificates_read_back_with_tinysip_x509(tmp_path):
     }
     for name, (issuer, alg, uris, when) in expect.items():
         c = certs[name]
-        assert c.key_type == "ec" and len(c.ec_point) == 65, name
-        assert c.issuer == certs[issuer].subject, name
-        assert c.sig_alg == alg, name
-        assert c.san_uris == uris, name
-        assert not c.ca, name
+        assert c[C_KEY_TYPE] == "ec" and len(c[C_EC_POINT]) == 65, name
+        assert c[C_ISSUER] == certs[issuer][C_SUBJECT], name
+        assert c[C_SIG_ALG] == alg, name
+        assert c[C_SAN_URIS] == uris, name
+        assert not c[C_CA], name
         # the signature is the issuer's (checked independently of tinysip)
         crypto[name].verify_directly_issued_by(crypto[issuer])
         if when == "now":
             assert valid_now(c), name
         elif when == "expired":
-            assert c.not_after < now, name
+            assert c[C_NOT_AFTER] < now, name
         else:
-            assert c.not_before > now + 7 * 86400, name
-    assert certs["alice_new"].ec_point != certs["alice"].ec_point
+            assert c[C_NOT_BEFORE] > now + 7 * 86400, name
+    assert certs["alice_new"][C_EC_POINT] != certs["alice"][C_EC_POINT]
     assert crypto["identity"].extensions.get_extension_for_class(
         cx509.SubjectAlternativeName).value.get_values_for_type(cx509.DNSName) == ["lab.test"]
-    assert certs["rogue_identity"].ec_point != certs["identity"].ec_point
-    assert certs["phone1_cred"].ext_key_usage == [b"\x2b\x06\x01\x05\x05\x07\x03\x02"]  # clientAuth
+    assert certs["rogue_identity"][C_EC_POINT] != certs["identity"][C_EC_POINT]
+    # clientAuth
+    assert certs["phone1_cred"][C_EXT_KEY_USAGE] == [b"\x2b\x06\x01\x05\x05\x07\x03\x02"]
 
     # the credential body: RFC 2046 multipart/mixed, cert DER then PKCS#8 DER, binary
     body = read(paths["phone1_cred"]["multipart"])
@@ -466,8 +469,8 @@ def test_x_lab_sign_makes_the_edge_add_an_identity_header(certlab, notifier, sub
     d = new_dialog(certlab.aor("alice"), "certificate")
     final, (signed, rogue, plain) = s.exchange(d, 3)
     assert final[0] == "SIP/2.0 200 OK", (final, n.report())
-    point = x509.parse(read(certlab.pki("identity")["der"])).ec_point
-    rogue_point = x509.parse(read(certlab.pki("rogue_identity")["der"])).ec_point
+    point = x509.parse(read(certlab.pki("identity")["der"]))[C_EC_POINT]
+    rogue_point = x509.parse(read(certlab.pki("rogue_identity")["der"]))[C_EC_POINT]
 
     value = hget(signed, "Identity")
     assert value is not None, signed

@@ -19,10 +19,21 @@ a short token, then a colon and the details):
                     ECDSA P-256 / SHA-256) nor carried with a valid RFC 8224 Identity
                     (ES256 PASSporT) from the configured domain certificate's key
 """
-from tinysip import sigverify, x509
+from tinysip import invite, sigverify, x509
 from tinysip.compat import const
 from tinysip.errors import ParseError, nth
-from tinysip.invite import addr
+
+# x509.Certificate's fields this module reads (copies of x509's _C_ constants: test_consts)
+_C_TBS = const(2)
+_C_ISSUER = const(3)
+_C_SUBJECT = const(4)
+_C_SIGNATURE = const(5)
+_C_SIG_ALG = const(6)
+_C_NOT_BEFORE = const(8)
+_C_NOT_AFTER = const(9)
+_C_RSA = const(11)
+_C_EC_POINT = const(12)
+_C_SAN_URIS = const(13)
 
 # The texts of the verdicts and of credential()'s faults, one string (errors.nth), part _T_X:
 # loaded with every certificate check, each str constant would be one more heap object.
@@ -58,7 +69,7 @@ class CertRejected(Exception):
     """args[0]: "reason_token: details"."""
 
 
-def same_uri(a, b):
+def _same(a, b):
     """Loose RFC 3261 §19.1.4 comparison for AoRs: scheme, user and host, without parameters;
     scheme and host case-insensitively, the user exactly. Compared in place (a NOTIFY checks
     one URI per subjectAltName entry): no lowered or split copies."""
@@ -77,20 +88,17 @@ def same_uri(a, b):
         p.append(u.rfind(b"@", c, e))
         p.append(e)
     ca, ta, ea, cb, tb, eb = p
-    return (_same(a, 0, ca, b, 0, cb, True)
-            and _same(a, ca + 1, ta, b, cb + 1, tb, False)  # the users; none without "@"
-            and _same(a, min(max(ta, ca) + 1, ea), ea, b, min(max(tb, cb) + 1, eb), eb, True))
-
-
-def _same(a, i, n, b, k, e, f):
-    """a[i:n] == b[k:e] (an end below its start: empty), letters case-folded when f."""
-    if n - i != e - k and (n > i or e > k):
-        return False
-    for j in range(n - i):
-        x = a[i + j]
-        y = b[k + j]
-        if x != y and (not f or x | 0x20 != y | 0x20 or not 0x61 <= x | 0x20 <= 0x7A):
+    # the scheme, the user (none without "@"), the host: a[i:n] and b[k:e] must be equal (an
+    # end below its start: empty), letters case-folded when f
+    for i, n, k, e, f in ((0, ca, 0, cb, True), (ca + 1, ta, cb + 1, tb, False),
+                          (min(max(ta, ca) + 1, ea), ea, min(max(tb, cb) + 1, eb), eb, True)):
+        if n - i != e - k and (n > i or e > k):
             return False
+        for j in range(n - i):
+            x = a[i + j]
+            y = b[k + j]
+            if x != y and (not f or x | 0x20 != y | 0x20 or not 0x61 <= x | 0x20 <= 0x7A):
+                return False
     return True
 
 
@@ -100,23 +108,7 @@ def anchor(der):
     tuple (subject Name DER bytes, RSA (modulus, exponent), EC P-256 point bytes), the key
     of the other type None. ParseError when it is not a certificate we read."""
     c = x509.parse(der)
-    return bytes(c.subject), c.rsa, c.ec_point
-
-
-def signed_by(c, ca):
-    """True if the CA `ca` (an `anchor` tuple) signed `c` (an x509.Certificate): its issuer
-    is the CA's subject, and the signature verifies with one of the two algorithms."""
-    if c.issuer != ca[0]:
-        return False
-    if c.sig_alg == "rsa" and ca[1] is not None:  # sha256WithRSAEncryption
-        return sigverify.rsa_pkcs1_sha256(ca[1][0], ca[1][1], c.tbs, c.signature)
-    if c.sig_alg == "ec" and ca[2] is not None:  # ecdsa-with-SHA256
-        try:
-            r, s = x509.ec_signature(c.signature)
-        except ParseError:
-            return False
-        return sigverify.ecdsa_p256_sha256(ca[2], c.tbs, r, s)
-    return False
+    return bytes(c[_C_SUBJECT]), c[_C_RSA], c[_C_EC_POINT]
 
 
 def check(aor, uri, value, der, t, ca=None, header=None, domain=None, trust=None):
@@ -125,37 +117,49 @@ def check(aor, uri, value, der, t, ca=None, header=None, domain=None, trust=None
 
     aor: the AoR the certificate must name (bytes URI); uri: the URI we subscribed to;
     value: the NOTIFY's From header value; der: the body; t: the wall-clock time (s since
-    1970); ca: the configured CA as an
-    `anchor` tuple (or None); domain: the P-256 public key (the uncompressed point, bytes) of
-    the domain certificate that signs Identity headers, or None; header: the NOTIFY's
-    Identity header value or None; trust: when neither a CA nor a domain is configured, the
-    name of the authenticated channel the certificate came over (the credential on a
-    verified TLS flow: "tls"), which is then how it is trusted. (The argument names are ones
-    the phone has interned anyway: each new one would cost it for good.)
+    1970); ca: the configured CA as an `anchor` tuple (or None); domain: the P-256 public
+    key (the uncompressed point, bytes) of the domain certificate that signs Identity
+    headers, or None; header: the NOTIFY's Identity header value or None; trust: when
+    neither a CA nor a domain is configured, the name of the authenticated channel the
+    certificate came over (the credential on a verified TLS flow: "tls"), which is then how
+    it is trusted. (The argument names are ones the phone has interned anyway: each new one
+    would cost it for good.)
     """
-    who = addr(value or b"")
-    if not same_uri(who, uri):
+    who = invite.addr(value or b"")
+    if not _same(who, uri):
         raise CertRejected(nth(_T, _T_FROM) % (
             who.decode(), uri.decode()))
     try:
         cert = x509.parse(der)
     except ParseError as e:
         raise CertRejected(nth(_T, _T_MALFORMED) + e.reason)
-    if t > cert.not_after:
-        raise CertRejected(nth(_T, _T_EXPIRED) % (cert.not_after, t))
-    if t < cert.not_before:
-        raise CertRejected(nth(_T, _T_NOT_YET) % (cert.not_before, t))
+    if t > cert[_C_NOT_AFTER]:
+        raise CertRejected(nth(_T, _T_EXPIRED) % (cert[_C_NOT_AFTER], t))
+    if t < cert[_C_NOT_BEFORE]:
+        raise CertRejected(nth(_T, _T_NOT_YET) % (cert[_C_NOT_BEFORE], t))
     ok = False
-    for u in cert.san_uris:
-        if same_uri(u, aor):
+    for u in cert[_C_SAN_URIS]:
+        if _same(u, aor):
             ok = True
     if not ok:
         raise CertRejected(nth(_T, _T_SAN) % (
-            aor.decode(), b", ".join(cert.san_uris).decode() or nth(_T, _T_NO_URIS)))
+            aor.decode(), b", ".join(cert[_C_SAN_URIS]).decode() or nth(_T, _T_NO_URIS)))
     if ca is None and domain is None and trust:
         return cert, trust
-    if ca is not None and signed_by(cert, ca):
-        return cert, "ca"
+    if ca is not None and cert[_C_ISSUER] == ca[0]:
+        # signed by the CA: its issuer is the CA's subject (byte for byte, before any
+        # signature arithmetic) and the signature verifies with one of the two algorithms
+        ok = False
+        if cert[_C_SIG_ALG] == "rsa" and ca[1] is not None:  # sha256WithRSAEncryption
+            ok = sigverify.rsa_pkcs1_sha256(ca[1][0], ca[1][1], cert[_C_TBS], cert[_C_SIGNATURE])
+        elif cert[_C_SIG_ALG] == "ec" and ca[2] is not None:  # ecdsa-with-SHA256
+            try:
+                r, s = x509.ec_signature(cert[_C_SIGNATURE])
+                ok = sigverify.ecdsa_p256_sha256(ca[2], cert[_C_TBS], r, s)
+            except ParseError:  # not an ECDSA-Sig-Value: not signed by it
+                pass
+        if ok:
+            return cert, "ca"
     why = nth(_T, _T_NOT_CA)
     if header is not None and domain is not None:
         from tinysip import passport  # only when a NOTIFY carries Identity

@@ -35,10 +35,22 @@ Choices the RFC leaves to the client, made here:
   current state); the next certificate_cached says in `changed` whether it differs from the
   dropped one.
 """
+from tinysip import subscribe
 from tinysip.compat import const, drop
 from tinysip.digest import DigestClient
 from tinysip.errors import ParseError, nth
-from tinysip.subscribe import ACTIVE, PENDING, TERMINATED, Subscription
+
+# subscribe's states this module compares with, and x509.Certificate's fields it reads:
+# private copies of their constants (test_consts.py holds them equal), no interned names
+_PENDING = const(1)
+_ACTIVE = const(2)
+_TERMINATED = const(5)
+_C_DER = const(0)
+_C_FINGERPRINT = const(1)
+_C_NOT_AFTER = const(9)
+_C_KEY_TYPE = const(10)
+_C_RSA = const(11)
+_C_EC_POINT = const(12)
 
 # What a certificate check loads ("certs x509 sigverify sipdate passport": the DER reader,
 # the signature arithmetic, the trust checks and PASSporTs) is dropped again after it: only
@@ -78,10 +90,10 @@ class Cache:
         True when it replaces a different one that had not expired (worth reporting: a key
         change before expiry)."""
         old = self.entries.get(aor)
-        self.entries[aor] = [c.der, c.fingerprint, c.not_after, t]
+        self.entries[aor] = [c[_C_DER], c[_C_FINGERPRINT], c[_C_NOT_AFTER], t]
         if old is None:
             return None
-        if old[1] == c.fingerprint:
+        if old[1] == c[_C_FINGERPRINT]:
             return False
         return t <= old[2]
 
@@ -94,10 +106,6 @@ class Cache:
             del self.entries[aor]
             return None
         return e[0]
-
-    def fingerprint(self, aor):
-        e = self.entries.get(aor)
-        return e[1] if e is not None else None
 
     def drop(self, aor):
         """Forget aor (revoked, or a 437 Unsupported Certificate for it). True if known."""
@@ -125,7 +133,7 @@ class CertService:
         if c.identity_der:  # app.py checked at boot that it is an EC certificate
             from tinysip import x509  # (one name less than "from tinysip.x509 import")
 
-            self.domain = x509.parse(c.identity_der).ec_point
+            self.domain = x509.parse(c.identity_der)[_C_EC_POINT]
             c.identity_der = None  # nothing reads it again
             drop("tinysip.x509 tinysip.sipdate")
         self.entries = []
@@ -144,7 +152,7 @@ class CertService:
         is gone, on it (credential: only on a TLS flow)."""
         for e in self.entries:
             s = e[2]
-            if s is not None and (s.state == TERMINATED or e[3].conn == e[4]):
+            if s is not None and (s.state == _TERMINATED or e[3].conn == e[4]):
                 continue
             if e[1] == b"credential" and not f.tls or f.udp:
                 continue  # SUBSCRIBE runs over a stream flow (no retransmission here)
@@ -154,12 +162,11 @@ class CertService:
         ua = self.ua
         cfg = ua.cfg
         via, contact = ua._local(f)
-        e[2] = Subscription(e[0], e[1], b"multipart/mixed, application/pkix-cert, application/pkcs8"
-                            if e[1] == b"credential" else b"application/pkix-cert",
-                            cfg.aor.to_bytes(), via, contact, [f.registration.route],
-                            cfg.certs.expires, now, ua.rng,
-                            DigestClient(cfg.username, cfg.password, ua.rng), cfg.t1,
-                            cfg.user_agent)
+        e[2] = subscribe.Subscription(
+            e[0], e[1], b"multipart/mixed, application/pkix-cert, application/pkcs8"
+            if e[1] == b"credential" else b"application/pkix-cert",
+            cfg.aor.to_bytes(), via, contact, [f.registration.route], cfg.certs.expires, now,
+            ua.rng, DigestClient(cfg.username, cfg.password, ua.rng), cfg.t1, cfg.user_agent)
         e[3], e[4], e[5] = f, f.conn, False
         self._flush(e, None, now)
 
@@ -168,7 +175,7 @@ class CertService:
         False when no flow is up yet (it starts with the next flow that registers)."""
         for e in self.entries:
             if e[0] == uri and e[1] == b"certificate":
-                if e[2] is not None and e[2].state != TERMINATED:
+                if e[2] is not None and e[2].state != _TERMINATED:
                     return True
                 break
         else:
@@ -184,13 +191,15 @@ class CertService:
     def unsupported(self, aor, now):
         """A peer answered 437 for aor's certificate: drop it and fetch it again. True when
         a certificate was cached."""
-        old = self.cache.fingerprint(aor)
+        old = self.cache.entries.get(aor)
+        if old is not None:
+            old = old[1]  # its fingerprint
         self.cache.drop(aor)
         self.stale[aor] = old
         for e in self.entries:
             s = e[2]
             if e[0] == aor and e[1] == b"certificate" and s is not None and e[3].conn == e[4] \
-                    and (s.state == ACTIVE or s.state == PENDING):
+                    and (s.state == _ACTIVE or s.state == _PENDING):
                 s.refresh(now)
                 self._flush(e, None, now)
                 return old is not None
@@ -256,17 +265,15 @@ class CertService:
                 ua._send(e[4], d)
             d = s.pop_send()
         q = self._due
-        n = s.pop_notification()
-        while n is not None:
-            sub, _, ctype, body, msg = n
+        while s.notifications:
+            sub, _, ctype, body, msg = s.notifications.pop(0)
             if sub == b"active" or sub == b"pending" or sub == b"terminated":  # else ignored
                 if body or q:  # a check (or what comes after one): at the next handle_timer
                     q.append((now, e, sub, ctype, body, msg.get(b"From"),
                               msg.get(b"Identity")))
                 else:  # a revocation, or a terminated NOTIFY without a body: at once
                     self._on_message(e, (now, e, sub, ctype, body), now)
-            n = s.pop_notification()
-        if not q and s.state == TERMINATED and not e[5]:  # (after the checks before it)
+        if not q and s.state == _TERMINATED and not e[5]:  # (after the checks before it)
             e[5] = True
             ua._ev("subscription_ended", e[0], e[1], s.status, s.reason)
 
@@ -294,8 +301,9 @@ class CertService:
         """The checks of a certificate or credential NOTIFY (`value` its Content-Type,
         `caller` its From, `header` its Identity) and what their verdict means: cached,
         installed or rejected, each an event."""
-        from tinysip.certs import CertRejected, anchor, check, credential
+        from tinysip import certs
 
+        CertRejected = certs.CertRejected
         ua = self.ua
         now_s = ua.wall_s(now)
         try:
@@ -304,7 +312,7 @@ class CertService:
             key = None
             if e[1] == b"credential":
                 try:
-                    body, key = credential(value, body)
+                    body, key = certs.credential(value, body)
                 except ParseError as err:
                     raise CertRejected(nth(_T, _T_MALFORMED) + err.reason)
             else:
@@ -316,11 +324,11 @@ class CertService:
             c = ua.cfg.certs
             if c.ca_der:  # the CA, read once: each NOTIFY is checked against these few bytes
                 try:
-                    self.ca = anchor(c.ca_der)
+                    self.ca = certs.anchor(c.ca_der)
                 except ParseError as err:  # app.py checks it at boot: not expected
                     raise CertRejected(nth(_T, _T_CA) + err.reason)
                 c.ca_der = None  # nothing reads it again: a KB less held
-            cert, how = check(aor, aor, caller, body, now_s, self.ca, header, self.domain,
+            cert, how = certs.check(aor, aor, caller, body, now_s, self.ca, header, self.domain,
                               "tls" if key is not None and e[3].tls else None)
             if key is not None:  # a credential: its key must be the certificate's
                 from tinysip import x509
@@ -329,8 +337,8 @@ class CertService:
                     kind, pub = x509.pkcs8_public(key)
                 except ParseError as err:
                     raise CertRejected(nth(_T, _T_KEY) + err.reason)
-                if kind != cert.key_type or pub is not None and pub != (
-                        cert.rsa[0] if kind == "rsa" else cert.ec_point):
+                if kind != cert[_C_KEY_TYPE] or pub is not None and pub != (
+                        cert[_C_RSA][0] if kind == "rsa" else cert[_C_EC_POINT]):
                     raise CertRejected(nth(_T, _T_KEY_MISMATCH))
         except CertRejected as err:
             ua._ev("certificate_rejected", aor, err.args[0])
@@ -341,12 +349,12 @@ class CertService:
                    "again when the subscription's refresh brings it")
             return
         if key is not None:  # the TLS client certificate (flows not up re-form with it at once)
-            ua.client_cert = (cert.der, key)
-            ua._ev("credential_installed", aor, cert.fingerprint, cert.not_after)
+            ua.client_cert = (cert[_C_DER], key)
+            ua._ev("credential_installed", aor, cert[_C_FINGERPRINT], cert[_C_NOT_AFTER])
             ua.use_credential(now)
             return
         changed = self.cache.add(aor, cert, now_s)
         if aor in self.stale:
             old = self.stale.pop(aor)
-            changed = None if old is None else old != cert.fingerprint
-        ua._ev("certificate_cached", aor, cert.fingerprint, cert.not_after, how, changed)
+            changed = None if old is None else old != cert[_C_FINGERPRINT]
+        ua._ev("certificate_cached", aor, cert[_C_FINGERPRINT], cert[_C_NOT_AFTER], how, changed)

@@ -17,26 +17,25 @@ sender's fault: ParseError(438 Invalid Identity Header, reason) from the parsers
 """
 
 import json
-from binascii import a2b_base64, b2a_base64
+from binascii import a2b_base64
 
+from tinysip import sigverify
 from tinysip.compat import const
 from tinysip.errors import ParseError
-from tinysip.sigverify import ec_point, ecdsa_p256_sha256
 
-_INVALID = 438  # RFC 8224: 438 Invalid Identity Header
+# Names cost the phone (MicroPython interns every global, argument and short str literal of a
+# loaded module, for good): one-use steps are written in their caller, the reasons are whole
+# sentences (a str over 10 characters is not interned), the status is a const, the one
+# helper reuses a name the phone has interned anyway (config's `_str`) and int.from_bytes
+# takes its default byte order, big-endian.
+_INVALID = const(438)  # RFC 8224: 438 Invalid Identity Header
 # A PASSporT JOSE header is alg, typ, ppt and an x5u URL: a few hundred characters. It is
 # decoded before the signature is checked, so cap what an unauthenticated peer can make us
 # parse.
 _MAX_HEADER = const(2048)
 
 
-def _bytes(v):
-    if isinstance(v, str):
-        return v.encode()
-    return bytes(v)
-
-
-def _show(b):
+def _str(b):
     """Printable text of peer bytes for a reason string (never raises on bad UTF-8)."""
     try:
         return b.decode()
@@ -51,7 +50,7 @@ def b64url_decode(data):
 
     Raises ParseError(438, ...) on any character outside ``A-Za-z0-9-_``, an impossible
     length (one character left over) or non-zero bits after the last byte."""
-    data = _bytes(data)
+    data = data.encode() if isinstance(data, str) else bytes(data)
     for c in data:
         if not (
             0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or 0x30 <= c <= 0x39 or c == 0x2D or c == 0x5F
@@ -81,23 +80,37 @@ def b64url_decode(data):
         raise ParseError(_INVALID, "base64url: undecodable")
 
 
-def b64url_encode(data):
-    """Unpadded base64url text of ``data`` (bytes)."""
-    out = b2a_base64(_bytes(data)).rstrip(b"\n").rstrip(b"=")
-    return out.replace(b"+", b"-").replace(b"/", b"_")
-
-
 def raw_rs(data):
     """(r, s) from a JOSE ES256 signature: r and s as 32-byte big-endian each (RFC 7518 §3.4).
     Raises ParseError(438, ...) if it is not exactly 64 bytes."""
     if len(data) != 64:
         raise ParseError(_INVALID, "ES256 signature is %d bytes, not 64" % len(data))
-    return int.from_bytes(bytes(data[:32]), "big"), int.from_bytes(bytes(data[32:]), "big")
+    return int.from_bytes(bytes(data[:32])), int.from_bytes(bytes(data[32:]))
 
 
-def _split_params(rest):
-    """Split ``;a=b;c=<x;y>;d="q"`` at semicolons outside <...> and "..."."""
-    parts = []
+def parse_identity(value):
+    """(header_b64, payload_b64, sig_b64, params) from an Identity header value.
+
+    ``value`` is ``header.payload.signature;info=<uri>[;alg=..][;ppt=..][;other]`` (RFC 8224
+    §4). The three JWS parts are returned as the base64url bytes received (payload is
+    ``b""`` for the compact ``header..signature`` form); ``params`` maps lowercase parameter
+    names (bytes) to values (bytes, ``info`` without its angle brackets, quoted values without
+    quotes; None for a parameter without ``=``). ``info`` is required. Raises
+    ParseError(438, ...) naming the fault.
+    """
+    v = (value.encode() if isinstance(value, str) else bytes(value)).strip()
+    jws, sep, rest = v.partition(b";")
+    jws = jws.strip()
+    if not jws:
+        raise ParseError(_INVALID, "Identity: empty value")
+    parts = jws.split(b".")
+    if len(parts) != 3:
+        raise ParseError(_INVALID, "Identity: JWS has %d parts, not 3" % len(parts))
+    header, payload, sig = parts
+    if not header or not sig:
+        raise ParseError(_INVALID, "Identity: JWS header or signature is empty")
+    # the parameters: split at the semicolons outside <...> and "..."
+    pieces = []
     start = 0
     angle = quote = False
     for i in range(len(rest)):
@@ -113,52 +126,28 @@ def _split_params(rest):
         elif c == 0x3C:
             angle = True
         elif c == 0x3B:
-            parts.append(rest[start:i])
+            pieces.append(rest[start:i])
             start = i + 1
-    if quote or angle:
-        raise ParseError(
-            _INVALID, "Identity: unterminated %s in parameters" % ('"' if quote else "<")
-        )
-    parts.append(rest[start:])
-    return parts
-
-
-def parse_identity(value):
-    """(header_b64, payload_b64, sig_b64, params) from an Identity header value.
-
-    ``value`` is ``header.payload.signature;info=<uri>[;alg=..][;ppt=..][;other]`` (RFC 8224
-    §4). The three JWS parts are returned as the base64url bytes received (payload is
-    ``b""`` for the compact ``header..signature`` form); ``params`` maps lowercase parameter
-    names (bytes) to values (bytes, ``info`` without its angle brackets, quoted values without
-    quotes; None for a parameter without ``=``). ``info`` is required. Raises
-    ParseError(438, ...) naming the fault.
-    """
-    v = _bytes(value).strip()
-    jws, sep, rest = v.partition(b";")
-    jws = jws.strip()
-    if not jws:
-        raise ParseError(_INVALID, "Identity: empty value")
-    parts = jws.split(b".")
-    if len(parts) != 3:
-        raise ParseError(_INVALID, "Identity: JWS has %d parts, not 3" % len(parts))
-    header, payload, sig = parts
-    if not header or not sig:
-        raise ParseError(_INVALID, "Identity: JWS header or signature is empty")
+    if quote:
+        raise ParseError(_INVALID, 'Identity: unterminated " in parameters')
+    if angle:
+        raise ParseError(_INVALID, "Identity: unterminated < in parameters")
+    pieces.append(rest[start:])
     params = {}
-    for p in _split_params(rest) if sep else ():
+    for p in pieces if sep else ():
         name, eq, val = p.partition(b"=")
         name = name.strip().lower()
         if not name:
             raise ParseError(_INVALID, "Identity: empty parameter")
         if name in params:
-            raise ParseError(_INVALID, "Identity: parameter %s repeated" % _show(name))
+            raise ParseError(_INVALID, "Identity: parameter %s repeated" % _str(name))
         if not eq:
             params[name] = None
             continue
         val = val.strip()
         if val[:1] == b'"':
             if len(val) < 2 or val[-1:] != b'"':
-                raise ParseError(_INVALID, "Identity: bad quoted value for %s" % _show(name))
+                raise ParseError(_INVALID, "Identity: bad quoted value for %s" % _str(name))
             val = val[1:-1]
         elif name == b"info":
             # ident-info-uri = LAQUOT absoluteURI RAQUOT
@@ -171,58 +160,9 @@ def parse_identity(value):
     return header, payload, sig, params
 
 
-def _json_object(raw, what):
-    try:
-        obj = json.loads(raw)
-    except MemoryError:  # the heap ran out: no verdict on the data
-        raise
-    except Exception:  # noqa: BLE001 - ValueError, UnicodeError, deep nesting: all the sender's
-        raise ParseError(_INVALID, "PASSporT %s is not valid JSON" % what)
-    if not isinstance(obj, dict):
-        raise ParseError(_INVALID, "PASSporT %s is not a JSON object" % what)
-    return obj
-
-
-def _check_header(hdr, params):
-    """None if the JOSE header and the Identity parameters agree on ES256, else the reason."""
-    alg = hdr.get("alg")
-    if alg != "ES256":
-        return "PASSporT alg is %r, not ES256" % (alg,)
-    p_alg = params.get(b"alg")
-    if p_alg is not None and p_alg != b"ES256":
-        return "Identity alg=%s does not match the PASSporT alg ES256" % _show(p_alg)
-    typ = hdr.get("typ")
-    # RFC 8225: typ is "passport" (tolerated when absent)
-    if typ is not None and typ != "passport":
-        return "PASSporT typ is %r, not passport" % (typ,)
-    # RFC 8224 §4: the ppt parameter carries the PASSporT extension in use; they must agree
-    ppt = hdr.get("ppt")
-    p_ppt = params.get(b"ppt")
-    if ppt is not None and not isinstance(ppt, str):
-        return "PASSporT ppt is not a string"
-    if (ppt is None) != (p_ppt is None) or (ppt is not None and ppt.encode() != p_ppt):
-        return "Identity ppt=%s does not match the PASSporT ppt %s" % (
-            "(none)" if p_ppt is None else _show(p_ppt),
-            "(none)" if ppt is None else ppt,
-        )
-    return None
-
-
-def _check_claims(claims):
-    """None if the RFC 8225 base claims (iat, orig, dest) have the right JSON types."""
-    iat = claims.get("iat")
-    if not isinstance(iat, int) or isinstance(iat, bool):
-        return "PASSporT iat is missing or not an integer"
-    if not isinstance(claims.get("orig"), dict):
-        return "PASSporT orig is missing or not an object"
-    if not isinstance(claims.get("dest"), dict):
-        return "PASSporT dest is missing or not an object"
-    return None
-
-
-def verify(value, point):
+def verify(value, key):
     """(True, claims) if the Identity header ``value`` carries an ES256 PASSporT that
-    ``point`` (the signer's uncompressed 65-byte P-256 key) signed; else (False, reason).
+    ``key`` (the signer's uncompressed 65-byte P-256 point) signed; else (False, reason).
 
     Checks, in order: the header value parses, the JOSE header says ES256 (and agrees with
     the alg/ppt parameters), the 64-byte r||s signature verifies over the transmitted
@@ -232,24 +172,63 @@ def verify(value, point):
     """
     try:
         h, p, s, params = parse_identity(value)
-        if ec_point(point) is None:
+        if sigverify.ec_point(key) is None:
             # the caller's certificate handling gave us something that is not a P-256 key
             return False, "signer key is not an uncompressed P-256 point"
         if len(h) > _MAX_HEADER:
             return False, "PASSporT header longer than %d characters" % _MAX_HEADER
-        reason = _check_header(_json_object(b64url_decode(h), "header"), params)
-        if reason:
-            return False, reason
+        raw = b64url_decode(h)
+        try:
+            hdr = json.loads(raw)
+        except MemoryError:  # the heap ran out: no verdict on the data
+            raise
+        except Exception:  # noqa: BLE001 - ValueError, UnicodeError, deep nesting: the sender's
+            return False, "PASSporT header is not valid JSON"
+        if not isinstance(hdr, dict):
+            return False, "PASSporT header is not a JSON object"
+        # the JOSE header and the Identity parameters must agree on ES256
+        alg = hdr.get("alg")
+        if alg != "ES256":
+            return False, "PASSporT alg is %r, not ES256" % (alg,)
+        v = params.get(b"alg")
+        if v is not None and v != b"ES256":
+            return False, "Identity alg=%s does not match the PASSporT alg ES256" % _str(v)
+        v = hdr.get("typ")
+        # RFC 8225: typ is "passport" (tolerated when absent)
+        if v is not None and v != "passport":
+            return False, "PASSporT typ is %r, not passport" % (v,)
+        # RFC 8224 §4: the ppt parameter carries the PASSporT extension in use; they must agree
+        v = hdr.get("ppt")
+        ppt = params.get(b"ppt")
+        if v is not None and not isinstance(v, str):
+            return False, "PASSporT ppt is not a string"
+        if v is not None:
+            v = v.encode()
+        if (v is None) != (ppt is None) or v != ppt:
+            return False, "Identity ppt=%s does not match the PASSporT ppt %s" % (
+                _str(b"(none)" if ppt is None else ppt), _str(b"(none)" if v is None else v))
         if not p:
             return False, "compact PASSporT (no payload) is not supported"
         raw = b64url_decode(p)  # syntax only; the bytes are not looked at before the signature
         r, sv = raw_rs(b64url_decode(s))
-        if not ecdsa_p256_sha256(point, h + b"." + p, r, sv):
+        if not sigverify.ecdsa_p256_sha256(key, h + b"." + p, r, sv):
             return False, "ES256 signature does not verify"
-        claims = _json_object(raw, "payload")
-        reason = _check_claims(claims)
-        if reason:
-            return False, reason
+        try:
+            claims = json.loads(raw)
+        except MemoryError:  # the heap ran out: no verdict on the data
+            raise
+        except Exception:  # noqa: BLE001 - as for the header
+            return False, "PASSporT payload is not valid JSON"
+        if not isinstance(claims, dict):
+            return False, "PASSporT payload is not a JSON object"
+        # the RFC 8225 base claims (iat, orig, dest) must have the right JSON types
+        v = claims.get("iat")
+        if not isinstance(v, int) or isinstance(v, bool):
+            return False, "PASSporT iat is missing or not an integer"
+        if not isinstance(claims.get("orig"), dict):
+            return False, "PASSporT orig is missing or not an object"
+        if not isinstance(claims.get("dest"), dict):
+            return False, "PASSporT dest is missing or not an object"
         return True, claims
     except ParseError as e:
         return False, e.reason

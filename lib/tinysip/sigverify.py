@@ -13,7 +13,8 @@ Verification is public-key work on public data: timing leaks nothing secret, so 
 RSA block comparison is written without an early exit (it checks every byte regardless).
 Big ints are arbitrary precision on CPython and on MicroPython (mpz); ``pow(x, -1, m)`` is
 not usable on MicroPython (1.29 quietly returns 0), so inverses use Fermat (both moduli are
-prime).
+prime). int.from_bytes/to_bytes use their default byte order, big-endian (CPython 3.11,
+MicroPython 1.24+): a "big" argument would be one more interned name.
 """
 
 import hashlib
@@ -54,10 +55,10 @@ def rsa_pkcs1_sha256(n, e, message, signature):
              b"\x04\x20" + hashlib.sha256(message).digest())
         if k < len(t) + 11:  # RFC 8017 §9.2 step 3: modulus too short for it
             return False
-        s = int.from_bytes(signature, "big")
+        s = int.from_bytes(signature)
         if s >= n:
             return False
-        em = pow(s, e, n).to_bytes(k, "big")
+        em = pow(s, e, n).to_bytes(k)
         # compared in place with 00 01 FF..FF 00 t, every byte looked at (no early exit)
         m = k - len(t)
         d = em[0] | em[1] ^ 1 | em[m - 1]
@@ -124,60 +125,14 @@ def _add_affine(v, a):
     return X3, (r * (v - X3) - Y1 * hhh) % p, Z1 * h % p
 
 
-def _to_affine(a):
-    """Jacobian points -> affine (x, y) or None, with one field inversion for the whole list."""
-    p = _P
-    # Montgomery's trick: prefix products of the Z's, one inverse, then walk back.
-    acc = 1
-    prefix = []
-    for v in a:
-        prefix.append(acc)
-        if v[2]:
-            acc = acc * v[2] % p
-    inv = pow(acc, p - 2, p)
-    out = [None] * len(a)
-    for i in range(len(a) - 1, -1, -1):
-        X, Y, Z = a[i]
-        if Z == 0:
-            continue
-        zi = inv * prefix[i] % p  # 1/Z_i
-        inv = inv * Z % p
-        zi2 = zi * zi % p
-        out[i] = (X * zi2 % p, Y * zi2 * zi % p)
-    return out
-
-
-def _table(key):
-    """Affine i*G + j*Q for i, j in 0..3, indexed 4*i + j (index 0, infinity, is None)."""
-    g1 = (_GX, _GY, 1)
-    q1 = (key[0], key[1], 1)
-    g2 = _double(g1)
-    q2 = _double(q1)
-    g3, q3, g2, q2 = _to_affine([_add_affine(g2, (_GX, _GY)), _add_affine(q2, key), g2, q2])
-    gs = (None, (_GX, _GY), g2, g3)
-    qs = (None, key, q2, q3)
-    mixed = []
-    for i in (1, 2, 3):
-        for j in (1, 2, 3):
-            mixed.append(_add_affine((gs[i][0], gs[i][1], 1), qs[j]))
-    mixed = _to_affine(mixed)
-    t = [None] * 16
-    for i in (1, 2, 3):
-        t[4 * i] = gs[i]
-        t[i] = qs[i]
-        for j in (1, 2, 3):
-            t[4 * i + j] = mixed[3 * (i - 1) + (j - 1)]
-    return t
-
-
 def ec_point(key):
     """(x, y) from an uncompressed SEC1 P-256 point ``04 || X || Y`` (65 bytes), or None if it
     is not one or is not on the curve (SEC1 §3.2.2.1: coordinates in range, equation holds)."""
     try:
         if len(key) != 65 or key[0] != 4:
             return None
-        x = int.from_bytes(bytes(key[1:33]), "big")
-        y = int.from_bytes(bytes(key[33:65]), "big")
+        x = int.from_bytes(bytes(key[1:33]))
+        y = int.from_bytes(bytes(key[33:65]))
     except MemoryError:  # the heap ran out: no verdict on the data
         raise
     except Exception:  # noqa: BLE001
@@ -206,14 +161,56 @@ def ecdsa_p256_sha256(key, message, r, s):
         n = _N
         if not (0 < r < n and 0 < s < n):
             return False
-        e = int.from_bytes(hashlib.sha256(message).digest(), "big")
+        e = int.from_bytes(hashlib.sha256(message).digest())
         w = pow(s, n - 2, n)
         # R = u1*G + u2*Q (Jacobian) by Straus/Shamir: one shared doubling chain over 2-bit
         # windows of both scalars, adding a precomputed i*G + j*Q; 256 doublings and at
-        # most 128 additions (here, not a function of its own: one interned name less)
-        t = _table(q)
-        a = (e * w % n).to_bytes(32, "big")
-        b = (r * w % n).to_bytes(32, "big")
+        # most 128 additions. (The steps are written here, not as functions of their own:
+        # each function name would be one more interned name.)
+        # The table t[4*i + j] = affine i*G + j*Q for i, j in 0..3 (t[0], infinity: None),
+        # made in two rounds, each ending in one batch conversion to affine coordinates:
+        # first 2G, 3G, 2Q, 3Q, then the nine mixed sums of those.
+        g1 = (_GX, _GY)
+        g2 = _double((_GX, _GY, 1))
+        q2 = _double((q[0], q[1], 1))
+        a = [_add_affine(g2, g1), _add_affine(q2, q), g2, q2]
+        t = [None] * 16
+        for k in (0, 1):
+            # Jacobian -> affine (x, y) or None with one field inversion for the whole list
+            # (Montgomery's trick: prefix products of the Z's, one inverse, then walk back)
+            p = _P
+            acc = 1
+            prefix = []
+            for v in a:
+                prefix.append(acc)
+                if v[2]:
+                    acc = acc * v[2] % p
+            inv = pow(acc, p - 2, p)
+            out = [None] * len(a)
+            for i in range(len(a) - 1, -1, -1):
+                X, Y, Z = a[i]
+                if Z == 0:
+                    continue
+                zi = inv * prefix[i] % p  # 1/Z_i
+                inv = inv * Z % p
+                zi2 = zi * zi % p
+                out[i] = (X * zi2 % p, Y * zi2 * zi % p)
+            if k:
+                break
+            g3, q3, g2, q2 = out
+            gs = (None, g1, g2, g3)
+            qs = (None, q, q2, q3)
+            a = []
+            for i in (1, 2, 3):
+                t[4 * i] = gs[i]
+                t[i] = qs[i]
+                for j in (1, 2, 3):
+                    a.append(_add_affine((gs[i][0], gs[i][1], 1), qs[j]))
+        for i in (1, 2, 3):
+            for j in (1, 2, 3):
+                t[4 * i + j] = out[3 * (i - 1) + (j - 1)]
+        a = (e * w % n).to_bytes(32)
+        b = (r * w % n).to_bytes(32)
         acc = (1, 1, 0)
         for k in range(32):
             x = a[k]

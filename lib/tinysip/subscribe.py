@@ -15,10 +15,10 @@ UDP the UA wraps each one in a transaction.py client transaction, `branch` names
 
 Transitions (state, input) -> (new state, actions) are the rows of `TRANSITIONS`; an input
 without a row in the current state changes nothing. The inputs are decided from the message
-by `receive`, and when a subscription is over by the pure policy `retry_ms`.
+by `receive`, and when a subscription is over by the retry policy in `_end`.
 
 Choices the RFC leaves open, made here:
-- Refresh (§4.1.2.2 only asks for a refresh before expiry): `refresh_ms`, at a random point
+- Refresh (§4.1.2.2 only asks for a refresh before expiry): `_timers`, at a random point
   between 75 % and 90 % of the granted duration, but at least 64*T1 (one non-INVITE
   transaction's Timer F) before expiry so a refresh that gets no answer has timed out while
   the subscription still stands, and never before half of it. The 2xx's Expires and every
@@ -49,18 +49,18 @@ Choices the RFC leaves open, made here:
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError, nth
 from tinysip.headers import STRIP_WS, element_end, parse_uint
-from tinysip.invite import ALLOW, SUPPORTED, addr, lookup
+from tinysip import invite
 from tinysip.message import response_bytes
 from tinysip.uri import is_token, same
 
-# states: the UA and the application read sub.state; the three it compares with are public
-# (a public constant is one more interned name on the phone)
+# states (sub.state): private constants, no interned names; certservice keeps copies of the
+# three it compares with, the tests of all (test_consts.py holds them equal)
 _SUBSCRIBING = const(0)  # initial SUBSCRIBE sent: waiting for its NOTIFY (notify_wait)
-PENDING = const(1)  # the notifier has not decided yet (NOTIFY pending)
-ACTIVE = const(2)  # NOTIFY active: notifications flow, refreshes keep it up
+_PENDING = const(1)  # the notifier has not decided yet (NOTIFY pending)
+_ACTIVE = const(2)  # NOTIFY active: notifications flow, refreshes keep it up
 _WAITING = const(3)  # the subscription ended; a new one starts at the retry timer
 _UNSUBSCRIBING = const(4)  # Expires: 0 sent (or queued until the dialog exists)
-TERMINATED = const(5)  # over for good: `status`/`reason` say why
+_TERMINATED = const(5)  # over for good: `status`/`reason` say why
 
 # inputs (private: a constant without the _ would be one more interned name)
 _R2XX = const(0)  # a 2xx to our latest SUBSCRIBE
@@ -69,7 +69,7 @@ _RFAIL = const(2)  # the initial SUBSCRIBE (or the unsubscribe) failed
 _N_ACTIVE = const(3)  # a NOTIFY with Subscription-State active
 _N_PENDING = const(4)
 _RESUB = const(5)  # the subscription is over: subscribe again at once
-_RESUB_LATER = const(6)  # ... after `retry_ms`
+_RESUB_LATER = const(6)  # ... after a wait (`_end`)
 _ENDED = const(7)  # ... and never again
 _UNSUB = const(8)  # the application unsubscribes
 _TIMER_N = const(9)  # no NOTIFY 64*T1 after the initial SUBSCRIBE (or the unsubscribe)
@@ -89,46 +89,46 @@ _STOP = const(32)  # stop every timer
 TRANSITIONS = (
     b"\x00\x00\x00\x00"  # _SUBSCRIBING, _R2XX -> _SUBSCRIBING, 0: Timer N waits for the NOTIFY
     b"\x00\x01\x00\x02"  # _SUBSCRIBING, _RETRY -> _SUBSCRIBING, _SEND_AGAIN
-    b"\x00\x02\x05\x20"  # _SUBSCRIBING, _RFAIL -> TERMINATED, _STOP: 3xx, 489, any final >= 300
-    b"\x00\x03\x02\x00"  # _SUBSCRIBING, _N_ACTIVE -> ACTIVE, 0
-    b"\x00\x04\x01\x00"  # _SUBSCRIBING, _N_PENDING -> PENDING, 0
+    b"\x00\x02\x05\x20"  # _SUBSCRIBING, _RFAIL -> _TERMINATED, _STOP: 3xx, 489, any final >= 300
+    b"\x00\x03\x02\x00"  # _SUBSCRIBING, _N_ACTIVE -> _ACTIVE, 0
+    b"\x00\x04\x01\x00"  # _SUBSCRIBING, _N_PENDING -> _PENDING, 0
     b"\x00\x05\x00\x01"  # _SUBSCRIBING, _RESUB -> _SUBSCRIBING, _SEND_NEW
     b"\x00\x06\x03\x10"  # _SUBSCRIBING, _RESUB_LATER -> _WAITING, _ARM_RETRY
-    b"\x00\x07\x05\x20"  # _SUBSCRIBING, _ENDED -> TERMINATED, _STOP
+    b"\x00\x07\x05\x20"  # _SUBSCRIBING, _ENDED -> _TERMINATED, _STOP
     b"\x00\x08\x04\x08"  # _SUBSCRIBING, _UNSUB -> _UNSUBSCRIBING, _SEND_UNSUB
-    b"\x00\x09\x05\x20"  # _SUBSCRIBING, _TIMER_N -> TERMINATED, _STOP
+    b"\x00\x09\x05\x20"  # _SUBSCRIBING, _TIMER_N -> _TERMINATED, _STOP
     b"\x00\x0a\x00\x04"  # _SUBSCRIBING, _T_REFRESH -> _SUBSCRIBING, _SEND_REFRESH: NOTIFY due
-    b"\x01\x00\x01\x00"  # PENDING, _R2XX -> PENDING, 0
-    b"\x01\x01\x01\x02"  # PENDING, _RETRY -> PENDING, _SEND_AGAIN
-    b"\x01\x02\x05\x20"  # PENDING, _RFAIL -> TERMINATED, _STOP: initial failed after NOTIFY
-    b"\x01\x03\x02\x00"  # PENDING, _N_ACTIVE -> ACTIVE, 0
-    b"\x01\x04\x01\x00"  # PENDING, _N_PENDING -> PENDING, 0
-    b"\x01\x05\x00\x01"  # PENDING, _RESUB -> _SUBSCRIBING, _SEND_NEW
-    b"\x01\x06\x03\x10"  # PENDING, _RESUB_LATER -> _WAITING, _ARM_RETRY
-    b"\x01\x07\x05\x20"  # PENDING, _ENDED -> TERMINATED, _STOP
-    b"\x01\x08\x04\x08"  # PENDING, _UNSUB -> _UNSUBSCRIBING, _SEND_UNSUB
-    b"\x01\x0a\x01\x04"  # PENDING, _T_REFRESH -> PENDING, _SEND_REFRESH
-    b"\x02\x00\x02\x00"  # ACTIVE, _R2XX -> ACTIVE, 0
-    b"\x02\x01\x02\x02"  # ACTIVE, _RETRY -> ACTIVE, _SEND_AGAIN
-    b"\x02\x02\x05\x20"  # ACTIVE, _RFAIL -> TERMINATED, _STOP
-    b"\x02\x03\x02\x00"  # ACTIVE, _N_ACTIVE -> ACTIVE, 0
-    b"\x02\x04\x01\x00"  # ACTIVE, _N_PENDING -> PENDING, 0
-    b"\x02\x05\x00\x01"  # ACTIVE, _RESUB -> _SUBSCRIBING, _SEND_NEW
-    b"\x02\x06\x03\x10"  # ACTIVE, _RESUB_LATER -> _WAITING, _ARM_RETRY
-    b"\x02\x07\x05\x20"  # ACTIVE, _ENDED -> TERMINATED, _STOP
-    b"\x02\x08\x04\x08"  # ACTIVE, _UNSUB -> _UNSUBSCRIBING, _SEND_UNSUB
-    b"\x02\x0a\x02\x04"  # ACTIVE, _T_REFRESH -> ACTIVE, _SEND_REFRESH
+    b"\x01\x00\x01\x00"  # _PENDING, _R2XX -> _PENDING, 0
+    b"\x01\x01\x01\x02"  # _PENDING, _RETRY -> _PENDING, _SEND_AGAIN
+    b"\x01\x02\x05\x20"  # _PENDING, _RFAIL -> _TERMINATED, _STOP: initial failed after NOTIFY
+    b"\x01\x03\x02\x00"  # _PENDING, _N_ACTIVE -> _ACTIVE, 0
+    b"\x01\x04\x01\x00"  # _PENDING, _N_PENDING -> _PENDING, 0
+    b"\x01\x05\x00\x01"  # _PENDING, _RESUB -> _SUBSCRIBING, _SEND_NEW
+    b"\x01\x06\x03\x10"  # _PENDING, _RESUB_LATER -> _WAITING, _ARM_RETRY
+    b"\x01\x07\x05\x20"  # _PENDING, _ENDED -> _TERMINATED, _STOP
+    b"\x01\x08\x04\x08"  # _PENDING, _UNSUB -> _UNSUBSCRIBING, _SEND_UNSUB
+    b"\x01\x0a\x01\x04"  # _PENDING, _T_REFRESH -> _PENDING, _SEND_REFRESH
+    b"\x02\x00\x02\x00"  # _ACTIVE, _R2XX -> _ACTIVE, 0
+    b"\x02\x01\x02\x02"  # _ACTIVE, _RETRY -> _ACTIVE, _SEND_AGAIN
+    b"\x02\x02\x05\x20"  # _ACTIVE, _RFAIL -> _TERMINATED, _STOP
+    b"\x02\x03\x02\x00"  # _ACTIVE, _N_ACTIVE -> _ACTIVE, 0
+    b"\x02\x04\x01\x00"  # _ACTIVE, _N_PENDING -> _PENDING, 0
+    b"\x02\x05\x00\x01"  # _ACTIVE, _RESUB -> _SUBSCRIBING, _SEND_NEW
+    b"\x02\x06\x03\x10"  # _ACTIVE, _RESUB_LATER -> _WAITING, _ARM_RETRY
+    b"\x02\x07\x05\x20"  # _ACTIVE, _ENDED -> _TERMINATED, _STOP
+    b"\x02\x08\x04\x08"  # _ACTIVE, _UNSUB -> _UNSUBSCRIBING, _SEND_UNSUB
+    b"\x02\x0a\x02\x04"  # _ACTIVE, _T_REFRESH -> _ACTIVE, _SEND_REFRESH
     b"\x03\x0b\x00\x01"  # _WAITING, _T_RETRY -> _SUBSCRIBING, _SEND_NEW
-    b"\x03\x08\x05\x20"  # _WAITING, _UNSUB -> TERMINATED, _STOP
+    b"\x03\x08\x05\x20"  # _WAITING, _UNSUB -> _TERMINATED, _STOP
     b"\x04\x00\x04\x00"  # _UNSUBSCRIBING, _R2XX -> _UNSUBSCRIBING, 0: final NOTIFY still due
     b"\x04\x01\x04\x02"  # _UNSUBSCRIBING, _RETRY -> _UNSUBSCRIBING, _SEND_AGAIN
-    b"\x04\x02\x05\x20"  # _UNSUBSCRIBING, _RFAIL -> TERMINATED, _STOP
+    b"\x04\x02\x05\x20"  # _UNSUBSCRIBING, _RFAIL -> _TERMINATED, _STOP
     b"\x04\x03\x04\x00"  # _UNSUBSCRIBING, _N_ACTIVE -> _UNSUBSCRIBING, 0: crossed our unsubscribe
     b"\x04\x04\x04\x00"  # _UNSUBSCRIBING, _N_PENDING -> _UNSUBSCRIBING, 0
-    b"\x04\x05\x05\x20"  # _UNSUBSCRIBING, _RESUB -> TERMINATED, _STOP: any reason
-    b"\x04\x06\x05\x20"  # _UNSUBSCRIBING, _RESUB_LATER -> TERMINATED, _STOP
-    b"\x04\x07\x05\x20"  # _UNSUBSCRIBING, _ENDED -> TERMINATED, _STOP
-    b"\x04\x09\x05\x20"  # _UNSUBSCRIBING, _TIMER_N -> TERMINATED, _STOP
+    b"\x04\x05\x05\x20"  # _UNSUBSCRIBING, _RESUB -> _TERMINATED, _STOP: any reason
+    b"\x04\x06\x05\x20"  # _UNSUBSCRIBING, _RESUB_LATER -> _TERMINATED, _STOP
+    b"\x04\x07\x05\x20"  # _UNSUBSCRIBING, _ENDED -> _TERMINATED, _STOP
+    b"\x04\x09\x05\x20"  # _UNSUBSCRIBING, _TIMER_N -> _TERMINATED, _STOP
 )
 
 _RETRY_DEFAULT_MS = const(60000)  # probation/giveup/unknown reason without retry-after
@@ -154,37 +154,11 @@ _C_DIGEST = const(8)
 _C_T1 = const(9)
 _C_UA = const(10)
 
-# What parse_state's 400s say, one string (errors.nth): a str constant is a heap object
-# on the phone, one string is one object.
+# What the 400s to a bad Subscription-State say, one string (errors.nth): a str constant is
+# a heap object on the phone, one string is one object.
 _T = ("Subscription-State missing or repeated\nSubscription-State: bad value\n"
       "Subscription-State: bad parameter\nSubscription-State: bad reason\n"
       "Subscription-State expires\nSubscription-State retry-after")
-
-
-def refresh_ms(expires, t1, r):
-    """When to refresh a subscription granted for `expires` s: ms after the grant. `r` is a
-    random byte (0-255): 75 % to 90 % of the grant, at least 64*T1 before its end, never
-    before half of it (see the module docstring)."""
-    e = expires * 1000
-    at = e * (75 * 255 + 15 * r) // (100 * 255)
-    return max(min(at, e - 64 * t1), e // 2)
-
-
-def retry_ms(reason, retry_after, n, t1=500):
-    """After a terminated subscription: None (never again), 0 (at once) or ms to wait.
-    `reason` the Subscription-State reason (lower case bytes or None), `retry_after` its
-    retry-after in s or None, `n` how long ago (ms) the subscription was started."""
-    if reason == b"rejected" or reason == b"noresource" or reason == b"invariant":
-        return None
-    if reason == b"deactivated" or reason == b"timeout":
-        wait = 0
-    elif retry_after is not None:
-        wait = retry_after * 1000
-    else:
-        wait = _RETRY_DEFAULT_MS
-    if wait == 0 and n < 64 * t1:
-        wait = _RETRY_DEFAULT_MS  # ended as soon as it began: do not loop
-    return wait
 
 
 def _params(v):
@@ -219,42 +193,6 @@ def _params(v):
         i = q + 1
 
 
-def parse_state(values):
-    """(substate, reason, expires, retry_after) from the Subscription-State lines of a NOTIFY:
-    substate and reason lower-case bytes (reason None when absent), the numbers int or None.
-    Raises ParseError(400) when the header is missing, repeated or malformed. Read by offsets
-    in the one value: only the substate and the reason are sliced out."""
-    if len(values) != 1:
-        raise ParseError(400, nth(_T, 0))
-    v = values[0]
-    p = _params(v)
-    if not is_token(v, None, p[0], p[1]):
-        raise ParseError(400, nth(_T, 1))
-    reason = expires = retry = None
-    for j in range(4, len(p), 4):
-        a = p[j]
-        c = p[j + 1]
-        d = p[j + 2]
-        b = p[j + 3]
-        if not is_token(v, None, a, c) or d >= b:  # d == b: "=" and no value
-            raise ParseError(400, nth(_T, 2))
-        if same(v, a, c, b"reason"):
-            if d < 0 or not is_token(v, None, d, b):
-                raise ParseError(400, nth(_T, 3))
-            reason = v[d:b].lower()
-        else:
-            k = 4 if same(v, a, c, b"expires") else (5 if same(v, a, c, b"retry-after") else 0)
-            if k:
-                n = parse_uint(v, 0xFFFFFFFF, None, d, b) if d >= 0 else -1
-                if n < 0:  # the error parse_uint names, with its text
-                    parse_uint(v[d:b] if d >= 0 else b"", 0xFFFFFFFF, nth(_T, k))
-                if k == 4:
-                    expires = n
-                else:
-                    retry = n
-    return v[p[0]:p[1]].lower(), reason, expires, retry
-
-
 def _same(a, b):
     """True when the Event values a and b name the same event (RFC 6665 §8.2.1): the package
     and the id parameter (the last one; b"" when it has no value) equal byte for byte. An
@@ -277,8 +215,8 @@ def _same(a, b):
 
 
 class Subscription:
-    """One subscription of ours; `pop_send()` drains what to send on the chosen flow and
-    `pop_notification()` what the notifier told us.
+    """One subscription of ours; `pop_send()` drains what to send on the chosen flow, and
+    the owner takes what the notifier told us from the front of `notifications`.
 
     `settled`: None before the dialog exists, False once a NOTIFY made it (§4.1.2.4), True
     once the SUBSCRIBE has its 2xx. `_due`: the four timers (absolute ms or None), by the
@@ -306,7 +244,8 @@ class Subscription:
         self.cseq = 0
         self.count = 0  # initial SUBSCRIBEs sent (1 + resubscriptions)
         self.out = []
-        self.notifications = []  # (substate, reason, content type, body, NOTIFY)
+        # (substate, reason, content type, body, the parsed NOTIFY) per NOTIFY, oldest first
+        self.notifications = []
         self._due = [None, None, None, None]
         self.stopping = False  # an unsubscribe waits for the dialog to exist
         self._open(now)
@@ -314,11 +253,6 @@ class Subscription:
     # -- outputs -------------------------------------------------------------------------
     def pop_send(self):
         return self.out.pop(0) if self.out else None
-
-    def pop_notification(self):
-        """The oldest notification not yet taken: (substate, reason, content type, body,
-        the parsed NOTIFY), or None."""
-        return self.notifications.pop(0) if self.notifications else None
 
     def next_timer(self):
         t = None
@@ -367,7 +301,7 @@ class Subscription:
                 b"" if self.settled is None else self.remote_tag,
                 self.call_id, self.cseq, event,
                 b"Accept: %s\r\n" % accept if accept else b"",
-                0 if kind == _UNSUBSCRIBE else self.expires, contact, SUPPORTED,
+                0 if kind == _UNSUBSCRIBE else self.expires, contact, invite.SUPPORTED,
                 b"User-Agent: %s\r\n" % agent if agent else b"",
                 b"%s: %s\r\n" % h if h is not None else b""))
         if kind != _REFRESH:
@@ -384,7 +318,7 @@ class Subscription:
     # -- inputs --------------------------------------------------------------------------
     def step(self, inp, now):
         """Feed one input; True when it applied in this state."""
-        state, acts = lookup(TRANSITIONS, self.state, inp)
+        state, acts = invite.lookup(TRANSITIONS, self.state, inp)
         applied = state != self.state or acts != 0
         self.state = state
         if acts & _SEND_NEW:
@@ -400,7 +334,7 @@ class Subscription:
             t[_N] = t[_REFRESH_AT] = t[_EXPIRE] = None
         if acts & _STOP:
             t[_N] = t[_REFRESH_AT] = t[_EXPIRE] = t[_RETRY_AT] = None
-        if state == ACTIVE or state == PENDING:
+        if state == _ACTIVE or state == _PENDING:
             t[_N] = None  # Timer N ends with the first NOTIFY
         return applied
 
@@ -413,32 +347,49 @@ class Subscription:
         """Refresh now, before the timer: the notifier answers every SUBSCRIBE with a NOTIFY
         of the current state (RFC 6665 §4.2.1.2), which is how a client fetches it again.
         True when it applied (pending or active)."""
-        return (self.state == ACTIVE or self.state == PENDING) and self.step(_T_REFRESH, now)
+        return (self.state == _ACTIVE or self.state == _PENDING) and self.step(_T_REFRESH, now)
 
     def _end(self, now, reason, retry_after):
-        """The subscription is over: feed the input the `retry_ms` policy picks, and arm
+        """The subscription is over (`reason` the Subscription-State reason, lower case bytes
+        or None; `retry_after` its retry-after in s or None): the retry policy picks never
+        again, at once or after a wait (see the module docstring); feed that input and arm
         the retry timer when it waits."""
-        wait = retry_ms(reason, retry_after, now - self.start, self.cfg[_C_T1])
+        if reason == b"rejected" or reason == b"noresource" or reason == b"invariant":
+            wait = None
+        elif reason == b"deactivated" or reason == b"timeout":
+            wait = 0
+        elif retry_after is not None:
+            wait = retry_after * 1000
+        else:
+            wait = _RETRY_DEFAULT_MS
+        if wait == 0 and now - self.start < 64 * self.cfg[_C_T1]:
+            wait = _RETRY_DEFAULT_MS  # ended as soon as it began: do not loop
         self.step(_ENDED if wait is None else (_RESUB if wait == 0 else _RESUB_LATER), now)
         if wait and self.state == _WAITING:
             self._due[_RETRY_AT] = now + wait
 
     def _timers(self, now, n):
-        """The notifier granted `n` s from now: schedule the refresh and the expiry."""
+        """The notifier granted `n` s from now: schedule the expiry and the refresh, at a
+        random point (one random byte) from 75 % to 90 % of the grant, at least 64*T1 before
+        its end, never before half of it (see the module docstring)."""
         if self.state == _UNSUBSCRIBING:
             return
         self.granted_s = n
         t = self._due
-        t[_EXPIRE] = now + n * 1000
-        c = self.cfg
-        t[_REFRESH_AT] = now + refresh_ms(n, c[_C_T1], c[_C_RNG](1)[0]) if n else None
+        e = n * 1000
+        t[_EXPIRE] = now + e
+        t[_REFRESH_AT] = None
+        if n:
+            c = self.cfg
+            at = e * (75 * 255 + 15 * c[_C_RNG](1)[0]) // (100 * 255)
+            t[_REFRESH_AT] = now + max(min(at, e - 64 * c[_C_T1]), e // 2)
 
     def matches(self, msg, event=True):
         """True when `msg` belongs to this subscription: a response to one of its SUBSCRIBEs
         or a NOTIFY of its dialog and Event (package and id, §8.2.1). With `event` False,
         any request or response that carries its Call-ID and tags (a NOTIFY from another
         fork of the SUBSCRIBE does not)."""
-        if self.state == _WAITING or self.state == TERMINATED or msg.call_id != self.call_id:
+        if self.state == _WAITING or self.state == _TERMINATED or msg.call_id != self.call_id:
             return False
         if not msg.is_request:
             return msg.from_tag == self.local_tag and (
@@ -506,7 +457,7 @@ class Subscription:
             return  # a 2xx from another fork: its NOTIFYs get 481
         c = msg.get(b"Contact")
         if c:
-            self.target = addr(c)
+            self.target = invite.addr(c)
         self.settled = True
         granted = parse_uint(msg.get(b"Expires") or b"", 0xFFFFFFFF, None)
         if granted < 0:
@@ -519,7 +470,7 @@ class Subscription:
     def answer(self, msg, status, reason=None):
         """Queue our answer to the request `msg` (a NOTIFY, or one that is not for us):
         message.response_bytes with an Allow (405) or our Contact (200)."""
-        h = self.cfg[_C_CONTACT] if status == 200 else ALLOW
+        h = self.cfg[_C_CONTACT] if status == 200 else invite.ALLOW
         if status == 200:
             r = response_bytes(msg, 200, reason, b"Contact", (b"<", h, b">"))
         elif status == 405:
@@ -543,11 +494,45 @@ class Subscription:
         if self.remote_cseq is not None and msg.cseq <= self.remote_cseq:
             self.answer(msg, 500)  # RFC 3261 §12.2.2: out of order
             return True
+        # Subscription-State, exactly one: the substate and the reason, lower-case bytes
+        # (reason None when absent), expires and retry-after ints or None; a missing,
+        # repeated or malformed one is answered 400 naming the fault. Read by offsets in the
+        # one value: only the substate and the reason are sliced out.
+        values = msg.get_all(b"Subscription-State")
         try:
-            sub, reason, expires, retry = parse_state(msg.get_all(b"Subscription-State"))
+            if len(values) != 1:
+                raise ParseError(400, nth(_T, 0))
+            v = values[0]
+            p = _params(v)
+            if not is_token(v, None, p[0], p[1]):
+                raise ParseError(400, nth(_T, 1))
+            reason = expires = retry = None
+            for j in range(4, len(p), 4):
+                a = p[j]
+                c = p[j + 1]
+                d = p[j + 2]
+                b = p[j + 3]
+                if not is_token(v, None, a, c) or d >= b:  # d == b: "=" and no value
+                    raise ParseError(400, nth(_T, 2))
+                if same(v, a, c, b"reason"):
+                    if d < 0 or not is_token(v, None, d, b):
+                        raise ParseError(400, nth(_T, 3))
+                    reason = v[d:b].lower()
+                else:
+                    k = 4 if same(v, a, c, b"expires") else (
+                        5 if same(v, a, c, b"retry-after") else 0)
+                    if k:
+                        n = parse_uint(v, 0xFFFFFFFF, None, d, b) if d >= 0 else -1
+                        if n < 0:  # the error parse_uint names, with its text
+                            parse_uint(v[d:b] if d >= 0 else b"", 0xFFFFFFFF, nth(_T, k))
+                        if k == 4:
+                            expires = n
+                        else:
+                            retry = n
         except ParseError as e:
             self.answer(msg, 400, e.reason.encode())
             return True
+        sub = v[p[0]:p[1]].lower()
         if self.settled is None:  # §4.1.2.4: the NOTIFY came first; its UAS (RFC 3261 §12.1.1)
             self.settled = False
             self.remote_tag = msg.from_tag
@@ -557,7 +542,7 @@ class Subscription:
                 self.route = []
         c = msg.get(b"Contact")
         if c:
-            self.target = addr(c)  # NOTIFY is a target refresh request
+            self.target = invite.addr(c)  # NOTIFY is a target refresh request
         self.remote_cseq = msg.cseq
         self.answer(msg, 200)
         self.notifications.append((sub, reason, msg.get(b"Content-Type"), msg.body, msg))

@@ -1,15 +1,15 @@
 """A lean X.509 certificate reader (RFC 5280 section 4.1) over DER (ITU-T X.690).
 
-Owns: turning one DER certificate into a `Certificate` of plain attributes (issuer and
+Owns: turning one DER certificate into a `Certificate` of plain values (issuer and
 subject as their DER Name, validity as epoch seconds, subjectAltName URIs, basicConstraints,
 keyUsage, extKeyUsage, the RSA or P-256 public key, the signature and the exact
 tbsCertificate bytes it covers), and decoding an ECDSA-Sig-Value. Used for RFC 6072
 certificate bodies.
 
 Must not: verify signatures, build or check chains, read the clock or decide validity (the
-caller compares `not_before`/`not_after` with its own time: epoch 1970; on ESP32 `time.time()`
-counts from 2000), decode names or attribute values to text (issuer and subject stay DER;
-they are compared as bytes).
+caller compares notBefore/notAfter, _C_NOT_BEFORE/_C_NOT_AFTER, with its own time: epoch
+1970; on ESP32 `time.time()` counts from 2000), decode names or attribute values to text
+(issuer and subject stay DER; they are compared as bytes).
 
 Bounds: input over 8192 bytes, nesting over 16 levels, lengths in more than 4 bytes, indefinite
 lengths and multi-byte tags are refused. DER is read strictly (minimal lengths and INTEGERs,
@@ -26,9 +26,12 @@ fit 14 bits under the 8192-byte bound), not a tuple; OBJECT IDENTIFIERs are comp
 bytes in place and only turned into dotted text for an error message; what is kept are
 memoryview slices of the one `der` bytes. Names cost too (MicroPython interns every global,
 argument, attribute and short string a module uses, for good; the phone has 620 before the
-next ~7.5 KB pool): the error texts are one string, `_MSG`, indexed by private constants,
-which cost nothing; private helpers reuse names the phone has interned elsewhere (`_tag`,
-`_scan`, `_value`, `_uint`); OIDs are bytes literals where they are used.
+next ~7.5 KB pool): the error texts are one string, `_T`, indexed by private constants,
+which cost nothing; a Certificate is a tuple read by private index constants, not an object
+of named attributes; steps used once (the Names, the Validity times) are written where they
+run; private helpers reuse names the phone has interned elsewhere (`_tag`, `_scan`,
+`_value`, `_uint`); OIDs are bytes literals where they are used; int.from_bytes takes its
+default byte order, big-endian (CPython 3.11, MicroPython 1.24+), so "big" is not a name.
 """
 from tinysip.compat import const, sha256_hex
 from tinysip.errors import ParseError, nth
@@ -52,7 +55,7 @@ _SET = const(0x31)
 # Error texts, one string split only when raising: ":"-separated, indexed by the _E_ and
 # _W_ constants below (keep both lists in the same order; test_x509 checks the count).
 # _W_ entries name what was being read, for "expected %s", "extra bytes in %s" and the like.
-_MSG = (
+_T = (
     "expected %s but found tag 0x%02x:%s of %d bytes is over 8192:"
     "element header runs past the end:multi-byte tag:indefinite length:"
     "length in more than 4 bytes:length runs past the end:length not minimally encoded:"
@@ -161,45 +164,83 @@ _W_ECSIG_SIZE = const(79)
 _W_KEY_SIZE = const(80)
 _W_EXTENSION = const(81)
 _W_EXTENSIONS = const(82)
-_W_ANY = const(83)  # the last: _MSG has 84 entries
+_W_ANY = const(83)  # the last: _T has 84 entries
 
 
-class Certificate:
-    """One parsed certificate.
+# What a Certificate holds, by index (a record read by index: each attribute name would be
+# interned on the phone for good). certs.py and certservice.py keep copies of the ones they
+# read, and host_tests/testutil.py of all of them (test_consts.py checks the copies).
+_C_DER = const(0)
+_C_FINGERPRINT = const(1)
+_C_TBS = const(2)
+_C_ISSUER = const(3)
+_C_SUBJECT = const(4)
+_C_SIGNATURE = const(5)
+_C_SIG_ALG = const(6)
+_C_VERSION = const(7)
+_C_NOT_BEFORE = const(8)
+_C_NOT_AFTER = const(9)
+_C_KEY_TYPE = const(10)
+_C_RSA = const(11)
+_C_EC_POINT = const(12)
+_C_SAN_URIS = const(13)
+_C_CA = const(14)
+_C_PATH_LEN = const(15)
+_C_KEY_USAGE = const(16)
+_C_EXT_KEY_USAGE = const(17)
 
-    der: the certificate (bytes); fingerprint: lowercase hex SHA-256 of it, as bytes;
-    tbs: the tbsCertificate element the signature covers; issuer, subject: their Name
+
+class Certificate(tuple):
+    """One parsed certificate: a tuple read by the _C_ indexes above.
+
+    _C_DER: the certificate (bytes); _C_FINGERPRINT: lowercase hex SHA-256 of it, as bytes;
+    _C_TBS: the tbsCertificate element the signature covers; _C_ISSUER, _C_SUBJECT: their Name
     elements (compared as bytes: the issuer of a certificate is its CA's subject, byte for
-    byte, as RFC 5280 7.1 allows and every CA here writes it); signature: the BIT STRING
+    byte, as RFC 5280 7.1 allows and every CA here writes it); _C_SIGNATURE: the BIT STRING
     payload without its unused-bits octet (the RSA signature, or a DER ECDSA-Sig-Value for
     `ec_signature`); tbs, issuer, subject and signature are memoryview slices of der.
-    sig_alg: the signature algorithm, named by the key type that signs with it: "rsa" for
+    _C_SIG_ALG: the signature algorithm, named by the key type that signs with it: "rsa" for
     sha256WithRSAEncryption, "ec" for ecdsa-with-SHA256 (the two the phone verifies), None
-    for any other; version 1..3; not_before, not_after: seconds since 1970; key_type "rsa"
-    (rsa: (modulus, exponent)) or "ec" (ec_point: the uncompressed 65-byte P-256 point,
-    bytes); san_uris: the
-    uniformResourceIdentifier entries of subjectAltName (bytes); ca, path_len:
-    basicConstraints; key_usage: int with named bit n (RFC 5280 4.2.1.3) as 1 << n
-    (digitalSignature 1, keyEncipherment 4, keyCertSign 32, cRLSign 64), None without the
-    extension; ext_key_usage: list of KeyPurposeId OIDs as DER content bytes
-    (b"+\\x06\\x01\\x05\\x05\\x07\\x03\\x01" is serverAuth), None without the extension.
+    for any other; _C_VERSION 1..3; _C_NOT_BEFORE, _C_NOT_AFTER: seconds since 1970;
+    _C_KEY_TYPE "rsa" (_C_RSA: (modulus, exponent)) or "ec" (_C_EC_POINT: the uncompressed
+    65-byte P-256 point, bytes), the other key None; _C_SAN_URIS: the
+    uniformResourceIdentifier entries of subjectAltName (bytes); _C_CA (False without the
+    extension), _C_PATH_LEN: basicConstraints; _C_KEY_USAGE: int with named bit n (RFC 5280
+    4.2.1.3) as 1 << n (digitalSignature 1, keyEncipherment 4, keyCertSign 32, cRLSign 64),
+    None without the extension; _C_EXT_KEY_USAGE: list of KeyPurposeId OIDs as DER content
+    bytes (b"+\\x06\\x01\\x05\\x05\\x07\\x03\\x01" is serverAuth), None without the extension.
+    `key_type` is also an attribute: the firmware's boot check reads it by name.
     """
 
-    version = 1
-    rsa = ec_point = None
-    ca = False
-    path_len = key_usage = ext_key_usage = None
+    def __getattr__(self, key):  # (a property would intern "property" on the phone)
+        if key == "key_type":
+            return self[_C_KEY_TYPE]
+        raise AttributeError(key)
 
 
 def _fail(k, pos, x=None, n=0):
-    """Raise ParseError(400) with message k of _MSG; x: a _W_ index or text for its %s,
+    """Raise ParseError(400) with message k of _T; x: a _W_ index, text, or an OBJECT
+    IDENTIFIER's DER content (bytes, checked by _tag) shown as dotted text, for its %s;
     n: the second value of _E_TAG/_E_SIZE; pos < 0: no offset (the fault is not a place).
-    _MSG is not split: its entries are found in place (a malformed certificate is also one
+    _T is not split: its entries are found in place (a malformed certificate is also one
     that arrives when the heap is tight)."""
+    if isinstance(x, bytes):
+        parts = []
+        v = 0
+        for c in x:
+            v = v << 7 | c & 0x7F
+            if not c & 0x80:
+                if not parts:  # the first subidentifier packs two arcs (X.690 8.19.4)
+                    e = 0 if v < 40 else (1 if v < 80 else 2)
+                    parts.append(str(e))
+                    v -= 40 * e
+                parts.append(str(v))
+                v = 0
+        x = chr(0x2E).join(parts)  # "." would be one more interned name
     m = []
     for e in (k, x if isinstance(x, int) else -1):
         if e >= 0:
-            m.append(nth(_MSG, e, ":"))  # (":": a name MicroPython has built in)
+            m.append(nth(_T, e, ":"))  # (":": a name MicroPython has built in)
     s = m[0]
     if len(m) > 1:
         x = m[1]
@@ -241,6 +282,14 @@ def _tag(d, pos, end, tag, what):
         _fail(_E_PAST, pos)
     if tag and t != tag:
         _fail(_E_TAG, pos, what, t)
+    if tag == _OID:  # an OBJECT IDENTIFIER is checked where it is read as one (X.690 8.19)
+        if n == 0 or d[a + n - 1] & 0x80:
+            _fail(_E_OID, a)
+        first = True  # at the first byte of a subidentifier
+        for i in range(a, a + n):
+            if first and d[i] == 0x80:
+                _fail(_E_MINOID, i)
+            first = not d[i] & 0x80
     return a << _S | a + n
 
 
@@ -255,11 +304,11 @@ def _scan(d, pos, end, n):
         pos = r & _M
 
 
-def _value(d, r, what):
-    """The INTEGER whose element is r (from _tag); what >= 0: it must not be negative
+def _value(d, x, what):
+    """The INTEGER whose element is x (from _tag); what >= 0: it must not be negative
     (what names it), < 0: a negative value is taken."""
-    a = r >> _S
-    b = r & _M
+    a = x >> _S
+    b = x & _M
     if a == b:
         _fail(_E_INT0, a)
     if b - a > 1 and (d[a] == 0 and d[a + 1] < 0x80 or d[a] == 0xFF and d[a + 1] >= 0x80):
@@ -267,34 +316,8 @@ def _value(d, r, what):
     if d[a] & 0x80:
         if what >= 0:
             _fail(_E_NEG, a, what)
-        return int.from_bytes(d[a:b], "big") - (1 << 8 * (b - a))
-    return int.from_bytes(d[a:b], "big")
-
-
-def _oid(d, r, text):
-    """Check the OBJECT IDENTIFIER whose element is r; with `text`, its dotted text."""
-    a = r >> _S
-    b = r & _M
-    if a == b or d[b - 1] & 0x80:
-        _fail(_E_OID, a)
-    parts = [] if text else None
-    v = 0
-    first = True
-    for i in range(a, b):
-        c = d[i]
-        if v == 0 and c == 0x80:
-            _fail(_E_MINOID, i)
-        v = v << 7 | c & 0x7F
-        if not c & 0x80:
-            if text:
-                if first:  # the first subidentifier packs two arcs (X.690 8.19.4)
-                    x = 0 if v < 40 else (1 if v < 80 else 2)
-                    parts.append(str(x))
-                    v -= 40 * x
-                parts.append(str(v))
-            first = False
-            v = 0
-    return chr(0x2E).join(parts) if text else None  # "." would be one more interned name
+        return int.from_bytes(d[a:b]) - (1 << 8 * (b - a))
+    return int.from_bytes(d[a:b])
 
 
 def _uint(d, i, k):
@@ -306,68 +329,6 @@ def _uint(d, i, k):
             _fail(_E_DIGIT, j)
         v = v * 10 + c
     return v
-
-
-def _time(d, pos, r):
-    """Epoch seconds of the DER UTCTime or GeneralizedTime at pos, element r (from _tag)."""
-    a = r >> _S
-    b = r & _M
-    n = 13 if d[pos] == _UTC_TIME else (15 if d[pos] == _GEN_TIME else 0)
-    if not n:
-        _fail(_E_TIME, pos)
-    if b - a != n or d[b - 1] != 0x5A:  # "Z"
-        _fail(_E_TIMEDER, a)
-    if n == 13:
-        y = _uint(d, a, 2)
-        y += 1900 if y >= 50 else 2000  # RFC 5280 4.1.2.5.1
-    else:
-        y = _uint(d, a, 4)
-    i = b - 11
-    mo = _uint(d, i, 2)
-    day = _uint(d, i + 2, 2)
-    h = _uint(d, i + 4, 2)
-    mi = _uint(d, i + 6, 2)
-    s = _uint(d, i + 8, 2)
-    if not 1 <= mo <= 12 or h > 23 or mi > 59 or s > 59:
-        _fail(_E_TIMERANGE, a)
-    md = b"\x1f\x1c\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"  # days per month, February: 28
-    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-    if not 1 <= day <= (29 if mo == 2 and leap else md[mo - 1]):
-        _fail(_E_TIMERANGE, a)
-    # days since 1970-01-01: the whole years with their leap days (477 of them before 1970),
-    # the months of this one, the day. Here rather than sipdate's days_from_civil: that
-    # module would load with each certificate check.
-    n = y - 1
-    days = 365 * (y - 1970) + n // 4 - n // 100 + n // 400 - 477 + day - 1
-    for k in range(mo - 1):
-        days += md[k]
-    if mo > 2 and leap:
-        days += 1
-    return ((days * 24 + h) * 60 + mi) * 60 + s
-
-
-def _name(d, pos, end):
-    """Check the Name at pos; its element end."""
-    r = _tag(d, pos, end, _SEQUENCE, _W_NAME)
-    a = r >> _S
-    b = r & _M
-    while a < b:
-        rr = _tag(d, a, b, _SET, _W_RDN)
-        ra = rr >> _S
-        rb = rr & _M
-        if ra == rb:
-            _fail(_E_RDN0, a)
-        while ra < rb:
-            t = _tag(d, ra, rb, _SEQUENCE, _W_ATV)
-            ta = t >> _S
-            tb = t & _M
-            o = _tag(d, ta, tb, _OID, _W_ATTR)
-            _oid(d, o, False)
-            if _tag(d, o & _M, tb, 0, _W_ATV) & _M != tb:
-                _fail(_E_EXTRA, o & _M, _W_ATV)
-            ra = tb
-        a = rb
-    return b
 
 
 def _same(d, a, b):
@@ -411,19 +372,16 @@ def parse(der):
     if b != n:
         _fail(_E_AFTER, b, _W_CERT)
     _scan(d, a, b, 1)
-    c = Certificate()
-    c.der = der
     v = memoryview(der)
     t = _tag(d, a, b, _SEQUENCE, _W_TBS)
     ta = t >> _S
     tb = t & _M
-    c.tbs = v[a:tb]
+    tbs = v[a:tb]
     g = _tag(d, tb, b, _SEQUENCE, _W_ALGID)  # signatureAlgorithm
     o = _tag(d, g >> _S, g & _M, _OID, _W_ALG)  # its OID, and at most one parameters element
-    _oid(d, o, False)
     if o & _M < g & _M and _tag(d, o & _M, g & _M, 0, _W_ALGID) & _M != g & _M:
         _fail(_E_EXTRA, o & _M, _W_ALGID)
-    c.sig_alg = "rsa" if _same(d, o, b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b") else (
+    sig_alg = "rsa" if _same(d, o, b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b") else (
         "ec" if _same(d, o, b"\x2a\x86\x48\xce\x3d\x04\x03\x02") else None)
     s = _tag(d, g & _M, b, _BIT_STRING, _W_SIGVAL)  # a BIT STRING without unused bits
     if s >> _S == s & _M or d[s >> _S] != 0:
@@ -431,10 +389,11 @@ def parse(der):
     s += 1 << _S  # its payload
     if s & _M != b:
         _fail(_E_EXTRA, s & _M, _W_CERT)
-    c.signature = v[s >> _S:b]
+    signature = v[s >> _S:b]
 
     x = _tag(d, ta, tb, 0, _W_TBS)
     pos = ta
+    version = 1
     if d[ta] == 0xA0:  # [0] EXPLICIT version DEFAULT v1
         q = _tag(d, x >> _S, x & _M, _INTEGER, _W_VERSION)
         k = _value(d, q, _W_VERSION)
@@ -442,38 +401,91 @@ def parse(der):
             _fail(_E_EXTRA, q & _M, _W_VERSION)
         if k > 2:
             _fail(_E_VERSION, x >> _S, str(k))
-        c.version = k + 1
+        version = k + 1
         pos = x & _M
     x = _tag(d, pos, tb, _INTEGER, _W_SERIAL)
     _value(d, x, -1)  # RFC 5280 4.1.2.2: positive, but take negative ones too; not kept
     pos = x & _M
     x = _tag(d, pos, tb, _SEQUENCE, _W_ALGID)
     o = _tag(d, x >> _S, x & _M, _OID, _W_ALG)  # AlgorithmIdentifier, as above
-    _oid(d, o, False)
     if o & _M < x & _M and _tag(d, o & _M, x & _M, 0, _W_ALGID) & _M != x & _M:
         _fail(_E_EXTRA, o & _M, _W_ALGID)
     if not _same(d, pos << _S | x & _M, tb << _S | g & _M):
         _fail(_E_SIGALG, pos)
     pos = x & _M
-    q = _name(d, pos, tb)
-    c.issuer = v[pos:q]
-    x = _tag(d, q, tb, _SEQUENCE, _W_VALIDITY)
-    e = x & _M
-    t = _tag(d, x >> _S, e, 0, _W_VALIDITY)
-    c.not_before = _time(d, x >> _S, t)
-    pos = t & _M
-    t = _tag(d, pos, e, 0, _W_VALIDITY)
-    c.not_after = _time(d, pos, t)
-    if t & _M != e:
-        _fail(_E_EXTRA, t & _M, _W_VALIDITY)
-    pos = _name(d, e, tb)
-    c.subject = v[e:pos]
+    # issuer Name, Validity, subject Name; each Name is checked (no empty RDN, each
+    # AttributeTypeAndValue an OID and one value) and kept as a slice of der
+    names = []
+    while True:
+        r = _tag(d, pos, tb, _SEQUENCE, _W_NAME)
+        a = r >> _S
+        b = r & _M
+        while a < b:
+            q = _tag(d, a, b, _SET, _W_RDN)
+            i = q >> _S
+            k = q & _M
+            if i == k:
+                _fail(_E_RDN0, a)
+            while i < k:
+                t = _tag(d, i, k, _SEQUENCE, _W_ATV)
+                q = t & _M
+                o = _tag(d, t >> _S, q, _OID, _W_ATTR)
+                if _tag(d, o & _M, q, 0, _W_ATV) & _M != q:
+                    _fail(_E_EXTRA, o & _M, _W_ATV)
+                i = q
+            a = k
+        names.append(v[pos:b])
+        pos = b
+        if len(names) == 2:
+            break
+        x = _tag(d, pos, tb, _SEQUENCE, _W_VALIDITY)  # between the two: Validity
+        e = x & _M
+        pos = x >> _S
+        times = []  # notBefore, notAfter: epoch seconds of each UTCTime or GeneralizedTime
+        for _ in range(2):
+            t = _tag(d, pos, e, 0, _W_VALIDITY)
+            a = t >> _S
+            b = t & _M
+            n = 13 if d[pos] == _UTC_TIME else (15 if d[pos] == _GEN_TIME else 0)
+            if not n:
+                _fail(_E_TIME, pos)
+            if b - a != n or d[b - 1] != 0x5A:  # "Z"
+                _fail(_E_TIMEDER, a)
+            if n == 13:
+                y = _uint(d, a, 2)
+                y += 1900 if y >= 50 else 2000  # RFC 5280 4.1.2.5.1
+            else:
+                y = _uint(d, a, 4)
+            i = b - 11
+            mo = _uint(d, i, 2)
+            day = _uint(d, i + 2, 2)
+            h = _uint(d, i + 4, 2)
+            mi = _uint(d, i + 6, 2)
+            s = _uint(d, i + 8, 2)
+            if not 1 <= mo <= 12 or h > 23 or mi > 59 or s > 59:
+                _fail(_E_TIMERANGE, a)
+            md = b"\x1f\x1c\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"  # days per month; Feb: 28
+            leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+            if not 1 <= day <= (29 if mo == 2 and leap else md[mo - 1]):
+                _fail(_E_TIMERANGE, a)
+            # days since 1970-01-01: the whole years with their leap days (477 of them before
+            # 1970), the months of this one, the day. Here rather than sipdate's
+            # days_from_civil: that module would load with each certificate check.
+            n = y - 1
+            days = 365 * (y - 1970) + n // 4 - n // 100 + n // 400 - 477 + day - 1
+            for k in range(mo - 1):
+                days += md[k]
+            if mo > 2 and leap:
+                days += 1
+            times.append(((days * 24 + h) * 60 + mi) * 60 + s)
+            pos = b
+        if pos != e:
+            _fail(_E_EXTRA, pos, _W_VALIDITY)
     # SubjectPublicKeyInfo (s*: its elements, as _tag gives them)
     sr = _tag(d, pos, tb, _SEQUENCE, _W_SPKI)
     sb = sr & _M
     sg = _tag(d, sr >> _S, sb, _SEQUENCE, _W_ALGID)
     so = _tag(d, sg >> _S, sg & _M, _OID, _W_ALG)  # AlgorithmIdentifier, as above
-    _oid(d, so, False)
     if so & _M < sg & _M and _tag(d, so & _M, sg & _M, 0, _W_ALGID) & _M != sg & _M:
         _fail(_E_EXTRA, so & _M, _W_ALGID)
     sk = _tag(d, sg & _M, sb, _BIT_STRING, _W_SPK)  # BIT STRING, as above
@@ -492,34 +504,38 @@ def parse(der):
         sx = _tag(d, sq >> _S, se, _INTEGER, _W_RSA_N)
         sa = _value(d, sx, _W_RSA_N)
         sx = _tag(d, sx & _M, se, _INTEGER, _W_RSA_E)
-        c.rsa = sa, _value(d, sx, _W_RSA_E)
+        rsa = sa, _value(d, sx, _W_RSA_E)
         if sx & _M != se:
             _fail(_E_EXTRA, sx & _M, _W_RSAPUB)
-        if not sa or not c.rsa[1]:
+        if not sa or not rsa[1]:
             _fail(_E_RSA0, sq >> _S)
-        c.key_type = "rsa"
+        key_type = "rsa"
+        ec_point = None
     elif _same(d, so, b"\x2a\x86\x48\xce\x3d\x02\x01"):  # id-ecPublicKey
         sx = _tag(d, so & _M, sg & _M, _OID, _W_CURVE)  # namedCurve: P-256
         if not _same(d, sx, b"\x2a\x86\x48\xce\x3d\x03\x01\x07"):
-            _fail(_E_CURVE, -1, _oid(d, sx, True))
+            _fail(_E_CURVE, -1, d[sx >> _S:sx & _M])
         if skb - ska != 65 or d[ska] != 4:
             _fail(_E_POINT, ska)
-        c.ec_point = d[ska:skb]
-        c.key_type = "ec"
+        ec_point = d[ska:skb]
+        key_type = "ec"
+        rsa = None
     else:
-        _fail(_E_KEYALG, -1, _oid(d, so, True))
+        _fail(_E_KEYALG, -1, d[so >> _S:so & _M])
     pos = sb
-    c.san_uris = []
+    san_uris = []
+    ca = False
+    path_len = key_usage = ext_key_usage = None
     last = 0
     while pos < tb:  # [1] issuerUniqueID, [2] subjectUniqueID (v2+), [3] extensions (v3)
         x = _tag(d, pos, tb, 0, _W_TBS)
         t = d[pos]
-        if t != 0x81 and t != 0x82 and t != 0xA3 or t & 0x1F <= last or c.version == 1:
+        if t != 0x81 and t != 0x82 and t != 0xA3 or t & 0x1F <= last or version == 1:
             _fail(_E_UNEXPECTED, pos)
         last = t & 0x1F
         if t == 0xA3:
-            if c.version != 3:
-                _fail(_E_V3, pos, str(c.version))
+            if version != 3:
+                _fail(_E_V3, pos, str(version))
             # Extensions (RFC 5280 4.2.1.6, .9, .3, .12)
             r = _tag(d, x >> _S, x & _M, _SEQUENCE, _W_EXTS)
             a = r >> _S
@@ -529,10 +545,9 @@ def parse(der):
                 y = _tag(d, a, b, _SEQUENCE, _W_EXT)
                 eb = y & _M
                 o = _tag(d, y >> _S, eb, _OID, _W_EXTNID)
-                _oid(d, o, False)
                 for p in seen:
                     if _same(d, p, o):
-                        _fail(_E_TWICE, -1, _oid(d, o, True))
+                        _fail(_E_TWICE, -1, d[o >> _S:o & _M])
                 seen.append(o)
                 p = o & _M
                 crit = False
@@ -553,7 +568,7 @@ def parse(der):
                     q = _tag(d, va, vb, _SEQUENCE, _W_SAN)
                     i = q >> _S
                     e = q & _M
-                    c.san_uris = u = []
+                    san_uris = u = []
                     while i < e:
                         g = _tag(d, i, e, 0, _W_SAN)
                         w = d[i]
@@ -572,10 +587,10 @@ def parse(der):
                         i = g & _M
                         if i - (g >> _S) != 1 or d[i - 1] != 0 and d[i - 1] != 0xFF:
                             _fail(_E_BOOL, g >> _S)
-                        c.ca = d[i - 1] == 0xFF
+                        ca = d[i - 1] == 0xFF
                     if i < e:
                         g = _tag(d, i, e, _INTEGER, _W_PATHLEN)
-                        c.path_len = _value(d, g, _W_PATHLEN)
+                        path_len = _value(d, g, _W_PATHLEN)
                         i = g & _M
                     if i != e:
                         _fail(_E_EXTRA, i, _W_BC)
@@ -591,20 +606,19 @@ def parse(der):
                         for m in range(8):
                             if w & (0x80 >> m):
                                 n |= 1 << (8 * (j - i - 1) + m)
-                    c.key_usage = n
+                    key_usage = n
                 elif k == 0x25:  # extKeyUsage
                     q = _tag(d, va, vb, _SEQUENCE, _W_EKU)
                     i = q >> _S
                     e = q & _M
-                    c.ext_key_usage = u = []
+                    ext_key_usage = u = []
                     while i < e:
                         g = _tag(d, i, e, _OID, _W_PURPOSE)
-                        _oid(d, g, False)
                         u.append(d[g >> _S:g & _M])
                         i = g & _M
                 else:
                     if crit:
-                        _fail(_E_CRIT, -1, _oid(d, o, True))
+                        _fail(_E_CRIT, -1, d[o >> _S:o & _M])
                     e = vb
                 if e != vb:
                     _fail(_E_EXTRA, e, _W_EXTENSION)
@@ -612,8 +626,9 @@ def parse(der):
             if b != x & _M:
                 _fail(_E_EXTRA, b, _W_EXTENSIONS)
         pos = x & _M
-    c.fingerprint = sha256_hex(der)
-    return c
+    return Certificate((der, sha256_hex(der), tbs, names[0], names[1], signature, sig_alg, version,
+                        times[0], times[1], key_type, rsa, ec_point, san_uris, ca, path_len,
+                        key_usage, ext_key_usage))
 
 
 def ec_signature(data):
@@ -654,7 +669,6 @@ def pkcs8_public(der):
     _value(d, x, _W_PKI_V)
     g = _tag(d, x & _M, b, _SEQUENCE, _W_ALGID)
     o = _tag(d, g >> _S, g & _M, _OID, _W_ALG)  # AlgorithmIdentifier, as in parse
-    _oid(d, o, False)
     if o & _M < g & _M and _tag(d, o & _M, g & _M, 0, _W_ALGID) & _M != g & _M:
         _fail(_E_EXTRA, o & _M, _W_ALGID)
     k = _tag(d, g & _M, b, _OCTET_STRING, _W_PRIVKEY)
@@ -665,10 +679,10 @@ def pkcs8_public(der):
         x = _tag(d, x & _M, q & _M, _INTEGER, _W_RSA_N)
         return "rsa", _value(d, x, _W_RSA_N)
     if not _same(d, o, b"\x2a\x86\x48\xce\x3d\x02\x01"):  # id-ecPublicKey
-        _fail(_E_PKALG, -1, _oid(d, o, True))
+        _fail(_E_PKALG, -1, d[o >> _S:o & _M])
     x = _tag(d, o & _M, g & _M, _OID, _W_CURVE)  # namedCurve: P-256
     if not _same(d, x, b"\x2a\x86\x48\xce\x3d\x03\x01\x07"):
-        _fail(_E_CURVE, -1, _oid(d, x, True))
+        _fail(_E_CURVE, -1, d[x >> _S:x & _M])
     q = _tag(d, k >> _S, k & _M, _SEQUENCE, _W_ECPRIV)
     e = q & _M
     x = _tag(d, q >> _S, e, _INTEGER, _W_ECPRIV_V)
