@@ -76,7 +76,23 @@ def load(path):
                 c.ca_der = der(c.ca_path, "certificates.ca")
             if c.identity_path:
                 c.identity_der = der(c.identity_path, "certificates.identity")
-            _anchors(c, ConfigError)
+            # the RFC 6072 trust anchors must be certificates the phone can read (and the
+            # Identity signer's an ES256 key), or the config key is at fault now rather
+            # than every NOTIFY
+            from tinysip.compat import load as lazy  # (a local name: not interned)
+            from tinysip.errors import ParseError
+
+            parse = lazy(b"tinysip.x509 parse")
+            for key, d in (("certificates.ca", c.ca_der),
+                           ("certificates.identity", c.identity_der)):
+                if d:
+                    try:
+                        cert = parse(d)
+                    except ParseError as e:
+                        raise ConfigError(key, e.reason)
+                    if key == "certificates.identity" and cert.key_type != "ec":
+                        raise ConfigError(key, "must be an EC P-256 certificate (Identity "
+                                          "is ES256)")
         board.network_up(cfg)
     except ConfigError as e:
         fatal(str(e))
@@ -84,22 +100,6 @@ def load(path):
         fatal("config key '%s" % str(e).replace(": ", "': ", 1))
     del cfg.raw  # only the board needed it
     return cfg, instance, ca
-
-
-def _anchors(c, ConfigError):
-    """The RFC 6072 trust anchors must be certificates the phone can read (and the Identity
-    signer's an ES256 key), or the config key is at fault now rather than every NOTIFY."""
-    from tinysip.errors import ParseError
-    from tinysip.x509 import parse
-
-    for key, d in (("certificates.ca", c.ca_der), ("certificates.identity", c.identity_der)):
-        if d:
-            try:
-                cert = parse(d)
-            except ParseError as e:
-                raise ConfigError(key, e.reason)
-            if key == "certificates.identity" and cert.key_type != "ec":
-                raise ConfigError(key, "must be an EC P-256 certificate (Identity is ES256)")
 
 
 def _boot(path):
@@ -192,9 +192,9 @@ def run(ua, driver, poll=None):
 def _audio(t):
     """A voice call's (microphone, speaker) for its ptime t (ms): firmware/callctl.py,
     loaded with the first call (an idle phone carries none of the call API's names)."""
-    from callctl import audio
+    from tinysip.compat import load as lazy
 
-    return audio(_ua.cfg, t)
+    return lazy(b"callctl audio")(_ua.cfg, t)
 
 
 def loopcall(*args, **kwargs):
@@ -204,6 +204,6 @@ def loopcall(*args, **kwargs):
 
         mpremote exec "import app; app.loopcall('sip:mirror@example.net', 10)"
     """
-    import diag
+    from tinysip.compat import load as lazy
 
-    return diag.loopcall(*args, **kwargs)
+    return lazy(b"diag loopcall")(*args, **kwargs)

@@ -55,3 +55,13 @@ def test_drop_forgets_a_module_the_package_never_named():
     drop("sipdate tinysip.zz_absent")
     assert "tinysip.sipdate" not in sys.modules and not hasattr(tinysip, "sipdate")
     import tinysip.sipdate  # noqa: F401,F811 - and it loads again
+
+
+def test_load_imports_a_module_named_by_bytes_and_returns_its_attributes():
+    from tinysip import uri
+    from tinysip.compat import load
+
+    assert load(b"tinysip.uri same") is uri.same
+    assert load(b"tinysip.uri same parse_uri") == (uri.same, uri.parse_uri)
+    assert load(b"tinysip.io.clock wall") is __import__("tinysip.io.clock", None, None,
+                                                        ["wall"]).wall

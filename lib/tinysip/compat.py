@@ -53,3 +53,18 @@ def drop(names):
                 delattr(pkg, n[8:])
             except (AttributeError, KeyError):  # MicroPython: KeyError when it is not set
                 pass
+
+
+def load(names):
+    """Import a module the first time it is needed and return attributes of it: `names` is
+    bytes, b"tinysip.sdp parse write" -> (parse, write), one attribute alone for one name.
+    `from tinysip.sdp import parse` inside a function interns "tinysip.sdp" and "parse" when
+    the caller's module loads, even if the function never runs (MicroPython keeps every
+    name of a loaded module's code for good); a bytes constant is not a name, so the names
+    here are interned only when the module really loads (and it interns them anyway)."""
+    names = names.decode().split()
+    m = __import__(names[0], None, None, names[1:])
+    out = []
+    for n in names[1:]:
+        out.append(getattr(m, n))
+    return out[0] if len(out) == 1 else tuple(out)

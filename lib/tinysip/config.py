@@ -120,8 +120,9 @@ def Config(cfg):
     s.ring_ms = _num(cfg, "call.ring_timeout", 60, 1, 3600, 1000)
     # RFC 3325 §9: whose P-Asserted-Identity is believed: the proxy's over these transports
     s.trust = lookup(cfg, "autoanswer.trust", ["tls"])
-    if not isinstance(s.trust, list) or [t for t in s.trust if t not in ("tls", "tcp", "udp")]:
-        raise ConfigError("autoanswer.trust", 'must be a list of "tls", "tcp", "udp"')
+    for t in s.trust if isinstance(s.trust, list) else [None]:
+        if t not in ("tls", "tcp", "udp"):
+            raise ConfigError("autoanswer.trust", 'must be a list of "tls", "tcp", "udp"')
     # bounded state: calls held at once (ringing, answered, ending); more get 503
     s.max_calls = _num(cfg, "call.max", 2, 1, 8)
     # a call whose RTP stops is ended with BYE; a loopback call has a length limit
@@ -130,7 +131,24 @@ def Config(cfg):
     s.rtp_limits = (_num(cfg, "call.rtp_timeout", 60, 1, 86400, 1000),
                     _num(cfg, "autoanswer.rtp_timeout", 30, 1, 86400, 1000),
                     _num(cfg, "autoanswer.max_duration", 600, 1, 86400, 1000))
-    s.certs = _certificates(cfg)
+    # RFC 6072 (None when nothing is subscribed): `subscribe` URIs (bytes) for the
+    # certificate package, `credential` for the phone's own AoR, subscription `expires` (s),
+    # cache `max_age` (s), and the paths of the trust anchors `ca_path` / `identity_path`
+    # (the firmware reads them into `ca_der` / `identity_der`)
+    c = Settings()
+    c.subscribe = _uris(cfg, "certificates.subscribe", "AoR URIs", 16, True)
+    c.credential = lookup(cfg, "certificates.credential", False)
+    if not isinstance(c.credential, bool):
+        raise ConfigError("certificates.credential", "must be true or false")
+    c.expires = _num(cfg, "certificates.expires", 3600, 60, 0xFFFFFFFF)
+    c.max_age = _num(cfg, "certificates.max_age", 86400, 1, 0xFFFFFFFF)
+    c.ca_path = _str(cfg, "certificates.ca", None)
+    c.identity_path = _str(cfg, "certificates.identity", None)
+    c.ca_der = c.identity_der = None
+    if c.subscribe and c.ca_path is None and c.identity_path is None:
+        raise ConfigError("certificates.ca", "required (or certificates.identity) to trust "
+                                             "the certificates of certificates.subscribe")
+    s.certs = c if c.subscribe or c.credential else None
     # voice calls (tinysip.audio): (codecs in offer order as bytes, SDES 0 off / 1 optional /
     # 2 required, ptime ms, the microphone, the speaker); one attribute for all of it
     # (the short words come out of long strings: each str constant of up to 10 characters
@@ -139,15 +157,20 @@ def Config(cfg):
     known = keys[:2]
     keys = keys[2:]
     codecs = lookup(cfg, "media.codecs", known)
-    if not isinstance(codecs, list) or not codecs or [c for c in codecs if c not in known]:
-        raise ConfigError("media.codecs", 'must be a list of "PCMU" and/or "PCMA"')
+    if not isinstance(codecs, list) or not codecs:
+        codecs = [None]  # refused below
+    enc = []  # (loops, not comprehensions: each of those is one more interned name)
+    for c in codecs:
+        if c not in known:
+            raise ConfigError("media.codecs", 'must be a list of "PCMU" and/or "PCMA"')
+        enc.append(c.encode())
     srtp = lookup(cfg, keys[0], keys[4])
     if srtp not in keys[2:]:
         raise ConfigError(keys[0], 'must be "required", "optional" or "off"')
     ptime = _num(cfg, "media.ptime", 20, 10, 60)
     if ptime % 10:
         raise ConfigError("media.ptime", "must be 10, 20, 30, 40, 50 or 60 (ms)")
-    s.voice = ([c.encode() for c in codecs], keys.index(srtp) - 2, ptime,
+    s.voice = (enc, keys.index(srtp) - 2, ptime,
                _str(cfg, keys[1], None), _str(cfg, "audio.speaker", None))
 
     value = lookup(cfg, "outbound")
@@ -218,7 +241,10 @@ def _numeric(host):
     if ":" in host:
         return True
     parts = host.split(".")
-    return len(parts) == 4 and all(x.isdigit() and int(x) < 256 for x in parts)
+    for x in parts:
+        if not x.isdigit() or int(x) > 255:
+            return False
+    return len(parts) == 4
 
 
 def _uris(cfg, key, what, most, user=False):
@@ -237,29 +263,6 @@ def _uris(cfg, key, what, most, user=False):
             raise ConfigError(key, "%r is not a sip: or sips: %s" % (a, "AoR" if user else "URI"))
         out.append(a.encode())
     return out
-
-
-def _certificates(cfg):
-    """RFC 6072 settings (None when nothing is subscribed): `subscribe` URIs (bytes) for the
-    certificate package, `credential` for the phone's own AoR, subscription `expires` (s),
-    cache `max_age` (s), and the paths of the trust anchors `ca_path` / `identity_path`
-    (the firmware reads them into `ca_der` / `identity_der`)."""
-    c = Settings()
-    c.subscribe = _uris(cfg, "certificates.subscribe", "AoR URIs", 16, True)
-    c.credential = lookup(cfg, "certificates.credential", False)
-    if not isinstance(c.credential, bool):
-        raise ConfigError("certificates.credential", "must be true or false")
-    c.expires = _num(cfg, "certificates.expires", 3600, 60, 0xFFFFFFFF)
-    c.max_age = _num(cfg, "certificates.max_age", 86400, 1, 0xFFFFFFFF)
-    c.ca_path = _str(cfg, "certificates.ca", None)
-    c.identity_path = _str(cfg, "certificates.identity", None)
-    c.ca_der = c.identity_der = None
-    if not c.subscribe and not c.credential:
-        return None
-    if c.subscribe and c.ca_path is None and c.identity_path is None:
-        raise ConfigError("certificates.ca", "required (or certificates.identity) to trust "
-                                             "the certificates of certificates.subscribe")
-    return c
 
 
 def ca_der(data, key="tls.ca"):

@@ -75,8 +75,8 @@ TRANSITIONS = bytes([
 _T2 = const(4000)
 
 # why a call ended, by the input that ended it (None: keep the reason found before)
-_REASONS = (None, "rejected", None, "bye", "cancelled", "hangup", None, None, "no_ack",
-            "no_answer")
+_REASONS = const((None, "rejected", None, "bye", "cancelled", "hangup", None, None,
+                  "no_ack", "no_answer"))
 
 
 def lookup(t, state, inp):

@@ -111,9 +111,9 @@ _NAMES = (b"Via", b"From", b"To", b"Call-ID", b"CSeq", b"Contact", b"Content-Len
 # by the length of a name (up to 14): [0:15] the kind of the first of _NAMES that long
 # (254: a compact form, 255: none), [15:30] of the second one; [30:] the compact form of
 # each kind
-_KINDS = (b"\xff\xfe\x02\x00\x01\xff\xff\x03\xff\xff\xff\xff\x07\xff\x06"
-          b"\xff\xff\xff\xff\x04\xff\xff\x05\xff\xff\xff\xff\xff\xff\xff"
-          b"vfti\x00ml\x00")
+_KINDS = const(b"\xff\xfe\x02\x00\x01\xff\xff\x03\xff\xff\xff\xff\x07\xff\x06"
+                b"\xff\xff\xff\xff\x04\xff\xff\x05\xff\xff\xff\xff\xff\xff\xff"
+                b"vfti\x00ml\x00")
 
 
 def canon(name):

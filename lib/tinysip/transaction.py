@@ -63,17 +63,12 @@ def new_branch(rng):
     return b"z9hG4bK" + hexlify(rng(8))
 
 
-def _check(method, t1, t2, t4):
-    """ValueError for an INVITE/ACK or a timer value that is not a positive int of ms."""
-    if method == b"INVITE" or method == b"ACK":
-        raise ValueError("method: not for INVITE/ACK")
-    for name, ms in (("t1", t1), ("t2", t2), ("t4", t4)):
-        if not isinstance(ms, int) or ms <= 0:
-            raise ValueError(name + ": not a positive int of ms")
+class ClientTransaction:
+    """Non-INVITE client transaction (Figure 6).
 
-
-class _Transaction:
-    """What both sides share: the output queue, the timer slots and the table step.
+    `request` is the serialised request (its top Via carries `branch`); it is queued for
+    sending at once. Drain with `pop_send()` after every call. `reliable` is True on
+    TCP/TLS: no Timer E, K is 0. Timer F (64*T1) runs on every transport.
 
     `_due[i]` is the absolute ms at which the timer feeding input i fires (None: not armed);
     the earliest fires first, the lower input at a tie (Timer F before E).
@@ -83,6 +78,33 @@ class _Transaction:
     terminated = False
     timed_out = False  # Timer F fired before a final (client only)
     failed = False  # a transport error ended the transaction (the TU treats it as a timeout)
+
+    def __init__(self, request, branch, method, now, reliable, t1=_T1, t2=_T2, t4=_T4):
+        if method == b"INVITE" or method == b"ACK":
+            raise ValueError("method: not for INVITE/ACK")
+        for name, ms in (("t1", t1), ("t2", t2), ("t4", t4)):
+            if not isinstance(ms, int) or ms <= 0:
+                raise ValueError(name + ": not a positive int of ms")
+        self.key = (branch, method)
+        self.final = None
+        self._last = request
+        self._out = [request]
+        self._e = t1  # the interval Timer E is armed with now
+        self._t2 = t2
+        self._wait = 0 if reliable else t4  # Timer K
+        self._due = [None, None, now + 64 * t1, None if reliable else now + t1, None]
+
+    def receive(self, msg, now):
+        """A parsed response the caller matched to this transaction. Returns it if the TU must
+        see it (any 1xx before the final, the first final), None if absorbed."""
+        status = msg.status
+        if status < 100:
+            raise ValueError("msg: not a response")
+        if self._step(_IN_1XX if status < 200 else _IN_FINAL, now) & _PASS:
+            if status >= 200:
+                self.final = msg
+            return msg
+        return None
 
     def pop_send(self):
         """Next bytes to hand to the transport, or None."""
@@ -120,7 +142,7 @@ class _Transaction:
 
     def _step(self, inp, now):
         """Feed one input through the table; returns the actions run (0 if absorbed)."""
-        cell = self._table[6 * self.state + inp]
+        cell = _CLIENT[6 * self.state + inp]
         self.state = cell & 3
         due = self._due
         if self.state == _TERMINATED:
@@ -146,37 +168,3 @@ class _Transaction:
             else:
                 self.failed = True
         return cell & 0xFC
-
-
-class ClientTransaction(_Transaction):
-    """Non-INVITE client transaction (Figure 6).
-
-    `request` is the serialised request (its top Via carries `branch`); it is queued for
-    sending at once. Drain with `pop_send()` after every call. `reliable` is True on
-    TCP/TLS: no Timer E, K is 0. Timer F (64*T1) runs on every transport.
-    """
-
-    _table = _CLIENT
-
-    def __init__(self, request, branch, method, now, reliable, t1=_T1, t2=_T2, t4=_T4):
-        _check(method, t1, t2, t4)
-        self.key = (branch, method)
-        self.final = None
-        self._last = request
-        self._out = [request]
-        self._e = t1  # the interval Timer E is armed with now
-        self._t2 = t2
-        self._wait = 0 if reliable else t4  # Timer K
-        self._due = [None, None, now + 64 * t1, None if reliable else now + t1, None]
-
-    def receive(self, msg, now):
-        """A parsed response the caller matched to this transaction. Returns it if the TU must
-        see it (any 1xx before the final, the first final), None if absorbed."""
-        status = msg.status
-        if status < 100:
-            raise ValueError("msg: not a response")
-        if self._step(_IN_1XX if status < 200 else _IN_FINAL, now) & _PASS:
-            if status >= 200:
-                self.final = msg
-            return msg
-        return None

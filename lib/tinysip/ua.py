@@ -57,7 +57,7 @@ where the method stays readable.
 """
 from tinysip import invite as iv
 from tinysip import outbound as ob
-from tinysip.compat import const, drop, sha256_hex
+from tinysip.compat import const, drop, load, sha256_hex
 from tinysip.digest import DigestClient
 from tinysip.errors import ParseError
 from tinysip.events import Event
@@ -345,16 +345,15 @@ class UserAgent:
 
     def _on_stun(self, f, data, now):
         """A STUN Binding response on a UDP flow: a pong, unless the NAT mapping changed."""
-        from tinysip import stun
-
-        if not stun.is_stun(data):
+        is_stun, parse_response = load(b"tinysip.stun is_stun parse_response")
+        if not is_stun(data):
             self._ev(_E_MESSAGE_DROPPED, f.index, "from %s: a datagram neither SIP nor STUN"
                      % f.server)
             return
         if f.stun_txid is None:
             return  # nothing asked (a late retransmission's answer): ignored
         try:
-            mapped = stun.parse_response(data, f.stun_txid)
+            mapped = parse_response(data, f.stun_txid)
         except ParseError as e:
             self._ev(_E_MESSAGE_DROPPED, f.index, "STUN from %s: %s" % (f.server, e))
             return
@@ -426,9 +425,8 @@ class UserAgent:
                 self._promote(now)  # outbound: every standby flow registers its own reg-id
             if self.cfg.certs is not None and not self.stopping:
                 if self.certsvc is None:
-                    from tinysip.certservice import CertService  # only when configured
-
-                    self.certsvc = CertService(self)
+                    # only when configured
+                    self.certsvc = load(b"tinysip.certservice CertService")(self)
                 self.certsvc.flow_up(f, now)
         elif action == _A_FAIL_RETRY_NOW:
             if inp != _NEXT_TARGET:
@@ -586,19 +584,15 @@ class UserAgent:
                 else:  # nothing promised back: the next ping is due whatever comes
                     f.ping_at = now + ob.keepalive_wait(f.keepalive_ms, ob.random16(self.rng))
                 if f.udp:  # STUN Binding, retransmitted from T1 doubling until the deadline
-                    from tinysip.stun import new_txid
-
-                    f.stun_txid = new_txid(self.rng)
+                    f.stun_txid = load(b"tinysip.stun new_txid")(self.rng)
                     f.stun_rto = self.cfg.t1
                     f.stun_rexmit_at = now
                 else:
                     self._send(f.conn, b"\r\n\r\n")
             if f.stun_rexmit_at is not None and now >= f.stun_rexmit_at:
-                from tinysip.stun import binding_request
-
                 f.stun_rexmit_at = now + f.stun_rto
                 f.stun_rto *= 2
-                self._send(f.conn, binding_request(f.stun_txid))
+                self._send(f.conn, load(b"tinysip.stun binding_request")(f.stun_txid))
             if f.refresh_at is not None and now >= f.refresh_at:
                 f.refresh_at = None
                 if f.state == _UP:
@@ -714,9 +708,7 @@ class UserAgent:
             if not info.outbound:
                 self.bound = info.contact
             if self.wall_ms is None and msg.get(b"Date"):  # no NTP: the registrar's clock
-                from tinysip.sipdate import parse as parse_date
-
-                t = parse_date(msg.get(b"Date"))
+                t = load(b"tinysip.sipdate parse")(msg.get(b"Date"))
                 drop("tinysip.sipdate")  # needed once
                 if t is not None:
                     self.set_wall_clock(t, now)
@@ -746,9 +738,8 @@ class UserAgent:
                     if type(e[3]) is list and (m == b"INVITE" or m == b"ACK" and type(
                             getattr(e[0], "hold", None)) is list):  # a voice call's new offer
                         # (or the ACK with the answer to ours, after an offerless re-INVITE)
-                        from tinysip.audio import reinvite  # hold, resume (RFC 3264 §8.4)
-
-                        reinvite(self, msg, now)
+                        # hold, resume (RFC 3264 §8.4)
+                        load(b"tinysip.audio reinvite")(self, msg, now)
                         return
                     if e[4] == "out":
                         self._dial_input(msg.call_id, e[0].receive, msg, now)
@@ -815,9 +806,8 @@ class UserAgent:
         who = iv.caller(msg, f.state == _UP and b is not None and (
             "tls" if f.tls else "udp" if f.udp else "tcp") in cfg.trust)
         if who is None and auto and msg.get(b"Identity") is not None:
-            from tinysip.identity import vouched  # only for a signed INVITE
-
-            who = vouched(msg, self.certsvc, self.wall_s(now))
+            # only for a signed INVITE
+            who = load(b"tinysip.identity vouched")(msg, self.certsvc, self.wall_s(now))
             drop("identity passport sigverify")  # and gone again after it
         allowed = auto and iv.may_auto_answer(who, cfg.autoanswer)
         params = None
@@ -841,10 +831,8 @@ class UserAgent:
                 # bound, without parsing the offer again), a ringing one the offer's bytes
                 # SDP and the RFC 6849 choice load with the first INVITE: an idle phone does
                 # not carry them (nor their names, which would stay interned)
-                from tinysip.loopback import answer
-                from tinysip.sdp import parse as parse_sdp
-
-                offer, p = answer(parse_sdp(msg.body), cfg.media_ip, None, 0, 0)
+                offer, p = load(b"tinysip.loopback answer")(
+                    load(b"tinysip.sdp parse")(msg.body), cfg.media_ip, None, 0, 0)
                 params = (p[0], p[1], p[2], p[4], p[5])  # type, mode, pt, the offer's RTP
                 # ip and port (one tuple: no slices)
             except ParseError as e:  # not an offer the mirror can serve
@@ -941,8 +929,7 @@ class UserAgent:
         and runs the media itself; hangup(call_id, now) ends the call. media=True: the
         driver runs it (a voice call's port): ending the call asks it to stop with
         _ACT_MEDIA_STOP, and call_ended waits for media_stopped (with the media figures)."""
-        from tinysip.dial import Dial  # the caller side is loaded only when used
-
+        Dial = load(b"tinysip.dial Dial")  # the caller side is loaded only when used
         f = self.up_flow()
         if f is None:
             return None
@@ -1000,15 +987,11 @@ class UserAgent:
         while the peer holds us), RFC 3264 §8.4, run by tinysip.hold; `call_held` follows
         with our direction and the status. False when the call has no running voice or an
         INVITE is on its way."""
-        from tinysip.hold import send
-
-        return send(self, call_id, True, now)
+        return load(b"tinysip.hold send")(self, call_id, True, now)
 
     def resume(self, call_id, now):
         """Take a call we hold off hold (our offer sendrecv again), as hold()."""
-        from tinysip.hold import send
-
-        return send(self, call_id, False, now)
+        return load(b"tinysip.hold send")(self, call_id, False, now)
 
     def reject(self, call_id, now, status=486):
         e = self.calls.get(call_id)
@@ -1042,13 +1025,10 @@ class UserAgent:
         if c.state != _IV_RINGING:  # cancelled meanwhile
             self._call_flush(call_id, now)
             return
-        from tinysip.sdp import parse as parse_sdp
-        from tinysip.sdp import write
-
+        parse_sdp, write = load(b"tinysip.sdp parse write")
         cfg = self.cfg
         if e[3] is None:  # a voice call: our answer, then the driver runs its media
-            from tinysip.audio import answer
-
+            answer = load(b"tinysip.audio answer")
             v = cfg.voice
             try:
                 c.body, p = answer(parse_sdp(e[2]), cfg.media_ip, port, now & 0xFFFFFF, v[0],
@@ -1066,9 +1046,7 @@ class UserAgent:
         else:  # a loopback call: the answer (tinysip.loopback) written now that the
             s = e[2]  # mirror's port is bound; _on_invite decided it for an auto-answer
             if type(s) is not list:  # answered by hand: decided from the offer now
-                from tinysip.loopback import answer as loopback_answer
-
-                s = loopback_answer(parse_sdp(s), cfg.media_ip, None, 0, 0)[0]
+                s = load(b"tinysip.loopback answer")(parse_sdp(s), cfg.media_ip, None, 0, 0)[0]
             for x in s:
                 if type(x) is list:  # the mirrored stream
                     x[1] = port

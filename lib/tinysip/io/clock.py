@@ -10,6 +10,8 @@ so that gives None and the UA waits for a REGISTER 200's Date instead.
 """
 import time
 
+from tinysip.compat import const
+
 if hasattr(time, "ticks_ms"):
     _ticks = time.ticks_ms
     _diff = time.ticks_diff
@@ -32,8 +34,8 @@ class Clock:
         return self._now
 
 
-_EPOCH_2000 = 946684800  # ports whose time() counts from 2000 (older ESP32 builds)
-_BELIEVABLE = 1704067200  # 2024-01-01: an RTC before this was never set
+_EPOCH_2000 = const(946684800)  # ports whose time() counts from 2000 (older ESP32 builds)
+_BELIEVABLE = const(1704067200)  # 2024-01-01: an RTC before this was never set
 
 
 def wall(t=None):

@@ -14,7 +14,7 @@ flow backs off as after any failed connect, instead of failing inside the handsh
 import gc
 import select
 
-from tinysip.compat import MICROPYTHON, const
+from tinysip.compat import MICROPYTHON, const, load
 
 from tinysip.io.stream import StreamConn, StreamError
 
@@ -91,9 +91,7 @@ class Driver:
                         continue
                 try:
                     if a[7]:
-                        from tinysip.io.dgram import DatagramConn
-
-                        s = DatagramConn(a[2], a[3])
+                        s = load(b"tinysip.io.dgram DatagramConn")(a[2], a[3])
                     else:
                         s = StreamConn(a[2], a[3], a[4], a[5], self.ca_der,
                                        ua.cfg.connect_timeout_ms, a[6])
@@ -110,7 +108,19 @@ class Driver:
             elif kind == _ACT_CLOSE:
                 self.close(conn)
             elif kind == _ACT_RESOLVE:  # (kind, conn, host, port, transport, sips): RFC 3263
-                ua.resolved(conn, self._locate(a), self.clock.now())
+                # targets; blocks for the DNS round trips (at most timeout x tries per query;
+                # answers are cached for their TTL), as getaddrinfo does
+                t = []
+                if self.resolver is None and self.dns_server is not None:
+                    self.resolver = load(b"tinysip.io.resolver Resolver")(self.dns_server,
+                                                                       self.clock.now)
+                if self.resolver is not None:
+                    try:
+                        t = load(b"tinysip.locate targets")(a[2].encode(), a[3], a[4], a[5],
+                                                            self.resolver.lookup, ua.rng)
+                    except Exception:  # noqa: BLE001 - a DNS failure is a flow failure
+                        t = []
+                ua.resolved(conn, t, self.clock.now())
             elif kind == _ACT_MEDIA:  # (kind, call id, mode, pt, port, rtp ip, rtp port)
                 if MICROPYTHON:
                     # the INVITE's garbage is dead now: collect before the call's long-lived
@@ -120,16 +130,12 @@ class Driver:
                 try:  # mirrors only the offer's c=/m= address, one reply per datagram
                     # imported on the first answered call: an idle phone does not carry it
                     if a[2] == 0:  # a voice call's port: its media starts with ACT_VOICE
-                        from tinysip.io.voiceport import VoicePort
-
-                        m = VoicePort(self, conn, a[4])
+                        m = load(b"tinysip.io.voiceport VoicePort")(self, conn, a[4])
                     else:
-                        from tinysip.io.media import MediaPort
-                        from tinysip.rtp import Mirror
-
-                        m = MediaPort(Mirror(a[2], a[3], ua.rng), cfg.media_ip.decode(), a[4],
-                                      (a[5].decode(), a[6]), cfg.media_port,
-                                      cfg.media_port_max)
+                        m = load(b"tinysip.io.media MediaPort")(
+                            load(b"tinysip.rtp Mirror")(a[2], a[3], ua.rng),
+                            cfg.media_ip.decode(), a[4], (a[5].decode(), a[6]),
+                            cfg.media_port, cfg.media_port_max)
                 except (OSError, ValueError, MemoryError) as e:
                     # ValueError: a c= that is not UTF-8; MemoryError: the call is refused
                     # (500) rather than left ringing with its action lost
@@ -150,22 +156,6 @@ class Driver:
                     self.poll.unregister(m.sock)
                     r = m.close()  # (received, sent, a voice call's figures)
                 ua.media_stopped(conn, r[0], r[1], self.clock.now(), r[2])
-
-    def _locate(self, a):
-        """RFC 3263 targets for an _ACT_RESOLVE. Blocks for the DNS round trips (at most
-        timeout x tries per query; answers are cached for their TTL), as getaddrinfo does."""
-        from tinysip.locate import targets
-
-        if self.resolver is None:
-            from tinysip.io.resolver import Resolver
-
-            if self.dns_server is None:
-                return []
-            self.resolver = Resolver(self.dns_server, self.clock.now)
-        try:
-            return targets(a[2].encode(), a[3], a[4], a[5], self.resolver.lookup, self.ua.rng)
-        except Exception:  # noqa: BLE001 - a DNS failure is a flow failure, not a crash
-            return []
 
     def add_media(self, key, port):
         """Poll another media port (anything with `sock` and `step()`, e.g. the loopback
@@ -189,8 +179,8 @@ class Driver:
             pass
         s.close()
 
-    def step(self, max_wait_ms=1000):
-        """One loop iteration; returns after at most max_wait_ms (by default it wakes once a
+    def step(self, timeout=1000):
+        """One loop iteration; returns after at most `timeout` ms (by default it wakes once a
         second, which lets the app check for Ctrl-C/stop)."""
         ua = self.ua
         self.pump()
@@ -203,7 +193,7 @@ class Driver:
                 d = f() if f is not None else None
                 if d is not None and (t is None or d < t):
                     t = d
-        wait = max_wait_ms if t is None else max(0, min(max_wait_ms, t - now))
+        wait = timeout if t is None else max(0, min(timeout, t - now))
         # with no stream registered, poll() just waits: the timer's sleep
         for item in self.poll.poll(wait):
             # MicroPython's poll returns the registered object, CPython's a file descriptor

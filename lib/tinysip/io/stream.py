@@ -27,7 +27,7 @@ import ssl
 import sys
 import time
 
-from tinysip.compat import MICROPYTHON
+from tinysip.compat import MICROPYTHON, load
 
 try:
     _WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError)
@@ -61,15 +61,6 @@ def _reason(e):
     return text
 
 
-def _load_client(ctx, cert, key):
-    if MICROPYTHON:
-        ctx.load_cert_chain(cert, key)
-    else:  # CPython loads a client certificate only from PEM files: io/pemfiles does that
-        from tinysip.io.pemfiles import load_cert_chain
-
-        load_cert_chain(ctx, cert, key)
-
-
 def tls_context(ca_der, client=None):
     """The TLS context every connection uses (_TLS), made anew only when the CA or the
     client credential changed. The firmware makes it at boot, while the heap is in one
@@ -80,12 +71,14 @@ def tls_context(ca_der, client=None):
         t[2] = ctx = None  # the old one goes with the last connection using it
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = ssl.CERT_REQUIRED
-        if hasattr(ctx, "check_hostname"):  # CPython (setattr: no interned name)
-            ctx.check_hostname = True
+        if not MICROPYTHON:  # (setattr: no interned name)
+            setattr(ctx, "check_hostname", True)
             setattr(ctx, "hostname_checks_common_name", False)
         ctx.load_verify_locations(cadata=ca_der)
-        if client is not None:
-            _load_client(ctx, client[0], client[1])
+        if client is not None and MICROPYTHON:
+            ctx.load_cert_chain(client[0], client[1])
+        elif client is not None:  # CPython loads one only from PEM files: io/pemfiles
+            load(b"tinysip.io.pemfiles load_cert_chain")(ctx, client[0], client[1])
         t[0], t[1], t[2] = ca_der, client, ctx
     return ctx
 
@@ -123,14 +116,14 @@ class StreamConn:
         # the server certificate as the handshake saw it (MicroPython), and whether the heap
         # could not hold a copy; the callback fills slots that exist: it must not allocate
         # more than the copy, nor raise inside mbedTLS, nor return anything but an int.
-        # Its names are ones the firmware has interned already (n: the depth in the chain,
-        # 0 for the server's own certificate).
+        # Its names are ones the phone has interned already (data: the certificate, nth:
+        # its depth in the chain, 0 for the server's own).
         leaf = [None, False]
 
-        def verify_callback(cert, n):
-            if n == 0:
+        def verify_callback(data, nth):
+            if nth == 0:
                 try:
-                    leaf[0] = bytes(cert)
+                    leaf[0] = bytes(data)
                 except MemoryError:
                     leaf[1] = True
             return 0
@@ -217,8 +210,7 @@ class StreamConn:
             if not n:
                 tries += 1
                 if tries > 500:
-                    raise StreamError("write %s:%d: %s" % (self.host, self.port, "stalled"),
-                                      False)
+                    raise StreamError("write %s:%d: stalled" % (self.host, self.port), False)
                 time.sleep(0.01)
                 continue
             sent += n
