@@ -22,7 +22,7 @@ from testutil import HERE
 
 ROOT = os.path.dirname(HERE)
 RUNTIME = 45  # measured 2026-12-06: 590 names idle, 614 in a loopback call (544/567 here);
-# 2026-12-07: 569 idle (526 here), so 43
+# 2026-12-07: 569 idle (526 here), so 43; later that day 527 idle (486 here), so 41
 POOLS_5 = 620
 VOICE_NAMES = 55  # measured 2026-12-07: a voice call's modules intern 49 names over idle (128 before);
 # then 55 once ua.py and io/driver.py stopped interning the voice modules' names (tinysip.sdp,
@@ -36,6 +36,15 @@ a, _, n = os.getenv("TINYSIP_ROMFS").partition(":")
 vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(a), int(n))), "/rom")
 sys.path.insert(0, "/rom/lib")
 import app, tinysip.ua, tinysip.io.driver, tinysip.io.stream
+micropython.qstr_info()
+import tinysip.sdp, tinysip.loopback, tinysip.io.media, tinysip.rtp
+micropython.qstr_info()
+"""
+# the certificate stack (RFC 6072 subscriptions and the per-NOTIFY check, whose names stay
+# once it ran), then a loopback call on top: the bench's "full" scenario
+CERTS = SCRIPT.split("import tinysip.sdp")[0] + """
+for m in "certservice subscribe x509 certs sigverify passport".split():
+    __import__("tinysip." + m)
 micropython.qstr_info()
 import tinysip.sdp, tinysip.loopback, tinysip.io.media, tinysip.rtp
 micropython.qstr_info()
@@ -60,7 +69,7 @@ def _counts(tmp_path, text):
     p = subprocess.run([py, romfs, "run", image, str(script)], capture_output=True, text=True,
                        cwd=os.path.join(ROOT, "boards", "host"), timeout=120)
     counts = [int(x) for x in re.findall(r"n_qstr=(\d+)", p.stdout)]
-    assert len(counts) == 2, p.stdout + p.stderr
+    assert len(counts) == text.count("qstr_info()"), p.stdout + p.stderr
     return counts
 
 
@@ -88,3 +97,15 @@ def test_a_voice_call_interns_no_more_names_than_measured_and_stays_in_five_pool
     if sys.implementation.name == "cpython":
         print("names: a voice call's modules %d over idle (%d room under 5 pools)"
               % (call - idle, POOLS_5 - RUNTIME - idle))
+
+
+def test_certificates_and_everything_at_once_stay_in_five_pools(tmp_path):
+    idle, certs, full = _counts(tmp_path, CERTS)
+    assert idle < certs < full
+    assert full + RUNTIME <= POOLS_5, (
+        "the idle phone, the certificate stack and a loopback call intern %d names (%d "
+        "without the call); with the ~%d the running phone adds, a 6th qstr pool (~7.5 KB "
+        "in one block): cut names or load the new code later" % (full, certs, RUNTIME))
+    if sys.implementation.name == "cpython":
+        print("names: idle %d, with certificates %d, and a loopback call %d (room %d)"
+              % (idle, certs, full, POOLS_5 - RUNTIME - full))
