@@ -126,7 +126,7 @@ def test_cache_reports_changes_and_forgets_old_entries():
     assert c.add(AOR, a, NOW) is None
     assert c.add(AOR, a, NOW + 10) is False
     assert c.add(AOR, b, NOW + 20) is True  # a different key before the old one expired
-    assert c.get(AOR, NOW + 30) == b[C_DER] and c.entries[AOR][1] == b[C_FINGERPRINT]
+    assert c.get(AOR, NOW + 30) == b[C_DER] and c.entries[AOR] == (b[C_DER], b[C_NOT_AFTER], NOW + 20)
     assert c.get(AOR, NOW + 20 + 3601) is None  # older than max_age: gone
     c.add(AOR, a, NOW)
     assert c.get(AOR, a[C_NOT_AFTER] + 1) is None  # expired

@@ -101,7 +101,7 @@ def test_initial_subscribe_carries_event_accept_expires_contact_and_route():
     assert req.get(b"Route") == ROUTE and req.get(b"Supported")
     assert req.get(b"User-Agent") == b"tinysip/test"
     assert req.from_tag == s.local_tag and req.to_tag is None
-    assert req.cseq == 1 and req.branch == s.branch and req.call_id == s.call_id
+    assert req.cseq == 1 and req.branch.startswith(b"z9hG4bK") and req.call_id == s.call_id
     assert req.body == b""
     assert s.state == SUBSCRIBING and s.next_timer() == 1000 + 64 * T1  # Timer N
 
@@ -254,6 +254,21 @@ def test_401_is_answered_once_with_credentials_then_success():
     assert s.remote_tag is None
     s.receive(ok(again), 30)
     s.receive(notify(req, b"active"), 40)
+    assert one(s).status == 200 and s.state == ACTIVE
+
+
+def test_credentials_make_the_digest_client_only_when_a_challenge_comes():
+    # issue 16: a subscription holds no DigestClient until a 401/407 needs one
+    s = new(0, (b"phone1", b"secret"))
+    req = one(s)
+    assert s.digest == (b"phone1", b"secret")
+    s.receive(reply(req, 407, extra=[(b"Proxy-Authenticate",
+                                      b'Digest realm="lab.test", nonce="abc", qop="auth"')]), 10)
+    again = one(s)
+    assert isinstance(s.digest, DigestClient) and again.cseq == 2
+    assert again.get(b"Proxy-Authorization").startswith(b"Digest username=\"phone1\"")
+    s.receive(ok(again), 20)
+    s.receive(notify(req, b"active"), 30)
     assert one(s).status == 200 and s.state == ACTIVE
 
 
@@ -563,6 +578,27 @@ def test_unsubscribe_before_the_dialog_waits_for_it():
     assert s.next_timer() == 20 + 64 * T1  # no refresh is armed
     s.receive(notify(req, b"terminated;reason=timeout", body=b""), 30)
     assert one(s).status == 200 and s.state == TERMINATED
+
+
+def test_unsubscribe_before_the_dialog_goes_in_the_dialog_a_first_notify_makes():
+    s = new(0)
+    req = one(s)
+    s.unsubscribe(10)
+    s.receive(notify(req, b"active;expires=600"), 20)  # before the 2xx (RFC 6665 §4.1.2.4)
+    ans, un = sent(s)
+    assert ans.status == 200 and un.get(b"Expires") == b"0" and un.to_tag == b"vm1"
+    assert un.cseq == 2 and s.state == UNSUBSCRIBING
+    s.receive(reply(req, 200), 30)  # the late 2xx to the initial SUBSCRIBE: nothing again
+    assert sent(s) == [] and s.state == UNSUBSCRIBING
+
+
+def test_a_challenge_to_the_initial_subscribe_while_its_unsubscribe_waits_ends_it():
+    s = new(0, DigestClient(b"phone1", b"secret", FakeRandom(3)))
+    req = one(s)
+    s.unsubscribe(10)
+    s.receive(reply(req, 401, extra=[(b"WWW-Authenticate",
+                                      b'Digest realm="lab.test", nonce="abc", qop="auth"')]), 20)
+    assert sent(s) == [] and s.state == TERMINATED and s.status == 401
 
 
 def test_unsubscribe_while_waiting_to_retry_ends_at_once():

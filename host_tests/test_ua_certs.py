@@ -184,7 +184,7 @@ def test_the_certificate_code_is_dropped_after_each_notify_and_the_cache_keeps_b
         assert link.of("certificate_cached")[-1].aor == AOR
         assert [m for m in gone if m in sys.modules] == []
         entry = ua.certsvc.cache.entries[AOR]
-        assert isinstance(entry[0], bytes) and isinstance(entry[1], (bytes, str))
+        assert isinstance(entry[0], bytes) and len(entry) == 3  # DER, not_after, stored at
     assert ua.certificate(AOR, clock.now) == der("rsa_leaf_rsa_ca")
     # the CA was read at the first NOTIFY: its subject and key stay, not its DER
     assert ua.cfg.certs.ca_der is None and isinstance(ua.certsvc.ca[0], bytes)
@@ -206,6 +206,55 @@ def test_the_checks_run_at_the_next_timer_due_at_once_after_the_answer():
     link.settle()
     assert link.of("certificate_cached")[-1].aor == AOR
     assert ua.next_timer() > clock.now
+    no_internal_errors(link)
+
+
+THREE = ["sip:alice@lab.test", "sip:bob@lab.test", "sip:carol@lab.test"]
+
+
+def test_a_flow_starts_one_subscription_at_once_and_the_others_at_the_next_timer():
+    # issue 16: the REGISTER 200 that brings the flow up (and loads this code) sends one
+    # SUBSCRIBE; the others go at the handle_timer the driver's loop calls right after it
+    # (due at once), in their order, on the same flow, with the first one's Via, Contact,
+    # From and Route objects (shared, not copies)
+    link, reg, ua, clock = start({"certificates.subscribe": THREE}, flows=2)
+    assert [m.uri for _, m in subs(reg)] == [AOR]
+    assert ua.next_timer() <= clock.now
+    ua.handle_timer(clock.now)
+    link.settle()
+    s = subs(reg)
+    assert [m.uri for _, m in s] == [u.encode() for u in THREE]
+    assert len({c for c, _ in s}) == 1 and len({m.call_id for _, m in s}) == 3
+    assert len({(m.get(b"Via").split(b";")[0], m.get(b"Contact"), m.get(b"Route"))
+                for _, m in s}) == 1
+    first, second, third = [e[2] for e in ua.certsvc.entries]
+    assert all(a is b is c for a, b, c in zip(first.cfg[3:7], second.cfg[3:7], third.cfg[3:7]))
+    assert ua.next_timer() > clock.now
+    for c, m in s:  # and each one goes on as before
+        accept(link, c, m)
+        notify(link, c, m, 1, der("rsa_leaf_rsa_ca"), frm=m.uri)
+    assert [e.aor for e in link.of("certificate_rejected")] == [b"sip:bob@lab.test",
+                                                             b"sip:carol@lab.test"]
+    assert [e.aor for e in link.of("certificate_cached")] == [AOR]
+    no_internal_errors(link)
+
+
+def test_stop_before_the_next_timer_opens_none_of_the_subscriptions_put_off():
+    link, reg, ua, clock = start({"certificates.subscribe": THREE})
+    ua.stop(clock.now)
+    link.settle()
+    ua.handle_timer(clock.now)
+    link.settle()
+    assert [m.uri for _, m in subs(reg)] == [AOR]  # (its unsubscribe waits for a dialog)
+    no_internal_errors(link)
+
+
+def test_a_subscription_put_off_and_opened_on_demand_meanwhile_is_not_opened_twice():
+    link, reg, ua, clock = start({"certificates.subscribe": THREE})
+    assert ua.subscribe_certificate(b"sip:carol@lab.test", clock.now)
+    ua.handle_timer(clock.now)
+    link.settle()
+    assert [m.uri for _, m in subs(reg)] == [AOR, b"sip:carol@lab.test", b"sip:bob@lab.test"]
     no_internal_errors(link)
 
 

@@ -24,6 +24,16 @@ Choices the RFC leaves to the client, made here:
 - An empty NOTIFY body revokes (RFC 6072 §5.1): the cached certificate is dropped. A
   terminated NOTIFY without a body revokes nothing: the subscription ended, not the
   certificate.
+- When a flow comes up, the first of its subscriptions starts at once and the others at the
+  next handle_timer, due at once (next_timer() returns the flow_up's time): the first
+  SUBSCRIBE does not share a heap with the REGISTER 200 and this module's import (the
+  32-bit replay's step that started all three allocated 17 KB). What is sent, and in what
+  order, stays as it was: the driver's loop runs that handle_timer in the same iteration,
+  before it reads anything more (so the random draws keep their order too: spreading the
+  others over more steps would let a 200 draw its refresh time between them), and the ones
+  put off share the Via, Contact, From and Route bytes of the first (so they do on the heap
+  too). A flow that loses its connection meanwhile opens nothing more; its next flow_up
+  starts them.
 - A NOTIFY is answered when it comes; its checks run at the next handle_timer, due at
   once (next_timer() returns the NOTIFY's time): the driver's loop calls it in the same
   iteration, so the events come out as before, but the check no longer shares a heap
@@ -36,8 +46,7 @@ Choices the RFC leaves to the client, made here:
   dropped one.
 """
 from tinysip import subscribe
-from tinysip.compat import const, drop
-from tinysip.digest import DigestClient
+from tinysip.compat import const, drop, sha256_hex
 from tinysip.errors import ParseError, nth
 
 # subscribe's states this module compares with, and x509.Certificate's fields it reads:
@@ -74,7 +83,8 @@ _T_KEY_MISMATCH = const(5)
 
 
 class Cache:
-    """Usable certificates per AoR: aor -> [der, fingerprint, not_after, stored at].
+    """Usable certificates per AoR: aor -> (der, not_after, stored at); the fingerprint is
+    not kept (64 bytes a certificate): it is the DER's SHA-256, made again when needed.
 
     `get` forgets an entry older than `max_age` s (default one day) or past its not_after.
     Only the DER and two numbers stay per AoR: the parsed form is re-made on demand.
@@ -90,19 +100,19 @@ class Cache:
         True when it replaces a different one that had not expired (worth reporting: a key
         change before expiry)."""
         old = self.entries.get(aor)
-        self.entries[aor] = [c[_C_DER], c[_C_FINGERPRINT], c[_C_NOT_AFTER], t]
+        self.entries[aor] = (c[_C_DER], c[_C_NOT_AFTER], t)
         if old is None:
             return None
-        if old[1] == c[_C_FINGERPRINT]:
+        if old[0] == c[_C_DER]:  # the same certificate (what equal fingerprints would say)
             return False
-        return t <= old[2]
+        return t <= old[1]
 
     def get(self, aor, t):
         """The DER of aor's usable certificate at wall-clock time `t`, or None."""
         e = self.entries.get(aor)
         if e is None:
             return None
-        if t > e[2] or t - e[3] > self.max_age:
+        if t > e[1] or t - e[2] > self.max_age:
             del self.entries[aor]
             return None
         return e[0]
@@ -137,8 +147,10 @@ class CertService:
             c.identity_der = None  # nothing reads it again
             drop("tinysip.x509 tinysip.sipdate")
         self.entries = []
-        # the checks to run at the next handle_timer, due at once: (at, entry, substate,
-        # Content-Type, body, From, Identity) per NOTIFY (see _flush)
+        # what waits for the next handle_timer, due at once, oldest first: the checks, (at,
+        # entry, substate, Content-Type, body, From, Identity) per NOTIFY (see _flush), and
+        # the subscriptions flow_up put off, (at, entry, what _open returned, the entry's
+        # Subscription or None then)
         self._due = []
         self.stale = {}  # aor -> the fingerprint dropped by unsupported()
         for u in c.subscribe:
@@ -149,26 +161,48 @@ class CertService:
     # -- what the UA calls -------------------------------------------------------------
     def flow_up(self, f, now):
         """Flow f registered: start every subscription that has none, or whose connection
-        is gone, on it (credential: only on a TLS flow)."""
+        is gone, on it (credential: only on a TLS flow); the first at once, the others at
+        the next handle_timer (see the module docstring)."""
+        q = self._due
+        a = None
         for e in self.entries:
             s = e[2]
             if s is not None and (s.state == _TERMINATED or e[3].conn == e[4]):
                 continue
             if e[1] == b"credential" and not f.tls or f.udp:
                 continue  # SUBSCRIBE runs over a stream flow (no retransmission here)
-            self._open(e, f, now)
+            waits = False  # put off already (by this flow or another one that came up)
+            for n in q:
+                if len(n) == 4 and n[1] is e:
+                    waits = True
+            if waits:
+                continue
+            if a is None:
+                a = self._open(e, f, now)
+            else:
+                q.append((now, e, a, s))
 
-    def _open(self, e, f, now):
+    def _open(self, e, a, now):
+        """Subscribe e; `a` the flow, or what _open returned for it before (the flow, its
+        connection then, and the Via, Contact, From, Route and credentials, shared by the
+        subscriptions of one flow_up). Returns that."""
         ua = self.ua
         cfg = ua.cfg
-        via, contact = ua._local(f)
+        if not isinstance(a, tuple):
+            via, contact = ua._local(a)
+            a = (a, a.conn, via, contact, cfg.aor.to_bytes(), (a.registration.route,),
+                 (cfg.username, cfg.password))
+        f = a[0]
+        if f.conn != a[1]:
+            return a  # put off, and the flow lost that connection since: not on it
         e[2] = subscribe.Subscription(
             e[0], e[1], b"multipart/mixed, application/pkix-cert, application/pkcs8"
             if e[1] == b"credential" else b"application/pkix-cert",
-            cfg.aor.to_bytes(), via, contact, [f.registration.route], cfg.certs.expires, now,
-            ua.rng, DigestClient(cfg.username, cfg.password, ua.rng), cfg.t1, cfg.user_agent)
+            a[4], a[2], a[3], a[5], cfg.certs.expires, now, ua.rng, a[6], cfg.t1,
+            cfg.user_agent)
         e[3], e[4], e[5] = f, f.conn, False
         self._flush(e, None, now)
+        return a
 
     def subscribe(self, uri, now):
         """Subscribe to `uri`'s certificate on demand (a no-op when already subscribed);
@@ -193,7 +227,7 @@ class CertService:
         a certificate was cached."""
         old = self.cache.entries.get(aor)
         if old is not None:
-            old = old[1]  # its fingerprint
+            old = sha256_hex(old[0])  # its fingerprint
         self.cache.drop(aor)
         self.stale[aor] = old
         for e in self.entries:
@@ -207,7 +241,15 @@ class CertService:
         return old is not None
 
     def stop(self, now):
-        """Unsubscribe everything (Expires: 0) before the flows unregister."""
+        """Unsubscribe everything (Expires: 0) before the flows unregister; what flow_up put
+        off is not opened."""
+        q = self._due
+        i = 0
+        while i < len(q):
+            if len(q[i]) == 4:
+                q.pop(i)
+            else:
+                i += 1
         for e in self.entries:
             if e[2] is not None and e[3].conn == e[4]:
                 e[2].unsubscribe(now)
@@ -222,12 +264,18 @@ class CertService:
         return t
 
     def handle_timer(self, now):
-        """Run the checks the NOTIFYs left (all of them, in their order), then what the
-        subscriptions' timers want. May queue sends and events."""
+        """Run what waits in _due (all of it, in its order): the subscriptions flow_up put
+        off and the checks the NOTIFYs left; then what the subscriptions' timers want. May
+        queue sends and events."""
         q = self._due
         while q:
             n = q.pop(0)
-            self._on_message(n[1], n, now)
+            if len(n) == 4:
+                e = n[1]
+                if e[2] is n[3]:  # (else subscribe() or unsupported() opened it meanwhile)
+                    self._open(e, n[2], now)
+            else:
+                self._on_message(n[1], n, now)
             if not q:  # what waited for them: the ended reports (_flush makes them)
                 for e in self.entries:
                     if e[2] is not None:

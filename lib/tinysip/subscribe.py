@@ -10,8 +10,8 @@ Subscription-State, 500 out of CSeq order) and what each Subscription-State mean
 refresh, when to subscribe again, when to give up.
 Must not: do I/O or read a clock (`now` is passed in), parse the event package's body (the
 application gets it with its Content-Type), choose the flow (the UA sends what `pop_send`
-returns on the flow it chose), retransmit (SUBSCRIBE runs over the phone's reliable flows; on
-UDP the UA wraps each one in a transaction.py client transaction, `branch` names it).
+returns on the flow it chose), retransmit (SUBSCRIBE runs over the phone's stream flows only:
+certservice opens none on UDP).
 
 Transitions (state, input) -> (new state, actions) are the rows of `TRANSITIONS`; an input
 without a row in the current state changes nothing. The inputs are decided from the message
@@ -150,9 +150,8 @@ _C_VIA = const(4)
 _C_CONTACT = const(5)
 _C_ROUTE = const(6)
 _C_RNG = const(7)
-_C_DIGEST = const(8)
-_C_T1 = const(9)
-_C_UA = const(10)
+_C_T1 = const(8)
+_C_UA = const(9)
 
 # What the 400s to a bad Subscription-State say, one string (errors.nth): a str constant is
 # a heap object on the phone, one string is one object.
@@ -227,15 +226,17 @@ class Subscription:
         """`target` the resource's URI (bytes: Request-URI and To); `event` the Event value
         (b"message-summary", may carry ;id=); `accept` the Accept value or None; `aor` our
         AoR URI (the From); `via` our Via without branch; `contact` our Contact URI;
-        `route` the pre-loaded Route values (the outbound proxy); `expires` the duration we
-        ask for in s (> 0); `digest` a DigestClient for 401/407 or None. Sends the initial
+        `route` the pre-loaded Route values (the outbound proxy; a tuple is kept as it is, so
+        subscriptions may share it); `expires` the duration we ask for in s (> 0); `digest`
+        for 401/407: a DigestClient, or the (username, password) to make one from when the
+        first challenge comes (until then none is held), or None. Sends the initial
         SUBSCRIBE."""
         if expires <= 0:
             raise ValueError("expires: must be > 0 (a fetch is not a subscription)")
         # what never changes, one tuple (by the _C_ indexes): an instance's attributes are
         # a hash table that grows (and leaves its old tables as garbage) per attribute
-        self.cfg = (target, event, accept, aor, via, contact, tuple(route), rng, digest, t1,
-                    user_agent)
+        self.cfg = (target, event, accept, aor, via, contact, tuple(route), rng, t1, user_agent)
+        self.digest = digest  # (a DigestClient once a challenge needed it: see receive)
         self.expires = expires
         self.state = _SUBSCRIBING
         self.status = 0  # the last failure: SIP status (408 for our timeouts, 0: by NOTIFY)
@@ -247,7 +248,6 @@ class Subscription:
         # (substate, reason, content type, body, the parsed NOTIFY) per NOTIFY, oldest first
         self.notifications = []
         self._due = [None, None, None, None]
-        self.stopping = False  # an unsubscribe waits for the dialog to exist
         self._open(now)
 
     # -- outputs -------------------------------------------------------------------------
@@ -269,7 +269,7 @@ class Subscription:
         self.local_tag = hexlify(c[_C_RNG](6))
         self.settled = None
         self.remote_tag = self.remote_cseq = None
-        self.route = list(c[_C_ROUTE])
+        self.route = c[_C_ROUTE]  # (cfg's tuple, shared: the dialog's route replaces it)
         self.target = c[_C_RURI]
         self.auth_rounds = 0
         self.start = now
@@ -282,21 +282,22 @@ class Subscription:
         """Queue a SUBSCRIBE of `kind` (in the dialog once there is one). Written in one go
         from one template: no Message, header list or per-header constants (each bytes
         constant of a module is a heap object on the phone)."""
-        ruri, event, accept, aor, via, contact, _, rng, digest, t1, agent = self.cfg
+        ruri, event, accept, aor, via, contact, _, rng, t1, agent = self.cfg
         self.kind = kind
         self.cseq += 1
-        self.branch = b"z9hG4bK" + hexlify(rng(8))
+        branch = hexlify(rng(8))  # (not kept: it is in the bytes sent)
         uri = self.target
-        h = digest.header(b"SUBSCRIBE", uri) if digest is not None else None
+        d = self.digest
+        h = d.header(b"SUBSCRIBE", uri) if d is not None and not isinstance(d, tuple) else None
         r = b""
         for v in self.route:
             r += b"Route: %s\r\n" % v
         self.out.append(
-            b"SUBSCRIBE %s SIP/2.0\r\nVia: %s;branch=%s;rport\r\n%sMax-Forwards: 70\r\n"
+            b"SUBSCRIBE %s SIP/2.0\r\nVia: %s;branch=z9hG4bK%s;rport\r\n%sMax-Forwards: 70\r\n"
             b"From: <%s>;tag=%s\r\nTo: <%s>%s%s\r\nCall-ID: %s\r\nCSeq: %d SUBSCRIBE\r\n"
             b"Event: %s\r\n%sExpires: %d\r\nContact: <%s>\r\nSupported: %s\r\n%s%s"
             b"Content-Length: 0\r\n\r\n" % (
-                uri, via, self.branch, r, aor, self.local_tag, ruri,
+                uri, via, branch, r, aor, self.local_tag, ruri,
                 b"" if self.settled is None else b";tag=",
                 b"" if self.settled is None else self.remote_tag,
                 self.call_id, self.cseq, event,
@@ -311,8 +312,9 @@ class Subscription:
         t = self._due
         t[_REFRESH_AT] = t[_EXPIRE] = None
         t[_N] = now + 64 * self.cfg[_C_T1]
-        self.stopping = self.settled is None
-        if not self.stopping:
+        # without a dialog yet, the unsubscribe waits for it: _UNSUBSCRIBING with `settled`
+        # None is that wait (the 2xx or the first NOTIFY sends it, see receive)
+        if self.settled is not None:
             self._send(_UNSUBSCRIBE, now)
 
     # -- inputs --------------------------------------------------------------------------
@@ -419,7 +421,11 @@ class Subscription:
         inp = _RFAIL
         if st == 401 or st == 407:
             self.auth_rounds += 1
-            d = self.cfg[_C_DIGEST]
+            d = self.digest
+            if isinstance(d, tuple):  # the credentials: the client is made when first needed
+                from tinysip.digest import DigestClient
+
+                d = self.digest = DigestClient(d[0], d[1], self.cfg[_C_RNG])
             if (d is not None and self.auth_rounds <= _MAX_AUTH and d.on_challenge(
                     st, msg.get_all(b"WWW-Authenticate" if st == 401 else b"Proxy-Authenticate"))):
                 inp = _RETRY
@@ -430,7 +436,7 @@ class Subscription:
             if least > self.expires:
                 self.expires = least
                 inp = _RETRY
-        if inp == _RETRY and self.stopping:
+        if inp == _RETRY and self.state == _UNSUBSCRIBING and self.settled is None:
             inp = _RFAIL  # nothing was set up yet: nothing to take down
         if inp == _RFAIL and self.kind == _REFRESH:
             # the answers to a refresh that end the subscription (§4.1.2.2)
@@ -446,6 +452,7 @@ class Subscription:
         if self.kind == _UNSUBSCRIBE:
             self.step(_R2XX, now)
             return
+        stopping = self.state == _UNSUBSCRIBING and self.settled is None  # (see _close)
         if self.settled is None:  # the dialog as the 2xx sets it (RFC 3261 §12.1.2)
             self.remote_tag = msg.to_tag
             try:
@@ -464,7 +471,7 @@ class Subscription:
             granted = self.expires  # the 2xx must say; assume what we asked for
         self._timers(now, granted)
         self.step(_R2XX, now)
-        if self.stopping:
+        if stopping:
             self._close(now)
 
     def answer(self, msg, status, reason=None):
@@ -533,6 +540,7 @@ class Subscription:
             self.answer(msg, 400, e.reason.encode())
             return True
         sub = v[p[0]:p[1]].lower()
+        stopping = self.state == _UNSUBSCRIBING and self.settled is None  # (see _close)
         if self.settled is None:  # §4.1.2.4: the NOTIFY came first; its UAS (RFC 3261 §12.1.1)
             self.settled = False
             self.remote_tag = msg.from_tag
@@ -556,7 +564,7 @@ class Subscription:
             elif self._due[_EXPIRE] is None:
                 self._timers(now, self.expires)  # no 2xx yet, no expires: what we asked for
             self.step(_N_ACTIVE if sub == b"active" else _N_PENDING, now)
-        if self.stopping and self.state == _UNSUBSCRIBING:
+        if stopping and self.state == _UNSUBSCRIBING:
             self._close(now)
         return True
 
