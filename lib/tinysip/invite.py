@@ -74,6 +74,17 @@ TRANSITIONS = bytes([
 
 _T2 = const(4000)
 
+# Call.cfg, by index: what the call keeps that never changes (one tuple, no name each)
+_F_CALL_ID = const(0)
+_F_VIA = const(1)
+_F_RNG = const(2)
+_F_T1 = const(3)
+# Call._due, by index: the timers (absolute ms or None), then G's interval; one list
+_G_AT = const(0)
+_H_AT = const(1)
+_RING_AT = const(2)
+_G_INT = const(3)
+
 # why a call ended, by the input that ended it (None: keep the reason found before)
 _REASONS = const((None, "rejected", None, "bye", "cancelled", "hangup", None, None,
                   "no_ack", "no_answer"))
@@ -153,27 +164,34 @@ class Call:
     the five header lines a response copies (§8.2.6; To with our tag), and `dlg`, the
     Record-Route lines (the route set, §12.1.1) and our Contact that dialog-forming
     responses carry; plus the INVITE's CSeq (`cseq`), top-Via branch (`branch`) and remote
-    target. `invite` is the call itself, for code that reads `call.invite.branch`.
+    target. `cfg` holds what never changes (Call-ID, our Via, rng, T1) and `_due` the
+    timers: fewer attributes, a smaller attribute table. Attributes most calls never set
+    are class defaults.
     """
+
+    body = None  # the SDP answer, set before ANSWER
+    extra = ()  # headers for the 2xx, e.g. ((b"Answer-Mode", b"Auto"),)
+    last_2xx = None
+    bye_branch = None  # set when the phone sent BYE: the UA tracks its transaction
+    lseq = 0  # the CSeq of our last request in the dialog (BYE, re-INVITE)
+    end_reason = None  # "bye", "hangup", "cancelled", "rejected", "no_answer", ...
 
     def __init__(self, invite, now, via, contact, rng, t1=500, ring_ms=None):
         """`invite` the parsed INVITE; `via` our Via without branch (b"SIP/2.0/TLS h.invalid");
         `contact` our Contact URI for this dialog (GRUU;ob); `rng(n) -> bytes`. Sends 100;
         with `ring_ms` also 180, and 480 if nobody answers within that many ms."""
-        self.invite = self
-        self.call_id = invite.call_id
+        self.cfg = (invite.call_id, via, rng, t1)
+        self._due = [None, None, None if ring_ms is None else now + ring_ms, t1]
         self.local_tag = hexlify(rng(6))
         self.remote_cseq = invite.cseq
-        self.via = via
-        self.rng = rng
-        self.t1 = t1
         self.state = _C_RINGING
         self.target = b""
+        self.final = 480
         # the 100 and `head` are joined from one list of pieces (the lines' names, values
         # and separators, no line built on its own): a 100 carries no To tag (§8.2.6)
-        h = [b"SIP/2.0 %d %s\r\n" % (100, reason_phrase(100))]
+        h = [b"SIP/2.0 100 Trying\r\n"]
         t = self._lines(invite, h)
-        h.append(b"Content-Length: %d\r\n\r\n" % 0)
+        h.append(b"Content-Length: 0\r\n\r\n")
         if t:
             h[t] = h[t + 1] = b""
         self.out = [b"".join(h)]
@@ -184,29 +202,14 @@ class Call:
         self._keep(invite, b"".join(h))
         h = []
         for v in invite.get_all(b"Record-Route"):  # the UAS keeps their order (§12.1.1)
-            h.append(b"Record-Route")
-            h.append(b": ")
+            h.append(b"Record-Route: ")
             h.append(v)
             h.append(b"\r\n")
-        h.append(b"Contact")
-        h.append(b": ")
-        h.append(b"<")
+        h.append(b"Contact: <")
         h.append(contact)
-        h.append(b">")
-        h.append(b"\r\n")
+        h.append(b">\r\n")
         self.dlg = b"".join(h)
-        self.body = None  # the SDP answer, set before ANSWER
-        self.extra = ()  # headers for the 2xx, e.g. ((b"Answer-Mode", b"Auto"),)
-        self.final = 480
-        self.g_at = self.h_at = None
-        self.g_int = t1
-        self.ring_at = None
-        self.last_2xx = None
-        self.bye_branch = None  # set when the phone sent BYE: the UA tracks its transaction
-        self.lseq = 0  # the CSeq of our last request in the dialog (BYE, re-INVITE)
-        self.end_reason = None  # "bye", "hangup", "cancelled", "rejected", "no_answer", ...
         if ring_ms is not None:
-            self.ring_at = now + ring_ms
             self.out.append(self._response(180))
 
     def _keep(self, req, head):
@@ -226,21 +229,28 @@ class Call:
     def _lines(self, req, out):
         """Append to `out` the header lines a response to `req` copies, To with our tag
         (§8.2.6), as pieces for one join (name, ": ", value, CRLF: no line is built on its
-        own). Returns the index in `out` of the tag's two pieces (";tag=", ours), else 0."""
+        own; a name goes with its ": " and the CRLF before it in one constant piece). Returns
+        the index in `out` of the tag's two pieces (";tag=", ours), else 0."""
+        # read on the parser's index (req.headers would copy every header out): every Via;
+        # the parser lets a request have the other four once only
+        for v in req.get_all(b"Via"):
+            out.append(b"Via: ")
+            out.append(v)
+            out.append(b"\r\n")
+        out.append(b"From: ")
+        out.append(req.get(b"From"))
+        out.append(b"\r\nTo: ")
+        out.append(req.get(b"To"))
         t = 0
-        for n in (b"Via", b"From", b"To", b"Call-ID", b"CSeq"):  # read on the parser's
-            # index (req.headers would copy every header out): every Via; the parser lets
-            # a request have the other four once only, so no list for them
-            for v in req.get_all(n) if n == b"Via" else (
-                    req.call_id if n == b"Call-ID" else req.get(n),):
-                out.append(n)
-                out.append(b": ")
-                out.append(v)
-                if n == b"To" and req.to_tag is None:
-                    t = len(out)
-                    out.append(b";tag=")
-                    out.append(self.local_tag)
-                out.append(b"\r\n")
+        if req.to_tag is None:
+            t = len(out)
+            out.append(b";tag=")
+            out.append(self.local_tag)
+        out.append(b"\r\nCall-ID: ")
+        out.append(req.call_id)
+        out.append(b"\r\nCSeq: ")
+        out.append(req.get(b"CSeq"))
+        out.append(b"\r\n")
         return t
 
     # -- outputs -----------------------------------------------------------------------
@@ -248,8 +258,10 @@ class Call:
         return self.out.pop(0) if self.out else None
 
     def next_timer(self):
+        d = self._due
         t = None
-        for v in (self.g_at, self.h_at, self.ring_at):
+        for i in range(3):  # the deadlines, not G's interval (a counted loop: no iterator)
+            v = d[i]
             if v is not None and (t is None or v < t):
                 t = v
         return t
@@ -266,12 +278,9 @@ class Call:
         if req is None and 100 < status < 300:
             h.append(self.dlg)
         if (req is None or req.method == b"INVITE") and status >= 200:
-            h.append(b"Allow")  # pieces as in _lines: no line is built on its own
-            h.append(b": ")
+            h.append(b"Allow: ")  # pieces as in _lines: no line is built on its own
             h.append(ALLOW)
-            h.append(b"\r\n")
-            h.append(b"Supported")
-            h.append(b": ")
+            h.append(b"\r\nSupported: ")
             h.append(SUPPORTED)
             h.append(b"\r\n")
             for name, value in self.extra:  # Answer-Mode for a 2xx, Unsupported for a 420
@@ -280,10 +289,7 @@ class Call:
                 h.append(value)
                 h.append(b"\r\n")
             if status < 300:
-                h.append(b"Content-Type")
-                h.append(b": ")
-                h.append(b"application/sdp")
-                h.append(b"\r\n")
+                h.append(b"Content-Type: application/sdp\r\n")
                 body = self.body or b""
         h.append(b"Content-Length: %d\r\n\r\n" % len(body))
         h.append(body)
@@ -294,6 +300,7 @@ class Call:
         """Feed one input (ANSWER, REJECT, ACK, BYE, CANCEL, HANGUP, REINVITE); `req` the
         request that carried it. Returns True when the input applied in this state."""
         state, acts = lookup(TRANSITIONS, self.state, inp)
+        d = self._due
         applied = state != self.state or acts != 0
         self.state = state
         if state >= _C_REJECTED and self.end_reason is None:
@@ -301,36 +308,38 @@ class Call:
         if acts & _OK_REQ:
             self.out.append(self._response(200, req))
         if acts & (_SEND_2XX | _RESEND):
+            t1 = self.cfg[_F_T1]
             if acts & _SEND_2XX:
-                self.ring_at = None
+                d[_RING_AT] = None
                 self.final = 200
                 if req is not None and inp == _C_REINVITE:
                     self._keep(req, None)  # the 2xx answers the re-INVITE
                 self.last_2xx = self._response(200)
-                self.g_int = self.t1
-                self.h_at = now + 64 * self.t1
+                d[_G_INT] = t1
+                d[_H_AT] = now + 64 * t1
             else:
-                self.g_int = min(2 * self.g_int, _T2)
+                d[_G_INT] = min(2 * d[_G_INT], _T2)
             self.out.append(self.last_2xx)
-            self.g_at = now + self.g_int
+            d[_G_AT] = now + d[_G_INT]
         if acts & _FINAL:
-            self.ring_at = None
+            d[_RING_AT] = None
             if inp == _C_CANCEL:
                 self.final = 487
             elif inp == _RING_TIMEOUT:
                 self.final = 480
             self.out.append(self._response(self.final))
-            self.h_at = now + 64 * self.t1
+            d[_H_AT] = now + 64 * self.cfg[_F_T1]
         if acts & _STOP:
-            self.g_at = self.h_at = None
-            self.last_2xx = None  # acknowledged: no more retransmissions
+            d[_G_AT] = d[_H_AT] = None
+            if self.last_2xx is not None:
+                self.last_2xx = None  # acknowledged: no more retransmissions
         if acts & _BYE:  # our BYE (§15.1.1)
-            self.g_at = self.h_at = self.ring_at = None
-            self.bye_branch = b"z9hG4bK" + hexlify(self.rng(8))
+            d[_G_AT] = d[_H_AT] = d[_RING_AT] = None
+            self.bye_branch = b"z9hG4bK" + hexlify(self.cfg[_F_RNG](8))
             self.lseq += 1
             self.out.append(self.request(b"BYE", self.bye_branch, self.lseq).to_bytes())
         if self.state == _C_ENDED:
-            self.g_at = self.h_at = self.ring_at = None
+            d[_G_AT] = d[_H_AT] = d[_RING_AT] = None
         return applied
 
     def request(self, method, branch, cseq):
@@ -339,7 +348,8 @@ class Call:
         numbers (`lseq`, the last one used) start at 1: the BYE's is one more than the
         last re-INVITE's."""
         m = request(method, self.target)
-        m.add(b"Via", self.via + b";branch=" + branch + b";rport")
+        c = self.cfg
+        m.add(b"Via", c[_F_VIA] + b";branch=" + branch + b";rport")
         ours = theirs = me = None
         for line in (self.dlg + self.head).split(b"\r\n"):
             n, _, v = line.partition(b": ")
@@ -354,19 +364,20 @@ class Call:
         m.add(b"Max-Forwards", b"70")
         m.add(b"From", ours)
         m.add(b"To", theirs)
-        m.add(b"Call-ID", self.call_id)
+        m.add(b"Call-ID", c[_F_CALL_ID])
         m.add(b"CSeq", b"%d %s" % (cseq, method))
         if method == b"INVITE":
             m.add(b"Contact", me)
         return m
 
     def handle_timer(self, now):
-        if self.ring_at is not None and now >= self.ring_at:
-            self.ring_at = None
+        d = self._due
+        if d[_RING_AT] is not None and now >= d[_RING_AT]:
+            d[_RING_AT] = None
             self.step(_RING_TIMEOUT, now)
-        if self.h_at is not None and now >= self.h_at:
+        if d[_H_AT] is not None and now >= d[_H_AT]:
             self.step(_TIMER_H, now)
-        if self.g_at is not None and now >= self.g_at:
+        if d[_G_AT] is not None and now >= d[_G_AT]:
             self.step(_TIMER_G, now)
 
     def receive(self, msg, now):

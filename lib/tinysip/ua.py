@@ -728,7 +728,7 @@ class UserAgent:
             e = self.calls.get(msg.call_id)
             if e is not None and (msg.to_tag is None or msg.to_tag == e[0].local_tag):
                 if m == b"INVITE" and msg.to_tag is None and msg.branch != (
-                        e[0].invite.branch if e[4] != "out" else None):
+                        e[0].branch if e[4] != "out" else None):
                     # the same call on another branch: a fork of it (or a loop) reached us
                     # twice; the first goes on, this one is refused (RFC 3261 §8.2.2.2)
                     self._send(conn, response(msg, 482, to_tag=self._tag(msg)).to_bytes())
@@ -744,7 +744,7 @@ class UserAgent:
                     if e[4] == "out":
                         self._dial_input(msg.call_id, e[0].receive, msg, now)
                         return
-                    if m != b"CANCEL" or msg.branch == e[0].invite.branch:
+                    if m != b"CANCEL" or msg.branch == e[0].branch:
                         e[0].receive(msg, now)
                         self._call_flush(msg.call_id, now)
                         return
