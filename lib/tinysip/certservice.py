@@ -80,6 +80,9 @@ _T_CONTENT_TYPE = const(2)
 _T_CA = const(3)
 _T_KEY = const(4)
 _T_KEY_MISMATCH = const(5)
+# _due holds two kinds of entry, told apart by length: a subscription flow_up put off
+# (at, entry, what _open returned, the entry's Subscription then) and a NOTIFY's checks (7)
+_OPEN = const(4)
 
 
 class Cache:
@@ -173,7 +176,7 @@ class CertService:
                 continue  # SUBSCRIBE runs over a stream flow (no retransmission here)
             waits = False  # put off already (by this flow or another one that came up)
             for n in q:
-                if len(n) == 4 and n[1] is e:
+                if len(n) == _OPEN and n[1] is e:
                     waits = True
             if waits:
                 continue
@@ -246,7 +249,7 @@ class CertService:
         q = self._due
         i = 0
         while i < len(q):
-            if len(q[i]) == 4:
+            if len(q[i]) == _OPEN:
                 q.pop(i)
             else:
                 i += 1
@@ -270,7 +273,7 @@ class CertService:
         q = self._due
         while q:
             n = q.pop(0)
-            if len(n) == 4:
+            if len(n) == _OPEN:
                 e = n[1]
                 if e[2] is n[3]:  # (else subscribe() or unsupported() opened it meanwhile)
                     self._open(e, n[2], now)
