@@ -125,6 +125,29 @@ def _add_affine(v, a):
     return X3, (r * (v - X3) - Y1 * hhh) % p, Z1 * h % p
 
 
+def _to_affine(a):
+    """Jacobian points -> affine (x, y) or None, with one field inversion for the whole list
+    (Montgomery's trick: prefix products of the Z's, one inverse, then walk back)."""
+    p = _P
+    acc = 1
+    prefix = []
+    for v in a:
+        prefix.append(acc)
+        if v[2]:
+            acc = acc * v[2] % p
+    inv = pow(acc, p - 2, p)
+    out = [None] * len(a)
+    for i in range(len(a) - 1, -1, -1):
+        X, Y, Z = a[i]
+        if Z == 0:
+            continue
+        zi = inv * prefix[i] % p  # 1/Z_i
+        inv = inv * Z % p
+        zi2 = zi * zi % p
+        out[i] = (X * zi2 % p, Y * zi2 * zi % p)
+    return out
+
+
 def ec_point(key):
     """(x, y) from an uncompressed SEC1 P-256 point ``04 || X || Y`` (65 bytes), or None if it
     is not one or is not on the curve (SEC1 §3.2.2.1: coordinates in range, equation holds)."""
@@ -165,50 +188,26 @@ def ecdsa_p256_sha256(key, message, r, s):
         w = pow(s, n - 2, n)
         # R = u1*G + u2*Q (Jacobian) by Straus/Shamir: one shared doubling chain over 2-bit
         # windows of both scalars, adding a precomputed i*G + j*Q; 256 doublings and at
-        # most 128 additions. (The steps are written here, not as functions of their own:
-        # each function name would be one more interned name.)
-        # The table t[4*i + j] = affine i*G + j*Q for i, j in 0..3 (t[0], infinity: None),
-        # made in two rounds, each ending in one batch conversion to affine coordinates:
-        # first 2G, 3G, 2Q, 3Q, then the nine mixed sums of those.
+        # most 128 additions. The table t[4*i + j] = affine i*G + j*Q for i, j in 0..3 (t[0],
+        # infinity: None) is made here in two rounds, each converted to affine coordinates
+        # at once: first 2G, 3G, 2Q, 3Q, then the nine mixed sums of those.
         g1 = (_GX, _GY)
         g2 = _double((_GX, _GY, 1))
         q2 = _double((q[0], q[1], 1))
-        a = [_add_affine(g2, g1), _add_affine(q2, q), g2, q2]
-        t = [None] * 16
-        for k in (0, 1):
-            # Jacobian -> affine (x, y) or None with one field inversion for the whole list
-            # (Montgomery's trick: prefix products of the Z's, one inverse, then walk back)
-            p = _P
-            acc = 1
-            prefix = []
-            for v in a:
-                prefix.append(acc)
-                if v[2]:
-                    acc = acc * v[2] % p
-            inv = pow(acc, p - 2, p)
-            out = [None] * len(a)
-            for i in range(len(a) - 1, -1, -1):
-                X, Y, Z = a[i]
-                if Z == 0:
-                    continue
-                zi = inv * prefix[i] % p  # 1/Z_i
-                inv = inv * Z % p
-                zi2 = zi * zi % p
-                out[i] = (X * zi2 % p, Y * zi2 * zi % p)
-            if k:
-                break
-            g3, q3, g2, q2 = out
-            gs = (None, g1, g2, g3)
-            qs = (None, q, q2, q3)
-            a = []
-            for i in (1, 2, 3):
-                t[4 * i] = gs[i]
-                t[i] = qs[i]
-                for j in (1, 2, 3):
-                    a.append(_add_affine((gs[i][0], gs[i][1], 1), qs[j]))
+        g3, q3, g2, q2 = _to_affine([_add_affine(g2, g1), _add_affine(q2, q), g2, q2])
+        gs = (None, g1, g2, g3)
+        qs = (None, q, q2, q3)
+        a = []
         for i in (1, 2, 3):
             for j in (1, 2, 3):
-                t[4 * i + j] = out[3 * (i - 1) + (j - 1)]
+                a.append(_add_affine((gs[i][0], gs[i][1], 1), qs[j]))
+        a = _to_affine(a)
+        t = [None] * 16
+        for i in (1, 2, 3):
+            t[4 * i] = gs[i]
+            t[i] = qs[i]
+            for j in (1, 2, 3):
+                t[4 * i + j] = a[3 * (i - 1) + (j - 1)]
         a = (e * w % n).to_bytes(32)
         b = (r * w % n).to_bytes(32)
         acc = (1, 1, 0)
