@@ -9,8 +9,10 @@ import sys
 import json
 
 import board
-from tinysip.compat import mem_free, urandom
+from tinysip.compat import const, mem_free, urandom
 from tinysip.io.clock import Clock, wall
+
+_C_KEY_TYPE = const(10)  # a parsed certificate's key type (tinysip.x509's index; test_consts)
 
 _clock = Clock()
 _ua = None  # the running UserAgent (on_event gives its wall clock to the board)
@@ -90,7 +92,7 @@ def load(path):
                         cert = parse(d)
                     except ParseError as e:
                         raise ConfigError(key, e.reason)
-                    if key == "certificates.identity" and cert.key_type != "ec":
+                    if key == "certificates.identity" and cert[_C_KEY_TYPE] != "ec":
                         raise ConfigError(key, "must be an EC P-256 certificate (Identity "
                                           "is ES256)")
         board.network_up(cfg)

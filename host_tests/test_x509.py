@@ -154,7 +154,7 @@ def test_generated_certificates_match_cryptography():
         assert c[C_KEY_USAGE] == e["key_usage"], where
         eku = c[C_EXT_KEY_USAGE]
         assert (eku if eku is None else [_oid_text(o) for o in eku]) == e["ext_key_usage"], where
-        assert c[C_KEY_TYPE] == e["key_type"] == c.key_type, where  # (firmware reads key_type)
+        assert c[C_KEY_TYPE] == e["key_type"], where  # (firmware reads it: test_consts)
         if c[C_KEY_TYPE] == "rsa":
             assert c[C_RSA] == (int(e["rsa_n"], 16), e["rsa_e"]), where
             assert len(hex(c[C_RSA][0])) - 2 == 512, where  # RSA-2048
@@ -333,7 +333,7 @@ def test_every_byte_mutated_parses_or_fails_cleanly():
                 assert e.status == 400 and e.reason.startswith("x509: ")
             else:
                 ok += 1
-                assert isinstance(c, x509.Certificate)
+                assert type(c) is tuple and len(c) == C_EXT_KEY_USAGE + 1
     assert ok > 0  # key, signature and name bytes can change without breaking the DER
 
 

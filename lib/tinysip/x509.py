@@ -190,32 +190,25 @@ _C_KEY_USAGE = const(16)
 _C_EXT_KEY_USAGE = const(17)
 
 
-class Certificate(tuple):
-    """One parsed certificate: a tuple read by the _C_ indexes above.
-
-    _C_DER: the certificate (bytes); _C_FINGERPRINT: lowercase hex SHA-256 of it, as bytes;
-    _C_TBS: the tbsCertificate element the signature covers; _C_ISSUER, _C_SUBJECT: their Name
-    elements (compared as bytes: the issuer of a certificate is its CA's subject, byte for
-    byte, as RFC 5280 7.1 allows and every CA here writes it); _C_SIGNATURE: the BIT STRING
-    payload without its unused-bits octet (the RSA signature, or a DER ECDSA-Sig-Value for
-    `ec_signature`); tbs, issuer, subject and signature are memoryview slices of der.
-    _C_SIG_ALG: the signature algorithm, named by the key type that signs with it: "rsa" for
-    sha256WithRSAEncryption, "ec" for ecdsa-with-SHA256 (the two the phone verifies), None
-    for any other; _C_VERSION 1..3; _C_NOT_BEFORE, _C_NOT_AFTER: seconds since 1970;
-    _C_KEY_TYPE "rsa" (_C_RSA: (modulus, exponent)) or "ec" (_C_EC_POINT: the uncompressed
-    65-byte P-256 point, bytes), the other key None; _C_SAN_URIS: the
-    uniformResourceIdentifier entries of subjectAltName (bytes); _C_CA (False without the
-    extension), _C_PATH_LEN: basicConstraints; _C_KEY_USAGE: int with named bit n (RFC 5280
-    4.2.1.3) as 1 << n (digitalSignature 1, keyEncipherment 4, keyCertSign 32, cRLSign 64),
-    None without the extension; _C_EXT_KEY_USAGE: list of KeyPurposeId OIDs as DER content
-    bytes (b"+\\x06\\x01\\x05\\x05\\x07\\x03\\x01" is serverAuth), None without the extension.
-    `key_type` is also an attribute: the firmware's boot check reads it by name.
-    """
-
-    def __getattr__(self, key):  # (a property would intern "property" on the phone)
-        if key == "key_type":
-            return self[_C_KEY_TYPE]
-        raise AttributeError(key)
+# A Certificate, what parse() returns, is a tuple read by the _C_ indexes above:
+#
+# _C_DER: the certificate (bytes); _C_FINGERPRINT: lowercase hex SHA-256 of it, as bytes;
+# _C_TBS: the tbsCertificate element the signature covers; _C_ISSUER, _C_SUBJECT: their Name
+# elements (compared as bytes: the issuer of a certificate is its CA's subject, byte for
+# byte, as RFC 5280 7.1 allows and every CA here writes it); _C_SIGNATURE: the BIT STRING
+# payload without its unused-bits octet (the RSA signature, or a DER ECDSA-Sig-Value for
+# `ec_signature`); tbs, issuer, subject and signature are memoryview slices of der.
+# _C_SIG_ALG: the signature algorithm, named by the key type that signs with it: "rsa" for
+# sha256WithRSAEncryption, "ec" for ecdsa-with-SHA256 (the two the phone verifies), None
+# for any other; _C_VERSION 1..3; _C_NOT_BEFORE, _C_NOT_AFTER: seconds since 1970;
+# _C_KEY_TYPE "rsa" (_C_RSA: (modulus, exponent)) or "ec" (_C_EC_POINT: the uncompressed
+# 65-byte P-256 point, bytes), the other key None; _C_SAN_URIS: the
+# uniformResourceIdentifier entries of subjectAltName (bytes); _C_CA (False without the
+# extension), _C_PATH_LEN: basicConstraints; _C_KEY_USAGE: int with named bit n (RFC 5280
+# 4.2.1.3) as 1 << n (digitalSignature 1, keyEncipherment 4, keyCertSign 32, cRLSign 64),
+# None without the extension; _C_EXT_KEY_USAGE: list of KeyPurposeId OIDs as DER content
+# bytes (b"+\x06\x01\x05\x05\x07\x03\x01" is serverAuth), None without the extension.
+# (firmware/app.py keeps a copy of _C_KEY_TYPE for its boot check.)
 
 
 def _fail(k, pos, x=None, n=0):
@@ -626,9 +619,9 @@ def parse(der):
             if b != x & _M:
                 _fail(_E_EXTRA, b, _W_EXTENSIONS)
         pos = x & _M
-    return Certificate((der, sha256_hex(der), tbs, names[0], names[1], signature, sig_alg, version,
-                        times[0], times[1], key_type, rsa, ec_point, san_uris, ca, path_len,
-                        key_usage, ext_key_usage))
+    return (der, sha256_hex(der), tbs, names[0], names[1], signature, sig_alg, version,
+            times[0], times[1], key_type, rsa, ec_point, san_uris, ca, path_len, key_usage,
+            ext_key_usage)
 
 
 def ec_signature(data):
