@@ -72,3 +72,14 @@ def test_certificate_fields_and_subscription_states_match_their_copies():
     cs = consts("certservice.py")
     for n in ("PENDING", "ACTIVE", "TERMINATED"):
         assert sb["_" + n] == cs["_" + n] == getattr(ts, n), n
+    assert cs["_S_N"] == sb["_N"]  # Subscription._due's Timer N
+
+
+def test_the_parked_certificate_service_reads_the_same_in_the_ua():
+    # ua.py reads certservice.park's tuple through its own copies of the indexes
+    cs = consts("certservice.py")
+    ua = consts("ua.py")
+    shared = [n for n in ua if n.startswith("_P_")]
+    assert sorted(shared) == ["_P_DOMAIN", "_P_IDS", "_P_T"]
+    for n in shared:
+        assert ua[n] == cs[n], n

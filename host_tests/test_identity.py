@@ -10,25 +10,10 @@ from tinysip.identity import vouched
 from tinysip.message import parse
 
 
-class _Svc:
-    """Also enough of one for a UserAgent (ua.certsvc): it takes no request or timer."""
-
-    def __init__(self, point):
-        self.domain = point
-
-    def receive(self, msg, conn, now):
-        return False
-
-    def next_timer(self):
-        return None
-
-    def handle_timer(self, now):
-        pass
-
-
-def svc(point):
-    """A stand-in for the UA's certservice: its `domain` certificate's key, or none."""
-    return _Svc(point)
+def parked(point):
+    """A UA's certificate service as certservice.park leaves it between calls (no timer,
+    no subscription), with `point` as the domain key of config certificates.identity."""
+    return (None, (), point, None)
 
 
 def _plain():
@@ -52,18 +37,18 @@ def test_vouched_checks_signature_freshness_and_names():
     iat = good["claims"]["iat"]
     frm, to = b"sip:+1-215-555-1212@example.com", b"sip:bob@example.com"
     m = _signed_invite(good, frm, to)
-    assert vouched(m, svc(point), iat + 5) == frm
-    assert vouched(m, svc(point), iat + 600) is None  # stale: a replay
-    assert vouched(m, svc(point), None) is None  # no wall clock, no verdict
-    assert vouched(m, svc(None), iat) is None  # no domain key configured
+    assert vouched(m, point, iat + 5) == frm
+    assert vouched(m, point, iat + 600) is None  # stale: a replay
+    assert vouched(m, point, None) is None  # no wall clock, no verdict
+    assert vouched(m, None, iat) is None  # no domain key configured
     other = binascii.unhexlify(d["other_point"]) if isinstance(d["other_point"], str) \
         else bytes(d["other_point"])
-    assert vouched(m, svc(other), iat) is None  # signed by someone else
-    assert vouched(_signed_invite(good, b"sip:tester@lab.test", to), svc(point), iat) is None
-    assert vouched(_signed_invite(good, frm, b"sip:eve@example.com"), svc(point), iat) is None
+    assert vouched(m, other, iat) is None  # signed by someone else
+    assert vouched(_signed_invite(good, b"sip:tester@lab.test", to), point, iat) is None
+    assert vouched(_signed_invite(good, frm, b"sip:eve@example.com"), point, iat) is None
     bad = [c for c in d["cases"] if not c["ok"]][0]
-    assert vouched(_signed_invite(bad, frm, to), svc(point), iat) is None
-    assert vouched(_plain(), svc(point), iat) is None  # no Identity header at all
+    assert vouched(_signed_invite(bad, frm, to), point, iat) is None
+    assert vouched(_plain(), point, iat) is None  # no Identity header at all
 
 
 def test_an_identity_signed_invite_is_believed_on_any_flow():
@@ -75,7 +60,7 @@ def test_an_identity_signed_invite_is_believed_on_any_flow():
     caller = b"sip:+12155551212@example.com"
     link, reg, ua, clock = phone(outbound=["sip:edge1.lab.test"],  # UDP: no PAI believed
                                  autoanswer={"allow": [caller.decode()]})
-    ua.certsvc = svc(binascii.unhexlify(d["point"]))  # certificates.identity's key
+    ua.certsvc = parked(binascii.unhexlify(d["point"]))  # certificates.identity's key
     ua.set_wall_clock(case["claims"]["iat"], clock.now)
     signed = invite(AUTO + b"Identity: " + case["value"].encode() + b"\r\n", pai=b"",
                     caller=b"<" + caller + b">", to=b"<sip:bob@example.com>")
@@ -84,7 +69,7 @@ def test_an_identity_signed_invite_is_believed_on_any_flow():
     # the same INVITE an hour later is a replay: it only rings
     link, reg, ua, clock = phone(outbound=["sip:edge1.lab.test"],
                                  autoanswer={"allow": [caller.decode()]})
-    ua.certsvc = svc(binascii.unhexlify(d["point"]))
+    ua.certsvc = parked(binascii.unhexlify(d["point"]))
     ua.set_wall_clock(case["claims"]["iat"] + 3600, clock.now)
     link.inject(last_conn(link), signed)
     assert link.media_opened == [] and link.of("call_incoming")

@@ -33,6 +33,16 @@ def start(extra=None, ca="rsa_ca", flows=1, clock_set=True):
     return link, reg, ua, clock
 
 
+def live(ua):
+    """The UA's CertService with its code (ua.certsvc is what certservice.park made of it:
+    between the UA's calls the code is dropped); the UA goes on with this one."""
+    from tinysip.certservice import thaw
+
+    if type(ua.certsvc) is tuple:
+        ua.certsvc = thaw(ua.certsvc, ua)
+    return ua.certsvc
+
+
 def subs(reg, start=0):
     return [(c, m) for _, c, m in reg.requests[start:] if m.method == b"SUBSCRIBE"]
 
@@ -183,11 +193,11 @@ def test_the_certificate_code_is_dropped_after_each_notify_and_the_cache_keeps_b
         notify(link, conn, sub, 1 + n, der("rsa_leaf_rsa_ca"))
         assert link.of("certificate_cached")[-1].aor == AOR
         assert [m for m in gone if m in sys.modules] == []
-        entry = ua.certsvc.cache.entries[AOR]
+        entry = live(ua).cache.entries[AOR]
         assert isinstance(entry[0], bytes) and len(entry) == 3  # DER, not_after, stored at
     assert ua.certificate(AOR, clock.now) == der("rsa_leaf_rsa_ca")
     # the CA was read at the first NOTIFY: its subject and key stay, not its DER
-    assert ua.cfg.certs.ca_der is None and isinstance(ua.certsvc.ca[0], bytes)
+    assert ua.cfg.certs.ca_der is None and isinstance(live(ua).ca[0], bytes)
     notify(link, conn, sub, 3, b"not DER")  # a rejection drops them too
     assert link.of("certificate_rejected")[-1].reason.startswith("malformed")
     assert [m for m in gone if m in sys.modules] == []
@@ -227,7 +237,7 @@ def test_a_flow_starts_one_subscription_at_once_and_the_others_at_the_next_timer
     assert len({c for c, _ in s}) == 1 and len({m.call_id for _, m in s}) == 3
     assert len({(m.get(b"Via").split(b";")[0], m.get(b"Contact"), m.get(b"Route"))
                 for _, m in s}) == 1
-    first, second, third = [e[2] for e in ua.certsvc.entries]
+    first, second, third = [e[2] for e in live(ua).entries]
     assert all(a is b is c for a, b, c in zip(first.cfg[3:7], second.cfg[3:7], third.cfg[3:7]))
     assert ua.next_timer() > clock.now
     for c, m in s:  # and each one goes on as before
@@ -381,4 +391,34 @@ def test_subscriptions_go_over_a_stream_flow_not_udp():
     s = subs(reg)
     assert len(s) == 1 and s[0][0] == ua.flows[1].conn  # the TLS flow, never the UDP one
     assert ua.up_flow() is ua.flows[0] and ua.up_flow(True) is ua.flows[1]
+    no_internal_errors(link)
+
+
+def test_between_its_calls_the_service_is_data_and_its_code_is_dropped():
+    # issue 16: the subscriptions' code (certservice, subscribe) is loaded for each thing it
+    # does and dropped after; what stays is plain data (certservice.park), from which the UA
+    # answers its next timer, whether a message is a subscription's, and the domain key
+    import sys
+
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    notify(link, conn, sub, 1, der("rsa_leaf_rsa_ca"))
+    code = ("tinysip.certservice", "tinysip.subscribe")
+    ua.next_timer()  # (the driver asks once it has done what came in: that parks it)
+    assert [m for m in code if m in sys.modules] == []
+    p = ua.certsvc
+    assert type(p) is tuple and p[1] == (sub.call_id,)
+    assert isinstance(p[3]["entries"][0][2], dict)  # the Subscription as its attributes
+    due = ua.next_timer()
+    assert due is not None and due <= p[0]
+    ua.handle_timer(clock.now)  # not due: nothing loads
+    assert [m for m in code if m in sys.modules] == [] and ua.certsvc is p
+    n = len(reg.requests)
+    link.run_until(p[0] + 1)  # the refresh, from the parked data, in the same dialog
+    (c2, refresh), = subs(reg, n)
+    assert refresh.call_id == sub.call_id and refresh.cseq == sub.cseq + 1
+    assert [m for m in code if m in sys.modules] == []
+    notify(link, conn, sub, 2, der("rsa_leaf_rsa_ca"))
+    assert link.of("certificate_cached")[-1].changed is False
+    assert ua.certificate(AOR, clock.now) == der("rsa_leaf_rsa_ca")
     no_internal_errors(link)

@@ -54,6 +54,7 @@ from tinysip.errors import ParseError, nth
 _PENDING = const(1)
 _ACTIVE = const(2)
 _TERMINATED = const(5)
+_S_N = const(0)  # Subscription._due's Timer N
 _C_DER = const(0)
 _C_FINGERPRINT = const(1)
 _C_NOT_AFTER = const(9)
@@ -83,6 +84,77 @@ _T_KEY_MISMATCH = const(5)
 # _due holds two kinds of entry, told apart by length: a subscription flow_up put off
 # (at, entry, what _open returned, the entry's Subscription then) and a NOTIFY's checks (7)
 _OPEN = const(4)
+
+
+# park(): what the UA holds between its calls into this module, a tuple: the earliest timer,
+# the subscriptions' Call-IDs, the domain key, and the service's own data (ua.py's copies)
+_P_T = const(0)
+_P_IDS = const(1)
+_P_DOMAIN = const(2)
+_P_DATA = const(3)
+
+
+def park(svc):
+    """`svc` as plain data (a tuple, `_P_*`), so that this module and tinysip.subscribe can
+    be dropped until the UA needs them again (thaw): a CertService or Subscription object
+    would keep its class, hence every function of its module, in RAM. The UA answers from
+    the tuple alone what it asks most: the next timer, whether a message's Call-ID is one
+    of ours, the domain key for RFC 8224. Objects become their attribute dicts; the
+    put-off subscriptions in _due say whether their entry's Subscription is still the one
+    they were queued with (handle_timer's identity test) instead of holding it.
+    Everything is made before anything is changed: a MemoryError leaves `svc` whole."""
+    t = svc.next_timer()
+    ids = []
+    subs = []
+    for e in svc.entries:
+        s = e[2]
+        if s is not None:
+            ids.append(s.call_id)
+            s = s.__dict__
+        subs.append(s)
+    due = []
+    for n in svc._due:
+        due.append((n[0], n[1], n[2], n[1][2] is n[3]) if len(n) == _OPEN else n)
+    c = svc.cache.__dict__
+    d = dict(svc.__dict__)  # (MicroPython's __dict__ is a read-only copy)
+    p = (t, tuple(ids), svc.domain, d)
+    d["_due"] = due  # (no allocation from here on: stores into what exists)
+    d["cache"] = c
+    del d["ua"]
+    for i in range(len(subs)):
+        svc.entries[i][2] = subs[i]
+    return p
+
+
+def thaw(p, ua):
+    """The CertService that park() made `p` of, with its Subscriptions, for `ua`; `p` is
+    changed only once everything is made (a MemoryError leaves it whole)."""
+    svc = _new(CertService, p[_P_DATA])
+    svc.ua = ua
+    svc.cache = _new(Cache, svc.cache)
+    subs = []
+    for e in svc.entries:
+        subs.append(None if e[2] is None else _new(subscribe.Subscription, e[2]))
+    due = []
+    for n in svc._due:
+        if len(n) == _OPEN:  # the entry's new Subscription if it was still the queued one
+            x = False
+            for i in range(len(subs)):
+                if n[3] and svc.entries[i] is n[1]:
+                    x = subs[i]
+            n = (n[0], n[1], n[2], x)
+        due.append(n)
+    svc._due = due
+    for i in range(len(subs)):
+        svc.entries[i][2] = subs[i]
+    return svc
+
+
+def _new(cls, d):
+    o = object.__new__(cls)  # no __init__: the attributes are the parked ones
+    for k in d:
+        setattr(o, k, d[k])
+    return o
 
 
 class Cache:
@@ -257,6 +329,21 @@ class CertService:
             if e[2] is not None and e[3].conn == e[4]:
                 e[2].unsubscribe(now)
                 self._flush(e, None, now)
+
+    def idle(self):
+        """Nothing is due at once and no subscription waits for the NOTIFY of its initial
+        SUBSCRIBE (or of its unsubscribe): the UA may park the service (ua.next_timer)
+        instead of loading it again for the answers that come in a moment."""
+        if self._due:
+            return False
+        for e in self.entries:
+            if e[2] is not None and e[2]._due[_S_N] is not None:
+                return False
+        return True
+
+    def certificate(self, aor, t):
+        """The DER of aor's usable cached certificate at wall-clock time t (s), or None."""
+        return self.cache.get(aor, t)
 
     def next_timer(self):
         t = self._due[0][0] if self._due else None

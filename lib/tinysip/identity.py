@@ -15,18 +15,17 @@ from tinysip.passport import verify
 _MAX_AGE = const(60)  # s: RFC 8224 §6.2.1 recommends a minute either way
 
 
-def vouched(msg, certsvc, wall_s):
+def vouched(msg, domain, wall_s):
     """The From URI of `msg` if its RFC 8224 Identity header verifies, else None.
 
-    `certsvc` the UA's certservice (its `domain`: the P-256 key of config
-    certificates.identity, which signs Identity headers; None: not configured),
+    `domain` the P-256 key (uncompressed point) of config certificates.identity, which
+    signs Identity headers (None: not configured),
     `wall_s` the wall clock (s since 1970, None unknown).
     RFC 8224 §6.2: the signature verifies, `iat` is within a minute of now, and the
     PASSporT's orig names the From (its `uri`, or its `tn` as the From user's digits) and
     dest the To.
     """
     value = msg.get(b"Identity")
-    domain = None if certsvc is None else certsvc.domain
     if value is None or domain is None or wall_s is None:
         return None
     good, claims = verify(value, domain)

@@ -115,6 +115,10 @@ _IV_ENDED = const(4)
 _IV_ANSWER = const(0)
 _IV_REJECT = const(1)
 _IV_HANGUP = const(5)
+# certservice.park's tuple (test_consts holds these to certservice's)
+_P_T = const(0)
+_P_IDS = const(1)
+_P_DOMAIN = const(2)
 _R_REWRITE = const(4)  # register.py's outcome "register again with the Contact the Via showed"
 # outbound.py's states, inputs and actions, as private consts there too (no interned names;
 # host_tests/obnames.py checks that both agree)
@@ -189,7 +193,9 @@ class UserAgent:
         self.actions = []
         self.events = []
         self.stopping = False
-        self.certsvc = None  # certservice.CertService once a flow is up, when configured
+        # certificates (only when configured): None until a flow is up, then what
+        # certservice.park makes of its CertService between our calls into it (_cs)
+        self.certsvc = None
         self.client_cert = None  # (certificate DER, PKCS#8 key DER): the credential
         self.wall_ms = None  # wall clock (ms since 1970) minus `now`, once known
 
@@ -210,8 +216,19 @@ class UserAgent:
             t = _earliest(t, e[0].next_timer())
             if e[5] == 2:  # media running: its inactivity and length limits
                 t = _earliest(_earliest(t, e[6]), e[7])
-        if self.certsvc is not None:
-            t = _earliest(t, self.certsvc.next_timer())
+        p = self.certsvc
+        if p is not None and type(p) is not tuple and p.idle():
+            # the driver asks when it has done what came in: the certificate service, if
+            # its code was loaded for it (_cs) and it waits for nothing that comes at once
+            # (certservice's idle), becomes plain data again and its code is dropped
+            # (issue 16)
+            try:
+                p = self.certsvc = load(b"tinysip.certservice park")(p)
+                drop("certservice subscribe")
+            except MemoryError:  # (it stays as it is, loaded: parked at a later call)
+                pass
+        if p is not None:
+            t = _earliest(t, p[_P_T] if type(p) is tuple else p.next_timer())
         return t
 
     def idle(self):
@@ -246,7 +263,7 @@ class UserAgent:
                 c.step(_IV_HANGUP, now)
             self._call_flush(cid, now)
         if self.certsvc is not None:  # unsubscribe while the flows still carry it
-            self.certsvc.stop(now)
+            self._cs(b"stop", now)
         for f in self.flows:
             if f.state == _UP and f.conn is not None:
                 f.state = _STOPPED
@@ -427,7 +444,7 @@ class UserAgent:
                 if self.certsvc is None:
                     # only when configured
                     self.certsvc = load(b"tinysip.certservice CertService")(self)
-                self.certsvc.flow_up(f, now)
+                self._cs(b"flow_up", f, now)
         elif action == _A_FAIL_RETRY_NOW:
             if inp != _NEXT_TARGET:
                 f.targets = None  # a flow that failed after working re-resolves (TTL cache)
@@ -634,8 +651,9 @@ class UserAgent:
                 if self.calls[cid][4] == "out":
                     self._dial_report(cid, c, state, c.status)
                 self._call_flush(cid, now)
-        if self.certsvc is not None:
-            self.certsvc.handle_timer(now)
+        p = self.certsvc
+        if p is not None and (type(p) is not tuple or p[_P_T] is not None and p[_P_T] <= now):
+            self._cs(b"handle_timer", now)
 
     def _register_failed(self, f, now, status, reason, timeout=False):
         if f.state == _STOPPED:
@@ -669,7 +687,7 @@ class UserAgent:
             return
         entry = self.ctx.get(msg.branch)
         if entry is None:
-            if self.certsvc is not None and self.certsvc.receive(msg, conn, now):
+            if self._ours(msg) and self._cs(b"receive", msg, conn, now):
                 return
             e = self.calls.get(msg.call_id)
             if e is not None and e[4] == "out":
@@ -721,7 +739,7 @@ class UserAgent:
     def _on_request(self, f, conn, msg, now):
         """Answer a request this UA does not yet serve as a dialog (RFC 3261 §8.2)."""
         m = msg.method
-        if self.certsvc is not None and self.certsvc.receive(msg, conn, now):
+        if self._ours(msg) and self._cs(b"receive", msg, conn, now):
             return
         if (m == b"INVITE" or m == b"ACK" or m == b"CANCEL" or m == b"BYE"
                 or msg.to_tag is not None):
@@ -807,7 +825,10 @@ class UserAgent:
             "tls" if f.tls else "udp" if f.udp else "tcp") in cfg.trust)
         if who is None and auto and msg.get(b"Identity") is not None:
             # only for a signed INVITE
-            who = load(b"tinysip.identity vouched")(msg, self.certsvc, self.wall_s(now))
+            p = self.certsvc
+            who = load(b"tinysip.identity vouched")(
+                msg, p if p is None else p[_P_DOMAIN] if type(p) is tuple else p.domain,
+                self.wall_s(now))
             drop("identity passport sigverify")  # and gone again after it
         allowed = auto and iv.may_auto_answer(who, cfg.autoanswer)
         params = None
@@ -898,18 +919,33 @@ class UserAgent:
         """Subscribe to `uri`'s certificate (RFC 6072) now; events certificate_cached,
         certificate_revoked or certificate_rejected follow. False when certificates are not
         configured or no flow is up yet (it then starts once one registers)."""
-        return self.certsvc is not None and self.certsvc.subscribe(uri, now)
+        return self.certsvc is not None and self._cs(b"subscribe", uri, now)
 
     def certificate_unsupported(self, aor, now):
         """A peer answered 437 Unsupported Certificate for `aor`'s certificate: drop it and
         fetch it again; the next certificate_cached says whether it `changed`. True when a
         certificate was cached."""
-        return self.certsvc is not None and self.certsvc.unsupported(aor, now)
+        return self.certsvc is not None and self._cs(b"unsupported", aor, now)
 
     def certificate(self, aor, now):
         """The DER of `aor`'s usable cached certificate, or None."""
         w = self.wall_s(now)
-        return None if self.certsvc is None or w is None else self.certsvc.cache.get(aor, w)
+        return None if self.certsvc is None or w is None else self._cs(b"certificate", aor, w)
+
+    def _ours(self, msg):
+        """Might msg belong to a certificate subscription? (by its Call-ID, without loading
+        the certificate code)"""
+        p = self.certsvc
+        return p is not None and (type(p) is not tuple or msg.call_id in p[_P_IDS])
+
+    def _cs(self, op, *args):
+        """Call the CertService's method `op` (bytes), its code loaded and the service
+        made again from what certservice.park left (thaw) if it is parked; next_timer()
+        parks it again once the driver has done what came in."""
+        p = self.certsvc
+        if type(p) is tuple:
+            p = self.certsvc = load(b"tinysip.certservice thaw")(p, self)
+        return getattr(p, op.decode())(*args)
 
     def use_credential(self, now):
         """A credential was installed: TLS flows that are not up (a port that requires a
