@@ -5,7 +5,7 @@ import struct
 
 from testutil import MICROPYTHON, raises
 
-from tinysip.voice import Receiver, Sender, pack, unpack
+from tinysip.voicesetup import Receiver, Sender, pack, unpack
 
 PT = 101  # the telephone-event payload type a peer's SDP typically gives
 

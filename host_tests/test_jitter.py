@@ -4,7 +4,7 @@ import struct
 
 from testutil import MICROPYTHON
 
-from tinysip.jitter import Jitter
+from tinysip.voicesetup import Jitter, stats
 
 SSRC = 0x5EED1234
 LOUD = 0x00  # PCMU codes of the loudest segment (speech)
@@ -160,7 +160,7 @@ def run_trace(seed=17, frames=1250):
             else:
                 skipped += 1  # missing anyway: skipped instead of concealed
         now += 20
-    assert jb.stats()["concealed"] == concealed + tail
+    assert stats(jb)["concealed"] == concealed + tail
     # every frame between the first and the last played: played, dropped or missing
     span = played[-1] - played[0] + 1
     assert concealed + skipped == span - len(played) - len(dropped), (concealed, skipped)
@@ -178,7 +178,7 @@ def test_trace_plays_every_frame_in_time_once_and_in_order():
     assert sorted(played + r.dropped) == [i for i in range(len(r.stored)) if r.stored[i]], (
         "every stored frame played or dropped")
     assert len(r.dropped) <= 12
-    s = r.jb.stats()
+    s = stats(r.jb)
     first = played[0]
     assert s["lost"] == sum(r.lost)  # from the first valid packet (1): none lost before 4
     assert s["late"] == r.late and s["duplicates"] == r.dups and r.late > 0 and r.dups > 0
@@ -224,7 +224,7 @@ def test_probation_then_in_order_play():
     assert put(jb, pkt(1), 1020) == 1
     gains = [jb.get(1025)] + steady(jb, 30, start=2, t0=960, delay=40)
     assert gains[:2] == [0, 256] and gains[-20:] == [256] * 20  # after 20 ms (the least)
-    s = jb.stats()
+    s = stats(jb)
     assert (s["received"], s["lost"], s["concealed"], s["inserted"]) == (31, 0, 0, 0)
 
 
@@ -235,14 +235,14 @@ def test_sequence_wraps_at_65535():
     hi_cycles, hi_seq, expected, received = jb.report()[2:6]
     assert (hi_cycles, hi_seq) == (1, (65520 + 39) & 0xFFFF)
     assert expected == received == 39
-    assert jb.stats()["lost"] == 0
+    assert stats(jb)["lost"] == 0
 
 
 def test_timestamp_wraps():
     jb = Jitter(8)
     gains = steady(jb, 40, ts0=0xFFFFFFFF - 3 * 160, pt=8)
     assert gains[-30:] == [256] * 30
-    assert jb.stats()["concealed"] == 0 and jb.stats()["jitter"] == 0
+    assert stats(jb)["concealed"] == 0 and stats(jb)["jitter"] == 0
 
 
 def test_loss_counts_and_fades_then_silence():
@@ -259,7 +259,7 @@ def test_loss_counts_and_fades_then_silence():
     at = seq.index(192)
     assert seq[at:at + 6] == [192, 128, 64, 0, 0, 0] and seq[at + 6] == 256
     assert [i for g, i in out[first:] if g == 192 or g == 128 or g == 64] == [19, 19, 19]
-    s = jb.stats()
+    s = stats(jb)
     assert s["lost"] == 6 and s["concealed"] == 6 and s["received"] == 33
 
 
@@ -271,14 +271,14 @@ def test_duplicates_late_and_reordered():
     assert put(jb, pkt(21), 1420) == 1
     assert put(jb, pkt(20), 1421) == 1  # reordered, still in time
     assert put(jb, pkt(21), 1422) == 0
-    s = jb.stats()
+    s = stats(jb)
     assert (s["duplicates"], s["reordered"], s["late"]) == (3, 1, 0)
     for i in range(22, 40):  # then 26 comes 150 ms late
         if i != 26:
             put(jb, pkt(i), 1000 + i * 20 + 30)
         jb.get(1000 + i * 20 + 35)
     assert put(jb, pkt(26), 1000 + 26 * 20 + 180) == 0
-    s = jb.stats()
+    s = stats(jb)
     assert s["late"] == 1 and s["lost"] == 0 and s["reordered"] == 2
 
 
@@ -288,7 +288,7 @@ def test_another_payload_type_is_counted_and_returned():
     dtmf = struct.pack(">BBHII", 0x80, 101, 1010, 160000 + 1600, SSRC) + b"\x05\x0a\x00\xa0"
     assert put(jb, dtmf, 1230) == 2
     steady(jb, 10, start=11, seq0=1000)
-    s = jb.stats()
+    s = stats(jb)
     assert s["lost"] == 0 and s["received"] == 20 and s["invalid"] == 0
 
 
@@ -312,7 +312,7 @@ def test_invalid_packets_are_dropped_and_counted():
     ]
     for data in bad:
         assert put(jb, data, 1200) == 0, data
-    s = jb.stats()
+    s = stats(jb)
     assert s["invalid"] == len(bad) and s["received"] == 4
     # CSRCs, extension and padding are skipped to the payload
     ok = (bytes([0x80 | 0x20 | 0x10 | 2]) + good[1:12] + b"\x00\x00\x00\x01\x00\x00\x00\x02"
@@ -325,7 +325,7 @@ def test_a_sequence_jump_is_dropped_unless_the_next_follows():
     steady(jb, 10)
     assert put(jb, pkt(10, seq0=9000), 1230) == 0  # a jump of 8000: once is noise
     assert put(jb, pkt(10), 1231) == 1
-    assert jb.stats()["invalid"] == 1
+    assert stats(jb)["invalid"] == 1
     # the sender restarts: new sequence numbers and timestamps, twice in a row
     assert put(jb, pkt(0, seq0=30000, ts0=7777), 1252) == 0
     assert put(jb, pkt(1, seq0=30000, ts0=7777), 1272) == 1
@@ -337,7 +337,7 @@ def test_a_sequence_jump_is_dropped_unless_the_next_follows():
 def test_ssrc_change_resets_after_probation():
     jb = Jitter(0)
     steady(jb, 30)
-    s0 = jb.stats()
+    s0 = stats(jb)
     stray = pkt(0, ssrc=0xDEAD, seq0=500)
     assert put(jb, stray, 1605) == 0  # one packet of another source: not a change
     steady(jb, 5, start=30)
@@ -353,7 +353,7 @@ def test_ssrc_change_resets_after_probation():
         gains.append((jb.get(t + i * 20 + 3), index(jb)))
     played = [i for g, i in gains if g == 256]
     assert played == list(range(played[0], played[0] + len(played))) and played[0] <= 3
-    s = jb.stats()
+    s = stats(jb)
     assert s["received"] == s0["received"] + 5 + 29 and s["lost"] == 0
     assert jb.report()[4:6] == (29, 29)  # expected, received: the new source's own
 
@@ -363,7 +363,7 @@ def test_a_far_timestamp_jump_re_anchors():
     steady(jb, 20)
     base = 160000 + 20 * 160 + 8000 * 60  # a minute ahead (e.g. the sender's clock)
     gains = steady(jb, 20, start=20, ts0=base - 20 * 160)
-    assert jb.stats()["resyncs"] == 1
+    assert stats(jb)["resyncs"] == 1
     assert gains[-10:] == [256] * 10
 
 
@@ -394,8 +394,8 @@ def test_interarrival_jitter_is_rfc3550_a8():
         if i >= 2:  # A.8 from the second valid packet (the first is probation)
             d = (t - arrivals[i - 1]) * 8 - 160
             j += (abs(d) - j) / 16
-    assert abs(jb.stats()["jitter"] - j) <= 1, (jb.stats()["jitter"], j)
-    assert abs(jb.stats()["jitter_ms"] - j / 8) < 0.2
+    assert abs(stats(jb)["jitter"] - j) <= 1, (stats(jb)["jitter"], j)
+    assert abs(stats(jb)["jitter_ms"] - j / 8) < 0.2
 
 
 def test_continuous_speech_still_shrinks_slowly():
@@ -419,7 +419,7 @@ def test_continuous_speech_still_shrinks_slowly():
 
 
 def test_stats_before_any_packet():
-    s = Jitter(0).stats()
+    s = stats(Jitter(0))
     assert s["received"] == 0 and s["lost"] == 0 and s["delay_ms"] is None
     assert s["jitter_ms"] == 0
 
@@ -469,6 +469,21 @@ def test_no_allocation_per_frame():
     finally:
         gc.enable()
     assert after == before, after - before
-    s = jb.stats()  # every path ran: loss, late, growth, shrink, window, wraps
+    s = stats(jb)  # every path ran: loss, late, growth, shrink, window, wraps
     assert s["played"] > 900 and s["concealed"] > 0 and s["late"] == 1
     assert s["inserted"] > 0 and s["dropped"] > 0 and jb.report()[2] == 1
+
+
+def test_the_set_up_module_uses_the_same_state_layout():
+    # tinysip.voicesetup builds Jitter/Rtcp/Voice state lists with its own copies of the
+    # indices (a private const costs the phone no interned name): they must be these
+    from test_srtp import consts
+
+    ours = consts("jitter.py")
+    voice = consts("voice.py")
+    for k, v in consts("voicesetup.py").items():
+        if k in ("_NPK", "_NBAD"):
+            assert voice[k] == v, k
+        elif k in ours:
+            assert ours[k] == v, k
+    assert consts("voicesetup.py")["_R_N"] == ours["_R_N"]  # (test_srtp: srtp's offsets)

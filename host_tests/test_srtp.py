@@ -5,10 +5,11 @@ import gc
 import struct
 from binascii import unhexlify
 
-from testutil import MICROPYTHON, lcg, read_vector
+from testutil import HERE, MICROPYTHON, lcg, read_vector
 
 from tinysip import srtp
 from tinysip.srtp import aes
+from tinysip.voicesetup import Context, key
 
 # Context.s offsets (srtp's private consts are folded away on MicroPython; checked against
 # the module on CPython by test_layout)
@@ -45,25 +46,48 @@ def run(ctx, data, off=0, rtcp=False, room=16):
 
 def pair(tag=80, seed=1):
     key = lcg(seed)(30)
-    return srtp.Context(key, tag), srtp.Context(key, tag)
+    return Context(key, tag), Context(key, tag)
 
 
 def test_layout():
     if not MICROPYTHON:
         assert (srtp._SP, srtp._KS) == (SP, KS)
     # the unix port has the native emitter: the viper functions replaced the plain ones
-    assert (srtp.cipher is not srtp._raw[1]) == MICROPYTHON
+    # (tinysip.plain, which then never loads)
+    assert (not srtp._raw) == MICROPYTHON
+    # the offsets tinysip.plain and tinysip.voicesetup repeat are srtp's
+    mine = consts("srtp.py")
+    for other in ("plain.py", "voicesetup.py"):
+        for k, v in consts(other).items():
+            if k == "_SIZE_S":  # (voicesetup's _SIZE is the jitter buffer's)
+                assert mine["_SIZE"] == v
+            elif k in ("_KP", "_KR", "_H", "_IX", "_SP", "_SR", "_EK", "_KS", "_PB", "_RTCP",
+                       "_CHECK"):
+                assert mine[k] == v, (other, k)
+
+
+def consts(path):
+    """name -> int of every `_NAME = const(N)` line of a module of lib/tinysip."""
+    out = {}
+    with open(HERE + "/../lib/tinysip/" + path) as f:
+        for line in f:
+            if line[:1] == "_" and " = const(" in line and "const(b" not in line:
+                name, _, rest = line.partition(" = const(")
+                out[name] = int(rest.split(")")[0], 0)
+    return out
 
 
 def plain(test):
-    """Run test with srtp's plain functions (MicroPython's fallback where it cannot compile
-    viper code): on MicroPython a second path, on CPython the only one."""
-    fast = (srtp._build, srtp.cipher, srtp.mac, srtp._keys)
-    srtp._build, srtp.cipher, srtp.mac, srtp._keys = srtp._raw
+    """Run test with srtp's plain functions (tinysip.plain: MicroPython's fallback where it
+    cannot compile viper code): on MicroPython a second path, on CPython the only one."""
+    from tinysip import plain as p
+
+    fast = (srtp._build, srtp.cipher, srtp.mac, srtp._raw)
+    srtp._build, srtp.cipher, srtp.mac, srtp._raw = p._build, p.cipher, p.mac, True
     try:
         test()
     finally:
-        srtp._build, srtp.cipher, srtp.mac, srtp._keys = fast
+        srtp._build, srtp.cipher, srtp.mac, srtp._raw = fast
 
 
 def test_plain_path_gives_the_same_packets():
@@ -79,17 +103,17 @@ def test_b3_key_derivation():
     v = vectors("rfc3711-b2-b3.txt")
     m = aes(v["b3.master_key"], 1)
     salt = v["b3.master_salt"]
-    assert srtp.key(m, salt, 0, 16) == v["b3.cipher_key"]
-    assert srtp.key(m, salt, 2, 14) == v["b3.cipher_salt"]
-    assert srtp.key(m, salt, 1, 94) == v["b3.auth_key"]  # we use its first 20 bytes
-    c = srtp.Context(v["b3.master_key"] + salt)
+    assert key(m, salt, 0, 16) == v["b3.cipher_key"]
+    assert key(m, salt, 2, 14) == v["b3.cipher_salt"]
+    assert key(m, salt, 1, 94) == v["b3.auth_key"]  # we use its first 20 bytes
+    c = Context(v["b3.master_key"] + salt)
     assert bytes(c.s[SP:SP + 14]) == v["b3.cipher_salt"]
 
 
 def b2_context():
     """A context whose session key and salt are B.2's (the key derivation bypassed)."""
     v = vectors("rfc3711-b2-b3.txt")
-    c = srtp.Context(bytes(30))
+    c = Context(bytes(30))
     c.e = aes(v["b2.session_key"], 1)
     c.s[SP:SP + 14] = v["b2.session_salt"]
     return c, v
@@ -123,13 +147,13 @@ def test_b2_keystream_block_counter_carries():
 def test_libsrtp_rtp_packet_both_ways():
     v = vectors("libsrtp-validate.txt")
     key = v["master_key"] + v["master_salt"]
-    buf, n = run(srtp.Context(key), v["rtp"])
+    buf, n = run(Context(key), v["rtp"])
     assert bytes(buf[:n]) == v["srtp"]
-    rx = srtp.Context(key)
+    rx = Context(key)
     assert rx.unprotect(buf, n) == len(v["rtp"])
     assert bytes(buf[:len(v["rtp"])]) == v["rtp"]
     # the _32 suite: the same HMAC cut to 4 bytes
-    buf, n = run(srtp.Context(key, 32), v["rtp"])
+    buf, n = run(Context(key, 32), v["rtp"])
     assert bytes(buf[:n]) == v["srtp"][:-6]
 
 
@@ -137,11 +161,11 @@ def test_libsrtp_rtcp_packet_both_ways():
     v = vectors("libsrtp-validate.txt")
     key = v["master_key"] + v["master_salt"]
     for tag in (80, 32):  # SRTCP keeps its 80-bit tag in the _32 suite (RFC 4568 §6.2)
-        tx = srtp.Context(key, tag)
+        tx = Context(key, tag)
         run(tx, v["rtcp"], rtcp=True)  # SRTCP index 0
         buf, n = run(tx, v["rtcp"], rtcp=True)  # index 1: libsrtp's packet
         assert bytes(buf[:n]) == v["srtcp"]
-        rx = srtp.Context(key, tag)
+        rx = Context(key, tag)
         assert rx.unprotect_rtcp(buf, n) == len(v["rtcp"])
         assert bytes(buf[:len(v["rtcp"])]) == v["rtcp"]
 

@@ -10,6 +10,7 @@ from hashlib import sha1
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tinysip import srtp
+from tinysip.voicesetup import Context
 
 
 def aes_ctr(key, iv, data):
@@ -65,7 +66,7 @@ def test_matches_the_reference_for_many_packets():
     rnd = random.Random(3711)
     for tag in (80, 32):
         master = rnd.randbytes(30)
-        tx, rx = srtp.Context(master, tag), srtp.Context(master, tag)
+        tx, rx = Context(master, tag), Context(master, tag)
         for k in range(200):
             roc = rnd.choice((0, 0, 1, 7, 0xFFFF, 0x10000, 0xFFFFFFFE))
             seq = rnd.randrange(65536)
@@ -89,7 +90,7 @@ def test_matches_the_reference_for_many_packets():
 def test_srtcp_matches_the_reference():
     rnd = random.Random(4568)
     master = rnd.randbytes(30)
-    tx, rx = srtp.Context(master, 32), srtp.Context(master, 32)
+    tx, rx = Context(master, 32), Context(master, 32)
     for index in range(40):
         p = struct.pack(">BBHI", 0x81, 200, 6, rnd.getrandbits(32)) + rnd.randbytes(
             rnd.choice((0, 20, 24, 300)))
@@ -113,7 +114,7 @@ def test_srtcp_matches_the_reference():
 def test_receiver_follows_a_real_wrap():
     rnd = random.Random(16)
     master = rnd.randbytes(30)
-    tx, rx = srtp.Context(master), srtp.Context(master)
+    tx, rx = Context(master), Context(master)
     seq = 65000
     for k in range(1200):  # 536 packets before the wrap, 664 after
         p = packet(rnd, seq, 160, ssrc=0xDECAFBAD)

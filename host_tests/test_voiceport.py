@@ -12,6 +12,7 @@ from test_voice import _UA as _VoiceUA
 from test_voice import _Cfg, _Clock
 
 from tinysip.io.driver import Driver
+from tinysip.voicesetup import stats
 
 PORT = _Cfg.media_port  # ours: RTP here (or the next even port), RTCP + 1
 WALL = 1765000000000  # ms since 1970 at our clock's 0
@@ -102,11 +103,11 @@ def test_an_rr_that_arrives_mid_frame_is_stamped_at_arrival_and_gives_the_exact_
         clock.t = t0 + 157
         for _ in range(50):  # the datagram is on its way through the loopback interface
             d.step(20)
-            if v.rtcp.stats()["received"]:
+            if stats(v.rtcp)["received"]:
                 break
-        got = v.stats()["rtt_ms"]
+        got = stats(v)["rtt_ms"]
         assert got == 57, got  # read at the next frame tick (t0 + 160) it was 60
-        assert v.stats()["refused"] == 0
+        assert stats(v)["refused"] == 0
     finally:
         ua.actions.append((ACT_MEDIA_STOP, b"cid"))
         d.pump()  # the port's sockets closed, its RTCP reader gone from the loop too
@@ -139,16 +140,16 @@ def test_a_tick_a_ms_late_does_not_make_the_jitter_buffer_repeat_a_frame():
             clock.t = t
             if (t - base) % 20 == 1:  # a packet arrives: read (stamped) now
                 k = (t - base) // 20
-                got = v.jitter.stats()["received"]
+                got = stats(v.jitter)["received"]
                 peer[0].sendto(struct.pack(">BBHII", 0x80, 0, k, 160 * k, 0x4321)
                                + b"\xff" * 160, to)
                 for _ in range(50):  # on its way through the loopback interface
                     d.step(2)
-                    if v.jitter.stats()["received"] > got:
+                    if stats(v.jitter)["received"] > got:
                         break
             elif (t - base) % 20 == 0 and t != base + 40:
                 d.step(0)  # a frame tick on time (the one at base + 40 runs at + 41)
-        m = v.stats()
+        m = stats(v)
         assert m["inserted"] == 0, m
         assert m["played"] >= frames - 4 and m["target_ms"] == 20, m
     finally:

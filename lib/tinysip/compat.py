@@ -44,13 +44,14 @@ def drop(names):
     phone, a long one is not; a single module by its full name ("tinysip.sipdate"), the
     qstr its import made already. Their interned names stay: MicroPython never frees a
     qstr (docs/benchmarks.md has what each module leaves)."""
-    pkg = sys.modules.get("tinysip")
     for n in names.split():
         if n[:8] != "tinysip.":
             n = "tinysip." + n
+        i = n.rfind(".")  # its package ("tinysip", or "tinysip.io" for "io.udp") holds it too
+        pkg = sys.modules.get(n[:i])
         if sys.modules.pop(n, None) is not None and pkg is not None:
             try:
-                delattr(pkg, n[8:])
+                delattr(pkg, n[i + 1:])
             except (AttributeError, KeyError):  # MicroPython: KeyError when it is not set
                 pass
 

@@ -168,39 +168,10 @@ def _diff(a, b, p, q):
 
 class Jitter:
     """The jitter buffer of one received stream: kind the audio payload type (0 PCMU and 8
-    PCMA also get the quiet test), step the frame duration (ptime) in ms (10-60).
+    PCMA also get the quiet test), step the frame duration (ptime) in ms (10-60):
+    tinysip.voicesetup.Jitter(kind, step) makes one, and its stats() has the figures (set-up
+    and tear-down code lives there: each method here costs the phone heap while a call runs).
     (Argument and attribute names are ones the phone already interns.)"""
-
-    def __init__(self, kind, step=20):
-        pt = kind
-        ptime = step
-        if not 10 <= ptime <= 60:
-            raise ValueError(nth(_REASONS, 9) % (ptime,))
-        size = ptime * _TPM
-        ns = _DMAX // ptime + 3  # the deepest delay, the frame arriving, the one played
-        ring = bytearray(size * ns)
-        st = [0] * (_TAG + ns)
-        for i in (_RHI, _SHI, _SLO, _CHI, _CLO, _BAD, _LNOW, _OVER, _LAST, _DMAXR):
-            st[i] = -1
-        for i in range(_NB):
-            st[_BMN + i] = _BIG
-            st[_BMX + i] = -_BIG
-        for i in range(ns):
-            st[_TAG + i] = _NONE
-        st[_DMINR] = st[_LO] = _BIG
-        st[_HI] = -_BIG
-        st[_LDROP] = -_GAP
-        st[_REP] = 3
-        st[_PT] = pt
-        st[_PTIME] = ptime
-        st[_SIZE] = size
-        st[_NS] = ns
-        st[_TMAX] = _DMAX - ptime - (ptime >> 1)
-        st[_XQ] = 0x60 if pt == 0 else 0x55 if pt == 8 else -1
-        st[_RING] = ring
-        self.state = st
-        self.buf = ring
-        self.pos = 0
 
     def put(self, b, n, now):
         """Take the datagram b[0:n] (bytes, bytearray or memoryview: decrypted RTP) that
@@ -453,26 +424,6 @@ class Jitter:
         return (st[_SHI], st[_SLO], c & 0xFFFF, st[_MAX],
                 (c << 16) + st[_MAX] - st[_BASE] + 1, st[_RECS], st[_J16] >> 4)
 
-    def stats(self):
-        """The stream's figures as a dict (for `call_ended`; allocates): received, lost,
-        late, duplicates, reordered, invalid (packets); jitter (timestamp units),
-        jitter_ms; delay_ms (the last frame played), delay_min, delay_max, target_ms (ms;
-        None before a frame was played); played, concealed, inserted, dropped (frames);
-        resyncs."""
-        st = self.state
-        r = self.report()
-        lost = st[_LOSTA] + (r[4] - r[5] + st[_DUPS] if r else 0)
-        j = st[_J16]
-        on = st[_PLAY] > 0
-        vals = (st[_REC], lost, st[_LATE], st[_DUP], st[_REORD], st[_INVAL], j >> 4,
-                j / (16 * _TPM), st[_DLAST] if on else None, st[_DMINR] if on else None,
-                st[_DMAXR] if on else None, st[_TGT] if on else None, st[_PLAY], st[_CONC],
-                st[_INS], st[_DROP], st[_RESYNC])
-        # one long string, not 17 short ones: each short str constant is an interned name
-        keys = ("received lost late duplicates reordered invalid jitter jitter_ms delay_ms "
-                "delay_min delay_max target_ms played concealed inserted dropped resyncs")
-        return dict(zip(keys.split(), vals))
-
 
 # RTCP (formerly tinysip.rtcp: in this module since each module costs the phone 2-3 interned
 # names for good, see docs/benchmarks.md)
@@ -584,32 +535,8 @@ def wait(rng, t=_R_TMIN):
 
 class Rtcp:
     """RTCP of one RTP session: src our RTP SSRC (int), name our CNAME (bytes, 1-255; RFC
-    7022: random per call), rng(n) -> bytes, now (ms) the session's start."""
-
-    def __init__(self, src, name, rng, now):
-        ssrc = src
-        cname = name
-        k = len(cname)
-        if not 0 < k <= 255:
-            raise ValueError(nth(_REASONS, 0) % k)
-        c = (4 + 2 + k + 1 + 3) & ~3  # SSRC, CNAME item, END, padding to 32 bits
-        chunk = bytearray(4 + c)
-        shi = (ssrc >> 16) & 0xFFFF
-        slo = ssrc & 0xFFFF
-        struct.pack_into(_R_F5, chunk, 0, 0x81, _R_SDES, c >> 2, shi, slo)
-        chunk[8] = 1  # CNAME
-        chunk[9] = k
-        chunk[10:10 + k] = cname
-        st = [-1] * _R_N
-        for i in (_R_EXPP, _R_RECP, _R_NSENT, _R_NRECV, _R_NBAD, _R_FRAC, _R_CLOST, _R_PBYE):
-            st[i] = 0
-        st[_R_SHI] = shi
-        st[_R_SLO] = slo
-        st[_R_CHUNK] = bytes(chunk)
-        self.state = st
-        self.buf = bytearray(28 + 24 + len(chunk) + 8)
-        self.next = now + wait(rng, _R_TMIN >> 1)
-        self.rng = rng
+    7022: random per call), rng(n) -> bytes, now (ms) the session's start: made by
+    tinysip.voicesetup.Rtcp(src, name, rng, now), whose stats() has its figures."""
 
     def build(self, now, wall, rx, tx=None, end=False):
         """Build our compound packet into buf and schedule the next (`next`); returns its
@@ -707,7 +634,27 @@ class Rtcp:
                     for _ in range(rc):  # the report block about our stream, if any
                         if (b[i] << 8 | b[i + 1] == st[_R_SHI]
                                 and b[i + 2] << 8 | b[i + 3] == st[_R_SLO]):
-                            self._keep(b, i, wall)
+                            # the peer's report block about us, and the RTT it gives
+                            # (inline: a method costs the phone heap while a call runs)
+                            st[_R_FRAC] = b[i + 4]
+                            c = b[i + 5] << 16 | b[i + 6] << 8 | b[i + 7]
+                            st[_R_CLOST] = c - 0x1000000 if c & 0x800000 else c
+                            st[_R_PJIT] = ((min(b[i + 12] << 8 | b[i + 13], 0x3FFF) << 16)
+                                           + (b[i + 14] << 8 | b[i + 15]))
+                            lh = b[i + 16] << 8 | b[i + 17]
+                            ll = b[i + 18] << 8 | b[i + 19]
+                            if lh or ll:  # A - LSR - DLSR, 1/65536 s, modulo 2**32 (§6.4.1)
+                                a = ntp(wall)
+                                d = a[2] - ll - (b[i + 22] << 8 | b[i + 23])
+                                h = (a[1] - lh - (b[i + 20] << 8 | b[i + 21])
+                                     + (d >> 16)) & 0xFFFF
+                                if h < 0x8000:  # else negative: a clock step, not kept
+                                    r = h * 1000 + (((d & 0xFFFF) * 1000 + 32768) >> 16)
+                                    st[_R_RTT] = r
+                                    if st[_R_RMIN] < 0 or r < st[_R_RMIN]:
+                                        st[_R_RMIN] = r
+                                    if r > st[_R_RMAX]:
+                                        st[_R_RMAX] = r
                         i += 24
                 off += size
             if why >= 0:
@@ -715,41 +662,3 @@ class Rtcp:
                 return nth(_REASONS, why)
         st[_R_NRECV] += 1
         return ""
-
-    def _keep(self, b, i, wall):
-        """Keep the peer's report block about us at b[i] and the RTT it gives."""
-        st = self.state
-        st[_R_FRAC] = b[i + 4]
-        c = b[i + 5] << 16 | b[i + 6] << 8 | b[i + 7]
-        st[_R_CLOST] = c - 0x1000000 if c & 0x800000 else c
-        st[_R_PJIT] = (min(b[i + 12] << 8 | b[i + 13], 0x3FFF) << 16) + (b[i + 14] << 8
-                                                                     | b[i + 15])
-        lh = b[i + 16] << 8 | b[i + 17]
-        ll = b[i + 18] << 8 | b[i + 19]
-        if lh or ll:  # A - LSR - DLSR, in 1/65536 s, modulo 2**32 (§6.4.1)
-            a = ntp(wall)
-            d = a[2] - ll - (b[i + 22] << 8 | b[i + 23])
-            h = (a[1] - lh - (b[i + 20] << 8 | b[i + 21]) + (d >> 16)) & 0xFFFF
-            if h < 0x8000:  # else negative: a clock step, not kept
-                r = h * 1000 + (((d & 0xFFFF) * 1000 + 32768) >> 16)
-                st[_R_RTT] = r
-                if st[_R_RMIN] < 0 or r < st[_R_RMIN]:
-                    st[_R_RMIN] = r
-                if r > st[_R_RMAX]:
-                    st[_R_RMAX] = r
-
-    def stats(self):
-        """The session's figures as a dict (for `call_ended`; allocates): sent, received,
-        refused (reports); rtt_ms, rtt_min, rtt_max (None before an RTT); from the peer's
-        last report about us: peer_lost (cumulative), peer_fraction (%), peer_jitter
-        (timestamp units), peer_jitter_ms (8 kHz clock), all None before one; peer_bye."""
-        st = self.state
-        on = st[_R_PJIT] >= 0
-        rt = st[_R_RTT] >= 0
-        vals = (st[_R_NSENT], st[_R_NRECV], st[_R_NBAD], st[_R_RTT] if rt else None,
-                st[_R_RMIN] if rt else None, st[_R_RMAX] if rt else None,
-                st[_R_CLOST] if on else None, st[_R_FRAC] * 100 / 256 if on else None,
-                st[_R_PJIT] if on else None, st[_R_PJIT] / 8 if on else None, st[_R_PBYE] > 0)
-        keys = ("sent received refused rtt_ms rtt_min rtt_max peer_lost peer_fraction "
-                "peer_jitter peer_jitter_ms peer_bye")
-        return dict(zip(keys.split(), vals))

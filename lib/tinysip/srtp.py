@@ -9,7 +9,8 @@ window of 64 packets (§3.3.2) that moves only after a packet authenticates, and
 not read sockets, parse SDP (tinysip.sdes does) or re-key; no MKI (tinysip.sdes refuses
 it), no key derivation rate; the receiver follows one SSRC (the first that authenticates).
 
-    ctx = Context(data, tag=80)  data: the 30 bytes of an a=crypto inline key; tag 80 or 32
+    ctx = voicesetup.Context(data, tag=80)  data: the 30 bytes of an a=crypto inline key;
+                                          tag 80 or 32 (key derivation is set-up code)
     protect(buf, n, off=0) -> length      RTP packet at buf[off:off + n], encrypted in place,
                                           tag appended: buf needs 10 (or 4) more bytes
     unprotect(buf, n, off=0) -> length    the RTP length, or -1 tag wrong, -2 replayed or
@@ -34,7 +35,8 @@ code outside the GC heap (ESP32: ~4 KB of IRAM, never freed: import this module 
 keep it). Viper functions take at most 4 arguments (a fifth makes every call allocate),
 hence the packed `x` flags. Where the port has no native emitter (webassembly) or the
 compile fails (no heap), and on CPython, the plain functions run (hashlib, big-int XOR):
-the same packets, ~10x slower and allocating. test_srtp runs both paths; the viper source
+the same packets, ~10x slower and allocating (tinysip.plain: a module only they load, so
+a phone whose viper code compiled carries neither the plain functions nor their names). test_srtp runs both paths; the viper source
 names the layout by number. Figures: tools/bench/voice_srtp.py.
 
 Names: every function, argument and attribute name of this module is one the phone already
@@ -87,62 +89,7 @@ _SHORT = const(-3)
 _OTHER = const(-4)
 
 
-def _build(s, buf, x, k):
-    """Counter blocks k.. (x & 31 of them) into s[_KS:]; x >> 8 is the packet's offset in buf."""
-    o = (x >> 8) + (4 if x & _RTCP else 8)
-    a = _SR if x & _RTCP else _SP
-    iv = bytearray(s[a:a + 14])
-    for i in range(4):
-        iv[4 + i] ^= buf[o + i]
-    for i in range(6):
-        iv[8 + i] ^= s[_IX + i]
-    t = _KS
-    for b in range(x & 31):
-        s[t:t + 14] = iv
-        s[t + 14] = (k + b) >> 8 & 255
-        s[t + 15] = (k + b) & 255
-        t += 16
-
-
-def cipher(buf, s, off, n):
-    """buf[off:off + n] ^= the keystream."""
-    buf[off:off + n] = (int.from_bytes(buf[off:off + n], "big")
-                      ^ int.from_bytes(s[_KS:_KS + n], "big")).to_bytes(n, "big")
-
-
-def mac(s, buf, n, x):
-    """HMAC-SHA1 of the packet buf[o:o + n] (o = x >> 8), then the ROC unless x & _RTCP; its
-    first x & 31 bytes are written after the packet or, with x & _CHECK, compared with what
-    is there (returns non-zero when they differ)."""
-    k = _PB + (128 if x & _RTCP else 0)
-    o = x >> 8
-    m = memoryview(s)
-    h = sha1(m[k:k + 64])
-    h.update(memoryview(buf)[o:o + n])
-    if not x & _RTCP:
-        h.update(m[_IX:_IX + 4])
-    d = sha1(m[k + 64:k + 128])
-    d.update(h.digest())
-    d = d.digest()
-    t = x & 31
-    if x & _CHECK:
-        r = 0
-        for i in range(t):
-            r |= d[i] ^ buf[o + n + i]
-        return r
-    buf[o + n:o + n + t] = d[:t]
-    return 0
-
-
-def _keys(s, k, key):
-    """Keep the HMAC key for mac: its inner and outer blocks (RFC 2104) at s[_PB:]."""
-    k = _PB + (128 if k else 0)
-    key = key + bytes(44)
-    s[k:k + 64] = bytes([b ^ 0x36 for b in key])
-    s[k + 64:k + 128] = bytes([b ^ 0x5C for b in key])
-
-
-_raw = (_build, cipher, mac, _keys)  # the plain path, also for the tests where viper replaces it
+_raw = True  # the plain functions run (tinysip.plain); False once the viper ones compiled
 if MICROPYTHON:
     # The same functions as viper code. The compiler interns every name it meets for good,
     # so the names are MicroPython's own or ones the phone already has (single letters).
@@ -305,28 +252,13 @@ def mac(s, buf, n: int, x: int) -> int:
     return r
 """, globals())
 
-        def _keys(s, k, key):  # noqa: F811 - the inner and outer states, not the key
-            key = key + bytes(44)
-            for v in (0x36, 0x5C):  # SHA-1's IV as ptr32 words (little-endian CPUs), then
-                s[_H:_H + 20] = (b"\x01\x23\x45\x67\x89\xab\xcd\xef\xfe\xdc"  # the block
-                                 b"\xba\x98\x76\x54\x32\x10\xf0\xe1\xd2\xc3")
-                _chunk(s, bytes([b ^ v for b in key]), 0)  # noqa: F821 - made by exec
-                s[k:k + 20] = s[_H:_H + 20]
-                k += 20
+        _raw = False
     except Exception:  # noqa: BLE001 - no native emitter, or no heap to compile: plain path
-        _build, cipher, mac, _keys = _raw
+        pass
+if _raw:  # CPython, or no viper here: the plain functions (and their HMAC key set-up)
+    from tinysip.compat import load
 
-
-def key(aes, s, t, n):
-    """n bytes of the AES-CM PRF (RFC 3711 §4.3.3): aes under the master key, s the master
-    salt, t the label."""
-    x = bytearray(s) + bytes(2)
-    x[7] ^= t
-    out = bytearray(16 * ((n + 15) >> 4))
-    for j in range(len(out) >> 4):
-        x[15] = j
-        aes.encrypt(x, memoryview(out)[16 * j:])
-    return bytes(out[:n])
+    _build, cipher, mac = load(b"tinysip.plain _build cipher mac")
 
 
 def _check(s, off, end, n):
@@ -355,22 +287,6 @@ class Context:
     n = [ROC, highest SEQ (-1: none yet), highest SRTCP index received (-1: none), next
     SRTCP index to send, the SSRC followed as two 16-bit halves (-1: none yet)]."""
 
-    def __init__(self, data, tag=80):
-        if len(data) != 30 or tag not in (80, 32):
-            raise ValueError(nth(_REASONS, 0))
-        m = aes(data[:16], 1)
-        salt = data[16:]
-        s = self.s = bytearray(_SIZE if _keys is not _raw[3] else _SIZE + 256)
-        self.e = aes(key(m, salt, 0, 16), 1)
-        _keys(s, _KP, key(m, salt, 1, 20))
-        s[_SP:_SP + 14] = key(m, salt, 2, 14)
-        s[_EK:_EK + 16] = key(m, salt, 3, 16)
-        _keys(s, _KR, key(m, salt, 4, 20))
-        s[_SR:_SR + 14] = key(m, salt, 5, 14)
-        self.t = tag >> 3
-        self.n = [0, -1, -1, 0, -1, -1]
-        self.v = memoryview(s)[_KS:_SIZE]  # the keystream blocks, encrypted in place
-
     def _apply(self, aes, buf, a, b, x):
         """XOR buf[a:b] with the AES-CM keystream of this packet (s[_IX] holds its index)."""
         s = self.s
@@ -386,17 +302,6 @@ class Context:
             a += k
             j += nb
 
-    def index(self, n):
-        """The ROC guessed for sequence number n (RFC 3711 Appendix A; -1: before ROC 0)."""
-        q = n
-        roc = self.n[0]
-        sl = self.n[1]
-        if sl < 0:
-            return roc
-        if sl < 32768:
-            return roc - 1 if q - sl > 32768 else roc
-        return roc + 1 if sl - 32768 > q else roc
-
     def protect(self, buf, n, off=0):
         """Encrypt the RTP packet at buf[off:off + n] in place and append its tag; returns
         the SRTP length (n + 10, or n + 4 with the _32 suite)."""
@@ -404,10 +309,15 @@ class Context:
         if h < 0:
             raise ValueError(nth(_REASONS, 1))
         q = buf[off + 2] << 8 | buf[off + 3]
-        roc = self.index(q)
+        st = self.n
+        # the ROC guessed for q (RFC 3711 Appendix A; -1: before ROC 0), here and in
+        # unprotect (inline: a method costs the phone heap for as long as a call runs)
+        roc = st[0]
+        if st[1] >= 0:
+            roc += (-1 if q - st[1] > 32768 else 0) if st[1] < 32768 else (
+                1 if st[1] - 32768 > q else 0)
         if roc < 0:
             raise ValueError(nth(_REASONS, 2))
-        st = self.n
         if st[1] < 0 or roc > st[0] or roc == st[0] and q > st[1]:
             st[0] = roc
             st[1] = q
@@ -431,7 +341,10 @@ class Context:
         if st[4] >= 0 and (a != st[4] or b != st[5]):
             return _OTHER
         q = buf[off + 2] << 8 | buf[off + 3]
-        roc = self.index(q)
+        roc = st[0]  # the ROC guessed for q, as in protect
+        if st[1] >= 0:
+            roc += (-1 if q - st[1] > 32768 else 0) if st[1] < 32768 else (
+                1 if st[1] - 32768 > q else 0)
         s = self.s
         hi = st[0] << 16 | st[1] if st[1] >= 0 else -1
         i = roc << 16 | q

@@ -37,7 +37,7 @@ sender, `input` the receiver of the peer's): each new name would cost it heap fo
 """
 import struct
 
-from tinysip.compat import MICROPYTHON, const
+from tinysip.compat import MICROPYTHON, const, drop, load
 from tinysip.errors import nth
 from tinysip.jitter import Jitter, Rtcp
 
@@ -54,40 +54,14 @@ _HDR = const(b">BBHHHHH")  # the RTP header (bytes: a short str would be an inte
 
 
 class Voice:
-    """The media of one call. params: tinysip.audio's list; rng(n) -> bytes; now: ms; buf:
-    a bytearray of at least ptime * 8 + 352 bytes to send from and read into, which the
-    adapter may share (io.voiceport gives io.stream's read buffer: each use of it is over
-    before the next begins), else one of that size is made."""
-
-    def __init__(self, params, rng, now, buf=None):
-        self.params = params
-        n = params[3] * 8  # samples (and G.711 bytes) per frame: 8 kHz
-        # one PCM buffer: the microphone's frame until send() encoded it, then the frame
-        # get() decodes for the speaker; one packet buffer: what we send until the adapter
-        # wrote it, then the datagram it reads (each is used up before the other begins)
-        self.buf = bytearray(2 * n)
-        # header 12 + payload + SRTP tag 10 (tx); a received datagram (rx): room for 15
-        # CSRCs and a header extension (~280 B more), and RTCP compounds up to ~500 B
-        if buf is None or len(buf) < n + 352:
-            buf = bytearray(n + 352)
-        self.tx = self.rx = buf
-        s = rng(10)
-        self.state = [s[0] << 8 | s[1], s[2] << 8 | s[3], s[4] << 8 | s[5], s[6] << 8 | s[7],
-                      s[8] << 8 | s[9], 0, 0, 0, 0, 0, now]
-        self.jitter = Jitter(params[0], params[3])
-        self.events = None  # the RFC 4733 sender, made with the first digits (dtmf())
-        self.input = Receiver()  # the peer's RFC 4733 events
-        self.srtp = None  # SRTP: (our context, the peer's)
-        if params[6]:
-            from tinysip.srtp import Context
-
-            # our key protects what we send, the peer's what it sends
-            self.srtp = (Context(params[7], params[6]), Context(params[8], params[6]))
-        st = self.state
-        self.rtcp = c = Rtcp(st[0] << 16 | st[1], b"%x@tinysip" % (st[2] << 16 | st[4]), rng,
-                             now)
-        if self.srtp is not None:  # SRTCP appends E|index and the 80-bit tag: 14 more bytes
-            c.buf = bytearray(len(c.buf) + 14)
+    """The media of one call, made by tinysip.voicesetup.Voice(params, rng, now, buf):
+    params tinysip.audio's list; rng(n) -> bytes; now: ms; buf a bytearray of at least
+    ptime * 8 + 352 bytes to send from and read into, which the adapter may share
+    (io.voiceport gives io.stream's read buffer: each use of it is over before the next
+    begins). Its figures: tinysip.voicesetup.stats(voice). The class has only what a
+    running call does (each method costs the phone ~80 B of heap while its module is
+    loaded, ROMFS or not): set-up and tear-down are voicesetup's, loaded and dropped
+    around them."""
 
     def send(self, now):
         """The packet for the frame due at now (in `tx`): its length, 0 when nothing is
@@ -108,7 +82,13 @@ class Voice:
         if p[9] != b"sendrecv" and p[9] != b"sendonly":
             return 0
         first = st[_NPK] == 0
-        r = self.events.poll(now, b, 12) if p[2] >= 0 and self.events is not None else 0
+        ev = self.events
+        r = ev.poll(now, b, 12) if p[2] >= 0 and ev is not None else 0
+        if ev is not None and not r and not ev.state[0] and not ev.state[7] and (
+                ev.state[3] <= now):
+            # the digits are out (idle, none queued, the pause after the last tone over):
+            # the sender goes, and tinysip.voicesetup, whose class it is, with it
+            self.events = None
         if r:
             if r == 2:  # a new event: its timestamp is this frame's (RFC 4733 §2.5.1.2)
                 st[_EHI], st[_ELO] = ts_hi, ts_lo
@@ -182,8 +162,9 @@ class Voice:
         p = self.params
         if p[2] < 0:
             return False
-        if self.events is None:
-            self.events = Sender(p[3] if p[3] >= 50 else 50)
+        if self.events is None:  # the sender is set-up code: it stays while digits go out
+            self.events = load(b"tinysip.voicesetup Sender")(p[3] if p[3] >= 50 else 50)
+            drop("tinysip.voicesetup")
         self.events.send(text)
         return True
 
@@ -212,16 +193,6 @@ class Voice:
                 return
         if self.rtcp.parse(b, n, now, now if wall is None else wall):
             self.state[_NBAD] += 1
-
-    def stats(self):
-        """The call's media figures (for `call_ended`; allocates)."""
-        st = self.state
-        d = self.jitter.stats()
-        r = self.rtcp.stats()
-        for k in "rtt_ms peer_lost peer_jitter_ms".split():  # (keys in long strings: a
-            d[k] = r[k]  # short str constant would be an interned name)
-        d.update(zip("sent refused".split(), (st[_NPK], st[_NBAD])))
-        return d
 
 
 # G.711 (formerly tinysip.g711, and RFC 4733 below formerly tinysip.dtmf: in this module
@@ -385,48 +356,9 @@ _REASONS = (
 # at buf[0:]. One function, named as MicroPython's own `_run`: every name in it is one
 # MicroPython has built in or the phone already has, since the viper copy is compiled from
 # source and its compiler interns each name it meets for good.
-def _run(src, n, buf, f):
-    t = _T
-    s = 0
-    off = f >> 2
-    if f & 2:
-        r = 256 + ((f & 1) << 9)
-        for off in range(off, off + n):
-            v = r + (src[off] << 1)
-            buf[s] = t[v]
-            buf[s + 1] = t[v + 1]
-            s += 2
-    elif f & 1:
-        for off in range(off, off + n):
-            v = src[s + 1] << 8 | src[s]
-            s += 2
-            if v & 0x8000:
-                v = (0xFFFF - v) >> 3  # -x - 1
-                r = 0x55
-            else:
-                v >>= 3
-                r = 0xD5
-            e = t[v >> 4]
-            buf[off] = (e << 4 | v >> (e or 1) & 15) ^ r
-    else:
-        for off in range(off, off + n):
-            v = src[s + 1] << 8 | src[s]
-            s += 2
-            if v & 0x8000:
-                v = 16417 - (v >> 2)  # -x + 33
-                r = 0x7F
-            else:
-                v = (v >> 2) + 33
-                r = 0xFF
-            if v > 8191:
-                v = 8191
-            e = t[v >> 5]
-            buf[off] = (e << 4 | v >> e + 1 & 15) ^ r
-
-
-_raw = _run  # the plain loops, also for the tests and the bench where viper replaces them
+_raw = True  # the plain loops run (tinysip.plain); False once the viper ones compiled
 if MICROPYTHON:
-    try:  # the same loops as viper code (machine ints, raw byte pointers), over _run
+    try:  # the loops as viper code (machine ints, raw byte pointers)
         exec("""
 @micropython.viper
 def _run(src: ptr8, n: int, buf: ptr8, f: int):
@@ -470,8 +402,11 @@ def _run(src: ptr8, n: int, buf: ptr8, f: int):
         buf[off] = (e << 4 | v >> n & 15) ^ r
         off += 1
 """, globals())
+        _raw = False
     except Exception:  # noqa: BLE001 - no compiler or no native emitter here, or no heap
         pass
+if _raw:  # CPython, or no viper here: the plain loops
+    _run = load(b"tinysip.plain _run")
 
 
 # RFC 4733 telephone-events (formerly tinysip.dtmf)
@@ -489,7 +424,7 @@ def _run(src: ptr8, n: int, buf: ptr8, f: int):
 # ended), R (0), volume (6 bits, the tone's power in -dBm0, §2.3.4), duration (16 bits, in
 # timestamp units: samples of the 8 kHz clock every telephone-event/8000 stream uses).
 #
-# Sender (§2.5.1.2-4), one state per row; poll(now) acts when its packet is due (one step,
+# Sender (§2.5.1.2-4; in tinysip.voicesetup, loaded while digits go out), one state per row; poll(now) acts when its packet is due (one step,
 # the update interval, after the previous packet; the caller polls every ptime):
 #
 #     state | due poll                                           | next state
@@ -518,136 +453,11 @@ def _run(src: ptr8, n: int, buf: ptr8, f: int):
 
 _DIGITS = const(b"0123456789*#ABCD")  # event code -> digit (§3.2)
 
-_IDLE = const(0)
-_TONE = const(1)
-_END = const(2)
-_QMAX = const(32)  # digits queued at most (a power of 2)
-_PAUSE = const(50)  # ms of silence at least between two tones, so they stay two digits
-_PAST = const(-0x20000000)  # "due long ago": a small int on 32-bit ports too
-# Sender.state: phase, event, first packet's time, next due time, duration, end packets
-# sent, queue head, queued count, step (ms), tone length (ms), volume
-_PH = const(0)
-_EV = const(1)
-_T0 = const(2)
-_TDUE = const(3)
-_DUR = const(4)
-_ENDS = const(5)
-_HEAD = const(6)
-_N = const(7)
-_STEP = const(8)
-_LEN = const(9)
-_VOL = const(10)
-
-
-def pack(buf, off, event, end, v, length):
-    """Write one event report at buf[off:off + 4] (§2.3): end the E bit, v the volume,
-    length the duration (samples). Returns off + 4. ValueError names a field out of range
-    (our caller's bug)."""
-    if not 0 <= event <= 255:
-        raise ValueError(nth(_REASONS, 3) % (event,))
-    if not 0 <= v <= 63:
-        raise ValueError(nth(_REASONS, 4) % (v,))
-    if not 0 <= length <= 0xFFFF:
-        raise ValueError(nth(_REASONS, 5) % (length,))
-    buf[off] = event
-    buf[off + 1] = (0x80 if end else 0) | v
-    buf[off + 2] = length >> 8
-    buf[off + 3] = length & 0xFF
-    return off + 4
-
-
-def unpack(buf, off, n):
-    """(event, end, volume, duration) of the first report in the n payload bytes at off;
-    ValueError if n is shorter than a report (the peer's malformed packet). Allocates
-    the tuple: Receiver.receive() reads the fields itself."""
-    if n < 4:
-        raise ValueError(nth(_REASONS, 6) % n)
-    b = buf[off + 1]
-    return buf[off], b & 0x80 != 0, b & 0x3F, buf[off + 2] << 8 | buf[off + 3]
-
-
-class Sender:
-    """Sends queued DTMF digits as telephone-events. step: ms between the packets of an
-    event (the audio ptime, §2.5.1.2; 50 without audio); length: ms each tone lasts;
-    v: the volume, 0-63 (-dBm0; 10 is the usual -10 dBm0). (Argument names are ones
-    MicroPython has built in: each new one would be interned on the phone for good.)"""
-
-    def __init__(self, step=50, length=100, v=10):
-        if not 0 < step <= length <= 8191:
-            raise ValueError(nth(_REASONS, 7) % (step, length))
-        if not 0 <= v <= 63:
-            raise ValueError(nth(_REASONS, 4) % (v,))
-        self.state = [_IDLE, 0, 0, _PAST, 0, 0, 0, 0, step, length, v]
-        self.buf = bytearray(_QMAX)  # queued event codes, a ring
-
-    def send(self, data):
-        """Queue the digits in data ("0-9", "*", "#", "A-D", lower case too; str or bytes)
-        to send in turn. ValueError, queueing none of them, for any other character or more
-        than 32 digits waiting."""
-        if isinstance(data, str):
-            data = data.encode()
-        codes = [_DIGITS.find(c) for c in data.upper()]
-        if -1 in codes:
-            raise ValueError(nth(_REASONS, 8) % (data,))
-        st = self.state
-        if st[_N] + len(codes) > _QMAX:
-            raise ValueError(nth(_REASONS, 9) % (st[_N], len(codes), _QMAX))
-        for e in codes:
-            self.buf[(st[_HEAD] + st[_N]) & (_QMAX - 1)] = e
-            st[_N] += 1
-
-    def next_timer(self):
-        """When poll() has a packet to send (ms; maybe already past), or None."""
-        st = self.state
-        return None if st[_PH] == _IDLE and not st[_N] else st[_TDUE]
-
-    def poll(self, now, buf, off):
-        """Write the packet due at `now`, if any, as a 4-byte payload at buf[off]. Returns
-        0: nothing to send (send audio); 1: a packet of the current event (M=0, the event's
-        RTP timestamp); 2: the first packet of a digit (M=1, and this tick's RTP timestamp
-        becomes the event's)."""
-        st = self.state
-        if now < st[_TDUE] or st[_PH] == _IDLE and not st[_N]:
-            return 0
-        iv = st[_STEP]
-        r = 1
-        if st[_PH] == _IDLE:
-            h = st[_HEAD]
-            st[_EV] = self.buf[h]
-            st[_HEAD] = (h + 1) & (_QMAX - 1)
-            st[_N] -= 1
-            st[_T0] = now
-            st[_TDUE] = now
-            st[_PH] = _TONE
-            r = 2
-        if st[_PH] == _TONE:
-            d = (now - st[_T0] + iv) * 8
-            if d >= st[_LEN] * 8:
-                d = st[_LEN] * 8
-                st[_PH] = _END
-                st[_ENDS] = 0
-            st[_DUR] = d
-        due = st[_TDUE] + iv
-        st[_TDUE] = due if due > now else now + iv
-        end = st[_PH] == _END
-        if end:
-            st[_ENDS] += 1
-            if st[_ENDS] == 3:  # the next digit: a step on, and after a pause
-                st[_PH] = _IDLE
-                due = st[_T0] + st[_LEN] + _PAUSE
-                if due > st[_TDUE]:
-                    st[_TDUE] = due
-        pack(buf, off, st[_EV], end, st[_VOL], st[_DUR])
-        return r
-
 
 class Receiver:
     """The digits of one received telephone-event stream, each reported once (see the
     module comment). `state`: whether an event was seen, its RTP timestamp (high and low
     16 bits: small ints on every port), event code and longest duration."""
-
-    def __init__(self):
-        self.state = [0, 0, 0, 0, 0]
 
     def receive(self, buf, head, off, n):
         """Take one telephone-event packet: its RTP header at buf[head], its n payload bytes

@@ -38,7 +38,7 @@ CALL = "tinysip.loopback tinysip.sdp tinysip.io.media tinysip.io.udp tinysip.rtp
 CERTS = ("tinysip.x509 tinysip.certs tinysip.sigverify tinysip.certservice "
          "tinysip.subscribe tinysip.passport").split()
 VOICE = ("tinysip.sdp tinysip.audio tinysip.sdes tinysip.voice tinysip.jitter tinysip.srtp "
-         "tinysip.io.udp tinysip.io.voiceport").split()
+         "tinysip.io.udp tinysip.io.voiceport tinysip.voicesetup").split()
 SCENARIOS = {"idle": IDLE, "call": IDLE + CALL, "certs": IDLE + CERTS,
              "full": IDLE + CERTS + CALL, "voice": IDLE + VOICE}
 RUNTIME = 25  # the running phone over these tables (measured: see the docstring)

@@ -14,9 +14,13 @@ path of a G.711 call with SRTP, and the heap one call adds.
 - heap: gc.mem_alloc() after gc.collect() before and after importing the modules a voice
   call loads (sdp, audio, sdes, voice, jitter, srtp, io.voiceport, io.udp;
   not the board's audio: callctl and io.wav / io.i2s) and making one call's engine with
-  SRTP (two SRTP contexts, jitter buffer, RTCP, DTMF), on the MicroPython port that runs
-  this (64-bit unix: budget 12 KB over the idle phone, whose modules, app's included, are
-  imported first). Run from a ROMFS image (tools/bench/run.py does) for the device's figure.
+  SRTP (two SRTP contexts, jitter buffer, RTCP, DTMF) the way io.voiceport does:
+  io.udp loaded to bind (VoicePort.__init__) and forgotten, tinysip.voicesetup loaded
+  (compat.load) to make the engine, then forgotten with the offer/answer modules
+  (VoicePort.start(): compat.drop of "audio sdes sdp" and of tinysip.voicesetup), on the MicroPython port that runs this (64-bit unix: budget 12 KB
+  over the idle phone, whose modules, app's included, are imported first; "modules" is
+  what stays of them once the media runs, "engine" the objects of one call). Run from a
+  ROMFS image (tools/bench/run.py does) for the device's figure.
 - names: `--pad N` interns N more names once the idle phone's modules are in, so that the
   call starts from as many interned names as the running phone has (tools/bench/run.py
   measures N: the idle modules' names + test_names.RUNTIME - this script's count there);
@@ -91,25 +95,29 @@ def main():
     a0 = _alloc()
     for m in ("sdp audio sdes voice jitter srtp io.udp io.voiceport").split():
         __import__("tinysip." + m)  # the call's modules, as at its set-up
-    from tinysip.voice import Voice
+    from tinysip.compat import drop, load
 
+    # io.voiceport's VoicePort.start(): the engine is made by tinysip.voicesetup, which is
+    # forgotten again (with the offer/answer modules) once the media runs
+    make = load(b"tinysip.voicesetup Voice")
     a1 = _alloc()
     k1, k2 = _rng(30), _rng(30)
     p = [0, b"PCMU", 101, 20, b"127.0.0.1", 4000, 80, k1, k2, b"sendrecv"]
     from tinysip.io.stream import BUF
 
-    a = Voice(p, _rng, 0, BUF)  # as io.voiceport makes it: packets in io.stream's buffer
+    a = make(p, _rng, 0, BUF)  # as io.voiceport makes it: packets in io.stream's buffer
     a2 = _alloc()
-    b = Voice([0, b"PCMU", 101, 20, b"127.0.0.1", 4000, 80, k2, k1, b"sendrecv"], _rng, 0)
+    b = make([0, b"PCMU", 101, 20, b"127.0.0.1", 4000, 80, k2, k1, b"sendrecv"], _rng, 0)
+    make = None
     if MP:
         res["heap_modules_B"] = a1 - a0
         res["heap_one_call_engine_B"] = a2 - a1
         res["heap_setup_total_B"] = a2 - a0  # while the offer/answer modules are loaded
         micropython.qstr_info()
-    from tinysip.compat import drop
-
     a3 = _alloc()
+    drop("tinysip.io.udp")  # as VoicePort.__init__ does once bound (the idle phone had no io.udp)
     drop("audio sdes sdp")  # as io.voiceport's VoicePort.start() does once the media runs
+    drop("tinysip.voicesetup")
     if MP:
         res["heap_modules_kept_B"] = a1 - a0 - (a3 - _alloc())
         res["heap_call_total_B"] = res["heap_modules_kept_B"] + a2 - a1  # + one engine
@@ -148,7 +156,7 @@ def main():
         res["frame_alloc_B"] = (after - before) / 200
         res["heap_budget_B"] = 12 * 1024
     res["runtime"] = sys.implementation.name
-    res["received"] = b.stats()["received"]
+    res["received"] = load(b"tinysip.voicesetup stats")(b)["received"]
     if as_json:
         import json
 

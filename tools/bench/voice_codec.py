@@ -112,7 +112,7 @@ def codec_rows(frames):
 
 
 def dtmf_row(frames):
-    from tinysip.voice import Receiver, Sender
+    from tinysip.voicesetup import Receiver, Sender
 
     tx = Sender(step=20, length=8000)  # 400 packets a digit: 32 digits last 12,800
     tx.send("5" * 32)

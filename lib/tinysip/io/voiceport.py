@@ -20,7 +20,11 @@ Frames: handle_timer(now) asks the microphone (`src`) for the frame due
 has none), sends it, and hands the speaker (`dest`) the frame to play
 (`write(buf, now)`), at the Voice's ptime; our RTCP report every ~5 s.
 Names (attributes, methods) are ones the phone already interns where one fits (`rtcp` the
-RTCP socket's reader, `_close` for it): each new one costs it heap for good.
+RTCP socket's reader): each new one costs it heap for good.
+Heap while a call runs: each method kept costs ~80 B (64-bit unix port, ROMFS), so the
+helpers are inline, io.udp is loaded to bind and dropped again (step() reads on its own,
+one datagram per read as io.udp does), and the engine is made (and its figures read at
+close) by tinysip.voicesetup, loaded for that and dropped.
 Nothing allocates per frame on CPython; on MicroPython a read leaves the datagram's bytes as
 garbage (io.udp). The packets are sent from and read into io.stream's read buffer (the
 Voice's tx and rx): every use of it, a stream's read there or a datagram here, is over
@@ -29,17 +33,13 @@ before the loop does anything else, so the call keeps no buffer of its own for t
 import socket
 
 from tinysip.io import stream
-from tinysip.io.udp import bind, recv, recv_into, waiter
 
 
 class _Rtcp:
     """The RTCP socket of a VoicePort as a port of the driver's poll loop (driver.add_media:
-    `sock`, step()), so a report is read when it arrives."""
-
-    def __init__(self, port, sock):
-        self.port = port
-        self.sock = sock
-        self.poll = waiter(sock)
+    `sock`, step()), so a report is read when it arrives. Made by VoicePort: `port` the
+    VoicePort, `sock` the socket, `poll` its io.udp waiter (no __init__: each method costs
+    the phone heap while a call runs)."""
 
     def step(self):
         return self.port.step(self)
@@ -50,6 +50,14 @@ class VoicePort:
     under call id `cid`, bound at or after `port` (even) in media.port_min..port_max."""
 
     def __init__(self, driver, cid, port):
+        import sys
+
+        from tinysip.compat import drop, load
+
+        # io.udp's bind and waiter are set-up code: loaded for this, and forgotten again
+        # unless something else had it (io.dgram's UDP flows); step() reads on its own
+        had = "tinysip.io.udp" in sys.modules
+        bind, waiter = load(b"tinysip.io.udp bind waiter")
         cfg = driver.ua.cfg
         host = cfg.media_ip.decode()
         self.driver = driver
@@ -63,17 +71,17 @@ class VoicePort:
                               socket.SOCK_DGRAM)
             s.bind(socket.getaddrinfo(host, self.port + 1)[0][-1])
             s.setblocking(False)
-            self.rtcp = r = _Rtcp(self, s)
+            self.rtcp = r = _Rtcp()
+            r.port = self
+            r.sock = s
+            r.poll = waiter(s)
             driver.add_media(r, r)  # polled with the others: each report read on arrival
         except OSError:
             s.close()
         self.voice = self.src = self.dest = None  # the call's Voice, microphone, speaker
         self.errors = 0
-
-    def wall(self):
-        """ms since 1970 (RTCP's NTP timestamps), or None while the UA has no wall clock."""
-        w = self.driver.ua.wall_ms
-        return None if w is None else self.driver.clock.now() + w
+        if not had:
+            drop("tinysip.io.udp")
 
     def start(self, p):
         """Run the call: tinysip.audio params p (the peer's address is in them), with the
@@ -82,38 +90,43 @@ class VoicePort:
         direction (p[9]) and the peer's address are followed at once; the SRTP contexts of
         keys that did not change go on (their ROC and replay window), and a new codec,
         ptime or suite starts a new Voice on the same sockets and devices."""
-        from tinysip.compat import drop
-        from tinysip.voice import Voice
+        from tinysip.compat import drop, load
 
         # the negotiation's modules (~6 KB on the 64-bit unix port) are not needed while the
-        # media runs: forgotten now, imported again (from ROMFS) by the next offer/answer
+        # media runs: forgotten now, imported again (from ROMFS) by the next offer/answer;
+        # the engine is made by tinysip.voicesetup, forgotten too once it is made (what a
+        # call runs per frame is all that stays: tinysip.voice, jitter, srtp, this module)
         drop("audio sdes sdp")
         d = self.driver
         v = self.voice
-        addr = (p[4].decode(), p[5])
-        if v is None:
-            mic = speaker = None
-            if d.audio is not None:
-                mic, speaker = d.audio(p[3])
-            self._run(Voice(p, d.ua.rng, d.clock.now(), stream.BUF), addr, mic, speaker)
-            return
-        o = v.params
-        if p[0] != o[0] or p[3] != o[3] or p[6] != o[6]:
-            self._run(Voice(p, d.ua.rng, d.clock.now(), stream.BUF), addr, self.src,
-                      self.dest)
-            return
-        if p[6]:
-            from tinysip.srtp import Context
-
-            e, d = v.srtp
-            if p[7] != o[7]:
-                e = Context(p[7], p[6])
-            if p[8] != o[8]:
-                d = Context(p[8], p[6])
-            v.srtp = (e, d)
-        v.params = p
-        if p[4] != o[4] or p[5] != o[5]:
-            self._connect(addr)
+        make = load(b"tinysip.voicesetup Voice Context")
+        o = p if v is None else v.params
+        addr = v is None or p[4] != o[4] or p[5] != o[5]
+        if v is None and d.audio is not None:
+            self.src, self.dest = d.audio(p[3])
+        if v is None or p[0] != o[0] or p[3] != o[3] or p[6] != o[6]:
+            self.voice = make[0](p, d.ua.rng, d.clock.now(), stream.BUF)
+            addr = True
+        else:
+            if p[6]:
+                e, c = v.srtp
+                if p[7] != o[7]:
+                    e = make[1](p[7], p[6])
+                if p[8] != o[8]:
+                    c = make[1](p[8], p[6])
+                v.srtp = (e, c)
+            v.params = p
+        make = None
+        drop("tinysip.voicesetup")
+        if addr:  # take RTP (and RTCP on port + 1) from the peer's address only
+            h = p[4].decode()
+            self.sock.connect(socket.getaddrinfo(h, p[5])[0][-1])
+            c = self.rtcp
+            if c is not None:
+                try:
+                    c.sock.connect(socket.getaddrinfo(h, p[5] + 1)[0][-1])
+                except OSError:  # no RTCP then
+                    self.close(c)
 
     def connected(self):
         """Our call was answered (call_connected): read the answer, start the media; an
@@ -137,24 +150,6 @@ class VoicePort:
             e[3] = p
         self.start(p)
 
-    def _run(self, voice, addr, src, dest):
-        """Run `voice` with the peer at addr (ip str, RTP port), src (microphone) and dest
-        (speaker) adapters (or None: silence sent, nothing played)."""
-        self.voice = voice
-        self.src = src
-        self.dest = dest
-        self._connect(addr)
-
-    def _connect(self, addr):
-        """Take RTP (and RTCP on port + 1) from addr (ip str, RTP port) only."""
-        self.sock.connect(socket.getaddrinfo(addr[0], addr[1])[0][-1])
-        c = self.rtcp
-        if c is not None:
-            try:
-                c.sock.connect(socket.getaddrinfo(addr[0], addr[1] + 1)[0][-1])
-            except OSError:
-                self._close()
-
     def step(self, r=None):
         """Read one datagram and hand it to the voice: RTP, or with r (the _Rtcp that the
         driver found readable) RTCP, stamped now, at its arrival: the RTT from an RR's
@@ -163,18 +158,33 @@ class VoicePort:
         on its way) and RTCP is dropped (so the poll does not spin on it)."""
         v = self.voice
         c = self if r is None else r
+        if v is None and r is None:
+            return 0
+        b = stream.BUF if v is None else v.rx  # (RTCP before the media runs: read, dropped)
+        # one datagram per read, as io.udp's recv_into (its docstring has why), inline: a
+        # call that kept io.udp loaded for it would carry its set-up functions too
         try:
-            if v is None:
-                return 0 if r is None else 1 if recv(c.sock, c.poll, 1500) else 0
-            n = recv_into(c.sock, c.poll, v.rx, len(v.rx))
-        except OSError:  # an ICMP unreachable: counted, never raised
-            self.errors += 1
+            if c.poll is None:  # CPython: recv_into, one datagram, nothing allocated
+                n = c.sock.recv_into(b, len(b))
+            else:  # MicroPython: recv() keeps the datagram whole; ipoll(0) first, as a
+                n = 0  # recv on an empty socket raises (and allocates)
+                for _ in c.poll.ipoll(0):
+                    d = c.sock.recv(len(b))
+                    n = len(d)
+                    b[0:n] = d
+                    break
+        except OSError as e:
+            if not (e.args and e.args[0] in (11, 35)):  # EAGAIN: Linux, ESP32 (lwIP), macOS
+                self.errors += 1  # an ICMP unreachable: counted, never raised
             return 0
         if not n:
             return 0
+        if v is None:
+            return 1
         now = self.driver.clock.now()
         if r is not None:
-            v.parse(n, now, self.wall())
+            w = self.driver.ua.wall_ms  # ms since 1970 (RTCP's NTP), None while unknown
+            v.parse(n, now, None if w is None else now + w)
             return 1
         ua = self.driver.ua
         d = v.receive(n, now)
@@ -211,45 +221,51 @@ class VoicePort:
                     pcm[i] = 0
             n = v.send(now)
             if n:
-                self._out(s, v.tx, n)
+                try:
+                    if self.poll is not None:  # MicroPython: write from the buffer, no slice
+                        s.write(v.tx, 0, n)
+                    else:
+                        s.send(memoryview(v.tx)[0:n])
+                except OSError:
+                    self.errors += 1
             v.get(t)
             if self.dest is not None:
                 self.dest.write(v.buf, now)
         c = self.rtcp
         if c is not None:
-            n = v.report(now, self.wall() or now)
-            if n:
-                self._out(c.sock, v.rtcp.buf, n)
+            w = self.driver.ua.wall_ms
+            n = v.report(now, now if w is None else now + w)
+            if n:  # (as above: a helper method would cost the phone heap during the call)
+                try:
+                    if self.poll is not None:
+                        c.sock.write(v.rtcp.buf, 0, n)
+                    else:
+                        c.sock.send(memoryview(v.rtcp.buf)[0:n])
+                except OSError:
+                    self.errors += 1
 
-    def _close(self):
-        """Stop polling and close the RTCP socket."""
-        c = self.rtcp
-        self.rtcp = None
-        self.driver.remove_media(c)
-        c.sock.close()
-
-    def _out(self, s, b, n):
-        try:
-            if self.poll is not None:  # MicroPython: write from the buffer, no slice
-                s.write(b, 0, n)
-            else:
-                s.send(memoryview(b)[0:n])
-        except OSError:
-            self.errors += 1
-
-    def close(self):
+    def close(self, r=None):
         """Close the sockets and devices: (packets received, sent, the media figures or
-        None when the media never ran)."""
+        None when the media never ran). close(r), r our _Rtcp: stop polling and close the
+        RTCP socket alone (start(): it could not take the peer's address)."""
+        c = self.rtcp
+        if c is not None:
+            self.rtcp = None
+            self.driver.remove_media(c)
+            c.sock.close()
+        if r is not None:
+            return None
         self.sock.close()
-        if self.rtcp is not None:
-            self._close()
         for d in (self.src, self.dest):
             if d is not None:
                 d.close()
         v = self.voice
         if v is None:
             return 0, 0, None
-        st = v.stats()
+        from tinysip.compat import drop, load
+
+        st = load(b"tinysip.voicesetup stats")(v)  # the set-up module, for a moment again
+        drop("tinysip.voicesetup")
         k = "received sent".split()  # (one long string: a short one would be interned)
         return st[k[0]], st[k[1]], st
 
