@@ -5,7 +5,8 @@ import struct
 
 from testutil import MICROPYTHON, raises, read_vector
 
-from tinysip import voice as g711
+from tinysip import voice
+from tinysip import voicesetup as g711  # encode()/decode(), the checked entry points
 from tinysip.plain import _run as raw  # the plain loops (where viper compiled: a 2nd path)
 
 PCMU = 0
@@ -16,7 +17,7 @@ def paths():
     """(name, encode, decode) for the path encode()/decode() use and, where it differs
     (MicroPython's viper code), the plain Python loops, called with the same arguments."""
     out = [("chosen", g711.encode, g711.decode)]
-    if g711._run is not raw:
+    if voice._run is not raw:
 
         def enc(pt, src, n, dst, off):
             raw(src, n, dst, g711._check(pt, n, len(src) >> 1, off, len(dst), dst))
@@ -29,7 +30,7 @@ def paths():
 
 
 def formula_table():
-    """g711._T from the G.711 formulas (the Sun reference's expansion): how it was made."""
+    """voice._T from the G.711 formulas (the Sun reference's expansion): how it was made."""
     t = bytearray(1280)
     for k in range(2, 256):  # segment of a magnitude from its top 8 bits
         t[k] = len(bin(k)) - 3
@@ -51,16 +52,16 @@ def formula_table():
 
 
 def test_the_table_is_the_g711_formulas():
-    assert g711._T == formula_table()
-    assert g711._T[256:768] == read_vector("g711/ulaw_dec.bin")
-    assert g711._T[768:] == read_vector("g711/alaw_dec.bin")
+    assert voice._T == formula_table()
+    assert voice._T[256:768] == read_vector("g711/ulaw_dec.bin")
+    assert voice._T[768:] == read_vector("g711/alaw_dec.bin")
 
 
 def test_the_native_path_is_used_where_micropython_can_compile_it():
     if MICROPYTHON:  # the unix port has the x64 emitter; the phone the xtensawin one
-        assert g711._run is not raw and not g711._raw
+        assert voice._run is not raw and not voice._raw
     else:
-        assert g711._run is raw and g711._raw
+        assert voice._run is raw and voice._raw
 
 
 def test_every_code_decodes_to_the_reference():

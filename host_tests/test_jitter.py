@@ -1,19 +1,22 @@
-"""tinysip.jitter: the adaptive jitter buffer and the receiver statistics of RFC 3550."""
+"""tinysip.voice's jitter buffer (formerly tinysip.jitter): the adaptive jitter buffer and the
+receiver statistics of RFC 3550, on a Voice made by tinysip.voicesetup.Jitter."""
 import gc
 import struct
 
 from testutil import MICROPYTHON
 
-from tinysip.voicesetup import Jitter, stats
+from tinysip.voicesetup import Jitter, block, stats
 
 SSRC = 0x5EED1234
 LOUD = 0x00  # PCMU codes of the loudest segment (speech)
 QUIET = 0xFF  # PCMU zero (silence)
 
-# indexes into Jitter.state the tests read (see jitter.py)
+# indexes into Voice.jitter the tests read (see voice.py), and where Voice.state holds the ring
 POS = 0
 CUR = 24
 DLAST = 26
+JPOS = 49
+RING = 16
 
 
 def pkt(i, seq0=1000, ts0=160000, ssrc=SSRC, pt=0, quiet=False, size=160, ptime=20):
@@ -30,7 +33,8 @@ def put(jb, data, now):
 
 def index(jb):
     """The stream index carried in the frame get() just gave."""
-    return jb.buf[jb.pos] << 8 | jb.buf[jb.pos + 1]
+    ring, pos = jb.state[RING], jb.jitter[JPOS]
+    return ring[pos] << 8 | ring[pos + 1]
 
 
 def rng32(seed):
@@ -101,7 +105,7 @@ def run_trace(seed=17, frames=1250):
     """Play the trace through a buffer, checking every get() against what was put."""
     events, lost = trace(seed, frames)
     jb = Jitter(0)
-    st = jb.state
+    st = jb.jitter
     stored = bytearray(frames)  # put() returned 1
     played = []
     dropped = []
@@ -220,7 +224,7 @@ def test_other_seeds_keep_the_invariants():
 def test_probation_then_in_order_play():
     jb = Jitter(0)
     assert put(jb, pkt(0), 1000) == 0  # the first packet of a source: probation
-    assert jb.report() is None and jb.get(1000) == 0
+    assert block(jb) is None and jb.get(1000) == 0
     assert put(jb, pkt(1), 1020) == 1
     gains = [jb.get(1025)] + steady(jb, 30, start=2, t0=960, delay=40)
     assert gains[:2] == [0, 256] and gains[-20:] == [256] * 20  # after 20 ms (the least)
@@ -232,7 +236,7 @@ def test_sequence_wraps_at_65535():
     jb = Jitter(0)
     gains = steady(jb, 40, seq0=65520)
     assert gains.count(256) >= 35 and 0 not in gains[5:]
-    hi_cycles, hi_seq, expected, received = jb.report()[2:6]
+    hi_cycles, hi_seq, expected, received = block(jb)[2:6]
     assert (hi_cycles, hi_seq) == (1, (65520 + 39) & 0xFFFF)
     assert expected == received == 39
     assert stats(jb)["lost"] == 0
@@ -331,7 +335,7 @@ def test_a_sequence_jump_is_dropped_unless_the_next_follows():
     assert put(jb, pkt(1, seq0=30000, ts0=7777), 1272) == 1
     gains = steady(jb, 20, start=2, seq0=30000, ts0=7777, t0=1232, delay=20)
     assert gains[-10:] == [256] * 10
-    assert jb.report()[3] == (30000 + 21) & 0xFFFF
+    assert block(jb)[3] == (30000 + 21) & 0xFFFF
 
 
 def test_ssrc_change_resets_after_probation():
@@ -341,12 +345,12 @@ def test_ssrc_change_resets_after_probation():
     stray = pkt(0, ssrc=0xDEAD, seq0=500)
     assert put(jb, stray, 1605) == 0  # one packet of another source: not a change
     steady(jb, 5, start=30)
-    assert jb.report()[:2] == (SSRC >> 16, SSRC & 0xFFFF)
+    assert block(jb)[:2] == (SSRC >> 16, SSRC & 0xFFFF)
     # the source changes (e.g. a B2BUA switched), new sequence and timestamp bases
     t = 1700
     assert put(jb, pkt(0, ssrc=0xBEEF, seq0=40000, ts0=99), t) == 0
     assert put(jb, pkt(1, ssrc=0xBEEF, seq0=40000, ts0=99), t + 20) == 1
-    assert jb.report()[:2] == (0, 0xBEEF)
+    assert block(jb)[:2] == (0, 0xBEEF)
     gains = []
     for i in range(2, 30):
         put(jb, pkt(i, ssrc=0xBEEF, seq0=40000, ts0=99), t + i * 20)
@@ -355,7 +359,7 @@ def test_ssrc_change_resets_after_probation():
     assert played == list(range(played[0], played[0] + len(played))) and played[0] <= 3
     s = stats(jb)
     assert s["received"] == s0["received"] + 5 + 29 and s["lost"] == 0
-    assert jb.report()[4:6] == (29, 29)  # expected, received: the new source's own
+    assert block(jb)[4:6] == (29, 29)  # expected, received: the new source's own
 
 
 def test_a_far_timestamp_jump_re_anchors():
@@ -376,7 +380,7 @@ def test_other_frame_durations():
             put(jb, pkt(i, size=ptime * 8, ptime=ptime), t + (i * 7) % 6)
             out.append(jb.get(t + 6))
         assert out[-50:] == [256] * 50, (ptime, out)
-        assert len(jb.buf) == (200 // ptime + 3) * ptime * 8  # the ring: its slots
+        assert len(jb.state[RING]) == (200 // ptime + 3) * ptime * 8  # the ring: its slots
     try:
         Jitter(0, 5)
     except ValueError:
@@ -409,13 +413,13 @@ def test_continuous_speech_still_shrinks_slowly():
     for i in range(55, 55 + 1000):
         t = 1000 + i * 20
         put(jb, pkt(i), t + 20)
-        before = jb.state[POS]
+        before = jb.jitter[POS]
         jb.get(t + 25)
-        if jb.state[POS] - before == 2:
+        if jb.jitter[POS] - before == 2:
             drops.append(t)
     assert drops, "no drop in 20 s of speech"
     assert all(b - a >= 2000 for a, b in zip(drops, drops[1:]))
-    assert jb.state[CUR] <= 60
+    assert jb.jitter[CUR] <= 60
 
 
 def test_stats_before_any_packet():
@@ -471,19 +475,21 @@ def test_no_allocation_per_frame():
     assert after == before, after - before
     s = stats(jb)  # every path ran: loss, late, growth, shrink, window, wraps
     assert s["played"] > 900 and s["concealed"] > 0 and s["late"] == 1
-    assert s["inserted"] > 0 and s["dropped"] > 0 and jb.report()[2] == 1
+    assert s["inserted"] > 0 and s["dropped"] > 0 and block(jb)[2] == 1
 
 
 def test_the_set_up_module_uses_the_same_state_layout():
-    # tinysip.voicesetup builds Jitter/Rtcp/Voice state lists with its own copies of the
-    # indices (a private const costs the phone no interned name): they must be these
+    # tinysip.voicesetup builds the Voice's jitter array and state/RTCP lists with its own
+    # copies of the indices (a private const costs the phone no interned name): every name
+    # both modules have must agree, and so must this file's copies
     from test_srtp import consts
 
-    ours = consts("jitter.py")
     voice = consts("voice.py")
+    shared = [k for k in consts("voicesetup.py") if k in voice]
+    assert len(shared) > 60
     for k, v in consts("voicesetup.py").items():
-        if k in ("_NPK", "_NBAD"):
+        if k in voice:
             assert voice[k] == v, k
-        elif k in ours:
-            assert ours[k] == v, k
-    assert consts("voicesetup.py")["_R_N"] == ours["_R_N"]  # (test_srtp: srtp's offsets)
+    assert (voice["_POS"], voice["_CUR"], voice["_DLAST"], voice["_JPOS"], voice["_RING"]) == (
+        POS, CUR, DLAST, JPOS, RING)
+    assert voice["_R_BUF"] == voice["_R_N"]  # the packet follows the numbers

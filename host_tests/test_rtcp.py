@@ -5,8 +5,19 @@ import struct
 
 from testutil import MICROPYTHON, FakeRandom
 
-from tinysip.jitter import ntp, wait as interval
-from tinysip.voicesetup import Jitter, Rtcp, stats
+from tinysip.voice import build, parse
+from tinysip.voicesetup import Jitter, Rtcp, block, ntp, stats
+
+BUF = 20  # the RTCP session list's packet and next report time (voice's _R_BUF, _R_NEXT)
+NEXT = 21
+
+
+def interval(r, first=False):
+    """The interval a session drawing from r schedules: its first, or one after a report."""
+    c = Rtcp(A_SSRC, b"x", r, 0)
+    if not first:
+        build(c, 0, WALL, None)
+    return c[NEXT]
 
 A_SSRC = 0x11223344
 B_SSRC = 0x55667788
@@ -26,7 +37,7 @@ def pair():
 
 
 def packet(r, n):
-    return bytes(r.buf[:n])
+    return bytes(r[BUF][:n])
 
 
 def test_ntp_from_ms_since_1970():
@@ -40,7 +51,7 @@ def test_ntp_from_ms_since_1970():
 def test_sr_with_block_sdes_layout():
     a, b = pair()
     rx = (B_SSRC >> 16, B_SSRC & 0xFFFF, 1, 0x0203, 70000, 69000, 321)
-    n = a.build(5000, WALL, rx, tx=(0xAABB, 0xCCDD, 100000, 16000000))
+    n = build(a, 5000, WALL, rx, tx=(0xAABB, 0xCCDD, 100000, 16000000))
     p = packet(a, n)
     assert p[0] == 0x81 and p[1] == 200 and struct.unpack(">H", p[2:4])[0] == 12
     ssrc, msw, lsw, ts, pk, oc = struct.unpack(">IIIIII", p[4:28])
@@ -59,29 +70,29 @@ def test_sr_with_block_sdes_layout():
 
 def test_rr_without_reception_is_empty_then_bye():
     a, b = pair()
-    n = a.build(5000, WALL, None)
+    n = build(a, 5000, WALL, None)
     p = packet(a, n)
     assert p[:8] == b"\x80\xc9\x00\x01" + struct.pack(">I", A_SSRC)
-    n = a.build(6000, WALL, None, end=True)
+    n = build(a, 6000, WALL, None, end=True)
     p = packet(a, n)
     assert p[-8:] == b"\x81\xcb\x00\x01" + struct.pack(">I", A_SSRC)
-    assert b.parse(p, n, 10, WALL) == "" and stats(b)["peer_bye"]
+    assert parse(b, p, n, 10, WALL) == "" and stats(b)["peer_bye"]
 
 
 def test_round_trip_sr_rr_and_rtt():
     a, b = pair()
     one_way = 40
     # alice sends an SR at wall time WALL (now 1000); bob gets it 40 ms later
-    n = a.build(1000, WALL, None, tx=(0, 0, 50, 8000))
-    assert b.parse(packet(a, n), n, 2000 + one_way, WALL + one_way) == ""
+    n = build(a, 1000, WALL, None, tx=(0, 0, 50, 8000))
+    assert parse(b, packet(a, n), n, 2000 + one_way, WALL + one_way) == ""
     # bob reports 1,234 ms later about alice's stream; alice gets it 40 ms later
     rx = (A_SSRC >> 16, A_SSRC & 0xFFFF, 0, 5000, 250, 245, 80)
-    n = b.build(2000 + one_way + 1234, WALL + one_way + 1234, rx)
+    n = build(b, 2000 + one_way + 1234, WALL + one_way + 1234, rx)
     p = packet(b, n)
     lsr, dlsr = struct.unpack(">II", p[24:32])
     assert lsr == (ntp64(ntp(WALL)) >> 16) & 0xFFFFFFFF
     assert abs(dlsr - 1234 * 65536 // 1000) <= 1
-    assert a.parse(p, n, 9999, WALL + 2 * one_way + 1234) == ""
+    assert parse(a, p, n, 9999, WALL + 2 * one_way + 1234) == ""
     s = stats(a)
     assert abs(s["rtt_ms"] - 2 * one_way) <= 1 and s["rtt_min"] == s["rtt_max"] == s["rtt_ms"]
     assert s["peer_lost"] == 5 and s["peer_fraction"] == (5 * 256 // 250) * 100 / 256
@@ -99,7 +110,7 @@ def test_rtt_of_rfc3550_figure_2():
     assert ntp(wall)[1:3] == (0xB710, 0x8000)
     rr = struct.pack(">BBHI", 0x81, 201, 7, B_SSRC) + struct.pack(
         ">IIIIII", A_SSRC, 0, 0, 0, 0xB7052030, 0x00054000)
-    assert a.parse(rr, len(rr), 0, wall) == ""
+    assert parse(a, rr, len(rr), 0, wall) == ""
     assert stats(a)["rtt_ms"] == 6124
 
 
@@ -108,13 +119,13 @@ def test_fraction_lost_is_per_interval():
     src = (B_SSRC >> 16, B_SSRC & 0xFFFF, 0, 0)
     fl = []
     for exp, rec in ((100, 100), (200, 150), (300, 250), (300, 250)):
-        a.build(0, WALL, src + (exp, rec, 0))  # an RR: its block's fraction at byte 12
-        fl.append(a.buf[12])
+        build(a, 0, WALL, src + (exp, rec, 0))  # an RR: its block's fraction at byte 12
+        fl.append(a[BUF][12])
     assert fl == [0, 128, 0, 0]
-    a.build(0, WALL, (1, 2, 0, 0, 10, 5, 0))  # another source: its own interval
-    assert a.buf[12] == 128
-    a.build(0, WALL, src + (100, 200, 0))  # more received than expected: negative
-    assert a.buf[13:16] == b"\xff\xff\x9c"
+    build(a, 0, WALL, (1, 2, 0, 0, 10, 5, 0))  # another source: its own interval
+    assert a[BUF][12] == 128
+    build(a, 0, WALL, src + (100, 200, 0))  # more received than expected: negative
+    assert a[BUF][13:16] == b"\xff\xff\x9c"
 
 
 def test_report_block_from_the_jitter_buffer():
@@ -125,8 +136,8 @@ def test_report_block_from_the_jitter_buffer():
             pkt = struct.pack(">BBHII", 0x80, 0, seq & 0xFFFF, i * 160, B_SSRC) + bytes(160)
             jb.put(pkt, len(pkt), 1000 + i * 20 + (i % 3) * 4)
     a, b = pair()
-    n = a.build(2000, WALL, jb.report())
-    s1, fl, hi, jit = struct.unpack(">IIII", a.buf[8:24])
+    n = build(a, 2000, WALL, block(jb))
+    s1, fl, hi, jit = struct.unpack(">IIII", a[BUF][8:24])
     assert s1 == B_SSRC and fl & 0xFFFFFF == 1 and hi == 0x10000 | (65530 + 49 - 65536)
     assert jit == stats(jb)["jitter"] and fl >> 24 == 256 // 49
 
@@ -136,18 +147,18 @@ def test_interval_is_randomised_around_5_s():
     vals = [interval(r) for _ in range(400)]
     assert 2500 <= min(vals) and max(vals) < 7500
     assert 4700 < sum(vals) / len(vals) < 5300
-    firsts = [interval(r, 2500) for _ in range(100)]
+    firsts = [interval(r, True) for _ in range(100)]
     assert 1250 <= min(firsts) and max(firsts) < 3750
     a = Rtcp(A_SSRC, b"x", FakeRandom(3), 10000)
-    assert 11250 <= a.next < 13750
-    d0 = a.next
-    a.build(d0, WALL, None)
-    assert 2500 <= a.next - d0 < 7500
+    assert 11250 <= a[NEXT] < 13750
+    d0 = a[NEXT]
+    build(a, d0, WALL, None)
+    assert 2500 <= a[NEXT] - d0 < 7500
 
 
 def test_malformed_packets_are_refused_with_a_reason():
     a, b = pair()
-    n = b.build(0, WALL, (A_SSRC >> 16, A_SSRC & 0xFFFF, 0, 9, 10, 9, 3),
+    n = build(b, 0, WALL, (A_SSRC >> 16, A_SSRC & 0xFFFF, 0, 9, 10, 9, 3),
                 tx=(0, 0, 1, 2))
     good = packet(b, n)
     rr = good[:4]
@@ -167,21 +178,21 @@ def test_malformed_packets_are_refused_with_a_reason():
         (rr + b"\x00\x00\x00", "shorter than a header"),
     ]
     for data, why in cases:
-        got = a.parse(data, len(data), 100, WALL)
+        got = parse(a, data, len(data), 100, WALL)
         assert got.startswith("RTCP: ") and why in got, (data, got, why)
     s = stats(a)
     assert (s["received"], s["refused"]) == (0, len(cases))
     assert s["peer_lost"] is None and s["rtt_ms"] is None  # nothing kept
-    assert a.state[3] == -1  # no LSR either
+    assert a[3] == -1  # no LSR either
     padded = good[:52] + b"\xa1" + good[53:-1] + b"\x04"  # a real padding of 4 (the END+pad)
-    assert a.parse(padded, len(padded), 100, WALL) == ""
+    assert parse(a, padded, len(padded), 100, WALL) == ""
     assert stats(a)["peer_lost"] == 1
 
 
 def test_garbage_never_raises():
     a, b = pair()
     r = FakeRandom(9)
-    n = b.build(0, WALL, (A_SSRC >> 16, A_SSRC & 0xFFFF, 0, 9, 10, 9, 3), tx=(0, 0, 1, 2))
+    n = build(b, 0, WALL, (A_SSRC >> 16, A_SSRC & 0xFFFF, 0, 9, 10, 9, 3), tx=(0, 0, 1, 2))
     good = packet(b, n)
     refused = 0
     for k in range(300):
@@ -190,7 +201,7 @@ def test_garbage_never_raises():
             x = r(2)
             data[x[0] % len(data)] = x[1]
         data = bytes(data[:max(0, len(data) - k % 7)])
-        got = a.parse(data, len(data), k, WALL + k)
+        got = parse(a, data, len(data), k, WALL + k)
         refused += got != ""
     assert refused > 100
 
@@ -200,11 +211,11 @@ def test_build_allocates_no_buffer():
         return
     a, b = pair()
     rx = (1, 2, 0, 9, 10, 9, 3)
-    a.build(0, 100000, rx)
+    build(a, 0, 100000, rx)
     gc.collect()
     before = gc.mem_alloc()
     for i in range(50):
-        a.build(i, 100000, rx)
+        build(a, i, 100000, rx)
     gc.collect()
     assert gc.mem_alloc() - before < 64  # nothing kept per report
 
@@ -217,5 +228,5 @@ def test_cname_limits():
             continue
         raise AssertionError("CNAME of %d bytes accepted" % len(bad))
     r = Rtcp(1, b"x" * 255, FakeRandom(1), 0)
-    n = r.build(0, WALL, (1, 2, 3, 4, 5, 6, 7), tx=(0, 0, 0, 0), end=True)
-    assert n == len(r.buf)
+    n = build(r, 0, WALL, (1, 2, 3, 4, 5, 6, 7), tx=(0, 0, 0, 0), end=True)
+    assert n == len(r[BUF])

@@ -142,7 +142,7 @@ def test_rtcp_reports_go_both_ways_and_give_an_rtt():
             y.get(now + 3)
             n = x.report(now, wall + now)
             if n:
-                y.parse(n, now, wall + now, x.rtcp.buf)
+                y.parse(n, now, wall + now, x.rtcp[20])
     s = stats(a)
     assert s["rtt_ms"] is not None and 0 <= s["rtt_ms"] <= 20, s
     assert s["peer_lost"] == 0 and s["refused"] == 0 and s["received"] > 500
@@ -154,7 +154,7 @@ def test_srtcp_fits_the_report_buffer_and_crosses_the_wire_whole():
     # buffer grew) and a socket send of the buffer cut the tag: every SRTCP was refused
     for suite in (80, 32):
         a, b = pair(suite)
-        size = len(a.rtcp.buf)
+        size = len(a.rtcp[20])
         wall = 1760000000000
         n = 0
         for k in range(400):  # until a's first report (2.5 s x 0.5..1.5): an SR with a
@@ -167,8 +167,8 @@ def test_srtcp_fits_the_report_buffer_and_crosses_the_wire_whole():
             n = a.report(now, wall + now)
             if n:
                 break
-        assert n and len(a.rtcp.buf) == size and n <= size, (suite, n, size, len(a.rtcp.buf))
-        wire = bytearray(bytes(a.rtcp.buf[0:n]))  # what a datagram of the buffer carries
+        assert n and len(a.rtcp[20]) == size and n <= size, (suite, n, size, len(a.rtcp[20]))
+        wire = bytearray(bytes(a.rtcp[20][0:n]))  # what a datagram of the buffer carries
         b.parse(n, now, wall + now, wire)
         got = stats(b.rtcp)
         assert (got["received"], got["refused"], stats(b)["refused"]) == (1, 0, 0), got

@@ -42,12 +42,13 @@ names the layout by number. Figures: tools/bench/voice_srtp.py.
 Names: every function, argument and attribute name of this module is one the phone already
 interns (MicroPython's own or the idle phone's: `_build` the counter blocks, `cipher` the
 XOR, `_chunk` one SHA-1 block, `mac` the HMAC, `_keys` its key states, `key` the PRF,
-`_check`/`_keep` the replay window, `header` the RTP header length, `index` the ROC guess,
 `_apply` the keystream), except the class and its four methods: each new name costs the
-phone heap for good (docs/benchmarks.md).
+phone heap for good (docs/benchmarks.md). The RTP header's length, the ROC guess and the
+replay windows are inline in the methods: each function kept costs the phone ~77 B of heap
+while a call runs (64-bit unix port, ROMFS), however short it is; the windows are 64 bits
+each (8 B), not a byte per index.
 """
 import struct
-from hashlib import sha1
 
 from tinysip.compat import MICROPYTHON, const
 from tinysip.errors import nth
@@ -67,12 +68,12 @@ _IX = const(164)  # this packet's 48-bit index i: ROC (4 B) + SEQ (2 B), or the 
 _SP = const(170)  # SRTP session salt, 14 B
 _SR = const(184)  # SRTCP session salt
 _EK = const(198)  # SRTCP session key, 16 B
-_RP = const(214)  # SRTP replay window: one byte per index mod 64 (1: seen)
-_RR = const(278)  # SRTCP replay window
-_KS = const(344)  # keystream, _NB blocks; SHA-1 tail blocks (128 B) reuse it
+_RP = const(214)  # SRTP replay window: one bit per index mod 64 (1: seen), 8 B
+_RR = const(222)  # SRTCP replay window
+_KS = const(232)  # keystream, _NB blocks; SHA-1 tail blocks (128 B) reuse it
 _NB = const(10)  # keystream blocks per AES call (a 20 ms G.711 payload in one)
-_SIZE = const(504)  # _KS + 16 * _NB
-_PB = const(504)  # plain path only: HMAC inner and outer key blocks, SRTP then SRTCP (256 B)
+_SIZE = const(392)  # _KS + 16 * _NB
+_PB = const(392)  # plain path only: HMAC inner and outer key blocks, SRTP then SRTCP (256 B)
 
 # x flags of the hot functions
 _RTCP = const(32)  # SRTCP keys (no ROC in the tag, SSRC at 4, the SRTCP salt)
@@ -100,7 +101,7 @@ def _build(s: ptr8, buf: ptr8, x: int, k: int):
     off = (x >> 8) + (4 if x & 32 else 8)
     a = 184 if x & 32 else 170
     n = x & 31
-    t = ptr8(int(s) + 344)
+    t = ptr8(int(s) + 232)
     i = 0
     while i < 14:
         v = s[a + i]
@@ -125,7 +126,7 @@ def _build(s: ptr8, buf: ptr8, x: int, k: int):
         exec("""
 @micropython.viper
 def cipher(buf: ptr8, s: ptr8, off: int, n: int):
-    t = ptr8(int(s) + 344 - off)
+    t = ptr8(int(s) + 232 - off)
     n += off
     while off < n:
         buf[off] = buf[off] ^ t[off]
@@ -180,13 +181,13 @@ def _chunk(s: ptr8, buf: ptr8, off: int):
 """, globals())
         # HMAC-SHA1 (RFC 2104) from the precomputed inner/outer states at s[k:k + 40]: the
         # packet's whole blocks straight from buf, its tail (+ ROC, padding, bit length) in
-        # the keystream area s[344:472], then the outer block there; returns as mac above
+        # the keystream area s[232:360], then the outer block there; returns as mac above
         exec("""
 @micropython.viper
 def mac(s, buf, n: int, x: int) -> int:
     b = ptr8(s)
     c = ptr32(b)
-    t = ptr8(int(b) + 344)
+    t = ptr8(int(b) + 232)
     d = ptr8(int(ptr8(buf)) + (x >> 8))
     k = 10 if x & 32 else 0
     f = n >> 6
@@ -222,7 +223,7 @@ def mac(s, buf, n: int, x: int) -> int:
         a += 1
     a = 0
     while a < e:
-        _chunk(s, s, 344 + (a << 6))
+        _chunk(s, s, 232 + (a << 6))
         a += 1
     i = 0
     while i < 20:
@@ -239,7 +240,7 @@ def mac(s, buf, n: int, x: int) -> int:
     while i < 5:
         c[20 + i] = c[k + 5 + i]
         i += 1
-    _chunk(s, s, 344)
+    _chunk(s, s, 232)
     r = 0
     i = 0
     while i < (x & 31):
@@ -259,24 +260,6 @@ if _raw:  # CPython, or no viper here: the plain functions (and their HMAC key s
     from tinysip.compat import load
 
     _build, cipher, mac = load(b"tinysip.plain _build cipher mac")
-
-
-def _check(s, off, end, n):
-    """True if index n was not seen in the window at s[off:off + 64] whose highest index is
-    end (-1: none yet)."""
-    d = end - n
-    return d < 0 or (d < 64 and not s[off + (n & 63)])
-
-
-def _keep(s, off, end, n):
-    """Mark index n in the window (after it authenticated); the slots it skips become
-    unseen."""
-    if n > end:
-        if end < 0 or n - end >= 64:
-            end = n - 64
-        for k in range(end + 1, n):
-            s[off + (k & 63)] = 0
-    s[off + (n & 63)] = 1
 
 
 class Context:
@@ -305,8 +288,14 @@ class Context:
     def protect(self, buf, n, off=0):
         """Encrypt the RTP packet at buf[off:off + n] in place and append its tag; returns
         the SRTP length (n + 10, or n + 4 with the _32 suite)."""
-        h = header(buf, n, off)
-        if h < 0:
+        # where the payload starts (after CSRCs and the header extension), here and in
+        # unprotect (inline: a function costs the phone heap for as long as a call runs)
+        h = n + 1  # (shorter than a header)
+        if n >= 12:
+            h = 12 + (buf[off] & 15) * 4
+            if buf[off] & 0x10:
+                h = h + 4 + (buf[off + h + 2] << 8 | buf[off + h + 3]) * 4 if h + 4 <= n else n + 1
+        if h > n:
             raise ValueError(nth(_REASONS, 1))
         q = buf[off + 2] << 8 | buf[off + 3]
         st = self.n
@@ -332,8 +321,12 @@ class Context:
         another SSRC than the first one that authenticated: one stream per context). Only a
         packet that authenticates moves the ROC and the replay window."""
         n -= self.t
-        h = header(buf, n, off)
-        if h < 0:
+        h = n + 1  # the payload, as in protect
+        if n >= 12:
+            h = 12 + (buf[off] & 15) * 4
+            if buf[off] & 0x10:
+                h = h + 4 + (buf[off + h + 2] << 8 | buf[off + h + 3]) * 4 if h + 4 <= n else n + 1
+        if h > n:
             return _SHORT
         st = self.n
         a = buf[off + 8] << 8 | buf[off + 9]
@@ -348,16 +341,23 @@ class Context:
         s = self.s
         hi = st[0] << 16 | st[1] if st[1] >= 0 else -1
         i = roc << 16 | q
-        if roc < 0 or not _check(s, _RP, hi, i):
+        # the replay window (§3.3.2): index i is new if above the highest, or within the 64
+        # below it and its bit (i mod 64) not set; here and for SRTCP, inline as above
+        d = hi - i
+        if roc < 0 or d >= 64 or d >= 0 and s[_RP + (i >> 3 & 7)] >> (i & 7) & 1:
             return _REPLAY
         struct.pack_into(_F3, s, _IX, roc >> 16, roc & 0xFFFF, q)
         if mac(s, buf, n, off << 8 | _CHECK | self.t):
             return _AUTH
         self._apply(self.e, buf, off + h, off + n, off << 8)
-        _keep(s, _RP, hi, i)
-        if i > hi:
+        if i > hi:  # authenticated: the window moves up to i (the bits it skips cleared)
+            k = hi + 1 if hi >= 0 and i - hi < 64 else i - 63
+            while k < i:
+                s[_RP + (k >> 3 & 7)] &= ~(1 << (k & 7))
+                k += 1
             st[0] = roc
             st[1] = q
+        s[_RP + (i >> 3 & 7)] |= 1 << (i & 7)
         st[4] = a
         st[5] = b
         return n
@@ -386,28 +386,20 @@ class Context:
         e = buf[off + n]
         i = (e & 0x7F) << 24 | buf[off + n + 1] << 16 | buf[off + n + 2] << 8 | buf[off + n + 3]
         hi = self.n[2]
-        if not _check(s, _RR, hi, i):
+        d = hi - i
+        if d >= 64 or d >= 0 and s[_RR + (i >> 3 & 7)] >> (i & 7) & 1:
             return _REPLAY
         if mac(s, buf, n + 4, off << 8 | _RTCP | _CHECK | 10):
             return _AUTH
         if e & 0x80:
             struct.pack_into(_F3, s, _IX, 0, i >> 16, i & 0xFFFF)
             self._apply(aes(bytes(s[_EK:_EK + 16]), 1), buf, off + 8, off + n, off << 8 | _RTCP)
-        _keep(s, _RR, hi, i)
         if i > hi:
+            k = hi + 1 if hi >= 0 and i - hi < 64 else i - 63
+            while k < i:
+                s[_RR + (k >> 3 & 7)] &= ~(1 << (k & 7))
+                k += 1
             self.n[2] = i
+        s[_RR + (i >> 3 & 7)] |= 1 << (i & 7)
         return n
 
-
-def header(buf, n, off):
-    """Where the payload of the RTP packet buf[off:off + n] starts (after CSRCs and the header
-    extension), or -1 if it is shorter than its header says."""
-    if n < 12:
-        return -1
-    b = buf[off]
-    h = 12 + (b & 15) * 4
-    if b & 0x10:
-        if h + 4 > n:
-            return -1
-        h += 4 + (buf[off + h + 2] << 8 | buf[off + h + 3]) * 4
-    return h if h <= n else -1

@@ -2,30 +2,34 @@
 changed or ended, and dropped again (tinysip.io.voiceport), so that a running call keeps
 only the code its frames run.
 
-Owns: building the objects of tinysip.voice (Voice, its RFC 4733 Receiver), tinysip.jitter
-(Jitter, Rtcp) and tinysip.srtp (Context: the SRTP session keys of RFC 3711 §4.3, the
-AES-CM PRF and the HMAC key states) from the negotiated params, and their figures for
-`call_ended` (stats). Those classes carry no __init__ or stats of their own: a method costs
-the phone ~80 B of heap for as long as its class is loaded (64-bit unix port, ROMFS),
-however short it is, and a module's functions keep the whole module alive, so code that
+Owns: building tinysip.voice's Voice (its jitter buffer's array, its state and RTCP lists) and
+tinysip.srtp's Context (the SRTP session keys of RFC 3711 §4.3, the AES-CM PRF and the HMAC
+key states) from the negotiated params, and their figures for `call_ended` (stats, block).
+The engine carries no __init__ or stats of its own: a function or method costs the phone
+~77 B of heap for as long as its module is loaded (64-bit unix port, ROMFS), however short
+it is, a class ~225 B, and a module's functions keep the whole module alive, so code that
 runs once per call lives here, in a module nothing keeps. `Voice(params, rng, now)`,
-`Jitter(kind, step)`, `Rtcp(src, name, rng, now)`, `Context(data, tag)` and `Receiver()`
-take the arguments the classes' constructors took and return a ready object.
+`Jitter(kind, step)` (a Voice with only its jitter buffer: tests and tools),
+`Rtcp(src, name, rng, now)` (the RTCP session's list) and `Context(data, tag)` return ready
+objects. For tests and tools also: G.711's checked encode()/decode() (the Voice calls the
+kernel itself), ntp() (the NTP halves voice.build and parse compute inline), unpack(), and
+RFC 4733's Sender with pack(), which Voice.dtmf() loads while digits go out.
 
 Nothing here runs per frame. It does no I/O, and imports the engine's modules when called
 (never at its own import: tinysip.voice and tinysip.srtp are the ones that load it, never
 the other way round, so it can be dropped while they stay).
 
-Names: every function, argument and attribute name here is one the phone already interns
-(the classes' own names, their attributes, `stats`, `key`, `_keys`, `unpack`): this
-module adds only its own names when it loads.
+Names: the function, argument and attribute names here are ones the phone already interns
+where one fits (the engine's own names, its attributes, `stats`, `key`, `_keys`, `unpack`,
+`encode`, `decode`): a call that loads this module adds few names of its own
+(tools/bench/names.py --scenario voice).
 """
 import struct
 
 from tinysip.compat import const
 from tinysip.errors import nth
 
-# tinysip.jitter's Jitter.state (test_jitter checks they agree)
+# tinysip.voice's Voice.jitter and Voice.state (test_jitter checks they agree)
 _DMAX = const(200)
 _NB = const(8)
 _GAP = const(200)
@@ -37,7 +41,11 @@ _SHI = const(3)
 _SLO = const(4)
 _CHI = const(5)
 _CLO = const(6)
+_MAX = const(8)
+_CYC = const(9)
+_BASE = const(10)
 _BAD = const(11)
+_RECS = const(12)
 _DUPS = const(13)
 _LOSTA = const(14)
 _REC = const(15)
@@ -68,11 +76,15 @@ _SIZE = const(45)
 _NS = const(46)
 _TMAX = const(47)
 _XQ = const(48)
-_RING = const(49)
-_BMN = const(54)
-_BMX = const(62)
-_TAG = const(70)
-# tinysip.jitter's Rtcp.state
+_SRCO = const(50)
+_BMN = const(52)
+_BMX = const(60)
+_TAG = const(68)
+_NPK = const(7)
+_NBAD = const(9)
+_DUE = const(10)
+_RING = const(16)
+# tinysip.voice's RTCP session list
 _R_TMIN = const(5000)
 _R_SDES = const(202)
 _R_SHI = const(0)
@@ -91,9 +103,9 @@ _R_RMIN = const(17)
 _R_RMAX = const(18)
 _R_PBYE = const(19)
 _R_N = const(20)
-# tinysip.voice's Voice.state
-_NPK = const(7)
-_NBAD = const(9)
+_R_BUF = const(20)
+_R_NEXT = const(21)
+_R_RNG = const(22)
 # tinysip.srtp's Context.s
 _KP = const(0)
 _KR = const(40)
@@ -101,8 +113,8 @@ _H = const(80)
 _SP = const(170)
 _SR = const(184)
 _EK = const(198)
-_KS = const(344)
-_SIZE_S = const(504)  # srtp's _SIZE (+ 256 for the plain path's HMAC key blocks)
+_KS = const(232)
+_SIZE_S = const(392)  # srtp's _SIZE (+ 256 for the plain path's HMAC key blocks)
 
 # tinysip.voice's RFC 4733 Sender (its comment has the sender's states)
 _DIGITS = const(b"0123456789*#ABCD")  # event code -> digit (§3.2)
@@ -126,6 +138,9 @@ _STEP = const(8)
 _LEN = const(9)
 _VOL = const(10)
 
+_PCMU = const(0)  # RTP payload types (RFC 3551 §6)
+_PCMA = const(8)
+
 _F5 = const(b">BBHHH")  # (bytes: a short str would be an interned name)
 
 
@@ -134,57 +149,46 @@ def Voice(params, rng, now, buf=None):
     now: ms; buf: a bytearray of at least ptime * 8 + 352 bytes to send from and read
     into, which the adapter may share (io.voiceport gives io.stream's read buffer: each use
     of it is over before the next begins), else one of that size is made."""
-    from tinysip import voice
-
-    v = voice.Voice()
-    v.params = params
+    v = Jitter(params[0], params[3], params)
     n = params[3] * 8  # samples (and G.711 bytes) per frame: 8 kHz
-    # one PCM buffer: the microphone's frame until send() encoded it, then the frame
-    # get() decodes for the speaker; one packet buffer: what we send until the adapter
-    # wrote it, then the datagram it reads (each is used up before the other begins)
-    v.buf = bytearray(2 * n)
-    # header 12 + payload + SRTP tag 10 (tx); a received datagram (rx): room for 15
-    # CSRCs and a header extension (~280 B more), and RTCP compounds up to ~500 B
+    # one packet buffer: what we send until the adapter wrote it, then the datagram it
+    # reads (each is used up before the other begins): header 12 + payload + SRTP tag 10
+    # (tx); a received datagram (rx): room for 15 CSRCs and a header extension (~280 B
+    # more), and RTCP compounds up to ~500 B
     if buf is None or len(buf) < n + 352:
         buf = bytearray(n + 352)
     v.tx = v.rx = buf
     s = rng(10)
-    v.state = st = [s[0] << 8 | s[1], s[2] << 8 | s[3], s[4] << 8 | s[5], s[6] << 8 | s[7],
-                    s[8] << 8 | s[9], 0, 0, 0, 0, 0, now]
-    v.jitter = Jitter(params[0], params[3])
+    st = v.state
+    for i in range(5):
+        st[i] = s[2 * i] << 8 | s[2 * i + 1]
+    st[_DUE] = now
     v.events = None  # the RFC 4733 sender, made with the first digits (dtmf())
-    v.input = Receiver()  # the peer's RFC 4733 events
     v.srtp = None  # SRTP: (our context, the peer's)
     if params[6]:  # our key protects what we send, the peer's what it sends
         v.srtp = (Context(params[7], params[6]), Context(params[8], params[6]))
     v.rtcp = c = Rtcp(st[0] << 16 | st[1], b"%x@tinysip" % (st[2] << 16 | st[4]), rng, now)
     if v.srtp is not None:  # SRTCP appends E|index and the 80-bit tag: 14 more bytes
-        c.buf = bytearray(len(c.buf) + 14)
+        c[_R_BUF] = bytearray(len(c[_R_BUF]) + 14)
     return v
 
 
-def Receiver():
-    """A tinysip.voice.Receiver: nothing seen yet."""
+def Jitter(kind, step=20, params=None):
+    """A tinysip.voice.Voice whose jitter buffer is ready and nothing else (tests and tools
+    drive put() and get() on it; Voice above goes on from here): kind the audio payload
+    type (0 PCMU and 8 PCMA also get the quiet test and are what get() decodes), step the
+    frame duration (ptime) in ms (10-60)."""
+    from array import array
+
     from tinysip import voice
-
-    r = voice.Receiver()
-    r.state = [0, 0, 0, 0, 0]
-    return r
-
-
-def Jitter(kind, step=20):
-    """A tinysip.jitter.Jitter: kind the audio payload type (0 PCMU and 8 PCMA also get the
-    quiet test), step the frame duration (ptime) in ms (10-60)."""
-    from tinysip import jitter
 
     pt = kind
     ptime = step
     if not 10 <= ptime <= 60:
-        raise ValueError(nth(jitter._REASONS, 9) % (ptime,))
+        raise ValueError(nth(voice._REASONS, 19) % (ptime,))
     size = ptime * _TPM
     ns = _DMAX // ptime + 3  # the deepest delay, the frame arriving, the one played
-    ring = bytearray(size * ns)
-    st = [0] * (_TAG + ns)
+    st = array("i", bytes(4 * (_TAG + ns)))
     for i in (_RHI, _SHI, _SLO, _CHI, _CLO, _BAD, _LNOW, _OVER, _LAST, _DMAXR):
         st[i] = -1
     for i in range(_NB):
@@ -202,24 +206,30 @@ def Jitter(kind, step=20):
     st[_NS] = ns
     st[_TMAX] = _DMAX - ptime - (ptime >> 1)
     st[_XQ] = 0x60 if pt == 0 else 0x55 if pt == 8 else -1
-    st[_RING] = ring
-    jb = jitter.Jitter()
-    jb.state = st
-    jb.buf = ring
-    jb.pos = 0
-    return jb
+    v = voice.Voice()
+    v.params = params or [pt, b"", -1, ptime, b"", 0, 0, None, None, b"recvonly"]
+    v.jitter = st
+    # Voice.state: our stream (Voice above fills it), the peer's RFC 4733 events, the ring
+    v.state = [0] * _RING + [bytearray(size * ns), None, None]
+    # one PCM buffer: the microphone's frame until send() encoded it, then the frame get()
+    # decodes for the speaker
+    v.buf = bytearray(2 * size)
+    v.rtcp = None
+    v.srtp = None
+    return v
 
 
 def Rtcp(src, name, rng, now):
-    """A tinysip.jitter.Rtcp session: src our RTP SSRC (int), name our CNAME (bytes, 1-255;
-    RFC 7022: random per call), rng(n) -> bytes, now (ms) the session's start."""
-    from tinysip import jitter
-
+    """A tinysip.voice RTCP session (its list: see voice.build): src our RTP SSRC (int),
+    name our CNAME (bytes, 1-255; RFC 7022: random per call), rng(n) -> bytes, now (ms) the
+    session's start."""
     ssrc = src
     cname = name
     k = len(cname)
     if not 0 < k <= 255:
-        raise ValueError(nth(jitter._REASONS, 0) % k)
+        from tinysip import voice  # (its error texts: only when raising)
+
+        raise ValueError(nth(voice._REASONS, 10) % k)
     c = (4 + 2 + k + 1 + 3) & ~3  # SSRC, CNAME item, END, padding to 32 bits
     chunk = bytearray(4 + c)
     shi = (ssrc >> 16) & 0xFFFF
@@ -228,18 +238,18 @@ def Rtcp(src, name, rng, now):
     chunk[8] = 1  # CNAME
     chunk[9] = k
     chunk[10:10 + k] = cname
-    st = [-1] * _R_N
+    # the numbers, then the packet, when the first report is due, rng: one list made at
+    # its size (a list grown by += keeps room for twice its length)
+    st = [-1] * _R_N + [bytearray(28 + 24 + len(chunk) + 8), 0, rng]
     for i in (_R_EXPP, _R_RECP, _R_NSENT, _R_NRECV, _R_NBAD, _R_FRAC, _R_CLOST, _R_PBYE):
         st[i] = 0
     st[_R_SHI] = shi
     st[_R_SLO] = slo
     st[_R_CHUNK] = bytes(chunk)
-    r = jitter.Rtcp()
-    r.state = st
-    r.buf = bytearray(28 + 24 + len(chunk) + 8)
-    r.next = now + jitter.wait(rng, _R_TMIN >> 1)
-    r.rng = rng
-    return r
+    r = rng(2)  # the first report: Tmin / 2 times a uniform 0.5..1.5 (RFC 3550 §6.3.1)
+    t = _R_TMIN >> 1
+    st[_R_NEXT] = now + (t >> 1) + ((t * (r[0] << 8 | r[1])) >> 16)
+    return st
 
 
 def Context(data, tag=80):
@@ -314,23 +324,89 @@ def unpack(buf, off, n):
     return buf[off], b & 0x80 != 0, b & 0x3F, buf[off + 2] << 8 | buf[off + 3]
 
 
+# G.711's checked entry points (tinysip.voice has the codec and its kernel, _run): for tests
+# and tools; the Voice calls the kernel itself on the buffers it sized.
+_run = None  # tinysip.voice's kernel, taken at the first call (not at import)
+
+def encode(kind, src, n, buf, off):
+    """Encode n samples of src (16-bit signed little-endian PCM from byte 0) into n codes at
+    buf[off:off + n]; kind the payload type, 0 PCMU or 8 PCMA. Returns off + n: the packet
+    length when off is the RTP header's. Nothing is allocated."""
+    global _run
+    if _run is None:  # (a function-level import per call would allocate)
+        from tinysip.voice import _run
+    _run(src, n, buf, _check(kind, n, len(src) >> 1, off, len(buf), buf))
+    return off + n
+
+
+def decode(kind, src, off, n, buf):
+    """Decode the n codes at src[off:off + n] into 16-bit signed little-endian PCM at
+    buf[0:2 * n]; kind 0 PCMU, 8 PCMA. Returns 2 * n (bytes written). Nothing is
+    allocated."""
+    global _run
+    if _run is None:  # (a function-level import per call would allocate)
+        from tinysip.voice import _run
+    _run(src, n, buf, _check(kind, n, len(buf) >> 1, off, len(src), buf) | 2)
+    return n * 2
+
+
+def _check(kind, n, s, off, t, buf):
+    """The kernel's flags (off << 2 | law; | 2 decodes) for payload type `kind`, once n
+    samples and the codes from off are known to fit a PCM buffer of s samples and a code
+    buffer of t bytes, and the output buf is not bytes (viper code would write into it
+    regardless); ValueError or TypeError (our caller's bug) if not."""
+    w = -1  # the error text's line in tinysip.voice's _REASONS (read only when raising)
+    if isinstance(buf, bytes):
+        w = 0
+    elif kind != _PCMU and kind != _PCMA:
+        w = 1
+    elif n < 0 or off < 0 or n > s or off + n > t:
+        w = 2
+    if w >= 0:
+        from tinysip import voice
+
+        e = nth(voice._REASONS, w)
+        raise TypeError(e) if w == 0 else ValueError(e % ((kind,) if w == 1 else (n, off, s, t)))
+    return off << 2 | kind >> 3
+
+
+def ntp(t):
+    """NTP timestamp (RFC 3550 §4) of t ms since 1970 as (seconds high, low, fraction high,
+    low): 16-bit halves, as tinysip.voice's build and parse compute it inline (for tests)."""
+    s, r = divmod(t, 1000)
+    s += 2208988800  # 1900 -> 1970
+    f = r * 65536  # fraction = r * 2**32 / 1000, computed 16 bits at a time
+    return (s >> 16) & 0xFFFF, s & 0xFFFF, f // 1000, (f % 1000) * 65536 // 1000
+
+
+def block(v):
+    """What an RTCP report block says about the peer's stream in the jitter buffer of the
+    Voice v (voice.build's rx; Voice.report computes the same inline): (SSRC high, SSRC
+    low, extended highest sequence number high, low, expected, received (A.1: duplicates
+    included), jitter in timestamp units), or None before a valid source."""
+    st = v.jitter
+    if st[_SHI] < 0:
+        return None
+    c = st[_CYC]
+    return (st[_SHI], st[_SLO], c & 0xFFFF, st[_MAX], (c << 16) + st[_MAX] - st[_BASE] + 1,
+            st[_RECS], st[_J16] >> 4)
+
+
 def stats(x):
     """The figures of x as a dict (for `call_ended`; allocates):
-    - a Voice: its jitter buffer's, with the RTCP ones below that say how the peer hears us
+    - a Voice: its jitter buffer's: received, lost, late, duplicates, reordered, invalid
+      (packets); jitter (timestamp units), jitter_ms; delay_ms (the last frame played),
+      delay_min, delay_max, target_ms (ms; None before a frame was played); played,
+      concealed, inserted, dropped (frames); resyncs; and, once its RTCP session runs (not
+      on a Voice made by Jitter()), the RTCP ones below that say how the peer hears us
       (rtt_ms, peer_lost, peer_jitter_ms) and ours: sent (packets), refused (SRTP tag,
       replay, not RTP);
-    - a Jitter: received, lost, late, duplicates, reordered, invalid (packets); jitter
-      (timestamp units), jitter_ms; delay_ms (the last frame played), delay_min,
-      delay_max, target_ms (ms; None before a frame was played); played, concealed,
-      inserted, dropped (frames); resyncs;
-    - an Rtcp: sent, received, refused (reports); rtt_ms, rtt_min, rtt_max (None before an
-      RTT); from the peer's last report about us: peer_lost (cumulative), peer_fraction
-      (%), peer_jitter (timestamp units), peer_jitter_ms (8 kHz clock), all None before
-      one; peer_bye."""
-    from tinysip import jitter
-
-    st = x.state
-    if isinstance(x, jitter.Rtcp):
+    - an RTCP session (its list): sent, received, refused (reports); rtt_ms, rtt_min,
+      rtt_max (None before an RTT); from the peer's last report about us: peer_lost
+      (cumulative), peer_fraction (%), peer_jitter (timestamp units), peer_jitter_ms (8 kHz
+      clock), all None before one; peer_bye."""
+    if isinstance(x, list):
+        st = x
         on = st[_R_PJIT] >= 0
         rt = st[_R_RTT] >= 0
         vals = (st[_R_NSENT], st[_R_NRECV], st[_R_NBAD], st[_R_RTT] if rt else None,
@@ -342,14 +418,8 @@ def stats(x):
         keys = ("sent received refused rtt_ms rtt_min rtt_max peer_lost peer_fraction "
                 "peer_jitter peer_jitter_ms peer_bye")
         return dict(zip(keys.split(), vals))
-    if not isinstance(x, jitter.Jitter):  # a Voice
-        d = stats(x.jitter)
-        r = stats(x.rtcp)
-        for k in "rtt_ms peer_lost peer_jitter_ms".split():
-            d[k] = r[k]
-        d.update(zip("sent refused".split(), (st[_NPK], st[_NBAD])))
-        return d
-    r = x.report()
+    st = x.jitter
+    r = block(x)
     lost = st[_LOSTA] + (r[4] - r[5] + st[_DUPS] if r else 0)
     j = st[_J16]
     on = st[_PLAY] > 0
@@ -359,7 +429,13 @@ def stats(x):
             st[_INS], st[_DROP], st[_RESYNC])
     keys = ("received lost late duplicates reordered invalid jitter jitter_ms delay_ms "
             "delay_min delay_max target_ms played concealed inserted dropped resyncs")
-    return dict(zip(keys.split(), vals))
+    d = dict(zip(keys.split(), vals))
+    if x.rtcp is not None:  # a call's Voice: how the peer hears us, and what we sent
+        r = stats(x.rtcp)
+        for k in "rtt_ms peer_lost peer_jitter_ms".split():
+            d[k] = r[k]
+        d.update(zip("sent refused".split(), (x.state[_NPK], x.state[_NBAD])))
+    return d
 
 
 # RFC 4733's sender (tinysip.voice has the payload, the states and the receiver): a call

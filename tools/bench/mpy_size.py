@@ -43,7 +43,7 @@ FEATURES = (
     ("hostile network (issue 15: TLS names, RFC 8224 Identity on INVITEs)",
      ("tlsname", "identity")),
     ("voice (issue 17: G.711, RFC 4733, SRTP/SDES, jitter buffer, RTCP, audio I/O)",
-     ("audio", "hold", "srtp", "sdes", "jitter", "voice", "voicesetup", "plain",
+     ("audio", "hold", "srtp", "sdes", "voice", "voicesetup", "plain",
       "io/voiceport", "io/wav", "io/i2s", "cpyaes", "firmware/callctl")),
 )
 

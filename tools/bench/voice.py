@@ -12,7 +12,7 @@ path of a G.711 call with SRTP, and the heap one call adds.
   budget 250 us on the unix port, issue 17) and bytes allocated per frame in steady state
   (MicroPython, gc off; budget 0).
 - heap: gc.mem_alloc() after gc.collect() before and after importing the modules a voice
-  call loads (sdp, audio, sdes, voice, jitter, srtp, io.voiceport, io.udp;
+  call loads (sdp, audio, sdes, voice, srtp, io.voiceport, io.udp;
   not the board's audio: callctl and io.wav / io.i2s) and making one call's engine with
   SRTP (two SRTP contexts, jitter buffer, RTCP, DTMF) the way io.voiceport does:
   io.udp loaded to bind (VoicePort.__init__) and forgotten, tinysip.voicesetup loaded
@@ -93,7 +93,7 @@ def main():
 
         micropython.qstr_info()
     a0 = _alloc()
-    for m in ("sdp audio sdes voice jitter srtp io.udp io.voiceport").split():
+    for m in ("sdp audio sdes voice srtp io.udp io.voiceport").split():
         __import__("tinysip." + m)  # the call's modules, as at its set-up
     from tinysip.compat import drop, load
 

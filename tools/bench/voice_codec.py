@@ -9,7 +9,7 @@ PCM buffer (decode): microseconds per frame for each, averaged over N frames (2,
 bytes allocated per frame (MicroPython: gc.mem_alloc() around N frames, gc disabled; target
 0). On MicroPython both paths run: the viper code g711 uses (where the port compiles it) and
 the plain Python loops. Then one DTMF event packet through dtmf.Sender.poll and
-dtmf.Receiver.receive. On MicroPython also the heap each module keeps once imported
+Voice.receive (RFC 4733). On MicroPython also the heap each module keeps once imported
 (gc.mem_alloc() after gc.collect(), before and after; from source, or from the .mpy files
 in TINYSIP_MPY_LIB). On CPython "alloc" is n/a: every int and frame there is an object.
 
@@ -49,7 +49,6 @@ def imports():
     out = {}
     import tinysip.compat  # noqa: F401 - everything imports it: not counted
     import tinysip.errors  # noqa: F401 - the idle phone's: not counted
-    import tinysip.jitter  # noqa: F401 - voice imports it: not counted
 
     for name in ("voice",):  # G.711 and RFC 4733 are in tinysip.voice
         before = _heap()
@@ -83,21 +82,24 @@ def timed(fn, frames):
 def codec_rows(frames):
     import struct
 
-    from tinysip import voice as g711
+    from tinysip import voice
+    from tinysip import voicesetup as g711  # encode()/decode(): the checked entry points
 
     pcm = bytearray(320)
     for k in range(160):  # ~1 kHz at 8 kHz, amplitude 12,000
         struct.pack_into("<h", pcm, 2 * k, (12000, 8485, 0, -8485, -12000, -8485, 0, 8485)[k % 8])
     pkt = bytearray(172)
     play = bytearray(320)
-    paths = [("viper" if g711._run is not g711._raw else "plain", g711.encode, g711.decode)]
+    paths = [("plain" if voice._raw else "viper", g711.encode, g711.decode)]
     if paths[0][0] == "viper":  # and the plain loops it replaced, through the same checks
 
+        from tinysip.plain import _run as raw
+
         def enc(pt, src, n, dst, off):
-            g711._raw(src, n, dst, g711._check(pt, n, len(src) >> 1, off, len(dst), dst))
+            raw(src, n, dst, g711._check(pt, n, len(src) >> 1, off, len(dst), dst))
 
         def dec(pt, src, off, n, dst):
-            g711._raw(src, n, dst, g711._check(pt, n, len(dst) >> 1, off, len(src), dst) | 2)
+            raw(src, n, dst, g711._check(pt, n, len(dst) >> 1, off, len(src), dst) | 2)
 
         paths.append(("plain", enc, dec))
     rows = []
@@ -112,18 +114,26 @@ def codec_rows(frames):
 
 
 def dtmf_row(frames):
-    from tinysip.voicesetup import Receiver, Sender
+    from tinysip import voice
+    from tinysip.voicesetup import Jitter, Sender
+
+    class Events(voice.Voice):  # the receiver alone: the jitter buffer hands every packet on
+        def put(self, b, n, now):
+            return 2
 
     tx = Sender(step=20, length=8000)  # 400 packets a digit: 32 digits last 12,800
     tx.send("5" * 32)
-    rx = Receiver()
-    pkt = bytearray(b"\x80\xe5\x00\x01\x12\x34\x56\x78\x00\x00\x5e\xed" + bytes(4))
+    v = Jitter(0, 20, [0, b"PCMU", 101, 20, b"", 0, 0, None, None, b"sendrecv"])
+    rx = Events()
+    for k in ("params", "jitter", "state", "buf", "rtcp", "srtp"):
+        setattr(rx, k, getattr(v, k))
+    pkt = rx.rx = bytearray(b"\x80\xe5\x00\x01\x12\x34\x56\x78\x00\x00\x5e\xed" + bytes(4))
     clock = [0]
 
     def step():
         now = clock[0] = clock[0] + 20
         tx.poll(now, pkt, 12)
-        rx.receive(pkt, 0, 12, 4)
+        rx.receive(16, now)  # Voice.receive: the RFC 4733 receiver reads it in place
 
     us, alloc = timed(step, frames)
     return {"dtmf_packet_us": round(us, 2), "dtmf_packet_alloc": alloc}

@@ -3,7 +3,8 @@
     .venv/bin/python tools/bench/voice_jitter.py
     .venv/bin/micropython tools/bench/voice_jitter.py
 
-Runs tinysip.jitter and its Rtcp (from lib/, or from TINYSIP_MPY_LIB: lib/ compiled
+Runs tinysip.voice's jitter buffer and RTCP (formerly tinysip.jitter; from lib/, or from
+TINYSIP_MPY_LIB: lib/ compiled
 with mpy-cross) and prints
 - microseconds per put + get of one 20 ms G.711 frame (the mean over 5,000 frames of a
   stream with 0..9 ms of jitter, 1 frame in 50 lost and a 140 ms late packet every 10 s,
@@ -42,12 +43,12 @@ else:
 
 
 def import_costs():
-    """Heap bytes that importing tinysip.jitter (with its Rtcp) costs (MicroPython),
-    after tinysip.compat, which both use."""
+    """Heap bytes that importing tinysip.voice (jitter buffer, RTCP, G.711, RFC 4733) costs
+    (MicroPython), after tinysip.compat, which it uses."""
     from tinysip import compat  # noqa: F401
 
     costs = []
-    for name in ("jitter",):  # (RTCP is in tinysip.jitter)
+    for name in ("voice",):  # (the jitter buffer and RTCP are in tinysip.voice)
         gc.collect()
         h0 = gc.mem_alloc()
         __import__("tinysip." + name)
@@ -57,8 +58,8 @@ def import_costs():
 
 
 COSTS = import_costs() if MICROPYTHON else None
-from tinysip.jitter import Jitter  # noqa: E402
-from tinysip.jitter import Rtcp  # noqa: E402
+from tinysip.voice import build, parse  # noqa: E402
+from tinysip.voicesetup import Jitter, Rtcp, stats  # noqa: E402
 
 
 def since(t0):
@@ -153,12 +154,12 @@ def rtcp_us():
     k = 200
     t0 = clock_us()
     for i in range(k):
-        n = a.build(i, wall + i, rx, sent)
+        n = build(a, i, wall + i, rx, sent)
     built = since(t0) / k
-    pkt = bytes(a.buf[:n])
+    pkt = bytes(a[20][:n])  # (voice's _R_BUF)
     t0 = clock_us()
     for i in range(k):
-        b.parse(pkt, n, i, wall + i)
+        parse(b, pkt, n, i, wall + i)
     return built, since(t0) / k
 
 
@@ -187,7 +188,7 @@ def main():
     play(jb, st, 0, 500, False)  # warm up: the first source, the window, a resize or two
     us = play(jb, st, 500, 500 + FRAMES, True) / FRAMES
     alloc = per_frame_bytes(jb, st, 500 + FRAMES)
-    s = jb.stats()
+    s = stats(jb)
     print("jitter buffer on %s, 20 ms G.711 frames:" % name)
     print("  put + get: %.1f us per frame (mean of %d)" % (us, FRAMES))
     if MICROPYTHON:
@@ -207,7 +208,7 @@ def main():
             print("  import tinysip.%s: %d B of heap" % (mod, c))
         j, r = state_bytes()
         print("  one stream's state: Jitter(20 ms) %d B (%d slots), Rtcp %d B"
-              % (j[0], len(j[1].state[49]), r[0]))
+              % (j[0], j[1].jitter[46], r[0]))  # (voice's _NS)
     return 0
 
 

@@ -11,8 +11,9 @@ Sockets: RTP on an even port drawn by the UA (udp.bind walks on inside media.por
 and RTCP on the next one (RFC 3550 §11), when free. Strict source (issue 15): once started
 both are connect()ed to the address the peer's SDP names (c=, m= port and port + 1), so the
 kernel drops every other source; a NAT that changes the peer's port is not followed.
-The RTCP socket is a port of the driver's poll loop of its own (_Rtcp, added with
-driver.add_media): a report is read and stamped when it arrives, so the RTT from the peer's
+The RTCP socket is a port of the driver's poll loop of its own (added with
+driver.add_media: a second VoicePort, made without __init__, whose step() reads for the
+call's port): a report is read and stamped when it arrives, so the RTT from the peer's
 LSR/DLSR and the DLSR of our next report are exact, not up to a frame late.
 
 Frames: handle_timer(now) asks the microphone (`src`) for the frame due
@@ -33,16 +34,6 @@ before the loop does anything else, so the call keeps no buffer of its own for t
 import socket
 
 from tinysip.io import stream
-
-
-class _Rtcp:
-    """The RTCP socket of a VoicePort as a port of the driver's poll loop (driver.add_media:
-    `sock`, step()), so a report is read when it arrives. Made by VoicePort: `port` the
-    VoicePort, `sock` the socket, `poll` its io.udp waiter (no __init__: each method costs
-    the phone heap while a call runs)."""
-
-    def step(self):
-        return self.port.step(self)
 
 
 class VoicePort:
@@ -71,7 +62,11 @@ class VoicePort:
                               socket.SOCK_DGRAM)
             s.bind(socket.getaddrinfo(host, self.port + 1)[0][-1])
             s.setblocking(False)
-            self.rtcp = r = _Rtcp()
+            # the RTCP socket's reader: a VoicePort too (what the driver polls has `sock`
+            # and step(); a class of its own would cost the call heap), its driver None
+            # and `port` the call's port; with no voice its timers are never due
+            self.rtcp = r = object.__new__(VoicePort)
+            r.driver = r.voice = None
             r.port = self
             r.sock = s
             r.poll = waiter(s)
@@ -150,14 +145,18 @@ class VoicePort:
             e[3] = p
         self.start(p)
 
-    def step(self, r=None):
-        """Read one datagram and hand it to the voice: RTP, or with r (the _Rtcp that the
-        driver found readable) RTCP, stamped now, at its arrival: the RTT from an RR's
+    def step(self):
+        """Read one datagram and hand it to the voice: RTP, or on the RTCP socket's reader
+        (self.driver None) RTCP, stamped now, at its arrival: the RTT from an RR's
         LSR/DLSR and the DLSR we send back are exact to the clock, not up to a frame late.
         1 when one was read, else 0. Before the media runs RTP stays queued (the answer is
         on its way) and RTCP is dropped (so the poll does not spin on it)."""
+        c = self
+        r = None
+        if self.driver is None:  # the RTCP reader: its call's port reads for it
+            r = self
+            self = self.port
         v = self.voice
-        c = self if r is None else r
         if v is None and r is None:
             return 0
         b = stream.BUF if v is None else v.rx  # (RTCP before the media runs: read, dropped)
@@ -198,7 +197,7 @@ class VoicePort:
         v = self.voice
         if v is None:
             return None
-        return min(v.state[10], v.rtcp.next)
+        return min(v.state[10], v.rtcp[21])  # (voice's _DUE, _R_NEXT)
 
     def handle_timer(self, now):
         """Send and play the frames due at now, and RTCP when due."""
@@ -236,18 +235,19 @@ class VoicePort:
             w = self.driver.ua.wall_ms
             n = v.report(now, now if w is None else now + w)
             if n:  # (as above: a helper method would cost the phone heap during the call)
+                b = v.rtcp[20]  # the packet (voice's _R_BUF)
                 try:
                     if self.poll is not None:
-                        c.sock.write(v.rtcp.buf, 0, n)
+                        c.sock.write(b, 0, n)
                     else:
-                        c.sock.send(memoryview(v.rtcp.buf)[0:n])
+                        c.sock.send(memoryview(b)[0:n])
                 except OSError:
                     self.errors += 1
 
     def close(self, r=None):
         """Close the sockets and devices: (packets received, sent, the media figures or
-        None when the media never ran). close(r), r our _Rtcp: stop polling and close the
-        RTCP socket alone (start(): it could not take the peer's address)."""
+        None when the media never ran). close(r), r our RTCP reader: stop polling and close
+        the RTCP socket alone (start(): it could not take the peer's address)."""
         c = self.rtcp
         if c is not None:
             self.rtcp = None
