@@ -124,7 +124,8 @@ def test_sizing_rule():
         assert size % 0x1000 == 0
         assert size >= n + max(n // 2, 64 * KIB)
         assert size - 0x1000 < n + max(n // 2, 64 * KIB)
-    assert image.romfs_partition_size(114232) == 0x2C000  # the phone today: 176 KiB
+    assert image.romfs_partition_size(114232) == 0x2C000  # the phone of session 15: 176 KiB
+    assert image.romfs_partition_size(157570) == 0x3A000  # with voice (session 19): 232 KiB
 
 
 def test_romfs_partition_carved_out_of_vfs(stock_result):

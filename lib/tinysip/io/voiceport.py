@@ -160,15 +160,20 @@ class VoicePort:
         if v is None and r is None:
             return 0
         b = stream.BUF if v is None else v.rx  # (RTCP before the media runs: read, dropped)
+        # the largest datagram taken: a frame at the negotiated ptime with 15 CSRCs, a header
+        # extension and the SRTP tag, or an RTCP compound (tinysip.voice sizes rx for it);
+        # MicroPython's recv(k) takes a k-byte scratch per packet (io/udp.py), and 2 KB in
+        # one piece 50 times a second is what a fragmented heap lacks first
+        k = 64 if v is None else 352 + 8 * max(v.params[3], 20)
         # one datagram per read, as io.udp's recv_into (its docstring has why), inline: a
         # call that kept io.udp loaded for it would carry its set-up functions too
         try:
             if c.poll is None:  # CPython: recv_into, one datagram, nothing allocated
-                n = c.sock.recv_into(b, len(b))
+                n = c.sock.recv_into(b, k)
             else:  # MicroPython: recv() keeps the datagram whole; ipoll(0) first, as a
                 n = 0  # recv on an empty socket raises (and allocates)
                 for _ in c.poll.ipoll(0):
-                    d = c.sock.recv(len(b))
+                    d = c.sock.recv(k)
                     n = len(d)
                     b[0:n] = d
                     break
