@@ -175,3 +175,35 @@ def test_a_backlog_larger_than_the_buffer_loses_at_most_the_datagram_it_cut():
     finally:
         c.close()
         s.close()
+
+
+def test_a_run_is_cut_at_each_message_end():
+    # what io/dgram does with a run of datagrams that MicroPython's readinto read as one
+    from tinysip.io import dgram
+
+    sip = b"SIP/2.0 200 OK\r\nVia: x\r\nl : 5\r\n\r\nhello"
+    no_cl = b"OPTIONS sip:a@lab.test SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    body = b"MESSAGE sip:a@lab.test SIP/2.0\r\nCSeq: 2 MESSAGE\r\n\r\nnot a start line\r\n"
+    ping = stun.binding_response(b"0123456789ab", b"198.51.100.7", 40000)
+    bad = b"SIP/2.0 200 OK\r\nContent-Length: 12x\r\n\r\n"
+    cases = [
+        ([sip, no_cl, ping, b"\r\n\r\n", sip], None),  # compact Content-Length, any spacing
+        ([no_cl, ping], None),  # no Content-Length: a STUN header after the head ends it
+        ([no_cl, no_cl], None),  # ... or a start line
+        ([body, sip], [body + sip]),  # else what follows is its body (the rest of the run)
+        ([sip[:40]], None),  # a run that ends inside a message: what there is
+        ([bad, sip], [bad + sip]),  # a Content-Length that is no number: the rest with it
+        ([sip.replace(b"5", b"50"), sip], [sip.replace(b"5", b"50") + sip]),  # longer than
+    ]                                                                        # the run
+    for parts, want in cases:
+        run = b"".join(parts)
+        n = len(run)
+        dgram._RX[0:n] = run
+        got = []
+        i = 0
+        while i < n:
+            e = dgram._end(dgram._RX, i, n)
+            assert i < e <= n
+            got.append(bytes(dgram._RX[i:e]))
+            i = e
+        assert got == (want or parts), (parts, got)
