@@ -157,3 +157,38 @@ def test_a_tick_a_ms_late_does_not_make_the_jitter_buffer_repeat_a_frame():
         d.pump()
         for s in peer:
             s.close()
+
+
+def test_an_rtcp_compound_over_512_bytes_is_read_whole():
+    # RTP reads ask for the largest frame the call takes (512 B at 20 ms: MicroPython's read
+    # scratch is that size); RTCP reads take the whole buffer: baresip's compounds are
+    # longer (make call counted 2 refused before)
+    ua, clock, d, peer, p = _loop()
+    try:
+        ua.actions.append((ACT_MEDIA, b"cid", 0, 0, PORT, None, None))
+        d.pump()
+        port = d.media[b"cid"]
+        import tinysip.audio  # noqa: F401
+
+        ua.actions.append((7, b"cid", [0, b"PCMU", 101, 20, b"127.0.0.1", p, 0, None, None,
+                                       b"sendrecv"]))
+        d.pump()
+        v = port.voice
+        rr = bytearray(8)  # an RR without report blocks, then an APP packet: 608 B in all
+        struct.pack_into(">BBH", rr, 0, 0x80, 201, 1)
+        rr[4:8] = b"\x12\x34\x56\x78"
+        app = bytearray(600)
+        struct.pack_into(">BBH", app, 0, 0x80, 204, 149)
+        app[4:8] = b"\x12\x34\x56\x78"
+        app[8:12] = b"test"
+        peer[1].sendto(rr + app, socket.getaddrinfo("127.0.0.1", port.port + 1)[0][-1])
+        for _ in range(50):
+            d.step(20)
+            if stats(v.rtcp)["received"]:
+                break
+        assert stats(v.rtcp)["received"] == 1 and stats(v)["refused"] == 0
+    finally:
+        ua.actions.append((ACT_MEDIA_STOP, b"cid"))
+        d.pump()
+        for s in peer:
+            s.close()

@@ -160,11 +160,12 @@ class VoicePort:
         if v is None and r is None:
             return 0
         b = stream.BUF if v is None else v.rx  # (RTCP before the media runs: read, dropped)
-        # the largest datagram taken: a frame at the negotiated ptime with 15 CSRCs, a header
-        # extension and the SRTP tag, or an RTCP compound (tinysip.voice sizes rx for it);
-        # MicroPython's recv(k) takes a k-byte scratch per packet (io/udp.py), and 2 KB in
-        # one piece 50 times a second is what a fragmented heap lacks first
-        k = 64 if v is None else 352 + 8 * max(v.params[3], 20)
+        # the largest datagram taken: RTP, a frame at the negotiated ptime with 15 CSRCs, a
+        # header extension and the SRTP tag; MicroPython's recv(k) takes a k-byte scratch per
+        # packet (io/udp.py), and 2 KB in one piece 50 times a second is what a fragmented
+        # heap lacks first. RTCP (one compound in ~5 s) may take the whole buffer: baresip's
+        # are over 512 B
+        k = 64 if v is None else len(b) if r is not None else 352 + 8 * max(v.params[3], 20)
         # one datagram per read, as io.udp's recv_into (its docstring has why), inline: a
         # call that kept io.udp loaded for it would carry its set-up functions too
         try:
