@@ -12,8 +12,9 @@ that log (rtp_truth), per profile:
   A.1: the second of the first two that arrived in sequence). A gap frame is explained by
   a drop of the link toward the phone within +-1 frame (a gap's bad windows may spill into
   the frame beside it), or else by a spike: a packet the link delivered later than the
-  play-out a buffer following the link's spread had given it (jitter.py: the largest r
-  before + MARGIN, at least the smallest + DMIN, r = arrival - frame x ptime), where the
+  play-out a buffer following the link's spread had given it (tinysip.voice's jitter
+  buffer: the largest r before + MARGIN, at least the smallest + DMIN, r = arrival - frame
+  x ptime), where the
   buffer grows or the packet is late; such a gap must sit within 2 frames of one. Only
   voicecall.MAX_GAP_FRAMES (1) may be neither: the phone's loop a whole frame late on a
   loaded machine, when WavSink writes a frame of silence. The buffer's own counters
@@ -36,7 +37,7 @@ that log (rtp_truth), per profile:
   `reordered` is the link's count of packets delivered after a later one, +-2 (the
   probation's packets and the last ones before the hang-up).
 - delay: the jitter buffer's target (target_ms) is the spread of r over the call + 5 ms,
-  within 20..200 - 1.5 ptime (jitter.py); the link's delivery times give that spread, and
+  within 20..200 - 1.5 ptime (tinysip.voice); the link's delivery times give that spread, and
   the phone's target must agree within +-SLACK_MS ms: the phone stamps a datagram in
   integer ms when its loop reads it, and on a loaded machine the router sends later than
   its log says, so each r the phone sees is the link's plus a latency of its own. That
@@ -52,7 +53,7 @@ that log (rtp_truth), per profile:
   the tone within 1 % and snr_good_db above MIN_SNR_DB.
 
 One direction of call is enough: a call the phone answers runs the same media path
-(io/voiceport.start, tinysip.voice, tinysip.jitter) as one it places, and the signalling
+(io/voiceport.start, tinysip.voice) as one it places, and the signalling
 (TLS over TCP) passes the link unimpaired; test_voice_baresip.py covers both directions on
 a clean link. The phone places the call and hangs up, so call_ended comes at once. The
 link's seed is fixed, but its loss draws also advance on RTCP, so which packets drop
@@ -89,7 +90,7 @@ SEED = 5
 SLACK_MS = 12
 SPIKE_SLACK_MS = 3  # a packet this close to the play-out time may still be late at the phone
 TAIL = 10  # packets in flight at hang-up (200 ms: the link's delay, the phone's buffer)
-DMIN, DMAX, MARGIN = 20, 200, 5  # tinysip.jitter's bounds and margin over the spread
+DMIN, DMAX, MARGIN = 20, 200, 5  # the jitter buffer's bounds and margin over the spread
 
 # (id, up = baresip -> phone, down = phone -> baresip)
 PROFILES = [
