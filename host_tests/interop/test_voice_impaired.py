@@ -274,11 +274,15 @@ def test_the_phone_plays_what_the_impaired_link_delivered(baresip_ok, lab_factor
         floor = min(floor, 10 * math.log10(fig["frames"] / fig["gap_frames"]) - 6)
     assert fig["snr_db"] >= floor, (floor, text)
 
-    # the phone's loss and reordering are the link's
-    assert len(in_range) - len(tail) <= m["lost"] <= len(in_range), text
+    # the phone's loss and reordering are the link's. The hang-up cuts both ways: a drop
+    # in the tail may not be counted yet (the phone never saw a later packet), and a packet
+    # still behind one that overtook it when the call ended is counted lost (RFC 3550:
+    # expected - received), up to the packets the link's spread can hold back at once
+    behind = math.ceil(tr["spread_ms"] / PTIME) if tr["reordered"] else 0
+    assert len(in_range) - len(tail) <= m["lost"] <= len(in_range) + behind, text
     assert m["duplicates"] == 0 and abs(m["reordered"] - tr["reordered"]) <= 2, text
-    if not (up.loss_pct or up.burst):
-        assert m["lost"] == 0 and m["concealed"] <= m["late"], text
+    if not (up.loss_pct or up.burst):  # (only what the hang-up held back, as above)
+        assert m["lost"] <= behind and m["concealed"] <= m["late"], text
 
     # the jitter buffer's added delay: its target follows the link's spread, within bounds
     want = max(DMIN, min(tr["spread_ms"] + MARGIN, DMAX - PTIME - PTIME // 2))
