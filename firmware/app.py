@@ -138,7 +138,7 @@ def _boot(path):
         # names they intern stay, and the first time they push the phone past its qstr
         # pools the next pool is one block of ~7.5 KB (64-bit): found now, while the heap
         # is in one piece, not in the middle of a NOTIFY (docs/benchmarks.md).
-        for n in "certs certservice passport".split():  # certservice stays (the UA's)
+        for n in "certs certservice passport".split():  # certservice: until the UA parks it
             __import__("tinysip." + n)
         drop("certs x509 sigverify sipdate passport")
         gc.collect()
