@@ -65,18 +65,3 @@ def test_load_imports_a_module_named_by_bytes_and_returns_its_attributes():
     assert load(b"tinysip.uri same parse_uri") == (uri.same, uri.parse_uri)
     assert load(b"tinysip.io.clock wall") is __import__("tinysip.io.clock", None, None,
                                                         ["wall"]).wall
-
-
-def test_collect_every_sets_micropythons_gc_threshold():
-    from tinysip.compat import MICROPYTHON, collect_every
-
-    if not MICROPYTHON:
-        assert collect_every(4096) is None  # CPython frees objects as they die
-        return
-    import gc
-
-    try:
-        assert collect_every(4096) == 4096
-        assert gc.threshold() == 4096
-    finally:
-        gc.threshold(-1)  # back to collecting only when the heap is full

@@ -1,8 +1,7 @@
 """The one place that looks at the interpreter.
 
 Everything that differs between CPython and MicroPython and that protocol code needs is
-here: ``const``, hashes as lowercase hex, ``urandom``, ``mem_free``, ``collect_every``,
-``drop``
+here: ``const``, hashes as lowercase hex, ``urandom``, ``mem_free``, ``drop``
 (AES for SRTP is tinysip.srtp's: cryptolib here, tinysip/cpyaes.py on CPython). I/O differences (sockets, ssl,
 clocks) live in ``tinysip.io``, which may import this module too.
 """
@@ -35,16 +34,6 @@ def sha256_hex(data):
 def mem_free():
     """Free bytes of the MicroPython heap; None on CPython, which has no such figure."""
     return gc.mem_free() if MICROPYTHON else None
-
-
-def collect_every(n):
-    """Have MicroPython collect the garbage after every n bytes allocated (gc.threshold)
-    rather than only when the heap is full; returns the threshold in force. CPython frees
-    most objects as they die and has no such setting: None there."""
-    if not MICROPYTHON:
-        return None
-    gc.threshold(n)
-    return gc.threshold()
 
 
 def drop(names):
