@@ -65,6 +65,20 @@ def _loop():
     raise AssertionError("no two free UDP ports in 47950-47990")
 
 
+def _running(ua, d, p):
+    """The port of call b"cid" with its media running (PCMU, 20 ms, plain RTP) to the
+    peer's RTP port p, as the UA's ACT_MEDIA then ACT_VOICE make it."""
+    ua.actions.append((ACT_MEDIA, b"cid", 0, 0, PORT, None, None))
+    d.pump()
+    port = d.media[b"cid"]
+    import tinysip.audio  # noqa: F401 - the offer/answer, as the UA loads it
+
+    ua.actions.append((7, b"cid", [0, b"PCMU", 101, 20, b"127.0.0.1", p, 0, None, None,
+                                   b"sendrecv"]))
+    d.pump()
+    return port
+
+
 def test_an_rr_that_arrives_mid_frame_is_stamped_at_arrival_and_gives_the_exact_rtt():
     ua, clock, d, peer, p = _loop()
     try:
@@ -124,14 +138,7 @@ def test_a_tick_a_ms_late_does_not_make_the_jitter_buffer_repeat_a_frame():
     keeping 20 ms more delay (test_voice_impaired found it, ~1 call in 25)."""
     ua, clock, d, peer, p = _loop()
     try:
-        ua.actions.append((ACT_MEDIA, b"cid", 0, 0, PORT, None, None))
-        d.pump()
-        port = d.media[b"cid"]
-        import tinysip.audio  # noqa: F401
-
-        ua.actions.append((7, b"cid", [0, b"PCMU", 101, 20, b"127.0.0.1", p, 0, None, None,
-                                       b"sendrecv"]))
-        d.pump()
+        port = _running(ua, d, p)
         v = port.voice
         to = socket.getaddrinfo("127.0.0.1", port.port)[0][-1]
         base = v.state[10]
@@ -165,14 +172,7 @@ def test_an_rtcp_compound_over_512_bytes_is_read_whole():
     # longer (make call counted 2 refused before)
     ua, clock, d, peer, p = _loop()
     try:
-        ua.actions.append((ACT_MEDIA, b"cid", 0, 0, PORT, None, None))
-        d.pump()
-        port = d.media[b"cid"]
-        import tinysip.audio  # noqa: F401
-
-        ua.actions.append((7, b"cid", [0, b"PCMU", 101, 20, b"127.0.0.1", p, 0, None, None,
-                                       b"sendrecv"]))
-        d.pump()
+        port = _running(ua, d, p)
         v = port.voice
         rr = bytearray(8)  # an RR without report blocks, then an APP packet: 608 B in all
         struct.pack_into(">BBH", rr, 0, 0x80, 201, 1)

@@ -49,13 +49,6 @@ def _end(b, i, n):
     if h < 0:
         return n
     e = h + 4
-    if e < n:  # without a Content-Length, what follows is the next datagram when it starts
-        # like one (a STUN header with its magic cookie, or a SIP start line), else the body
-        k = b.find(b"\n", e, n)
-        nxt = b[e] < 2 and n - e >= 8 and b[e + 4] == 0x21 and b[e + 5] == 0x12 or \
-            k > e and _start_line(b, e, k)
-    else:
-        nxt = True
     j = b.find(b"\n", i, h) + 1  # the header lines, after the start line
     while 0 < j <= h:  # (read in place: nothing allocated per line)
         k = b.find(b"\n", j, h + 2)
@@ -82,7 +75,15 @@ def _end(b, i, n):
                 return n
             return e + v if e + v <= n else n
         j = k + 1
-    return e if nxt else n
+    if e == n:
+        return n
+    # no Content-Length: what follows is the next datagram when it starts like one (a STUN
+    # header with its magic cookie, or a SIP start line), else it is this one's body
+    k = b.find(b"\n", e, n)
+    if b[e] < 2 and n - e >= 8 and b[e + 4] == 0x21 and b[e + 5] == 0x12 or \
+            k > e and _start_line(b, e, k):
+        return e
+    return n
 
 
 class DatagramConn:
