@@ -9,10 +9,23 @@ import sys
 import json
 
 import board
-from tinysip.compat import const, mem_free, urandom
+from tinysip.compat import collect_every, const, mem_free, urandom
 from tinysip.io.clock import Clock, wall
 
 _C_KEY_TYPE = const(10)  # a parsed certificate's key type (tinysip.x509's index; test_consts)
+# Collect the garbage after every 4 KB allocated (gc.threshold, from the start of boot), not
+# only when an allocation finds no room. Left to pile up, each message's garbage lies
+# between the few objects that outlive it, and once collected it leaves holes too small for
+# the next message's larger blocks (at two TLS flows' smallest heap: 15 KB free, no piece
+# over 544 B). Collected early, those objects are packed into the holes of the last round.
+# Measured on the whole phone (64-bit, tools/bench/run.py --only heap, docs/benchmarks.md):
+# idle 86 -> 75 KB, two TLS flows 92 -> 81, TLS + UDP 97 -> 86, a loopback call 92 -> 86,
+# 3 certificates 104 -> 101, everything 110 -> 104; set only once the code was loaded, two
+# flows needed 86 (1024 or 2048 bytes: the same within 2 KB, for more collections). The
+# price: a SIP message allocates ~10-15 KB (32-bit), so 3-4 collections of a heap of ~56 KB,
+# a few ms each on an ESP32. Off while a voice call runs (io.voiceport): its datagram reads
+# allocate, and each collection would hold its frame loop (the jitter buffer grew: issue 17).
+_GC_EVERY = const(4096)
 
 _clock = Clock()
 _ua = None  # the running UserAgent (on_event gives its wall clock to the board)
@@ -108,6 +121,7 @@ def _boot(path):
     """Settings, instance and CA from the config, the boot-only modules dropped, then the UA
     and its driver (imported only now: the config code is gone before the UA's code loads)."""
     global _ua
+    every = collect_every(_GC_EVERY)  # (from the start: the code loads packed too)
     cfg, instance, ca = load(path)
     from tinysip.compat import drop
 
@@ -133,7 +147,8 @@ def _boot(path):
     global _driver
     ua = _ua = UserAgent(cfg, instance, urandom)
     emit({"event": "boot", "board": board.NAME, "instance": instance.decode(),
-          "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies)})
+          "aor": cfg.aor.to_bytes().decode(), "flows": len(cfg.proxies),
+          "gc_every": every})
     driver = _driver = Driver(ua, _clock, ca, on_event, cfg.dns_server,
                               getattr(board, "sys_heap", None), _audio)
     t = wall()

@@ -65,3 +65,29 @@ def test_load_imports_a_module_named_by_bytes_and_returns_its_attributes():
     assert load(b"tinysip.uri same parse_uri") == (uri.same, uri.parse_uri)
     assert load(b"tinysip.io.clock wall") is __import__("tinysip.io.clock", None, None,
                                                         ["wall"]).wall
+
+
+def test_collect_every_sets_micropythons_gc_threshold_and_voice_calls_hold_it_off():
+    from tinysip.compat import MICROPYTHON, collect_every
+
+    if not MICROPYTHON:
+        # CPython frees objects as they die: nothing to set, whatever is asked
+        assert [collect_every(n) for n in (4096, 0, -1, None)] == [None] * 4
+        return
+    import gc
+
+    try:
+        assert collect_every(4096) == 4096 and gc.threshold() == 4096
+        collect_every(0)  # a voice call starts
+        collect_every(0)  # a second one
+        assert gc.threshold() == -1
+        assert collect_every(2048) == 2048 and gc.threshold() == -1  # set, held off
+        collect_every(-1)  # the first ends: the second still runs
+        assert gc.threshold() == -1
+        collect_every(-1)
+        assert gc.threshold() == 2048
+        collect_every(-1)  # an end too many changes nothing
+        assert gc.threshold() == 2048
+    finally:
+        collect_every(None)  # back to collecting only when the heap is full
+    assert gc.threshold() == -1

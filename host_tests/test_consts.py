@@ -80,6 +80,13 @@ def test_the_parked_certificate_service_reads_the_same_in_the_ua():
     cs = consts("certservice.py")
     ua = consts("ua.py")
     shared = [n for n in ua if n.startswith("_P_")]
-    assert sorted(shared) == ["_P_DOMAIN", "_P_IDS", "_P_T"]
+    assert sorted(shared) == ["_P_CHECKS", "_P_DOMAIN", "_P_IDS", "_P_T"]
     for n in shared:
         assert ua[n] == cs[n], n
+    # certs.parked runs the queued checks from that tuple and reads a Subscription's state
+    c = consts("certs.py")
+    shared = [n for n in c if n.startswith("_P_")]
+    assert sorted(shared) == ["_P_DATA", "_P_DOMAIN", "_P_IDS", "_P_SUBS"]
+    for n in shared:
+        assert c[n] == cs[n], n
+    assert c["_TERMINATED"] == cs["_TERMINATED"]

@@ -13,7 +13,7 @@ from tinysip.message import parse
 def parked(point):
     """A UA's certificate service as certservice.park leaves it between calls (no timer,
     no subscription), with `point` as the domain key of config certificates.identity."""
-    return (None, (), point, None)
+    return (None, (), point, None, None, False)
 
 
 def _plain():

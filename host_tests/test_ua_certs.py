@@ -156,19 +156,11 @@ def test_a_heap_that_runs_out_while_checking_is_no_verdict_and_the_next_notify_c
     conn, sub = subscribed(reg, link)
     leaf = der("rsa_leaf_rsa_ca")
 
-    class Exhausted:  # stands in for tinysip.certs, which certservice imports per NOTIFY
-        CertRejected = real.CertRejected
-        credential = real.credential
-        anchor = real.anchor
+    def exhausted(*args):
+        raise MemoryError("test: heap exhausted")
 
-        @staticmethod
-        def check(*args):
-            raise MemoryError("test: heap exhausted")
-
-    from tinysip.compat import drop
-
-    drop("tinysip.certs")  # (the package attribute too: `from tinysip import certs` reads it)
-    sys.modules["tinysip.certs"] = Exhausted
+    # tinysip.certs as loaded for the check (its check() out of memory), dropped after it
+    real.check = exhausted
     try:
         notify(link, conn, sub, 1, leaf)
     finally:
@@ -391,6 +383,49 @@ def test_subscriptions_go_over_a_stream_flow_not_udp():
     s = subs(reg)
     assert len(s) == 1 and s[0][0] == ua.flows[1].conn  # the TLS flow, never the UDP one
     assert ua.up_flow() is ua.flows[0] and ua.up_flow(True) is ua.flows[1]
+    no_internal_errors(link)
+
+
+def test_a_notifys_checks_run_from_the_parked_service_without_its_code():
+    # issue 16: the certificate code (certs, x509, sigverify) is not loaded beside the
+    # subscriptions' (certservice, subscribe) at a check's peak: the NOTIFY is answered by
+    # the thawed service, which parks with the check queued; the UA runs the check from the
+    # parked data (certs.handle_timer), and the events and the cache are as before
+    import sys
+
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    seen = []
+    ev = ua._ev
+
+    def spy(kind, *args):
+        seen.append((kind, [m for m in ("tinysip.certservice", "tinysip.subscribe",
+                                        "tinysip.certs", "tinysip.x509") if m in sys.modules]))
+        return ev(kind, *args)
+
+    ua._ev = spy
+    notify(link, conn, sub, 1, der("rsa_leaf_rsa_ca"), run=False)
+    assert notify_status(reg, 1) == 200 and not link.of("certificate_cached")
+    ua.next_timer()  # the driver asks once it has done what came in: parked, check queued
+    p = ua.certsvc
+    assert type(p) is tuple and p[5] is True and len(p[3]["_due"]) == 1
+    link.run_until(clock.now)
+    assert ("certificate_cached", ["tinysip.certs", "tinysip.x509"]) in seen, seen
+    p = ua.certsvc
+    assert type(p) is tuple and p[5] is False and p[3]["_due"] == [] and p[0] == p[4]
+    assert [m for m in ("tinysip.certservice", "tinysip.subscribe", "tinysip.certs",
+                        "tinysip.x509", "tinysip.sigverify") if m in sys.modules] == []
+    assert ua.certificate(AOR, clock.now) == der("rsa_leaf_rsa_ca")
+    # a revocation queued behind a check, and a terminated subscription's end, the same way
+    notify(link, conn, sub, 2, der("rsa_leaf_rsa_ca"), run=False)
+    notify(link, conn, sub, 3, state=b"terminated;reason=noresource", run=False)
+    link.run_until(clock.now)
+    ended = link.of("subscription_ended")
+    assert len(ended) == 1 and ended[0].reason == b"noresource", ended
+    # (reported by certs.handle_timer too: the service's code still not loaded)
+    assert ("subscription_ended", ["tinysip.certs", "tinysip.x509"]) in seen, seen
+    assert link.of("certificate_cached")[-1].changed is False
+    assert ua.certificate(AOR, clock.now) == der("rsa_leaf_rsa_ca")  # (terminated: kept)
     no_internal_errors(link)
 
 

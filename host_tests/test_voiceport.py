@@ -192,3 +192,29 @@ def test_an_rtcp_compound_over_512_bytes_is_read_whole():
         d.pump()
         for s in peer:
             s.close()
+
+
+def test_a_voice_call_holds_early_collection_off_until_its_port_closes():
+    # issue 16: the firmware collects after every 4 KB allocated (compat.collect_every), but
+    # a call's datagram reads allocate, and a collection every few dozen packets held the
+    # frame loop often enough for the jitter buffer to grow (test_voice_impaired): from the
+    # call's port binding to its close the threshold is off, and back with the last call
+    from tinysip.compat import MICROPYTHON, collect_every
+
+    ua, clock, d, peer, p = _loop()
+    threshold = __import__("gc").threshold if MICROPYTHON else lambda: None
+    collect_every(4096)
+    try:
+        port = _running(ua, d, p)
+        assert port.voice is not None
+        assert threshold() == (-1 if MICROPYTHON else None)
+        ua.actions.append((ACT_MEDIA_STOP, b"cid"))
+        d.pump()
+        assert b"cid" not in d.media
+        assert threshold() == (4096 if MICROPYTHON else None)
+    finally:
+        ua.actions.append((ACT_MEDIA_STOP, b"cid"))
+        d.pump()
+        collect_every(None)
+        for s in peer:
+            s.close()

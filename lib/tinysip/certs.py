@@ -20,7 +20,7 @@ a short token, then a colon and the details):
                     (ES256 PASSporT) from the configured domain certificate's key
 """
 from tinysip import invite, sigverify, x509
-from tinysip.compat import const
+from tinysip.compat import const, drop
 from tinysip.errors import ParseError, nth
 
 # x509.Certificate's fields this module reads (copies of x509's _C_ constants: test_consts)
@@ -34,6 +34,16 @@ _C_NOT_AFTER = const(9)
 _C_RSA = const(11)
 _C_EC_POINT = const(12)
 _C_SAN_URIS = const(13)
+_C_DER = const(0)
+_C_FINGERPRINT = const(1)
+_C_KEY_TYPE = const(10)
+# tinysip.subscribe's state a parked Subscription's "state" is compared with (test_consts)
+_TERMINATED = const(5)
+# certservice.park's tuple (certservice's and ua.py's copies: test_consts)
+_P_IDS = const(1)
+_P_DOMAIN = const(2)
+_P_DATA = const(3)
+_P_SUBS = const(4)
 
 # The texts of the verdicts and of credential()'s faults, one string (errors.nth), part _T_X:
 # loaded with every certificate check, each str constant would be one more heap object.
@@ -46,7 +56,11 @@ _T = (
     "credential: multipart without a usable boundary\n"
     "credential: multipart part without a closing boundary\n"
     "credential: multipart part without a header end\n"
-    "credential: needs an application/pkix-cert and an application/pkcs8 part"
+    "credential: needs an application/pkix-cert and an application/pkcs8 part\n"
+    "no_clock: the wall clock is not set (NTP or the Date of a REGISTER 200)\n"
+    "malformed: Content-Type %s, not application/pkix-cert\nuntrusted: certificates.ca: \n"
+    "malformed: credential key: \n"
+    "key_mismatch: the credential's private key is not the key of its certificate"
 )
 _T_FROM = const(0)
 _T_MALFORMED = const(1)
@@ -63,6 +77,11 @@ _T_CRED_BOUNDARY = const(11)
 _T_CRED_CLOSE = const(12)
 _T_CRED_HEAD = const(13)
 _T_CRED_PARTS = const(14)
+_T_NO_CLOCK = const(15)
+_T_CONTENT_TYPE = const(16)
+_T_CA = const(17)
+_T_KEY = const(18)
+_T_KEY_MISMATCH = const(19)
 
 
 class CertRejected(Exception):
@@ -222,3 +241,110 @@ def credential(value, body):
     if cert is None or key is None:
         raise ParseError(400, nth(_T, _T_CRED_PARTS))
     return cert, key
+
+
+# -- what a NOTIFY means, for tinysip.certservice --------------------------------------------
+# Here rather than in certservice: the UA runs the checks the NOTIFYs left from the parked
+# service (`handle_timer`), so that certservice and tinysip.subscribe (~6.6 KB live on 64 bits)
+# are not loaded beside this module, x509 and sigverify at the check's peak (issue 16). The
+# two functions have names the phone interns anyway (each new one would cost it for good).
+
+
+def receive(ua, d, e, n, now):
+    """What a NOTIFY of certservice's subscription entry `e` means: a revocation (no body),
+    else the checks of its body and their verdict, cached, installed or rejected, each an
+    event. `n`: (time, e, substate, Content-Type, body[, From, Identity]) as certservice
+    queues it; `d`: the service's data as a dict (what certservice.park keeps, or a
+    CertService's attributes): "ca" (set here when the configured CA is read, once),
+    "domain", "cache" (a Cache's attributes: its "entries" changed in place), "stale"."""
+    body = n[4]
+    aor = e[0]
+    entries = d["cache"]["entries"]
+    if not body:
+        if n[2] != b"terminated":
+            entries.pop(aor, None)
+            if e[1] == b"credential":
+                ua.client_cert = None
+            ua._ev("certificate_revoked", aor, e[1])
+        return
+    now_s = ua.wall_s(now)
+    value = n[3]
+    try:
+        if now_s is None:
+            raise CertRejected(nth(_T, _T_NO_CLOCK))
+        key = None
+        if e[1] == b"credential":
+            try:
+                body, key = credential(value, body)
+            except ParseError as err:
+                raise CertRejected(nth(_T, _T_MALFORMED) + err.reason)
+        else:
+            t = value or b""
+            i = t.find(b";")
+            t = (t if i < 0 else t[:i]).strip().lower()
+            if t != b"application/pkix-cert":
+                raise CertRejected(nth(_T, _T_CONTENT_TYPE) % t.decode())
+        c = ua.cfg.certs
+        if c.ca_der:  # the CA, read once: each NOTIFY is checked against these few bytes
+            try:
+                d["ca"] = anchor(c.ca_der)
+            except ParseError as err:  # app.py checks it at boot: not expected
+                raise CertRejected(nth(_T, _T_CA) + err.reason)
+            c.ca_der = None  # nothing reads it again: a KB less held
+        cert, how = check(aor, aor, n[5], body, now_s, d["ca"], n[6], d["domain"],
+                          "tls" if key is not None and e[3].tls else None)
+        if key is not None:  # a credential: its key must be the certificate's
+            try:
+                kind, pub = x509.pkcs8_public(key)
+            except ParseError as err:
+                raise CertRejected(nth(_T, _T_KEY) + err.reason)
+            if kind != cert[_C_KEY_TYPE] or pub is not None and pub != (
+                    cert[_C_RSA][0] if kind == "rsa" else cert[_C_EC_POINT]):
+                raise CertRejected(nth(_T, _T_KEY_MISMATCH))
+    except CertRejected as err:
+        ua._ev("certificate_rejected", aor, err.args[0])
+        return
+    except MemoryError:  # not a verdict on the certificate: the next refresh's NOTIFY
+        # (a constant, not a part of _T: slicing that out could fail here again)
+        ua._ev("certificate_rejected", aor, "out_of_memory: not checked; it is checked "
+               "again when the subscription's refresh brings it")
+        return
+    if key is not None:  # the TLS client certificate (flows not up re-form with it at once)
+        ua.client_cert = (cert[_C_DER], key)
+        ua._ev("credential_installed", aor, cert[_C_FINGERPRINT], cert[_C_NOT_AFTER])
+        ua.use_credential(now)
+        return
+    # cached: (DER, not after, stored at); `changed` None for a new AoR, False when the same
+    # certificate came again, True when it replaces a different one that had not expired
+    # (worth reporting: a key change before expiry)
+    old = entries.get(aor)
+    entries[aor] = (cert[_C_DER], cert[_C_NOT_AFTER], now_s)
+    changed = None if old is None else old[0] != cert[_C_DER] and now_s <= old[1]
+    stale = d["stale"]
+    if aor in stale:
+        old = stale.pop(aor)
+        changed = None if old is None else old != cert[_C_FINGERPRINT]
+    ua._ev("certificate_cached", aor, cert[_C_FINGERPRINT], cert[_C_NOT_AFTER], how, changed)
+
+
+def handle_timer(p, ua, now):
+    """Run the checks the NOTIFYs left in the parked certificate service `p` (the tuple
+    certservice.park made with checks queued: nothing else can be, see certservice.idle) and
+    report the subscriptions that ended behind them, as CertService.handle_timer would, but
+    without certservice and tinysip.subscribe loaded. Returns the parked tuple again, its
+    next timer now the subscriptions' (the UA thaws the service if that is due too). This
+    module and what it loaded are dropped again, whatever happens."""
+    d = p[_P_DATA]
+    q = d["_due"]
+    try:
+        while q:
+            n = q.pop(0)
+            receive(ua, d, n[1], n, now)
+        for e in d["entries"]:
+            s = e[2]
+            if s is not None and s["state"] == _TERMINATED and not e[5]:
+                e[5] = True
+                ua._ev("subscription_ended", e[0], e[1], s["status"], s["reason"])
+    finally:
+        drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.sipdate tinysip.passport")
+    return p[_P_SUBS], p[_P_IDS], p[_P_DOMAIN], d, p[_P_SUBS], False

@@ -39,7 +39,10 @@ Choices the RFC leaves to the client, made here:
   iteration, so the events come out as before, but the check no longer shares a heap
   with the receive that brought the NOTIFY (its framing and parse garbage, the receive
   buffer are dead by then: the 32-bit replay's peak went from 60 to 52 KB). Only what
-  the check reads is kept meanwhile: body, Content-Type, From and Identity.
+  the check reads is kept meanwhile: body, Content-Type, From and Identity. The checks'
+  code is certs.receive; the service may be parked with checks queued (idle), and the UA
+  then runs them from the parked data (certs.handle_timer), so that this module and
+  tinysip.subscribe are not loaded beside the certificate code at the check's peak.
 - 437 Unsupported Certificate from a peer (RFC 6072 §8): `unsupported(aor)` drops the cached
   certificate and asks the service again (a refresh SUBSCRIBE, which makes it NOTIFY the
   current state); the next certificate_cached says in `changed` whether it differs from the
@@ -47,7 +50,6 @@ Choices the RFC leaves to the client, made here:
 """
 from tinysip import subscribe
 from tinysip.compat import const, drop, sha256_hex
-from tinysip.errors import ParseError, nth
 
 # subscribe's states this module compares with, and x509.Certificate's fields it reads:
 # private copies of their constants (test_consts.py holds them equal), no interned names
@@ -55,11 +57,6 @@ _PENDING = const(1)
 _ACTIVE = const(2)
 _TERMINATED = const(5)
 _S_N = const(0)  # Subscription._due's Timer N
-_C_DER = const(0)
-_C_FINGERPRINT = const(1)
-_C_NOT_AFTER = const(9)
-_C_KEY_TYPE = const(10)
-_C_RSA = const(11)
 _C_EC_POINT = const(12)
 
 # What a certificate check loads ("certs x509 sigverify sipdate passport": the DER reader,
@@ -67,31 +64,20 @@ _C_EC_POINT = const(12)
 # the cache's bytes stay. Those module names and the Accept values are written out where
 # they are used: a module-level constant would be one more interned name for good.
 
-# The verdicts this module names, one string (errors.nth), part _T_X: this module stays
-# loaded, and each str constant of it would be a heap object for good.
-_T = (
-    "no_clock: the wall clock is not set (NTP or the Date of a REGISTER 200)\nmalformed: \n"
-    "malformed: Content-Type %s, not application/pkix-cert\nuntrusted: certificates.ca: \n"
-    "malformed: credential key: \n"
-    "key_mismatch: the credential's private key is not the key of its certificate"
-)
-_T_NO_CLOCK = const(0)
-_T_MALFORMED = const(1)
-_T_CONTENT_TYPE = const(2)
-_T_CA = const(3)
-_T_KEY = const(4)
-_T_KEY_MISMATCH = const(5)
 # _due holds two kinds of entry, told apart by length: a subscription flow_up put off
 # (at, entry, what _open returned, the entry's Subscription then) and a NOTIFY's checks (7)
 _OPEN = const(4)
 
 
 # park(): what the UA holds between its calls into this module, a tuple: the earliest timer,
-# the subscriptions' Call-IDs, the domain key, and the service's own data (ua.py's copies)
+# the subscriptions' Call-IDs, the domain key, the service's own data, the subscriptions'
+# earliest timer and whether checks wait (ua.py's and certs.py's copies)
 _P_T = const(0)
 _P_IDS = const(1)
 _P_DOMAIN = const(2)
 _P_DATA = const(3)
+_P_SUBS = const(4)  # the subscriptions' earliest timer (what is due when the checks are run)
+_P_CHECKS = const(5)  # checks wait in _due (nothing else can: idle() is parking's condition)
 
 
 def park(svc):
@@ -103,7 +89,14 @@ def park(svc):
     put-off subscriptions in _due say whether their entry's Subscription is still the one
     they were queued with (handle_timer's identity test) instead of holding it.
     Everything is made before anything is changed: a MemoryError leaves `svc` whole."""
-    t = svc.next_timer()
+    t = ts = None  # the earliest timer; of the subscriptions alone (certs.handle_timer's next)
+    for e in svc.entries:
+        v = e[2].next_timer() if e[2] is not None else None
+        if v is not None and (ts is None or v < ts):
+            ts = v
+    t = svc._due[0][0] if svc._due else ts
+    if ts is not None and ts < t:
+        t = ts
     ids = []
     subs = []
     for e in svc.entries:
@@ -117,7 +110,7 @@ def park(svc):
         due.append((n[0], n[1], n[2], n[1][2] is n[3]) if len(n) == _OPEN else n)
     c = svc.cache.__dict__
     d = dict(svc.__dict__)  # (MicroPython's __dict__ is a read-only copy)
-    p = (t, tuple(ids), svc.domain, d)
+    p = (t, tuple(ids), svc.domain, d, ts, len(due) > 0)
     d["_due"] = due  # (no allocation from here on: stores into what exists)
     d["cache"] = c
     del d["ua"]
@@ -160,6 +153,7 @@ def _new(cls, d):
 class Cache:
     """Usable certificates per AoR: aor -> (der, not_after, stored at); the fingerprint is
     not kept (64 bytes a certificate): it is the DER's SHA-256, made again when needed.
+    Checked certificates are stored by certs.receive (code loaded with the checks).
 
     `get` forgets an entry older than `max_age` s (default one day) or past its not_after.
     Only the DER and two numbers stay per AoR: the parsed form is re-made on demand.
@@ -168,19 +162,6 @@ class Cache:
     def __init__(self, max_age=86400):
         self.max_age = max_age
         self.entries = {}
-
-    def add(self, aor, c, t):
-        """Store the checked certificate `c` (an x509.Certificate) at wall-clock time `t` (s
-        since 1970). Returns None for a new AoR, False when the same certificate came again,
-        True when it replaces a different one that had not expired (worth reporting: a key
-        change before expiry)."""
-        old = self.entries.get(aor)
-        self.entries[aor] = (c[_C_DER], c[_C_NOT_AFTER], t)
-        if old is None:
-            return None
-        if old[0] == c[_C_DER]:  # the same certificate (what equal fingerprints would say)
-            return False
-        return t <= old[1]
 
     def get(self, aor, t):
         """The DER of aor's usable certificate at wall-clock time `t`, or None."""
@@ -331,11 +312,14 @@ class CertService:
                 self._flush(e, None, now)
 
     def idle(self):
-        """Nothing is due at once and no subscription waits for the NOTIFY of its initial
-        SUBSCRIBE (or of its unsubscribe): the UA may park the service (ua.next_timer)
-        instead of loading it again for the answers that come in a moment."""
-        if self._due:
-            return False
+        """No subscription waits to be opened or for the NOTIFY of its initial SUBSCRIBE (or
+        of its unsubscribe): the UA may park the service (ua.next_timer) instead of loading
+        it again for the answers that come in a moment. The checks NOTIFYs left may wait:
+        the UA runs those from the parked service (certs.handle_timer), so this module and
+        tinysip.subscribe are not loaded beside the certificate code at a check's peak."""
+        for n in self._due:
+            if len(n) == _OPEN:
+                return False
         for e in self.entries:
             if e[2] is not None and e[2]._due[_S_N] is not None:
                 return False
@@ -416,83 +400,14 @@ class CertService:
             ua._ev("subscription_ended", e[0], e[1], s.status, s.reason)
 
     def _on_message(self, e, n, now):
-        """What a NOTIFY means: a revocation (no body), else the checks of its body. `n`:
-        (time, e, substate, Content-Type, body[, From, Identity]) as _flush keeps it."""
-        substate = n[2]
-        ctype = n[3]
-        body = n[4]
-        ua = self.ua
-        aor = e[0]
-        if not body:
-            if substate != b"terminated":
-                self.cache.drop(aor)
-                if e[1] == b"credential":
-                    ua.client_cert = None
-                ua._ev("certificate_revoked", aor, e[1])
-            return
-        try:
-            self._check(e, aor, ctype, body, n[5], n[6], now)
-        finally:  # what the check loaded goes again, whatever the verdict
-            drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.sipdate tinysip.passport")
-
-    def _check(self, e, aor, value, body, caller, header, now):
-        """The checks of a certificate or credential NOTIFY (`value` its Content-Type,
-        `caller` its From, `header` its Identity) and what their verdict means: cached,
-        installed or rejected, each an event."""
+        """What a NOTIFY means (certs.receive: `n` as _flush keeps it); the certificate code
+        it loads is dropped after it, whatever the verdict."""
         from tinysip import certs
 
-        CertRejected = certs.CertRejected
-        ua = self.ua
-        now_s = ua.wall_s(now)
+        d = dict(self.__dict__)  # (MicroPython's __dict__ is a read-only copy)
+        d["cache"] = self.cache.__dict__  # (its "entries" is the Cache's own dict)
         try:
-            if now_s is None:
-                raise CertRejected(nth(_T, _T_NO_CLOCK))
-            key = None
-            if e[1] == b"credential":
-                try:
-                    body, key = certs.credential(value, body)
-                except ParseError as err:
-                    raise CertRejected(nth(_T, _T_MALFORMED) + err.reason)
-            else:
-                t = value or b""
-                i = t.find(b";")
-                t = (t if i < 0 else t[:i]).strip().lower()
-                if t != b"application/pkix-cert":
-                    raise CertRejected(nth(_T, _T_CONTENT_TYPE) % t.decode())
-            c = ua.cfg.certs
-            if c.ca_der:  # the CA, read once: each NOTIFY is checked against these few bytes
-                try:
-                    self.ca = certs.anchor(c.ca_der)
-                except ParseError as err:  # app.py checks it at boot: not expected
-                    raise CertRejected(nth(_T, _T_CA) + err.reason)
-                c.ca_der = None  # nothing reads it again: a KB less held
-            cert, how = certs.check(aor, aor, caller, body, now_s, self.ca, header, self.domain,
-                              "tls" if key is not None and e[3].tls else None)
-            if key is not None:  # a credential: its key must be the certificate's
-                from tinysip import x509
-
-                try:
-                    kind, pub = x509.pkcs8_public(key)
-                except ParseError as err:
-                    raise CertRejected(nth(_T, _T_KEY) + err.reason)
-                if kind != cert[_C_KEY_TYPE] or pub is not None and pub != (
-                        cert[_C_RSA][0] if kind == "rsa" else cert[_C_EC_POINT]):
-                    raise CertRejected(nth(_T, _T_KEY_MISMATCH))
-        except CertRejected as err:
-            ua._ev("certificate_rejected", aor, err.args[0])
-            return
-        except MemoryError:  # not a verdict on the certificate: the next refresh's NOTIFY
-            # (a constant, not a part of _T: slicing that out could fail here again)
-            ua._ev("certificate_rejected", aor, "out_of_memory: not checked; it is checked "
-                   "again when the subscription's refresh brings it")
-            return
-        if key is not None:  # the TLS client certificate (flows not up re-form with it at once)
-            ua.client_cert = (cert[_C_DER], key)
-            ua._ev("credential_installed", aor, cert[_C_FINGERPRINT], cert[_C_NOT_AFTER])
-            ua.use_credential(now)
-            return
-        changed = self.cache.add(aor, cert, now_s)
-        if aor in self.stale:
-            old = self.stale.pop(aor)
-            changed = None if old is None else old != cert[_C_FINGERPRINT]
-        ua._ev("certificate_cached", aor, cert[_C_FINGERPRINT], cert[_C_NOT_AFTER], how, changed)
+            certs.receive(self.ua, d, e, n, now)
+        finally:
+            self.ca = d["ca"]  # the CA, when this NOTIFY read it
+            drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.sipdate tinysip.passport")

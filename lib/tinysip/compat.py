@@ -1,7 +1,8 @@
 """The one place that looks at the interpreter.
 
 Everything that differs between CPython and MicroPython and that protocol code needs is
-here: ``const``, hashes as lowercase hex, ``urandom``, ``mem_free``, ``drop``
+here: ``const``, hashes as lowercase hex, ``urandom``, ``mem_free``, ``collect_every``,
+``drop``
 (AES for SRTP is tinysip.srtp's: cryptolib here, tinysip/cpyaes.py on CPython). I/O differences (sockets, ssl,
 clocks) live in ``tinysip.io``, which may import this module too.
 """
@@ -34,6 +35,26 @@ def sha256_hex(data):
 def mem_free():
     """Free bytes of the MicroPython heap; None on CPython, which has no such figure."""
     return gc.mem_free() if MICROPYTHON else None
+
+
+def collect_every(n, t=[-1, 0]):
+    """Have MicroPython collect the garbage after every n bytes allocated (gc.threshold)
+    rather than only when the heap is full; returns the threshold set. CPython frees most
+    objects as they die and has no such setting: None there.
+    collect_every(0) when a voice call starts, collect_every(-1) when it ends: meanwhile
+    the heap is collected only when full (nested: the threshold is back with the last
+    call). A call's datagram reads allocate on MicroPython, so early collection would stop
+    its frame loop every few dozen packets, and a jitter buffer takes such pauses for
+    network jitter. `t` is not an argument but the state: [the threshold set, the calls
+    holding it off] (a default list: no global, so no name interned for it)."""
+    if n is None or n > 0:  # (None: only when full again, as MicroPython starts)
+        t[0] = -1 if n is None else n
+    else:
+        t[1] = max(0, t[1] + (1 if n == 0 else -1))
+    if MICROPYTHON:
+        gc.threshold(-1 if t[1] else t[0])
+        return t[0]
+    return None
 
 
 def drop(names):

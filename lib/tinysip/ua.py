@@ -119,6 +119,7 @@ _IV_HANGUP = const(5)
 _P_T = const(0)
 _P_IDS = const(1)
 _P_DOMAIN = const(2)
+_P_CHECKS = const(5)
 _R_REWRITE = const(4)  # register.py's outcome "register again with the Contact the Via showed"
 # outbound.py's states, inputs and actions, as private consts there too (no interned names;
 # host_tests/obnames.py checks that both agree)
@@ -652,6 +653,11 @@ class UserAgent:
                     self._dial_report(cid, c, state, c.status)
                 self._call_flush(cid, now)
         p = self.certsvc
+        if type(p) is tuple and p[_P_CHECKS] and p[_P_T] <= now:
+            # the checks the NOTIFYs left run from the parked service (certs.handle_timer),
+            # without its code and tinysip.subscribe loaded beside theirs (issue 16); what
+            # the subscriptions want at the same time, with the service thawed below
+            p = self.certsvc = load(b"tinysip.certs handle_timer")(p, self, now)
         if p is not None and (type(p) is not tuple or p[_P_T] is not None and p[_P_T] <= now):
             self._cs(b"handle_timer", now)
 

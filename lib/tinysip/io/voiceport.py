@@ -43,7 +43,7 @@ class VoicePort:
     def __init__(self, driver, cid, port):
         import sys
 
-        from tinysip.compat import drop, load
+        from tinysip.compat import collect_every, drop, load
 
         # io.udp's bind and waiter are set-up code: loaded for this, and forgotten again
         # unless something else had it (io.dgram's UDP flows); step() reads on its own
@@ -77,6 +77,7 @@ class VoicePort:
         self.errors = 0
         if not had:
             drop("tinysip.io.udp")
+        collect_every(0)  # until close(): no collection every few dozen packets
 
     def start(self, p):
         """Run the call: tinysip.audio params p (the peer's address is in them), with the
@@ -261,14 +262,16 @@ class VoicePort:
             c.sock.close()
         if r is not None:
             return None
+        from tinysip.compat import collect_every, drop, load
+
         self.sock.close()
+        collect_every(-1)
         for d in (self.src, self.dest):
             if d is not None:
                 d.close()
         v = self.voice
         if v is None:
             return 0, 0, None
-        from tinysip.compat import drop, load
 
         st = load(b"tinysip.voicesetup stats")(v)  # the set-up module, for a moment again
         drop("tinysip.voicesetup")

@@ -341,6 +341,8 @@ def loop(path, total, anytime=False):
     step = start(path, total)
     if not anytime:
         gc.disable()
+    else:  # as the firmware runs the phone (firmware/app.py: collect every 4 KB allocated)
+        gc.threshold(4096)
     while True:
         try:
             r = step()
