@@ -24,7 +24,7 @@ ROOT = os.path.dirname(HERE)
 RUNTIME = 45  # measured 2026-12-06: 590 names idle, 614 in a loopback call (544/567 here);
 # 2026-12-07: 569 idle (526 here), so 43; later that day 527 idle (486 here), so 41
 POOLS_5 = 620
-VOICE_NAMES = 54  # measured 2026-12-07: a voice call's modules intern 49 names over idle (128 before);
+VOICE_NAMES = 55  # measured 2026-12-07: a voice call's modules intern 49 names over idle (128 before);
 # then 55 once ua.py and io/driver.py stopped interning the voice modules' names (tinysip.sdp,
 # tinysip.audio, tinysip.io.voiceport, VoicePort, ...) at boot: they come with the call now, and
 # the idle phone's names fell 526 -> 486 here, the voice call's total 575 -> 541
@@ -32,6 +32,9 @@ VOICE_NAMES = 54  # measured 2026-12-07: a voice call's modules intern 49 names 
 # name, attribute and file: 3 names, ~0.1 KB) for 1.9 KB less heap while the media runs
 # 2026-12-07 (session 19, second round): 54, tinysip.jitter merged into tinysip.voice (its
 # module names), the Jitter/Rtcp/Receiver classes and a few helpers' names gone
+# 2026-12-07 (session 20): 55, not one name more: tinysip.invite now loads with the first
+# INVITE, so the idle phone interns 12 names fewer and one of them comes with a voice call;
+# the voice call's total fell 532 -> 521
 
 SCRIPT = """
 import os, sys

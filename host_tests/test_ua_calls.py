@@ -41,6 +41,26 @@ def statuses(reg, start):
     return [(r.status, r.cseq_method) for r in answers(reg, start)]
 
 
+def test_the_call_code_loads_with_the_first_invite_not_at_boot():
+    # issue 16: tinysip.invite (the called party's dialog, ~6 KB on the 64-bit unix port) is
+    # not held by a registered idle phone, and an OPTIONS is answered without it
+    import sys
+
+    from tinysip.compat import drop
+
+    drop("tinysip.invite")
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(method=b"OPTIONS", body=b"", branch=b"z9hG4bKo1"))
+    assert statuses(reg, n) == [(200, b"OPTIONS")]
+    assert answers(reg, n)[0].get(b"Allow") == b"INVITE, ACK, BYE, CANCEL, OPTIONS"
+    assert "tinysip.invite" not in sys.modules
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n"))
+    assert statuses(reg, n)[1:] == [(100, b"INVITE"), (200, b"INVITE")]
+    assert "tinysip.invite" in sys.modules
+    no_internal_errors(link)
+
+
 def test_allowed_caller_with_auto_and_loopback_offer_is_answered_by_the_mirror():
     link, reg, ua, clock = phone()
     n = len(reg.responses)

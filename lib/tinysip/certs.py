@@ -19,7 +19,8 @@ a short token, then a colon and the details):
                     ECDSA P-256 / SHA-256) nor carried with a valid RFC 8224 Identity
                     (ES256 PASSporT) from the configured domain certificate's key
 """
-from tinysip import invite, sigverify, x509
+from tinysip import sigverify, x509
+from tinysip.headers import addr
 from tinysip.compat import const, drop
 from tinysip.errors import ParseError, nth
 
@@ -144,7 +145,7 @@ def check(aor, uri, value, der, t, ca=None, header=None, domain=None, trust=None
     it is trusted. (The argument names are ones the phone has interned anyway: each new one
     would cost it for good.)
     """
-    who = invite.addr(value or b"")
+    who = addr(value or b"")
     if not _same(who, uri):
         raise CertRejected(nth(_T, _T_FROM) % (
             who.decode(), uri.decode()))

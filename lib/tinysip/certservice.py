@@ -312,14 +312,18 @@ class CertService:
                 self._flush(e, None, now)
 
     def idle(self):
-        """No subscription waits to be opened or for the NOTIFY of its initial SUBSCRIBE (or
-        of its unsubscribe): the UA may park the service (ua.next_timer) instead of loading
-        it again for the answers that come in a moment. The checks NOTIFYs left may wait:
-        the UA runs those from the parked service (certs.handle_timer), so this module and
-        tinysip.subscribe are not loaded beside the certificate code at a check's peak."""
+        """No subscription waits to be opened, and either checks wait (the UA runs those from
+        the parked service, certs.handle_timer, so that this module and tinysip.subscribe are
+        not loaded beside the certificate code at a check's peak) or no subscription waits
+        for the NOTIFY of its initial SUBSCRIBE (or of its unsubscribe): the UA may park the
+        service (ua.next_timer) rather than load it again for answers that come in a moment."""
+        c = False  # checks wait: park even while other subscriptions wait for their NOTIFY
         for n in self._due:
             if len(n) == _OPEN:
                 return False
+            c = True
+        if c:
+            return True
         for e in self.entries:
             if e[2] is not None and e[2]._due[_S_N] is not None:
                 return False

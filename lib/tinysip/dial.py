@@ -20,7 +20,7 @@ response within `answer_ms`: CANCEL, end reason "no_answer") and the CANCEL's ow
 """
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError
-from tinysip.invite import ALLOW, SUPPORTED, addr, lookup
+from tinysip.headers import ALLOW, SUPPORTED, addr, lookup
 from tinysip.message import contacts, request, response
 
 # states (public: the UA reads dial.state)

@@ -375,3 +375,42 @@ def tokens(values):
             if t:
                 out.append(t if t.islower() else t.lower())
     return out
+
+
+# What the phone serves and supports (Allow, Supported), the requests' Require checked against
+# it, a name-addr's URI and the flat state tables' lookup: here, always loaded, rather than in
+# tinysip.invite, which the UA loads with the first INVITE (issue 16: ~6 KB on the 64-bit
+# unix port that an idle phone, or one checking certificates, does not hold).
+ALLOW = b"INVITE, ACK, BYE, CANCEL, OPTIONS"
+SUPPORTED = b"outbound, path, gruu, answermode"
+
+
+def requires_unknown(msg, ours):
+    """Option tags in Require that are not in `ours` (a bytes list like SUPPORTED)."""
+    req = msg.get_all(b"Require")
+    if not req:
+        return []  # most requests: nothing to split
+    mine = tokens([ours])
+    out = []
+    for t in tokens(req):
+        if t not in mine:
+            out.append(t)
+    return out
+
+
+def addr(value):
+    """The URI inside a name-addr (`"Bob" <sip:b@x>;tag=1` -> sip:b@x) or an addr-spec."""
+    i = value.find(b"<")
+    if i >= 0:
+        j = value.find(b">", i)
+        return value[i + 1:j] if j > i else value[i + 1:]
+    return value.split(b";")[0].strip()
+
+
+def lookup(t, state, inp):
+    """(new state, actions) from a flat table `t` of (state, input, new state, actions) rows;
+    an input without a row changes nothing. Shared by every call and subscription machine."""
+    for i in range(0, len(t), 4):
+        if t[i] == state and t[i + 1] == inp:
+            return t[i + 2], t[i + 3]
+    return state, 0

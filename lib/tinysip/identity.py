@@ -9,7 +9,7 @@ Imported by the UA only when an INVITE carries an Identity header: its names cos
 phone nothing.
 """
 from tinysip.compat import const
-from tinysip.invite import addr
+from tinysip.headers import addr
 from tinysip.passport import verify
 
 _MAX_AGE = const(60)  # s: RFC 8224 §6.2.1 recommends a minute either way

@@ -17,7 +17,8 @@ doubling to T2, §13.3.1.4: kept on reliable transports too because the 2xx is e
 H (64*T1 without an ACK: give up; for an answered call send BYE), the ring timeout (480).
 """
 from tinysip.compat import const, hexlify
-from tinysip.headers import tokens
+# (addr, lookup: here for the modules that read them from this one before they moved)
+from tinysip.headers import ALLOW, SUPPORTED, addr, lookup  # noqa: F401
 from tinysip.message import reason_phrase, request
 
 # states (public: the UA reads call.state)
@@ -90,15 +91,6 @@ _REASONS = const((None, "rejected", None, "bye", "cancelled", "hangup", None, No
                   "no_ack", "no_answer"))
 
 
-def lookup(t, state, inp):
-    """(new state, actions) from a flat table `t` of (state, input, new state, actions) rows;
-    an input without a row changes nothing. Shared by every call and subscription machine."""
-    for i in range(0, len(t), 4):
-        if t[i] == state and t[i + 1] == inp:
-            return t[i + 2], t[i + 3]
-    return state, 0
-
-
 def answer_mode(msg):
     """RFC 5373: (header name, mode, require) of the mode the caller asks for, or None.
 
@@ -116,15 +108,6 @@ def answer_mode(msg):
                     req = True
             return name, parts[0].strip().lower(), req
     return None
-
-
-def addr(value):
-    """The URI inside a name-addr (`"Bob" <sip:b@x>;tag=1` -> sip:b@x) or an addr-spec."""
-    i = value.find(b"<")
-    if i >= 0:
-        j = value.find(b">", i)
-        return value[i + 1:j] if j > i else value[i + 1:]
-    return value.split(b";")[0].strip()
 
 
 def caller(msg, secure):
@@ -407,20 +390,3 @@ class Call:
         else:
             r = 200 if m == b"OPTIONS" else 405
             self.out.append(self._response(r, msg))
-
-
-ALLOW = b"INVITE, ACK, BYE, CANCEL, OPTIONS"
-SUPPORTED = b"outbound, path, gruu, answermode"
-
-
-def requires_unknown(msg, ours):
-    """Option tags in Require that are not in `ours` (a bytes list like SUPPORTED)."""
-    req = msg.get_all(b"Require")
-    if not req:
-        return []  # most requests: nothing to split
-    mine = tokens([ours])
-    out = []
-    for t in tokens(req):
-        if t not in mine:
-            out.append(t)
-    return out

@@ -48,8 +48,7 @@ Choices the RFC leaves open, made here:
 """
 from tinysip.compat import const, hexlify
 from tinysip.errors import ParseError, nth
-from tinysip.headers import STRIP_WS, element_end, parse_uint
-from tinysip import invite
+from tinysip.headers import ALLOW, SUPPORTED, STRIP_WS, addr, element_end, lookup, parse_uint
 from tinysip.message import response_bytes
 from tinysip.uri import is_token, same
 
@@ -302,7 +301,7 @@ class Subscription:
                 b"" if self.settled is None else self.remote_tag,
                 self.call_id, self.cseq, event,
                 b"Accept: %s\r\n" % accept if accept else b"",
-                0 if kind == _UNSUBSCRIBE else self.expires, contact, invite.SUPPORTED,
+                0 if kind == _UNSUBSCRIBE else self.expires, contact, SUPPORTED,
                 b"User-Agent: %s\r\n" % agent if agent else b"",
                 b"%s: %s\r\n" % h if h is not None else b""))
         if kind != _REFRESH:
@@ -320,7 +319,7 @@ class Subscription:
     # -- inputs --------------------------------------------------------------------------
     def step(self, inp, now):
         """Feed one input; True when it applied in this state."""
-        state, acts = invite.lookup(TRANSITIONS, self.state, inp)
+        state, acts = lookup(TRANSITIONS, self.state, inp)
         applied = state != self.state or acts != 0
         self.state = state
         if acts & _SEND_NEW:
@@ -464,7 +463,7 @@ class Subscription:
             return  # a 2xx from another fork: its NOTIFYs get 481
         c = msg.get(b"Contact")
         if c:
-            self.target = invite.addr(c)
+            self.target = addr(c)
         self.settled = True
         granted = parse_uint(msg.get(b"Expires") or b"", 0xFFFFFFFF, None)
         if granted < 0:
@@ -477,7 +476,7 @@ class Subscription:
     def answer(self, msg, status, reason=None):
         """Queue our answer to the request `msg` (a NOTIFY, or one that is not for us):
         message.response_bytes with an Allow (405) or our Contact (200)."""
-        h = self.cfg[_C_CONTACT] if status == 200 else invite.ALLOW
+        h = self.cfg[_C_CONTACT] if status == 200 else ALLOW
         if status == 200:
             r = response_bytes(msg, 200, reason, b"Contact", (b"<", h, b">"))
         elif status == 405:
@@ -550,7 +549,7 @@ class Subscription:
                 self.route = []
         c = msg.get(b"Contact")
         if c:
-            self.target = invite.addr(c)  # NOTIFY is a target refresh request
+            self.target = addr(c)  # NOTIFY is a target refresh request
         self.remote_cseq = msg.cseq
         self.answer(msg, 200)
         self.notifications.append((sub, reason, msg.get(b"Content-Type"), msg.body, msg))

@@ -55,13 +55,13 @@ message_dropped event, and a bug surfaces as an internal_error event.
 Heap note: every method is ~100 B of the phone's heap, so one-caller steps are written inline
 where the method stays readable.
 """
-from tinysip import invite as iv
 from tinysip import outbound as ob
 from tinysip.compat import const, drop, load, sha256_hex
 from tinysip.digest import DigestClient
 from tinysip.errors import ParseError
 from tinysip.events import Event
 from tinysip.framing import StreamFramer
+from tinysip.headers import ALLOW, SUPPORTED, requires_unknown
 from tinysip.message import error_response, parse, response
 from tinysip.register import Registration
 from tinysip.transaction import ClientTransaction
@@ -151,8 +151,6 @@ _A_FAIL_BACKOFF = const(5)
 _A_CLOSE = const(6)
 _A_STANDBY = const(8)
 
-SUPPORTED = iv.SUPPORTED
-ALLOW = iv.ALLOW
 # methods known to SIP that we do not serve (405, else 501): one bytes constant, not twelve
 # heap objects (a request's method never holds a space)
 _SIP_METHODS = (b" INVITE BYE CANCEL REGISTER SUBSCRIBE NOTIFY PRACK UPDATE REFER MESSAGE INFO"
@@ -791,7 +789,7 @@ class UserAgent:
         elif msg.branch == b"z9hG4bK":
             status, extra = 400, []
         else:
-            unknown = iv.requires_unknown(msg, SUPPORTED)
+            unknown = requires_unknown(msg, SUPPORTED)
             if unknown:
                 status, extra = 420, [(b"Unsupported", b", ".join(unknown))]
             elif msg.method == b"OPTIONS":
@@ -815,6 +813,10 @@ class UserAgent:
     # -- calls (the phone as called party) ------------------------------------------------
     def _on_invite(self, f, msg, now):
         """A new INVITE: reject, auto-answer (policy + loopback offer) or ring."""
+        # tinysip.invite loads with the first INVITE (issue 16: ~6 KB, 64-bit, that an idle
+        # phone does not hold) and stays: a call needs its Call class from here on
+        from tinysip import invite as iv
+
         cfg = self.cfg
         b = f.binding
         from tinysip.uri import same  # loaded: same() is not a new function on the heap
@@ -839,7 +841,7 @@ class UserAgent:
         allowed = auto and iv.may_auto_answer(who, cfg.autoanswer)
         params = None
         status = 0
-        unknown = iv.requires_unknown(msg, SUPPORTED)
+        unknown = requires_unknown(msg, SUPPORTED)
         busy = False
         for e in self.calls.values():
             if e[0].state != _IV_ENDED:
