@@ -61,6 +61,36 @@ def test_the_call_code_loads_with_the_first_invite_not_at_boot():
     no_internal_errors(link)
 
 
+def test_no_heap_for_the_answer_refuses_the_call_with_500_and_closes_its_port():
+    # a MemoryError while the answer is written (media_ready: sdp.write, the SDP's heap)
+    # refuses the call (500) rather than leaving it ringing with the 200 never sent; the
+    # mirror's port, bound already, closes with the call (ACK of the 500)
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    import tinysip.sdp
+
+    def exhausted(*args):
+        raise MemoryError("test: heap exhausted")
+
+    tinysip.sdp.write = exhausted  # (the module as the UA loaded it: dropped below)
+    try:
+        link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n"))
+    finally:
+        from tinysip.compat import drop
+
+        drop("tinysip.sdp")  # (and the package's attribute: the next import loads it afresh)
+    assert statuses(reg, n) == [(100, b"INVITE"), (500, b"INVITE")]
+    assert link.media_opened and link.media_closed == []
+    drop = link.of("message_dropped")[-1]
+    assert "out of memory" in drop.reason, drop
+    tag = answers(reg, n)[1].to_tag
+    link.inject(last_conn(link), invite(method=b"ACK", to=b"<sip:alice@lab.test>;tag=" + tag,
+                                        body=b"", branch=b"z9hG4bKinv1"))
+    assert link.media_closed == [answers(reg, n)[1].call_id] and ua.calls == {}
+    assert link.of("call_ended")[-1].status == 500
+    no_internal_errors(link)
+
+
 def test_allowed_caller_with_auto_and_loopback_offer_is_answered_by_the_mirror():
     link, reg, ua, clock = phone()
     n = len(reg.responses)

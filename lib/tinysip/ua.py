@@ -1069,39 +1069,49 @@ class UserAgent:
         if c.state != _IV_RINGING:  # cancelled meanwhile
             self._call_flush(call_id, now)
             return
-        parse_sdp, write = load(b"tinysip.sdp parse write")
-        cfg = self.cfg
-        if e[3] is None:  # a voice call: our answer, then the driver runs its media
-            answer = load(b"tinysip.audio answer")
-            v = cfg.voice
-            try:
-                c.body, p = answer(parse_sdp(e[2]), cfg.media_ip, port, now & 0xFFFFFF, v[0],
-                                   v[1], self.rng(30) if v[1] else None, v[2])
-            except ParseError as err:  # nothing we can take: 488, the port is closed
-                self._ev(_E_MESSAGE_DROPPED, e[1].index, err.reason)
-                e[2] = None
-                c.final = 488
-                c.step(_IV_REJECT, now)
-                self._call_flush(call_id, now)
-                return
-            e[3] = p
-            self.actions.append((_ACT_VOICE, call_id, p))
-            label = None
-        else:  # a loopback call: the answer (tinysip.loopback) written now that the
-            s = e[2]  # mirror's port is bound; _on_invite decided it for an auto-answer
-            if type(s) is not list:  # answered by hand: decided from the offer now
-                s = load(b"tinysip.loopback answer")(parse_sdp(s), cfg.media_ip, None, 0, 0)[0]
-            for x in s:
-                if type(x) is list:  # the mirrored stream
-                    x[1] = port
-            c.body = write(cfg.media_ip, now & 0xFFFFFF, 1, s)
-            drop("sdp loopback")  # the mirror runs without them (the next INVITE loads them)
-            p = e[3]
-            label = p[0]
-        e[2] = None  # the offer is not needed any more: free its heap for the call
-        c.step(_IV_ANSWER, now)
-        self._ev(_E_CALL_ANSWERED, call_id, e[4], label, p[0] if label is None else p[2], port)
-        self._call_flush(call_id, now)
+        try:
+            parse_sdp, write = load(b"tinysip.sdp parse write")
+            cfg = self.cfg
+            if e[3] is None:  # a voice call: our answer, then the driver runs its media
+                answer = load(b"tinysip.audio answer")
+                v = cfg.voice
+                try:
+                    c.body, p = answer(parse_sdp(e[2]), cfg.media_ip, port, now & 0xFFFFFF,
+                                       v[0], v[1], self.rng(30) if v[1] else None, v[2])
+                except ParseError as err:  # nothing we can take: 488, the port is closed
+                    self._ev(_E_MESSAGE_DROPPED, e[1].index, err.reason)
+                    e[2] = None
+                    c.final = 488
+                    c.step(_IV_REJECT, now)
+                    self._call_flush(call_id, now)
+                    return
+                e[3] = p
+                self.actions.append((_ACT_VOICE, call_id, p))
+                label = None
+            else:  # a loopback call: the answer (tinysip.loopback) written now that the
+                s = e[2]  # mirror's port is bound; _on_invite decided it for an auto-answer
+                if type(s) is not list:  # answered by hand: decided from the offer now
+                    s = load(b"tinysip.loopback answer")(parse_sdp(s), cfg.media_ip, None, 0,
+                                                         0)[0]
+                for x in s:
+                    if type(x) is list:  # the mirrored stream
+                        x[1] = port
+                c.body = write(cfg.media_ip, now & 0xFFFFFF, 1, s)
+                drop("sdp loopback")  # the mirror runs without them (the next INVITE loads them)
+                p = e[3]
+                label = p[0]
+            e[2] = None  # the offer is not needed any more: free its heap for the call
+            c.step(_IV_ANSWER, now)
+            self._ev(_E_CALL_ANSWERED, call_id, e[4], label, p[0] if label is None else p[2],
+                     port)
+            self._call_flush(call_id, now)
+        except MemoryError:  # no heap for the answer: refused (500) rather than left ringing
+            # (the port closes when the call ends: e[5] still says it is open)
+            e[2] = None
+            self._ev(_E_MESSAGE_DROPPED, e[1].index, "media: out of memory for the answer")
+            c.final = 500
+            c.step(_IV_REJECT, now)
+            self._call_flush(call_id, now)
 
     def media_rx(self, call_id, now):
         """The driver saw RTP for the call's mirror: its inactivity limit starts again."""
