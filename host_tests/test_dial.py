@@ -4,7 +4,6 @@ from testutil import FakeRandom
 
 from fakeregistrar import answers, last_conn, no_internal_errors, setup, up
 from tinysip import dial as dl
-from tinysip.digest import DigestClient
 from tinysip.message import parse, response
 
 OFFER = b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n"
@@ -96,7 +95,7 @@ def test_rejection_is_acked_hop_by_hop_and_ends_the_call():
 
 
 def test_proxy_challenge_is_answered_once_with_credentials():
-    dg = DigestClient(b"phone1", b"secret1", FakeRandom(2))
+    dg = (b"phone1", b"secret1", FakeRandom(2))
     d = new(digest=dg)
     inv = sent(d)[0]
     ch = (b"Proxy-Authenticate", b'Digest realm="lab.test", nonce="abc", qop="auth"')

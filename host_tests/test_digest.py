@@ -1,14 +1,40 @@
 from testutil import raises, FakeRandom
 
 from tinysip.compat import md5_hex, sha256_hex, hexlify
+from tinysip import digest
 from tinysip.digest import (
     Challenge,
-    DigestClient,
     authorization,
     choose,
     parse_challenge,
     response,
 )
+
+
+class DigestClient:
+    """The request stream's side as register/subscribe/dial run it: they keep the state
+    (the credentials, then what digest.challenged returned) and call digest's functions."""
+
+    def __init__(self, username, password, rng):
+        self.d = (username, password, rng)
+
+    def on_challenge(self, status, values):
+        d = digest.challenged(self.d, status, values)
+        if d is None:
+            return False
+        self.d = d
+        return True
+
+    def header(self, method, uri, body=b""):
+        return digest.header(self.d, method, uri, body)
+
+    @property
+    def nc(self):
+        return self.d[5]
+
+    @property
+    def challenge(self):
+        return parse_challenge(self.d[3])
 
 # RFC 7616 §3.9.1
 USER = b"Mufasa"
@@ -463,11 +489,12 @@ def test_client_unusable_challenges():
     assert c.on_challenge(401, [b'Basic realm="x"', b"Digest", MD5_CH]) is True
 
 
-def test_client_reset():
+def test_client_starts_afresh_from_its_credentials():
+    # the state is plain data: a new request stream (the credentials again) is a fresh start
     c = client()
     c.on_challenge(401, [SHA_CH])
     c.header(b"REGISTER", TARGET)
-    c.reset()
+    c = client()
     assert c.header(b"REGISTER", TARGET) is None
     assert c.on_challenge(401, [SHA_CH]) is True  # a fresh start, not a wrong password
     assert b"nc=00000001" in c.header(b"REGISTER", TARGET)[1]
@@ -475,9 +502,20 @@ def test_client_reset():
 
 def test_client_credentials_validation():
     c = DigestClient("alice", "secret", FakeRandom())
-    assert c.username == b"alice" and c.password == b"secret"
-    assert str(raises(ValueError, DigestClient, None, b"p", FakeRandom())).startswith("username: ")
-    assert str(raises(ValueError, DigestClient, b"u", 1234, FakeRandom())).startswith("password: ")
+    assert c.on_challenge(401, [SHA_CH]) and c.d[:2] == [b"alice", b"secret"]
+    for creds in ((None, b"p"), (b"u", 1234)):
+        err = raises(ValueError, digest.challenged, creds + (FakeRandom(),), 401, [SHA_CH])
+        assert str(err).startswith("auth.username/auth.password: "), err
+
+
+def test_the_state_is_plain_data_so_the_module_can_go_between_challenges():
+    # issue 16: whoever sends the requests keeps lists, tuples and bytes, no object of the
+    # module, so tinysip.digest is loaded for a challenge or an Authorization and dropped
+    d = digest.challenged((b"alice", b"secret", FakeRandom(7)), 401, [MD5_CH, SHA_CH])
+    assert type(d) is list and [type(x) for x in d[:2] + d[3:]] == [bytes, bytes, bytes, int,
+                                                                     int, bool]
+    assert d[3] == SHA_CH and d[4] == 401  # the strongest challenge's own header value
+    assert digest.header(d, b"REGISTER", TARGET)[0] == b"Authorization" and d[5] == 1
 
 
 # --- parse_challenge walks offsets: the same answers as a plain split ------------------

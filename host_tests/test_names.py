@@ -43,6 +43,7 @@ a, _, n = os.getenv("TINYSIP_ROMFS").partition(":")
 vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(a), int(n))), "/rom")
 sys.path.insert(0, "/rom/lib")
 import app, tinysip.ua, tinysip.io.driver, tinysip.io.stream
+import tinysip.digest  # (loaded for each 401 and dropped: its names stay once it ran)
 micropython.qstr_info()
 import tinysip.sdp, tinysip.loopback, tinysip.io.media, tinysip.rtp
 micropython.qstr_info()

@@ -4,7 +4,6 @@ from testutil import FakeRandom, raises
 
 from tinysip import invite
 from tinysip import subscribe as sb
-from tinysip.digest import DigestClient
 from tinysip.message import parse, request, response
 
 TARGET = b"sip:voicemail@lab.test"
@@ -242,7 +241,7 @@ def test_refresh_failing_otherwise_keeps_the_subscription_until_it_expires():
 
 # -- failures of the initial SUBSCRIBE ---------------------------------------------------------
 def test_401_is_answered_once_with_credentials_then_success():
-    s = new(0, DigestClient(b"phone1", b"secret", FakeRandom(3)))
+    s = new(0, (b"phone1", b"secret", FakeRandom(3)))
     req = one(s)
     s.receive(reply(req, 401, extra=[(b"WWW-Authenticate",
                                       b'Digest realm="lab.test", nonce="abc", qop="auth"')]), 10)
@@ -257,15 +256,20 @@ def test_401_is_answered_once_with_credentials_then_success():
     assert one(s).status == 200 and s.state == ACTIVE
 
 
-def test_credentials_make_the_digest_client_only_when_a_challenge_comes():
-    # issue 16: a subscription holds no DigestClient until a 401/407 needs one
-    s = new(0, (b"phone1", b"secret"))
+def test_credentials_make_the_digest_state_only_when_a_challenge_comes():
+    # issue 16: a subscription holds its credentials until a 401/407 needs a digest state,
+    # and then plain data: tinysip.digest is loaded for the challenge and dropped again
+    import sys
+
+    creds = (b"phone1", b"secret", FakeRandom(3))
+    s = new(0, creds)
     req = one(s)
-    assert s.digest == (b"phone1", b"secret")
+    assert s.digest is creds
     s.receive(reply(req, 407, extra=[(b"Proxy-Authenticate",
                                       b'Digest realm="lab.test", nonce="abc", qop="auth"')]), 10)
     again = one(s)
-    assert isinstance(s.digest, DigestClient) and again.cseq == 2
+    assert type(s.digest) is list and again.cseq == 2
+    assert "tinysip.digest" not in sys.modules
     assert again.get(b"Proxy-Authorization").startswith(b"Digest username=\"phone1\"")
     s.receive(ok(again), 20)
     s.receive(notify(req, b"active"), 30)
@@ -273,7 +277,7 @@ def test_credentials_make_the_digest_client_only_when_a_challenge_comes():
 
 
 def test_401_with_the_same_nonce_again_fails():
-    s = new(0, DigestClient(b"phone1", b"wrong", FakeRandom(3)))
+    s = new(0, (b"phone1", b"wrong", FakeRandom(3)))
     req = one(s)
     ch = [(b"WWW-Authenticate", b'Digest realm="lab.test", nonce="abc", qop="auth"')]
     s.receive(reply(req, 401, extra=ch), 10)
@@ -593,7 +597,7 @@ def test_unsubscribe_before_the_dialog_goes_in_the_dialog_a_first_notify_makes()
 
 
 def test_a_challenge_to_the_initial_subscribe_while_its_unsubscribe_waits_ends_it():
-    s = new(0, DigestClient(b"phone1", b"secret", FakeRandom(3)))
+    s = new(0, (b"phone1", b"secret", FakeRandom(3)))
     req = one(s)
     s.unsubscribe(10)
     s.receive(reply(req, 401, extra=[(b"WWW-Authenticate",

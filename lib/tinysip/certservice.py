@@ -247,7 +247,7 @@ class CertService:
         if not isinstance(a, tuple):
             via, contact = ua._local(a)
             a = (a, a.conn, via, contact, cfg.aor.to_bytes(), (a.registration.route,),
-                 (cfg.username, cfg.password))
+                 (cfg.username, cfg.password, ua.rng))
         f = a[0]
         if f.conn != a[1]:
             return a  # put off, and the flow lost that connection since: not on it

@@ -18,7 +18,7 @@ an unreliable transport), B (64*T1 without any response: 408), the answer timeou
 response within `answer_ms`: CANCEL, end reason "no_answer") and the CANCEL's own 64*T1
 (no final response to the cancelled INVITE: give up).
 """
-from tinysip.compat import const, hexlify
+from tinysip.compat import const, drop, hexlify, load
 from tinysip.errors import ParseError
 from tinysip.headers import ALLOW, SUPPORTED, addr, lookup
 from tinysip.message import contacts, request, response
@@ -90,7 +90,8 @@ class Dial:
         Via without branch (b"SIP/2.0/TLS h.invalid"); `contact` our Contact URI (GRUU;ob);
         `route` the pre-loaded Route values (bytes list: the outbound proxy); `body` the SDP
         offer; `headers` extra (name, value) pairs for the INVITE (Answer-Mode);
-        `digest` a DigestClient for 401/407 or None. Sends the INVITE."""
+        `digest` tinysip.digest's state for 401/407 (the credentials (username, password,
+        rng) until one came) or None. Sends the INVITE."""
         self.target = self.ruri = target
         self.to = b"<" + target + b">"
         self.local = local
@@ -163,10 +164,11 @@ class Dial:
             m.add(b"User-Agent", self.user_agent)
         for name, value in self.headers:
             m.add(name, value)
-        if self.digest is not None:
-            h = self.digest.header(b"INVITE", self.ruri)
-            if h is not None:
-                m.add(h[0], h[1])
+        d = self.digest
+        if d is not None and len(d) > 3:  # challenged before (tinysip.digest's state list)
+            h = load(b"tinysip.digest header")(d, b"INVITE", self.ruri)
+            drop("tinysip.digest")
+            m.add(h[0], h[1])
         m.add(b"Content-Type", b"application/sdp")
         m.body = self.body
         self.last_invite = m.to_bytes()
@@ -273,8 +275,14 @@ class Dial:
         if st == 401 or st == 407:
             self.auth_rounds += 1
             d = self.digest
-            ok = (d is not None and self.auth_rounds <= _MAX_AUTH and d.on_challenge(
-                st, msg.get_all(b"WWW-Authenticate" if st == 401 else b"Proxy-Authenticate")))
+            ok = d is not None and self.auth_rounds <= _MAX_AUTH
+            if ok:
+                d = load(b"tinysip.digest challenged")(d, st, msg.get_all(
+                    b"WWW-Authenticate" if st == 401 else b"Proxy-Authenticate"))
+                drop("tinysip.digest")
+                ok = d is not None
+                if ok:
+                    self.digest = d
             if not ok:
                 self.reason = b"credentials refused (auth.username/auth.password)"
         elif 300 <= st < 400:

@@ -9,10 +9,10 @@ offered; its A2 then includes H(body), so a caller must pass the request body
 qop gets the RFC 2069 response ``H(HA1:nonce:HA2)``; a ``-sess`` challenge without qop is
 ignored (it needs a cnonce, which only exists with qop). Unknown qop values are ignored.
 
-One challenge at a time: ``DigestClient`` answers the single best challenge of the last
-401/407 (one realm is all a phone registering to its provider needs).
+One challenge at a time: ``challenged`` keeps the single best challenge of the last 401/407
+(one realm is all a phone registering to its provider needs) and ``header`` answers it.
 """
-from tinysip.compat import hexlify, md5_hex, sha256_hex
+from tinysip.compat import const, hexlify, md5_hex, sha256_hex
 from tinysip.errors import ParseError
 from tinysip.headers import STRIP_WS, element_end, unquote
 from tinysip.uri import same
@@ -183,66 +183,75 @@ def authorization(ch, username, password, method, uri, nc, cnonce, body=b""):
         _esc(ch.opaque) + b'"' if ch.opaque is not None else b"")
 
 
-class DigestClient:
-    """Credentials and the current challenge of one registration (or other request stream).
+# A client's state, what whoever sends the requests keeps (a Registration, a Subscription,
+# a Dial): the credentials (username, password, rng) until the first 401/407, then the list
+# challenged() makes of them. Plain data, no object of this module: the module is loaded for
+# a challenge or an Authorization and dropped again (issue 16: ~2.8 KB on the 64-bit unix
+# port that a registered phone no longer holds between its REGISTERs). The list: username,
+# password, rng, the WWW-/Proxy-Authenticate value answered (parsed again when used), its
+# status (401 or 407), nc (requests sent with its nonce), whether it was a stale retry.
+_D_USER = const(0)
+_D_PASSWORD = const(1)
+_D_RNG = const(2)
+_D_VALUE = const(3)
+_D_STATUS = const(4)
+_D_NC = const(5)
+_D_STALE = const(6)
+
+
+def challenged(d, status, header_values):
+    """A 401 (WWW-Authenticate values) or 407 (Proxy-Authenticate values) answered a request
+    sent with the client state `d` (the credentials tuple, or what this returned before).
+    Returns the state to keep, the request to be resent with header(); None: give up (no
+    usable challenge, or the credentials were refused), `d` unchanged.
 
     Loop guard: a challenge that answers the first request sent with the current nonce means
-    the server refused credentials built from its own fresh challenge, i.e. a wrong password
-    (``on_challenge`` returns False) unless it says ``stale=true``; a second stale in a row
-    also gives up. A challenge to a later request on the same nonce (nc >= 2) is an expired
-    nonce, even without ``stale``: answered once with the new nonce.
-    """
-
-    def __init__(self, username, password, rng):
-        """``username`` and ``password`` are str or bytes (stored as bytes)."""
+    the server refused credentials built from its own fresh challenge, i.e. a wrong password,
+    unless it says ``stale=true``; a second stale in a row also gives up. A challenge to a
+    later request on the same nonce (nc >= 2) is an expired nonce, even without ``stale``:
+    answered once with the new nonce."""
+    if status != 401 and status != 407:
+        return None
+    best = None
+    value = None
+    for v in header_values:
+        ch = choose((best, parse_challenge(v)))
+        if ch is not best:
+            best = ch
+            value = v
+    if best is None:
+        return None
+    stale_retry = False
+    if len(d) > _D_NC and d[_D_NC] == 1:
+        if not best.stale or d[_D_STALE]:
+            return None
+        stale_retry = True
+    if len(d) <= _D_NC:  # the credentials: the state is made now (as bytes)
         creds = []
-        for key, x in (("username", username), ("password", password)):
+        for x in d[:2]:
             if isinstance(x, str):
                 x = x.encode()
             elif not isinstance(x, (bytes, bytearray)):
-                raise ValueError(key + ": not str or bytes")
+                raise ValueError("auth.username/auth.password: not str or bytes")
             creds.append(bytes(x))
-        self.username, self.password = creds
-        self.rng = rng
-        self.reset()
+        d = [creds[0], creds[1], d[_D_RNG], None, 0, 0, False]
+    d[_D_VALUE] = value
+    d[_D_STATUS] = status
+    d[_D_NC] = 0
+    d[_D_STALE] = stale_retry
+    return d
 
-    def reset(self):
-        self.challenge = None
-        self.status = 0  # 401 or 407 of the current challenge
-        self.nc = 0  # requests sent with the current nonce
-        self._stale_retry = False
 
-    def on_challenge(self, status, header_values):
-        """A 401 (WWW-Authenticate values) or 407 (Proxy-Authenticate values) arrived.
-        True: resend the request with ``header()``. False: give up (no usable challenge,
-        or the credentials were refused)."""
-        if status != 401 and status != 407:
-            return False
-        parsed = []
-        for v in header_values:
-            parsed.append(parse_challenge(v))
-        ch = choose(parsed)
-        if ch is None:
-            return False
-        stale_retry = False
-        if self.nc == 1:
-            if not ch.stale or self._stale_retry:
-                return False
-            stale_retry = True
-        self.challenge = ch
-        self.status = status
-        self.nc = 0
-        self._stale_retry = stale_retry
-        return True
-
-    def header(self, method, uri, body=b""):
-        """(name, value) for the next request with ``method`` and Request-URI ``uri``
-        (bytes), or None before any challenge. Each call counts as one request: nc + 1 and
-        a fresh cnonce. ``body`` only matters for qop auth-int."""
-        ch = self.challenge
-        if ch is None:
-            return None
-        self.nc += 1
-        cnonce = hexlify(self.rng(8)) if ch.use_qop else None
-        name = b"Proxy-Authorization" if self.status == 407 else b"Authorization"
-        return name, authorization(ch, self.username, self.password, method, uri, self.nc, cnonce, body)
+def header(d, method, uri, body=b""):
+    """(name, value) for the next request with ``method`` and Request-URI ``uri`` (bytes)
+    from the state `d` challenged() returned, or None for the credentials alone (nothing
+    challenged yet). Each call counts as one request: nc + 1 and a fresh cnonce. ``body``
+    only matters for qop auth-int."""
+    if len(d) <= _D_NC:
+        return None
+    ch = parse_challenge(d[_D_VALUE])
+    d[_D_NC] += 1
+    cnonce = hexlify(d[_D_RNG](8)) if ch.use_qop else None
+    name = b"Proxy-Authorization" if d[_D_STATUS] == 407 else b"Authorization"
+    return name, authorization(ch, d[_D_USER], d[_D_PASSWORD], method, uri, d[_D_NC], cnonce,
+                               body)

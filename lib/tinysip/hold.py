@@ -20,7 +20,7 @@ It lives in ua.ctx under its branch, as a BYE's client transaction does: the UA 
 the responses to it (receive), its timers (next_timer, handle_timer) and drops it once
 `terminated`. It sends on the call's flow itself (pop_send has nothing).
 """
-from tinysip.compat import const, hexlify
+from tinysip.compat import const, drop, hexlify, load
 from tinysip.errors import ParseError
 
 _T2 = const(4000)
@@ -41,7 +41,8 @@ def send(ua, cid, on, now):
 
 class Hold:
     """One re-INVITE of ours in call cid of ua: hold (on) or resume; tries: the 491s so
-    far; auth: the DigestClient answering a 401/407 to the one before. Sends the INVITE."""
+    far; auth: tinysip.digest's state answering a 401/407 to the one before. Sends the
+    INVITE."""
 
     def __init__(self, ua, cid, on, now, tries=0, auth=None):
         e = ua.calls[cid]
@@ -63,8 +64,9 @@ class Hold:
             self.seq = c.lseq
         self.branch = b"z9hG4bK" + hexlify(ua.rng(8))
         m = c.request(b"INVITE", self.branch, self.seq)
-        if auth is not None:
-            h = auth.header(b"INVITE", c.target)
+        if auth is not None:  # (tinysip.digest is loaded: _auth made this state just now)
+            h = load(b"tinysip.digest header")(auth, b"INVITE", c.target)
+            drop("tinysip.digest")
             m.add(h[0], h[1])
         m.add(b"Content-Type", b"application/sdp")
         m.body = c.body
@@ -164,17 +166,17 @@ class Hold:
     def _auth(self, e, msg, now):
         """A 401/407 to our re-INVITE (a proxy or the peer asks for credentials, RFC 3261
         §22.2): the same offer again, with a new branch and CSeq, answering the challenge
-        with auth.username/auth.password (a DigestClient of its own: a placed call's has
+        with auth.username/auth.password (a digest state of its own: a placed call's has
         counted its nonce, and would take this challenge for a refusal). True when sent; a
         challenge to the answered INVITE is a failure."""
-        from tinysip.digest import DigestClient
+        from tinysip.digest import challenged
 
         ua = self.ua
         c = e[0]
-        d = DigestClient(ua.cfg.username, ua.cfg.password, ua.rng)
-        if not d.on_challenge(msg.status, msg.get_all(
-                b"WWW-Authenticate" if msg.status == 401 else b"Proxy-Authenticate")):
-            return False  # (parse_challenge never raises: no usable challenge is False)
+        d = challenged((ua.cfg.username, ua.cfg.password, ua.rng), msg.status, msg.get_all(
+            b"WWW-Authenticate" if msg.status == 401 else b"Proxy-Authenticate"))
+        if d is None:
+            return False  # (parse_challenge never raises: no usable challenge is None)
         c.body = self.old
         c.hold = None
         Hold(ua, self.cid, self.on, now, self.tries, d)

@@ -28,7 +28,7 @@ Outcomes of on_response(), as a table of status -> handling:
     439                      -> _R_RETRY without reg-id / outbound (RFC 5626 §4.2.1)
     other                    -> _R_FAIL (503/500/480 keep Retry-After for the backoff)
 """
-from tinysip.compat import const, hexlify
+from tinysip.compat import const, drop, hexlify, load
 from tinysip.errors import ParseError
 from tinysip.headers import parse_name_addr, parse_uint, parse_via, unquote
 from tinysip.message import contacts
@@ -123,10 +123,11 @@ class Registration:
     def __init__(self, aor, instance, reg_id, expires, proxy_route, transport, digest, rng,
                  user_agent=b"tinysip", mode="auto"):
         """`aor` a Uri; `instance` b'urn:uuid:..'; `proxy_route` the Route value (bytes) or
-        None; `transport` b"TLS" / b"TCP" / b"UDP" for the Via; `digest` a DigestClient or
-        None; `mode` config flow.outbound: "auto" asks for outbound and uses it when the 2xx
-        confirms it, "on" takes every 2xx as outbound (an edge that does outbound behind
-        a registrar that does not say so), "off" never asks (no reg-id)."""
+        None; `transport` b"TLS" / b"TCP" / b"UDP" for the Via; `digest` tinysip.digest's
+        state (the credentials (username, password, rng) until a 401/407) or None; `mode`
+        config flow.outbound: "auto" asks for outbound and uses it when the 2xx confirms it,
+        "on" takes every 2xx as outbound (an edge that does outbound behind a registrar that
+        does not say so), "off" never asks (no reg-id)."""
         self.instance = instance
         self.reg_id = reg_id
         self.expires = expires
@@ -180,8 +181,10 @@ class Registration:
         self.cseq += 1
         branch = new_branch(self.rng)
         auth = None
-        if self.digest is not None:
-            auth = self.digest.header(b"REGISTER", self.request_uri)
+        d = self.digest
+        if d is not None and len(d) > 3:  # challenged before (tinysip.digest's state list)
+            auth = load(b"tinysip.digest header")(d, b"REGISTER", self.request_uri)
+            drop("tinysip.digest")
         r = self.route
         # every piece is formatted in place: one allocation of the request's size
         return _REGISTER % (
@@ -248,9 +251,13 @@ class Registration:
         if status == 401 or status == 407:
             self.auth_rounds += 1
             d = self.digest
-            if (d is None or self.auth_rounds > _MAX_AUTH_ROUNDS or not d.on_challenge(
-                    status, msg.get_all(b"WWW-Authenticate" if status == 401
-                                        else b"Proxy-Authenticate"))):
+            if d is not None and self.auth_rounds <= _MAX_AUTH_ROUNDS:
+                d = load(b"tinysip.digest challenged")(d, status, msg.get_all(
+                    b"WWW-Authenticate" if status == 401 else b"Proxy-Authenticate"))
+                drop("tinysip.digest")
+                if d is not None:
+                    self.digest = d
+            if d is None or self.auth_rounds > _MAX_AUTH_ROUNDS:
                 outcome = _R_FAIL
                 info = (status, b"auth.username/auth.password rejected", None)
         elif status == 423:

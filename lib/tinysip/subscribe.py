@@ -46,7 +46,7 @@ Choices the RFC leaves open, made here:
   SUBSCRIBE gets 481, which ends that extra subscription at its notifier.
 - `expires` must be > 0: a fetch (a one-shot poll with Expires: 0) is not a subscription.
 """
-from tinysip.compat import const, hexlify
+from tinysip.compat import const, drop, hexlify, load
 from tinysip.errors import ParseError, nth
 from tinysip.headers import ALLOW, SUPPORTED, STRIP_WS, addr, element_end, lookup, parse_uint
 from tinysip.message import response_bytes
@@ -227,15 +227,15 @@ class Subscription:
         AoR URI (the From); `via` our Via without branch; `contact` our Contact URI;
         `route` the pre-loaded Route values (the outbound proxy; a tuple is kept as it is, so
         subscriptions may share it); `expires` the duration we ask for in s (> 0); `digest`
-        for 401/407: a DigestClient, or the (username, password) to make one from when the
-        first challenge comes (until then none is held), or None. Sends the initial
+        for 401/407: tinysip.digest's state, or the (username, password, rng) it is made of
+        when the first challenge comes, or None. Sends the initial
         SUBSCRIBE."""
         if expires <= 0:
             raise ValueError("expires: must be > 0 (a fetch is not a subscription)")
         # what never changes, one tuple (by the _C_ indexes): an instance's attributes are
         # a hash table that grows (and leaves its old tables as garbage) per attribute
         self.cfg = (target, event, accept, aor, via, contact, tuple(route), rng, t1, user_agent)
-        self.digest = digest  # (a DigestClient once a challenge needed it: see receive)
+        self.digest = digest  # (tinysip.digest's list once a challenge needed it: see receive)
         self.expires = expires
         self.state = _SUBSCRIBING
         self.status = 0  # the last failure: SIP status (408 for our timeouts, 0: by NOTIFY)
@@ -287,7 +287,10 @@ class Subscription:
         branch = hexlify(rng(8))  # (not kept: it is in the bytes sent)
         uri = self.target
         d = self.digest
-        h = d.header(b"SUBSCRIBE", uri) if d is not None and not isinstance(d, tuple) else None
+        h = None
+        if d is not None and len(d) > 3:  # challenged before (tinysip.digest's state list)
+            h = load(b"tinysip.digest header")(d, b"SUBSCRIBE", uri)
+            drop("tinysip.digest")
         r = b""
         for v in self.route:
             r += b"Route: %s\r\n" % v
@@ -421,12 +424,12 @@ class Subscription:
         if st == 401 or st == 407:
             self.auth_rounds += 1
             d = self.digest
-            if isinstance(d, tuple):  # the credentials: the client is made when first needed
-                from tinysip.digest import DigestClient
-
-                d = self.digest = DigestClient(d[0], d[1], self.cfg[_C_RNG])
-            if (d is not None and self.auth_rounds <= _MAX_AUTH and d.on_challenge(
-                    st, msg.get_all(b"WWW-Authenticate" if st == 401 else b"Proxy-Authenticate"))):
+            if d is not None and self.auth_rounds <= _MAX_AUTH:
+                d = load(b"tinysip.digest challenged")(d, st, msg.get_all(
+                    b"WWW-Authenticate" if st == 401 else b"Proxy-Authenticate"))
+                drop("tinysip.digest")
+            if d is not None and self.auth_rounds <= _MAX_AUTH:
+                self.digest = d
                 inp = _RETRY
             else:
                 self.reason = b"credentials refused (auth.username/auth.password)"

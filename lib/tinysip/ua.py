@@ -57,7 +57,6 @@ where the method stays readable.
 """
 from tinysip import outbound as ob
 from tinysip.compat import const, drop, load, sha256_hex
-from tinysip.digest import DigestClient
 from tinysip.errors import ParseError
 from tinysip.events import Event
 from tinysip.framing import StreamFramer
@@ -172,7 +171,7 @@ class UserAgent:
             p = config.proxies[i]
             f = ob.Flow(i, p.uri, p.tls, p.host, p.port, p.server_name)
             f.udp, f.stun, f.resolve, f.settings = p.udp, p.stun, p.resolve, p
-            digest = DigestClient(config.username, config.password, rng)
+            digest = (config.username, config.password, rng)  # (tinysip.digest: on a 401)
             f.registration = Registration(config.aor, instance, f.reg_id, config.expires,
                                           p.route, b"TLS" if p.tls else b"UDP" if p.udp
                                           else b"TCP", digest, rng, config.user_agent,
@@ -980,7 +979,7 @@ class UserAgent:
         cfg = self.cfg
         via, contact = self._local(f)
         d = Dial(target, cfg.aor.to_bytes(), via, contact, [f.registration.route], body, now,
-                 self.rng, DigestClient(cfg.username, cfg.password, self.rng), headers, cfg.t1,
+                 self.rng, (cfg.username, cfg.password, self.rng), headers, cfg.t1,
                  not f.udp, cfg.ring_ms if answer_ms is None else answer_ms, cfg.user_agent)
         cid = d.call_id
         self.calls[cid] = [d, f, None, None, "out", 1 if media else 0, None, None]
