@@ -62,6 +62,26 @@ def test_encaprtp_wraps_the_whole_packet_under_our_header():
     assert mir.off == 0
 
 
+def test_a_mirror_working_in_a_larger_shared_buffer_reflects_and_refuses_the_same():
+    # issue 16: the phone's mirrors work in io.stream's read buffer (2 KB, taken at boot)
+    # rather than a ~1.5 KB block of their own; the largest datagram taken stays the limit
+    for mode, pt in ((ENCAP, 112), (DIRECT, 113), (MEDIA, 0)):
+        a = Mirror(mode, pt, FakeRandom(3), 400)
+        shared = bytearray(2048)
+        b = Mirror(mode, pt, FakeRandom(3), 400, buf=shared)
+        assert b.buf is shared and len(b.view) == len(a.view)
+        for size in (20, 160, 388, 389, 401):  # 401: one over ENCAP's largest (400 - 12)
+            data = pkt(payload=b"\xd5" * (size - 12))[:size]
+            got = []
+            for m in (a, b):  # as an adapter reads: into the view, a longer datagram cut
+                n = min(size, len(m.view))
+                m.view[0:n] = data[:n]
+                r = m.reflect(n)
+                got.append((bytes(m.buf[m.off:m.off + r]), r))
+            assert got[0] == got[1], (mode, size)
+        assert (a.rx, a.tx) == (b.rx, b.tx) and a.tx < a.rx  # the oversize ones: dropped
+
+
 def test_rtploopback_returns_the_payload_under_our_header():
     ssrc, seq, base = own(4)
     mir = Mirror(DIRECT, 113, FakeRandom(4))

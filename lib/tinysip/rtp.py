@@ -48,7 +48,10 @@ _MTU = const(1472)  # UDP payload of a 1500-byte Ethernet/Wi-Fi frame over IPv4
 class Mirror:
     """One mirrored stream. mode: 1 ENCAP / 2 DIRECT / 3 MEDIA (see tinysip.probe); pt: the
     payload type we send (for MEDIA also the only one we accept); rng(n) -> n random bytes;
-    limit: largest reply (bytes).
+    limit: largest reply (bytes); buf: a bytearray of at least limit + 13 bytes to work in
+    (the phone's: io.stream's read buffer, taken at boot, so that a call needs no block of
+    ~1.5 KB of its own: each datagram is reflected before the loop does anything else),
+    else one of that size is made.
 
     Adapters read each datagram into `view`, whose length is one more than the largest
     datagram reflected (a longer one shows as that many bytes and is dropped). Counters: rx
@@ -58,14 +61,15 @@ class Mirror:
     each attribute name would be interned on the phone (see docs/benchmarks.md).
     """
 
-    def __init__(self, mode, pt, rng, limit=_MTU):
+    def __init__(self, mode, pt, rng, limit=_MTU, buf=None):
         self.mode = mode
         self.pt = pt
         self.rng = rng
         if mode == _ENCAP:
             limit -= 12
-        self.buf = bytearray(limit + 13)  # 12 B for the encaprtp header + 1 B to see oversize
-        self.view = memoryview(self.buf)[12:]
+        # 12 B for the encaprtp header + 1 B to see oversize
+        self.buf = bytearray(limit + 13) if buf is None else buf
+        self.view = memoryview(self.buf)[12:limit + 13]
         self.off = 0
         s = rng(10)
         self.state = [s[0] << 8 | s[1], s[2] << 8 | s[3], s[4] << 8 | s[5], s[6] << 8 | s[7],
@@ -78,7 +82,7 @@ class Mirror:
         self.rx += 1
         b = self.buf
         r = 0
-        if 12 <= n < len(b) - 12:
+        if 12 <= n < len(self.view):
             b0 = b[12]
             b1 = b[13]
             pt = b1 & 0x7F

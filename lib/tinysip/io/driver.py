@@ -16,7 +16,7 @@ import select
 
 from tinysip.compat import MICROPYTHON, const, load
 
-from tinysip.io.stream import StreamConn, StreamError
+from tinysip.io.stream import BUF, StreamConn, StreamError
 
 # mbedTLS's incoming record buffer, one allocation: 16 KiB of content + 320 B of IV, MAC
 # and padding + a 13-byte header (MBEDTLS_SSL_IN_BUFFER_LEN, ESP-IDF's default content length)
@@ -133,7 +133,8 @@ class Driver:
                         m = load(b"tinysip.io.voiceport VoicePort")(self, conn, a[4])
                     else:
                         m = load(b"tinysip.io.media MediaPort")(
-                            load(b"tinysip.rtp Mirror")(a[2], a[3], ua.rng),
+                            # (working in the streams' read buffer: no ~1.5 KB block per call)
+                            load(b"tinysip.rtp Mirror")(a[2], a[3], ua.rng, buf=BUF),
                             cfg.media_ip.decode(), a[4], (a[5].decode(), a[6]),
                             cfg.media_port, cfg.media_port_max)
                 except (OSError, ValueError, MemoryError) as e:

@@ -82,9 +82,10 @@ class MediaPort:
                     else:
                         return 0  # nothing waits (MicroPython: do not raise EAGAIN)
                 n = len(mir.view)
-                if self.peer is None:
+                if self.peer is None and len(mir.buf) == n + 12:
                     # recvfrom allocates a scratch of the view's size: let the mirror's buffer
-                    # go first so that one such block of heap serves both, then make it again
+                    # (its own, not a shared one: exactly that size) go first so that one such
+                    # block of heap serves both, then make it again
                     size = len(mir.buf)
                     mir.buf = mir.view = self._mv = None
                     try:
