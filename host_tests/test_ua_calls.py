@@ -91,6 +91,33 @@ def test_no_heap_for_the_answer_refuses_the_call_with_500_and_closes_its_port():
     no_internal_errors(link)
 
 
+def test_no_heap_for_a_new_call_is_a_503_not_silence():
+    # a MemoryError while an INVITE is taken (the call's code, its offer, the Call: the
+    # whole phone at its smallest heap failed in invite.Call) answers 503 + Retry-After,
+    # statelessly, instead of leaving the caller without a final answer
+    import tinysip.invite as iv
+
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    real = iv.Call
+
+    def exhausted(*args):
+        raise MemoryError("test: heap exhausted")
+
+    iv.Call = exhausted
+    try:
+        link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n"))
+    finally:
+        iv.Call = real
+    assert statuses(reg, n) == [(503, b"INVITE")] and ua.calls == {}
+    assert answers(reg, n)[0].get(b"Retry-After") == b"5"
+    assert link.of("call_ended")[-1].status == 503
+    assert link.media_opened == []
+    # with heap again, the next INVITE is a call
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n", branch=b"z9hG4bKinv2"))
+    assert statuses(reg, n)[1:] == [(100, b"INVITE"), (200, b"INVITE")]
+
+
 def test_allowed_caller_with_auto_and_loopback_offer_is_answered_by_the_mirror():
     link, reg, ua, clock = phone()
     n = len(reg.responses)

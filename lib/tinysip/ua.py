@@ -395,10 +395,13 @@ class UserAgent:
         self.events.append(Event(name, values))
 
     def _guard(self, fn, *args):
+        """fn(*args); an exception is reported (internal_error) and returned, not raised."""
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - the phone keeps running; report the bug
             self._ev(_E_INTERNAL_ERROR, getattr(fn, "__name__", "?"), repr(e))
+            return e
+        return None
 
     def _send(self, conn, data):
         if conn is not None:
@@ -773,7 +776,15 @@ class UserAgent:
                 else:
                     return
             elif m == b"INVITE" and msg.to_tag is None:
-                self._guard(self._on_invite, f, msg, now)
+                e = self._guard(self._on_invite, f, msg, now)
+                if isinstance(e, MemoryError) and msg.call_id not in self.calls:
+                    # no heap for the call, and nothing of it kept: refused statelessly, 503
+                    # and try again shortly, rather than left unanswered until the caller's
+                    # Timer B (the heap the failed work took is free again by now)
+                    resp = response(msg, 503, to_tag=self._tag(msg))
+                    resp.add(b"Retry-After", b"5")
+                    self._send(f.conn, resp.to_bytes())
+                    self._ev(_E_CALL_ENDED, msg.call_id, "rejected", 503, 0, 0)
                 return
             if m == b"ACK":
                 return  # an ACK for nothing we know: absorbed (§17.2.3)
