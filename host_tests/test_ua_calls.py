@@ -62,32 +62,54 @@ def test_the_call_code_loads_with_the_first_invite_not_at_boot():
 
 
 def test_no_heap_for_the_answer_refuses_the_call_with_500_and_closes_its_port():
-    # a MemoryError while the answer is written (media_ready: sdp.write, the SDP's heap)
-    # refuses the call (500) rather than leaving it ringing with the 200 never sent; the
-    # mirror's port, bound already, closes with the call (ACK of the 500)
-    link, reg, ua, clock = phone()
+    # a MemoryError while the answer is written (media_ready: a call answered by hand has its
+    # SDP written there) refuses the call (500) rather than leaving it ringing with the 200
+    # never sent; the mirror's port, bound already, closes with the call (ACK of the 500)
+    from tinysip.compat import drop
+
+    link, reg, ua, clock = phone(allow=())
     n = len(reg.responses)
-    import tinysip.sdp
+    link.inject(last_conn(link), invite())
+    cid = link.of("call_incoming")[-1].call_id
 
     def exhausted(*args):
         raise MemoryError("test: heap exhausted")
 
-    tinysip.sdp.write = exhausted  # (the module as the UA loaded it: dropped below)
-    try:
-        link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n"))
-    finally:
-        from tinysip.compat import drop
+    import tinysip.sdp as sdp  # (loaded again: what media_ready's import finds; dropped below)
 
+    sdp.write = exhausted
+    try:
+        ua.answer(cid, clock.now)
+        link.settle()
+    finally:
         drop("tinysip.sdp")  # (and the package's attribute: the next import loads it afresh)
-    assert statuses(reg, n) == [(100, b"INVITE"), (500, b"INVITE")]
+    assert statuses(reg, n)[-1] == (500, b"INVITE")
     assert link.media_opened and link.media_closed == []
-    drop = link.of("message_dropped")[-1]
-    assert "out of memory" in drop.reason, drop
-    tag = answers(reg, n)[1].to_tag
+    d = link.of("message_dropped")[-1]
+    assert "out of memory" in d.reason, d
+    tag = answers(reg, n)[-1].to_tag
     link.inject(last_conn(link), invite(method=b"ACK", to=b"<sip:alice@lab.test>;tag=" + tag,
                                         body=b"", branch=b"z9hG4bKinv1"))
-    assert link.media_closed == [answers(reg, n)[1].call_id] and ua.calls == {}
+    assert link.media_closed == [cid] and ua.calls == {}
     assert link.of("call_ended")[-1].status == 500
+    no_internal_errors(link)
+
+
+def test_an_auto_answer_is_written_before_the_port_and_gets_the_bound_port():
+    # issue 16: an auto-answered call's SDP answer is written when the INVITE is taken,
+    # with 65535 in the mirrored stream's m= line, and the SDP code let go before the call
+    # and its port are made; media_ready writes the bound port in
+    import sys
+
+    link, reg, ua, clock = phone()
+    n = len(reg.responses)
+    link.inject(last_conn(link), invite(b"Answer-Mode: Auto\r\n"))
+    assert "tinysip.sdp" not in sys.modules and "tinysip.loopback" not in sys.modules
+    port = link.media_opened[-1][4]
+    ok = answers(reg, n)[-1]
+    assert ok.status == 200 and b"65535" not in ok.body
+    lines = ok.body.split(b"\r\n")
+    assert [ln for ln in lines if ln.startswith(b"m=")] == [b"m=audio %d RTP/AVP 100" % port]
     no_internal_errors(link)
 
 

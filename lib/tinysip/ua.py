@@ -866,10 +866,10 @@ class UserAgent:
             status = 403  # RFC 5373: the required mode cannot be honoured
         else:  # the offer is read only for a call that may go on (not for each refusal)
             try:  # the parsed offer is dropped at once: an auto-answered call keeps the
-                # answer decided here (unwritten: media_ready writes it once the port is
-                # bound, without parsing the offer again), a ringing one the offer's bytes
-                # SDP and the RFC 6849 choice load with the first INVITE: an idle phone does
-                # not carry them (nor their names, which would stay interned)
+                # answer decided and written here (its port a placeholder, 65535: media_ready
+                # writes the bound one in), a ringing one the offer's bytes
+                # SDP and the RFC 6849 choice load with the INVITE: an idle phone does not
+                # carry them (nor their names, which would stay interned)
                 offer, p = load(b"tinysip.loopback answer")(
                     load(b"tinysip.sdp parse")(msg.body), cfg.media_ip, None, 0, 0)
                 params = (p[0], p[1], p[2], p[4], p[5])  # type, mode, pt, the offer's RTP
@@ -878,6 +878,14 @@ class UserAgent:
                 status = e.status if require and allowed else 0
             if params is None:
                 allowed = False  # an auto-answered call is loopback only: ring instead
+            elif allowed:
+                for x in offer:
+                    if type(x) is list:  # the mirrored stream
+                        x[1] = 65535
+                offer = load(b"tinysip.sdp write")(cfg.media_ip, now & 0xFFFFFF, 1, offer)
+            # the SDP code goes before the call is made, and is not needed to answer it
+            # (issue 16: the call's set-up was the full scenario's peak, in pieces)
+            drop("sdp loopback")
         self._ev(_E_CALL_INCOMING, f.index, msg.call_id,
                  who or iv.addr(msg.get(b"From") or b""),
                  (am[1] + b";require" if require else am[1]) if am else None)
@@ -896,7 +904,7 @@ class UserAgent:
             return
         call = iv.Call(msg, now, via, contact, self.rng, cfg.t1,
                        None if allowed else cfg.ring_ms)
-        # [Call, flow, offer (its bytes; auto-answered: the answer's sections), media params,
+        # [Call, flow, offer (its bytes; auto-answered: the answer, its port 65535), media params,
         #  mode, media state, RTP deadline, length limit]
         self.calls[msg.call_id] = [call, f, offer if allowed else msg.body, params,
                                    "auto" if allowed else "manual", 0, None, None]
@@ -1080,9 +1088,9 @@ class UserAgent:
             self._call_flush(call_id, now)
             return
         try:
-            parse_sdp, write = load(b"tinysip.sdp parse write")
             cfg = self.cfg
             if e[3] is None:  # a voice call: our answer, then the driver runs its media
+                parse_sdp = load(b"tinysip.sdp parse")
                 answer = load(b"tinysip.audio answer")
                 v = cfg.voice
                 try:
@@ -1098,16 +1106,20 @@ class UserAgent:
                 e[3] = p
                 self.actions.append((_ACT_VOICE, call_id, p))
                 label = None
-            else:  # a loopback call: the answer (tinysip.loopback) written now that the
-                s = e[2]  # mirror's port is bound; _on_invite decided it for an auto-answer
-                if type(s) is not list:  # answered by hand: decided from the offer now
+            else:  # a loopback call: the answer (tinysip.loopback) with the mirror's port
+                s = e[2]
+                if e[4] == "auto":  # written by _on_invite, the port a placeholder
+                    i = s.find(b" 65535 ", s.find(b"\r\nm="))
+                    c.body = b"".join((s[:i], b" %d " % port, s[i + 7:]))
+                else:  # answered by hand: decided from the offer now
+                    parse_sdp, write = load(b"tinysip.sdp parse write")
                     s = load(b"tinysip.loopback answer")(parse_sdp(s), cfg.media_ip, None, 0,
                                                          0)[0]
-                for x in s:
-                    if type(x) is list:  # the mirrored stream
-                        x[1] = port
-                c.body = write(cfg.media_ip, now & 0xFFFFFF, 1, s)
-                drop("sdp loopback")  # the mirror runs without them (the next INVITE loads them)
+                    for x in s:
+                        if type(x) is list:  # the mirrored stream
+                            x[1] = port
+                    c.body = write(cfg.media_ip, now & 0xFFFFFF, 1, s)
+                    drop("sdp loopback")  # the mirror runs without them
                 p = e[3]
                 label = p[0]
             e[2] = None  # the offer is not needed any more: free its heap for the call
