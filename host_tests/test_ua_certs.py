@@ -240,6 +240,17 @@ def test_a_flow_starts_one_subscription_at_once_and_the_others_at_the_next_timer
     no_internal_errors(link)
 
 
+def test_a_service_parked_with_subscriptions_to_open_says_no_checks_wait():
+    # the UA hands the parked service to certs.handle_timer only when nothing but checks
+    # waits (certservice.park's _P_CHECKS); it does not park while subscriptions wait to be
+    # opened, and were it parked then, it would be thawed to open them
+    from tinysip.certservice import park
+
+    link, reg, ua, clock = start({"certificates.subscribe": THREE})
+    p = park(live(ua))
+    assert len(p[3]["_due"]) == 2 and p[5] is False and p[0] <= clock.now
+
+
 def test_stop_before_the_next_timer_opens_none_of_the_subscriptions_put_off():
     link, reg, ua, clock = start({"certificates.subscribe": THREE})
     ua.stop(clock.now)

@@ -77,7 +77,7 @@ _P_IDS = const(1)
 _P_DOMAIN = const(2)
 _P_DATA = const(3)
 _P_SUBS = const(4)  # the subscriptions' earliest timer (what is due when the checks are run)
-_P_CHECKS = const(5)  # checks wait in _due (nothing else can: idle() is parking's condition)
+_P_CHECKS = const(5)  # checks wait in _due, and nothing else (as idle() has it when parking)
 
 
 def park(svc):
@@ -89,7 +89,7 @@ def park(svc):
     put-off subscriptions in _due say whether their entry's Subscription is still the one
     they were queued with (handle_timer's identity test) instead of holding it.
     Everything is made before anything is changed: a MemoryError leaves `svc` whole."""
-    t = ts = None  # the earliest timer; of the subscriptions alone (certs.handle_timer's next)
+    ts = None  # the subscriptions' earliest timer (certs.handle_timer's next), then _due's
     for e in svc.entries:
         v = e[2].next_timer() if e[2] is not None else None
         if v is not None and (ts is None or v < ts):
@@ -106,11 +106,14 @@ def park(svc):
             s = s.__dict__
         subs.append(s)
     due = []
+    k = len(svc._due) > 0  # only checks wait: certs.handle_timer may run them (_P_CHECKS)
     for n in svc._due:
+        if len(n) == _OPEN:
+            k = False
         due.append((n[0], n[1], n[2], n[1][2] is n[3]) if len(n) == _OPEN else n)
     c = svc.cache.__dict__
     d = dict(svc.__dict__)  # (MicroPython's __dict__ is a read-only copy)
-    p = (t, tuple(ids), svc.domain, d, ts, len(due) > 0)
+    p = (t, tuple(ids), svc.domain, d, ts, k)
     d["_due"] = due  # (no allocation from here on: stores into what exists)
     d["cache"] = c
     del d["ua"]
