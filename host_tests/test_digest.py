@@ -11,6 +11,19 @@ from tinysip.digest import (
 )
 
 
+class _Answer:
+    """A response with `status` and `values` as its WWW-Authenticate (401) or
+    Proxy-Authenticate (407) header values, as digest.challenged reads one."""
+
+    def __init__(self, status, values):
+        self.status = status
+        self.values = values
+
+    def get_all(self, name):
+        want = b"Proxy-Authenticate" if self.status == 407 else b"WWW-Authenticate"
+        return list(self.values) if name == want else []
+
+
 class DigestClient:
     """The request stream's side as register/subscribe/dial run it: they keep the state
     (the credentials, then what digest.challenged returned) and call digest's functions."""
@@ -19,7 +32,7 @@ class DigestClient:
         self.d = (username, password, rng)
 
     def on_challenge(self, status, values):
-        d = digest.challenged(self.d, status, values)
+        d = digest.challenged(self.d, _Answer(status, values))
         if d is None:
             return False
         self.d = d
@@ -504,14 +517,14 @@ def test_client_credentials_validation():
     c = DigestClient("alice", "secret", FakeRandom())
     assert c.on_challenge(401, [SHA_CH]) and c.d[:2] == [b"alice", b"secret"]
     for creds in ((None, b"p"), (b"u", 1234)):
-        err = raises(ValueError, digest.challenged, creds + (FakeRandom(),), 401, [SHA_CH])
+        err = raises(ValueError, digest.challenged, creds + (FakeRandom(),), _Answer(401, [SHA_CH]))
         assert str(err).startswith("auth.username/auth.password: "), err
 
 
 def test_the_state_is_plain_data_so_the_module_can_go_between_challenges():
     # issue 16: whoever sends the requests keeps lists, tuples and bytes, no object of the
     # module, so tinysip.digest is loaded for a challenge or an Authorization and dropped
-    d = digest.challenged((b"alice", b"secret", FakeRandom(7)), 401, [MD5_CH, SHA_CH])
+    d = digest.challenged((b"alice", b"secret", FakeRandom(7)), _Answer(401, [MD5_CH, SHA_CH]))
     assert type(d) is list and [type(x) for x in d[:2] + d[3:]] == [bytes, bytes, bytes, int,
                                                                      int, bool]
     assert d[3] == SHA_CH and d[4] == 401  # the strongest challenge's own header value

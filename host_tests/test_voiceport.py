@@ -79,6 +79,14 @@ def _running(ua, d, p):
     return port
 
 
+def _hang_up(ua, d, peer):
+    """Stop call b"cid" as the UA's ACT_MEDIA_STOP does, and close the peer's sockets."""
+    ua.actions.append((ACT_MEDIA_STOP, b"cid"))
+    d.pump()
+    for s in peer:
+        s.close()
+
+
 def test_an_rr_that_arrives_mid_frame_is_stamped_at_arrival_and_gives_the_exact_rtt():
     ua, clock, d, peer, p = _loop()
     try:
@@ -160,10 +168,7 @@ def test_a_tick_a_ms_late_does_not_make_the_jitter_buffer_repeat_a_frame():
         assert m["inserted"] == 0, m
         assert m["played"] >= frames - 4 and m["target_ms"] == 20, m
     finally:
-        ua.actions.append((ACT_MEDIA_STOP, b"cid"))
-        d.pump()
-        for s in peer:
-            s.close()
+        _hang_up(ua, d, peer)
 
 
 def test_an_rtcp_compound_over_512_bytes_is_read_whole():
@@ -188,10 +193,7 @@ def test_an_rtcp_compound_over_512_bytes_is_read_whole():
                 break
         assert stats(v.rtcp)["received"] == 1 and stats(v)["refused"] == 0
     finally:
-        ua.actions.append((ACT_MEDIA_STOP, b"cid"))
-        d.pump()
-        for s in peer:
-            s.close()
+        _hang_up(ua, d, peer)
 
 
 def test_a_voice_call_holds_early_collection_off_until_its_port_closes():
@@ -213,8 +215,5 @@ def test_a_voice_call_holds_early_collection_off_until_its_port_closes():
         assert b"cid" not in d.media
         assert threshold() == (4096 if MICROPYTHON else None)
     finally:
-        ua.actions.append((ACT_MEDIA_STOP, b"cid"))
-        d.pump()
+        _hang_up(ua, d, peer)
         collect_every(None)
-        for s in peer:
-            s.close()

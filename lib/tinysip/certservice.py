@@ -89,14 +89,12 @@ def park(svc):
     put-off subscriptions in _due say whether their entry's Subscription is still the one
     they were queued with (handle_timer's identity test) instead of holding it.
     Everything is made before anything is changed: a MemoryError leaves `svc` whole."""
-    ts = None  # the subscriptions' earliest timer (certs.handle_timer's next), then _due's
+    t = svc.next_timer()
+    ts = None  # the subscriptions' earliest timer alone (certs.handle_timer's next)
     for e in svc.entries:
         v = e[2].next_timer() if e[2] is not None else None
         if v is not None and (ts is None or v < ts):
             ts = v
-    t = svc._due[0][0] if svc._due else ts
-    if ts is not None and ts < t:
-        t = ts
     ids = []
     subs = []
     for e in svc.entries:

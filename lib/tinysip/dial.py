@@ -165,7 +165,7 @@ class Dial:
         for name, value in self.headers:
             m.add(name, value)
         d = self.digest
-        if d is not None and len(d) > 3:  # challenged before (tinysip.digest's state list)
+        if type(d) is list:  # challenged before (tinysip.digest's state)
             h = load(b"tinysip.digest header")(d, b"INVITE", self.ruri)
             drop("tinysip.digest")
             m.add(h[0], h[1])
@@ -277,8 +277,7 @@ class Dial:
             d = self.digest
             ok = d is not None and self.auth_rounds <= _MAX_AUTH
             if ok:
-                d = load(b"tinysip.digest challenged")(d, st, msg.get_all(
-                    b"WWW-Authenticate" if st == 401 else b"Proxy-Authenticate"))
+                d = load(b"tinysip.digest challenged")(d, msg)
                 drop("tinysip.digest")
                 ok = d is not None
                 if ok:

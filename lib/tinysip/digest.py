@@ -185,7 +185,7 @@ def authorization(ch, username, password, method, uri, nc, cnonce, body=b""):
 
 # A client's state, what whoever sends the requests keeps (a Registration, a Subscription,
 # a Dial): the credentials (username, password, rng) until the first 401/407, then the list
-# challenged() makes of them. Plain data, no object of this module: the module is loaded for
+# challenged() makes of them (a list: what tells the two apart). Plain data, no object of this module: the module is loaded for
 # a challenge or an Authorization and dropped again (issue 16: ~2.8 KB on the 64-bit unix
 # port that a registered phone no longer holds between its REGISTERs). The list: username,
 # password, rng, the WWW-/Proxy-Authenticate value answered (parsed again when used), its
@@ -199,22 +199,24 @@ _D_NC = const(5)
 _D_STALE = const(6)
 
 
-def challenged(d, status, header_values):
-    """A 401 (WWW-Authenticate values) or 407 (Proxy-Authenticate values) answered a request
-    sent with the client state `d` (the credentials tuple, or what this returned before).
-    Returns the state to keep, the request to be resent with header(); None: give up (no
-    usable challenge, or the credentials were refused), `d` unchanged.
+def challenged(d, msg):
+    """The response `msg` answered a request sent with the client state `d` (the credentials
+    tuple, or the list this returned before): a 401 (its WWW-Authenticate values) or 407
+    (Proxy-Authenticate) is read. Returns the state to keep, the request to be resent with
+    header(); None: give up (not a challenge, no usable one, or the credentials were
+    refused), `d` unchanged.
 
     Loop guard: a challenge that answers the first request sent with the current nonce means
     the server refused credentials built from its own fresh challenge, i.e. a wrong password,
     unless it says ``stale=true``; a second stale in a row also gives up. A challenge to a
     later request on the same nonce (nc >= 2) is an expired nonce, even without ``stale``:
     answered once with the new nonce."""
+    status = msg.status
     if status != 401 and status != 407:
         return None
     best = None
     value = None
-    for v in header_values:
+    for v in msg.get_all(b"WWW-Authenticate" if status == 401 else b"Proxy-Authenticate"):
         ch = choose((best, parse_challenge(v)))
         if ch is not best:
             best = ch
@@ -222,11 +224,11 @@ def challenged(d, status, header_values):
     if best is None:
         return None
     stale_retry = False
-    if len(d) > _D_NC and d[_D_NC] == 1:
+    if type(d) is list and d[_D_NC] == 1:
         if not best.stale or d[_D_STALE]:
             return None
         stale_retry = True
-    if len(d) <= _D_NC:  # the credentials: the state is made now (as bytes)
+    if type(d) is not list:  # the credentials: the state is made now (as bytes)
         creds = []
         for x in d[:2]:
             if isinstance(x, str):
@@ -247,7 +249,7 @@ def header(d, method, uri, body=b""):
     from the state `d` challenged() returned, or None for the credentials alone (nothing
     challenged yet). Each call counts as one request: nc + 1 and a fresh cnonce. ``body``
     only matters for qop auth-int."""
-    if len(d) <= _D_NC:
+    if type(d) is not list:
         return None
     ch = parse_challenge(d[_D_VALUE])
     d[_D_NC] += 1

@@ -173,8 +173,7 @@ class Hold:
 
         ua = self.ua
         c = e[0]
-        d = challenged((ua.cfg.username, ua.cfg.password, ua.rng), msg.status, msg.get_all(
-            b"WWW-Authenticate" if msg.status == 401 else b"Proxy-Authenticate"))
+        d = challenged((ua.cfg.username, ua.cfg.password, ua.rng), msg)
         if d is None:
             return False  # (parse_challenge never raises: no usable challenge is None)
         c.body = self.old

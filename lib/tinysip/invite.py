@@ -17,8 +17,7 @@ doubling to T2, §13.3.1.4: kept on reliable transports too because the 2xx is e
 H (64*T1 without an ACK: give up; for an answered call send BYE), the ring timeout (480).
 """
 from tinysip.compat import const, hexlify
-# (addr, lookup: here for the modules that read them from this one before they moved)
-from tinysip.headers import ALLOW, SUPPORTED, addr, lookup  # noqa: F401
+from tinysip.headers import ALLOW, SUPPORTED, addr, lookup
 from tinysip.message import reason_phrase, request
 
 # states (public: the UA reads call.state)

@@ -182,7 +182,7 @@ class Registration:
         branch = new_branch(self.rng)
         auth = None
         d = self.digest
-        if d is not None and len(d) > 3:  # challenged before (tinysip.digest's state list)
+        if type(d) is list:  # challenged before (tinysip.digest's state)
             auth = load(b"tinysip.digest header")(d, b"REGISTER", self.request_uri)
             drop("tinysip.digest")
         r = self.route
@@ -252,8 +252,7 @@ class Registration:
             self.auth_rounds += 1
             d = self.digest
             if d is not None and self.auth_rounds <= _MAX_AUTH_ROUNDS:
-                d = load(b"tinysip.digest challenged")(d, status, msg.get_all(
-                    b"WWW-Authenticate" if status == 401 else b"Proxy-Authenticate"))
+                d = load(b"tinysip.digest challenged")(d, msg)
                 drop("tinysip.digest")
                 if d is not None:
                     self.digest = d

@@ -288,7 +288,7 @@ class Subscription:
         uri = self.target
         d = self.digest
         h = None
-        if d is not None and len(d) > 3:  # challenged before (tinysip.digest's state list)
+        if type(d) is list:  # challenged before (tinysip.digest's state)
             h = load(b"tinysip.digest header")(d, b"SUBSCRIBE", uri)
             drop("tinysip.digest")
         r = b""
@@ -424,11 +424,12 @@ class Subscription:
         if st == 401 or st == 407:
             self.auth_rounds += 1
             d = self.digest
-            if d is not None and self.auth_rounds <= _MAX_AUTH:
-                d = load(b"tinysip.digest challenged")(d, st, msg.get_all(
-                    b"WWW-Authenticate" if st == 401 else b"Proxy-Authenticate"))
+            ok = d is not None and self.auth_rounds <= _MAX_AUTH
+            if ok:
+                d = load(b"tinysip.digest challenged")(d, msg)
                 drop("tinysip.digest")
-            if d is not None and self.auth_rounds <= _MAX_AUTH:
+                ok = d is not None
+            if ok:
                 self.digest = d
                 inp = _RETRY
             else:
