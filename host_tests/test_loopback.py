@@ -38,7 +38,7 @@ def refusal(body):
 
 def test_packet_loopback_encaprtp():
     body, params = run(PKT)
-    assert params == (b"rtp-pkt-loopback", ENCAP, 112, 8000, b"198.51.100.7", 49170)
+    assert params == (b"rtp-pkt-loopback", ENCAP, 112, 8000, b"198.51.100.7", 49170, 0)
     assert body == (b"v=0\r\no=- 77 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n"
                     b"t=0 0\r\nm=audio 40000 RTP/AVP 112 0\r\n"
                     b"a=rtpmap:112 encaprtp/8000\r\n"
@@ -52,7 +52,7 @@ def test_packet_loopback_rtploopback_keeps_the_offered_rate():
                     b"a=rtpmap:96 L16/16000\r\n"
                     b"a=loopback:rtp-pkt-loopback\r\na=loopback-source\r\n")
     body, params = run(offer)
-    assert params == (b"rtp-pkt-loopback", DIRECT, 113, 16000, b"198.51.100.7", 5000)
+    assert params == (b"rtp-pkt-loopback", DIRECT, 113, 16000, b"198.51.100.7", 5000, 0)
     assert b"m=audio 40000 RTP/AVP 113 96\r\n" in body
     assert b"a=rtpmap:113 rtploopback/16000\r\na=rtpmap:96 L16/16000\r\n" in body
     assert b"encaprtp" not in body
@@ -60,7 +60,7 @@ def test_packet_loopback_rtploopback_keeps_the_offered_rate():
 
 def test_media_loopback_pcmu():
     body, params = run(MEDIA)
-    assert params == (b"rtp-media-loopback", MEDIA_MODE, 0, 8000, b"198.51.100.7", 49172)
+    assert params == (b"rtp-media-loopback", MEDIA_MODE, 0, 8000, b"198.51.100.7", 49172, 0)
     assert body.endswith(b"m=audio 40000 RTP/AVP 0\r\n"
                          b"a=loopback:rtp-media-loopback\r\na=loopback-mirror\r\n")
 
@@ -103,7 +103,13 @@ def test_choice_falls_to_the_type_we_can_serve():
 
 def test_peer_address_from_media_level_c():
     offer = PKT + b"c=IN IP4 203.0.113.9\r\n"
-    assert run(offer)[1][4:] == (b"203.0.113.9", 49170)
+    assert run(offer)[1][4:6] == (b"203.0.113.9", 49170)
+
+
+def test_the_offers_ptime_comes_with_the_params():
+    # the source wants back what it sends: its a=ptime bounds what the mirror reads
+    assert run(PKT + b"a=ptime:30\r\n")[1][6] == 30
+    assert run(MEDIA)[1][6] == 0  # none said
 
 
 def test_ipv6_answer():

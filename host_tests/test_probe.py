@@ -96,6 +96,15 @@ def test_offer_rtploopback_and_media_lines():
     raises(ValueError, offer, b"192.0.2.1", 4000, 1, MEDIA, b"G722")
 
 
+def test_offer_says_its_packet_time_and_the_mirror_takes_it():
+    # the source's spacing, so that a mirror sizes its reads by it (tinysip's: io.driver)
+    d = offer(b"192.0.2.1", 4000, 42, ENCAP, b"PCMA", 60)
+    assert d.endswith(b"a=loopback-source\r\na=ptime:60\r\n")
+    assert loopback.answer(sdp.parse(d), b"198.51.100.9", 5000, 7, 1)[1][6] == 60
+    assert loopback.answer(sdp.parse(offer(b"192.0.2.1", 4000, 42, ENCAP)), b"198.51.100.9",
+                           5000, 7, 1)[1][6] == 0  # none said
+
+
 def _answer(mode, codec=b"PCMA"):
     parsed = sdp.parse(offer(b"192.0.2.1", 4000, 42, mode, codec))
     return loopback.answer(parsed, b"198.51.100.9", 5000, 7, 1)

@@ -152,7 +152,7 @@ def test_allowed_caller_with_auto_and_loopback_offer_is_answered_by_the_mirror()
     media = link.media_opened[-1]
     port = media[4]  # media.port 40000: an even port of 40000..40998, drawn at random
     assert media[0] == ACT_MEDIA and 40000 <= port <= 40998 and port % 2 == 0
-    assert media[5:] == (b"192.0.2.9", 30000)  # the offer's c=/m=: the only RTP source taken
+    assert media[5:] == (b"192.0.2.9", 30000, 0)  # the offer's c=/m=: the only RTP source taken
     assert b"a=loopback-mirror" in ok.body and b"m=audio %d " % port in ok.body
     assert b"c=IN IP4 192.0.2.50" in ok.body
     # the answer written, the SDP and RFC 6849 code is let go: the mirror runs without it
@@ -284,10 +284,10 @@ def test_ringing_call_keeps_the_offer_as_bytes_and_answers_the_port_bound():
     cid = link.of("call_incoming")[-1].call_id
     e = ua.calls[cid]
     # not the parsed offer: what the mirror needs, with the offer's RTP address
-    assert e[2] == LOOP and e[3] == (b"rtp-pkt-loopback", 1, 100, b"192.0.2.9", 30000)
+    assert e[2] == LOOP and e[3] == (b"rtp-pkt-loopback", 1, 100, b"192.0.2.9", 30000, 0)
     assert ua.answer(cid, clock.now)
     a = ua.pop_action()  # play the driver: the port asked for is taken, the next one bound
-    assert a[0] == ACT_MEDIA and a[2:4] == (1, 100) and a[5:] == (b"192.0.2.9", 30000)
+    assert a[0] == ACT_MEDIA and a[2:4] == (1, 100) and a[5:] == (b"192.0.2.9", 30000, 0)
     ua.media_ready(cid, a[4] + 2, clock.now)
     link.settle()
     ok = answers(reg, n)[-1]
@@ -309,7 +309,7 @@ def test_each_answer_draws_the_mirror_port_from_the_media_port_range():
         cid = link.of("call_incoming")[-1].call_id
         assert ua.answer(cid, clock.now)
         a = ua.pop_action()
-        assert a[0] == ACT_MEDIA and a[5:] == (b"192.0.2.9", 30000)
+        assert a[0] == ACT_MEDIA and a[5:] == (b"192.0.2.9", 30000, 0)
         ports.add(a[4])
         ua.media_failed(cid, "test", clock.now)  # a 500: the call ends once it is acked
         link.settle()

@@ -68,7 +68,7 @@ def _loop():
 def _running(ua, d, p):
     """The port of call b"cid" with its media running (PCMU, 20 ms, plain RTP) to the
     peer's RTP port p, as the UA's ACT_MEDIA then ACT_VOICE make it."""
-    ua.actions.append((ACT_MEDIA, b"cid", 0, 0, PORT, None, None))
+    ua.actions.append((ACT_MEDIA, b"cid", 0, 0, PORT, None, None, 0))
     d.pump()
     port = d.media[b"cid"]
     import tinysip.audio  # noqa: F401 - the offer/answer, as the UA loads it
@@ -90,7 +90,7 @@ def _hang_up(ua, d, peer):
 def test_an_rr_that_arrives_mid_frame_is_stamped_at_arrival_and_gives_the_exact_rtt():
     ua, clock, d, peer, p = _loop()
     try:
-        ua.actions.append((ACT_MEDIA, b"cid", 0, 0, PORT, None, None))
+        ua.actions.append((ACT_MEDIA, b"cid", 0, 0, PORT, None, None, 0))
         d.pump()
         port = d.media[b"cid"]
         assert ua.ready == [port.port]

@@ -109,10 +109,12 @@ def answer(offer, ip, port, sess_id, sess_ver, body=True):
     and writes the answer once the mirror's port is bound: neither a throwaway SDP
     between nor a second parse of the offer).
     ip: our media address (bytes); port: our RTP port; sess_id, sess_ver: o= numbers.
-    Returns (sdp, params) with params = (type, mode, pt, clock, peer_ip, peer_port):
+    Returns (sdp, params) with params = (type, mode, pt, clock, peer_ip, peer_port, ptime):
     type b"rtp-pkt-loopback" or b"rtp-media-loopback"; mode 1 encaprtp, 2 rtploopback,
     3 media (tinysip.rtp.ENCAP/DIRECT/MEDIA); pt the payload type we send; clock its rate;
-    peer_ip (bytes) / peer_port where the offerer said it receives RTP.
+    peer_ip (bytes) / peer_port where the offerer said it receives RTP; ptime the offer's
+    a=ptime (ms, 0 when absent): the source sends what it wants back, so it bounds the
+    packets the mirror takes (tinysip.rtp.limit).
     Raises ParseError(488, reason) when no offered stream can be mirrored.
     """
     sections = []
@@ -126,7 +128,7 @@ def answer(offer, ip, port, sess_id, sess_ver, body=True):
             if body:
                 sections.append((m[0], 0, m[2], (m[3][0],), ()))
             continue
-        params = (r[0], r[1], r[2], r[3], m[4][1], m[1])
+        params = (r[0], r[1], r[2], r[3], m[4][1], m[1], m[10])
         if body:
             sections.append([m[0], port, m[2], r[4], r[5]])
     if params is None:  # why: the refusal's line in _WHY (no m= line at all: 5)

@@ -61,9 +61,11 @@ def _codec(key, at):
 
 # ------------------------------------------------------------------ offer / answer
 
-def offer(ip, port, sess_id, mode, codec=b"PCMA"):
+def offer(ip, port, sess_id, mode, codec=b"PCMA", ptime=0):
     """SDP offer (bytes) of a loopback source at ip (bytes):port for mode ENCAP / DIRECT /
-    MEDIA with G.711 `codec` (b"PCMA" or b"PCMU") at 8000 Hz."""
+    MEDIA with G.711 `codec` (b"PCMA" or b"PCMU") at 8000 Hz; ptime (ms, 0: none said) the
+    packet spacing the source sends at, as a=ptime: the media it wants back per packet, so
+    a mirror can size its reads (tinysip's takes 20 ms when the offer names none)."""
     c = _codec(codec, 1)
     cpt = b"%d" % c[0]
     cmap = b"rtpmap:%d %s/8000" % (c[0], c[1])
@@ -78,6 +80,8 @@ def offer(ip, port, sess_id, mode, codec=b"PCMA"):
     else:
         raise ValueError("probe: unknown loopback mode %r" % (mode,))
     attrs.append(b"loopback-source")
+    if ptime:
+        attrs.append(b"ptime:%d" % ptime)
     return write(ip, sess_id, sess_id, [(b"audio", port, b"RTP/AVP", fmts, attrs)])
 
 

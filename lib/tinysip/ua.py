@@ -9,7 +9,7 @@ Outputs, drained by the driver after every input:
     pop_action() -> (_ACT_CONNECT, conn, host, port, tls, server_name, client, udp)
                     | (_ACT_SEND, conn, bytes) | (_ACT_CLOSE, conn)
                     | (_ACT_RESOLVE, conn, host, port or None, transport param or None, sips)
-                    | (_ACT_MEDIA, call_id, mode, pt, port, rtp_ip, rtp_port)
+                    | (_ACT_MEDIA, call_id, mode, pt, port, rtp_ip, rtp_port, ptime)
                     | (_ACT_MEDIA_STOP, call_id) | (7 ACT_VOICE, call_id, params) | None
     _ACT_MEDIA: port is the RTP port to bind (drawn from media.port_min..port_max), rtp_ip
     (bytes) / rtp_port the offer's c=/m= address: the only source the mirror may latch on.
@@ -872,8 +872,8 @@ class UserAgent:
                 # carry them (nor their names, which would stay interned)
                 offer, p = load(b"tinysip.loopback answer")(
                     load(b"tinysip.sdp parse")(msg.body), cfg.media_ip, None, 0, 0)
-                params = (p[0], p[1], p[2], p[4], p[5])  # type, mode, pt, the offer's RTP
-                # ip and port (one tuple: no slices)
+                params = (p[0], p[1], p[2], p[4], p[5], p[6])  # type, mode, pt, the offer's
+                # RTP ip and port, its ptime (one tuple: no slices)
             except ParseError as e:  # not an offer the mirror can serve
                 status = e.status if require and allowed else 0
             if params is None:
@@ -1033,7 +1033,7 @@ class UserAgent:
         e = self.calls.get(call_id)
         if e is None or e[4] == "out" or e[0].state != _IV_RINGING or e[5]:
             return False
-        p = e[3] or (0, 0, 0, None, 0)  # no loopback offer: a voice call (mode 0)
+        p = e[3] or (0, 0, 0, None, 0, 0)  # no loopback offer: a voice call (mode 0)
         e[5] = 1  # opening the port: media_ready (or media_failed) goes on
         # an even port drawn at random from media.port_min..port_max (the driver walks on
         # from it when taken), so the mirror's port cannot be guessed from the config
@@ -1041,7 +1041,7 @@ class UserAgent:
         r = self.rng(3)
         even = (self.cfg.media_port_max - lo) // 2 + 1  # even ports in the range
         port = lo + 2 * ((r[0] << 16 | r[1] << 8 | r[2]) % even)
-        self.actions.append((_ACT_MEDIA, call_id, p[1], p[2], port, p[3], p[4]))
+        self.actions.append((_ACT_MEDIA, call_id, p[1], p[2], port, p[3], p[4], p[5]))
         return True
 
     def hold(self, call_id, now):

@@ -121,7 +121,7 @@ class Driver:
                     except Exception:  # noqa: BLE001 - a DNS failure is a flow failure
                         t = []
                 ua.resolved(conn, t, self.clock.now())
-            elif kind == _ACT_MEDIA:  # (kind, call id, mode, pt, port, rtp ip, rtp port)
+            elif kind == _ACT_MEDIA:  # (kind, call id, mode, pt, port, rtp ip, rtp port, ptime)
                 if MICROPYTHON:
                     # the INVITE's garbage is dead now: collect before the call's long-lived
                     # blocks (modules, mirror buffer, socket) so they do not land between it
@@ -134,7 +134,13 @@ class Driver:
                     else:
                         m = load(b"tinysip.io.media MediaPort")(
                             # (working in the streams' read buffer: no ~1.5 KB block per call)
-                            load(b"tinysip.rtp Mirror")(a[2], a[3], ua.rng, buf=BUF),
+                            # the largest reply: a G.711 packet of the offer's ptime (20 ms
+                            # when it names none) with room for CSRCs, a header extension and
+                            # encaprtp's 12 B. MicroPython reads each datagram with recv(k), a
+                            # k-byte scratch per packet (io/udp.py): 513 B at 20 ms rather
+                            # than 1,461 B is what a fragmented heap still has (issue 16)
+                            load(b"tinysip.rtp Mirror")(a[2], a[3], ua.rng,
+                                                        min(1472, 364 + 8 * max(a[7], 20)), BUF),
                             cfg.media_ip.decode(), a[4], (a[5].decode(), a[6]),
                             cfg.media_port, cfg.media_port_max)
                 except (OSError, ValueError, MemoryError) as e:

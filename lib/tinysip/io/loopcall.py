@@ -119,7 +119,7 @@ class Loopcall:
     def _call(self, ua, port, src):
         now = self.clock.now()
         body = probe.offer(self.media_ip.encode(), port.port, now & 0xFFFFFF, self.mode,
-                           self.codec.encode())
+                           self.codec.encode(), self.interval_ms)
         am = b"Auto;require" if self.require else b"Auto"
         self.call_id = cid = ua.dial(self.target, now, body, [(b"Answer-Mode", am)],
                                      self.answer_ms)

@@ -148,7 +148,7 @@ def _replay(path, out):
     yield 0
     sends = []  # (conn, length, crc) recorded but not yet compared, or sent and not yet
     events = []  # names, likewise
-    media = None  # ACT_MEDIA's (mode, pt) until mready makes the mirror
+    media = None  # ACT_MEDIA's (mode, pt, ptime) until mready makes the mirror
     mir = None
     while True:
         line = f.readline()
@@ -189,7 +189,8 @@ def _replay(path, out):
         elif k == b"mready":
             from tinysip.rtp import Mirror
 
-            mir = Mirror(media[0], media[1], ua.rng)  # where the driver makes it
+            # where the driver makes it, as large (the phone's works in io.stream's buffer)
+            mir = Mirror(media[0], media[1], ua.rng, min(1472, 364 + 8 * max(media[2], 20)))
             Mirror = None
             media = None
             ua.media_ready(unhexlify(p[3]), int(p[2]), now)
@@ -235,7 +236,7 @@ def _replay(path, out):
 
 def _pump(ua, sends, events, media, out):
     """The driver's pump after an input: actions, then events, matched against the
-    recording; returns ACT_MEDIA's (mode, pt), else `media` as it was."""
+    recording; returns ACT_MEDIA's (mode, pt, ptime), else `media` as it was."""
     while True:
         a = ua.pop_action()
         if a is None:
@@ -243,7 +244,7 @@ def _pump(ua, sends, events, media, out):
         if a[0] == 2:  # ua.py's private _ACT_SEND
             sends.append((-a[1], len(a[2]), crc32(a[2]) & 0x3FFFFFFF))
         elif a[0] == 4:  # _ACT_MEDIA
-            media = (a[2], a[3])
+            media = (a[2], a[3], a[7])
     while True:
         e = ua.pop_event()
         if e is None:
