@@ -118,7 +118,7 @@ def test_200_then_notify_active_hands_the_body_to_the_application():
     assert s.receive(ok(req), 100)
     assert s.state == SUBSCRIBING and sent(s) == [] and s.granted_s == 3600
     assert s.remote_tag == b"vm1" and s.target == NOTIFIER
-    assert s.route == [b"<sip:p1.lab.test;lr>", b"<sip:p2.lab.test;lr>"]
+    assert s.route == (b"<sip:p1.lab.test;lr>", b"<sip:p2.lab.test;lr>")
     n = notify(req, b"active;expires=3599")
     assert s.receive(n, 200)
     ans = one(s)
@@ -142,12 +142,12 @@ def test_notify_before_the_200_creates_the_dialog():
     assert one(s).status == 200
     assert s.state == PENDING and s.remote_tag == b"vm1" and s.target == NOTIFIER
     # as the NOTIFY's UAS the route set keeps the Record-Route order (RFC 3261 §12.1.1)
-    assert s.route == [b"<sip:p1.lab.test;lr>", b"<sip:p2.lab.test;lr>"]
+    assert s.route == (b"<sip:p1.lab.test;lr>", b"<sip:p2.lab.test;lr>")
     assert s.notifications.pop(0)[:2] == (b"pending", None)
     # the late 2xx of the same dialog changes no route, but its Expires arms the refresh
     s.receive(ok(req, b"600"), 80)
     assert sent(s) == [] and s.state == PENDING and s.granted_s == 600
-    assert s.route == [b"<sip:p1.lab.test;lr>", b"<sip:p2.lab.test;lr>"]
+    assert s.route == (b"<sip:p1.lab.test;lr>", b"<sip:p2.lab.test;lr>")
     s.receive(notify(req, b"active", cseq=2), 90)
     assert one(s).status == 200 and s.state == ACTIVE
     s.handle_timer(s.next_timer())

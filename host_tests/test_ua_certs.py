@@ -240,6 +240,42 @@ def test_a_flow_starts_one_subscription_at_once_and_the_others_at_the_next_timer
     no_internal_errors(link)
 
 
+def test_parked_subscriptions_share_their_names_and_equal_values_and_thaw_whole():
+    # issue 16: a parked Subscription is a tuple (its attribute names, then the values), not
+    # its attribute dict; the three dialogs with one server share their Record-Route and
+    # remote target objects, and thawing gives back every attribute as it was
+    from tinysip.certservice import park
+
+    link, reg, ua, clock = start({"certificates.subscribe": THREE})
+    ua.handle_timer(clock.now)
+    link.settle()
+    for c, m in subs(reg):
+        r = response(m, 200, to_tag=b"svc1")
+        r.add(b"Record-Route", b"<sip:proxy.lab.test;lr>")
+        r.add(b"Contact", b"<sip:certs@192.0.2.9;transport=tls>")
+        r.add(b"Expires", b"600")
+        link.inject(c, r.to_bytes())
+        notify(link, c, m, 1, der("rsa_leaf_rsa_ca"), frm=m.uri)
+    ua.handle_timer(clock.now)  # (the checks)
+    link.settle()
+    before = [dict(e[2].__dict__) for e in live(ua).entries]
+    p = park(live(ua))
+    t = [e[2] for e in p[3]["entries"]]
+    assert all(type(x) is tuple for x in t) and t[0][0] is t[1][0] is t[2][0]
+    i = t[0][0].index("route") + 1
+    j = t[0][0].index("target") + 1
+    assert t[0][i] == (b"<sip:proxy.lab.test;lr>",) and t[0][i] is t[1][i] is t[2][i]
+    assert t[0][j] is t[1][j] is t[2][j]
+    ua.certsvc = p
+    assert [e[2].__dict__ for e in live(ua).entries] == before
+    n = len(reg.requests)
+    link.run_until(clock.now + 600 * 1000)  # each refreshes in its own dialog, as before
+    got = sorted((m.call_id, m.get(b"Route")) for _, m in subs(reg, n)[:3])
+    assert [x[0] for x in got] == sorted(d["call_id"] for d in before)
+    assert {x[1] for x in got} == {b"<sip:proxy.lab.test;lr>"}
+    no_internal_errors(link)
+
+
 def test_a_service_parked_with_subscriptions_to_open_says_no_checks_wait():
     # the UA hands the parked service to certs.handle_timer only when nothing but checks
     # waits (certservice.park's _P_CHECKS); it does not park while subscriptions wait to be
@@ -453,7 +489,8 @@ def test_between_its_calls_the_service_is_data_and_its_code_is_dropped():
     assert [m for m in code if m in sys.modules] == []
     p = ua.certsvc
     assert type(p) is tuple and p[1] == (sub.call_id,)
-    assert isinstance(p[3]["entries"][0][2], dict)  # the Subscription as its attributes
+    t = p[3]["entries"][0][2]  # the Subscription as its attribute names, then their values
+    assert type(t) is tuple and t[t[0].index("call_id") + 1] == sub.call_id
     due = ua.next_timer()
     assert due is not None and due <= p[0]
     ua.handle_timer(clock.now)  # not due: nothing loads

@@ -342,10 +342,11 @@ def handle_timer(p, ua, now):
             n = q.pop(0)
             receive(ua, d, n[1], n, now)
         for e in d["entries"]:
-            s = e[2]
-            if s is not None and s["state"] == _TERMINATED and not e[5]:
+            s = e[2]  # a parked Subscription: its attribute names, then their values
+            if s is not None and s[s[0].index("state") + 1] == _TERMINATED and not e[5]:
                 e[5] = True
-                ua._ev("subscription_ended", e[0], e[1], s["status"], s["reason"])
+                k = s[0].index("status") + 1
+                ua._ev("subscription_ended", e[0], e[1], s[k], s[s[0].index("reason") + 1])
     finally:
         drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.sipdate tinysip.passport")
     return p[_P_SUBS], p[_P_IDS], p[_P_DOMAIN], d, p[_P_SUBS], False

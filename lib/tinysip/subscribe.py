@@ -459,10 +459,11 @@ class Subscription:
         if self.settled is None:  # the dialog as the 2xx sets it (RFC 3261 §12.1.2)
             self.remote_tag = msg.to_tag
             try:
-                self.route = msg.values(b"Record-Route")
+                r = msg.values(b"Record-Route")
             except ParseError:
-                self.route = []
-            self.route.reverse()
+                r = []
+            r.reverse()
+            self.route = tuple(r)  # (a tuple: parked subscriptions share an equal one)
         elif msg.to_tag != self.remote_tag:
             return  # a 2xx from another fork: its NOTIFYs get 481
         c = msg.get(b"Contact")
@@ -548,9 +549,9 @@ class Subscription:
             self.settled = False
             self.remote_tag = msg.from_tag
             try:
-                self.route = msg.values(b"Record-Route")
+                self.route = tuple(msg.values(b"Record-Route"))
             except ParseError:
-                self.route = []
+                self.route = ()
         c = msg.get(b"Contact")
         if c:
             self.target = addr(c)  # NOTIFY is a target refresh request
