@@ -141,7 +141,7 @@ def _boot(path):
         # is in one piece, not in the middle of a NOTIFY (docs/benchmarks.md).
         for n in "certs certservice passport".split():  # certservice: until the UA parks it
             __import__("tinysip." + n)
-        drop("certs x509 sigverify sipdate passport")
+        drop("certs x509 sigverify ecdsa sipdate passport")
         gc.collect()
 
     global _driver

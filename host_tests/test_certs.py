@@ -37,6 +37,19 @@ def test_leaf_signed_by_the_configured_ca_is_trusted_with_either_algorithm():
     assert how == "ca" and cert[C_KEY_TYPE] == "ec"
 
 
+def test_the_curve_code_loads_only_for_a_certificate_an_ec_key_signed():
+    # issue 16: an RSA CA's checks do not carry tinysip.ecdsa (1.5 KB while a check runs)
+    import sys
+
+    from tinysip.compat import drop
+
+    drop("tinysip.ecdsa")  # (module and package attribute: the next import loads it again)
+    certs.check(AOR, AOR, FROM, der("ec_leaf_rsa_ca"), NOW, ca("rsa_ca"))
+    assert "tinysip.ecdsa" not in sys.modules
+    cert, how = certs.check(AOR, AOR, FROM, der("generalized"), NOW, ca("ec_ca"))
+    assert how == "ca" and "tinysip.ecdsa" in sys.modules  # (an ECDSA-signed leaf)
+
+
 def test_checks_run_in_order_and_name_the_first_failure():
     leaf = der("rsa_leaf_rsa_ca")
     assert reason(certs.check, AOR, AOR, b"<sip:mallory@lab.test>;tag=1", leaf, NOW,

@@ -1,4 +1,4 @@
-"""tinysip.sigverify against vectors generated (and cross-checked) with `cryptography`.
+"""tinysip.sigverify (RSA) and tinysip.ecdsa against vectors generated (and cross-checked) with `cryptography`.
 
 The vectors live in host_tests/data/sig/ (see gen.py there); nothing here needs
 `cryptography`, so the module also runs under MicroPython.
@@ -11,7 +11,8 @@ from testutil import raises, read_vector
 
 from tinysip.errors import ParseError
 from tinysip.passport import raw_rs
-from tinysip.sigverify import ec_point, ecdsa_p256_sha256, rsa_pkcs1_sha256
+from tinysip.ecdsa import ec_point, ecdsa_p256_sha256
+from tinysip.sigverify import rsa_pkcs1_sha256
 from tinysip.x509 import ec_signature as ecdsa_der
 
 N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551

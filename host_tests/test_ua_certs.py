@@ -179,7 +179,7 @@ def test_the_certificate_code_is_dropped_after_each_notify_and_the_cache_keeps_b
 
     link, reg, ua, clock = start()
     conn, sub = subscribed(reg, link)
-    gone = ("tinysip.certs", "tinysip.x509", "tinysip.sigverify", "tinysip.sipdate")
+    gone = ("tinysip.certs", "tinysip.x509", "tinysip.sigverify", "tinysip.ecdsa", "tinysip.sipdate")
     for n in range(2):
         notify(link, conn, sub, 1 + n, der("rsa_leaf_rsa_ca"))
         assert link.of("certificate_cached")[-1].aor == AOR

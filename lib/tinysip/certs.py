@@ -174,8 +174,10 @@ def check(aor, uri, value, der, t, ca=None, header=None, domain=None, trust=None
             ok = sigverify.rsa_pkcs1_sha256(ca[1][0], ca[1][1], cert[_C_TBS], cert[_C_SIGNATURE])
         elif cert[_C_SIG_ALG] == "ec" and ca[2] is not None:  # ecdsa-with-SHA256
             try:
+                from tinysip import ecdsa  # only for an EC-signed certificate
+
                 r, s = x509.ec_signature(cert[_C_SIGNATURE])
-                ok = sigverify.ecdsa_p256_sha256(ca[2], cert[_C_TBS], r, s)
+                ok = ecdsa.ecdsa_p256_sha256(ca[2], cert[_C_TBS], r, s)
             except ParseError:  # not an ECDSA-Sig-Value: not signed by it
                 pass
         if ok:
@@ -348,5 +350,6 @@ def handle_timer(p, ua, now):
                 k = s[0].index("status") + 1
                 ua._ev("subscription_ended", e[0], e[1], s[k], s[s[0].index("reason") + 1])
     finally:
-        drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.sipdate tinysip.passport")
+        drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.ecdsa tinysip.sipdate "
+             "tinysip.passport")
     return p[_P_SUBS], p[_P_IDS], p[_P_DOMAIN], d, p[_P_SUBS], False

@@ -59,7 +59,7 @@ _TERMINATED = const(5)
 _S_N = const(0)  # Subscription._due's Timer N
 _C_EC_POINT = const(12)
 
-# What a certificate check loads ("certs x509 sigverify sipdate passport": the DER reader,
+# What a certificate check loads ("certs x509 sigverify ecdsa sipdate passport": the DER reader,
 # the signature arithmetic, the trust checks and PASSporTs) is dropped again after it: only
 # the cache's bytes stay. Those module names and the Accept values are written out where
 # they are used: a module-level constant would be one more interned name for good.
@@ -87,7 +87,8 @@ def park(svc):
     the tuple alone what it asks most: the next timer, whether a message's Call-ID is one
     of ours, the domain key for RFC 8224. The service becomes its attribute dict, each
     Subscription a tuple: its attribute names (one tuple, shared by the subscriptions that
-    have the same ones) then their values, a bytes or tuple value shared with an equal one
+    have the same ones) then their values (an empty list as (), the empty tuple, which is
+    no object), a bytes or tuple value shared with an equal one
     parked before it (the subscriptions' routes, targets, Via and Contact are the same
     server's): 0.8 KB a subscription less than its attribute dict (issue 16). The
     put-off subscriptions in _due say whether their entry's Subscription is still the one
@@ -102,7 +103,7 @@ def park(svc):
     ids = []
     subs = []
     keys = None
-    seen = []  # the bytes and tuples parked so far: an equal one is shared (see _sub)
+    seen = []  # the bytes and tuples parked so far: an equal one is shared
     for e in svc.entries:
         s = e[2]
         if s is not None:
@@ -116,6 +117,8 @@ def park(svc):
             v = [keys]
             for k in keys:
                 x = a[k]
+                if type(x) is list and not x:
+                    x = ()  # (no object: thawed as a new empty list; 64 B each)
                 if type(x) is bytes or type(x) is tuple:
                     for y in seen:
                         if type(y) is type(x) and y == x:
@@ -156,7 +159,8 @@ def thaw(p, ua):
             o = object.__new__(subscribe.Subscription)
             k = t[0]
             for i in range(len(k)):
-                setattr(o, k[i], t[i + 1])
+                v = t[i + 1]
+                setattr(o, k[i], [] if v == () else v)  # (an empty list was parked as ())
             t = o
         subs.append(t)
     due = []
@@ -445,4 +449,5 @@ class CertService:
             certs.receive(self.ua, d, e, n, now)
         finally:
             self.ca = d["ca"]  # the CA, when this NOTIFY read it
-            drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.sipdate tinysip.passport")
+            drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.ecdsa tinysip.sipdate "
+                 "tinysip.passport")

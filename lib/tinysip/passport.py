@@ -19,7 +19,7 @@ sender's fault: ParseError(438 Invalid Identity Header, reason) from the parsers
 import json
 from binascii import a2b_base64
 
-from tinysip import sigverify
+from tinysip import ecdsa
 from tinysip.compat import const
 from tinysip.errors import ParseError
 
@@ -172,7 +172,7 @@ def verify(value, key):
     """
     try:
         h, p, s, params = parse_identity(value)
-        if sigverify.ec_point(key) is None:
+        if ecdsa.ec_point(key) is None:
             # the caller's certificate handling gave us something that is not a P-256 key
             return False, "signer key is not an uncompressed P-256 point"
         if len(h) > _MAX_HEADER:
@@ -211,7 +211,7 @@ def verify(value, key):
             return False, "compact PASSporT (no payload) is not supported"
         raw = b64url_decode(p)  # syntax only; the bytes are not looked at before the signature
         r, sv = raw_rs(b64url_decode(s))
-        if not sigverify.ecdsa_p256_sha256(key, h + b"." + p, r, sv):
+        if not ecdsa.ecdsa_p256_sha256(key, h + b"." + p, r, sv):
             return False, "ES256 signature does not verify"
         try:
             claims = json.loads(raw)

@@ -847,7 +847,7 @@ class UserAgent:
             who = load(b"tinysip.identity vouched")(
                 msg, p if p is None else p[_P_DOMAIN] if type(p) is tuple else p.domain,
                 self.wall_s(now))
-            drop("identity passport sigverify")  # and gone again after it
+            drop("identity passport ecdsa")  # and gone again after it
         allowed = auto and iv.may_auto_answer(who, cfg.autoanswer)
         params = None
         status = 0

@@ -1,4 +1,4 @@
-"""Cost of one signature verification with tinysip.sigverify / tinysip.passport.
+"""Cost of one signature verification with tinysip.sigverify / tinysip.ecdsa / tinysip.passport.
 
     .venv/bin/micropython tools/bench/sigverify.py [--json] [--source]
     .venv/bin/python      tools/bench/sigverify.py [--json]
@@ -27,7 +27,7 @@ HERE = __file__.rpartition("/")[0] or "."
 if not HERE.startswith("/"):
     HERE = os.getcwd() + "/" + HERE
 ROOT = HERE + "/../.."
-MODULES = ("__init__", "compat", "errors", "sigverify", "passport")
+MODULES = ("__init__", "compat", "errors", "sigverify", "ecdsa", "passport")
 
 
 def _exists(path):
@@ -157,7 +157,7 @@ def main(argv):
 
     gc.collect()
     before = gc.mem_alloc() if MICROPYTHON else None
-    from tinysip import passport, sigverify
+    from tinysip import ecdsa, passport, sigverify
 
     gc.collect()
     import_bytes = gc.mem_alloc() - before if MICROPYTHON else None
@@ -183,7 +183,7 @@ def main(argv):
         int(c["r"], 16),
         int(c["s"], 16),
     )
-    cases.append(("ECDSA P-256 SHA-256", 20, lambda: sigverify.ecdsa_p256_sha256(pt, msg, r, s)))
+    cases.append(("ECDSA P-256 SHA-256", 20, lambda: ecdsa.ecdsa_p256_sha256(pt, msg, r, s)))
     d = read_json("passport.json")
     value, point = d["cases"][0]["value"].encode(), unhexlify(d["point"])
     cases.append(("PASSporT ES256 Identity header", 20, lambda: passport.verify(value, point)[0]))
@@ -243,7 +243,7 @@ def main(argv):
         print(".mpy bytes: n/a (mpy-cross not found; set TINYSIP_MPY_CROSS)")
     if import_bytes is not None:
         print(
-            "heap live after importing sigverify + passport (and compat, errors): %d B"
+            "heap live after importing sigverify + ecdsa + passport (and compat, errors): %d B"
             % import_bytes
         )
     return 0
