@@ -5,6 +5,7 @@ from testutil import (C_DER, C_EC_POINT, C_FINGERPRINT, C_KEY_TYPE, C_NOT_AFTER,
                       C_SAN_URIS, C_SUBJECT, raises, read_vector)
 
 from tinysip import certs, x509
+from tinysip.credential import credential
 from tinysip.certservice import Cache
 from tinysip.errors import ParseError
 
@@ -158,21 +159,21 @@ def test_credential_body_is_cut_at_its_boundaries_binary_safe():
     cert = der("ec_leaf_rsa_ca")
     key = b"\x30\x81\x87\x02\x01\x00\r\n\r\n--b0un\x00\xff"  # binary, with CRLFs inside
     body = _multipart([(b"application/pkix-cert", cert), (b"application/pkcs8", key)])
-    got = certs.credential(b'multipart/mixed; boundary="b0und"', body)
+    got = credential(b'multipart/mixed; boundary="b0und"', body)
     assert got == (cert, key)
     body = _multipart([(b"application/pkcs8", key), (b"text/plain", b"x"),
                        (b"application/pkix-cert", cert)], b"zz")
-    assert certs.credential(b"multipart/mixed;boundary=zz", body) == (cert, key)
+    assert credential(b"multipart/mixed;boundary=zz", body) == (cert, key)
 
 
 def test_credential_errors_say_what_is_missing():
     cert = der("ec_leaf_rsa_ca")
-    e = raises(ParseError, certs.credential, b"application/pkix-cert", cert)
+    e = raises(ParseError, credential, b"application/pkix-cert", cert)
     assert e.status == 415
-    e = raises(ParseError, certs.credential, b"multipart/mixed", b"")
+    e = raises(ParseError, credential, b"multipart/mixed", b"")
     assert "boundary" in e.reason
     only = _multipart([(b"application/pkix-cert", cert)])
-    e = raises(ParseError, certs.credential, b"multipart/mixed; boundary=b0und", only)
+    e = raises(ParseError, credential, b"multipart/mixed; boundary=b0und", only)
     assert "pkcs8" in e.reason
     cut = _multipart([(b"application/pkix-cert", cert), (b"application/pkcs8", b"k")])[:-12]
-    raises(ParseError, certs.credential, b"multipart/mixed; boundary=b0und", cut)
+    raises(ParseError, credential, b"multipart/mixed; boundary=b0und", cut)

@@ -51,7 +51,7 @@ micropython.qstr_info()
 # the certificate stack (RFC 6072 subscriptions and the per-NOTIFY check, whose names stay
 # once it ran), then a loopback call on top: the bench's "full" scenario
 CERTS = SCRIPT.split("import tinysip.sdp")[0] + """
-for m in "certservice subscribe x509 certs sigverify passport ecdsa".split():
+for m in "certservice subscribe x509 certs sigverify passport ecdsa credential".split():
     __import__("tinysip." + m)
 micropython.qstr_info()
 import tinysip.sdp, tinysip.loopback, tinysip.io.media, tinysip.rtp

@@ -1,8 +1,8 @@
-"""RFC 6072 certificates the phone learns: the trust checks and the credential body.
+"""RFC 6072 certificates the phone learns: the trust checks.
 
-Owns: deciding whether a certificate that came in a `certificate` NOTIFY may be used
-(`check`) and cutting a `credential` NOTIFY's multipart/mixed body into the certificate and
-the PKCS#8 key (`credential`). The per-AoR cache is certservice's (it stays loaded; this
+Owns: deciding whether a certificate that came in a `certificate` or `credential` NOTIFY
+may be used (`check`; tinysip.credential cuts a credential body into the certificate and
+the PKCS#8 key, loaded only for one). The per-AoR cache is certservice's (it stays loaded; this
 module and the DER and signature code it loads are dropped after each NOTIFY).
 Must not: subscribe or answer NOTIFYs (tinysip.subscribe and the UA do), read a clock (the
 wall-clock time `t`, seconds since 1970, is passed in: on ESP32 it comes from NTP or a
@@ -46,18 +46,13 @@ _P_DOMAIN = const(2)
 _P_DATA = const(3)
 _P_SUBS = const(4)
 
-# The texts of the verdicts and of credential()'s faults, one string (errors.nth), part _T_X:
+# The texts of the verdicts, one string (errors.nth), part _T_X:
 # loaded with every certificate check, each str constant would be one more heap object.
 _T = (
     "from_mismatch: NOTIFY From %s, subscribed to %s\nmalformed: \n"
     "expired: not after %d, now %d\nnot_yet_valid: not before %d, now %d\n"
     "san_mismatch: %s not in subjectAltName %s\n(it has no URIs)\n"
     "not signed by the configured CA\n, Identity: \n, no Identity header\nuntrusted: \n"
-    "credential: Content-Type %s, not multipart/mixed\n"
-    "credential: multipart without a usable boundary\n"
-    "credential: multipart part without a closing boundary\n"
-    "credential: multipart part without a header end\n"
-    "credential: needs an application/pkix-cert and an application/pkcs8 part\n"
     "no_clock: the wall clock is not set (NTP or the Date of a REGISTER 200)\n"
     "malformed: Content-Type %s, not application/pkix-cert\nuntrusted: certificates.ca: \n"
     "malformed: credential key: \n"
@@ -73,16 +68,11 @@ _T_NOT_CA = const(6)
 _T_IDENTITY = const(7)
 _T_NO_IDENTITY = const(8)
 _T_UNTRUSTED = const(9)
-_T_CRED_TYPE = const(10)
-_T_CRED_BOUNDARY = const(11)
-_T_CRED_CLOSE = const(12)
-_T_CRED_HEAD = const(13)
-_T_CRED_PARTS = const(14)
-_T_NO_CLOCK = const(15)
-_T_CONTENT_TYPE = const(16)
-_T_CA = const(17)
-_T_KEY = const(18)
-_T_KEY_MISMATCH = const(19)
+_T_NO_CLOCK = const(10)
+_T_CONTENT_TYPE = const(11)
+_T_CA = const(12)
+_T_KEY = const(13)
+_T_KEY_MISMATCH = const(14)
 
 
 class CertRejected(Exception):
@@ -195,57 +185,6 @@ def check(aor, uri, value, der, t, ca=None, header=None, domain=None, trust=None
     raise CertRejected(nth(_T, _T_UNTRUSTED) + why)
 
 
-def credential(value, body):
-    """(certificate DER, PKCS#8 key DER) from a `credential` NOTIFY (RFC 6072 §7):
-    multipart/mixed (RFC 2046 §5.1) with an application/pkix-cert and an application/pkcs8
-    part; `value` is the NOTIFY's Content-Type. Bodies are binary: parts are cut at the
-    boundary lines, never decoded. ParseError names what is missing."""
-    ct = (value or b"").split(b";")[0].strip().lower()
-    if ct != b"multipart/mixed":
-        raise ParseError(415, nth(_T, _T_CRED_TYPE) % ct.decode())
-    b = None  # the boundary parameter, unquoted
-    for p in value.split(b";")[1:]:
-        k, _, v = p.strip().partition(b"=")
-        if k.strip().lower() == b"boundary":
-            v = v.strip()
-            b = v[1:-1] if v[:1] == b'"' and v[-1:] == b'"' else v
-            break
-    if not b or len(b) > 70:
-        raise ParseError(400, nth(_T, _T_CRED_BOUNDARY))
-    delim = b"\r\n--" + b
-    data = b"\r\n" + body  # so the first delimiter has its CRLF too
-    cert = key = None
-    i = data.find(delim)
-    while i >= 0:
-        k = i + len(delim)
-        if data[k:k + 2] == b"--":
-            break  # the close delimiter
-        start = data.find(b"\r\n", k)  # the rest of the boundary line (padding) is skipped
-        j = data.find(delim, start) if start >= 0 else -1
-        if j < 0:
-            raise ParseError(400, nth(_T, _T_CRED_CLOSE))
-        part = data[start + 2:j]
-        if part[:2] == b"\r\n":  # no part headers: the content follows the empty line
-            head, content = b"", part[2:]
-        else:
-            head, sep, content = part.partition(b"\r\n\r\n")
-            if not sep:
-                raise ParseError(400, nth(_T, _T_CRED_HEAD))
-        ptype = b""
-        for line in head.split(b"\r\n"):
-            name, _, v = line.partition(b":")
-            if name.strip().lower() == b"content-type":
-                ptype = v.split(b";")[0].strip().lower()
-        if ptype == b"application/pkix-cert":
-            cert = content
-        elif ptype == b"application/pkcs8":
-            key = content
-        i = j
-    if cert is None or key is None:
-        raise ParseError(400, nth(_T, _T_CRED_PARTS))
-    return cert, key
-
-
 # -- what a NOTIFY means, for tinysip.certservice --------------------------------------------
 # Here rather than in certservice: the UA runs the checks the NOTIFYs left from the parked
 # service (`handle_timer`), so that certservice and tinysip.subscribe (~6.6 KB live on 64 bits)
@@ -278,6 +217,8 @@ def receive(ua, d, e, n, now):
         key = None
         if e[1] == b"credential":
             try:
+                from tinysip.credential import credential  # only for a credential NOTIFY
+
                 body, key = credential(value, body)
             except ParseError as err:
                 raise CertRejected(nth(_T, _T_MALFORMED) + err.reason)
@@ -350,6 +291,6 @@ def handle_timer(p, ua, now):
                 k = s[0].index("status") + 1
                 ua._ev("subscription_ended", e[0], e[1], s[k], s[s[0].index("reason") + 1])
     finally:
-        drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.ecdsa tinysip.sipdate "
-             "tinysip.passport")
+        drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.ecdsa tinysip.credential "
+             "tinysip.sipdate tinysip.passport")
     return p[_P_SUBS], p[_P_IDS], p[_P_DOMAIN], d, p[_P_SUBS], False

@@ -449,5 +449,5 @@ class CertService:
             certs.receive(self.ua, d, e, n, now)
         finally:
             self.ca = d["ca"]  # the CA, when this NOTIFY read it
-            drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.ecdsa tinysip.sipdate "
-                 "tinysip.passport")
+            drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.ecdsa tinysip.credential "
+                 "tinysip.sipdate tinysip.passport")

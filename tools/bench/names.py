@@ -36,7 +36,7 @@ IDLE = ("app board tinysip tinysip.compat tinysip.io tinysip.io.clock tinysip.co
         "tinysip.tlsname").split()
 CALL = "tinysip.loopback tinysip.sdp tinysip.io.media tinysip.io.udp tinysip.rtp".split()
 CERTS = ("tinysip.x509 tinysip.certs tinysip.sigverify tinysip.certservice "
-         "tinysip.subscribe tinysip.passport tinysip.ecdsa").split()
+         "tinysip.subscribe tinysip.passport tinysip.ecdsa tinysip.credential").split()
 VOICE = ("tinysip.sdp tinysip.audio tinysip.sdes tinysip.voice tinysip.srtp "
          "tinysip.io.udp tinysip.io.voiceport tinysip.voicesetup").split()
 SCENARIOS = {"idle": IDLE, "call": IDLE + CALL, "certs": IDLE + CERTS,

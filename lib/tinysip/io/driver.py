@@ -242,6 +242,10 @@ class Driver:
                     # path above allocates nothing and never collects)
                     gc.collect()
                 ua.receive(conn, data, self.clock.now())
+                # not held past its use: a NOTIFY's checks or an INVITE's media set-up run
+                # in this step's handle_timer / pump below, and a KB of read bytes would
+                # stay alive through them (issue 16: both are the full scenario's peaks)
+                data = None
                 s = self.conns.get(conn)
         now = self.clock.now()
         if media:  # handle_timer sends and plays; it never adds or removes a port
