@@ -286,10 +286,11 @@ def handle_timer(p, ua, now):
             receive(ua, d, n[1], n, now)
         for e in d["entries"]:
             s = e[2]  # a parked Subscription: its attribute names, then their values
-            if s is not None and s[s[0].index("state") + 1] == _TERMINATED and not e[5]:
+            k = s[0] if s is not None else None
+            if k is not None and s[k.index("state") + 1] == _TERMINATED and not e[5]:
                 e[5] = True
-                k = s[0].index("status") + 1
-                ua._ev("subscription_ended", e[0], e[1], s[k], s[s[0].index("reason") + 1])
+                ua._ev("subscription_ended", e[0], e[1], s[k.index("status") + 1],
+                       s[k.index("reason") + 1])
     finally:
         drop("tinysip.certs tinysip.x509 tinysip.sigverify tinysip.ecdsa tinysip.credential "
              "tinysip.sipdate tinysip.passport")

@@ -109,11 +109,8 @@ def park(svc):
         if s is not None:
             ids.append(s.call_id)
             a = s.__dict__
-            if keys is None or len(keys) != len(a):
-                keys = tuple(a)
-            for k in keys:
-                if k not in a:
-                    keys = tuple(a)
+            if keys is None or len(keys) != len(a) or not all(k in a for k in keys):
+                keys = tuple(a)  # (else the names parked before it, shared)
             v = [keys]
             for k in keys:
                 x = a[k]

@@ -114,7 +114,7 @@ def answer(offer, ip, port, sess_id, sess_ver, body=True):
     3 media (tinysip.rtp.ENCAP/DIRECT/MEDIA); pt the payload type we send; clock its rate;
     peer_ip (bytes) / peer_port where the offerer said it receives RTP; ptime the offer's
     a=ptime (ms, 0 when absent): the source sends what it wants back, so it bounds the
-    packets the mirror takes (tinysip.rtp.limit).
+    packets the mirror takes (tinysip.rtp.Mirror's ptime).
     Raises ParseError(488, reason) when no offered stream can be mirrored.
     """
     sections = []

@@ -51,7 +51,11 @@ class Mirror:
     limit: largest reply (bytes); buf: a bytearray of at least limit + 13 bytes to work in
     (the phone's: io.stream's read buffer, taken at boot, so that a call needs no block of
     ~1.5 KB of its own: each datagram is reflected before the loop does anything else),
-    else one of that size is made.
+    else one of that size is made. ptime: the offer's a=ptime (ms, 0 when it names none):
+    the limit becomes a G.711 packet of it (20 ms at least) with room for 15 CSRCs, a header
+    extension and encaprtp's 12 B, at most `limit`. MicroPython reads each datagram with
+    recv(k), a k-byte scratch per packet (io/udp.py): 513-525 B at 20 ms rather than
+    1,461 B is what a fragmented heap still has (issue 16).
 
     Adapters read each datagram into `view`, whose length is one more than the largest
     datagram reflected (a longer one shows as that many bytes and is dropped). Counters: rx
@@ -61,10 +65,12 @@ class Mirror:
     each attribute name would be interned on the phone (see docs/benchmarks.md).
     """
 
-    def __init__(self, mode, pt, rng, limit=_MTU, buf=None):
+    def __init__(self, mode, pt, rng, limit=_MTU, buf=None, ptime=None):
         self.mode = mode
         self.pt = pt
         self.rng = rng
+        if ptime is not None:  # what the offer can carry, not a whole MTU (see the class)
+            limit = min(limit, 364 + 8 * max(ptime, 20))
         if mode == _ENCAP:
             limit -= 12
         # 12 B for the encaprtp header + 1 B to see oversize

@@ -133,14 +133,9 @@ class Driver:
                         m = load(b"tinysip.io.voiceport VoicePort")(self, conn, a[4])
                     else:
                         m = load(b"tinysip.io.media MediaPort")(
-                            # (working in the streams' read buffer: no ~1.5 KB block per call)
-                            # the largest reply: a G.711 packet of the offer's ptime (20 ms
-                            # when it names none) with room for CSRCs, a header extension and
-                            # encaprtp's 12 B. MicroPython reads each datagram with recv(k), a
-                            # k-byte scratch per packet (io/udp.py): 513 B at 20 ms rather
-                            # than 1,461 B is what a fragmented heap still has (issue 16)
-                            load(b"tinysip.rtp Mirror")(a[2], a[3], ua.rng,
-                                                        min(1472, 364 + 8 * max(a[7], 20)), BUF),
+                            # (working in the streams' read buffer: no ~1.5 KB block per call;
+                            # reads sized by the offer's ptime)
+                            load(b"tinysip.rtp Mirror")(a[2], a[3], ua.rng, buf=BUF, ptime=a[7]),
                             cfg.media_ip.decode(), a[4], (a[5].decode(), a[6]),
                             cfg.media_port, cfg.media_port_max)
                 except (OSError, ValueError, MemoryError) as e:

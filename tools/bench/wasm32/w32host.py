@@ -190,7 +190,7 @@ def _replay(path, out):
             from tinysip.rtp import Mirror
 
             # where the driver makes it, as large (the phone's works in io.stream's buffer)
-            mir = Mirror(media[0], media[1], ua.rng, min(1472, 364 + 8 * max(media[2], 20)))
+            mir = Mirror(media[0], media[1], ua.rng, ptime=media[2])
             Mirror = None
             media = None
             ua.media_ready(unhexlify(p[3]), int(p[2]), now)
