@@ -115,34 +115,6 @@ def test_two_messages_in_one_chunk():
     assert drain(fr) == [(FRAME_MESSAGE, MSG), (FRAME_MESSAGE, MSG2)]
 
 
-def test_shared_reads_hand_a_message_on_in_place_and_copy_only_the_next_ones_bytes():
-    # issue 16: a TLS read holding a message and the start of the next is not cut in two;
-    # the first message comes as the read itself, `size` bytes of it (message.parse's size)
-    third = MSG.replace(b"Call-ID: c1", b"Call-ID: c3")
-    read = MSG + MSG2 + third[:40]
-    fr = StreamFramer(share=True)
-    fr.feed(read)
-    kind, data = fr.next()
-    assert kind == FRAME_MESSAGE and data is read and fr.size == len(MSG)
-    a = message.parse(data, datagram=False, size=fr.size)
-    b = message.parse(MSG, datagram=False)
-    assert (a.call_id, a.body, a.get(b"CSeq"), a.to_bytes()) == (b"c1", b.body, b.get(b"CSeq"),
-                                                                  MSG)
-    kind, data = fr.next()  # (MSG2 and the third's start: its own bytes, copied once)
-    assert kind == FRAME_MESSAGE and data[:fr.size] == MSG2 and fr.size == len(MSG2)
-    assert message.parse(data, datagram=False, size=fr.size).body == b"second"
-    assert fr.next() is None and fr.size == -1 and fr.buf == third[:40]
-    fr.feed(third[40:])  # the last one whole in the framer's bytes: no size
-    assert fr.next() == (FRAME_MESSAGE, third) and fr.size == -1
-    # a parse error names the message's own bytes, never the next one's
-    bad = MSG.replace(b"CSeq: 1 OPTIONS", b"CSeq: x OPTIONS")
-    e = raises(ParseError, message.parse, bad + MSG2, datagram=False, size=len(bad))
-    assert e.status == 400 and b"Call-ID: c2" not in (message.error_response(
-        (bad + MSG2)[:len(bad)], e) or b"")
-    assert message.parse(MSG + b"garbage", datagram=False, size=len(MSG)).body == \
-        b"hello\r\n\r\nworld"
-
-
 def test_message_then_partial_message():
     fr = StreamFramer()
     fr.feed(MSG + MSG2[:30])

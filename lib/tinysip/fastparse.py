@@ -204,10 +204,8 @@ _FIRST = (0,) + tuple(15 + 4 * i for i in range(64)) + (0,)
 _first = _FIRST.__getitem__
 
 
-def parse(data, max_size=16384, datagram=True, size=-1):
+def parse(data, max_size=16384, datagram=True):
     """message.parse(): the same Message or the same ParseError (see the module comment)."""
-    if size >= 0:  # (a shared read: on CPython the copy costs nothing that matters)
-        data = data[:size]
     n = len(data)
     m = _HEAD.match(data) if type(data) is bytes and n <= max_size and n <= 65535 else None
     if m is None:

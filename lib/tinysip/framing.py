@@ -69,18 +69,10 @@ class StreamFramer:
     `max_size` is the largest message accepted (message.parse()'s default, 16384, unless
     given); `buf` holds bytes not yet looked at as a whole (empty while a body gathers or is
     skipped); `error` is the ParseError that killed the stream, or None.
-
-    `share` True: a message whose head was read together with the start of the next one
-    comes as those bytes whole, `size` (else -1) saying where it ends (message.parse's
-    `size`): it is indexed in place instead of copied out of them (issue 16: a TLS read
-    can hold several messages, and that copy was the allocation that failed on a
-    fragmented heap). Only the next message's bytes are copied, as before.
     """
 
-    def __init__(self, max_size=16384, share=False):
+    def __init__(self, max_size=16384):
         self.max_size = max_size
-        self.share = share
-        self.size = -1
         self.buf = b""
         self.error = None
         self.state = _IDLE
@@ -166,7 +158,6 @@ class StreamFramer:
         """
         if self.error is not None:
             return None
-        self.size = -1
         while self.error is None:  # (one that kills the stream ends the loop: _FRAME_ERROR)
             buf = self.buf
             st = self.state
@@ -269,9 +260,6 @@ class StreamFramer:
                     self.state = _IDLE
                     if need < len(buf):
                         self.buf = buf[need:]
-                        if self.share:
-                            self.size = need
-                            return _FRAME_MESSAGE, buf
                         return _FRAME_MESSAGE, buf[:need]
                     if need == len(buf):  # the usual case: one whole message, uncopied
                         self.buf = b""

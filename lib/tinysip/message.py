@@ -397,7 +397,7 @@ def _end(data, start):
     return end, end + 3 if end + 2 < len(data) and data[end + 2] == 10 else end + 2
 
 
-def parse(data, max_size=16384, datagram=True, size=-1):
+def parse(data, max_size=16384, datagram=True):
     """Parse one complete message. Raises ParseError; never anything else on bad input.
 
     On a datagram (RFC 3261 §18.3) bytes past Content-Length are discarded and a missing
@@ -409,18 +409,14 @@ def parse(data, max_size=16384, datagram=True, size=-1):
     CR/LF before the start line and bare-LF line ends are tolerated; folded lines are
     joined to the header above. The result indexes `data` (see Message): every check
     reads the bytes in place and each header costs the index 4 offsets, nothing else.
-    `size` >= 0: the message is data[:size] and the rest the next one's (a stream read that
-    holds more than one, framing's shared read): indexed in place, not copied out.
     """
-    n = len(data) if size < 0 else size
+    n = len(data)
     if n > max_size or n > 65535:
         raise ParseError(513, nth(_T, _T_MESSAGE_LARGER_THAN_BYTE) % min(max_size, 65535))
     s = 0
     while s < n and data[s] in b"\r\n":
         s += 1
     end, body = _end(data, s)
-    if end < 0 or body > n:  # (none, or only in the next message of a shared read)
-        end = body = -1
     if end < 0:
         end = n
     if data.count(b"\n", s, end) > _MAX_HEADERS:
@@ -476,7 +472,7 @@ def parse(data, max_size=16384, datagram=True, size=-1):
                 out.append(data[i : j + 1])
             i = j + 1
         if body >= 0:
-            out.append(data[end + 1 : n])
+            out.append(data[end + 1 :])
         j = len(out[0]) - 1  # the start line, now at 0
         k -= s
         s = 0

@@ -334,8 +334,8 @@ class UserAgent:
             if unit is None:
                 return
             kind, payload = unit
-            if kind == _FRAME_MESSAGE:  # (payload[:framer.size] when it is shared)
-                self._guard(self._on_message, f, conn, payload, now, False, framer.size)
+            if kind == _FRAME_MESSAGE:
+                self._guard(self._on_message, f, conn, payload, now)
             elif kind == _FRAME_PONG:
                 if f.ping_sent_at is not None:  # else unsolicited: ignore (§4.4.1)
                     self._pong(f, now)
@@ -553,7 +553,7 @@ class UserAgent:
             f.registration.set_transport(t[0].upper())
             f.server = "%s:%d" % (host, port)
             self._ev(_E_TARGET_SELECTED, f.index, f.host, t[0], host, port)
-        self.conns[conn] = (f, None if f.udp else StreamFramer(self.cfg.max_message, True))
+        self.conns[conn] = (f, None if f.udp else StreamFramer(self.cfg.max_message))
         self.actions.append((_ACT_CONNECT, conn, host, port, f.tls, f.server_name,
                              self.client_cert if f.tls else None, f.udp))
         self._ev(_E_FLOW_CONNECTING, f.index, f.reg_id, f.server,
@@ -675,12 +675,11 @@ class UserAgent:
         else:
             self._input(f, _REGISTER_FAILED, now)
 
-    def _on_message(self, f, conn, data, now, datagram=False, size=-1):
-        """A message: data, or data[:size] when size >= 0 (framing's shared read)."""
+    def _on_message(self, f, conn, data, now, datagram=False):
         try:
-            msg = parse(data, self.cfg.max_message, datagram, size)
+            msg = parse(data, self.cfg.max_message, datagram=datagram)
         except ParseError as e:
-            resp = error_response(data if size < 0 else data[:size], e)
+            resp = error_response(data, e)
             if resp is not None:
                 self._send(conn, resp)
             self._ev(_E_MESSAGE_DROPPED, f.index, "from %s: %s" % (f.server, e))
