@@ -17,6 +17,9 @@ Prints each probe and the result; exits 0 (benchmarks report, tests assert).
         (the firmware through tools/bench/memphone.py, which adds `mem` to those events)
     python tools/bench/heap.py --boot N [--heap 128] [--json]
         median of N runs: process start to the first `registered` event
+    python tools/bench/heap.py --rate N --heaps 90,91 [scenario options] [--json]
+        the scenario N times at each heap: how many runs pass (near its limit a scenario
+        passes or fails by how the TLS reads happen to coalesce; session 22's method)
 """
 import argparse
 import json
@@ -245,7 +248,13 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=1, metavar="N",
                     help="bisect N times and report the median (near its limit a run passes "
                          "or fails with heap fragmentation)")
-    ap.add_argument("--heap", type=int, default=None, help="KB for --live / --boot")
+    ap.add_argument("--heap", type=int, default=None, help="KB for --live / --boot / --rate")
+    ap.add_argument("--rate", type=int, default=0, metavar="N",
+                    help="run the scenario N times at each --heap (or each KB of --heaps) and "
+                         "count the passes instead of bisecting: near the limit one bisection "
+                         "moves 1-2 KB, a pass rate shows a change of less")
+    ap.add_argument("--heaps", dest="rate_heaps", type=lambda v: [int(x) for x in v.split(",")],
+                    default=None, metavar="KB,KB", help="the heaps for --rate")
     ap.add_argument("--port-base", type=int, default=18060)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--files", action="store_true",
@@ -275,6 +284,22 @@ def main(argv=None):
         def passes(kb):
             return scenario(lab, work, lib, kb, args.flows, args.call, args.certs,
                             udp=args.udp)
+
+        if args.rate:  # near its limit a scenario passes or fails by how reads coalesce
+            kbs = args.rate_heaps or [args.heap or args.high]
+            rates = {}
+            for kb in kbs:
+                got = ""
+                for i in range(args.rate):
+                    got += "P" if passes(kb) else "F"
+                    print("  heap %4d KB, run %d of %d: %s" % (
+                        kb, i + 1, args.rate, "pass" if got[-1] == "P" else "FAIL"), flush=True)
+                rates[kb] = got.count("P")
+                print("heap %d KB: %d of %d runs pass (%s)" % (kb, rates[kb], args.rate, got),
+                      flush=True)
+            if args.json:
+                print(json.dumps({"runs": args.rate, "passes": rates}))
+            return 0
 
         runs = []
         for r in range(args.repeat):
