@@ -98,6 +98,30 @@ def free_port(kind=socket.SOCK_DGRAM, ip="127.0.0.1"):
         s.close()
 
 
+def _bindable(ip, port):
+    """True when UDP and TCP can both bind ip:port now."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind((ip, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def free_sip_port(ip="127.0.0.1"):
+    """A port for baresip's sip_listen: libre binds UDP and TCP on it and TLS on the next
+    one, so all of them must be free, not only the UDP port the kernel handed out (a TCP
+    socket of another process on it made baresip exit with "Address already in use")."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM, ip)
+        if port < 65535 and _bindable(ip, port) and _bindable(ip, port + 1):
+            return port
+    raise BaresipError("no free UDP+TCP port pair on %s for sip_listen" % ip)
+
+
 # ------------------------------------------------------------------- DNS stub
 
 _A, _SRV, _NAPTR = 1, 33, 35
@@ -226,7 +250,7 @@ class Baresip:
         self.log_path = os.path.join(self.dir, "baresip.log")
         self.snd_dir = os.path.join(self.dir, "snd")
         os.makedirs(self.snd_dir, exist_ok=True)
-        self.sip_port = free_port(socket.SOCK_DGRAM, ip)
+        self.sip_port = free_sip_port(ip)
         self.ctrl_port = free_port(socket.SOCK_STREAM)
         self.dns = DnsStub(lab.domain, lab.port_udp)
         self.lines = []
