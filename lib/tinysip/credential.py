@@ -7,6 +7,7 @@ lines, never decoded). Must not: check the certificate (tinysip.certs does) or r
 a certificate check does not carry its code and byte constants (0.45 KB of heap on the
 64-bit unix port, issue 16).
 """
+from tinysip.compat import const
 from tinysip.errors import ParseError, nth
 
 # the faults' texts, one string (errors.nth): each str constant of a module run in place
@@ -16,6 +17,11 @@ _T = ("credential: Content-Type %s, not multipart/mixed\n"
       "credential: multipart part without a closing boundary\n"
       "credential: multipart part without a header end\n"
       "credential: needs an application/pkix-cert and an application/pkcs8 part")
+_T_TYPE = const(0)
+_T_BOUNDARY = const(1)
+_T_CLOSE = const(2)
+_T_HEAD = const(3)
+_T_PARTS = const(4)
 
 
 def credential(value, body):
@@ -25,7 +31,7 @@ def credential(value, body):
     boundary lines, never decoded. ParseError names what is missing."""
     ct = (value or b"").split(b";")[0].strip().lower()
     if ct != b"multipart/mixed":
-        raise ParseError(415, nth(_T, 0) % ct.decode())
+        raise ParseError(415, nth(_T, _T_TYPE) % ct.decode())
     b = None  # the boundary parameter, unquoted
     for p in value.split(b";")[1:]:
         k, _, v = p.strip().partition(b"=")
@@ -34,7 +40,7 @@ def credential(value, body):
             b = v[1:-1] if v[:1] == b'"' and v[-1:] == b'"' else v
             break
     if not b or len(b) > 70:
-        raise ParseError(400, nth(_T, 1))
+        raise ParseError(400, nth(_T, _T_BOUNDARY))
     delim = b"\r\n--" + b
     data = b"\r\n" + body  # so the first delimiter has its CRLF too
     cert = key = None
@@ -46,14 +52,14 @@ def credential(value, body):
         start = data.find(b"\r\n", k)  # the rest of the boundary line (padding) is skipped
         j = data.find(delim, start) if start >= 0 else -1
         if j < 0:
-            raise ParseError(400, nth(_T, 2))
+            raise ParseError(400, nth(_T, _T_CLOSE))
         part = data[start + 2:j]
         if part[:2] == b"\r\n":  # no part headers: the content follows the empty line
             head, content = b"", part[2:]
         else:
             head, sep, content = part.partition(b"\r\n\r\n")
             if not sep:
-                raise ParseError(400, nth(_T, 3))
+                raise ParseError(400, nth(_T, _T_HEAD))
         ptype = b""
         for line in head.split(b"\r\n"):
             name, _, v = line.partition(b":")
@@ -65,5 +71,5 @@ def credential(value, body):
             key = content
         i = j
     if cert is None or key is None:
-        raise ParseError(400, nth(_T, 4))
+        raise ParseError(400, nth(_T, _T_PARTS))
     return cert, key

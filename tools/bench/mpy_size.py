@@ -36,7 +36,8 @@ FEATURES = (
     ("diagnostics (issue 4: loopcall source, probe)", (
         "dial", "probe", "io/probe", "io/loopcall", "firmware/diag")),
     ("certificates (issue 5: RFC 6072, X.509, Identity)", (
-        "x509", "sigverify", "ecdsa", "credential", "passport", "certs", "certservice", "subscribe", "sipdate")),
+        "x509", "sigverify", "ecdsa", "credential", "passport", "certs", "certservice",
+        "subscribe", "sipdate")),
     ("resilient flows (issue 6: UDP, STUN, RFC 3263)", (
         "stun", "dns", "locate", "io/resolver", "io/dgram", "io/udp")),
     ("board (issue 7: ESP32 boot, Wi-Fi, LED)", ("firmware/esp32board",)),
