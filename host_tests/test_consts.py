@@ -90,3 +90,4 @@ def test_the_parked_certificate_service_reads_the_same_in_the_ua():
     for n in shared:
         assert c[n] == cs[n], n
     assert c["_TERMINATED"] == cs["_TERMINATED"]
+    assert c["_OPEN"] == cs["_OPEN"]  # a subscription put off in _due (left for the service)

@@ -213,16 +213,25 @@ def test_the_checks_run_at_the_next_timer_due_at_once_after_the_answer():
 THREE = ["sip:alice@lab.test", "sip:bob@lab.test", "sip:carol@lab.test"]
 
 
-def test_a_flow_starts_one_subscription_at_once_and_the_others_at_the_next_timer():
-    # issue 16: the REGISTER 200 that brings the flow up (and loads this code) sends one
-    # SUBSCRIBE; the others go at the handle_timer the driver's loop calls right after it
-    # (due at once), in their order, on the same flow, with the first one's Via, Contact,
-    # From and Route objects (shared, not copies)
+def test_a_flow_opens_its_subscriptions_one_at_a_time():
+    # issue 16: the REGISTER 200 that brings the flow up sends the first SUBSCRIBE; each of
+    # the others goes once the one before it has its NOTIFY and that NOTIFY's check ran
+    # (so that no two certificates come in, or are checked, side by side on the phone's
+    # heap), in their order, on the same flow, with the first one's Via, Contact, From and
+    # Route objects (shared, not copies)
     link, reg, ua, clock = start({"certificates.subscribe": THREE}, flows=2)
     assert [m.uri for _, m in subs(reg)] == [AOR]
-    assert ua.next_timer() <= clock.now
+    assert ua.next_timer() > clock.now  # the others wait for the first one's NOTIFY
     ua.handle_timer(clock.now)
     link.settle()
+    for i in range(3):
+        s = subs(reg)
+        assert len(s) == i + 1, (i, s)
+        c, m = s[i]
+        accept(link, c, m)
+        link.run_until(clock.now)
+        assert len(subs(reg)) == i + 1  # its 200 alone opens nothing
+        notify(link, c, m, 1, der("rsa_leaf_rsa_ca"), frm=m.uri)
     s = subs(reg)
     assert [m.uri for _, m in s] == [u.encode() for u in THREE]
     assert len({c for c, _ in s}) == 1 and len({m.call_id for _, m in s}) == 3
@@ -231,12 +240,20 @@ def test_a_flow_starts_one_subscription_at_once_and_the_others_at_the_next_timer
     first, second, third = [e[2] for e in live(ua).entries]
     assert all(a is b is c for a, b, c in zip(first.cfg[3:7], second.cfg[3:7], third.cfg[3:7]))
     assert ua.next_timer() > clock.now
-    for c, m in s:  # and each one goes on as before
-        accept(link, c, m)
-        notify(link, c, m, 1, der("rsa_leaf_rsa_ca"), frm=m.uri)
     assert [e.aor for e in link.of("certificate_rejected")] == [b"sip:bob@lab.test",
                                                              b"sip:carol@lab.test"]
     assert [e.aor for e in link.of("certificate_cached")] == [AOR]
+    no_internal_errors(link)
+
+
+def test_a_subscription_that_fails_lets_the_next_one_open():
+    # the ones put off wait for the NOTIFY of the one before; a refusal (no NOTIFY comes)
+    # ends that wait as well
+    link, reg, ua, clock = start({"certificates.subscribe": THREE})
+    c, m = subs(reg)[0]
+    accept(link, c, m, status=480)
+    link.run_until(clock.now)
+    assert [x.uri for _, x in subs(reg)] == [AOR, b"sip:bob@lab.test"]
     no_internal_errors(link)
 
 
@@ -247,9 +264,8 @@ def test_parked_subscriptions_share_their_names_and_equal_values_and_thaw_whole(
     from tinysip.certservice import park
 
     link, reg, ua, clock = start({"certificates.subscribe": THREE})
-    ua.handle_timer(clock.now)
-    link.settle()
-    for c, m in subs(reg):
+    for i in range(3):  # (one at a time: the next once the last one's NOTIFY is checked)
+        c, m = subs(reg)[i]
         r = response(m, 200, to_tag=b"svc1")
         r.add(b"Record-Route", b"<sip:proxy.lab.test;lr>")
         r.add(b"Contact", b"<sip:certs@192.0.2.9;transport=tls>")
@@ -277,14 +293,14 @@ def test_parked_subscriptions_share_their_names_and_equal_values_and_thaw_whole(
 
 
 def test_a_service_parked_with_subscriptions_to_open_says_no_checks_wait():
-    # the UA hands the parked service to certs.handle_timer only when nothing but checks
-    # waits (certservice.park's _P_CHECKS); it does not park while subscriptions wait to be
-    # opened, and were it parked then, it would be thawed to open them
+    # the UA hands the parked service to certs.handle_timer when checks wait
+    # (certservice.park's _P_CHECKS); subscriptions put off are no checks, and while the
+    # first one waits for its NOTIFY they are not due either
     from tinysip.certservice import park
 
     link, reg, ua, clock = start({"certificates.subscribe": THREE})
     p = park(live(ua))
-    assert len(p[3]["_due"]) == 2 and p[5] is False and p[0] <= clock.now
+    assert len(p[3]["_due"]) == 2 and p[5] is False and p[0] > clock.now
 
 
 def test_stop_before_the_next_timer_opens_none_of_the_subscriptions_put_off():
@@ -299,9 +315,14 @@ def test_stop_before_the_next_timer_opens_none_of_the_subscriptions_put_off():
 
 def test_a_subscription_put_off_and_opened_on_demand_meanwhile_is_not_opened_twice():
     link, reg, ua, clock = start({"certificates.subscribe": THREE})
-    assert ua.subscribe_certificate(b"sip:carol@lab.test", clock.now)
+    assert ua.subscribe_certificate(b"sip:carol@lab.test", clock.now)  # (asked: at once)
     ua.handle_timer(clock.now)
     link.settle()
+    assert [m.uri for _, m in subs(reg)] == [AOR, b"sip:carol@lab.test"]
+    for i in range(2):  # bob's waits for their NOTIFYs; carol's put-off entry is not opened
+        c, m = subs(reg)[i]
+        accept(link, c, m)
+        notify(link, c, m, 1, der("rsa_leaf_rsa_ca"), frm=m.uri)
     assert [m.uri for _, m in subs(reg)] == [AOR, b"sip:carol@lab.test", b"sip:bob@lab.test"]
     no_internal_errors(link)
 

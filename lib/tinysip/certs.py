@@ -45,6 +45,7 @@ _P_IDS = const(1)
 _P_DOMAIN = const(2)
 _P_DATA = const(3)
 _P_SUBS = const(4)
+_OPEN = const(4)  # the length of a subscription put off in _due (certservice's copy)
 
 # The texts of the verdicts, one string (errors.nth), part _T_X:
 # loaded with every certificate check, each str constant would be one more heap object.
@@ -273,17 +274,22 @@ def receive(ua, d, e, n, now):
 
 def handle_timer(p, ua, now):
     """Run the checks the NOTIFYs left in the parked certificate service `p` (the tuple
-    certservice.park made with checks queued: nothing else can be, see certservice.idle) and
-    report the subscriptions that ended behind them, as CertService.handle_timer would, but
-    without certservice and tinysip.subscribe loaded. Returns the parked tuple again, its
-    next timer now the subscriptions' (the UA thaws the service if that is due too). This
-    module and what it loaded are dropped again, whatever happens."""
+    certservice.park made with checks queued; subscriptions put off may wait behind them,
+    and are left for the service) and report the subscriptions that ended behind them, as
+    CertService.handle_timer would, but without certservice and tinysip.subscribe loaded.
+    Returns the parked tuple again, its next timer now what is due after the checks (the
+    subscriptions' timers, the next one to open; the UA thaws the service if that is due
+    too). This module and what it loaded are dropped again, whatever happens."""
     d = p[_P_DATA]
     q = d["_due"]
     try:
-        while q:
-            n = q.pop(0)
-            receive(ua, d, n[1], n, now)
+        i = 0
+        while i < len(q):  # the checks; subscriptions put off wait for the service's code
+            if len(q[i]) == _OPEN:
+                i += 1
+            else:
+                n = q.pop(i)
+                receive(ua, d, n[1], n, now)
         for e in d["entries"]:
             s = e[2]  # a parked Subscription: its attribute names, then their values
             k = s[0] if s is not None else None

@@ -24,19 +24,21 @@ Choices the RFC leaves to the client, made here:
 - An empty NOTIFY body revokes (RFC 6072 §5.1): the cached certificate is dropped. A
   terminated NOTIFY without a body revokes nothing: the subscription ended, not the
   certificate.
-- When a flow comes up, the first of its subscriptions starts at once and the others at the
-  next handle_timer, due at once (next_timer() returns the flow_up's time): the first
-  SUBSCRIBE does not share a heap with the REGISTER 200 and this module's import (the
-  32-bit replay's step that started all three allocated 17 KB). What is sent, and in what
-  order, stays as it was: the driver's loop runs that handle_timer in the same iteration,
-  before it reads anything more (so the random draws keep their order too: spreading the
-  others over more steps would let a 200 draw its refresh time between them), and the ones
-  put off share the Via, Contact, From and Route bytes of the first (so they do on the heap
-  too). A flow that loses its connection meanwhile opens nothing more; its next flow_up
-  starts them.
+- When a flow comes up, the first of its subscriptions starts at once and the others one at
+  a time: the next once the one before it has its NOTIFY (or ended without one: refused,
+  Timer N) and that NOTIFY's check ran, at the handle_timer after that check. So no two
+  certificates come in, wait or are checked side by side on the phone's heap: all at once,
+  the notifier's answers shared TLS reads (the framer then copies a NOTIFY out of a read
+  that holds the next one) and two checks queued, the full scenario's peaks (issue 16,
+  docs/benchmarks.md: 1-2 KB of smallest heap on 64 bits). It costs a round trip per
+  subscription at start. The ones put off keep the Via, Contact, From and Route bytes of
+  the first (so they share them on the heap). A flow that loses its connection meanwhile
+  opens nothing more; its next flow_up starts them. subscribe() and unsupported() (asked
+  for by the application) do not wait.
 - A NOTIFY is answered when it comes; its checks run at the next handle_timer, due at
-  once (next_timer() returns the NOTIFY's time): the driver's loop calls it in the same
-  iteration, so the events come out as before, but the check no longer shares a heap
+  once (next_timer() returns the NOTIFY's time), before any subscription put off: the
+  driver's loop calls it in the same iteration, so the events come out as before, but
+  the check no longer shares a heap
   with the receive that brought the NOTIFY (its framing and parse garbage, the receive
   buffer are dead by then: the 32-bit replay's peak went from 60 to 52 KB). Only what
   the check reads is kept meanwhile: body, Content-Type, From and Identity. The checks'
@@ -127,11 +129,14 @@ def park(svc):
             s = tuple(v)
         subs.append(s)
     due = []
-    k = len(svc._due) > 0  # only checks wait: certs.handle_timer may run them (_P_CHECKS)
+    k = svc._checks()  # certs.handle_timer runs them (_P_CHECKS); subscriptions wait for them
+    b = svc._blocked()
     for n in svc._due:
         if len(n) == _OPEN:
-            k = False
-        due.append((n[0], n[1], n[2], n[1][2] is n[3]) if len(n) == _OPEN else n)
+            if not b and (ts is None or n[0] < ts):
+                ts = n[0]  # due once the checks are done
+            n = (n[0], n[1], n[2], n[1][2] is n[3])
+        due.append(n)
     c = svc.cache.__dict__
     d = dict(svc.__dict__)  # (MicroPython's __dict__ is a read-only copy)
     p = (t, tuple(ids), svc.domain, d, ts, k)
@@ -249,8 +254,8 @@ class CertService:
     # -- what the UA calls -------------------------------------------------------------
     def flow_up(self, f, now):
         """Flow f registered: start every subscription that has none, or whose connection
-        is gone, on it (credential: only on a TLS flow); the first at once, the others at
-        the next handle_timer (see the module docstring)."""
+        is gone, on it (credential: only on a TLS flow); the first at once, the others one
+        at a time (see the module docstring)."""
         q = self._due
         a = None
         for e in self.entries:
@@ -344,29 +349,40 @@ class CertService:
                 self._flush(e, None, now)
 
     def idle(self):
-        """No subscription waits to be opened, and either checks wait (the UA runs those from
-        the parked service, certs.handle_timer, so that this module and tinysip.subscribe are
-        not loaded beside the certificate code at a check's peak) or no subscription waits
-        for the NOTIFY of its initial SUBSCRIBE (or of its unsubscribe): the UA may park the
-        service (ua.next_timer) rather than load it again for answers that come in a moment."""
-        c = False  # checks wait: park even while other subscriptions wait for their NOTIFY
+        """Checks wait (the UA runs those from the parked service, certs.handle_timer, so
+        that this module and tinysip.subscribe are not loaded beside the certificate code at
+        a check's peak; subscriptions put off wait for them), or nothing waits to be opened
+        and no subscription waits for the NOTIFY of its initial SUBSCRIBE (or of its
+        unsubscribe): the UA may park the service (ua.next_timer) rather than load it again
+        for answers that come in a moment."""
+        return self._checks() or not self._due and not self._blocked()
+
+    def _checks(self):
+        """Does a NOTIFY's check wait in _due?"""
         for n in self._due:
-            if len(n) == _OPEN:
-                return False
-            c = True
-        if c:
-            return True
+            if len(n) != _OPEN:
+                return True
+        return False
+
+    def _blocked(self):
+        """Does a subscription wait for the NOTIFY of its initial SUBSCRIBE (or of its
+        unsubscribe)? The ones put off are not opened meanwhile (see the module docstring)."""
         for e in self.entries:
             if e[2] is not None and e[2]._due[_S_N] is not None:
-                return False
-        return True
+                return True
+        return False
 
     def certificate(self, aor, t):
         """The DER of aor's usable cached certificate at wall-clock time t (s), or None."""
         return self.cache.get(aor, t)
 
     def next_timer(self):
-        t = self._due[0][0] if self._due else None
+        t = None
+        b = self._blocked()
+        for n in self._due:  # (oldest first: the first that may run)
+            if len(n) != _OPEN or not b:
+                t = n[0]
+                break
         for e in self.entries:
             v = e[2].next_timer() if e[2] is not None else None
             if v is not None and (t is None or v < t):
@@ -374,22 +390,27 @@ class CertService:
         return t
 
     def handle_timer(self, now):
-        """Run what waits in _due (all of it, in its order): the subscriptions flow_up put
-        off and the checks the NOTIFYs left; then what the subscriptions' timers want. May
-        queue sends and events."""
+        """Run what waits in _due: the checks the NOTIFYs left, in their order, then the
+        subscriptions flow_up put off, one at a time (the next once the last one's NOTIFY
+        came and its check ran); then what the subscriptions' timers want. May queue sends
+        and events."""
         q = self._due
-        while q:
-            n = q.pop(0)
-            if len(n) == _OPEN:
-                e = n[1]
-                if e[2] is n[3]:  # (else subscribe() or unsupported() opened it meanwhile)
-                    self._open(e, n[2], now)
-            else:
-                self._on_message(n[1], n, now)
-            if not q:  # what waited for them: the ended reports (_flush makes them)
+        i = 0
+        while i < len(q):
+            if len(q[i]) == _OPEN:
+                i += 1
+                continue
+            n = q.pop(i)
+            self._on_message(n[1], n, now)
+            if not self._checks():  # what waited for them: the ended reports (_flush)
                 for e in self.entries:
                     if e[2] is not None:
                         self._flush(e, None, now)
+        while q and not self._blocked():  # (only subscriptions to open are left)
+            n = q.pop(0)
+            e = n[1]
+            if e[2] is n[3]:  # (else subscribe() or unsupported() opened it meanwhile)
+                self._open(e, n[2], now)
         for e in self.entries:
             s = e[2]
             if s is not None:
@@ -426,12 +447,12 @@ class CertService:
         while s.notifications:
             sub, _, ctype, body, msg = s.notifications.pop(0)
             if sub == b"active" or sub == b"pending" or sub == b"terminated":  # else ignored
-                if body or q:  # a check (or what comes after one): at the next handle_timer
+                if body or self._checks():  # a check (or after one): at the next handle_timer
                     q.append((now, e, sub, ctype, body, msg.get(b"From"),
                               msg.get(b"Identity")))
                 else:  # a revocation, or a terminated NOTIFY without a body: at once
                     self._on_message(e, (now, e, sub, ctype, body), now)
-        if not q and s.state == _TERMINATED and not e[5]:  # (after the checks before it)
+        if s.state == _TERMINATED and not e[5] and not self._checks():  # (after the checks)
             e[5] = True
             ua._ev("subscription_ended", e[0], e[1], s.status, s.reason)
 
