@@ -4,12 +4,13 @@ Shipped as .mpy next to the library (firmware/main.py is only a stub that finds 
 compiling this module from source at boot would cost the phone more heap than running it.
 """
 import gc
+import os
 import sys
 
 import json
 
 import board
-from tinysip.compat import collect_every, const, mem_free, urandom
+from tinysip.compat import collect_every, const, mem_free, sha256_hex, urandom
 from tinysip.io.clock import Clock, wall
 
 _C_KEY_TYPE = const(10)  # a parsed certificate's key type (tinysip.x509's index; test_consts)
@@ -97,6 +98,42 @@ def load(path):
             from tinysip.compat import load as lazy  # (a local name: not interned)
             from tinysip.errors import ParseError
 
+            cd = c.store  # config certificates.cache_dir: the cached certificates' directory
+            if cd:  # made the cache's store (certservice.Cache), with no file left from before
+                try:
+                    try:
+                        os.mkdir(cd)
+                    except OSError:  # (there already, or not to be made: listdir tells)
+                        pass
+                    for n in os.listdir(cd):
+                        if n.endswith(".der"):
+                            os.remove(cd + "/" + n)
+                except OSError as e:
+                    raise ConfigError("certificates.cache_dir", "cannot use %s: %s" % (cd, e))
+
+                def store(aor, der=None):
+                    # one file per AoR named by its SHA-256: der given, keep it (OSError
+                    # when the file system cannot); b"": forget it; none: the DER, or None.
+                    # A certificate in flash is ~750 B less of the GC heap (on 32 bits too).
+                    # (Nested: its names are the ones the cache interns anyway.)
+                    p = "%s/%s.der" % (cd, sha256_hex(aor)[:16].decode())
+                    if der:
+                        with open(p, "wb") as f:
+                            f.write(der)
+                    elif der is None:
+                        try:
+                            with open(p, "rb") as f:
+                                return f.read()
+                        except OSError:
+                            return None
+                    else:
+                        try:
+                            os.remove(p)
+                        except OSError:
+                            pass
+                    return None
+
+                c.store = store
             parse = lazy(b"tinysip.x509 parse")
             for key, d in (("certificates.ca", c.ca_der),
                            ("certificates.identity", c.identity_der)):
@@ -138,8 +175,11 @@ def _boot(path):
         # The certificate checks load for each NOTIFY and are dropped after it, but the
         # names they intern stay, and the first time they push the phone past its qstr
         # pools the next pool is one block of ~7.5 KB (64-bit): found now, while the heap
-        # is in one piece, not in the middle of a NOTIFY (docs/benchmarks.md).
-        for n in "certs certservice passport".split():  # certservice: until the UA parks it
+        # is in one piece, not in the middle of a NOTIFY (docs/benchmarks.md). Not the
+        # RFC 8224 code (passport, ecdsa): only an Identity header or an EC-signed
+        # certificate loads it, and its ~20 names, interned here, took a phone with three
+        # certificates past its five pools at a loopback call's set-up (session 23).
+        for n in "certs certservice".split():  # certservice: until the UA parks it
             __import__("tinysip." + n)
         drop("certs x509 sigverify ecdsa sipdate passport")
         gc.collect()

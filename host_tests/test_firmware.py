@@ -145,3 +145,56 @@ def test_boot_sets_the_garbage_collection_threshold_and_says_so(tmp_path):
     finally:
         p.kill()
         p.wait()
+
+
+def _app(monkeypatch):
+    """A fresh firmware/app.py on the host board, in this process (CPython)."""
+    import sys
+
+    for p in ("lib", os.path.join("boards", "host"), "firmware"):
+        monkeypatch.syspath_prepend(os.path.join(REPO, p))
+    for name in ("app", "board"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import app
+
+    return app
+
+
+def test_certificates_cache_dir_keeps_one_file_per_aor_and_starts_empty(tmp_path, monkeypatch):
+    # issue 16: the certificate cache's DERs in flash (certservice.Cache's store), not in
+    # the heap; boot clears what an earlier run left (the cache starts empty)
+    app = _app(monkeypatch)
+    d = tmp_path / "certs"
+    d.mkdir()
+    (d / "0123456789abcdef.der").write_bytes(b"left by the last run")
+    (d / "notes.txt").write_text("not the cache's")
+    cfg = dict(GOOD)
+    cfg["tls"] = {"ca": os.path.join(X509, "rsa_ca.der")}
+    cfg["certificates"] = {"subscribe": ["sip:bob@lab.test"], "cache_dir": str(d),
+                           "ca": os.path.join(X509, "rsa_ca.der")}
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    settings = app.load(str(path))[0]
+    store = settings.certs.store
+    assert callable(store) and sorted(os.listdir(d)) == ["notes.txt"]
+    leaf = open(os.path.join(X509, "rsa_leaf_rsa_ca.der"), "rb").read()
+    store(b"sip:bob@lab.test", leaf)
+    store(b"sip:carol@lab.test", b"\x30\x03\x02\x01\x01")
+    assert len([n for n in os.listdir(d) if n.endswith(".der")]) == 2
+    assert store(b"sip:bob@lab.test") == leaf and store(b"sip:dave@lab.test") is None
+    store(b"sip:bob@lab.test", b"")
+    store(b"sip:bob@lab.test", b"")  # (forgetting what is not there is no error)
+    assert store(b"sip:bob@lab.test") is None
+    assert store(b"sip:carol@lab.test") == b"\x30\x03\x02\x01\x01"
+
+
+def test_a_certificates_cache_dir_that_cannot_be_used_names_its_key(tmp_path):
+    (tmp_path / "file").write_text("a file, not a directory")
+    cfg = dict(GOOD)
+    cfg["tls"] = {"ca": os.path.join(X509, "rsa_ca.der")}
+    cfg["certificates"] = {"subscribe": ["sip:bob@lab.test"],
+                           "cache_dir": str(tmp_path / "file" / "certs"),
+                           "ca": os.path.join(X509, "rsa_ca.der")}
+    rc, lines, _ = boot(tmp_path, cfg)
+    assert rc == 2 and lines[-1]["event"] == "boot_failed", lines
+    assert "'certificates.cache_dir'" in lines[-1]["error"], lines

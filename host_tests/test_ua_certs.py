@@ -21,10 +21,11 @@ def der(name):
     return read_vector("x509/" + name + ".der")
 
 
-def start(extra=None, ca="rsa_ca", flows=1, clock_set=True):
+def start(extra=None, ca="rsa_ca", flows=1, clock_set=True, store=None):
     ex = {"certificates.subscribe": ["sip:alice@lab.test"], "certificates.ca": "/f/users.der"}
     ex.update(extra or {})
     link, reg, ua, clock = setup(flows, extra=ex, start=False)
+    ua.cfg.certs.store = store  # (what the firmware makes of certificates.cache_dir)
     if ca:
         ua.cfg.certs.ca_der = der(ca)
     if clock_set:
@@ -382,6 +383,70 @@ def test_437_drops_the_certificate_refetches_and_reports_whether_it_changed():
     link.settle()
     notify(link, conn, sub, 3, der("ec_leaf_rsa_ca"))
     assert link.of("certificate_cached")[-1].changed is True
+    no_internal_errors(link)
+
+
+class Store:
+    """A certificate store as certservice.Cache calls it (firmware/app.py certfile keeps
+    files): store(aor, der) keeps, store(aor, b"") forgets, store(aor) gives back."""
+
+    def __init__(self, fail=False):
+        self.files = {}
+        self.fail = fail
+
+    def __call__(self, aor, der=None):
+        if der:
+            if self.fail:
+                raise OSError(28)  # ENOSPC
+            self.files[aor] = der
+        elif der is None:
+            return self.files.get(aor)
+        else:
+            self.files.pop(aor, None)
+        return None
+
+
+def test_a_store_keeps_the_cached_certificates_out_of_the_heap():
+    # config certificates.cache_dir: the DER goes to the store (flash), the cache keeps
+    # its dates; what the UA answers and reports is the same as with the DER in the heap
+    st = Store()
+    link, reg, ua, clock = start(store=st)
+    conn, sub = subscribed(reg, link)
+    leaf = der("rsa_leaf_rsa_ca")
+    notify(link, conn, sub, 1, leaf)
+    assert link.of("certificate_cached")[-1].changed is None
+    assert st.files == {AOR: leaf} and live(ua).cache.entries[AOR][0] is None
+    assert ua.certificate(AOR, clock.now) == leaf
+    notify(link, conn, sub, 2, leaf)  # the same again: compared with the stored one
+    assert link.of("certificate_cached")[-1].changed is False
+    other = der("ec_leaf_rsa_ca")
+    notify(link, conn, sub, 3, other)
+    assert link.of("certificate_cached")[-1].changed is True and st.files == {AOR: other}
+    notify(link, conn, sub, 4)  # revoked: forgotten in the store too
+    assert st.files == {} and ua.certificate(AOR, clock.now) is None
+    notify(link, conn, sub, 5, leaf)
+    n = len(reg.requests)
+    assert ua.certificate_unsupported(AOR, clock.now) is True  # 437: dropped, fetched again
+    link.settle()
+    assert st.files == {} and len(subs(reg, n)) == 1
+    notify(link, conn, sub, 6, leaf)
+    assert link.of("certificate_cached")[-1].changed is False  # (the dropped one's print)
+    st.files.clear()  # the store lost it (a file removed): forgotten, not an error
+    assert ua.certificate(AOR, clock.now) is None and AOR not in live(ua).cache.entries
+    no_internal_errors(link)
+
+
+def test_a_certificate_its_store_cannot_take_stays_in_the_heap():
+    st = Store(fail=True)
+    link, reg, ua, clock = start(store=st)
+    conn, sub = subscribed(reg, link)
+    leaf = der("rsa_leaf_rsa_ca")
+    notify(link, conn, sub, 1, leaf)
+    assert link.of("certificate_cached")[-1].aor == AOR
+    assert st.files == {} and live(ua).cache.entries[AOR][0] == leaf
+    assert ua.certificate(AOR, clock.now) == leaf
+    notify(link, conn, sub, 2)
+    assert ua.certificate(AOR, clock.now) is None
     no_internal_errors(link)
 
 

@@ -52,14 +52,20 @@ def active(body=None, **kw):
     return d
 
 
-def test_ca_signed_certificates_are_cached_and_unsubscribed_on_stop(lab, run):
-    """RSA PKCS#1 (alice from the RSA user CA), then ECDSA P-256 (alice_ec from the EC lab CA)."""
-    for mac, name, ca in (("02:00:00:00:05:01", "alice", "user_ca"),
-                          ("02:00:00:00:05:02", "alice_ec", "ca")):
-        n, phone = run([[active(pki(lab, name))]], mac, ca=pki(lab, ca))
+def test_ca_signed_certificates_are_cached_and_unsubscribed_on_stop(lab, run, tmp_path):
+    """RSA PKCS#1 (alice from the RSA user CA), then ECDSA P-256 (alice_ec from the EC lab CA),
+    that one cached in a file of certificates.cache_dir (the phone's flash), not its heap."""
+    store = str(tmp_path / "certcache")
+    for mac, name, ca, extra in (("02:00:00:00:05:01", "alice", "user_ca", {}),
+                                 ("02:00:00:00:05:02", "alice_ec", "ca", {"cache_dir": store})):
+        n, phone = run([[active(pki(lab, name))]], mac, ca=pki(lab, ca), **extra)
         e = phone.wait_for("certificate_cached", timeout=20)
         assert e["aor"] == ALICE and e["trust"] == "ca" and e["changed"] is None
         assert e["sha256"] == sha256(pki(lab, name))
+        if extra:
+            files = os.listdir(store)
+            assert len(files) == 1 and files[0].endswith(".der"), files
+            assert sha256(os.path.join(store, files[0])) == e["sha256"]
         phone.stop()
         code, received = n.finish(timeout=10)
         subs = subscribes(received)

@@ -203,9 +203,12 @@ def receive(ua, d, e, n, now):
     body = n[4]
     aor = e[0]
     entries = d["cache"]["entries"]
+    st = d["cache"]["store"]  # (certservice.Cache: None, or where the DERs are kept)
     if not body:
         if n[2] != b"terminated":
-            entries.pop(aor, None)
+            old = entries.pop(aor, None)
+            if old is not None and old[0] is None:
+                st(aor, b"")
             if e[1] == b"credential":
                 ua.client_cert = None
             ua._ev("certificate_revoked", aor, e[1])
@@ -259,12 +262,21 @@ def receive(ua, d, e, n, now):
         ua._ev("credential_installed", aor, cert[_C_FINGERPRINT], cert[_C_NOT_AFTER])
         ua.use_credential(now)
         return
-    # cached: (DER, not after, stored at); `changed` None for a new AoR, False when the same
-    # certificate came again, True when it replaces a different one that had not expired
-    # (worth reporting: a key change before expiry)
+    # cached: (DER, not after, stored at), the DER None when the store took it; `changed`
+    # None for a new AoR, False when the same certificate came again, True when it replaces
+    # a different one that had not expired (worth reporting: a key change before expiry)
+    der = cert[_C_DER]
     old = entries.get(aor)
-    entries[aor] = (cert[_C_DER], cert[_C_NOT_AFTER], now_s)
-    changed = None if old is None else old[0] != cert[_C_DER] and now_s <= old[1]
+    was = None if old is None else old[0] if old[0] is not None else st(aor)
+    keep = der
+    if st is not None:
+        try:
+            st(aor, der)
+            keep = None
+        except OSError:  # the store cannot take it (flash full): held here, none stale there
+            st(aor, b"")
+    entries[aor] = (keep, cert[_C_NOT_AFTER], now_s)
+    changed = None if old is None else was != der and now_s <= old[1]
     stale = d["stale"]
     if aor in stale:
         old = stale.pop(aor)

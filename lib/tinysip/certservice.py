@@ -192,13 +192,21 @@ class Cache:
     not kept (64 bytes a certificate): it is the DER's SHA-256, made again when needed.
     Checked certificates are stored by certs.receive (code loaded with the checks).
 
+    `store`: None (the DERs are held here), or the application's store for them, a
+    callable (config certificates.cache_dir: a file per AoR in the device's flash, see
+    firmware/app.py certfile): store(aor, der) keeps der for aor (OSError when it cannot:
+    the DER is then held here), store(aor, b"") forgets it, store(aor) gives it back (None
+    when it has none). A stored certificate's entry holds None for its DER: three are
+    2.3 KB of heap less on 32 bits as on 64 (bytes do not shrink with the word size).
+
     `get` forgets an entry older than `max_age` s (default one day) or past its not_after.
     Only the DER and two numbers stay per AoR: the parsed form is re-made on demand.
     """
 
-    def __init__(self, max_age=86400):
+    def __init__(self, max_age=86400, store=None):
         self.max_age = max_age
         self.entries = {}
+        self.store = store
 
     def get(self, aor, t):
         """The DER of aor's usable certificate at wall-clock time `t`, or None."""
@@ -206,13 +214,26 @@ class Cache:
         if e is None:
             return None
         if t > e[1] or t - e[2] > self.max_age:
-            del self.entries[aor]
+            self.drop(aor)
             return None
-        return e[0]
+        return self.der(aor)
+
+    def der(self, aor):
+        """The DER cached for aor, whatever its age, or None (its store lost it: forgotten)."""
+        e = self.entries.get(aor)
+        if e is None or e[0] is not None:
+            return None if e is None else e[0]
+        d = self.store(aor)
+        if d is None:
+            del self.entries[aor]
+        return d
 
     def drop(self, aor):
         """Forget aor (revoked, or a 437 Unsupported Certificate for it). True if known."""
-        return self.entries.pop(aor, None) is not None
+        e = self.entries.pop(aor, None)
+        if e is not None and e[0] is None:
+            self.store(aor, b"")
+        return e is not None
 
 
 class CertService:
@@ -231,7 +252,7 @@ class CertService:
     def __init__(self, ua):
         c = ua.cfg.certs
         self.ua = ua
-        self.cache = Cache(c.max_age)
+        self.cache = Cache(c.max_age, c.store)
         self.domain = self.ca = None  # the CA is read with the first NOTIFY (_check)
         if c.identity_der:  # app.py checked at boot that it is an EC certificate
             from tinysip import x509  # (one name less than "from tinysip.x509 import")
@@ -318,9 +339,9 @@ class CertService:
     def unsupported(self, aor, now):
         """A peer answered 437 for aor's certificate: drop it and fetch it again. True when
         a certificate was cached."""
-        old = self.cache.entries.get(aor)
+        old = self.cache.der(aor)
         if old is not None:
-            old = sha256_hex(old[0])  # its fingerprint
+            old = sha256_hex(old)  # its fingerprint
         self.cache.drop(aor)
         self.stale[aor] = old
         for e in self.entries:

@@ -134,7 +134,9 @@ def Config(cfg):
     # RFC 6072 (None when nothing is subscribed): `subscribe` URIs (bytes) for the
     # certificate package, `credential` for the phone's own AoR, subscription `expires` (s),
     # cache `max_age` (s), and the paths of the trust anchors `ca_path` / `identity_path`
-    # (the firmware reads them into `ca_der` / `identity_der`)
+    # (the firmware reads them into `ca_der` / `identity_der`); `store`: the directory the
+    # cached certificates are kept in, which the firmware makes the cache's store (see
+    # certservice.Cache; one attribute for both, each name costs the phone), None: the heap
     c = Settings()
     c.subscribe = _uris(cfg, "certificates.subscribe", "AoR URIs", 16, True)
     c.credential = lookup(cfg, "certificates.credential", False)
@@ -145,6 +147,7 @@ def Config(cfg):
     c.ca_path = _str(cfg, "certificates.ca", None)
     c.identity_path = _str(cfg, "certificates.identity", None)
     c.ca_der = c.identity_der = None
+    c.store = _str(cfg, "certificates.cache_dir", None)
     if c.subscribe and c.ca_path is None and c.identity_path is None:
         raise ConfigError("certificates.ca", "required (or certificates.identity) to trust "
                                              "the certificates of certificates.subscribe")

@@ -85,7 +85,10 @@ def cert_setup(lab, workdir, n):
     aors = ["sip:bench%d@lab.test" % (i + 1) for i in range(n)]
     bodies = make_certs(lab, workdir, aors)
     calls = [[{"state": "active;expires=600", "body": b}] for b in bodies]
-    cfg = {"subscribe": aors, "ca": os.path.join(lab.pki_dir, "user_ca.der")}
+    # cached in files, as a device keeps them in its flash (certificates.cache_dir: the
+    # ESP32 boards' default), not in the heap
+    cfg = {"subscribe": aors, "ca": os.path.join(lab.pki_dir, "user_ca.der"),
+           "cache_dir": os.path.join(str(workdir), "certcache")}
     return cfg, calls
 
 
