@@ -532,6 +532,29 @@ def test_stop_while_a_refresh_is_in_flight():
     assert reg.bindings == []  # the binding really went away
 
 
+def test_stop_with_no_heap_for_one_unregister_closes_that_flow_and_unregisters_the_next():
+    # bad luck at shutdown (issue 16: a full heap after a call): the flow whose unregister
+    # cannot be built is closed (its binding expires), the others still unregister
+    link, reg, ua, clock = setup(flows=2)
+    n = len(reg.registers)
+    send = ua._send_register
+
+    def once(f, now, expires):
+        if f.index == 0:
+            raise MemoryError
+        return send(f, now, expires)
+
+    ua._send_register = once
+    ua.stop(clock.now)
+    link.settle()
+    link.advance(1000)
+    unreg = registers(reg, n)
+    assert [contacts(m)[0].param(b"reg-id") for _, _, m in unreg] == [b"2"]
+    assert [m.get(b"Expires") for _, _, m in unreg] == [b"0"]
+    assert ua.idle() and link.conns == {}
+    assert [e.reg_id for e in link.of("unregistered")] == [2]
+
+
 # -- UAS basics ---------------------------------------------------------------------------------
 def test_options_answered_200():
     link, reg, ua, clock = setup()

@@ -9,7 +9,7 @@ revocation, the credential and mutual TLS, resubscribing on a new flow, unsubscr
 import tinysip.certservice  # noqa: F401, I001
 from testutil import read_vector
 
-from fakeregistrar import last_conn, no_internal_errors, setup
+from fakeregistrar import last_conn, no_internal_errors, registers, setup
 import obnames as ob
 from tinysip.message import response
 
@@ -497,6 +497,25 @@ def test_stop_unsubscribes_before_unregistering():
     assert unsub.get(b"Expires") == b"0" and unsub.call_id == sub.call_id
     assert len(reg.registers) > r  # the de-registration came after it
     assert reg.requests.index((reg.requests[n][0], c, unsub)) == n
+
+
+def test_stop_with_no_heap_for_the_certificate_service_still_unregisters():
+    # the service's code is loaded again to unsubscribe; when the heap cannot hold it at
+    # stop, it is let go (the subscriptions end at their expiry) and the flows unregister
+    link, reg, ua, clock = start()
+    conn, sub = subscribed(reg, link)
+    notify(link, conn, sub, 1, der("rsa_leaf_rsa_ca"))
+
+    def no_heap(now):
+        raise MemoryError
+
+    live(ua).stop = no_heap
+    r = len(reg.registers)
+    ua.stop(clock.now)
+    link.settle()
+    assert ua.certsvc is None
+    assert [m.get(b"Expires") for _, _, m in registers(reg, r)] == [b"0"]
+    assert link.of("unregistered")
 
 
 def test_no_certificates_configured_loads_nothing():

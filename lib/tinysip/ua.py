@@ -261,16 +261,24 @@ class UserAgent:
                 c.step(_IV_HANGUP, now)
             self._call_flush(cid, now)
         if self.certsvc is not None:  # unsubscribe while the flows still carry it
-            self._cs(b"stop", now)
+            try:
+                self._cs(b"stop", now)
+            except MemoryError:
+                # a heap too full for the service's code beside the rest of the phone: let
+                # it go (the subscriptions end at their expiry), the unregisters matter more
+                self.certsvc = None
         for f in self.flows:
             if f.state == _UP and f.conn is not None:
                 f.state = _STOPPED
                 f.clear_timers()
                 self._drop_ctx(f)  # a refresh in flight must not end the stop
-                self._send_register(f, now, 0)
-            else:
-                f.state, _ = ob.transition(f.state, _STOP)
-                self._close(f)
+                try:
+                    self._send_register(f, now, 0)
+                    continue
+                except MemoryError:  # (not even that fits: the binding expires on its own)
+                    pass
+            f.state, _ = ob.transition(f.state, _STOP)
+            self._close(f)
 
     # -- driver inputs -----------------------------------------------------------------
     def _flow_of(self, conn):
