@@ -98,7 +98,9 @@ def load(path):
             from tinysip.compat import load as lazy  # (a local name: not interned)
             from tinysip.errors import ParseError
 
-            cd = c.store  # config certificates.cache_dir: the cached certificates' directory
+            # config certificates.cache_dir: the cached certificates' directory (the ESP32
+            # boards' flash by default, board.CERT_DIR; the host's: none, the heap)
+            cd = c.store or getattr(board, "CERT_DIR", None)
             if cd:  # made the cache's store (certservice.Cache), with no file left from before
                 try:
                     try:

@@ -198,3 +198,21 @@ def test_a_certificates_cache_dir_that_cannot_be_used_names_its_key(tmp_path):
     rc, lines, _ = boot(tmp_path, cfg)
     assert rc == 2 and lines[-1]["event"] == "boot_failed", lines
     assert "'certificates.cache_dir'" in lines[-1]["error"], lines
+
+
+def test_the_board_names_the_certificates_directory_when_the_config_does_not(tmp_path,
+                                                                            monkeypatch):
+    # the ESP32 boards keep cached certificates in flash by default (board.CERT_DIR); the
+    # host board names none: there they stay in the heap unless certificates.cache_dir says
+    app = _app(monkeypatch)
+    cfg = dict(GOOD)
+    cfg["tls"] = {"ca": os.path.join(X509, "rsa_ca.der")}
+    cfg["certificates"] = {"subscribe": ["sip:bob@lab.test"],
+                           "ca": os.path.join(X509, "rsa_ca.der")}
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    assert app.load(str(path))[0].certs.store is None
+    monkeypatch.setattr(app.board, "CERT_DIR", str(tmp_path / "flash-certs"), raising=False)
+    store = app.load(str(path))[0].certs.store
+    store(b"sip:bob@lab.test", b"\x30\x00")
+    assert os.listdir(tmp_path / "flash-certs") and store(b"sip:bob@lab.test") == b"\x30\x00"

@@ -19,6 +19,9 @@ I2S_IN = (0, 12, 13, 11)
 # breakouts SD_MODE left open plays (L+R)/2 and GAIN left open is 9 dB.
 I2S_OUT = (1, 15, 16, 14)
 # (None of these pins is a strapping pin.)
+# Where the cached certificates are kept when config certificates.cache_dir does not say:
+# the flash's file system, not the GC heap (~750 B each; README, config keys)
+CERT_DIR = "/certs"
 
 _board = Esp32Board("esp32-s3", LED, rgb=True, button=BUTTON)
 NAME = _board.NAME
