@@ -119,8 +119,8 @@ def _run():
             ("network_changed", lambda now: w("net %d" % now)),
             ("media_ready", lambda cid, port, now: w("mready %d %d %s" % (now, port, h(cid)))),
             ("media_rx", lambda cid, now: w("mrx %d %s" % (now, h(cid)))),
-            ("media_stopped", lambda cid, rx, tx, now: w("mstop %d %d %d %s"
-                                                         % (now, rx, tx, h(cid)))),
+            ("media_stopped", lambda cid, rx, tx, now, media=None: w(
+                "mstop %d %d %d %s" % (now, rx, tx, h(cid)))),  # (a loopback call: no media)
             ("media_failed", lambda cid, reason, now: w("mfail %d %s %s"
                                                         % (now, h(cid), reason))),
             ("resolved", unsupported("resolved"))):

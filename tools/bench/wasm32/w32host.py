@@ -104,6 +104,40 @@ def _qstr(tag):
     micropython.qstr_info()
 
 
+def _store(d="/tmp/w32certs"):
+    """The certificate cache's store as firmware/app.py makes it of certificates.cache_dir:
+    one file per AoR (here in the port's own file system: outside the MicroPython heap, as
+    a device's flash is)."""
+    import os
+
+    from tinysip.compat import sha256_hex
+
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+
+    def store(aor, der=None):
+        p = "%s/%s.der" % (d, sha256_hex(aor)[:16].decode())
+        if der:
+            with open(p, "wb") as f:
+                f.write(der)
+        elif der is None:
+            try:
+                with open(p, "rb") as f:
+                    return f.read()
+            except OSError:
+                return None
+        else:
+            try:
+                os.remove(p)
+            except OSError:
+                pass
+        return None
+
+    return store
+
+
 def _replay(path, out):
     """The steps, as a generator: yields 1 while a call's mirror is up, else 0. `out`
     collects send_diff, events, why."""
@@ -122,6 +156,8 @@ def _replay(path, out):
         cfg.certs.ca_der = unhexlify(ders["ca"])
     if ders.get("identity"):
         cfg.certs.identity_der = unhexlify(ders["identity"])
+    if cfg.certs is not None and cfg.certs.store:  # certificates.cache_dir, as app.py does
+        cfg.certs.store = _store()
     del cfg.raw
     inst = hdr["instance"].encode()
     rng = _rng(hdr["seed"])
@@ -217,15 +253,11 @@ def _replay(path, out):
         if out["why"]:
             break
         yield 1 if mir is not None else 0
-        t = ua.next_timer()
-        if t is not None and t <= now:  # due now (work the UA put off to its own step): the
-            # driver's loop calls handle_timer in the same iteration, as a step of its own
-            out["k"] = "timer (due)"
-            ua.handle_timer(now)
-            media = _pump(ua, sends, events, media, out)
-            if out["why"]:
-                break
-            yield 1 if mir is not None else 0
+        # the driver asks for its next timer between two steps, which may park the
+        # certificate service (ua.next_timer); its handle_timer calls, due work included,
+        # are inputs of their own in the recording ("timer"): replayed only there, as the
+        # driver read them (it reads every readable connection before it runs the timers)
+        ua.next_timer()
     _match(sends, out, "send_diff")
     _match(events, out, "events")
     if sends or events:
