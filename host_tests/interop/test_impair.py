@@ -189,10 +189,13 @@ def measure(tmp_path, name, subnet, up, down, seed=7, tcp_check=False):
     swaps = sum(1 for a, b in zip(order, predicted) if a != b)
     assert swaps <= len(order) // 50, "%d echoes out of the log's order" % swaps
 
-    # the client's RFC 3550 jitter of the measured RTT matches the link's
+    # the client's RFC 3550 jitter of the measured RTT matches the link's, within what the
+    # host's scheduling adds to a user-space measurement (a clean-clone run on the 2-CPU
+    # guest measured 1.23 ms on a jitter-free link, session 23: 2 ms, still well under the
+    # jitter profiles' few ms)
     measured = [(back_at[i] - sent[i]) / 1e6 for i in order]
     j_meas = rfc3550_jitter(measured)
-    assert abs(j_meas - summ["jitter_ms"]) < 1.0, (j_meas, summ["jitter_ms"])
+    assert abs(j_meas - summ["jitter_ms"]) < 2.0, (j_meas, summ["jitter_ms"])
     rtt_meas = sum(measured) / len(measured)
     assert summ["rtt_mean_ms"] <= rtt_meas < summ["rtt_mean_ms"] + 3.0, (rtt_meas, summ)
 
