@@ -4,13 +4,12 @@ Shipped as .mpy next to the library (firmware/main.py is only a stub that finds 
 compiling this module from source at boot would cost the phone more heap than running it.
 """
 import gc
-import os
 import sys
 
 import json
 
 import board
-from tinysip.compat import collect_every, const, mem_free, sha256_hex, urandom
+from tinysip.compat import collect_every, const, mem_free, urandom
 from tinysip.io.clock import Clock, wall
 
 _C_KEY_TYPE = const(10)  # a parsed certificate's key type (tinysip.x509's index; test_consts)
@@ -101,41 +100,13 @@ def load(path):
             # config certificates.cache_dir: the cached certificates' directory (the ESP32
             # boards' flash by default, board.CERT_DIR; the host's: none, the heap)
             cd = c.store or getattr(board, "CERT_DIR", None)
-            if cd:  # made the cache's store (certservice.Cache), with no file left from before
+            if cd:  # the cache's store (certservice.Cache), no file left from before
+                from tinysip.io import certstore
+
                 try:
-                    try:
-                        os.mkdir(cd)
-                    except OSError:  # (there already, or not to be made: listdir tells)
-                        pass
-                    for n in os.listdir(cd):
-                        if n.endswith(".der"):
-                            os.remove(cd + "/" + n)
+                    c.store = certstore(cd)
                 except OSError as e:
                     raise ConfigError("certificates.cache_dir", "cannot use %s: %s" % (cd, e))
-
-                def store(aor, der=None):
-                    # one file per AoR named by its SHA-256: der given, keep it (OSError
-                    # when the file system cannot); b"": forget it; none: the DER, or None.
-                    # A certificate in flash is ~750 B less of the GC heap (on 32 bits too).
-                    # (Nested: its names are the ones the cache interns anyway.)
-                    p = "%s/%s.der" % (cd, sha256_hex(aor)[:16].decode())
-                    if der:
-                        with open(p, "wb") as f:
-                            f.write(der)
-                    elif der is None:
-                        try:
-                            with open(p, "rb") as f:
-                                return f.read()
-                        except OSError:
-                            return None
-                    else:
-                        try:
-                            os.remove(p)
-                        except OSError:
-                            pass
-                    return None
-
-                c.store = store
             parse = lazy(b"tinysip.x509 parse")
             for key, d in (("certificates.ca", c.ca_der),
                            ("certificates.identity", c.identity_der)):

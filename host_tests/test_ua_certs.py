@@ -387,7 +387,7 @@ def test_437_drops_the_certificate_refetches_and_reports_whether_it_changed():
 
 
 class Store:
-    """A certificate store as certservice.Cache calls it (firmware/app.py certfile keeps
+    """A certificate store as certservice.Cache calls it (tinysip.io.certstore keeps
     files): store(aor, der) keeps, store(aor, b"") forgets, store(aor) gives back."""
 
     def __init__(self, fail=False):

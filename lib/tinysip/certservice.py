@@ -193,8 +193,8 @@ class Cache:
     Checked certificates are stored by certs.receive (code loaded with the checks).
 
     `store`: None (the DERs are held here), or the application's store for them, a
-    callable (config certificates.cache_dir: a file per AoR in the device's flash, made
-    by firmware/app.py load): store(aor, der) keeps der for aor (OSError when it cannot:
+    callable (config certificates.cache_dir: a file per AoR in the device's flash,
+    tinysip.io.certstore): store(aor, der) keeps der for aor (OSError when it cannot:
     the DER is then held here), store(aor, b"") forgets it, store(aor) gives it back (None
     when it has none). A stored certificate's entry holds None for its DER: three are
     2.3 KB of heap less on 32 bits as on 64 (bytes do not shrink with the word size).

@@ -104,40 +104,6 @@ def _qstr(tag):
     micropython.qstr_info()
 
 
-def _store(d="/tmp/w32certs"):
-    """The certificate cache's store as firmware/app.py makes it of certificates.cache_dir:
-    one file per AoR (here in the port's own file system: outside the MicroPython heap, as
-    a device's flash is)."""
-    import os
-
-    from tinysip.compat import sha256_hex
-
-    try:
-        os.mkdir(d)
-    except OSError:
-        pass
-
-    def store(aor, der=None):
-        p = "%s/%s.der" % (d, sha256_hex(aor)[:16].decode())
-        if der:
-            with open(p, "wb") as f:
-                f.write(der)
-        elif der is None:
-            try:
-                with open(p, "rb") as f:
-                    return f.read()
-            except OSError:
-                return None
-        else:
-            try:
-                os.remove(p)
-            except OSError:
-                pass
-        return None
-
-    return store
-
-
 def _replay(path, out):
     """The steps, as a generator: yields 1 while a call's mirror is up, else 0. `out`
     collects send_diff, events, why."""
@@ -157,7 +123,10 @@ def _replay(path, out):
     if ders.get("identity"):
         cfg.certs.identity_der = unhexlify(ders["identity"])
     if cfg.certs is not None and cfg.certs.store:  # certificates.cache_dir, as app.py does
-        cfg.certs.store = _store()
+        from tinysip.io import certstore  # (files in the port's own file system: outside
+        # the MicroPython heap, as a device's flash is)
+
+        cfg.certs.store = certstore("/tmp/w32certs")
     del cfg.raw
     inst = hdr["instance"].encode()
     rng = _rng(hdr["seed"])
