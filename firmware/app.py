@@ -13,19 +13,21 @@ from tinysip.compat import collect_every, const, mem_free, urandom
 from tinysip.io.clock import Clock, wall
 
 _C_KEY_TYPE = const(10)  # a parsed certificate's key type (tinysip.x509's index; test_consts)
-# Collect the garbage after every 4 KB allocated (gc.threshold, from the start of boot), not
+# Collect the garbage after every 1 KB allocated (gc.threshold, from the start of boot), not
 # only when an allocation finds no room. Left to pile up, each message's garbage lies
 # between the few objects that outlive it, and once collected it leaves holes too small for
 # the next message's larger blocks (at two TLS flows' smallest heap: 15 KB free, no piece
 # over 544 B). Collected early, those objects are packed into the holes of the last round.
 # Measured on the whole phone (64-bit, tools/bench/run.py --only heap, docs/benchmarks.md):
-# idle 86 -> 75 KB, two TLS flows 92 -> 81, TLS + UDP 97 -> 86, a loopback call 92 -> 86,
-# 3 certificates 104 -> 101, everything 110 -> 104; set only once the code was loaded, two
-# flows needed 86 (1024 or 2048 bytes: the same within 2 KB, for more collections). The
-# price: a SIP message allocates ~10-15 KB (32-bit), so 3-4 collections of a heap of ~56 KB,
-# a few ms each on an ESP32. Off while a voice call runs (io.voiceport): its datagram reads
-# allocate, and each collection would hold its frame loop (the jitter buffer grew: issue 17).
-_GC_EVERY = const(4096)
+# 4 KB took every scenario 4-11 KB down (session 19); 1 KB, once the phone's code loaded
+# and dropped per use (session 24), 2-4 KB more: the full scenario at 88 KB passed 12 runs
+# of 12, 0 of 11 at 4 KB. The price: a SIP message allocates ~10-15 KB (32-bit), so 10-15
+# collections of a ~56 KB heap, a few ms each on an ESP32 (estimated, not measured there:
+# tens of ms per message; a loopback call's mirror leaves ~190 B per packet, ~10
+# collections a second, a few % of the CPU). Off while a voice call runs
+# (io.voiceport): its datagram reads allocate, and each collection would hold its frame
+# loop (the jitter buffer grew: issue 17).
+_GC_EVERY = const(1024)
 
 _clock = Clock()
 _ua = None  # the running UserAgent (on_event gives its wall clock to the board)

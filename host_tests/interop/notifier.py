@@ -183,6 +183,10 @@ def build_scenario(calls, body_names):
               '      <ereg regexp="[^[:space:]].*" search_in="hdr" header="Event:" check_it="true" assign_to="event"/>',
               '      <ereg regexp="[^[:space:]].*" search_in="hdr" header="From:" check_it="true" assign_to="pfrom"/>']
     x += ['      <ereg regexp="[^[:space:]].*" search_in="hdr" header="To:" check_it="true" assign_to="toval"/>',
+          # a To tag: a request of a dialog this SIPp never had (a stray, below)
+          '      <ereg regexp=";[[:space:]]*tag=" search_in="hdr" header="To:" check_it="false" assign_to="totag"/>',
+          '      <strcmp assign_to="notag" variable="totag" value=""/>',
+          '      <test assign_to="stray" variable="notag" compare="not_equal" value="0"/>',
           "    </action>",
           "  </recv>",
           '  <recv request="OPTIONS" next="control"/>',
@@ -192,7 +196,14 @@ def build_scenario(calls, body_names):
     x += _response("200 OK", to_tag=False, expires=None)
     x += ['  <nop next="done"><action><exec int_cmd="stop_gracefully"/></action></nop>',
           "",
-          '  <label id="subscribed"/>']
+          '  <label id="subscribed"/>',
+          # A SUBSCRIBE with a To tag belongs to no dialog of this SIPp: e.g. Kamailio's
+          # retransmission (over UDP, for up to 32 s) of an unsubscribe that the last run's
+          # notifier, stopped since, never answered. Counted as an initial SUBSCRIBE it
+          # would take script 1 and push every real one a script on: the 480 below for
+          # the last (seen in make bench, 1 flow + 3 certificates, 2 runs of 8 at a heap
+          # where memory was no limit; the one way the count can run ahead). Answered 481.
+          '  <nop next="stray" test="stray"/>']
     if calls:
         # the Nth initial SUBSCRIBE runs script N. Counted here, not by SIPp's [call_number]:
         # that also counts stray messages (a late 430 for an earlier test's NOTIFY) that
@@ -207,6 +218,9 @@ def build_scenario(calls, body_names):
         x.append('  <nop next="c%d" test="is%d"/>' % (i + 1, i + 1))
     # unscripted SUBSCRIBE: refuse it, no dialog
     x += _response("480 Temporarily Unavailable - no scripted call", to_tag=True, expires=None)
+    x.append('  <nop next="done"/>')
+    x.append('  <label id="stray"/>')
+    x += _response("481 Subscription Does Not Exist", to_tag=False, expires=None)
     x.append('  <nop next="done"/>')
 
     for i, specs in enumerate(calls):

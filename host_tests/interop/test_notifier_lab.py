@@ -428,6 +428,45 @@ def test_unscripted_subscribe_is_refused(certlab, notifier, subscriber):
     assert len(subscribes(received)) == 1
 
 
+def test_a_stray_in_dialog_subscribe_gets_481_and_takes_no_scripted_call(certlab, notifier,
+                                                                           subscriber):
+    # what Kamailio retransmits over UDP for up to 32 s when the last run's notifier stopped
+    # before answering the phone's unsubscribe: a SUBSCRIBE with a To tag, for a dialog this
+    # SIPp never had. It must not count as the first initial SUBSCRIBE (make bench's
+    # certificate rows saw the third subscription refused 480 when it did).
+    alice = read(certlab.pki("alice")["der"])
+    n = notifier([[dict(body=certlab.pki("alice")["der"])]])
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(TIMEOUT)
+    try:
+        u.bind(("127.0.0.1", 0))
+        lport = u.getsockname()[1]
+        ruri = certlab.aor("alice")
+        u.sendto(("SUBSCRIBE sip:certsvc@127.0.0.1:%d SIP/2.0\r\n"
+                  "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-stray1\r\n"
+                  "Max-Forwards: 69\r\n"
+                  "From: <sip:phone1@lab.test>;tag=old1\r\n"
+                  "To: <%s>;tag=gone1\r\n"
+                  "Call-ID: stray-%s@sub\r\n"
+                  "CSeq: 7 SUBSCRIBE\r\n"
+                  "Event: certificate\r\n"
+                  "Expires: 0\r\n"
+                  "Content-Length: 0\r\n\r\n" % (certlab.port_certsvc, lport, ruri,
+                                                     uuid.uuid4().hex)).encode(),
+                 ("127.0.0.1", certlab.port_certsvc))
+        answer = u.recv(4096).decode()
+    finally:
+        u.close()
+    assert answer.startswith("SIP/2.0 481 "), answer
+    assert "tag=gone1" in answer  # the stray's own To, no new tag: no dialog made
+    final, got = subscriber().exchange(new_dialog(ruri, "certificate"), 1)
+    assert final[0] == "SIP/2.0 200 OK", (final, n.report())
+    assert got[0][2] == alice  # script 1 served the real initial SUBSCRIBE
+    rc, received = n.finish()
+    assert rc == 0, n.report()
+    assert len(subscribes(received)) == 2
+
+
 def test_credential_subscription_needs_the_owners_digest(certlab, notifier, subscriber):
     body = read(certlab.pki("phone1_cred")["multipart"])
     ctype = "multipart/mixed;boundary=" + pki.CRED_BOUNDARY

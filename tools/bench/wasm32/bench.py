@@ -20,6 +20,7 @@ into tools/bench/wasm32/node_modules by itself. Exit 0 (a benchmark; the test as
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -126,8 +127,16 @@ def run_wasm(image, boot, name, heap):
     return _parse(p.stdout + p.stderr)
 
 
+def gc_every():
+    """The firmware's gc.threshold (firmware/app.py _GC_EVERY): the GC-any-time replay
+    collects as the phone does."""
+    with open(os.path.join(ROOT, "firmware", "app.py")) as f:
+        return int(re.search(r"^_GC_EVERY = const\((\d+)\)", f.read(), re.M).group(1))
+
+
 def run_unix(image, name, heap, anytime=False):
-    code = BOOT + "w32host.loop(%r, T, %r)\n" % ("/rom/rec/%s.rec" % name, anytime)
+    code = BOOT + "w32host.loop(%r, T, %d)\n" % ("/rom/rec/%s.rec" % name,
+                                                  gc_every() if anytime else 0)
     p = subprocess.run([os.path.join(BIN, "python"), os.path.join(ROOT, "tools", "romfs.py"),
                         "run", image, "-X", "heapsize=%d" % heap, "-c", code],
                        capture_output=True, text=True, timeout=300, cwd=ROOT)

@@ -19,7 +19,8 @@ the driver, which collects before each message. The boot steps (config, imports,
 come first, as app.py does them.
 
     start(path, total) -> step: call step() until it returns a JSON result (a str), not None
-    loop(path, total, anytime=False): the unix port's driver of step(); anytime: GC on
+    loop(path, total, every=0): the unix port's driver of step(); every > 0: GC on
+    inside steps too, every that many bytes allocated.
 `total` is gc.mem_alloc() + gc.mem_free() when the interpreter started (the heap's size).
 
 
@@ -337,14 +338,15 @@ def start(path, total):
     return step
 
 
-def loop(path, total, anytime=False):
-    """Run a replay on the unix port: gc off inside steps unless `anytime`; prints the
-    result line (JSON)."""
+def loop(path, total, every=0):
+    """Run a replay on the unix port: gc off inside steps unless `every` > 0, the bytes
+    allocated between collections as the firmware sets them (firmware/app.py _GC_EVERY,
+    which bench.py reads); prints the result line (JSON)."""
     step = start(path, total)
-    if not anytime:
+    if not every:
         gc.disable()
-    else:  # as the firmware runs the phone (firmware/app.py: collect every 4 KB allocated)
-        gc.threshold(4096)
+    else:  # as the firmware runs the phone
+        gc.threshold(every)
     while True:
         try:
             r = step()
