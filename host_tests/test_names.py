@@ -11,7 +11,8 @@ idle phone plus those a loopback call loads must stay under 620 - RUNTIME, or a 
 the cliff. A voice call (tinysip.voice and friends, loaded with the call) must stay under
 it too: its modules intern VOICE_NAMES at most, and the idle phone's with them leave the
 running phone's RUNTIME room (tools/bench/voice.py measures the same from the running
-phone's own count).
+phone's own count). And no received message interns a name: what a stranger sends must
+not grow the pools.
 """
 import os
 import re
@@ -122,3 +123,55 @@ def test_certificates_and_everything_at_once_stay_in_five_pools(tmp_path):
     if sys.implementation.name == "cpython":
         print("names: idle %d, with certificates %d, and a loopback call %d (room %d)"
               % (idle, certs, full, POOLS_5 - CERTS_RUNTIME - full))
+
+
+HOSTILE = """
+import sys
+sys.path[0:0] = [%r, %r]
+import micropython
+from fakeregistrar import last_conn, no_internal_errors, request, setup, up
+from test_ua_calls import invite
+
+
+def one(link, c, i):
+    cid = b"Call-ID: srv-call-1@192.0.2.1"
+    link.inject(c, request(b"FOO%%d" %% i, b"X-Rnd%%d: v\\r\\nRequire: opt%%d\\r\\nSupported: e%%d\\r\\n"
+                           %% (i, i, i), branch=b"z9hG4bKq%%d" %% i,
+                           ruri=b"sip:alice@198.51.100.7:50001;transport=tls;p%%d=v" %% i
+                           ).replace(cid, b"Call-ID: q%%d@x" %% i))
+    link.inject(c, request(b"NOTIFY", b"Event: ev%%d;id=%%d\\r\\nSubscription-State: active\\r\\n"
+                           b"Content-Type: app/x%%d\\r\\n" %% (i, i, i), branch=b"z9hG4bKn%%d" %% i,
+                           body=b"x").replace(cid, b"Call-ID: n%%d@x" %% i))
+    link.inject(c, invite(b"Answer-Mode: Auto;p%%d\\r\\nX-I%%d: 1\\r\\nAccept-%%d: a\\r\\n" %% (i, i, i),
+                          branch=b"z9hG4bKi%%d" %% i).replace(cid, b"Call-ID: i%%d@x" %% i))
+
+
+link, reg, ua, clock = setup(extra={"autoanswer": {"allow": ["sip:tester@lab.test"]},
+                                    "media": {"ip": "192.0.2.50", "port": 40000}})
+up(link)
+c = last_conn(link)
+for i in range(20):  # the code these requests load (invite, sdp, ...) interns its names
+    one(link, c, i)
+n = len(reg.responses)
+micropython.qstr_info()
+for i in range(1000, 1200):
+    one(link, c, i)
+micropython.qstr_info()
+no_internal_errors(link)
+print("answered", len(reg.responses) - n)
+"""
+
+
+def test_no_received_message_makes_the_phone_intern_a_name():
+    # names are never freed: a UA that interned what a stranger sends (a header name, a
+    # method, a parameter) would let anyone fill its qstr pools, one 7 KB pool at a time.
+    # 600 requests with new names of every kind after a warm-up: not one name more.
+    p = subprocess.run([os.path.join(ROOT, ".venv", "bin", "micropython"), "-X", "heapsize=8m",
+                        "-c", HOSTILE % (HERE, os.path.join(ROOT, "lib"))],
+                       capture_output=True, text=True, cwd=HERE, timeout=300)
+    counts = [int(x) for x in re.findall(r"n_qstr=(\d+)", p.stdout)]
+    answered = re.findall(r"answered (\d+)", p.stdout)
+    assert len(counts) == 2 and answered, p.stdout[-2000:] + p.stderr[-2000:]
+    assert int(answered[0]) >= 600  # every request got at least its final answer
+    assert counts[1] == counts[0], "%d names interned by received messages" % (
+        counts[1] - counts[0])
