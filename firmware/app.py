@@ -166,6 +166,9 @@ def _boot(path):
           "gc_every": every})
     driver = _driver = Driver(ua, _clock, ca, on_event, cfg.dns_server,
                               getattr(board, "sys_heap", None), _audio)
+    attach = getattr(board, "attach", None)
+    if attach is not None:  # the host's control lines wake the loop (boards/host/board.py)
+        attach(driver)
     t = wall()
     if t is not None:  # else the first REGISTER 200's Date sets it
         ua.set_wall_clock(t, _clock.now())

@@ -103,6 +103,19 @@ def show_binding(lab, ev):
                 b.get("instance"), b.get("reg_id"), b.get("path")))
 
 
+def stop(phone):
+    """Ask the phone to unregister and exit: the host board's control line `quit`. Not
+    SIGINT: the unix port raises its KeyboardInterrupt from the signal handler, wherever the
+    interpreter is, and one that lands in a garbage collection leaves the heap locked, so
+    the unregister fails (boards/host/board.py)."""
+    if phone.poll() is None:
+        try:
+            phone.stdin.write(b"quit\n")
+            phone.stdin.close()
+        except (OSError, ValueError):  # (it exited meanwhile; or asked already)
+            pass
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=0, help="stop by itself after N s")
@@ -137,7 +150,9 @@ def main(argv=None):
     cmd += [os.path.join(ROOT, "firmware", "main.py"), cfg_path]
     print("booting the phone: %s" % " ".join(cmd))
     print("press Ctrl-C to stop")
-    phone = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT, start_new_session=True)
+    # stdin a pipe: stopped with the host board's `quit` line (see stop() below)
+    phone = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT,
+                             start_new_session=True)
     deadline = time.time() + args.seconds if args.seconds else None
     rc = 0
     try:
@@ -147,8 +162,7 @@ def main(argv=None):
             def stopper():
                 while time.time() < deadline and phone.poll() is None:
                     time.sleep(0.1)
-                if phone.poll() is None:
-                    phone.send_signal(signal.SIGINT)
+                stop(phone)
 
             threading.Thread(target=stopper, daemon=True).start()
         for raw in phone.stdout:
@@ -166,8 +180,7 @@ def main(argv=None):
         rc = phone.wait()
     except KeyboardInterrupt:
         print("\nstopping the phone (it unregisters), then Kamailio")
-        if phone.poll() is None:
-            phone.send_signal(signal.SIGINT)
+        stop(phone)
         try:
             for raw in phone.stdout:
                 line = raw.decode("utf-8", "replace").rstrip()

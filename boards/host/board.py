@@ -29,11 +29,30 @@ def status(event):
 
 
 _keys = None  # select.poll on stdin (fd 0) once polled; False after end of input
+_woken = None  # the loop's poll, which stdin wakes (attach)
+
+
+def attach(driver):
+    """A control line wakes the phone's loop at once (it waits up to a second otherwise):
+    stdin joins the loop's poll; the loop leaves what it does not know to poll() below."""
+    global _woken
+    import select
+    import sys
+
+    _woken = driver.poll
+    _woken.register(sys.stdin, select.POLLIN)
 
 
 def poll(ua, now):
     """The host's button: control lines on stdin (callctl.command: answer, hangup,
-    call <uri>, dtmf <call_id> <digits>), read without blocking the phone's loop."""
+    call <uri>, dtmf <call_id> <digits>), read without blocking the phone's loop, and
+    `quit`: unregister and stop, as Ctrl-C does on a device.
+
+    `quit` is the host's clean stop. The unix port raises Ctrl-C's KeyboardInterrupt from
+    its signal handler, wherever the interpreter is: inside a garbage collection it leaves
+    the heap locked, and the unregister then fails on its first allocation (measured:
+    docs/benchmarks.md, session 25). A device's Ctrl-C waits for the next bytecode, and so
+    does this one: raised here, between two steps of the loop."""
     global _keys
     if _keys is False:
         return
@@ -43,11 +62,19 @@ def poll(ua, now):
     if _keys is None:
         _keys = select.poll()
         _keys.register(0, select.POLLIN)
-    if not _keys.poll(0):
+    for _ in _keys.ipoll(0):  # (poll() would allocate a list at every step of the loop)
+        break
+    else:
         return
     line = sys.stdin.readline()
-    if not line:  # end of input (stdin is /dev/null, or the pipe closed): stop polling
-        _keys = False
+    stop = line.strip() == "quit"
+    if stop or not line:  # (not line: the end of input, stdin /dev/null or a closed pipe)
+        _keys = False  # nothing more is read
+        if _woken is not None:  # (a closed stdin would wake the loop at every step)
+            _woken.unregister(sys.stdin)
+    if stop:
+        raise KeyboardInterrupt
+    if not line:
         return
     import callctl
 

@@ -81,13 +81,12 @@ def build_romfs(dest):
 
 
 class Phone:
-    def __init__(self, workdir, cfg, heap=None, mpy_lib=None, wrap=None, romfs=None,
-                 stdin=False):
+    def __init__(self, workdir, cfg, heap=None, mpy_lib=None, wrap=None, romfs=None):
         """`wrap(cmd) -> cmd` runs the phone elsewhere, e.g. in a network namespace.
         `romfs`: an image from build_romfs, run in place as a device's ROMFS partition.
-        `stdin=True`: the phone's stdin is a pipe that command(line) writes to (the host
-        board reads control lines from it: answer, hangup, call <uri>, dtmf <id> <digits>);
-        else it is /dev/null (never the terminal pytest runs in)."""
+        The phone's stdin is a pipe (never the terminal pytest runs in) that command(line)
+        writes to: the host board reads control lines from it (answer, hangup, call <uri>,
+        dtmf <id> <digits>, quit)."""
         self.cfg_path = os.path.join(str(workdir), "phone-%s.json" % cfg.get("mac", "x").replace(":", ""))
         with open(self.cfg_path, "w") as f:
             json.dump(cfg, f)
@@ -108,7 +107,7 @@ class Phone:
         if mpy_lib:
             env["TINYSIP_LIB"] = mpy_lib
         self.proc = subprocess.Popen(cmd,
-                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                     stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      cwd=REPO, start_new_session=True, env=env)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -150,9 +149,7 @@ class Phone:
                 self.cond.wait(min(left, 0.2))
 
     def command(self, line):
-        """Write one control line to the phone's stdin (Phone(..., stdin=True))."""
-        if self.proc.stdin is None:
-            raise RuntimeError("the phone was started without stdin=True")
+        """Write one control line to the phone's stdin."""
         with self.cond:
             self.lines.append("[test] stdin: " + line)
         self.proc.stdin.write(line.encode() + b"\n")
@@ -163,17 +160,30 @@ class Phone:
             return [e for e in self.events if e.get("event") == name]
 
     def stop(self, timeout=6.0):
-        if self.proc.stdin is not None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
+        """Stop the phone as a user of the host board does, with the control line `quit`: it
+        unregisters and exits. Not with SIGINT: the unix port raises that KeyboardInterrupt
+        from the signal handler, and one that lands in a garbage collection leaves the heap
+        locked, so the unregister fails (boards/host/board.py). SIGINT, then SIGKILL, only
+        for a phone that does not stop within `timeout` seconds."""
+        self.signalled = False
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.command("quit")
+            except OSError:  # (it exited meanwhile)
+                pass
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+                self.signalled = True
+                os.killpg(self.proc.pid, signal.SIGINT)
+                try:
+                    self.proc.wait(3)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
         self.reader.join(2)
         return self.proc.returncode

@@ -40,7 +40,7 @@ def test_an_offerless_re_invite_from_sipp_gets_our_offer_and_the_ack_answer_runs
                      media={"ip": "127.0.0.1", "port_min": 23400, "port_max": 23498,
                             "srtp": "required"},
                      audio={"mic": "tone:440", "speaker": str(tmp_path / "phone.wav")})
-    phone = Phone(tmp_path, cfg, stdin=True)
+    phone = Phone(tmp_path, cfg)
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtp.bind(("127.0.0.1", 0))
     log = str(tmp_path / "sipp-messages.log")

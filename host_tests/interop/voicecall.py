@@ -89,7 +89,7 @@ def start_phone(workdir, lab, mode, port, mac="02:00:00:00:0c:17", timeout=15, m
     config keys in `media`, more lab_config keys in `extra`); `wrap`: Phone's (run it in
     a network namespace)."""
     cfg = phone_config(workdir, lab, mode, port, mac, media, **extra)
-    p = Phone(workdir, cfg, stdin=True, wrap=wrap)
+    p = Phone(workdir, cfg, wrap=wrap)
     p.speaker = cfg["audio"]["speaker"]
     p.mode = mode
     p.ptime = cfg["media"].get("ptime", 20)
