@@ -28,7 +28,7 @@ def status(event):
     """No LED on the host; event lines on stdout are the status."""
 
 
-_keys = None  # select.poll on stdin (fd 0) once polled; False after end of input
+_keys = None  # select.poll on stdin once polled; False after end of input
 _woken = None  # the loop's poll, which stdin wakes (attach)
 
 
@@ -61,20 +61,18 @@ def poll(ua, now):
 
     if _keys is None:
         _keys = select.poll()
-        _keys.register(0, select.POLLIN)
+        _keys.register(sys.stdin, select.POLLIN)
     for _ in _keys.ipoll(0):  # (poll() would allocate a list at every step of the loop)
         break
     else:
         return
     line = sys.stdin.readline()
-    stop = line.strip() == "quit"
-    if stop or not line:  # (not line: the end of input, stdin /dev/null or a closed pipe)
+    if not line or line.strip() == "quit":  # (no line: stdin /dev/null or a closed pipe)
         _keys = False  # nothing more is read
         if _woken is not None:  # (a closed stdin would wake the loop at every step)
             _woken.unregister(sys.stdin)
-    if stop:
-        raise KeyboardInterrupt
-    if not line:
+        if line:
+            raise KeyboardInterrupt
         return
     import callctl
 

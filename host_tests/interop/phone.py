@@ -100,6 +100,7 @@ class Phone:
         if wrap is not None:
             cmd = wrap(cmd)
         self.cmd = cmd
+        self.signalled = False  # stop() had to send SIGINT
         self.events = []
         self.lines = []
         self.cond = threading.Condition()
@@ -165,7 +166,6 @@ class Phone:
         from the signal handler, and one that lands in a garbage collection leaves the heap
         locked, so the unregister fails (boards/host/board.py). SIGINT, then SIGKILL, only
         for a phone that does not stop within `timeout` seconds."""
-        self.signalled = False
         if self.proc.poll() is None:
             try:
                 self.command("quit")
